@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds the deployable target-api artifact for Lambda's provided.al2023 runtime and checks it:
+#   dist/lambda/bootstrap        the stripped x86_64 binary (Lambda runs it as `bootstrap`)
+#   dist/lambda/target-api.zip   what infra/ uploads (bootstrap at the zip root, mode 755)
+#
+# The binary is built with this machine's toolchain and linked against its glibc, so the
+# script refuses it if it references any symbol version newer than GLIBC_2.34 (Amazon Linux
+# 2023's glibc). If a dependency ever needs a newer symbol, build with cargo-lambda and zig
+# instead (`pip install cargo-lambda ziglang`, then `cargo lambda build --profile lambda`),
+# which link against an older glibc explicitly.
+#
+# arm64 (Graviton): `TARGET=aarch64-unknown-linux-gnu scripts/build-lambda.sh` on a machine
+# whose toolchain has that target (`rustup target add aarch64-unknown-linux-gnu` plus a
+# cross linker, or cargo-lambda with zig). The target cannot be downloaded on our CI machines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target="${TARGET:-}"
+max_glibc="2.34"
+out=dist/lambda
+mkdir -p "$out"
+
+if [ -n "$target" ]; then
+  cargo build --locked --profile lambda -p target-api --bin target-api --target "$target"
+  bin="target/$target/lambda/target-api"
+else
+  cargo build --locked --profile lambda -p target-api --bin target-api
+  bin="target/lambda/target-api"
+fi
+
+cp "$bin" "$out/bootstrap"
+chmod 755 "$out/bootstrap"
+
+# The highest GLIBC_x.y version the binary asks the dynamic linker for.
+newest=$(readelf --version-info --wide "$out/bootstrap" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n | tail -n1)
+if [ -z "$newest" ]; then
+  echo "build-lambda: found no GLIBC symbol versions in $out/bootstrap; is it dynamically linked?" >&2
+  exit 1
+fi
+if [ "$(printf '%s\n%s\n' "$newest" "$max_glibc" | sort -t. -k1,1n -k2,2n | tail -n1)" != "$max_glibc" ]; then
+  echo "build-lambda: $out/bootstrap needs GLIBC_$newest but provided.al2023 has $max_glibc." >&2
+  echo "  Build with cargo-lambda + zig instead (see the comment at the top of this script)." >&2
+  exit 1
+fi
+
+rm -f "$out/target-api.zip"
+# Python's zipfile keeps the 755 mode and needs no zip package on the machine.
+python3 - "$out/bootstrap" "$out/target-api.zip" <<'PY'
+import sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+info = zipfile.ZipInfo("bootstrap", date_time=(2026, 1, 1, 0, 0, 0))
+info.external_attr = 0o100755 << 16
+info.compress_type = zipfile.ZIP_DEFLATED
+with open(src, "rb") as f, zipfile.ZipFile(dst, "w") as z:
+    z.writestr(info, f.read(), compresslevel=9)
+PY
+
+size=$(stat -c %s "$out/bootstrap")
+zsize=$(stat -c %s "$out/target-api.zip")
+echo "build-lambda: $out/bootstrap  $((size / 1024)) KiB (stripped), newest glibc symbol GLIBC_$newest (limit $max_glibc)"
+echo "build-lambda: $out/target-api.zip  $((zsize / 1024)) KiB"
