@@ -1,0 +1,312 @@
+//! The API Gateway HTTP API emulator: route selection, stage/route and account throttling as
+//! token buckets, payload 2.0 events to the Lambda emulator, response mapping, the gateway's
+//! own errors (`Not Found`, `Too Many Requests`, `Internal Server Error`, `Service
+//! Unavailable`), CORS as configured, `apigw-requestid`, and the `AWS/ApiGateway` metrics.
+//!
+//! Every gateway-made error also carries `x-local-stack-cause`, an emulator-only header naming
+//! the true cause, so loadgen can test the heuristics it must use on AWS.
+
+pub mod event;
+pub mod response;
+pub mod routes;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use crate::Shared;
+use crate::config::{ApiConfig, Cors, Throttle};
+use crate::lambda::{LambdaService, Outcome};
+use crate::metrics::{MetricId, Series};
+use crate::profile::{Profile, Sampler};
+use routes::RouteTable;
+
+/// The emulator-only header naming the cause of a gateway-made response.
+pub const CAUSE_HEADER: &str = "x-local-stack-cause";
+/// HTTP API payload limit: 10 MB.
+pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// Lambda's synchronous invoke payload limit: 6 MB.
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+
+/// A token bucket, or `None` for a rate or burst of 0, which lets nothing through — the
+/// Terraform 0/0 pitfall of aws-semantics.md 1.1, reproduced on purpose.
+type Bucket = Option<DefaultDirectRateLimiter>;
+
+fn bucket(t: &Throttle) -> Bucket {
+    let burst = NonZeroU32::new(t.burst)?;
+    if t.rate <= 0.0 {
+        return None;
+    }
+    let quota = Quota::with_period(Duration::from_secs_f64(1.0 / t.rate))?.allow_burst(burst);
+    Some(RateLimiter::direct(quota))
+}
+
+fn admits(b: &Bucket) -> bool {
+    b.as_ref().is_some_and(|l| l.check().is_ok())
+}
+
+struct Metrics {
+    count: Series,
+    c4xx: Series,
+    c5xx: Series,
+    latency: Series,
+    integration_latency: Series,
+}
+
+struct Gateway {
+    config: ApiConfig,
+    account_id: String,
+    routes: RouteTable,
+    route_buckets: HashMap<String, Bucket>,
+    account_bucket: Bucket,
+    lambda: LambdaService,
+    profile: Arc<Profile>,
+    sampler: Arc<Sampler>,
+    metrics: Metrics,
+}
+
+/// The gateway's router, to be served with `into_make_service_with_connect_info`.
+pub fn router(
+    config: ApiConfig,
+    account_id: &str,
+    lambda: LambdaService,
+    shared: &Shared,
+) -> Result<axum::Router, String> {
+    let (profile, sampler, store) = (shared.profile.clone(), shared.sampler.clone(), &shared.metrics);
+    let routes = RouteTable::new(&config.routes)?;
+    let route_buckets = routes
+        .keys()
+        .map(|k| {
+            let t =
+                config.route_throttles.iter().find(|(rk, _)| rk == k).map(|(_, t)| *t).unwrap_or(config.stage_throttle);
+            (k.to_owned(), bucket(&t))
+        })
+        .collect();
+    let dims = [("ApiId", config.api_id.as_str()), ("Stage", config.stage.as_str())];
+    let series = |name: &str, pct: bool| store.series(MetricId::new("AWS/ApiGateway", name, &dims), pct);
+    let metrics = Metrics {
+        count: series("Count", false),
+        c4xx: series("4xx", false),
+        c5xx: series("5xx", false),
+        latency: series("Latency", true),
+        integration_latency: series("IntegrationLatency", true),
+    };
+    let gw = Gateway {
+        account_bucket: bucket(&config.account_throttle),
+        config,
+        account_id: account_id.to_owned(),
+        routes,
+        route_buckets,
+        lambda,
+        profile,
+        sampler,
+        metrics,
+    };
+    Ok(axum::Router::new().fallback(handle).with_state(Arc::new(gw)))
+}
+
+/// `WSg1ihmdliAEJXA=`-shaped request ids, as HTTP APIs send them.
+fn new_request_id() -> String {
+    let bytes: [u8; 11] = std::array::from_fn(|_| fastrand::u8(..));
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn gateway_error(status: StatusCode, message: &str, cause: &str) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
+    let headers =
+        vec![("content-type".to_owned(), "application/json".to_owned()), (CAUSE_HEADER.to_owned(), cause.to_owned())];
+    (status, headers, format!(r#"{{"message":"{message}"}}"#).into_bytes())
+}
+
+fn origin_allowed<'a>(cors: &'a Cors, origin: &'a str) -> Option<&'a str> {
+    if cors.allow_origins.iter().any(|o| o == "*") {
+        return Some(if cors.allow_credentials { origin } else { "*" });
+    }
+    cors.allow_origins.iter().find(|o| o.eq_ignore_ascii_case(origin)).map(|_| origin)
+}
+
+async fn handle(
+    State(gw): State<Arc<Gateway>>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let (parts, body) = req.into_parts();
+    let method = parts.method.clone();
+    let headers = parts.headers.clone();
+    let origin = headers.get("origin").and_then(|v| v.to_str().ok()).map(str::to_owned);
+
+    let (status, mut out_headers, out_body, integration) =
+        serve(&gw, &parts, body, source, &request_id, &method, &headers, origin.as_deref()).await;
+
+    let preflight = method == Method::OPTIONS && headers.contains_key("access-control-request-method");
+    // CORS on actual responses: the gateway's headers replace whatever the backend sent.
+    if let Some(cors) = &gw.config.cors
+        && !preflight
+    {
+        out_headers.retain(|(k, _)| !k.starts_with("access-control-"));
+        if let Some(origin) = &origin
+            && let Some(allow) = origin_allowed(cors, origin)
+        {
+            out_headers.push(("access-control-allow-origin".into(), allow.to_owned()));
+            if cors.allow_credentials {
+                out_headers.push(("access-control-allow-credentials".into(), "true".into()));
+            }
+            if !cors.expose_headers.is_empty() {
+                out_headers.push(("access-control-expose-headers".into(), cors.expose_headers.join(",")));
+            }
+        }
+    }
+
+    let overhead = gw.sampler.sample(&gw.profile.apigw.overhead);
+    if !overhead.is_zero() {
+        tokio::time::sleep(overhead).await;
+    }
+    let m = &gw.metrics;
+    m.count.record(1.0);
+    m.c4xx.record(if (400..500).contains(&status.as_u16()) { 1.0 } else { 0.0 });
+    m.c5xx.record(if status.as_u16() >= 500 { 1.0 } else { 0.0 });
+    m.latency.record(started.elapsed().as_secs_f64() * 1e3);
+    if let Some(d) = integration {
+        m.integration_latency.record(d.as_secs_f64() * 1e3);
+    }
+
+    let mut response = Response::builder().status(status);
+    for (k, v) in out_headers {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+            // Hop-by-hop and length headers are the server's to set.
+            if k != "content-length" && k != "transfer-encoding" && k != "connection" {
+                response = response.header(k, v);
+            }
+        }
+    }
+    response = response.header("apigw-requestid", request_id);
+    response.body(Body::from(out_body)).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+type Served = (StatusCode, Vec<(String, String)>, Vec<u8>, Option<Duration>);
+
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    gw: &Gateway,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    source: SocketAddr,
+    request_id: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    origin: Option<&str>,
+) -> Served {
+    let with_none = |(s, h, b): (StatusCode, Vec<(String, String)>, Vec<u8>)| (s, h, b, None);
+
+    // Preflight: answered by the gateway itself when CORS is configured, route or not.
+    if let (Some(cors), true, Some(origin)) = (&gw.config.cors, method == Method::OPTIONS, origin)
+        && headers.contains_key("access-control-request-method")
+    {
+        let mut h = Vec::new();
+        if let Some(allow) = origin_allowed(cors, origin) {
+            h.push(("access-control-allow-origin".to_owned(), allow.to_owned()));
+            if !cors.allow_methods.is_empty() {
+                h.push(("access-control-allow-methods".into(), cors.allow_methods.join(",")));
+            }
+            if !cors.allow_headers.is_empty() {
+                h.push(("access-control-allow-headers".into(), cors.allow_headers.join(",")));
+            }
+            if let Some(age) = cors.max_age {
+                h.push(("access-control-max-age".into(), age.to_string()));
+            }
+            if cors.allow_credentials {
+                h.push(("access-control-allow-credentials".into(), "true".into()));
+            }
+        }
+        return (StatusCode::NO_CONTENT, h, Vec::new(), None);
+    }
+
+    let raw_path = parts.uri.path();
+    let Some(matched) = gw.routes.select(method.as_str(), raw_path) else {
+        return with_none(gateway_error(StatusCode::NOT_FOUND, "Not Found", "no-route"));
+    };
+    let route_key = matched.route.key.clone();
+    let admitted = gw.route_buckets.get(&route_key).is_some_and(admits) && admits(&gw.account_bucket);
+    if !admitted {
+        return with_none(gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "apigw-throttled"));
+    }
+    let Ok(body) = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await else {
+        return with_none(gateway_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Entity Too Large",
+            "payload-too-large",
+        ));
+    };
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let protocol = match parts.version {
+        axum::http::Version::HTTP_2 => "HTTP/2.0",
+        axum::http::Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    };
+    let meta = event::RequestMeta {
+        method: method.as_str(),
+        raw_path,
+        raw_query: parts.uri.query().unwrap_or(""),
+        protocol,
+        source,
+        route_key: &route_key,
+        path_params: &matched.params,
+        api_id: &gw.config.api_id,
+        stage: &gw.config.stage,
+        account_id: &gw.account_id,
+        request_id,
+        time_epoch_ms: now_ms,
+    };
+    let event = Bytes::from(event::build(&meta, headers, &body).to_string());
+    if event.len() > MAX_EVENT_BYTES {
+        return with_none(gateway_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Entity Too Large",
+            "payload-too-large",
+        ));
+    }
+
+    // The invoke runs on its own task: when the integration times out the function keeps
+    // running (and is billed), exactly as on AWS.
+    let lambda = gw.lambda.clone();
+    let invoke_started = Instant::now();
+    let task = tokio::spawn(async move { lambda.invoke(event).await });
+    let result = match tokio::time::timeout(gw.config.integration_timeout, task).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => {
+            return with_none(gateway_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                "emulator-error",
+            ));
+        }
+        Err(_) => {
+            let e = gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", "integration-timeout");
+            return (e.0, e.1, e.2, Some(invoke_started.elapsed()));
+        }
+    };
+    let integration = Some(invoke_started.elapsed());
+    let served = match &result.outcome {
+        Outcome::Throttled => {
+            gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "lambda-throttled")
+        }
+        Outcome::FunctionError { .. } => {
+            gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "function-error")
+        }
+        Outcome::Success(payload) => match response::map(payload) {
+            Some(m) => (StatusCode::from_u16(m.status).unwrap_or(StatusCode::OK), m.headers, m.body),
+            None => gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "malformed-response"),
+        },
+    };
+    (served.0, served.1, served.2, integration)
+}

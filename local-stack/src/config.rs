@@ -1,0 +1,198 @@
+//! The stack's settings: one typed [`StackConfig`] with AWS-like defaults that a scenario's
+//! `[stack]` table (or `infra/`) overrides field by field.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Lambda instruction set. Only changes the price and the reported setting locally: the
+/// emulator runs whatever binary it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    /// Intel/AMD.
+    X86_64,
+    /// Graviton.
+    Arm64,
+}
+
+/// A token bucket: `rate` tokens per second into a bucket of `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Throttle {
+    /// Steady-state requests per second.
+    pub rate: f64,
+    /// Bucket size.
+    pub burst: u32,
+}
+
+/// CORS as an HTTP API's `CorsConfiguration`.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct Cors {
+    /// `AllowOrigins` (`*` allowed).
+    pub allow_origins: Vec<String>,
+    /// `AllowMethods`.
+    pub allow_methods: Vec<String>,
+    /// `AllowHeaders`.
+    pub allow_headers: Vec<String>,
+    /// `ExposeHeaders`.
+    pub expose_headers: Vec<String>,
+    /// `MaxAge`, seconds.
+    pub max_age: Option<u32>,
+    /// `AllowCredentials`.
+    pub allow_credentials: bool,
+}
+
+/// The function and the Lambda service around it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FunctionConfig {
+    /// Function name.
+    pub name: String,
+    /// The `bootstrap` binary each execution environment runs (target-api).
+    pub binary: PathBuf,
+    /// Memory size, MB (priced; reported in REPORT lines).
+    pub memory_mb: u32,
+    /// Function timeout.
+    pub timeout: Duration,
+    /// Reserved concurrency: the most execution environments at once. `0` throttles everything.
+    pub reserved_concurrency: u32,
+    /// Architecture (for pricing and reports).
+    pub architecture: Architecture,
+    /// How long an idle environment lives before it is reclaimed. AWS does not publish this;
+    /// idle environments are commonly observed to last 5–15 minutes, so 5 minutes by default.
+    pub keep_warm: Duration,
+    /// INIT limit: AWS gives INIT 10 s, then retries it inside the first invoke.
+    pub init_limit: Duration,
+    /// Extra environment variables for the function.
+    pub environment: Vec<(String, String)>,
+}
+
+/// The HTTP API.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ApiConfig {
+    /// API id (the `apiId` in events and the `ApiId` metric dimension).
+    pub api_id: String,
+    /// Stage name.
+    pub stage: String,
+    /// Route keys such as `GET /items/{id}`, `ANY /{proxy+}` or `$default`.
+    pub routes: Vec<String>,
+    /// Stage default route throttling; one bucket per route, as AWS applies it per method.
+    pub stage_throttle: Throttle,
+    /// Per-route overrides, by route key.
+    pub route_throttles: Vec<(String, Throttle)>,
+    /// The account-level bucket every request also draws from (us-east-1: 10,000 rps, 5,000 burst).
+    pub account_throttle: Throttle,
+    /// Integration timeout, at most 30 s on HTTP APIs.
+    pub integration_timeout: Duration,
+    /// CORS; `None` leaves CORS to the function.
+    pub cors: Option<Cors>,
+}
+
+/// The DynamoDB table and its throughput limits.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DynamoConfig {
+    /// Table name, created with `PK`/`SK` string keys on start.
+    pub table_name: String,
+    /// Read units per second the table serves before throttling. Default 12,000: what a new
+    /// on-demand table sustains at once (warm throughput).
+    pub read_units_per_s: f64,
+    /// Write units per second. Default 4,000 (new on-demand table).
+    pub write_units_per_s: f64,
+}
+
+/// Everything [`crate::Stack::start`] needs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StackConfig {
+    /// Region reported in ARNs and given to the function.
+    pub region: String,
+    /// Account id reported in ARNs and events.
+    pub account_id: String,
+    /// Lambda settings.
+    pub function: FunctionConfig,
+    /// API Gateway settings.
+    pub api: ApiConfig,
+    /// DynamoDB settings.
+    pub dynamodb: DynamoConfig,
+    /// Latency profile: a built-in name (`aws-typical`, `none`) or a path to a profile file.
+    pub latency_profile: String,
+    /// Seed of the latency sampler.
+    pub seed: u64,
+    /// Where function logs (with REPORT lines) go; a fresh temporary directory when `None`.
+    pub log_dir: Option<PathBuf>,
+}
+
+/// The routes target-api serves, as API Gateway route keys.
+pub const TARGET_API_ROUTES: &[&str] =
+    &["GET /health", "POST /items", "GET /items", "GET /items/{id}", "DELETE /items/{id}"];
+
+impl StackConfig {
+    /// Defaults that mirror `infra/`'s: reserved concurrency 100, 256 MB, 10 s timeout, `x86_64`,
+    /// stage throttling 1,000 rps / 500 burst, the target-api routes.
+    pub fn new(binary: impl Into<PathBuf>) -> Self {
+        StackConfig {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            function: FunctionConfig {
+                name: "target-api".into(),
+                binary: binary.into(),
+                memory_mb: 256,
+                timeout: Duration::from_secs(10),
+                reserved_concurrency: 100,
+                architecture: Architecture::X86_64,
+                keep_warm: Duration::from_secs(300),
+                init_limit: Duration::from_secs(10),
+                environment: Vec::new(),
+            },
+            api: ApiConfig {
+                api_id: "loc4lapi01".into(),
+                stage: "$default".into(),
+                routes: TARGET_API_ROUTES.iter().map(|s| s.to_string()).collect(),
+                stage_throttle: Throttle { rate: 1000.0, burst: 500 },
+                route_throttles: Vec::new(),
+                account_throttle: Throttle { rate: 10_000.0, burst: 5_000 },
+                integration_timeout: Duration::from_secs(30),
+                cors: None,
+            },
+            dynamodb: DynamoConfig {
+                table_name: "target-api-items".into(),
+                read_units_per_s: 12_000.0,
+                write_units_per_s: 4_000.0,
+            },
+            latency_profile: "aws-typical".into(),
+            seed: 1,
+            log_dir: None,
+        }
+    }
+
+    /// Checks the values AWS would refuse, naming the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let f = &self.function;
+        if !(128..=10_240).contains(&f.memory_mb) {
+            return Err(format!("function.memory_mb must be 128 to 10240, got {}", f.memory_mb));
+        }
+        if f.timeout < Duration::from_secs(1) || f.timeout > Duration::from_secs(900) {
+            return Err(format!("function.timeout must be 1 s to 900 s, got {:?}", f.timeout));
+        }
+        let a = &self.api;
+        if a.integration_timeout < Duration::from_millis(50) || a.integration_timeout > Duration::from_secs(30) {
+            return Err(format!("api.integration_timeout must be 50 ms to 30 s, got {:?}", a.integration_timeout));
+        }
+        for (name, t) in [("api.stage_throttle", &a.stage_throttle), ("api.account_throttle", &a.account_throttle)]
+            .into_iter()
+            .chain(a.route_throttles.iter().map(|(_, t)| ("api.route_throttles", t)))
+        {
+            if !(t.rate >= 0.0 && t.rate.is_finite()) {
+                return Err(format!("{name}.rate must be a number >= 0, got {}", t.rate));
+            }
+        }
+        for route in &a.routes {
+            crate::apigw::routes::RouteKey::parse(route).map_err(|e| format!("api.routes: {e}"))?;
+        }
+        let d = &self.dynamodb;
+        if d.table_name.len() < 3 || d.table_name.len() > 255 {
+            return Err(format!("dynamodb.table_name must be 3 to 255 characters, got '{}'", d.table_name));
+        }
+        if !(d.read_units_per_s > 0.0 && d.write_units_per_s > 0.0) {
+            return Err("dynamodb.read_units_per_s and write_units_per_s must be > 0".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,178 @@
+//! One execution environment: a real `bootstrap` process, its own Runtime API endpoint on
+//! loopback, and a watcher that notices when the process ends.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::runtime_api::{self, EnvRuntime, InitSignal, Invocation};
+
+/// What a new environment is started with.
+#[derive(Debug, Clone)]
+pub struct Spawn<'a> {
+    /// The binary to run.
+    pub binary: &'a Path,
+    /// The environment variables Lambda sets (without `AWS_LAMBDA_RUNTIME_API`, added here).
+    pub env: &'a [(String, String)],
+    /// ARN reported in `Lambda-Runtime-Invoked-Function-Arn`.
+    pub function_arn: String,
+    /// Where the process's stdout and stderr go.
+    pub log: &'a std::fs::File,
+}
+
+/// A running environment.
+#[derive(Debug)]
+pub struct Env {
+    /// Sequence number within the pool.
+    pub id: u64,
+    /// OS process id (for memory readings).
+    pub pid: Option<u32>,
+    runtime: Arc<EnvRuntime>,
+    invocations: mpsc::Sender<Invocation>,
+    kill: Mutex<Option<oneshot::Sender<()>>>,
+    exited: Arc<AtomicBool>,
+    server: tokio::task::JoinHandle<()>,
+    /// When it last finished an invocation.
+    pub last_used: Mutex<Instant>,
+}
+
+/// How starting an environment ended.
+#[derive(Debug)]
+pub enum Started {
+    /// INIT done after this long (spawn → first `next`).
+    Ready(Arc<Env>, Duration),
+    /// INIT failed: error type and error document.
+    Failed(String, String),
+    /// INIT did not finish within the limit; the process was killed.
+    TimedOut,
+}
+
+impl Env {
+    /// Spawns the process and waits for INIT, at most `init_limit`.
+    pub async fn start(id: u64, spawn: Spawn<'_>, init_limit: Duration) -> Started {
+        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => l,
+            Err(e) => return Started::Failed("Runtime.Unknown".into(), format!("cannot bind the Runtime API: {e}")),
+        };
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let (runtime, invocations, init_rx) = EnvRuntime::new(spawn.function_arn);
+        let app = runtime_api::router(runtime.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+
+        let mut cmd = tokio::process::Command::new(spawn.binary);
+        cmd.env_clear().envs(spawn.env.iter().map(|(k, v)| (k, v))).env("AWS_LAMBDA_RUNTIME_API", &addr);
+        let (out, err) = match (spawn.log.try_clone(), spawn.log.try_clone()) {
+            (Ok(o), Ok(e)) => (Stdio::from(o), Stdio::from(e)),
+            _ => (Stdio::null(), Stdio::null()),
+        };
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err).kill_on_drop(true);
+        let started_at = Instant::now();
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                server.abort();
+                return Started::Failed(
+                    "Runtime.InvalidEntrypoint".into(),
+                    format!("cannot start {}: {e}", spawn.binary.display()),
+                );
+            }
+        };
+        let pid = child.id();
+        let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        let exited = Arc::new(AtomicBool::new(false));
+        let watcher_rt = runtime.clone();
+        let watcher_exited = exited.clone();
+        tokio::spawn(async move {
+            let how = tokio::select! {
+                status = child.wait() => match status {
+                    Ok(s) => match s.code() {
+                        Some(code) => format!("exit status {code}"),
+                        None => "signal".to_owned(),
+                    },
+                    Err(e) => format!("wait failed: {e}"),
+                },
+                _ = kill_rx => {
+                    let _ = child.kill().await;
+                    "killed".to_owned()
+                }
+            };
+            watcher_exited.store(true, Ordering::SeqCst);
+            watcher_rt.exited(&how);
+        });
+        let env = Arc::new(Env {
+            id,
+            pid,
+            runtime,
+            invocations,
+            kill: Mutex::new(Some(kill_tx)),
+            exited,
+            server,
+            last_used: Mutex::new(Instant::now()),
+        });
+        match tokio::time::timeout(init_limit, init_rx).await {
+            Ok(Ok(InitSignal::Ready)) => Started::Ready(env, started_at.elapsed()),
+            Ok(Ok(InitSignal::Failed { error_type, body })) => {
+                env.kill();
+                Started::Failed(error_type, String::from_utf8_lossy(&body).into_owned())
+            }
+            Ok(Ok(InitSignal::Exited(how))) => {
+                env.kill();
+                Started::Failed(
+                    "Runtime.ExitError".into(),
+                    format!("RequestId: init Error: Runtime exited with error: {how}"),
+                )
+            }
+            Ok(Err(_)) => {
+                env.kill();
+                Started::Failed("Runtime.Unknown".into(), "init ended without a signal".into())
+            }
+            Err(_) => {
+                env.kill();
+                Started::TimedOut
+            }
+        }
+    }
+
+    /// Hands an invocation to the runtime (it is waiting in `next`).
+    pub async fn deliver(&self, inv: Invocation) -> Result<(), Invocation> {
+        self.invocations.send(inv).await.map_err(|e| e.0)
+    }
+
+    /// True once the process has ended.
+    pub fn is_dead(&self) -> bool {
+        self.exited.load(Ordering::SeqCst)
+    }
+
+    /// Kills the process (idempotent).
+    pub fn kill(&self) {
+        if let Some(k) = self.kill.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = k.send(());
+        }
+        self.server.abort();
+    }
+
+    /// Peak resident memory of the process in MB (`VmHWM`), as REPORT's Max Memory Used.
+    pub fn max_memory_mb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb.div_ceil(1024))
+    }
+
+    /// The process's pending state, for tests of crash handling.
+    pub fn runtime(&self) -> &Arc<EnvRuntime> {
+        &self.runtime
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

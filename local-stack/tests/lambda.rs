@@ -1,0 +1,170 @@
+//! The Lambda emulator's AWS behaviours, driven through the gateway with a misbehaving
+//! function that speaks the real Runtime API: reserved-concurrency throttling, cold starts,
+//! timeouts, crashes, INIT failures and the INIT limit.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use local_stack::Stack;
+use local_stack::metrics::{MetricId, Stat};
+
+fn sum(stack: &Stack, ns: &str, name: &str, dims: &[(&str, &str)], stat: Stat) -> f64 {
+    stack.metrics().query(&MetricId::new(ns, name, dims), 0, i64::MAX, 3600, stat).iter().map(|(_, v)| v).sum()
+}
+
+fn misbehave_config() -> local_stack::StackConfig {
+    let mut c = config(misbehave());
+    c.api.routes = vec!["ANY /{proxy+}".into()];
+    c
+}
+
+#[tokio::test]
+async fn reserved_concurrency_throttles_at_once_and_counts() {
+    let mut c = misbehave_config();
+    c.function.reserved_concurrency = 2;
+    let stack = Stack::start(c).await.unwrap();
+    let url = stack.endpoints().api_url.clone();
+    let slow: Vec<_> = (0..2).map(|_| tokio::spawn(get_owned(format!("{url}/sleep/1500")))).collect();
+    // Wait until both environments are busy (cold starts included).
+    let t0 = Instant::now();
+    while stack.lambda().environments() < 2 && t0.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    let r = get(&format!("{url}/fast")).await;
+    let took = t.elapsed();
+    assert_eq!(r.status, 500);
+    assert_eq!(r.json(), serde_json::json!({"message": "Internal Server Error"}));
+    assert_eq!(r.header("x-local-stack-cause"), Some("lambda-throttled"));
+    assert!(took < Duration::from_millis(100), "throttle must be immediate, took {took:?}");
+    for s in slow {
+        assert_eq!(s.await.unwrap().status, 200);
+    }
+    let f = [("FunctionName", "target-api")];
+    assert_eq!(sum(&stack, "AWS/Lambda", "Throttles", &f, Stat::Sum), 1.0);
+    assert_eq!(sum(&stack, "AWS/Lambda", "Invocations", &f, Stat::Sum), 2.0, "throttles are not invocations");
+    let max_conc = stack.metrics().query(
+        &MetricId::new("AWS/Lambda", "ConcurrentExecutions", &f),
+        0,
+        i64::MAX,
+        3600,
+        Stat::Maximum,
+    );
+    assert_eq!(max_conc[0].1, 2.0);
+    // Freed environments serve again, warm.
+    let r = get(&format!("{url}/fast")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(stack.lambda().environments(), 2);
+}
+
+async fn get_owned(url: String) -> Reply {
+    get(&url).await
+}
+
+#[tokio::test]
+async fn cold_starts_equal_environments_created_and_keep_warm_expires_them() {
+    let mut c = misbehave_config();
+    c.function.keep_warm = Duration::from_millis(400);
+    let stack = Stack::start(c).await.unwrap();
+    let url = stack.endpoints().api_url.clone();
+    let burst: Vec<_> = (0..4).map(|_| tokio::spawn(get_owned(format!("{url}/sleep/300")))).collect();
+    for b in burst {
+        assert_eq!(b.await.unwrap().status, 200);
+    }
+    let envs = stack.lambda().environments();
+    assert!((1..=4).contains(&envs));
+    let f = [("FunctionName", "target-api")];
+    let inits = sum(&stack, "LocalStack/Lambda", "InitDuration", &f, Stat::SampleCount);
+    assert_eq!(inits, envs as f64, "one INIT per environment created");
+    let log = std::fs::read_to_string(stack.log_path()).unwrap();
+    assert_eq!(log.matches("Init Duration:").count(), envs, "cold REPORT lines:\n{log}");
+    assert_eq!(log.matches("REPORT RequestId:").count(), 4);
+    // Idle past keep-warm: reclaimed; the next request is cold again.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(stack.lambda().environments(), 0, "idle environments expire");
+    assert_eq!(get(&format!("{url}/x")).await.status, 200);
+    assert_eq!(sum(&stack, "LocalStack/Lambda", "InitDuration", &f, Stat::SampleCount), inits + 1.0);
+}
+
+#[tokio::test]
+async fn timeouts_crashes_and_errors_are_function_errors_and_recover() {
+    let mut c = misbehave_config();
+    c.function.timeout = Duration::from_secs(1);
+    let stack = Stack::start(c).await.unwrap();
+    let url = stack.endpoints().api_url.clone();
+    assert_eq!(get(&format!("{url}/ok")).await.status, 200);
+    let pids = stack.lambda().pids();
+
+    let t = Instant::now();
+    let r = get(&format!("{url}/sleep/5000")).await;
+    assert_eq!((r.status, r.header("x-local-stack-cause")), (500, Some("function-error")));
+    assert!(t.elapsed() < Duration::from_millis(2500), "timed out after the 1 s function timeout: {:?}", t.elapsed());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(pids.iter().all(|p| !alive(*p)), "a timed-out environment is killed");
+    let log = std::fs::read_to_string(stack.log_path()).unwrap();
+    assert!(log.contains("Task timed out after 1.00 seconds"), "{log}");
+
+    for path in ["/crash", "/error", "/malformed"] {
+        let r = get(&format!("{url}{path}")).await;
+        assert_eq!(r.status, 500, "{path}");
+        let cause = if path == "/malformed" { "malformed-response" } else { "function-error" };
+        assert_eq!(r.header("x-local-stack-cause"), Some(cause), "{path}");
+        assert_eq!(get(&format!("{url}/ok")).await.status, 200, "recovers after {path}");
+    }
+    let f = [("FunctionName", "target-api")];
+    assert_eq!(
+        sum(&stack, "AWS/Lambda", "Errors", &f, Stat::Sum),
+        3.0,
+        "timeout, crash, error (a malformed payload is not a function error)"
+    );
+    // A REPORT line's billed duration rounds up to the ms and includes INIT on cold starts.
+    let report = log.lines().find(|l| l.contains("Init Duration")).unwrap();
+    let field = |name: &str| -> f64 {
+        report.split('\t').find_map(|f| f.strip_prefix(name)).unwrap().trim_end_matches(" ms").trim().parse().unwrap()
+    };
+    let billed = field("Billed Duration: ");
+    assert_eq!(billed, (field("Duration: ") + field("Init Duration: ")).ceil(), "{report}");
+}
+
+#[tokio::test]
+async fn init_failures_fail_the_invoke_and_the_next_one_retries() {
+    for mode in ["fail", "crash"] {
+        let mut c = misbehave_config();
+        c.function.environment = vec![("INIT_MODE".into(), mode.into())];
+        let stack = Stack::start(c).await.unwrap();
+        let url = stack.endpoints().api_url.clone();
+        for _ in 0..2 {
+            let r = get(&format!("{url}/ok")).await;
+            assert_eq!((r.status, r.header("x-local-stack-cause")), (500, Some("function-error")), "INIT_MODE={mode}");
+        }
+        let f = [("FunctionName", "target-api")];
+        assert_eq!(sum(&stack, "AWS/Lambda", "Errors", &f, Stat::Sum), 2.0);
+        assert_eq!(stack.lambda().environments(), 0);
+        let log = std::fs::read_to_string(stack.log_path()).unwrap();
+        assert!(log.contains("Phase: init\tStatus: error"), "{log}");
+    }
+}
+
+#[tokio::test]
+async fn init_past_the_limit_is_retried_inside_the_invoke() {
+    let mut c = misbehave_config();
+    c.function.environment = vec![("INIT_MODE".into(), "slow:700".into())];
+    c.function.init_limit = Duration::from_millis(300);
+    c.function.timeout = Duration::from_secs(3);
+    let stack = Stack::start(c).await.unwrap();
+    let r = get(&format!("{}/ok", stack.endpoints().api_url)).await;
+    assert_eq!(r.status, 200, "the second INIT gets the function timeout and finishes");
+    let log = std::fs::read_to_string(stack.log_path()).unwrap();
+    assert!(log.contains("Phase: init\tStatus: timeout"), "{log}");
+
+    let mut c = misbehave_config();
+    c.function.environment = vec![("INIT_MODE".into(), "slow:3000".into())];
+    c.function.init_limit = Duration::from_millis(200);
+    c.function.timeout = Duration::from_secs(1);
+    let stack = Stack::start(c).await.unwrap();
+    let r = get(&format!("{}/ok", stack.endpoints().api_url)).await;
+    assert_eq!(r.status, 500, "INIT that outlasts the retry too fails the invoke");
+}
