@@ -1,0 +1,86 @@
+//! The command line: `run`, `validate` and `stack up`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Load tests and cost simulation for API Gateway → Lambda → DynamoDB.
+#[derive(Debug, Parser)]
+#[command(
+    name = "loadgen",
+    version,
+    about,
+    after_help = "Examples:\n  \
+        loadgen run scenarios/spike.toml                      # on the local stack (no AWS account)\n  \
+        loadgen run scenarios/steady.toml --target https://abc123.execute-api.us-east-1.amazonaws.com\n  \
+        loadgen validate scenarios/*.toml\n  \
+        loadgen stack up                                      # serve the local stack until Ctrl-C\n\n\
+        Exit codes: 0 pass, 1 a threshold failed, 2 bad input or usage, 3 the run could not be carried out"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and write reports/<scenario>-<UTC time>/results.json.
+    #[command(
+        after_help = "Examples:\n  loadgen run scenarios/spike.toml\n  loadgen run scenarios/ci-smoke.toml --out reports/ci --quiet\n  loadgen run scenarios/steady.toml --target https://api.example.com --seed 7"
+    )]
+    Run {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Send the load to this base URL instead of the local stack (overrides [target] url).
+        #[arg(long, value_name = "URL")]
+        target: Option<String>,
+        /// Directory for results (default reports/<scenario>-<UTC time>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Seed for the request mix, keys and Poisson arrivals (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// No progress and no summary on the terminal.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check scenario files without running them.
+    #[command(after_help = "Example:\n  loadgen validate scenarios/*.toml")]
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// The local stack.
+    Stack {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: StackAction,
+    },
+}
+
+/// `loadgen stack …`.
+#[derive(Debug, Subcommand)]
+pub enum StackAction {
+    /// Serve API Gateway, Lambda (running target-api), DynamoDB and CloudWatch on loopback until Ctrl-C.
+    Up {
+        /// Latency profile: aws-typical, none, or a profile .toml.
+        #[arg(long, default_value = "aws-typical")]
+        profile: String,
+        /// Reserved concurrency of the function.
+        #[arg(long, default_value_t = 100)]
+        reserved_concurrency: u32,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,296 @@
+//! Measurement: `HdrHistogram`s (1 µs – 60 s, 3 significant digits) per request × phase ×
+//! outcome class, for corrected latency (from the intended send time) and service time (from
+//! the actual send); cold-start latency apart from warm; diagnostic-header sums per request;
+//! a per-second series; and the generator's own scheduling lag.
+
+use std::collections::{BTreeMap, HashMap};
+
+use hdrhistogram::Histogram;
+
+use crate::outcome::Class;
+
+/// Highest latency recorded, µs (60 s); larger values saturate.
+pub const MAX_US: u64 = 60_000_000;
+
+/// A send this far behind its intended time counts as late, µs. Tokio's timer ticks once a
+/// millisecond, so every send may be up to ~1–2 ms late by design (wrk2 has the same grain);
+/// 5 ms is lateness the timer cannot explain.
+pub const LATE_US: u64 = 5_000;
+
+/// A new latency histogram in µs.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 3).expect("static bounds")
+}
+
+/// Diagnostic headers of one response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Diag {
+    /// `x-ddb-calls`.
+    pub ddb_calls: f64,
+    /// `x-ddb-rcu`.
+    pub rcu: f64,
+    /// `x-ddb-wcu`.
+    pub wcu: f64,
+    /// `x-handler-us`.
+    pub handler_us: f64,
+}
+
+/// One completed request.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Index of the request kind.
+    pub request: usize,
+    /// Index of the phase it was sent in.
+    pub phase: usize,
+    /// Outcome class.
+    pub class: Class,
+    /// Intended send → response complete, µs.
+    pub latency_us: u64,
+    /// Actual send → response complete, µs.
+    pub service_us: u64,
+    /// `x-cold-start: true`.
+    pub cold: bool,
+    /// Diagnostic headers, when the function sent them.
+    pub diag: Option<Diag>,
+    /// Second of the run in which it completed.
+    pub second: usize,
+    /// The emulator's true cause disagreed with the AWS heuristic.
+    pub heuristic_mismatch: bool,
+}
+
+/// Histograms of one request × phase × class cell.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// Corrected latency.
+    pub latency: Histogram<u64>,
+    /// Service time.
+    pub service: Histogram<u64>,
+}
+
+/// Sums of diagnostic headers for one request kind.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct DiagSum {
+    /// Responses that carried diagnostics.
+    pub responses: u64,
+    /// Sum of `x-ddb-calls`.
+    pub ddb_calls: f64,
+    /// Sum of `x-ddb-rcu`.
+    pub rcu: f64,
+    /// Sum of `x-ddb-wcu`.
+    pub wcu: f64,
+    /// Sum of `x-handler-us`.
+    pub handler_us: f64,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Second {
+    /// Seconds since the measured phases began.
+    pub t: usize,
+    /// Requests sent.
+    pub sent: u64,
+    /// Requests completed, by class (in [`crate::outcome::ALL`] order).
+    pub completed: [u64; 8],
+    /// Corrected latency percentiles of the requests completed in this second, ms.
+    pub p50_ms: f64,
+    /// p90, ms.
+    pub p90_ms: f64,
+    /// p99, ms.
+    pub p99_ms: f64,
+    /// Max, ms.
+    pub max_ms: f64,
+    /// Most requests in flight.
+    pub in_flight: u64,
+    /// Cold starts.
+    pub cold_starts: u64,
+}
+
+/// Everything measured in one run.
+#[derive(Debug)]
+pub struct Recorder {
+    /// Histograms by (request, phase, class).
+    pub cells: HashMap<(usize, usize, Class), Cell>,
+    /// Cold-start latency per request kind.
+    pub cold: Vec<Histogram<u64>>,
+    /// Warm latency (responses with `x-cold-start: false`) per request kind.
+    pub warm: Vec<Histogram<u64>>,
+    /// Diagnostic sums per request kind.
+    pub diag: Vec<DiagSum>,
+    /// The series, by second.
+    pub series: Vec<Second>,
+    open: BTreeMap<usize, Histogram<u64>>,
+    /// Scheduling lag: actual send − intended send, µs.
+    pub lag: Histogram<u64>,
+    /// Sends more than [`LATE_US`] late.
+    pub late_sends: u64,
+    /// Requests sent, per phase.
+    pub sent: Vec<u64>,
+    /// Disagreements between the AWS heuristic and the emulator's cause.
+    pub heuristic_mismatches: u64,
+}
+
+impl Recorder {
+    /// An empty recorder for `requests` kinds and `phases` phases.
+    pub fn new(requests: usize, phases: usize) -> Self {
+        Self {
+            cells: HashMap::new(),
+            cold: (0..requests).map(|_| histogram()).collect(),
+            warm: (0..requests).map(|_| histogram()).collect(),
+            diag: vec![DiagSum::default(); requests],
+            series: Vec::new(),
+            open: BTreeMap::new(),
+            lag: histogram(),
+            late_sends: 0,
+            sent: vec![0; phases],
+            heuristic_mismatches: 0,
+        }
+    }
+
+    fn second(&mut self, t: usize) -> &mut Second {
+        while self.series.len() <= t {
+            let t = self.series.len();
+            self.series.push(Second { t, ..Second::default() });
+        }
+        &mut self.series[t]
+    }
+
+    /// A request left at `second`, `lag_us` after its intended time.
+    pub fn sent(&mut self, phase: usize, second: usize, lag_us: u64) {
+        self.sent[phase] += 1;
+        self.second(second).sent += 1;
+        self.lag.saturating_record(lag_us.max(1));
+        if lag_us > LATE_US {
+            self.late_sends += 1;
+        }
+    }
+
+    /// Notes the in-flight count seen at `second`.
+    pub fn in_flight(&mut self, second: usize, n: u64) {
+        let s = self.second(second);
+        s.in_flight = s.in_flight.max(n);
+    }
+
+    /// Records one completed request.
+    pub fn record(&mut self, s: &Sample) {
+        let cell = self
+            .cells
+            .entry((s.request, s.phase, s.class))
+            .or_insert_with(|| Cell { latency: histogram(), service: histogram() });
+        cell.latency.saturating_record(s.latency_us.max(1));
+        cell.service.saturating_record(s.service_us.max(1));
+        if let Some(d) = s.diag {
+            let sum = &mut self.diag[s.request];
+            sum.responses += 1;
+            sum.ddb_calls += d.ddb_calls;
+            sum.rcu += d.rcu;
+            sum.wcu += d.wcu;
+            sum.handler_us += d.handler_us;
+            if s.cold {
+                self.cold[s.request].saturating_record(s.latency_us.max(1));
+            } else {
+                self.warm[s.request].saturating_record(s.latency_us.max(1));
+            }
+        }
+        if s.heuristic_mismatch {
+            self.heuristic_mismatches += 1;
+        }
+        let sec = self.second(s.second);
+        sec.completed[s.class.index()] += 1;
+        if s.cold {
+            sec.cold_starts += 1;
+        }
+        self.open
+            .entry(s.second)
+            .or_insert_with(|| Histogram::new_with_bounds(1, MAX_US, 2).expect("static bounds"))
+            .saturating_record(s.latency_us.max(1));
+    }
+
+    /// Closes every second before `now`: computes its percentiles and frees its histogram, so
+    /// memory stays flat however long the run.
+    pub fn close_seconds_before(&mut self, now: usize) {
+        let done: Vec<usize> = self.open.range(..now).map(|(t, _)| *t).collect();
+        for t in done {
+            if let Some(h) = self.open.remove(&t) {
+                let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+                let (p50, p90, p99, max) = (ms(0.5), ms(0.9), ms(0.99), h.max() as f64 / 1000.0);
+                let s = self.second(t);
+                (s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms) = (p50, p90, p99, max);
+            }
+        }
+    }
+
+    /// Merged histograms over every cell matching the filters.
+    pub fn merged(
+        &self,
+        request: Option<usize>,
+        phase: Option<usize>,
+        class: Option<Class>,
+    ) -> (Histogram<u64>, Histogram<u64>) {
+        let mut lat = histogram();
+        let mut svc = histogram();
+        for ((r, p, c), cell) in &self.cells {
+            if request.is_none_or(|x| x == *r) && phase.is_none_or(|x| x == *p) && class.is_none_or(|x| x == *c) {
+                let _ = lat.add(&cell.latency);
+                let _ = svc.add(&cell.service);
+            }
+        }
+        (lat, svc)
+    }
+
+    /// Completed requests by class, filtered.
+    pub fn counts(&self, request: Option<usize>, phase: Option<usize>) -> [u64; 8] {
+        let mut out = [0; 8];
+        for ((r, p, c), cell) in &self.cells {
+            if request.is_none_or(|x| x == *r) && phase.is_none_or(|x| x == *p) {
+                out[c.index()] += cell.latency.len();
+            }
+        }
+        out
+    }
+
+    /// Cold starts seen in total.
+    pub fn cold_starts(&self) -> u64 {
+        self.cold.iter().map(|h| h.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(class: Class, latency_us: u64, second: usize, cold: bool) -> Sample {
+        Sample {
+            request: 0,
+            phase: 0,
+            class,
+            latency_us,
+            service_us: latency_us / 2,
+            cold,
+            diag: Some(Diag { rcu: 0.5, ..Diag::default() }),
+            second,
+            heuristic_mismatch: false,
+        }
+    }
+
+    #[test]
+    fn records_cells_series_and_cold_starts() {
+        let mut r = Recorder::new(1, 1);
+        r.sent(0, 0, 10);
+        r.sent(0, 0, 6_000);
+        r.record(&sample(Class::Ok, 1_000, 0, true));
+        r.record(&sample(Class::LambdaThrottled, 3_000, 1, false));
+        r.close_seconds_before(2);
+        assert_eq!(r.late_sends, 1);
+        assert_eq!(r.counts(None, None)[Class::Ok.index()], 1);
+        assert_eq!(r.counts(None, None)[Class::LambdaThrottled.index()], 1);
+        assert_eq!(r.cold_starts(), 1);
+        assert_eq!(r.series.len(), 2);
+        assert_eq!(r.series[0].sent, 2);
+        assert!((r.series[1].p50_ms - 3.0).abs() < 0.05);
+        let (lat, svc) = r.merged(None, None, None);
+        assert_eq!(lat.len(), 2);
+        assert!(svc.max() < lat.max());
+        assert!((r.diag[0].rcu - 1.0).abs() < 1e-9);
+        assert!(r.open.is_empty(), "closed seconds free their histograms");
+    }
+}

@@ -1,0 +1,270 @@
+//! Scenario files: parsed and validated once into a typed [`Plan`]. Every error names the file,
+//! line and column, the field, and what is expected.
+
+pub mod error;
+pub mod raw;
+pub mod template;
+pub mod threshold;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::ScenarioError;
+pub use template::Template;
+pub use threshold::{Cmp, Metric};
+
+/// How arrivals are spaced within an open-model phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    /// Evenly spaced at the rate (wrk2's schedule).
+    Even,
+    /// A Poisson process at the rate (independent users).
+    Poisson,
+}
+
+/// The load a phase applies.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Load {
+    /// Open model, constant rate (req/s).
+    Constant {
+        /// Requests per second.
+        rate: f64,
+    },
+    /// Open model, linear ramp.
+    Ramp {
+        /// Rate at the phase start.
+        from: f64,
+        /// Rate at the phase end.
+        to: f64,
+    },
+    /// Open model, equal-length steps at these rates.
+    Steps {
+        /// One rate per step.
+        rates: Vec<f64>,
+    },
+    /// Closed model: virtual users, each sending, waiting for the answer, then thinking.
+    Closed {
+        /// Virtual users.
+        users: u32,
+        /// Pause after each response.
+        #[serde(with = "crate::results::duration_ms")]
+        think: Duration,
+    },
+}
+
+impl Load {
+    /// The mean target rate over the phase, or `None` for a closed model.
+    pub fn mean_rate(&self) -> Option<f64> {
+        match self {
+            Load::Constant { rate } => Some(*rate),
+            Load::Ramp { from, to } => Some((from + to) / 2.0),
+            Load::Steps { rates } => Some(rates.iter().sum::<f64>() / rates.len() as f64),
+            Load::Closed { .. } => None,
+        }
+    }
+
+    /// The peak target rate, or `None` for a closed model.
+    pub fn peak_rate(&self) -> Option<f64> {
+        match self {
+            Load::Constant { rate } => Some(*rate),
+            Load::Ramp { from, to } => Some(from.max(*to)),
+            Load::Steps { rates } => rates.iter().copied().reduce(f64::max),
+            Load::Closed { .. } => None,
+        }
+    }
+}
+
+/// One phase.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Phase {
+    /// Name, unique within the scenario.
+    pub name: String,
+    /// How long it lasts.
+    #[serde(with = "crate::results::duration_ms")]
+    pub duration: Duration,
+    /// The load.
+    pub load: Load,
+    /// Arrival spacing (open model).
+    pub arrivals: Arrivals,
+}
+
+/// One request kind of the mix.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Request {
+    /// Name, unique within the scenario.
+    pub name: String,
+    /// Relative weight in the mix.
+    pub weight: f64,
+    /// HTTP method.
+    pub method: String,
+    /// Path template (with query string).
+    #[serde(skip)]
+    pub path: Template,
+    /// The path template as written.
+    pub path_text: String,
+    /// Body template.
+    #[serde(skip)]
+    pub body: Option<Template>,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// Statuses that count as `ok` beyond 2xx/3xx (e.g. 404 when reading deleted items).
+    pub expect: Vec<u16>,
+}
+
+/// How seeded keys are picked.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KeyDistribution {
+    /// Every seeded item equally likely.
+    Uniform,
+    /// Zipf over item rank with this exponent.
+    Zipf {
+        /// Exponent `s` (> 0).
+        exponent: f64,
+    },
+    /// A hot set: `keys` share of the items receives `traffic` share of the reads.
+    HotSet {
+        /// Share of items that are hot.
+        keys: f64,
+        /// Share of traffic they get.
+        traffic: f64,
+    },
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Data {
+    /// Items seeded before the measured phases.
+    pub items: u64,
+    /// Approximate size of each item, bytes.
+    pub item_size: usize,
+    /// Seeding rate, items per second.
+    pub seed_rate: f64,
+    /// Key distribution of `{id}` and `{ids:N}`.
+    pub distribution: KeyDistribution,
+}
+
+/// `[target]`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Target {
+    /// Base URL; `None` runs the local stack.
+    pub url: Option<String>,
+    /// Headers sent with every request, `${ENV}` expanded. Values never leave the process.
+    #[serde(serialize_with = "redact_headers")]
+    pub headers: Vec<(String, String)>,
+    /// Per-request timeout.
+    #[serde(with = "crate::results::duration_ms")]
+    pub timeout: Duration,
+    /// Most requests in flight at once.
+    pub max_in_flight: usize,
+    /// Allow HTTP/2 (negotiated by ALPN on https).
+    pub http2: bool,
+}
+
+fn redact_headers<S: serde::Serializer>(h: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(h.len()))?;
+    for (k, _) in h {
+        m.serialize_entry(k, "<redacted>")?;
+    }
+    m.end()
+}
+
+/// `[stack]`: overrides of the local stack's settings; `None` keeps the stack's default.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct StackOverrides {
+    /// Reserved concurrency.
+    pub reserved_concurrency: Option<u32>,
+    /// Memory, MB.
+    pub memory_mb: Option<u32>,
+    /// Function timeout.
+    #[serde(with = "crate::results::opt_duration_ms")]
+    pub timeout: Option<Duration>,
+    /// Keep-warm time of idle environments.
+    #[serde(with = "crate::results::opt_duration_ms")]
+    pub keep_warm: Option<Duration>,
+    /// Latency profile name or file.
+    pub latency_profile: Option<String>,
+    /// Stage throttling rate.
+    pub api_rate: Option<f64>,
+    /// Stage throttling burst.
+    pub api_burst: Option<u32>,
+    /// Integration timeout.
+    #[serde(with = "crate::results::opt_duration_ms")]
+    pub integration_timeout: Option<Duration>,
+    /// Table read units per second.
+    pub dynamodb_read_units: Option<f64>,
+    /// Table write units per second.
+    pub dynamodb_write_units: Option<f64>,
+}
+
+/// One threshold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Threshold {
+    /// The key as written, e.g. `get-item.latency.p95`.
+    pub key: String,
+    /// The condition as written, e.g. `< 80ms`.
+    pub condition: String,
+    /// Request name it is limited to, if any.
+    pub request: Option<String>,
+    /// What it measures.
+    pub metric: Metric,
+    /// The comparison.
+    pub cmp: Cmp,
+    /// The limit in the metric's unit (ms, a fraction, or a count).
+    pub limit: f64,
+    /// Stop the run as soon as it fails.
+    pub abort_on_fail: bool,
+}
+
+/// A validated scenario: everything the run needs, typed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Plan {
+    /// Scenario name.
+    pub name: String,
+    /// What it shows.
+    pub description: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// RNG seed (request mix, keys, Poisson arrivals).
+    pub seed: u64,
+    /// Where the load goes.
+    pub target: Target,
+    /// Local-stack overrides.
+    pub stack: StackOverrides,
+    /// Seed data and key distribution.
+    pub data: Data,
+    /// The phases, in order.
+    pub phases: Vec<Phase>,
+    /// The request mix.
+    pub requests: Vec<Request>,
+    /// Pass/fail conditions.
+    pub thresholds: Vec<Threshold>,
+}
+
+impl Plan {
+    /// Reads and validates a scenario file. `env` looks up `${VAR}` in header values.
+    pub fn from_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            field: String::new(),
+            message: format!("cannot read the scenario: {e}"),
+        })?;
+        Self::from_str(path, &text, env)
+    }
+
+    /// Validates scenario `text` read from `path`.
+    pub fn from_str(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, ScenarioError> {
+        validate::plan(path, text, env)
+    }
+
+    /// Total planned duration of the measured phases.
+    pub fn duration(&self) -> Duration {
+        self.phases.iter().map(|p| p.duration).sum()
+    }
+}

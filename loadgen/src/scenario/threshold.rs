@@ -1,0 +1,238 @@
+//! Thresholds: `"get-item.latency.p95" = "< 80ms"`, parsed into a metric reference, a
+//! comparison and a limit in the metric's own unit.
+
+/// Comparison of measured against limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Cmp {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl Cmp {
+    /// Whether `measured` satisfies the comparison with `limit`.
+    pub fn holds(self, measured: f64, limit: f64) -> bool {
+        match self {
+            Cmp::Lt => measured < limit,
+            Cmp::Le => measured <= limit,
+            Cmp::Gt => measured > limit,
+            Cmp::Ge => measured >= limit,
+        }
+    }
+
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+        }
+    }
+}
+
+/// What a threshold measures.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Metric {
+    /// Corrected latency (from the intended send time) at a percentile (`max` = 100, `mean`).
+    Latency {
+        /// Percentile 0–100, or `None` for the mean.
+        percentile: Option<f64>,
+    },
+    /// Service time (from the actual send) at a percentile.
+    ServiceTime {
+        /// Percentile, or `None` for the mean.
+        percentile: Option<f64>,
+    },
+    /// Share of requests that failed (`client_error`, `function_error`, `timeout`, `transport_error`).
+    ErrorRate,
+    /// Share of requests throttled by any layer.
+    ThrottleRate,
+    /// Share of requests in one outcome class.
+    ClassRate {
+        /// The class name.
+        class: String,
+    },
+    /// Requests in one outcome class.
+    ClassCount {
+        /// The class name.
+        class: String,
+    },
+    /// Cold starts seen (`x-cold-start: true`).
+    ColdStartCount,
+    /// Share of responses that were cold starts.
+    ColdStartRate,
+    /// Requests sent.
+    RequestCount,
+    /// Achieved request rate, req/s.
+    AchievedRate,
+}
+
+impl Metric {
+    /// What the limit's unit must be: `ms`, `%` (or a fraction), or a plain number.
+    pub fn unit(&self) -> Unit {
+        match self {
+            Metric::Latency { .. } | Metric::ServiceTime { .. } => Unit::Millis,
+            Metric::ErrorRate | Metric::ThrottleRate | Metric::ClassRate { .. } | Metric::ColdStartRate => {
+                Unit::Fraction
+            }
+            _ => Unit::Count,
+        }
+    }
+}
+
+/// Unit of a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Milliseconds (`300ms`, `1.5s`).
+    Millis,
+    /// A share (`1%`, `0.01`).
+    Fraction,
+    /// A plain number.
+    Count,
+}
+
+/// Outcome class names, as used in thresholds and results.
+pub const CLASSES: &[&str] = &[
+    "ok",
+    "client_error",
+    "apigw_throttled",
+    "lambda_throttled",
+    "function_error",
+    "dynamodb_throttled",
+    "timeout",
+    "transport_error",
+];
+
+/// A parsed threshold key: optional request name, then the metric.
+pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>, Metric), String> {
+    // A request name may itself contain dots; match the longest known request prefix first.
+    let (request, rest) =
+        match request_names.iter().filter(|n| key.starts_with(&format!("{n}."))).max_by_key(|n| n.len()) {
+            Some(n) => (Some((*n).to_owned()), &key[n.len() + 1..]),
+            None => (None, key),
+        };
+    let percentile = |p: &str| -> Result<Option<f64>, String> {
+        match p {
+            "mean" | "avg" => Ok(None),
+            "max" => Ok(Some(100.0)),
+            "min" => Ok(Some(0.0)),
+            "median" => Ok(Some(50.0)),
+            _ => p
+                .strip_prefix('p')
+                .and_then(|q| q.parse::<f64>().ok())
+                .filter(|q| (0.0..=100.0).contains(q))
+                .map(Some)
+                .ok_or_else(|| format!("'{p}' is not a statistic; use p50, p95, p99, p99.9, max, min or mean")),
+        }
+    };
+    let metric = match rest.split_once('.') {
+        Some(("latency", p)) => Metric::Latency { percentile: percentile(p)? },
+        Some(("service_time", p)) => Metric::ServiceTime { percentile: percentile(p)? },
+        Some(("errors", "rate")) => Metric::ErrorRate,
+        Some(("throttles", "rate")) => Metric::ThrottleRate,
+        Some(("cold_starts", "count")) => Metric::ColdStartCount,
+        Some(("cold_starts", "rate")) => Metric::ColdStartRate,
+        Some(("requests", "count")) => Metric::RequestCount,
+        Some(("rate", "achieved")) => Metric::AchievedRate,
+        Some((class, "rate")) if CLASSES.contains(&class) => Metric::ClassRate { class: class.to_owned() },
+        Some((class, "count")) if CLASSES.contains(&class) => Metric::ClassCount { class: class.to_owned() },
+        _ => {
+            let hint = if request.is_none() && rest.contains('.') {
+                let first = rest.split('.').next().unwrap_or("");
+                format!(" ('{first}' is not a request name either; requests are {request_names:?})")
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "unknown metric '{key}'{hint}; use latency.pNN, service_time.pNN, errors.rate, throttles.rate, \
+                 cold_starts.count, cold_starts.rate, requests.count, rate.achieved or <class>.rate/<class>.count, \
+                 optionally prefixed with a request name"
+            ));
+        }
+    };
+    Ok((request, metric))
+}
+
+/// Parses a condition such as `< 300ms`, `<= 1%` or `> 100` into the comparison and a limit in
+/// `unit` (ms, a fraction, or a count).
+pub fn parse_condition(text: &str, unit: Unit) -> Result<(Cmp, f64), String> {
+    let t = text.trim();
+    let (cmp, rest) = if let Some(r) = t.strip_prefix("<=") {
+        (Cmp::Le, r)
+    } else if let Some(r) = t.strip_prefix(">=") {
+        (Cmp::Ge, r)
+    } else if let Some(r) = t.strip_prefix('<') {
+        (Cmp::Lt, r)
+    } else if let Some(r) = t.strip_prefix('>') {
+        (Cmp::Gt, r)
+    } else {
+        return Err(format!("'{text}' must start with <, <=, > or >=, e.g. \"< 300ms\""));
+    };
+    let v = rest.trim();
+    let number = |s: &str| s.trim().parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0);
+    let limit = match unit {
+        Unit::Millis => {
+            if let Some(n) = v.strip_suffix("ms").and_then(number) {
+                n
+            } else if let Some(n) = v.strip_suffix("us").or(v.strip_suffix("µs")).and_then(number) {
+                n / 1000.0
+            } else if let Some(n) = v.strip_suffix('s').and_then(number) {
+                n * 1000.0
+            } else {
+                return Err(format!("'{v}' needs a time unit: ms, s or us (e.g. \"< 300ms\")"));
+            }
+        }
+        Unit::Fraction => {
+            if let Some(n) = v.strip_suffix('%').and_then(number) {
+                n / 100.0
+            } else {
+                number(v)
+                    .filter(|n| *n <= 1.0)
+                    .ok_or_else(|| format!("'{v}' must be a percentage (\"1%\") or a fraction from 0 to 1"))?
+            }
+        }
+        Unit::Count => number(v).ok_or_else(|| format!("'{v}' must be a number >= 0"))?,
+    };
+    Ok((cmp, limit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_with_and_without_request_names() {
+        assert_eq!(parse_metric("latency.p99", &[]).unwrap(), (None, Metric::Latency { percentile: Some(99.0) }));
+        assert_eq!(
+            parse_metric("get-item.latency.p95", &["get-item"]).unwrap(),
+            (Some("get-item".into()), Metric::Latency { percentile: Some(95.0) })
+        );
+        assert_eq!(parse_metric("a.b.errors.rate", &["a.b"]).unwrap().1, Metric::ErrorRate);
+        assert_eq!(
+            parse_metric("lambda_throttled.count", &[]).unwrap().1,
+            Metric::ClassCount { class: "lambda_throttled".into() }
+        );
+        assert!(parse_metric("latency.p101", &[]).is_err());
+        assert!(parse_metric("get-itm.latency.p95", &["get-item"]).unwrap_err().contains("not a request name"));
+    }
+
+    #[test]
+    fn conditions_in_units() {
+        assert_eq!(parse_condition("< 300ms", Unit::Millis).unwrap(), (Cmp::Lt, 300.0));
+        assert_eq!(parse_condition("<=1.5s", Unit::Millis).unwrap(), (Cmp::Le, 1500.0));
+        assert_eq!(parse_condition("< 1%", Unit::Fraction).unwrap(), (Cmp::Lt, 0.01));
+        assert_eq!(parse_condition("> 0.5", Unit::Fraction).unwrap(), (Cmp::Gt, 0.5));
+        assert_eq!(parse_condition(">= 10", Unit::Count).unwrap(), (Cmp::Ge, 10.0));
+        assert!(parse_condition("300ms", Unit::Millis).is_err());
+        assert!(parse_condition("< 300", Unit::Millis).unwrap_err().contains("time unit"));
+        assert!(parse_condition("< 5", Unit::Fraction).is_err());
+        assert!(Cmp::Lt.holds(1.0, 2.0) && !Cmp::Gt.holds(1.0, 2.0));
+    }
+}

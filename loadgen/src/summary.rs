@@ -1,0 +1,108 @@
+//! The terminal summary printed at the end of a run.
+
+use std::fmt::Write;
+
+use crate::results::{Results, Stats};
+
+fn stats_row(label: &str, s: &Stats) -> String {
+    format!(
+        "  {label:<14} p50 {:>9.2}  p90 {:>9.2}  p99 {:>9.2}  p99.9 {:>9.2}  max {:>9.2} ms",
+        s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms
+    )
+}
+
+/// Renders the summary as text.
+pub fn render(r: &Results) -> String {
+    let mut out = String::new();
+    let name = r.scenario["name"].as_str().unwrap_or("?");
+    let _ =
+        writeln!(out, "\n{name} — {:?}, {:.1} s against {} ({})", r.status, r.duration_s, r.target.url, r.target.kind);
+    if let Some(reason) = &r.abort_reason {
+        let _ = writeln!(out, "  aborted: {reason}");
+    }
+    let t = &r.totals;
+    let target = r.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed model".into());
+    let _ = writeln!(out, "  requests {}   achieved {:.1} req/s (target {target})", t.requests, r.achieved_rate);
+    let _ = writeln!(out, "{}", stats_row("latency", &t.latency));
+    let _ = writeln!(out, "{}", stats_row("service time", &t.service_time));
+    let _ = writeln!(
+        out,
+        "  errors {:.2}%   throttles {:.2}%   cold starts {}",
+        t.error_rate * 100.0,
+        t.throttle_rate * 100.0,
+        t.cold_starts
+    );
+    let classes: Vec<String> = t.by_class.iter().filter(|(_, n)| **n > 0).map(|(c, n)| format!("{c} {n}")).collect();
+    let _ = writeln!(out, "  outcomes: {}", classes.join(", "));
+    let _ = writeln!(
+        out,
+        "\n  {:<22} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8} {:>7} {:>7}",
+        "request", "count", "p50 ms", "p99 ms", "cold p50", "err %", "thr %", "rcu/req", "calls"
+    );
+    for q in &r.requests {
+        let cold = if q.cold_latency.count > 0 { format!("{:.1}", q.cold_latency.p50_ms) } else { "-".into() };
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>8} {:>9.2} {:>9.2} {:>9} {:>8.2} {:>8.2} {:>7.2} {:>7.2}",
+            q.name,
+            q.summary.requests,
+            q.summary.latency.p50_ms,
+            q.summary.latency.p99_ms,
+            cold,
+            q.summary.error_rate * 100.0,
+            q.summary.throttle_rate * 100.0,
+            q.diagnostics.rcu_per_request,
+            q.diagnostics.ddb_calls_per_request
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n  {:<22} {:>8} {:>10} {:>10} {:>9} {:>8}",
+        "phase", "sent", "target/s", "achieved/s", "p99 ms", "thr %"
+    );
+    for p in &r.phases {
+        let target = p.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed".into());
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>8} {:>10} {:>10.1} {:>9.2} {:>8.2}",
+            p.name,
+            p.sent,
+            target,
+            p.achieved_rate,
+            p.summary.latency.p99_ms,
+            p.summary.throttle_rate * 100.0
+        );
+    }
+    let g = &r.generator;
+    let _ = writeln!(
+        out,
+        "\n  generator: lag p99 {:.2} ms, {} late sends, {:.1} CPU s{}",
+        g.lag_p99_ms,
+        g.late_sends,
+        g.cpu_seconds,
+        if g.saturated {
+            " — SATURATED: the generator could not keep the schedule; latency includes its lag"
+        } else {
+            ""
+        }
+    );
+    if !r.thresholds.is_empty() {
+        let _ = writeln!(out, "\n  thresholds:");
+        for th in &r.thresholds {
+            let shown = match th.unit.as_str() {
+                "ms" => format!("{:.2} ms", th.measured),
+                "ratio" => format!("{:.3}%", th.measured * 100.0),
+                _ => format!("{}", th.measured),
+            };
+            let _ = writeln!(
+                out,
+                "    {} {:<32} {:<12} measured {shown}",
+                if th.passed { "PASS" } else { "FAIL" },
+                th.key,
+                th.condition
+            );
+        }
+    }
+    let _ = writeln!(out, "\n  verdict: {}", if r.passed { "PASS" } else { "FAIL" });
+    out
+}

@@ -1,0 +1,168 @@
+//! The engine against loopback servers of its own: rate accuracy, coordinated omission, gates
+//! and abort-on-fail, run in-process through `loadgen::run`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use loadgen::run::{RunOptions, run};
+
+/// A loopback server counting hits; `stall` makes it pause `stall_ms` every `every_ms`.
+async fn server(delay_ms: u64, stall: Option<(u64, u64)>) -> (String, Arc<AtomicU64>) {
+    let hits = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let counter = hits.clone();
+    let app = Router::new().route(
+        "/hit",
+        get(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::Relaxed);
+                if let Some((every, stall_ms)) = stall {
+                    let into = start.elapsed().as_millis() as u64 % every;
+                    if into < stall_ms {
+                        tokio::time::sleep(Duration::from_millis(stall_ms - into)).await;
+                    }
+                }
+                if delay_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, hits)
+}
+
+fn scenario(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+    let p = dir.join("s.toml");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn opts(file: std::path::PathBuf, url: &str, out: &std::path::Path) -> RunOptions {
+    RunOptions { scenario: file, target: Some(url.to_owned()), out: Some(out.to_path_buf()), seed: None, quiet: true }
+}
+
+fn tempdir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("loadgen-test-{tag}-{}-{}", std::process::id(), fastrand::u64(..)));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn achieved_rate_is_within_one_percent_at_1000_and_5000() {
+    for rate in [1000u64, 5000] {
+        let (url, hits) = server(0, None).await;
+        let dir = tempdir("rate");
+        let file = scenario(
+            &dir,
+            &format!(
+                "name = \"rate\"\n[[phase]]\nname = \"p\"\nduration = \"3s\"\nrate = {rate}\n[[request]]\nname = \"hit\"\npath = \"/hit\"\n"
+            ),
+        );
+        let out = run(opts(file, &url, &dir)).await.unwrap();
+        let r = &out.results;
+        let expected = rate as f64 * 3.0;
+        let sent = r.phases[0].sent as f64;
+        assert!((sent - expected).abs() / expected < 0.01, "rate {rate}: sent {sent}, want {expected}");
+        assert!(
+            (r.phases[0].achieved_rate - rate as f64).abs() / (rate as f64) < 0.01,
+            "rate {rate}: achieved {}",
+            r.phases[0].achieved_rate
+        );
+        assert_eq!(hits.load(Ordering::Relaxed) as f64, sent, "every send reached the server");
+        assert_eq!(r.totals.by_class["ok"] as f64, sent);
+        assert!(dir.join("results.json").is_file());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalls_show_in_corrected_latency_not_in_service_time() {
+    // 200 ms stall every 2 s at 2,000 req/s; 20 requests in flight at most, like 20 connections.
+    let (url, _) = server(1, Some((2000, 200))).await;
+    let dir = tempdir("co");
+    let file = scenario(
+        &dir,
+        "name = \"co\"\n[target]\nmax_in_flight = 20\n[[phase]]\nname = \"p\"\nduration = \"6s\"\nrate = 2000\n[[request]]\nname = \"hit\"\npath = \"/hit\"\n",
+    );
+    let out = run(opts(file, &url, &dir)).await.unwrap();
+    let t = &out.results.totals;
+    assert!(t.latency.p99_ms >= 100.0, "corrected p99 {} ms must show the stalls", t.latency.p99_ms);
+    assert!(
+        t.service_time.p99_ms < 30.0,
+        "service-time p99 {} ms stays near the normal 1 ms delay",
+        t.service_time.p99_ms
+    );
+    assert!(out.results.generator.late_sends > 0, "the sends held back by the stall are counted late");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_threshold_exits_1_and_abort_on_fail_stops_early() {
+    let (url, _) = server(20, None).await;
+    let dir = tempdir("gate");
+    let file = scenario(
+        &dir,
+        "name = \"gate\"\n[[phase]]\nname = \"p\"\nduration = \"2s\"\nrate = 50\n[[request]]\nname = \"hit\"\npath = \"/hit\"\n[thresholds]\n\"latency.p50\" = \"< 5ms\"\n\"errors.rate\" = \"< 1%\"\n",
+    );
+    let out = run(opts(file, &url, &dir)).await.unwrap();
+    assert_eq!(out.exit_code, 1);
+    assert!(!out.results.passed);
+    let p50 = out.results.thresholds.iter().find(|t| t.key == "latency.p50").unwrap();
+    assert!(!p50.passed && p50.measured >= 20.0, "{p50:?}");
+    assert!(out.results.thresholds.iter().find(|t| t.key == "errors.rate").unwrap().passed);
+
+    // Every request 404s (no such path) and errors.rate aborts the run well before its 20 s.
+    let file = scenario(
+        &dir,
+        "name = \"abort\"\n[[phase]]\nname = \"p\"\nduration = \"20s\"\nrate = 200\n[[request]]\nname = \"miss\"\npath = \"/nope\"\n[thresholds]\n\"errors.rate\" = { limit = \"< 1%\", abort_on_fail = true }\n",
+    );
+    let t = Instant::now();
+    let out = run(opts(file, &url, &dir)).await.unwrap();
+    assert!(t.elapsed() < Duration::from_secs(8), "aborted early, took {:?}", t.elapsed());
+    assert_eq!(out.exit_code, 1);
+    assert_eq!(out.results.status, loadgen::results::Status::Aborted);
+    assert!(out.results.abort_reason.as_deref().unwrap().contains("errors.rate"));
+    assert!(dir.join("results.json").is_file(), "an aborted run still writes its results");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_model_keeps_n_users_busy() {
+    let (url, hits) = server(10, None).await;
+    let dir = tempdir("closed");
+    let file = scenario(
+        &dir,
+        "name = \"closed\"\n[[phase]]\nname = \"p\"\nduration = \"2s\"\nusers = 4\nthink = \"10ms\"\n[[request]]\nname = \"hit\"\npath = \"/hit\"\n",
+    );
+    let out = run(opts(file, &url, &dir)).await.unwrap();
+    // 4 users × 2 s ÷ (~10 ms service + 10 ms think) ≈ 400.
+    let n = hits.load(Ordering::Relaxed);
+    assert!((250..=450).contains(&n), "{n}");
+    assert_eq!(out.results.phases[0].target_rate, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_histograms_merge_back_to_the_totals() {
+    let (url, _) = server(2, None).await;
+    let dir = tempdir("hist");
+    let file = scenario(
+        &dir,
+        "name = \"h\"\n[[phase]]\nname = \"a\"\nduration = \"1s\"\nrate = 100\n[[phase]]\nname = \"b\"\nduration = \"1s\"\nrate = 100\n[[request]]\nname = \"hit\"\npath = \"/hit\"\n",
+    );
+    let out = run(opts(file, &url, &dir)).await.unwrap();
+    let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
+    let doc: loadgen::results::Results = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc.schema, loadgen::results::SCHEMA);
+    let mut merged = loadgen::recorder::histogram();
+    for cell in &doc.histograms {
+        merged.add(loadgen::results::decode(&cell.latency).unwrap()).unwrap();
+    }
+    assert_eq!(loadgen::results::Stats::of(&merged), out.results.totals.latency, "cells merge exactly into the totals");
+    assert_eq!(doc.phases.len(), 2);
+    assert!(doc.series.len() >= 2);
+}

@@ -1,0 +1,141 @@
+//! loadgen as a user runs it — the binary, no `--target` — against the local stack: every
+//! outcome class produced for real and recognised, and an interrupted run that still writes
+//! its results.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The workspace's target-api binary (debug), built once if needed.
+fn target_api() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "target-api", "--bin", "target-api"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        PathBuf::from(env!("CARGO_BIN_EXE_loadgen")).parent().unwrap().join("target-api")
+    })
+    .clone()
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("loadgen-ls-{tag}-{}-{}", std::process::id(), fastrand::u64(..)));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn loadgen(dir: &Path, scenario: &str, extra: &[&str]) -> (i32, Value, String) {
+    let file = dir.join("s.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let out_dir = dir.join("out");
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["run", "--quiet", "--out"])
+        .arg(&out_dir)
+        .arg(&file)
+        .args(extra)
+        .env("LOADGEN_TARGET_API", target_api())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let results = std::fs::read_to_string(out_dir.join("results.json"))
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), results, stderr)
+}
+
+fn count(r: &Value, class: &str) -> u64 {
+    r["totals"]["by_class"][class].as_u64().unwrap_or(0)
+}
+
+/// One short run per class, each with the stack settings that make that layer answer.
+#[test]
+fn every_outcome_class_is_produced_and_recognised() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("ok", "", "path = \"/health\""),
+        ("client_error", "[data]\nitems = 0\n", "path = \"/items/never-created\""),
+        ("apigw_throttled", "[stack]\napi_rate = 1\napi_burst = 1\n", "path = \"/health\""),
+        ("lambda_throttled", "[stack]\nreserved_concurrency = 0\n", "path = \"/health\""),
+        (
+            "dynamodb_throttled",
+            "[stack]\ndynamodb_read_units = 1\nlatency_profile = \"none\"\n[data]\nitems = 20\nseed_rate = 200\n",
+            "path = \"/items?ids={ids:20}&pattern=per-item\"",
+        ),
+        // 500 per-item reads at ~3 ms each outlast a 1 s function timeout.
+        (
+            "function_error",
+            "[stack]\ntimeout = \"1s\"\n[data]\nitems = 500\nseed_rate = 1000\n",
+            "path = \"/items?ids={ids:500}&pattern=per-item\"",
+        ),
+        // 200 per-item reads at ~3 ms each outlast a 100 ms integration timeout.
+        (
+            "timeout",
+            "[stack]\nintegration_timeout = \"100ms\"\n[data]\nitems = 200\nseed_rate = 1000\n",
+            "path = \"/items?ids={ids:200}&pattern=per-item\"",
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (class, stack, request) in cases {
+        let dir = tempdir(class);
+        let scenario = format!(
+            "name = \"{class}\"\n{stack}\n[[phase]]\nname = \"p\"\nduration = \"2s\"\nrate = 10\n[[request]]\nname = \"r\"\n{request}\n"
+        );
+        let (code, r, stderr) = loadgen(&dir, &scenario, &[]);
+        if r.is_null() {
+            problems.push(format!("{class}: no results (exit {code}): {stderr}"));
+            continue;
+        }
+        if count(&r, class) == 0 {
+            problems.push(format!("{class}: not seen; outcomes {}", r["totals"]["by_class"]));
+        }
+        if *class == "function_error" || *class == "lambda_throttled" {
+            // The gateway's bare 500 is ambiguous on AWS; the emulator's cause settles it.
+            let mismatches = r["generator"]["heuristic_mismatches"].as_u64().unwrap();
+            if *class == "lambda_throttled" && mismatches != 0 {
+                problems.push(format!("{class}: the AWS heuristic should agree with the emulator"));
+            }
+        }
+    }
+    // A refused connection: transport errors, and the run stops as a dead target (exit 3).
+    let dir = tempdir("transport");
+    let scenario = "name = \"transport\"\n[[phase]]\nname = \"p\"\nduration = \"20s\"\nrate = 20\n[[request]]\nname = \"r\"\npath = \"/health\"\n";
+    let (code, r, _) = loadgen(&dir, scenario, &["--target", "http://127.0.0.1:9"]);
+    if count(&r, "transport_error") == 0 || code != 3 || r["status"] != "aborted" {
+        problems.push(format!(
+            "transport_error: exit {code}, status {}, outcomes {}",
+            r["status"], r["totals"]["by_class"]
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn sigterm_still_writes_what_was_measured() {
+    let dir = tempdir("sigterm");
+    let file = dir.join("s.toml");
+    std::fs::write(&file, "name = \"long\"\n[[phase]]\nname = \"p\"\nduration = \"60s\"\nrate = 20\n[[request]]\nname = \"r\"\npath = \"/health\"\n").unwrap();
+    let out_dir = dir.join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["run", "--quiet", "--out"])
+        .arg(&out_dir)
+        .arg(&file)
+        .env("LOADGEN_TARGET_API", target_api())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(r["status"], "aborted");
+    assert!(r["abort_reason"].as_str().unwrap().contains("SIGTERM"));
+    assert!(r["totals"]["requests"].as_u64().unwrap() > 10, "what was measured before the signal is kept");
+    assert!(r["duration_s"].as_f64().unwrap() < 20.0);
+}

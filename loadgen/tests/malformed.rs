@@ -1,0 +1,67 @@
+//! Every file under `tests/malformed/` is a broken scenario whose first line says what the error
+//! must contain: `# expect: <line> | <field> | <message part>`. `loadgen run` must exit 2 with
+//! a message naming the file, that line and the field — and never panic.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+#[test]
+fn malformed_scenarios_exit_2_naming_file_line_and_field() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/malformed");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 25, "at least 25 malformed scenarios, found {}", files.len());
+    let mut failures = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{} lacks '# expect:'", file.display()));
+        let parts: Vec<&str> = expect.split(" | ").collect();
+        let (line, wanted) = (parts[0], &parts[1..]);
+        for args in [vec!["run", "--quiet"], vec!["validate"]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+                .args(&args)
+                .arg(file)
+                .env_remove("LOADGEN_TEST_SURELY_UNSET")
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let problems: Vec<String> = [
+                (out.status.code() != Some(2)).then(|| format!("exit {:?}, want 2", out.status.code())),
+                (!stderr.contains(&format!("{}:{line}:", file.display())))
+                    .then(|| format!("no '{}:{line}:'", file.display())),
+                stderr.contains("panicked").then(|| "panicked".to_owned()),
+            ]
+            .into_iter()
+            .flatten()
+            .chain(wanted.iter().filter(|w| !stderr.contains(**w)).map(|w| format!("missing '{w}'")))
+            .collect();
+            if !problems.is_empty() {
+                failures.push(format!(
+                    "{} ({}): {}\n    stderr: {}",
+                    file.display(),
+                    args[0],
+                    problems.join("; "),
+                    stderr.trim()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} problem(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn shipped_scenarios_are_valid() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    assert!(files.len() >= 6);
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen")).arg("validate").args(&files).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
