@@ -28,14 +28,17 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario and write reports/<scenario>-<UTC time>/results.json.
     #[command(
-        after_help = "Examples:\n  loadgen run scenarios/spike.toml\n  loadgen run scenarios/ci-smoke.toml --out reports/ci --quiet\n  loadgen run scenarios/steady.toml --target https://api.example.com --seed 7"
+        after_help = "Examples:\n  loadgen run scenarios/spike.toml\n  loadgen run scenarios/ci-smoke.toml --out reports/ci --quiet\n  loadgen run scenarios/steady.toml --target https://api.example.com --seed 7\n  loadgen run scenarios/steady.toml --infra infra/"
     )]
     Run {
         /// The scenario file (TOML).
         scenario: PathBuf,
         /// Send the load to this base URL instead of the local stack (overrides [target] url).
-        #[arg(long, value_name = "URL")]
+        #[arg(long, value_name = "URL", conflicts_with = "infra")]
         target: Option<String>,
+        /// Target the stack deployed from this Terraform directory (reads `terraform output -json`).
+        #[arg(long, value_name = "DIR")]
+        infra: Option<PathBuf>,
         /// Directory for results (default reports/<scenario>-<UTC time>).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,

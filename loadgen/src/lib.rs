@@ -27,8 +27,8 @@ use error::{EXIT_BAD_INPUT, EXIT_NOT_RUN, EXIT_PASS};
 /// Runs a parsed command line; returns the process exit code.
 pub async fn main_with(cli: Cli) -> i32 {
     match cli.command {
-        Command::Run { scenario, target, out, seed, quiet } => {
-            match run::run(run::RunOptions { scenario, target, out, seed, quiet }).await {
+        Command::Run { scenario, target, infra, out, seed, quiet } => {
+            match run::run(run::RunOptions { scenario, target, infra, out, seed, quiet }).await {
                 Ok(outcome) => outcome.exit_code,
                 Err(e) => {
                     eprintln!("Error: {e}");

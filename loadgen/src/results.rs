@@ -251,6 +251,9 @@ pub struct TargetInfo {
     pub stack: Option<serde_json::Value>,
     /// Local-stack function log (REPORT lines).
     pub function_log: Option<String>,
+    /// `terraform output` of the deployed stack (`--infra`): `api_url`, `api_id`, `stage`,
+    /// `function_name`, `table_name`, `region`.
+    pub infra: Option<serde_json::Value>,
 }
 
 /// The machine and the clock.

@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
+    /// Read the target URL and resource names from `terraform output -json` here.
+    pub infra: Option<PathBuf>,
     /// No progress output.
     pub quiet: bool,
 }
@@ -82,9 +84,20 @@ pub fn load_plan(opts: &RunOptions) -> Result<Plan, RunError> {
     Ok(plan)
 }
 
+/// Applies `--infra`: the API URL becomes the target; the outputs are kept for the report.
+fn apply_infra(opts: &RunOptions, plan: &mut Plan) -> Result<Option<serde_json::Value>, RunError> {
+    let Some(dir) = &opts.infra else { return Ok(None) };
+    let outputs = target::infra_outputs(dir)?;
+    let url = outputs["api_url"].as_str().unwrap_or_default().trim_end_matches('/').to_owned();
+    plan.target.url = Some(url);
+    Ok(Some(outputs))
+}
+
 /// Runs a scenario end to end.
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
-    let plan = Arc::new(load_plan(&opts)?);
+    let mut plan = load_plan(&opts)?;
+    let infra_outputs = apply_infra(&opts, &mut plan)?;
+    let plan = Arc::new(plan);
     let started_wall = time::OffsetDateTime::now_utc();
     let dir = opts
         .out
@@ -96,11 +109,18 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let mut stack = None;
     let (base, target_info) = match &plan.target.url {
         Some(url) => {
-            (url.clone(), TargetInfo { kind: "url".into(), url: url.clone(), stack: None, function_log: None })
+            let info = TargetInfo {
+                kind: "url".into(),
+                url: url.clone(),
+                stack: None,
+                function_log: None,
+                infra: infra_outputs.clone(),
+            };
+            (url.clone(), info)
         }
         None => {
             let binary = target::target_api_binary(opts.quiet)?;
-            let config = target::stack_config(&plan, binary, &dir);
+            let config = target::stack_config(&plan, binary, &dir)?;
             let stack_json = serde_json::to_value(&config).ok();
             let s = target::start_stack(config).await?;
             let url = s.endpoints().api_url.clone();
@@ -109,6 +129,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
                 url: url.clone(),
                 stack: stack_json,
                 function_log: Some(s.log_path().display().to_string()),
+                infra: None,
             };
             stack = Some(s);
             (url, info)

@@ -63,9 +63,17 @@ pub fn target_api_binary(quiet: bool) -> Result<PathBuf, RunError> {
     }
 }
 
-/// The local stack's settings: defaults (mirroring `infra/`) with the scenario's overrides.
-pub fn stack_config(plan: &Plan, binary: PathBuf, log_dir: &Path) -> StackConfig {
-    let mut c = StackConfig::new(binary);
+/// The local stack's settings: those of `infra/` when run from the repository root (the same
+/// Terraform the real stack is deployed with), else the built-in defaults that mirror it —
+/// then the scenario's `[stack]` overrides.
+pub fn stack_config(plan: &Plan, binary: PathBuf, log_dir: &Path) -> Result<StackConfig, RunError> {
+    let infra = Path::new("infra");
+    let mut c = if infra.join("variables.tf").is_file() {
+        StackConfig::from_infra(infra, binary)
+            .map_err(|e| RunError::Setup(format!("cannot read the stack settings from infra/: {e}")))?
+    } else {
+        StackConfig::new(binary)
+    };
     let o = &plan.stack;
     if let Some(v) = o.reserved_concurrency {
         c.function.reserved_concurrency = v;
@@ -99,7 +107,34 @@ pub fn stack_config(plan: &Plan, binary: PathBuf, log_dir: &Path) -> StackConfig
     }
     c.seed = plan.seed;
     c.log_dir = Some(log_dir.to_path_buf());
-    c
+    Ok(c)
+}
+
+/// The deployed stack's outputs, from `terraform output -json` in `dir` (the applied `infra/`).
+pub fn infra_outputs(dir: &Path) -> Result<serde_json::Value, RunError> {
+    let out = std::process::Command::new("terraform")
+        .arg(format!("-chdir={}", dir.display()))
+        .args(["output", "-json"])
+        .output()
+        .map_err(|e| RunError::Usage(format!("--infra needs terraform on PATH: {e}")))?;
+    if !out.status.success() {
+        return Err(RunError::Usage(format!(
+            "--infra {}: terraform output failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| RunError::Usage(format!("--infra {}: terraform output is not JSON: {e}", dir.display())))?;
+    let flat: serde_json::Map<String, serde_json::Value> =
+        v.as_object().into_iter().flatten().map(|(k, o)| (k.clone(), o["value"].clone())).collect();
+    if !flat.get("api_url").is_some_and(|u| u.is_string()) {
+        return Err(RunError::Usage(format!(
+            "--infra {}: no api_url output; run `terraform apply` there first",
+            dir.display()
+        )));
+    }
+    Ok(serde_json::Value::Object(flat))
 }
 
 /// Starts the local stack.

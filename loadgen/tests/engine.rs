@@ -46,7 +46,14 @@ fn scenario(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
 }
 
 fn opts(file: std::path::PathBuf, url: &str, out: &std::path::Path) -> RunOptions {
-    RunOptions { scenario: file, target: Some(url.to_owned()), out: Some(out.to_path_buf()), seed: None, quiet: true }
+    RunOptions {
+        scenario: file,
+        target: Some(url.to_owned()),
+        out: Some(out.to_path_buf()),
+        seed: None,
+        infra: None,
+        quiet: true,
+    }
 }
 
 fn tempdir(tag: &str) -> std::path::PathBuf {

@@ -139,3 +139,27 @@ fn sigterm_still_writes_what_was_measured() {
     assert!(r["totals"]["requests"].as_u64().unwrap() > 10, "what was measured before the signal is kept");
     assert!(r["duration_s"].as_f64().unwrap() < 20.0);
 }
+
+#[test]
+fn infra_outputs_name_the_target() {
+    let dir = tempdir("infra");
+    let tf = dir.join("tf");
+    std::fs::create_dir_all(&tf).unwrap();
+    // What `terraform apply` of infra/ leaves behind, pointing at a closed loopback port.
+    std::fs::write(
+        tf.join("terraform.tfstate"),
+        r#"{"version":4,"terraform_version":"1.11.4","serial":1,"lineage":"t","outputs":{"api_url":{"value":"http://127.0.0.1:9/","type":"string"},"function_name":{"value":"loadlab-api","type":"string"},"table_name":{"value":"loadlab-items","type":"string"}},"resources":[],"check_results":null}"#,
+    )
+    .unwrap();
+    let scenario = "name = \"infra\"\n[[phase]]\nname = \"p\"\nduration = \"6s\"\nrate = 5\n[[request]]\nname = \"r\"\npath = \"/health\"\n";
+    let (code, r, stderr) = loadgen(&dir, scenario, &["--infra", tf.to_str().unwrap()]);
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(r["target"]["url"], "http://127.0.0.1:9");
+    assert_eq!(r["target"]["infra"]["function_name"], "loadlab-api");
+
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, _, stderr) = loadgen(&dir, scenario, &["--infra", empty.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("api_url") || stderr.contains("terraform"), "{stderr}");
+}

@@ -232,7 +232,12 @@ async fn handle(
     if !client_wants_capacity && let Some(obj) = request.as_object_mut() {
         obj.insert("ReturnConsumedCapacity".into(), json!("TOTAL"));
     }
-    let forwarded = Bytes::from(serde_json::to_vec(&request).unwrap_or_else(|_| body.to_vec()));
+    // Re-encode only what was changed; target-api's requests usually pass through as sent.
+    let forwarded = if client_wants_capacity && held_back.is_empty() {
+        body.clone()
+    } else {
+        Bytes::from(serde_json::to_vec(&request).unwrap_or_else(|_| body.to_vec()))
+    };
     let (response, status, resp_body) = forward(&layer, method, &uri, &headers, forwarded).await;
     if status != StatusCode::OK {
         return response;
@@ -250,6 +255,7 @@ async fn handle(
         Kind::Read => m.consumed_read.record(units),
         Kind::Write => m.consumed_write.record(units),
     }
+    let rewrite = !client_wants_capacity || !held_back.is_empty();
     if !held_back.is_empty() {
         m.read_throttle_events.record(held_back.len() as f64);
         let table = layer.table.to_string();
@@ -273,7 +279,8 @@ async fn handle(
     if let Some(s) = m.latency.get(op) {
         s.record(started.elapsed().as_secs_f64() * 1e3);
     }
-    amz_json(StatusCode::OK, serde_json::to_vec(&answer).unwrap_or_default())
+    let out = if rewrite { serde_json::to_vec(&answer).unwrap_or_default() } else { resp_body.to_vec() };
+    amz_json(StatusCode::OK, out)
 }
 
 /// The whole request is throttled: `ThrottledRequests` plus one throttle event per item.

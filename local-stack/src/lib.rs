@@ -9,6 +9,7 @@ pub mod apigw;
 pub mod cloudwatch;
 pub mod config;
 pub mod dynamodb;
+pub mod infra;
 pub mod lambda;
 pub mod metrics;
 pub mod profile;

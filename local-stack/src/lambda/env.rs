@@ -38,6 +38,8 @@ pub struct Env {
     server: tokio::task::JoinHandle<()>,
     /// When it last finished an invocation.
     pub last_used: Mutex<Instant>,
+    /// Last `VmHWM` reading and when it was taken.
+    memory: Mutex<Option<(Instant, u64)>>,
 }
 
 /// How starting an environment ended.
@@ -114,6 +116,7 @@ impl Env {
             exited,
             server,
             last_used: Mutex::new(Instant::now()),
+            memory: Mutex::new(None),
         });
         match tokio::time::timeout(init_limit, init_rx).await {
             Ok(Ok(InitSignal::Ready)) => Started::Ready(env, started_at.elapsed()),
@@ -158,11 +161,21 @@ impl Env {
     }
 
     /// Peak resident memory of the process in MB (`VmHWM`), as REPORT's Max Memory Used.
+    /// Read from `/proc` at most once a second per environment: it is a high-water mark, and
+    /// reading it on every invoke costs more than the rest of the bookkeeping together.
     pub fn max_memory_mb(&self) -> Option<u64> {
+        let mut cached = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, mb)) = *cached
+            && at.elapsed() < Duration::from_secs(1)
+        {
+            return Some(mb);
+        }
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb.div_ceil(1024))
+        let mb = kb.div_ceil(1024);
+        *cached = Some((Instant::now(), mb));
+        Some(mb)
     }
 
     /// The process's pending state, for tests of crash handling.

@@ -422,8 +422,8 @@ impl LambdaService {
             max_memory_mb: env.max_memory_mb().unwrap_or(0),
             init_ms: result.init_ms,
         };
-        self.log_line(&format!("END RequestId: {}", result.request_id));
-        self.log_line(&report.to_string());
+        // One write for both lines: fewer syscalls on the hot path, and they stay together.
+        self.log_line(&format!("END RequestId: {}\n{report}", result.request_id));
         self.release(Some(env));
         result
     }

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Proves infra/ on loopback: fmt, init from the local provider mirror, validate, then apply and
+# destroy against a moto server (the AWS control plane, emulated) and check what was created
+# with the aws CLI. The user-facing module is copied to a scratch directory together with the
+# test-only providers_override.tf, so the module itself carries no endpoint overrides.
+#
+# Needs: terraform, the hashicorp/aws provider in a filesystem mirror (TF_PLUGIN_MIRROR,
+# default /opt/tf-plugins), python3 with moto[server], the aws CLI and jq.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+infra="$(dirname "$here")"
+root="$(dirname "$infra")"
+mirror="${TF_PLUGIN_MIRROR:-/opt/tf-plugins}"
+work="$(mktemp -d)"
+moto_pid=""
+cleanup() {
+  [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() { echo "infra test: $*" >&2; exit 1; }
+check() { # check <description> <actual> <expected>
+  if [ "$2" != "$3" ]; then fail "$1: got '$2', want '$3'"; fi
+  echo "  ok  $1"
+}
+
+[ -d "$mirror/registry.terraform.io/hashicorp/aws" ] || fail "no hashicorp/aws provider under $mirror (set TF_PLUGIN_MIRROR)"
+cat > "$work/terraformrc" <<RC
+provider_installation {
+  filesystem_mirror {
+    path    = "$mirror"
+    include = ["registry.terraform.io/hashicorp/aws"]
+  }
+}
+RC
+export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
+
+echo "== terraform fmt -check"
+terraform fmt -check -recursive -diff "$infra"
+
+mkdir "$work/infra"
+cp "$infra"/*.tf "$work/infra/"
+cp "$here/providers_override.tf" "$here/endpoint.tf" "$work/infra/"
+zip="$root/dist/lambda/target-api.zip"
+if [ ! -f "$zip" ]; then
+  # The real artifact is built by scripts/build-lambda.sh; moto never runs it anyway.
+  zip="$work/dummy.zip"
+  python3 -c "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1],'w'); z.writestr('bootstrap','#!/bin/sh\n')" "$zip"
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+endpoint="http://127.0.0.1:$port"
+moto_server -H 127.0.0.1 -p "$port" > "$work/moto.log" 2>&1 &
+moto_pid=$!
+for _ in $(seq 100); do curl -sf "$endpoint/moto-api/" >/dev/null && break; sleep 0.1; done
+curl -sf "$endpoint/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$work/moto.log")"
+
+cd "$work/infra"
+echo "== terraform init (local mirror) and validate"
+terraform init -input=false -no-color > "$work/init.log" || { cat "$work/init.log"; fail "init"; }
+terraform validate -no-color
+
+vars=(-var "endpoint=$endpoint" -var "lambda_zip=$zip" -var 'cors_allow_origins=["https://app.example"]')
+echo "== terraform apply against moto"
+terraform apply -input=false -auto-approve -no-color "${vars[@]}" > "$work/apply.log" || { tail -40 "$work/apply.log"; fail "apply"; }
+tail -1 "$work/apply.log"
+out=$(terraform output -json)
+aws_() { aws --endpoint-url "$endpoint" --output json "$@"; }
+table=$(jq -r .table_name.value <<<"$out")
+fn=$(jq -r .function_name.value <<<"$out")
+api=$(jq -r .api_id.value <<<"$out")
+for k in api_url api_id stage function_name table_name region; do
+  [ "$(jq -r ".$k.value" <<<"$out")" != "null" ] || fail "output $k missing"
+done
+
+echo "== checks"
+t=$(aws_ dynamodb describe-table --table-name "$table")
+check "table keys" "$(jq -c '[.Table.KeySchema[] | [.AttributeName, .KeyType]]' <<<"$t")" '[["PK","HASH"],["SK","RANGE"]]'
+check "table billing" "$(jq -r .Table.BillingModeSummary.BillingMode <<<"$t")" "PAY_PER_REQUEST"
+check "table encryption" "$(jq -r .Table.SSEDescription.Status <<<"$t")" "ENABLED"
+check "table PITR" "$(aws_ dynamodb describe-continuous-backups --table-name "$table" | jq -r .ContinuousBackupsDescription.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus)" "ENABLED"
+
+c=$(aws_ lambda get-function-configuration --function-name "$fn")
+check "function runtime" "$(jq -r .Runtime <<<"$c")" "provided.al2023"
+check "function handler" "$(jq -r .Handler <<<"$c")" "bootstrap"
+check "function architecture" "$(jq -c .Architectures <<<"$c")" '["x86_64"]'
+check "function memory" "$(jq -r .MemorySize <<<"$c")" "256"
+check "function timeout" "$(jq -r .Timeout <<<"$c")" "10"
+check "function environment" "$(jq -c .Environment.Variables <<<"$c")" "{\"TABLE_NAME\":\"$table\"}"
+check "reserved concurrency" "$(aws_ lambda get-function-concurrency --function-name "$fn" | jq -r .ReservedConcurrentExecutions)" "100"
+
+role=$(jq -r '.Role | split("/") | last' <<<"$c")
+policy=$(aws_ iam get-role-policy --role-name "$role" --policy-name "$role" | jq '.PolicyDocument | if type == "string" then fromjson else . end')
+check "policy table actions" "$(jq -c '[.Statement[] | select(.Sid == "ItemsTable") | .Action] | flatten | sort' <<<"$policy")" '["dynamodb:BatchGetItem","dynamodb:DeleteItem","dynamodb:GetItem","dynamodb:PutItem"]'
+table_arn=$(jq -r .Table.TableArn <<<"$t")
+check "policy table resource" "$(jq -r '[.Statement[] | select(.Sid == "ItemsTable") | .Resource] | flatten | join(",")' <<<"$policy")" "$table_arn"
+check "policy log actions" "$(jq -c '[.Statement[] | select(.Sid == "OwnLogGroup") | .Action] | flatten | sort' <<<"$policy")" '["logs:CreateLogStream","logs:PutLogEvents"]'
+check "policy statements" "$(jq '.Statement | length' <<<"$policy")" "2"
+check "policy resources are not wildcards" "$(jq '[.Statement[] | .Resource] | flatten | map(select(. == "*")) | length' <<<"$policy")" "0"
+
+check "routes" "$(aws_ apigatewayv2 get-routes --api-id "$api" | jq -c '[.Items[].RouteKey] | sort')" '["DELETE /items/{id}","GET /health","GET /items","GET /items/{id}","POST /items"]'
+integ=$(aws_ apigatewayv2 get-integrations --api-id "$api")
+check "integration type" "$(jq -r '.Items[0].IntegrationType' <<<"$integ")" "AWS_PROXY"
+check "payload format" "$(jq -r '.Items[0].PayloadFormatVersion' <<<"$integ")" "2.0"
+stage=$(aws_ apigatewayv2 get-stages --api-id "$api" | jq '.Items[0]')
+check "stage" "$(jq -r .StageName <<<"$stage")" '$default'
+check "stage auto-deploy" "$(jq -r .AutoDeploy <<<"$stage")" "true"
+check "stage throttling rate" "$(jq -r '.DefaultRouteSettings.ThrottlingRateLimit | floor' <<<"$stage")" "1000"
+check "stage throttling burst" "$(jq -r .DefaultRouteSettings.ThrottlingBurstLimit <<<"$stage")" "500"
+check "stage access log" "$([ "$(jq -r .AccessLogSettings.DestinationArn <<<"$stage")" != null ] && echo set)" "set"
+check "access log has integration status" "$(jq -r .AccessLogSettings.Format <<<"$stage" | jq -r .integrationStatus)" '$context.integrationStatus'
+cors=$(aws_ apigatewayv2 get-api --api-id "$api" | jq -c .CorsConfiguration.AllowOrigins)
+check "CORS origins" "$cors" '["https://app.example"]'
+check "invoke permission scoped to the API" "$(aws_ lambda get-policy --function-name "$fn" | jq -r '.Policy | fromjson | .Statement[0].Condition.ArnLike["AWS:SourceArn"] | endswith("/*/*")')" "true"
+
+echo "== terraform plan shows no drift"
+set +e
+terraform plan -input=false -no-color -detailed-exitcode "${vars[@]}" > "$work/plan.log"
+code=$?
+set -e
+[ "$code" -eq 0 ] || { tail -30 "$work/plan.log"; fail "plan after apply is not empty (exit $code)"; }
+echo "  ok  no changes"
+
+echo "== terraform destroy"
+terraform destroy -input=false -auto-approve -no-color "${vars[@]}" > "$work/destroy.log" || { tail -30 "$work/destroy.log"; fail "destroy"; }
+tail -1 "$work/destroy.log"
+echo "infra test: passed"
