@@ -3,8 +3,9 @@
 //! handler directly against the same DynamoDB endpoint.
 //!
 //! Run: `cargo bench -p local-stack --bench throughput` (builds target-api in release first).
-//! Options (env): `BENCH_SECS` (default 10), `BENCH_CONNS` (default 16), `BENCH_ENVS`
-//! (reserved concurrency, default 16: one environment per connection, so nothing throttles). Loopback only; the client shares the machine's cores
+//! Options (env): `BENCH_SECS` (default 10), `BENCH_CONNS` (default 8), `BENCH_ENVS`
+//! (reserved concurrency, default 8: one environment per connection, so nothing throttles; on
+//! 2 cores more processes than that cost more in context switches than they add). Loopback only; the client shares the machine's cores
 //! with the stack, so the figure is a floor for the stack alone.
 
 use std::path::PathBuf;
@@ -40,10 +41,10 @@ fn pct(h: &Histogram<u64>, q: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let secs = env_or("BENCH_SECS", 10);
-    let conns = env_or("BENCH_CONNS", 16) as usize;
+    let conns = env_or("BENCH_CONNS", 8) as usize;
     let mut config = StackConfig::new(release_target_api());
     config.latency_profile = "none".into();
-    config.function.reserved_concurrency = env_or("BENCH_ENVS", 16) as u32;
+    config.function.reserved_concurrency = env_or("BENCH_ENVS", 8) as u32;
     config.api.stage_throttle = local_stack::config::Throttle { rate: 1e9, burst: u32::MAX };
     config.api.account_throttle = config.api.stage_throttle;
     config.dynamodb.read_units_per_s = 1e12;

@@ -125,6 +125,25 @@ async fn target_api_end_to_end_and_cloudwatch_agrees() {
 }
 
 #[tokio::test]
+async fn wrong_methods_are_the_gateways_404_or_the_functions_405() {
+    // Without a matching route the gateway answers; through `$default` the function does.
+    let mut c = config(target_api());
+    c.api.routes.push("$default".into());
+    let stack = Stack::start(c).await.unwrap();
+    let api = stack.endpoints().api_url.clone();
+    let r = send(&client(), "PATCH", &format!("{api}/items/x"), &[], "").await;
+    assert_eq!(r.status, 405, "routed by $default to target-api");
+    assert_eq!(r.header("allow"), Some("DELETE, GET"));
+    assert_eq!(r.json()["error"], "method_not_allowed");
+    let r = send(&client(), "GET", &format!("{api}/nowhere"), &[], "").await;
+    assert_eq!((r.status, r.json()["error"].clone()), (404, json!("not_found")), "the function's own 404");
+
+    let stack = Stack::start(config(target_api())).await.unwrap();
+    let r = send(&client(), "PATCH", &format!("{}/items/x", stack.endpoints().api_url), &[], "").await;
+    assert_eq!((r.status, r.json()), (404, json!({"message": "Not Found"})), "no route: the gateway's 404");
+}
+
+#[tokio::test]
 async fn aws_cli_works_against_dynamodb_and_cloudwatch() {
     if std::process::Command::new("aws").arg("--version").output().is_err() {
         panic!("the aws CLI is needed for this test (.ci/run installs it: pip install awscli)");
