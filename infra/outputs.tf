@@ -27,3 +27,23 @@ output "region" {
   description = "Region of the stack."
   value       = data.aws_region.current.name
 }
+
+output "memory_mb" {
+  description = "Lambda memory, MB (the cost model prices GB-seconds with it)."
+  value       = aws_lambda_function.api.memory_size
+}
+
+output "timeout_s" {
+  description = "Lambda timeout, s (loadgen's worst-case cost guard uses it)."
+  value       = aws_lambda_function.api.timeout
+}
+
+output "architecture" {
+  description = "Lambda architecture (x86_64 or arm64; priced differently)."
+  value       = var.architecture
+}
+
+output "reserved_concurrency" {
+  description = "Reserved concurrency (the knee analysis's number of servers)."
+  value       = var.reserved_concurrency
+}

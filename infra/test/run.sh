@@ -72,7 +72,7 @@ aws_() { aws --endpoint-url "$endpoint" --output json "$@"; }
 table=$(jq -r .table_name.value <<<"$out")
 fn=$(jq -r .function_name.value <<<"$out")
 api=$(jq -r .api_id.value <<<"$out")
-for k in api_url api_id stage function_name table_name region; do
+for k in api_url api_id stage function_name table_name region memory_mb timeout_s architecture reserved_concurrency; do
   [ "$(jq -r ".$k.value" <<<"$out")" != "null" ] || fail "output $k missing"
 done
 

@@ -39,6 +39,15 @@ pub enum Command {
         /// Target the stack deployed from this Terraform directory (reads `terraform output -json`).
         #[arg(long, value_name = "DIR")]
         infra: Option<PathBuf>,
+        /// Do not pull CloudWatch metrics (cost from what the client saw; no reconciliation).
+        #[arg(long)]
+        no_cloudwatch: bool,
+        /// A price list TOML instead of the built-in one (loadgen/prices.toml).
+        #[arg(long, value_name = "FILE")]
+        prices: Option<PathBuf>,
+        /// Refuse a run against a non-loopback target whose worst-case cost is higher (USD).
+        #[arg(long, value_name = "USD", default_value_t = 5.0)]
+        max_cost_usd: f64,
         /// Directory for results (default reports/<scenario>-<UTC time>).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,

@@ -1,6 +1,7 @@
 //! Thresholds evaluated against what was recorded: exactly, from merged histograms, never from
 //! percentiles of percentiles.
 
+use crate::billing::CostResult;
 use crate::outcome::{ALL, Class};
 use crate::recorder::Recorder;
 use crate::results::ThresholdResult;
@@ -8,7 +9,8 @@ use crate::scenario::threshold::Unit;
 use crate::scenario::{Metric, Plan, Threshold};
 
 /// The measured value of `t`, in its limit's unit, or `None` when nothing was measured yet.
-pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64) -> Option<f64> {
+/// Cost metrics need the finished run's cost.
+pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64, cost: Option<&CostResult>) -> Option<f64> {
     let request = t.request.as_ref().and_then(|name| plan.requests.iter().position(|r| &r.name == name));
     let counts = rec.counts(request, None);
     let total: u64 = counts.iter().sum();
@@ -49,16 +51,23 @@ pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64) -> Op
         }
         Metric::RequestCount => Some(total as f64),
         Metric::AchievedRate => (elapsed_s > 0.0).then(|| rec.sent.iter().sum::<u64>() as f64 / elapsed_s),
+        Metric::CostRun => cost.map(|c| c.run.total),
+        Metric::CostPerMillion => match (cost, request) {
+            (Some(c), Some(r)) => c.by_request.get(r).map(|x| x.per_million_usd),
+            (Some(c), None) => Some(c.per_million_usd),
+            _ => None,
+        },
+        Metric::CostMonthly => cost.map(|c| c.monthly_average.total),
     }
 }
 
 /// Verdicts of every threshold. A threshold with nothing measured fails: a gate that cannot
 /// see anything must not pass.
-pub fn evaluate(plan: &Plan, rec: &Recorder, elapsed_s: f64) -> Vec<ThresholdResult> {
+pub fn evaluate(plan: &Plan, rec: &Recorder, elapsed_s: f64, cost: Option<&CostResult>) -> Vec<ThresholdResult> {
     plan.thresholds
         .iter()
         .map(|t| {
-            let measured = measure(plan, rec, t, elapsed_s);
+            let measured = measure(plan, rec, t, elapsed_s, cost);
             ThresholdResult {
                 key: t.key.clone(),
                 condition: t.condition.clone(),
@@ -85,7 +94,7 @@ pub fn abort_check(plan: &Plan, rec: &Recorder, elapsed_s: f64) -> Option<String
         return None;
     }
     plan.thresholds.iter().filter(|t| t.abort_on_fail).find_map(|t| {
-        let m = measure(plan, rec, t, elapsed_s)?;
+        let m = measure(plan, rec, t, elapsed_s, None)?;
         (!t.cmp.holds(m, t.limit)).then(|| format!("threshold {} {} failed (measured {m:.4})", t.key, t.condition))
     })
 }

@@ -7,8 +7,12 @@
 //! [`summary`] (terminal). `main.rs` only parses the command line and calls [`main_with`].
 
 pub mod attack;
+pub mod billing;
 pub mod cli;
 pub mod client;
+pub mod cloudwatch;
+pub mod cost;
+pub mod costs;
 pub mod error;
 pub mod gates;
 pub mod keys;
@@ -27,8 +31,19 @@ use error::{EXIT_BAD_INPUT, EXIT_NOT_RUN, EXIT_PASS};
 /// Runs a parsed command line; returns the process exit code.
 pub async fn main_with(cli: Cli) -> i32 {
     match cli.command {
-        Command::Run { scenario, target, infra, out, seed, quiet } => {
-            match run::run(run::RunOptions { scenario, target, infra, out, seed, quiet }).await {
+        Command::Run { scenario, target, infra, out, seed, quiet, no_cloudwatch, prices, max_cost_usd } => {
+            let opts = run::RunOptions {
+                scenario,
+                target,
+                infra,
+                out,
+                seed,
+                quiet,
+                no_cloudwatch,
+                prices,
+                max_cost_usd: Some(max_cost_usd),
+            };
+            match run::run(opts).await {
                 Ok(outcome) => outcome.exit_code,
                 Err(e) => {
                     eprintln!("Error: {e}");

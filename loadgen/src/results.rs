@@ -306,6 +306,10 @@ pub struct Results {
     pub thresholds: Vec<ThresholdResult>,
     /// Per second.
     pub series: Vec<Second>,
+    /// What the run cost (absent when pricing failed, e.g. an unknown region).
+    pub cost: Option<crate::billing::CostResult>,
+    /// What CloudWatch reported for the run window (absent with `--no-cloudwatch`).
+    pub cloudwatch: Option<crate::cloudwatch::Pulled>,
     /// Every non-empty histogram cell.
     pub histograms: Vec<HistogramCell>,
 }

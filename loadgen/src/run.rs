@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::attack::Engine;
+use crate::cost::Prices;
 use crate::error::{EXIT_GATE_FAILED, EXIT_NOT_RUN, EXIT_PASS, RunError};
 use crate::outcome::Class;
 use crate::recorder::Recorder;
@@ -17,7 +18,13 @@ use crate::results::{
     self, Environment, GeneratorHealth, PhaseResult, RequestResult, Results, Stats, Status, TargetInfo,
 };
 use crate::scenario::Plan;
-use crate::{client, gates, summary, target};
+use crate::{client, costs, gates, summary, target};
+
+/// True for URLs on the loopback range, which cost nothing.
+fn is_loopback(url: &str) -> bool {
+    let host = url.split("://").nth(1).unwrap_or("").split(['/', ':']).next().unwrap_or("");
+    host == "localhost" || host.starts_with("127.") || host == "[::1]"
+}
 
 /// Options of `loadgen run`.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +39,12 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Read the target URL and resource names from `terraform output -json` here.
     pub infra: Option<PathBuf>,
+    /// Skip the CloudWatch pull (cost from what the client saw).
+    pub no_cloudwatch: bool,
+    /// A price list instead of the built-in one.
+    pub prices: Option<PathBuf>,
+    /// Refuse a run against a real stack whose worst case costs more (USD; `None` = 5).
+    pub max_cost_usd: Option<f64>,
     /// No progress output.
     pub quiet: bool,
 }
@@ -98,6 +111,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let mut plan = load_plan(&opts)?;
     let infra_outputs = apply_infra(&opts, &mut plan)?;
     let plan = Arc::new(plan);
+    let prices = match &opts.prices {
+        Some(p) => Prices::from_file(p).map_err(RunError::Usage)?,
+        None => Prices::builtin(),
+    };
     let started_wall = time::OffsetDateTime::now_utc();
     let dir = opts
         .out
@@ -107,8 +124,14 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
 
     // Target: a URL, or the local stack.
     let mut stack = None;
+    let mut ctx;
     let (base, target_info) = match &plan.target.url {
         Some(url) => {
+            ctx = costs::Context::for_url(infra_outputs.as_ref());
+            if !is_loopback(url) {
+                let timeout = infra_outputs.as_ref().and_then(|o| o.get("timeout_s")?.as_f64());
+                costs::guard(&plan, &ctx, timeout, &prices, opts.max_cost_usd.unwrap_or(5.0), opts.quiet)?;
+            }
             let info = TargetInfo {
                 kind: "url".into(),
                 url: url.clone(),
@@ -122,7 +145,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
             let binary = target::target_api_binary(opts.quiet)?;
             let config = target::stack_config(&plan, binary, &dir)?;
             let stack_json = serde_json::to_value(&config).ok();
-            let s = target::start_stack(config).await?;
+            let s = target::start_stack(config.clone()).await?;
+            ctx = costs::Context::for_stack(&s, &config);
             let url = s.endpoints().api_url.clone();
             let info = TargetInfo {
                 kind: "local-stack".into(),
@@ -138,6 +162,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let client = client::build(plan.target.max_in_flight.min(4096), plan.target.http2)
         .map_err(|e| RunError::Setup(format!("cannot load the system's TLS root certificates: {e}")))?;
     target::seed(&plan, &client, &base, opts.quiet).await?;
+    let window_start = costs::align_start(&ctx, plan.data.items > 0 && !opts.no_cloudwatch, opts.quiet).await;
+    if let Some((path, offset)) = &mut ctx.log {
+        *offset = std::fs::metadata(&*path).map(|m| m.len()).unwrap_or(0);
+    }
 
     // Stop on Ctrl-C or SIGTERM; the run still writes what it measured.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -160,21 +188,28 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let _ = stop_tx.send(true);
     let cpu = cpu_seconds() - cpu_before;
     let finished_wall = time::OffsetDateTime::now_utc();
+    let window_end = std::time::SystemTime::now();
 
-    let mut rec = engine.recorder.lock().unwrap_or_else(|e| e.into_inner());
-    rec.close_seconds_before(usize::MAX);
     let abort = abort_reason.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let results = build_results(
-        &plan,
-        &rec,
-        elapsed,
-        cpu,
-        abort.as_ref().map(|a| a.0.clone()),
-        target_info,
-        started_wall,
-        finished_wall,
-    );
-    drop(rec);
+    let mut results = {
+        let mut rec = engine.recorder.lock().unwrap_or_else(|e| e.into_inner());
+        rec.close_seconds_before(usize::MAX);
+        let reason = abort.as_ref().map(|a| a.0.clone());
+        build_results(&plan, &rec, elapsed, cpu, reason, target_info, started_wall, finished_wall)
+    };
+    // Before the stack stops: its CloudWatch endpoint and function log are still there.
+    let (pulled, cost) =
+        costs::after_run(&ctx, &results, (window_start, window_end), &prices, opts.no_cloudwatch, opts.quiet).await;
+    match cost {
+        Ok(c) => results.cost = Some(c),
+        Err(e) => eprintln!("loadgen: no cost estimate: {e}"),
+    }
+    results.cloudwatch = pulled;
+    {
+        let rec = engine.recorder.lock().unwrap_or_else(|e| e.into_inner());
+        results.thresholds = gates::evaluate(&plan, &rec, results.duration_s, results.cost.as_ref());
+        results.passed = results.thresholds.iter().all(|t| t.passed);
+    }
     let path = dir.join("results.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&results).map_err(std::io::Error::other)?)?;
     if let Some(s) = stack {
@@ -309,7 +344,7 @@ fn build_results(
 ) -> Results {
     let secs = elapsed.as_secs_f64().max(1e-9);
     let sent: u64 = rec.sent.iter().sum();
-    let thresholds = gates::evaluate(plan, rec, secs);
+    let thresholds = gates::evaluate(plan, rec, secs, None);
     let lag_ms = |q: f64| rec.lag.value_at_quantile(q) as f64 / 1000.0;
     let generator = GeneratorHealth {
         late_sends: rec.late_sends,
@@ -386,6 +421,8 @@ fn build_results(
         requests,
         thresholds,
         series: rec.series.clone(),
+        cost: None,
+        cloudwatch: None,
         histograms: results::histogram_cells(plan, rec),
     }
 }

@@ -86,6 +86,76 @@ pub fn render(r: &Results) -> String {
             ""
         }
     );
+    if let Some(c) = &r.cost {
+        let _ = writeln!(out, "\n  cost ({}, prices checked {}):", c.region, c.prices_checked);
+        let b = &c.run;
+        let _ = writeln!(
+            out,
+            "    this run ${:.6}  = API Gateway {:.6} + Lambda requests {:.6} + Lambda duration {:.6} + DynamoDB reads {:.6} + writes {:.6} + CloudWatch {:.6}",
+            b.total,
+            b.apigw_requests,
+            b.lambda_requests,
+            b.lambda_duration,
+            b.dynamodb_reads,
+            b.dynamodb_writes,
+            b.cloudwatch_metrics + b.cloudwatch_logs
+        );
+        let _ = writeln!(out, "    per million requests ${:.2}", c.per_million_usd);
+        let _ = writeln!(
+            out,
+            "    a 30-day month at the average {:.1} req/s: ${:.2}; at the peak {:.1} req/s: ${:.2} (free tier would take off ${:.2}, not applied)",
+            c.average_rate, c.monthly_average.total, c.peak_rate, c.monthly_peak.total, c.free_tier_monthly_usd
+        );
+        for q in &c.by_request {
+            let _ = writeln!(
+                out,
+                "    {:<22} ${:>9.2}/M   {:>7.2} billed ms   {:>6.2} calls   {:>6.2} RRU   {:>6.2} WRU",
+                q.name,
+                q.per_million_usd,
+                q.lambda_ms_per_request,
+                q.ddb_calls_per_request,
+                q.read_units_per_request,
+                q.write_units_per_request
+            );
+        }
+        if let Some(v) = &c.batch_vs_item {
+            let _ = writeln!(out, "    batch vs per-item: {}", v.verdict);
+        }
+        if let Some(k) = &c.knee {
+            let _ = writeln!(
+                out,
+                "    knee: reserved concurrency {} ÷ mean duration {:.1} ms = {:.0} req/s (Little's law); highest rate with < 1% Lambda throttles: {}",
+                k.reserved_concurrency,
+                k.mean_duration_ms,
+                k.littles_law_max_rate,
+                k.highest_sustainable_rate.map(|x| format!("{x:.0} req/s")).unwrap_or_else(|| "none".into())
+            );
+            for p in &k.points {
+                let _ = writeln!(
+                    out,
+                    "      {:>6.0} req/s  measured {:>6.2}%   Little {:>6.2}%   Erlang B {:>6.2}%",
+                    p.rate,
+                    p.measured * 100.0,
+                    p.littles_law * 100.0,
+                    p.erlang_b * 100.0
+                );
+            }
+        }
+        if !c.reconciliation.is_empty() {
+            let _ = writeln!(out, "    reconciliation (client vs CloudWatch):");
+            for x in &c.reconciliation {
+                let _ = writeln!(
+                    out,
+                    "      {} {:<70} {:>10.1} {:>10.1}  gap {:.2}%",
+                    if x.flagged { "GAP" } else { " ok" },
+                    x.what,
+                    x.client,
+                    x.server,
+                    x.gap_pct
+                );
+            }
+        }
+    }
     if !r.thresholds.is_empty() {
         let _ = writeln!(out, "\n  thresholds:");
         for th in &r.thresholds {

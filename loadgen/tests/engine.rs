@@ -48,6 +48,9 @@ fn scenario(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
 fn opts(file: std::path::PathBuf, url: &str, out: &std::path::Path) -> RunOptions {
     RunOptions {
         scenario: file,
+        no_cloudwatch: false,
+        prices: None,
+        max_cost_usd: None,
         target: Some(url.to_owned()),
         out: Some(out.to_path_buf()),
         seed: None,
@@ -136,6 +139,38 @@ async fn a_failing_threshold_exits_1_and_abort_on_fail_stops_early() {
     assert_eq!(out.results.status, loadgen::results::Status::Aborted);
     assert!(out.results.abort_reason.as_deref().unwrap().contains("errors.rate"));
     assert!(dir.join("results.json").is_file(), "an aborted run still writes its results");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_costly_run_against_a_real_target_is_refused_before_any_request() {
+    let dir = tempdir("guard");
+    let file = scenario(
+        &dir,
+        "name = \"big\"\n[[phase]]\nname = \"p\"\nduration = \"1h\"\nrate = 1000\n[[request]]\nname = \"r\"\npath = \"/health\"\n",
+    );
+    // A non-loopback URL: the guard must refuse before anything is sent.
+    let err = run(opts(file, "https://api.example.invalid", &dir)).await.unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("--max-cost-usd"), "{err}");
+    assert!(!dir.join("results.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_thresholds_gate_the_run() {
+    let (url, _) = server(0, None).await;
+    let dir = tempdir("costgate");
+    let file = scenario(
+        &dir,
+        "name = \"cg\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 50\n[[request]]\nname = \"hit\"\npath = \"/hit\"\n[thresholds]\n\"cost.per_million_usd\" = \"< 0.01\"\n\"cost.run_usd\" = \"< 1\"\n",
+    );
+    let out = run(opts(file, &url, &dir)).await.unwrap();
+    let cost = out.results.cost.as_ref().expect("priced from the client's view");
+    // API Gateway $1.00/M + Lambda $0.20/M at least.
+    assert!(cost.per_million_usd >= 1.2, "{}", cost.per_million_usd);
+    let per_m = out.results.thresholds.iter().find(|t| t.key == "cost.per_million_usd").unwrap();
+    assert!(!per_m.passed);
+    assert!(out.results.thresholds.iter().find(|t| t.key == "cost.run_usd").unwrap().passed);
+    assert_eq!(out.exit_code, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

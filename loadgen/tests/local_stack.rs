@@ -93,6 +93,20 @@ fn every_outcome_class_is_produced_and_recognised() {
         if count(&r, class) == 0 {
             problems.push(format!("{class}: not seen; outcomes {}", r["totals"]["by_class"]));
         }
+        if *class == "ok" {
+            // The cost section: priced, and client and CloudWatch agree to the request.
+            let cost = &r["cost"];
+            if cost["per_million_usd"].as_f64().unwrap_or(0.0) <= 0.0 {
+                problems.push(format!("ok: no cost: {cost}"));
+            }
+            let rows = cost["reconciliation"].as_array().cloned().unwrap_or_default();
+            if rows.len() < 5 || rows.iter().any(|x| x["flagged"] == true) {
+                problems.push(format!("ok: reconciliation {rows:?}"));
+            }
+            if r["cloudwatch"]["source"] != "local-stack" {
+                problems.push("ok: no CloudWatch pull".into());
+            }
+        }
         if *class == "function_error" || *class == "lambda_throttled" {
             // The gateway's bare 500 is ambiguous on AWS; the emulator's cause settles it.
             let mismatches = r["generator"]["heuristic_mismatches"].as_u64().unwrap();

@@ -11,7 +11,10 @@ fn committed_schema_is_generated_from_the_types() {
         std::fs::write(&path, &generated).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(committed == generated, "docs/scenario.schema.json is stale: run UPDATE_SCHEMA=1 cargo test -p loadgen --test schema");
+    assert!(
+        committed == generated,
+        "docs/scenario.schema.json is stale: run UPDATE_SCHEMA=1 cargo test -p loadgen --test schema"
+    );
     let v: serde_json::Value = serde_json::from_str(&committed).unwrap();
     let top: Vec<&str> = v["properties"].as_object().unwrap().keys().map(String::as_str).collect();
     for key in ["name", "target", "stack", "data", "phase", "request", "thresholds"] {

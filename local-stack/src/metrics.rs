@@ -166,7 +166,7 @@ impl MetricStore {
     }
 
     /// Datapoints of `id` for `stat` in `[start, end)` (Unix seconds), one per `period` seconds
-    /// that holds data, aligned to multiples of `period`; newest first, as CloudWatch's default
+    /// that holds data, counted from `start`; newest first, as CloudWatch's default
     /// `TimestampDescending`.
     pub fn query(&self, id: &MetricId, start: i64, end: i64, period: i64, stat: Stat) -> Vec<(i64, f64)> {
         let Some(series) = self.series.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned() else {
@@ -175,8 +175,10 @@ impl MetricStore {
         let data = series.0.lock().unwrap_or_else(|p| p.into_inner());
         let period = period.max(1);
         let mut periods: BTreeMap<i64, Bucket> = BTreeMap::new();
+        // Buckets start at `start` and step by `period`, as CloudWatch aligns them to the
+        // query's StartTime: a query whose period spans the window gets a single datapoint.
         for (second, bucket) in data.seconds.range(start..end) {
-            let slot = second - second.rem_euclid(period);
+            let slot = start + (second - start).div_euclid(period) * period;
             match periods.get_mut(&slot) {
                 Some(b) => b.merge(bucket),
                 None => {

@@ -66,7 +66,9 @@ async fn target_api_end_to_end_and_cloudwatch_agrees() {
     assert_eq!(r.status, 404, "no PATCH route: the gateway answers");
 
     let cw = cloudwatch(&e.cloudwatch_url).await;
-    let now = std::time::SystemTime::now();
+    // A minute-aligned start, so the 60 s datapoints fall on whole minutes.
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::UNIX_EPOCH + Duration::from_secs(now_s - now_s % 60 + 60);
     let out = cw
         .get_metric_data()
         .start_time(DateTime::from(now - Duration::from_secs(600)))

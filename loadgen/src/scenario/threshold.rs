@@ -72,6 +72,12 @@ pub enum Metric {
     RequestCount,
     /// Achieved request rate, req/s.
     AchievedRate,
+    /// Cost of this run, USD.
+    CostRun,
+    /// Cost per million requests, USD.
+    CostPerMillion,
+    /// Monthly cost at the scenario's average rate, USD.
+    CostMonthly,
 }
 
 impl Metric {
@@ -141,6 +147,9 @@ pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>
         Some(("cold_starts", "rate")) => Metric::ColdStartRate,
         Some(("requests", "count")) => Metric::RequestCount,
         Some(("rate", "achieved")) => Metric::AchievedRate,
+        Some(("cost", "run_usd")) => Metric::CostRun,
+        Some(("cost", "per_million_usd")) => Metric::CostPerMillion,
+        Some(("cost", "monthly_usd")) => Metric::CostMonthly,
         Some((class, "rate")) if CLASSES.contains(&class) => Metric::ClassRate { class: class.to_owned() },
         Some((class, "count")) if CLASSES.contains(&class) => Metric::ClassCount { class: class.to_owned() },
         _ => {
@@ -152,8 +161,8 @@ pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>
             };
             return Err(format!(
                 "unknown metric '{key}'{hint}; use latency.pNN, service_time.pNN, errors.rate, throttles.rate, \
-                 cold_starts.count, cold_starts.rate, requests.count, rate.achieved or <class>.rate/<class>.count, \
-                 optionally prefixed with a request name"
+                 cold_starts.count, cold_starts.rate, requests.count, rate.achieved, cost.run_usd, \
+                 cost.per_million_usd, cost.monthly_usd or <class>.rate/<class>.count, optionally prefixed with a request name"
             ));
         }
     };
