@@ -58,6 +58,15 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Re-render junit.xml and summary.md from a results.json.
+    #[command(after_help = "Example:\n  loadgen report reports/spike-20261127T073232Z/results.json")]
+    Report {
+        /// The results document.
+        results: PathBuf,
+        /// Where to write (default: beside results.json).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Check scenario files without running them.
     #[command(after_help = "Example:\n  loadgen validate scenarios/*.toml")]
     Validate {

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod outcome;
 pub mod pacer;
 pub mod recorder;
+pub mod report;
 pub mod results;
 pub mod run;
 pub mod scenario;
@@ -52,8 +53,39 @@ pub async fn main_with(cli: Cli) -> i32 {
             }
         }
         Command::Validate { files } => validate(&files),
+        Command::Report { results, out } => rerender(&results, out.as_deref()),
         Command::Stack { action: StackAction::Up { profile, reserved_concurrency } } => {
             stack_up(profile, reserved_concurrency).await
+        }
+    }
+}
+
+fn rerender(path: &std::path::Path, out: Option<&std::path::Path>) -> i32 {
+    let parsed = std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| {
+        serde_json::from_str::<results::Results>(&t).map_err(|e| format!("not a loadgen results document: {e}"))
+    });
+    let doc = match parsed {
+        Ok(d) if d.schema == results::SCHEMA => d,
+        Ok(d) => {
+            eprintln!("Error: {}: schema {} is not {}", path.display(), d.schema, results::SCHEMA);
+            return EXIT_BAD_INPUT;
+        }
+        Err(e) => {
+            eprintln!("Error: {}: {e}", path.display());
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let dir = out
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| path.parent().map(std::path::Path::to_path_buf).unwrap_or_default());
+    match report::write_all(&doc, &dir) {
+        Ok(()) => {
+            println!("wrote {} and {}", dir.join("junit.xml").display(), dir.join("summary.md").display());
+            EXIT_PASS
+        }
+        Err(e) => {
+            eprintln!("Error: cannot write to {}: {e}", dir.display());
+            EXIT_NOT_RUN
         }
     }
 }

@@ -119,6 +119,8 @@ pub struct Recorder {
     /// The series, by second.
     pub series: Vec<Second>,
     open: BTreeMap<usize, Histogram<u64>>,
+    /// Histograms of closed seconds, reset for reuse: no allocation churn once running.
+    spare: Vec<Histogram<u64>>,
     /// Scheduling lag: actual send − intended send, µs.
     pub lag: Histogram<u64>,
     /// Sends more than [`LATE_US`] late.
@@ -139,6 +141,7 @@ impl Recorder {
             diag: vec![DiagSum::default(); requests],
             series: Vec::new(),
             open: BTreeMap::new(),
+            spare: Vec::new(),
             lag: histogram(),
             late_sends: 0,
             sent: vec![0; phases],
@@ -199,22 +202,27 @@ impl Recorder {
         if s.cold {
             sec.cold_starts += 1;
         }
+        let spare = &mut self.spare;
         self.open
             .entry(s.second)
-            .or_insert_with(|| Histogram::new_with_bounds(1, MAX_US, 2).expect("static bounds"))
+            .or_insert_with(|| {
+                spare.pop().unwrap_or_else(|| Histogram::new_with_bounds(1, MAX_US, 2).expect("static bounds"))
+            })
             .saturating_record(s.latency_us.max(1));
     }
 
-    /// Closes every second before `now`: computes its percentiles and frees its histogram, so
-    /// memory stays flat however long the run.
+    /// Closes every second before `now`: computes its percentiles and keeps its histogram,
+    /// reset, for a later second — so memory stays flat however long the run.
     pub fn close_seconds_before(&mut self, now: usize) {
         let done: Vec<usize> = self.open.range(..now).map(|(t, _)| *t).collect();
         for t in done {
-            if let Some(h) = self.open.remove(&t) {
+            if let Some(mut h) = self.open.remove(&t) {
                 let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
                 let (p50, p90, p99, max) = (ms(0.5), ms(0.9), ms(0.99), h.max() as f64 / 1000.0);
                 let s = self.second(t);
                 (s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms) = (p50, p90, p99, max);
+                h.reset();
+                self.spare.push(h);
             }
         }
     }
@@ -291,6 +299,6 @@ mod tests {
         assert_eq!(lat.len(), 2);
         assert!(svc.max() < lat.max());
         assert!((r.diag[0].rcu - 1.0).abs() < 1e-9);
-        assert!(r.open.is_empty(), "closed seconds free their histograms");
+        assert!(r.open.is_empty() && r.spare.len() == 2, "closed seconds keep their histograms for reuse");
     }
 }

@@ -212,6 +212,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     }
     let path = dir.join("results.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&results).map_err(std::io::Error::other)?)?;
+    crate::report::write_all(&results, &dir)?;
     if let Some(s) = stack {
         s.stop();
     }

@@ -1,0 +1,141 @@
+//! `summary.md`: the run in Markdown, for a CI step summary or a pull-request comment.
+
+use std::fmt::Write;
+
+use crate::results::{Results, Status};
+
+/// Escapes text for a Markdown table cell: no HTML, no pipes, no code spans, one line.
+fn cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '`' | '*' | '_' | '[' | ']' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders the Markdown summary.
+pub fn render(r: &Results) -> String {
+    let mut o = String::new();
+    let name = cell(r.scenario["name"].as_str().unwrap_or("scenario"));
+    let verdict = match (r.status, r.passed) {
+        (Status::Aborted, _) => "⚠️ aborted",
+        (_, true) => "✅ pass",
+        (_, false) => "❌ fail",
+    };
+    let _ = writeln!(o, "## loadgen: {name} — {verdict}\n");
+    if let Some(reason) = &r.abort_reason {
+        let _ = writeln!(o, "Aborted: {}\n", cell(reason));
+    }
+    let t = &r.totals;
+    let target = r.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed model".into());
+    let _ = writeln!(
+        o,
+        "| requests | achieved req/s | target req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | throttles | cold starts |"
+    );
+    let _ = writeln!(o, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        o,
+        "| {} | {:.1} | {target} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.2}% | {} |\n",
+        t.requests,
+        r.achieved_rate,
+        t.latency.p50_ms,
+        t.latency.p90_ms,
+        t.latency.p99_ms,
+        t.latency.p999_ms,
+        t.latency.max_ms,
+        t.error_rate * 100.0,
+        t.throttle_rate * 100.0,
+        t.cold_starts
+    );
+    let _ = writeln!(
+        o,
+        "Latency is measured from each request's intended send time; service time (from the actual send) p99: {:.2} ms.\n",
+        t.service_time.p99_ms
+    );
+    if !r.thresholds.is_empty() {
+        let _ = writeln!(o, "| threshold | limit | measured | result |\n|---|---|---:|---|");
+        for th in &r.thresholds {
+            let _ = writeln!(
+                o,
+                "| `{}` | {} | {} | {} |",
+                th.key.replace('`', "'"),
+                cell(&th.condition),
+                super::shown(th.measured, &th.unit),
+                if th.passed { "pass" } else { "**FAIL**" }
+            );
+        }
+        o.push('\n');
+    }
+    let _ = writeln!(
+        o,
+        "| request | count | p50 ms | p99 ms | cold p50 ms | errors | throttles | RRU/req | DynamoDB calls/req |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for q in &r.requests {
+        let cold = if q.cold_latency.count > 0 { format!("{:.1}", q.cold_latency.p50_ms) } else { "–".into() };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {:.2} | {:.2} | {cold} | {:.2}% | {:.2}% | {:.2} | {:.2} |",
+            cell(&q.name),
+            q.summary.requests,
+            q.summary.latency.p50_ms,
+            q.summary.latency.p99_ms,
+            q.summary.error_rate * 100.0,
+            q.summary.throttle_rate * 100.0,
+            q.diagnostics.rcu_per_request,
+            q.diagnostics.ddb_calls_per_request
+        );
+    }
+    if let Some(c) = &r.cost {
+        let _ = writeln!(
+            o,
+            "\n**Cost** ({}): this run ${:.6}, **${:.2} per million requests**, ${:.2}/month at the average {:.1} req/s, ${:.2}/month at the peak {:.1} req/s.",
+            cell(&c.region),
+            c.run.total,
+            c.per_million_usd,
+            c.monthly_average.total,
+            c.average_rate,
+            c.monthly_peak.total,
+            c.peak_rate
+        );
+        if let Some(v) = &c.batch_vs_item {
+            let _ = writeln!(o, "\nBatch vs per-item: {}.", cell(&v.verdict));
+        }
+        let gaps: Vec<_> = c.reconciliation.iter().filter(|x| x.flagged).collect();
+        if !gaps.is_empty() {
+            let _ = writeln!(
+                o,
+                "\nReconciliation gaps over 1%: {}.",
+                gaps.iter().map(|g| format!("{} ({:.1}%)", cell(&g.what), g.gap_pct)).collect::<Vec<_>>().join("; ")
+            );
+        }
+    }
+    if r.generator.saturated {
+        let _ = writeln!(
+            o,
+            "\n> Generator saturated: lag p99 {:.2} ms, {} late sends — latency includes the generator's own delay.",
+            r.generator.lag_p99_ms, r.generator.late_sends
+        );
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_cannot_break_the_table_or_inject_html() {
+        assert_eq!(cell("a|b<script>`x`\n"), "a\\|b&lt;script&gt;\\`x\\` ");
+    }
+}

@@ -1,0 +1,29 @@
+//! Renderers: pure functions of the results document, so `loadgen report results.json`
+//! rewrites exactly what `loadgen run` wrote. Same input, byte-identical output.
+
+pub mod junit;
+pub mod markdown;
+
+use std::path::Path;
+
+use crate::results::Results;
+
+/// Writes `junit.xml` and `summary.md` into `dir`.
+pub fn write_all(results: &Results, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("junit.xml"), junit::render(results))?;
+    std::fs::write(dir.join("summary.md"), markdown::render(results))?;
+    Ok(())
+}
+
+/// A measured threshold value in its unit, for humans.
+pub fn shown(value: f64, unit: &str) -> String {
+    if value.is_nan() {
+        return "nothing measured".into();
+    }
+    match unit {
+        "ms" => format!("{value:.2} ms"),
+        "ratio" => format!("{:.3}%", value * 100.0),
+        _ => format!("{value}"),
+    }
+}
