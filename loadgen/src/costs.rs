@@ -33,7 +33,22 @@ fn output<'a>(outputs: &'a serde_json::Value, key: &str) -> Option<&'a serde_jso
 
 impl Context {
     /// A context for a deployed stack known through `terraform output`, or a bare URL.
-    pub fn for_url(infra: Option<&serde_json::Value>) -> Context {
+    pub fn for_url(infra: Option<&serde_json::Value>, names: Option<&crate::scenario::AwsNames>) -> Context {
+        if let (None, Some(n)) = (infra, names) {
+            return Context {
+                source: Some(Source::Aws),
+                names: Some(Names {
+                    function: n.function_name.clone(),
+                    api_id: n.api_id.clone(),
+                    stage: n.stage.clone(),
+                    table: n.table_name.clone(),
+                    region: n.region.clone(),
+                }),
+                facts: FunctionFacts { memory_mb: n.memory_mb, architecture: "x86_64".into(), ..Default::default() },
+                log: None,
+                region: n.region.clone(),
+            };
+        }
         let region = infra
             .and_then(|o| output(o, "region")?.as_str().map(str::to_owned))
             .or_else(|| std::env::var("AWS_REGION").ok())

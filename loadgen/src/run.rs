@@ -127,7 +127,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let mut ctx;
     let (base, target_info) = match &plan.target.url {
         Some(url) => {
-            ctx = costs::Context::for_url(infra_outputs.as_ref());
+            ctx = costs::Context::for_url(infra_outputs.as_ref(), plan.target.aws.as_ref());
             if !is_loopback(url) {
                 let timeout = infra_outputs.as_ref().and_then(|o| o.get("timeout_s")?.as_f64());
                 costs::guard(&plan, &ctx, timeout, &prices, opts.max_cost_usd.unwrap_or(5.0), opts.quiet)?;

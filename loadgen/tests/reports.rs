@@ -1,4 +1,4 @@
-//! Reports as CI reads them: junit.xml through a real JUnit consumer (junitparser, from PyPI),
+//! Reports as CI reads them: junit.xml through a real JUnit consumer (`junitparser`, from PyPI),
 //! summary.md, `loadgen report` re-rendering byte for byte, and escaping of every
 //! user-provided string.
 
@@ -53,7 +53,11 @@ async fn junit_and_markdown_are_read_back_and_rerendered_identically() {
               failed = [c.name for c in cases if not c.is_passed]\n\
               print(len(cases), len(failed), failed[0])";
     let res = Command::new("python3").args(["-c", py]).arg(out_dir.join("junit.xml")).output().unwrap();
-    assert!(res.status.success(), "junitparser (pip install junitparser) must read it: {}", String::from_utf8_lossy(&res.stderr));
+    assert!(
+        res.status.success(),
+        "junitparser (pip install junitparser) must read it: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&res.stdout).trim(), "4 1 latency.p99 < 0.001ms");
 
     // Re-rendering from results.json gives the same bytes.
@@ -69,6 +73,7 @@ async fn junit_and_markdown_are_read_back_and_rerendered_identically() {
     assert_eq!(std::fs::read_to_string(again.join("junit.xml")).unwrap(), junit);
     assert_eq!(std::fs::read_to_string(again.join("summary.md")).unwrap(), summary);
 
-    let bad = Command::new(env!("CARGO_BIN_EXE_loadgen")).args(["report", "/nonexistent/results.json"]).output().unwrap();
+    let bad =
+        Command::new(env!("CARGO_BIN_EXE_loadgen")).args(["report", "/nonexistent/results.json"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }

@@ -162,6 +162,25 @@ pub struct Target {
     pub max_in_flight: usize,
     /// Allow HTTP/2 (negotiated by ALPN on https).
     pub http2: bool,
+    /// The deployed stack's names for the CloudWatch pull (`--infra` supplies them too).
+    pub aws: Option<AwsNames>,
+}
+
+/// A deployed stack's resource names, as `[target]` gives them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AwsNames {
+    /// Lambda function name.
+    pub function_name: String,
+    /// HTTP API id.
+    pub api_id: String,
+    /// Stage (default `$default`).
+    pub stage: String,
+    /// Table name.
+    pub table_name: String,
+    /// Region.
+    pub region: String,
+    /// Function memory, MB (default 256).
+    pub memory_mb: u32,
 }
 
 fn redact_headers<S: serde::Serializer>(h: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {

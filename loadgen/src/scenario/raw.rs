@@ -52,6 +52,13 @@ pub struct RawTarget {
     #[schemars(with = "Option<i64>")]
     pub max_in_flight: Option<Spanned<i64>>,
     pub http2: Option<bool>,
+    /// CloudWatch dimensions of a deployed stack, for the metrics pull without `--infra`.
+    pub function_name: Option<String>,
+    pub api_id: Option<String>,
+    pub stage: Option<String>,
+    pub table_name: Option<String>,
+    pub region: Option<String>,
+    pub memory_mb: Option<i64>,
 }
 
 /// `[stack]`: overrides for the local stack.
@@ -171,6 +178,10 @@ pub const ALL_KEYS: &[&str] = &[
     "thresholds",
     "url",
     "headers",
+    "function_name",
+    "api_id",
+    "table_name",
+    "region",
     "timeout",
     "max_in_flight",
     "http2",

@@ -150,6 +150,7 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
             timeout: Duration::from_secs(30),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             http2: true,
+            aws: None,
         },
         Some(t) => {
             let url = match &t.url {
@@ -190,7 +191,25 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
                 Some(v) => int_in(&loc, v, "target.max_in_flight", 1, 1_000_000)? as usize,
                 None => DEFAULT_MAX_IN_FLIGHT,
             };
-            Target { url, headers, timeout, max_in_flight, http2: t.http2.unwrap_or(true) }
+            let aws = match (&t.function_name, &t.api_id, &t.table_name) {
+                (None, None, None) => None,
+                (Some(f), Some(a), Some(tb)) => Some(AwsNames {
+                    function_name: f.clone(),
+                    api_id: a.clone(),
+                    stage: t.stage.clone().unwrap_or_else(|| "$default".into()),
+                    table_name: tb.clone(),
+                    region: t.region.clone().unwrap_or_else(|| "us-east-1".into()),
+                    memory_mb: t.memory_mb.unwrap_or(256).clamp(128, 10_240) as u32,
+                }),
+                _ => {
+                    return Err(loc.error(
+                        0..0,
+                        "target",
+                        "give function_name, api_id and table_name together (for the CloudWatch pull), or none of them",
+                    ));
+                }
+            };
+            Target { url, headers, timeout, max_in_flight, http2: t.http2.unwrap_or(true), aws }
         }
     };
 
