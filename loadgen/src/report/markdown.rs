@@ -111,13 +111,47 @@ pub fn render(r: &Results) -> String {
         if let Some(v) = &c.batch_vs_item {
             let _ = writeln!(o, "\nBatch vs per-item: {}.", cell(&v.verdict));
         }
-        let gaps: Vec<_> = c.reconciliation.iter().filter(|x| x.flagged).collect();
-        if !gaps.is_empty() {
+        let b = &c.run;
+        let _ = writeln!(o, "\n| component | this run USD |\n|---|---:|");
+        for (name, v) in [
+            ("API Gateway requests", b.apigw_requests),
+            ("Lambda requests", b.lambda_requests),
+            ("Lambda duration (GB-s)", b.lambda_duration),
+            ("DynamoDB reads", b.dynamodb_reads),
+            ("DynamoDB writes", b.dynamodb_writes),
+            ("CloudWatch metrics", b.cloudwatch_metrics),
+            ("CloudWatch Logs", b.cloudwatch_logs),
+        ] {
+            let _ = writeln!(o, "| {name} | {v:.6} |");
+        }
+        if !c.reconciliation.is_empty() {
+            let _ = writeln!(o, "\n| reconciliation | client | CloudWatch | gap |\n|---|---:|---:|---:|");
+            for x in &c.reconciliation {
+                let flag = if x.flagged { " ⚠️" } else { "" };
+                let _ =
+                    writeln!(o, "| {} | {:.1} | {:.1} | {:.2}%{flag} |", cell(&x.what), x.client, x.server, x.gap_pct);
+            }
+        }
+        if let Some(k) = &c.knee {
+            let sustainable =
+                k.highest_sustainable_rate.map(|x| format!("{x:.0} req/s")).unwrap_or_else(|| "none".into());
             let _ = writeln!(
                 o,
-                "\nReconciliation gaps over 1%: {}.",
-                gaps.iter().map(|g| format!("{} ({:.1}%)", cell(&g.what), g.gap_pct)).collect::<Vec<_>>().join("; ")
+                "\n**Knee**: reserved concurrency {} ÷ mean duration {:.1} ms = {:.0} req/s by Little's law; highest offered rate with < 1% Lambda throttles: {sustainable}.\n",
+                k.reserved_concurrency, k.mean_duration_ms, k.littles_law_max_rate
             );
+            let _ =
+                writeln!(o, "| offered req/s | measured throttles | Little's law | Erlang B |\n|---:|---:|---:|---:|");
+            for p in &k.points {
+                let _ = writeln!(
+                    o,
+                    "| {:.0} | {:.2}% | {:.2}% | {:.2}% |",
+                    p.rate,
+                    p.measured * 100.0,
+                    p.littles_law * 100.0,
+                    p.erlang_b * 100.0
+                );
+            }
         }
     }
     if r.generator.saturated {
