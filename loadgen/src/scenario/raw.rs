@@ -182,6 +182,7 @@ pub const ALL_KEYS: &[&str] = &[
     "api_id",
     "table_name",
     "region",
+    "stage",
     "timeout",
     "max_in_flight",
     "http2",

@@ -31,7 +31,6 @@ pub struct Env {
     pub id: u64,
     /// OS process id (for memory readings).
     pub pid: Option<u32>,
-    runtime: Arc<EnvRuntime>,
     invocations: mpsc::Sender<Invocation>,
     kill: Mutex<Option<oneshot::Sender<()>>>,
     exited: Arc<AtomicBool>,
@@ -110,7 +109,6 @@ impl Env {
         let env = Arc::new(Env {
             id,
             pid,
-            runtime,
             invocations,
             kill: Mutex::new(Some(kill_tx)),
             exited,
@@ -176,11 +174,6 @@ impl Env {
         let mb = kb.div_ceil(1024);
         *cached = Some((Instant::now(), mb));
         Some(mb)
-    }
-
-    /// The process's pending state, for tests of crash handling.
-    pub fn runtime(&self) -> &Arc<EnvRuntime> {
-        &self.runtime
     }
 }
 
