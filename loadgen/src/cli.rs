@@ -58,12 +58,30 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Re-render junit.xml and summary.md from a results.json.
+    /// Re-render report.html, junit.xml and summary.md from a results.json.
     #[command(after_help = "Example:\n  loadgen report reports/spike-20261127T073232Z/results.json")]
     Report {
         /// The results document.
         results: PathBuf,
         /// Where to write (default: beside results.json).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Compare a run against a baseline: diff table, compare.html, exit 1 on a regression.
+    #[command(after_help = "Allowances: <metric>=<N>% (relative), <N>pp (percentage points, for rates) or <N>ms.\n\
+Metrics: latency.{p50,p90,p95,p99,p999,max,mean}, service_time.p99, errors.rate, throttles.rate,\n\
+cold_starts.rate, requests.count, rate.achieved, cost.per_million; per request: <name>.latency.p99 etc.\n\n\
+Examples:\n  loadgen compare reports/base/results.json reports/new/results.json\n  \
+loadgen compare base.json new.json --max-regression \"latency.p99=10%,errors.rate=0.5pp,get-item.latency.p50=5ms\"")]
+    Compare {
+        /// The baseline results.json.
+        base: PathBuf,
+        /// The new results.json.
+        new: PathBuf,
+        /// What may get worse and by how much (default: latency.p99=10%,errors.rate=0.5pp,throttles.rate=0.5pp).
+        #[arg(long, value_name = "ALLOWANCES")]
+        max_regression: Option<String>,
+        /// Where to write compare.html (default: beside the new results.json).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },

@@ -49,7 +49,15 @@ pub struct Pulled {
     pub period_s: i32,
     /// Polls made while waiting for late data.
     pub polls: u32,
+    /// Lambda `ConcurrentExecutions` (Maximum) over time: `[seconds since the run's start,
+    /// value]`, per second on the local stack and per minute on AWS (the metric's finest
+    /// period there), for the report's concurrency chart.
+    #[serde(default)]
+    pub concurrency_series: Vec<[f64; 2]>,
 }
+
+/// The id of the per-period concurrency query; it is kept out of [`Pulled::values`].
+const SERIES_ID: &str = "series_concurrency";
 
 /// `(id, namespace, metric, stat, by-function | by-api | by-table | by-table-op:<Op>)`.
 const QUERIES: &[(&str, &str, &str, &str, &str)] = &[
@@ -83,21 +91,24 @@ fn dim(name: &str, value: &str) -> Dimension {
 }
 
 fn queries(names: &Names, period: i32, local: bool) -> Vec<MetricDataQuery> {
+    let fine = if local { 1 } else { 60 };
     QUERIES
         .iter()
+        .map(|(id, ns, m, stat, by)| (*id, *ns, *m, *stat, *by, period))
+        .chain([(SERIES_ID, "AWS/Lambda", "ConcurrentExecutions", "Maximum", "fn", fine)])
         // AWS has no LocalStack namespace: INIT durations come from REPORT lines there.
         .filter(|q| local || q.1 != "LocalStack/Lambda")
-        .map(|(id, ns, metric, stat, by)| {
-            let dims = match *by {
+        .map(|(id, ns, metric, stat, by, period)| {
+            let dims = match by {
                 "fn" => vec![dim("FunctionName", &names.function)],
                 "api" => vec![dim("ApiId", &names.api_id), dim("Stage", &names.stage)],
                 "table" => vec![dim("TableName", &names.table)],
                 op => vec![dim("TableName", &names.table), dim("Operation", op.trim_start_matches("op:"))],
             };
-            let m = Metric::builder().namespace(*ns).metric_name(*metric).set_dimensions(Some(dims)).build();
+            let m = Metric::builder().namespace(ns).metric_name(metric).set_dimensions(Some(dims)).build();
             MetricDataQuery::builder()
-                .id(*id)
-                .metric_stat(MetricStat::builder().metric(m).period(period).stat(*stat).build())
+                .id(id)
+                .metric_stat(MetricStat::builder().metric(m).period(period).stat(stat).build())
                 .build()
         })
         .collect()
@@ -175,6 +186,14 @@ pub async fn pull(
         pulled.values.clear();
         for r in out.metric_data_results() {
             let (Some(id), values) = (r.id(), r.values()) else { continue };
+            if id == SERIES_ID {
+                let t0 = secs(start) as f64;
+                let mut points: Vec<[f64; 2]> =
+                    r.timestamps().iter().zip(values).map(|(t, v)| [t.secs() as f64 - t0, *v]).collect();
+                points.sort_by(|a, b| a[0].total_cmp(&b[0]));
+                pulled.concurrency_series = points;
+                continue;
+            }
             if values.is_empty() {
                 continue;
             }

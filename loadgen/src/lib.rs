@@ -11,6 +11,7 @@ pub mod billing;
 pub mod cli;
 pub mod client;
 pub mod cloudwatch;
+pub mod compare;
 pub mod cost;
 pub mod costs;
 pub mod error;
@@ -54,6 +55,9 @@ pub async fn main_with(cli: Cli) -> i32 {
         }
         Command::Validate { files } => validate(&files),
         Command::Report { results, out } => rerender(&results, out.as_deref()),
+        Command::Compare { base, new, max_regression, out } => {
+            compare_runs(&base, &new, max_regression.as_deref(), out.as_deref())
+        }
         Command::Stack { action: StackAction::Up { profile, reserved_concurrency } } => {
             stack_up(profile, reserved_concurrency).await
         }
@@ -61,17 +65,10 @@ pub async fn main_with(cli: Cli) -> i32 {
 }
 
 fn rerender(path: &std::path::Path, out: Option<&std::path::Path>) -> i32 {
-    let parsed = std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| {
-        serde_json::from_str::<results::Results>(&t).map_err(|e| format!("not a loadgen results document: {e}"))
-    });
-    let doc = match parsed {
-        Ok(d) if d.schema == results::SCHEMA => d,
-        Ok(d) => {
-            eprintln!("Error: {}: schema {} is not {}", path.display(), d.schema, results::SCHEMA);
-            return EXIT_BAD_INPUT;
-        }
+    let doc = match compare::load(path) {
+        Ok(d) => d,
         Err(e) => {
-            eprintln!("Error: {}: {e}", path.display());
+            eprintln!("Error: {e}");
             return EXIT_BAD_INPUT;
         }
     };
@@ -80,13 +77,64 @@ fn rerender(path: &std::path::Path, out: Option<&std::path::Path>) -> i32 {
         .unwrap_or_else(|| path.parent().map(std::path::Path::to_path_buf).unwrap_or_default());
     match report::write_all(&doc, &dir) {
         Ok(()) => {
-            println!("wrote {} and {}", dir.join("junit.xml").display(), dir.join("summary.md").display());
+            println!("wrote report.html, junit.xml and summary.md in {}", dir.display());
             EXIT_PASS
         }
         Err(e) => {
             eprintln!("Error: cannot write to {}: {e}", dir.display());
             EXIT_NOT_RUN
         }
+    }
+}
+
+fn compare_runs(
+    base: &std::path::Path,
+    new: &std::path::Path,
+    allowances: Option<&str>,
+    out: Option<&std::path::Path>,
+) -> i32 {
+    let parsed = compare::parse_allowances(allowances.unwrap_or(compare::DEFAULT_ALLOWANCE))
+        .and_then(|a| Ok((compare::load(base)?, compare::load(new)?, a)));
+    let (b, n, allow) = match parsed {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let c = match compare::compare(&b, &n, &allow) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if !c.unmatched.is_empty() {
+        eprintln!(
+            "Error: --max-regression names {} but these runs have no such metric; see `loadgen compare --help` for the names",
+            c.unmatched.join(", ")
+        );
+        return EXIT_BAD_INPUT;
+    }
+    println!("loadgen compare: {} → {}\n", base.display(), new.display());
+    print!("{}", compare::table(&c));
+    let dir = out
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| new.parent().map(std::path::Path::to_path_buf).unwrap_or_default());
+    let file = dir.join("compare.html");
+    if let Err(e) =
+        std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, report::compare_html::render(&b, &n, &c)))
+    {
+        eprintln!("Error: cannot write {}: {e}", file.display());
+        return EXIT_NOT_RUN;
+    }
+    let regressed: Vec<&str> = c.rows.iter().filter(|r| r.regressed).map(|r| r.key.as_str()).collect();
+    if regressed.is_empty() {
+        println!("\n  verdict: no regression\n  report:  {}", file.display());
+        EXIT_PASS
+    } else {
+        println!("\n  verdict: REGRESSED ({})\n  report:  {}", regressed.join(", "), file.display());
+        error::EXIT_GATE_FAILED
     }
 }
 

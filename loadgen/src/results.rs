@@ -314,6 +314,46 @@ pub struct Results {
     pub histograms: Vec<HistogramCell>,
 }
 
+impl Results {
+    /// Corrected latency and service time over the cells `keep` selects, merged exactly from
+    /// the stored histograms. Errors name the cell that does not decode.
+    pub fn merged(&self, keep: impl Fn(&HistogramCell) -> bool) -> Result<(Histogram<u64>, Histogram<u64>), String> {
+        let mut lat = crate::recorder::histogram();
+        let mut svc = crate::recorder::histogram();
+        for c in self.histograms.iter().filter(|c| keep(c)) {
+            let bad = || {
+                format!(
+                    "histogram of request '{}', phase '{}', class {} does not decode",
+                    c.request,
+                    c.phase,
+                    c.class.name()
+                )
+            };
+            let l = decode(&c.latency).ok_or_else(bad)?;
+            let s = decode(&c.service_time).ok_or_else(bad)?;
+            lat.add(&l).map_err(|e| format!("{}: {e}", bad()))?;
+            svc.add(&s).map_err(|e| format!("{}: {e}", bad()))?;
+        }
+        Ok((lat, svc))
+    }
+
+    /// The scenario's name.
+    pub fn name(&self) -> &str {
+        self.scenario["name"].as_str().unwrap_or("scenario")
+    }
+
+    /// The reserved-concurrency limit in force, from the local stack's settings, the deployed
+    /// stack's outputs or the cost stage's knee.
+    pub fn reserved_concurrency(&self) -> Option<f64> {
+        let t = &self.target;
+        t.stack
+            .as_ref()
+            .and_then(|s| s["function"]["reserved_concurrency"].as_f64())
+            .or_else(|| t.infra.as_ref().and_then(|i| i["reserved_concurrency"].as_f64()))
+            .or_else(|| self.cost.as_ref().and_then(|c| c.knee.as_ref()).map(|k| k.reserved_concurrency as f64))
+    }
+}
+
 /// Summary of the cells matching the filters.
 pub fn summarize(rec: &Recorder, request: Option<usize>, phase: Option<usize>) -> Summary {
     let counts = rec.counts(request, phase);

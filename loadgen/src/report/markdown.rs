@@ -68,8 +68,8 @@ pub fn render(r: &Results) -> String {
         for th in &r.thresholds {
             let _ = writeln!(
                 o,
-                "| `{}` | {} | {} | {} |",
-                th.key.replace('`', "'"),
+                "| {} | {} | {} | {} |",
+                cell(&th.key),
                 cell(&th.condition),
                 super::shown(th.measured, &th.unit),
                 if th.passed { "pass" } else { "**FAIL**" }
