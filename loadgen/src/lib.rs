@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod cloudwatch;
 pub mod compare;
+pub mod conn;
 pub mod cost;
 pub mod costs;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod run;
 pub mod scenario;
 pub mod summary;
 pub mod target;
+pub mod timer;
 
 use cli::{Cli, Command, StackAction};
 use error::{EXIT_BAD_INPUT, EXIT_NOT_RUN, EXIT_PASS};

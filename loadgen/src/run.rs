@@ -183,7 +183,12 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     let engine = Arc::new(Engine::new(plan.clone(), base.clone(), client, stop_rx));
     let ticker = tokio::spawn(tick(engine.clone(), stop_tx.clone(), abort_reason.clone(), opts.quiet));
     engine.run().await;
-    let elapsed = engine.start.elapsed();
+    // The measured duration ends with the phases, not after the drain: rates divide by it.
+    let elapsed = engine
+        .phases_end
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .map_or_else(|| engine.start.elapsed(), |end| end.saturating_duration_since(engine.start));
     ticker.abort();
     let _ = stop_tx.send(true);
     let cpu = cpu_seconds() - cpu_before;
