@@ -4,6 +4,7 @@
 
 use hdrhistogram::Histogram as HdrHistogram;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -142,9 +143,16 @@ fn draw_marks<CT: plotters::coord::CoordTranslate<From = (f64, f64)>>(
 }
 
 fn legend<'a, 'b: 'a, CT: plotters::coord::CoordTranslate>(chart: &mut Ctx<'a, 'b, CT>) -> Fallible {
+    legend_at(chart, SeriesLabelPosition::UpperRight)
+}
+
+fn legend_at<'a, 'b: 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut Ctx<'a, 'b, CT>,
+    at: SeriesLabelPosition,
+) -> Fallible {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(at)
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(200, 200, 200))
         .label_font(("sans-serif", 13))
@@ -152,18 +160,41 @@ fn legend<'a, 'b: 'a, CT: plotters::coord::CoordTranslate>(chart: &mut Ctx<'a, '
     Ok(())
 }
 
+/// A time chart with a linear y axis from 0 to `top`, its grid and axis titles drawn.
+fn linear_frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    x_max: f64,
+    top: f64,
+    y_desc: &str,
+) -> Result<Ctx<'a, 'b, Cartesian2d<RangedCoordf64, RangedCoordf64>>, Box<dyn std::error::Error>> {
+    let mut chart = ChartBuilder::on(root)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..x_max.max(1.0), 0.0..top)?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds since start")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc(y_desc)
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()?;
+    Ok(chart)
+}
+
 /// Latency lines over time on a log axis when they span more than 30×, else linear.
-pub fn time_lines(x_max: f64, y_desc: &str, lines: &[Line], marks: &[Mark], limit: Option<f64>) -> String {
+pub fn time_lines(x_max: f64, y_desc: &str, lines: &[Line], marks: &[Mark]) -> String {
     svg(|root| {
-        let y_max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(limit.unwrap_or(0.0), f64::max);
+        let y_max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max);
         let y_pos_min =
             lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
-        let x = 0.0..x_max.max(1.0);
-        let mut b = ChartBuilder::on(root);
-        b.margin(12).x_label_area_size(36).y_label_area_size(64);
-        let log = y_pos_min.is_finite() && y_max / y_pos_min > 30.0;
-        if log {
-            let mut chart = b.build_cartesian_2d(x, (y_pos_min * 0.8..y_max * 1.25).log_scale())?;
+        if y_pos_min.is_finite() && y_max / y_pos_min > 30.0 {
+            let y = (y_pos_min * 0.8, y_max * 1.25);
+            let mut chart = ChartBuilder::on(root)
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(64)
+                .build_cartesian_2d(0.0..x_max.max(1.0), (y.0..y.1).log_scale())?;
             chart
                 .configure_mesh()
                 .x_desc("seconds since start")
@@ -171,24 +202,12 @@ pub fn time_lines(x_max: f64, y_desc: &str, lines: &[Line], marks: &[Mark], limi
                 .y_desc(y_desc)
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw()?;
-            draw_marks(&mut chart, marks, (y_pos_min * 0.8, y_max * 1.25))?;
+            draw_marks(&mut chart, marks, y)?;
             draw_lines(&mut chart, lines)?;
-            legend(&mut chart)?;
+            legend(&mut chart)
         } else {
-            let top = (y_max * 1.15).max(1.0);
-            let mut chart = b.build_cartesian_2d(x, 0.0..top)?;
-            chart
-                .configure_mesh()
-                .x_desc("seconds since start")
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .y_desc(y_desc)
-                .light_line_style(RGBColor(235, 235, 235))
-                .draw()?;
-            draw_marks(&mut chart, marks, (0.0, top))?;
-            draw_lines(&mut chart, lines)?;
-            legend(&mut chart)?;
+            linear_body(root, x_max, y_desc, lines, marks, 1.15)
         }
-        Ok(())
     })
 }
 
@@ -211,7 +230,7 @@ pub fn latency_over_time(series: &[Second], marks: &[Mark]) -> String {
             colour: i,
         })
         .collect();
-    time_lines(series.len() as f64, "latency, ms", &lines, marks, None)
+    time_lines(series.len() as f64, "latency, ms", &lines, marks)
 }
 
 /// Completed requests per second by outcome class, stacked (bucketed: the mean rate).
@@ -230,18 +249,7 @@ pub fn throughput_by_class(series: &[Second], marks: &[Mark]) -> String {
             .collect();
         let sent = bucketed(series, k, |c| c.iter().map(|s| s.sent as f64).sum::<f64>() / c.len() as f64);
         let top = stacks.last().into_iter().flatten().chain(&sent).map(|p| p.1).fold(1.0, f64::max) * 1.15;
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0.0..(series.len() as f64).max(1.0), 0.0..top)?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since start")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc("requests per second")
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()?;
+        let mut chart = linear_frame(root, series.len() as f64, top, "requests per second")?;
         draw_marks(&mut chart, marks, (0.0, top))?;
         // Top layer first so each lower layer paints over the one above it.
         for (j, &i) in present.iter().enumerate().rev() {
@@ -291,24 +299,23 @@ pub fn concurrency(series: &[Second], lambda: &[[f64; 2]], reserved: Option<f64>
 }
 
 fn linear(x_max: f64, y_desc: &str, lines: &[Line], marks: &[Mark]) -> String {
-    svg(|root| {
-        let top = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(1.0, f64::max) * 1.2;
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0.0..x_max.max(1.0), 0.0..top)?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since start")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc(y_desc)
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()?;
-        draw_marks(&mut chart, marks, (0.0, top))?;
-        draw_lines(&mut chart, lines)?;
-        legend(&mut chart)
-    })
+    svg(|root| linear_body(root, x_max, y_desc, lines, marks, 1.2))
+}
+
+/// Lines on a linear axis with `headroom` above the highest point.
+fn linear_body(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    x_max: f64,
+    y_desc: &str,
+    lines: &[Line],
+    marks: &[Mark],
+    headroom: f64,
+) -> Fallible {
+    let top = (lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max) * headroom).max(1.0);
+    let mut chart = linear_frame(root, x_max, top, y_desc)?;
+    draw_marks(&mut chart, marks, (0.0, top))?;
+    draw_lines(&mut chart, lines)?;
+    legend(&mut chart)
 }
 
 /// Cold starts per second as bars (bucketed: summed).
@@ -317,18 +324,8 @@ pub fn cold_starts(series: &[Second], marks: &[Mark]) -> String {
     let bars = bucketed(series, k, |c| c.iter().map(|s| s.cold_starts as f64).sum());
     svg(|root| {
         let top = bars.iter().map(|p| p.1).fold(1.0, f64::max) * 1.2;
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0.0..(series.len() as f64).max(1.0), 0.0..top)?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since start")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc(if k == 1 { "cold starts per second".to_owned() } else { format!("cold starts per {k} s") })
-            .light_line_style(RGBColor(235, 235, 235))
-            .draw()?;
+        let y_desc = if k == 1 { "cold starts per second".to_owned() } else { format!("cold starts per {k} s") };
+        let mut chart = linear_frame(root, series.len() as f64, top, &y_desc)?;
         draw_marks(&mut chart, marks, (0.0, top))?;
         let c = PALETTE[1];
         chart.draw_series(
@@ -383,14 +380,7 @@ pub fn distribution(lines: &[Line]) -> String {
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
         draw_lines(&mut chart, lines)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 13))
-            .draw()?;
-        Ok(())
+        legend_at(&mut chart, SeriesLabelPosition::UpperLeft)
     })
 }
 

@@ -92,14 +92,14 @@ pub fn render(base: &Results, new: &Results, c: &Comparison) -> String {
         id: "chart-latency",
         title: "p99 latency over time, both runs".into(),
         read: "the corrected p99 of each second; the runs are aligned at their start.".into(),
-        svg: charts::time_lines(x_max, "p99 latency, ms", &over_time(|s| s.p99_ms, "p99"), &[], None),
+        svg: charts::time_lines(x_max, "p99 latency, ms", &over_time(|s| s.p99_ms, "p99"), &[]),
     });
     s.charts.push(Chart {
         id: "chart-throughput",
         title: "Successful responses per second, both runs".into(),
         read: "ok responses per second; a gap between the lines at the same offered load is throttling or errors."
             .into(),
-        svg: charts::time_lines(x_max, "ok per second", &over_time(|s| s.completed[0] as f64, "ok/s"), &[], None),
+        svg: charts::time_lines(x_max, "ok per second", &over_time(|s| s.completed[0] as f64, "ok/s"), &[]),
     });
     page.sections.push(s);
     page.footer = format!(
