@@ -224,6 +224,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, RunError> {
     if !opts.quiet {
         print!("{}", summary::render(&results));
         println!("  results: {}", path.display());
+        println!("  report:  {}", dir.join("report.html").display());
     }
     let exit_code = match &abort {
         Some((_, true)) => EXIT_GATE_FAILED,
