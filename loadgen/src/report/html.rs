@@ -225,9 +225,11 @@ fn charts_section(r: &Results) -> Section {
     s.charts.push(Chart {
         id: "chart-cold-starts",
         title: "Cold starts over time".into(),
-        read: "responses that paid a Lambda INIT. Bursts follow scale-out (a spike) and idle expiry; a \
-               steady trickle under flat load means environments are being recycled."
-            .into(),
+        read: format!(
+            "responses that paid a Lambda INIT{}. Bursts follow scale-out (a spike) and idle expiry; a steady \
+             trickle under flat load means environments are being recycled.",
+            if r.totals.cold_starts == 0 { " (none in this run: every environment was already warm)" } else { "" }
+        ),
         svg: charts::cold_starts(&r.series, &m),
     });
     let lines = match r.merged(|_| true) {
