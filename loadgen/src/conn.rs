@@ -95,9 +95,77 @@ impl Pool {
         Fut: std::future::Future<Output = Result<T, Failed>>,
     {
         let mut sender = self.checkout().await?;
-        let resp = sender.send_request(req).await.map_err(|_| Failed)?;
+        let resp = match sender.try_send_request(req).await {
+            Ok(resp) => resp,
+            Err(mut e) => match e.take_message() {
+                // The server closed this idle connection as the request went to it, before a
+                // byte was written: send once more on a fresh connection, as hyper-util does.
+                Some(req) => {
+                    sender = self.connect().await?;
+                    sender.send_request(req).await.map_err(|_| Failed)?
+                }
+                None => return Err(Failed),
+            },
+        };
         let out = read(resp).await?;
         self.checkin(sender);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http_body_util::BodyExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    async fn get(pool: &Pool) -> Result<u16, Failed> {
+        let req = hyper::Request::builder()
+            .uri("/")
+            .header(hyper::header::HOST, pool.host().clone())
+            .body(Full::new(Bytes::new()))
+            .map_err(|_| Failed)?;
+        pool.exchange(req, |r| async move {
+            let status = r.status().as_u16();
+            r.into_body().collect().await.map_err(|_| Failed)?;
+            Ok(status)
+        })
+        .await
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn connections_the_server_closed_while_idle_are_replaced() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                    // A short keep-alive timeout: the connection is closed while idle.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                });
+            }
+        });
+        let pool = Pool::for_base(&format!("http://{addr}"), 8).unwrap();
+        for _ in 0..3 {
+            assert_eq!(get(&pool).await.unwrap(), 200);
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3, "each request needed a fresh connection");
+    }
+
+    #[test]
+    fn only_plain_http_takes_the_fast_path() {
+        assert!(Pool::for_base("http://127.0.0.1:8080/stage", 1).is_some());
+        assert!(Pool::for_base("http://[::1]:8080", 1).is_some_and(|p| p.addr == "[::1]:8080"));
+        assert!(Pool::for_base("https://example.com", 1).is_none());
     }
 }
