@@ -31,18 +31,14 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(240, 228, 66),
 ];
 
-/// Outcome class colours: ok green, throttles warm, failures red/purple.
+/// Outcome class colours (in [`ALL`] order), from the palette: ok green, client errors grey,
+/// API Gateway orange, Lambda yellow, function errors vermilion, DynamoDB pink, timeouts a red
+/// outside the palette, transport errors blue.
 fn class_colour(i: usize) -> RGBColor {
-    [
-        RGBColor(0, 158, 115),
-        RGBColor(120, 120, 120),
-        RGBColor(230, 159, 0),
-        RGBColor(240, 228, 66),
-        RGBColor(213, 94, 0),
-        RGBColor(204, 121, 167),
-        RGBColor(180, 30, 30),
-        RGBColor(0, 114, 178),
-    ][i % 8]
+    match i {
+        6 => RGBColor(180, 30, 30),
+        _ => PALETTE[[2, 6, 1, 7, 3, 4, 0, 0][i % 8]],
+    }
 }
 
 /// A phase boundary: where it starts, s, and its name.
