@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 
-use loadgen::outcome::Class;
-use loadgen::recorder::Second;
+use loadgen::record::Second;
+use loadgen::record::{Class, ClassCounts};
 use loadgen::report;
 use loadgen::results::{HistogramCell, Results, encode};
 
@@ -36,12 +36,12 @@ fn hour_long() -> Results {
     r.series = (0..3600)
         .map(|t| {
             let base = 20.0 + 5.0 * ((t as f64) / 60.0).sin();
-            let mut completed = [0u64; 8];
-            completed[0] = 900 + rng.u64(0..200);
-            completed[3] = if (2400..2700).contains(&t) { rng.u64(0..300) } else { 0 };
+            let mut completed = ClassCounts::default();
+            completed.add(Class::Ok, 900 + rng.u64(0..200));
+            completed.add(Class::LambdaThrottled, if (2400..2700).contains(&t) { rng.u64(0..300) } else { 0 });
             Second {
                 t,
-                sent: completed.iter().sum(),
+                sent: completed.total(),
                 completed,
                 p50_ms: base,
                 p90_ms: base * 3.0 + rng.f64() * 10.0,
@@ -59,8 +59,8 @@ fn hour_long() -> Results {
     for q in &r.requests {
         for p in &r.phases {
             for class in [Class::Ok, Class::LambdaThrottled] {
-                let mut lat = loadgen::recorder::histogram();
-                let mut svc = loadgen::recorder::histogram();
+                let mut lat = loadgen::record::histogram::new();
+                let mut svc = loadgen::record::histogram::new();
                 for _ in 0..20_000 {
                     let v = (rng.f64().powi(4) * 2_000_000.0) as u64 + 2_000;
                     lat.record(v).unwrap();

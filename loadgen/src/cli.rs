@@ -1,4 +1,4 @@
-//! The command line: `run`, `validate` and `stack up`.
+//! The command line: `run`, `report`, `compare`, `validate` and `stack up`.
 
 use std::path::PathBuf;
 
@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand};
     after_help = "Examples:\n  \
         loadgen run scenarios/spike.toml                      # on the local stack (no AWS account)\n  \
         loadgen run scenarios/steady.toml --target https://abc123.execute-api.us-east-1.amazonaws.com\n  \
+        loadgen report reports/spike-20261127T073232Z/results.json\n  \
+        loadgen compare base/results.json new/results.json\n  \
         loadgen validate scenarios/*.toml\n  \
         loadgen stack up                                      # serve the local stack until Ctrl-C\n\n\
         Exit codes: 0 pass, 1 a threshold failed, 2 bad input or usage, 3 the run could not be carried out"

@@ -4,12 +4,11 @@
 //! by how much; any metric past its allowance is a regression and the command exits 1.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
-use std::path::Path;
 
 use hdrhistogram::Histogram;
 
-use crate::results::{Results, SCHEMA};
+use crate::record::histogram::{max_ms, mean_ms, quantile_ms};
+use crate::results::{HistogramError, Results, Summary};
 
 /// What `--max-regression` uses when the flag is absent: the two figures a performance gate
 /// is usually about, with room for run-to-run noise.
@@ -129,18 +128,58 @@ impl Comparison {
     }
 }
 
+/// Why a comparison cannot be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CompareError {
+    /// An entry of `--max-regression` is not `key=allowance`.
+    #[error("--max-regression: '{0}' is not key=allowance (e.g. latency.p99=10%)")]
+    NotKeyValue(String),
+    /// An allowance is not a non-negative number.
+    #[error("--max-regression: '{value}' for {key} is not a non-negative number with %, pp or ms")]
+    NotANumber {
+        /// The metric.
+        key: String,
+        /// The allowance as written.
+        value: String,
+    },
+    /// An allowance without a unit.
+    #[error(
+        "--max-regression: '{value}' for {key} needs a unit: % (relative), pp (percentage points, for rates) or ms"
+    )]
+    NoUnit {
+        /// The metric.
+        key: String,
+        /// The allowance as written.
+        value: String,
+    },
+    /// An allowance names metrics these runs do not have.
+    #[error(
+        "--max-regression names {} but these runs have no such metric; see `loadgen compare --help` for the names",
+        .0.join(", ")
+    )]
+    Unmatched(Vec<String>),
+    /// A run's histograms do not decode.
+    #[error("{side}: {source}")]
+    Histogram {
+        /// `baseline` or `new run`.
+        side: &'static str,
+        /// Which cell.
+        source: HistogramError,
+    },
+}
+
 /// Parses `--max-regression`: `key=10%`, `key=0.5pp`, `key=20ms`, comma separated.
-pub fn parse_allowances(spec: &str) -> Result<Vec<(String, Allowance)>, String> {
+pub fn parse_allowances(spec: &str) -> Result<Vec<(String, Allowance)>, CompareError> {
     let mut out = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (key, value) = part
-            .split_once('=')
-            .ok_or_else(|| format!("--max-regression: '{part}' is not key=allowance (e.g. latency.p99=10%)"))?;
+        let (key, value) = part.split_once('=').ok_or_else(|| CompareError::NotKeyValue(part.to_owned()))?;
         let (key, value) = (key.trim(), value.trim());
         let num = |s: &str| {
-            s.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).ok_or_else(|| {
-                format!("--max-regression: '{value}' for {key} is not a non-negative number with %, pp or ms")
-            })
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| CompareError::NotANumber { key: key.to_owned(), value: value.to_owned() })
         };
         let a = if let Some(v) = value.strip_suffix("pp") {
             Allowance::Points(num(v)?)
@@ -149,24 +188,11 @@ pub fn parse_allowances(spec: &str) -> Result<Vec<(String, Allowance)>, String> 
         } else if let Some(v) = value.strip_suffix("ms") {
             Allowance::Millis(num(v)?)
         } else {
-            return Err(format!(
-                "--max-regression: '{value}' for {key} needs a unit: % (relative), pp (percentage points, for rates) or ms"
-            ));
+            return Err(CompareError::NoUnit { key: key.to_owned(), value: value.to_owned() });
         };
         out.push((key.to_owned(), a));
     }
     Ok(out)
-}
-
-/// Reads and checks a results document.
-pub fn load(path: &Path) -> Result<Results, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let doc: Results =
-        serde_json::from_str(&text).map_err(|e| format!("{}: not a loadgen results document: {e}", path.display()))?;
-    if doc.schema != SCHEMA {
-        return Err(format!("{}: schema {} is not {SCHEMA}", path.display(), doc.schema));
-    }
-    Ok(doc)
 }
 
 type Metric = (&'static str, Unit, Worse, fn(&Histogram<u64>) -> f64);
@@ -178,12 +204,17 @@ const LATENCY: [Metric; 7] = [
     ("p95", Unit::Ms, Worse::Higher, |h| q(h, 0.95)),
     ("p99", Unit::Ms, Worse::Higher, |h| q(h, 0.99)),
     ("p999", Unit::Ms, Worse::Higher, |h| q(h, 0.999)),
-    ("max", Unit::Ms, Worse::Higher, |h| if h.is_empty() { f64::NAN } else { h.max() as f64 / 1e3 }),
-    ("mean", Unit::Ms, Worse::Higher, |h| if h.is_empty() { f64::NAN } else { h.mean() / 1e3 }),
+    ("max", Unit::Ms, Worse::Higher, |h| or_nan(h, max_ms)),
+    ("mean", Unit::Ms, Worse::Higher, |h| or_nan(h, mean_ms)),
 ];
 
+/// A figure of `h`, or NaN (no such figure) when it is empty.
+fn or_nan(h: &Histogram<u64>, f: impl Fn(&Histogram<u64>) -> f64) -> f64 {
+    if h.is_empty() { f64::NAN } else { f(h) }
+}
+
 fn q(h: &Histogram<u64>, quantile: f64) -> f64 {
-    if h.is_empty() { f64::NAN } else { h.value_at_quantile(quantile) as f64 / 1e3 }
+    or_nan(h, |h| quantile_ms(h, quantile))
 }
 
 struct Side<'a> {
@@ -191,10 +222,10 @@ struct Side<'a> {
 }
 
 impl Side<'_> {
-    fn hist(&self, request: Option<&str>) -> Result<(Histogram<u64>, Histogram<u64>), String> {
+    fn hist(&self, request: Option<&str>) -> Result<(Histogram<u64>, Histogram<u64>), HistogramError> {
         self.r.merged(|c| request.is_none_or(|n| c.request == n))
     }
-    fn summary(&self, request: Option<&str>) -> Option<&crate::results::Summary> {
+    fn summary(&self, request: Option<&str>) -> Option<&Summary> {
         match request {
             None => Some(&self.r.totals),
             Some(n) => self.r.requests.iter().find(|q| q.name == n).map(|q| &q.summary),
@@ -203,7 +234,7 @@ impl Side<'_> {
 }
 
 /// Compares `new` against `base` with the given allowances.
-pub fn compare(base: &Results, new: &Results, allow: &[(String, Allowance)]) -> Result<Comparison, String> {
+pub fn compare(base: &Results, new: &Results, allow: &[(String, Allowance)]) -> Result<Comparison, CompareError> {
     let (b, n) = (Side { r: base }, Side { r: new });
     let mut rows = Vec::new();
     let mut push = |key: String, bv: f64, nv: f64, unit: Unit, worse: Worse| {
@@ -214,8 +245,8 @@ pub fn compare(base: &Results, new: &Results, allow: &[(String, Allowance)]) -> 
         new.requests.iter().map(|q| q.name.as_str()).filter(|name| base_names.contains(name)).collect();
     for scope in std::iter::once(None).chain(shared.iter().map(|s| Some(*s))) {
         let prefix = scope.map(|s| format!("{s}.")).unwrap_or_default();
-        let (bl, bs) = b.hist(scope).map_err(|e| format!("baseline: {e}"))?;
-        let (nl, ns) = n.hist(scope).map_err(|e| format!("new run: {e}"))?;
+        let (bl, bs) = b.hist(scope).map_err(|source| CompareError::Histogram { side: "baseline", source })?;
+        let (nl, ns) = n.hist(scope).map_err(|source| CompareError::Histogram { side: "new run", source })?;
         for (name, unit, worse, f) in LATENCY {
             push(format!("{prefix}latency.{name}"), f(&bl), f(&nl), unit, worse);
         }
@@ -223,10 +254,13 @@ pub fn compare(base: &Results, new: &Results, allow: &[(String, Allowance)]) -> 
         let (Some(bsum), Some(nsum)) = (b.summary(scope), n.summary(scope)) else { continue };
         push(format!("{prefix}errors.rate"), bsum.error_rate, nsum.error_rate, Unit::Ratio, Worse::Higher);
         push(format!("{prefix}throttles.rate"), bsum.throttle_rate, nsum.throttle_rate, Unit::Ratio, Worse::Higher);
-        let cold = |s: &crate::results::Summary| {
-            if s.requests == 0 { 0.0 } else { s.cold_starts as f64 / s.requests as f64 }
-        };
-        push(format!("{prefix}cold_starts.rate"), cold(bsum), cold(nsum), Unit::Ratio, Worse::Higher);
+        push(
+            format!("{prefix}cold_starts.rate"),
+            bsum.cold_start_rate(),
+            nsum.cold_start_rate(),
+            Unit::Ratio,
+            Worse::Higher,
+        );
         push(format!("{prefix}requests.count"), bsum.requests as f64, nsum.requests as f64, Unit::Count, Worse::Lower);
         if scope.is_none() {
             push("rate.achieved".into(), base.achieved_rate, new.achieved_rate, Unit::Count, Worse::Lower);
@@ -277,29 +311,6 @@ fn exceeds(base: f64, new: f64, unit: Unit, worse: Worse, a: Allowance) -> bool 
     }
 }
 
-/// The terminal table: metrics with an allowance, then any other that changed by more than 5%.
-pub fn table(c: &Comparison) -> String {
-    let mut o = String::new();
-    let _ = writeln!(o, "  {:<34} {:>14} {:>14} {:>10} {:>9}  verdict", "metric", "base", "new", "change", "allowed");
-    for r in c.rows.iter().filter(|r| r.allowance.is_some() || notable(r)) {
-        let _ = writeln!(
-            o,
-            "  {:<34} {:>14} {:>14} {:>10} {:>9}  {}",
-            r.key,
-            r.shown(r.base),
-            r.shown(r.new),
-            r.change(),
-            r.allowance.map(|a| a.to_string()).unwrap_or_else(|| "–".into()),
-            match (r.allowance.is_some(), r.regressed) {
-                (_, true) => "REGRESSED",
-                (true, false) => "ok",
-                (false, _) => "",
-            }
-        );
-    }
-    o
-}
-
 /// Changed by more than 5% relative (or 0.1 pp for ratios): worth a line even without a gate.
 pub fn notable(r: &Row) -> bool {
     if r.base.is_nan() || r.new.is_nan() {
@@ -328,7 +339,7 @@ mod tests {
             ]
         );
         for bad in ["latency.p99", "latency.p99=10", "latency.p99=-1%", "latency.p99=x%", "a=NaN%"] {
-            let e = parse_allowances(bad).unwrap_err();
+            let e = parse_allowances(bad).unwrap_err().to_string();
             assert!(e.contains("--max-regression"), "{bad}: {e}");
         }
     }

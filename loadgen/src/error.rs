@@ -1,6 +1,14 @@
-//! Errors that end a command, each mapped to its exit code.
+//! Errors that end a command, each mapped to its exit code, and the one way they are printed
+//! (`Error: ` and the chain of causes, in `main`).
 
+use std::fmt;
+
+use crate::compare::CompareError;
+use crate::cost::{GuardError, PriceError};
+use crate::report::WriteError;
+use crate::results::LoadError;
 use crate::scenario::ScenarioError;
+use crate::target::TargetError;
 
 /// Exit code: every threshold passed.
 pub const EXIT_PASS: i32 = 0;
@@ -13,27 +21,96 @@ pub const EXIT_NOT_RUN: i32 = 3;
 
 /// Why a command stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub enum Error {
     /// The scenario is invalid.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
-    /// A flag is invalid.
-    #[error("{0}")]
-    Usage(String),
+    /// `--target` is not a URL.
+    #[error("--target '{0}' is not an http:// or https:// URL")]
+    TargetFlag(String),
+    /// The price list cannot be used.
+    #[error(transparent)]
+    Prices(#[from] PriceError),
+    /// The spend guard refused the run.
+    #[error(transparent)]
+    Guard(#[from] GuardError),
     /// The target or the local stack could not be set up.
-    #[error("{0}")]
-    Setup(String),
-    /// Writing results failed.
-    #[error("cannot write results: {0}")]
-    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// A results document cannot be read.
+    #[error(transparent)]
+    Results(#[from] LoadError),
+    /// Two runs cannot be compared as asked.
+    #[error(transparent)]
+    Compare(#[from] CompareError),
+    /// An output file cannot be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The HTTP client cannot be built.
+    #[error("cannot load the system's TLS root certificates")]
+    Tls(#[source] std::io::Error),
+    /// `loadgen stack up` was given settings the stack refuses.
+    #[error(transparent)]
+    StackUp(local_stack::StartError),
+    /// Ctrl-C cannot be waited for.
+    #[error("cannot wait for Ctrl-C")]
+    Signal(#[source] std::io::Error),
 }
 
-impl RunError {
+impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            RunError::Scenario(_) | RunError::Usage(_) => EXIT_BAD_INPUT,
-            RunError::Setup(_) | RunError::Io(_) => EXIT_NOT_RUN,
+            Error::Scenario(_)
+            | Error::TargetFlag(_)
+            | Error::Prices(_)
+            | Error::Guard(_)
+            | Error::Results(_)
+            | Error::Compare(_)
+            | Error::StackUp(_) => EXIT_BAD_INPUT,
+            Error::Target(e) if e.is_bad_input() => EXIT_BAD_INPUT,
+            Error::Target(_) | Error::Write(_) | Error::Tls(_) | Error::Signal(_) => EXIT_NOT_RUN,
         }
+    }
+}
+
+/// An error and its causes, `outer: cause: cause`. With `{:#}` the whole chain is written, as
+/// anyhow does; a cause whose text the message already carries is not repeated (some errors,
+/// the local stack's among them, put their source in their own message).
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = self.0.to_string();
+        if f.alternate() {
+            let mut cause = self.0.source();
+            while let Some(c) = cause {
+                let more = c.to_string();
+                if !text.contains(&more) {
+                    text.push_str(": ");
+                    text.push_str(&more);
+                }
+                cause = c.source();
+            }
+        }
+        f.write_str(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_names_every_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e = Error::Write(WriteError { path: "out/results.json".into(), source: io });
+        assert_eq!(format!("{:#}", Chain(&e)), "cannot write out/results.json: No such file or directory");
+        assert_eq!(format!("{}", Chain(&e)), "cannot write out/results.json");
+        assert_eq!(e.exit_code(), EXIT_NOT_RUN);
+        let stack = local_stack::StartError::Io(std::io::Error::other("port in use"));
+        let e = Error::StackUp(stack);
+        assert_eq!(format!("{:#}", Chain(&e)), "cannot start the local stack: port in use", "not repeated");
+        assert_eq!(Error::TargetFlag("x".into()).exit_code(), EXIT_BAD_INPUT);
     }
 }

@@ -1,56 +1,31 @@
-//! Thresholds evaluated against what was recorded: exactly, from merged histograms, never from
-//! percentiles of percentiles.
+//! The threshold gate: each `[thresholds]` entry measured against what was recorded — exactly,
+//! from merged histograms, never from percentiles of percentiles — during the run (for
+//! `abort_on_fail`) and after it, with the cost. `compare` is the other gate, against a baseline.
 
-use crate::billing::CostResult;
-use crate::outcome::{ALL, Class};
-use crate::recorder::Recorder;
-use crate::results::ThresholdResult;
-use crate::scenario::threshold::Unit;
+use crate::record::histogram::statistic_ms;
+use crate::record::{Class, Recorder, Stop};
+use crate::results::{CostResult, ThresholdResult};
 use crate::scenario::{Metric, Plan, Threshold};
 
 /// The measured value of `t`, in its limit's unit, or `None` when nothing was measured yet.
 /// Cost metrics need the finished run's cost.
 pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64, cost: Option<&CostResult>) -> Option<f64> {
-    let request = t.request.as_ref().and_then(|name| plan.requests.iter().position(|r| &r.name == name));
+    let request = t.request.as_ref().and_then(|name| plan.request_index(name));
     let counts = rec.counts(request, None);
-    let total: u64 = counts.iter().sum();
-    let share = |pred: &dyn Fn(Class) -> bool| {
-        (total > 0)
-            .then(|| ALL.iter().filter(|c| pred(**c)).map(|c| counts[c.index()]).sum::<u64>() as f64 / total as f64)
-    };
-    let pct = |h: &hdrhistogram::Histogram<u64>, p: Option<f64>| -> Option<f64> {
-        if h.is_empty() {
-            return None;
-        }
-        Some(match p {
-            None => h.mean() / 1000.0,
-            Some(q) if q >= 100.0 => h.max() as f64 / 1000.0,
-            Some(q) if q <= 0.0 => h.min() as f64 / 1000.0,
-            Some(q) => h.value_at_quantile(q / 100.0) as f64 / 1000.0,
-        })
-    };
     match &t.metric {
-        Metric::Latency { percentile } => pct(&rec.merged(request, None, None).0, *percentile),
-        Metric::ServiceTime { percentile } => pct(&rec.merged(request, None, None).1, *percentile),
-        Metric::ErrorRate => share(&|c| c.is_error()),
-        Metric::ThrottleRate => share(&|c| c.is_throttle()),
-        Metric::ClassRate { class } => share(&|c| c.name() == class),
-        Metric::ClassCount { class } => {
-            Some(ALL.iter().filter(|c| c.name() == class).map(|c| counts[c.index()]).sum::<u64>() as f64)
-        }
-        Metric::ColdStartCount => Some(match request {
-            Some(r) => rec.cold[r].len() as f64,
-            None => rec.cold_starts() as f64,
-        }),
+        Metric::Latency { percentile } => statistic_ms(&rec.merged(request, None, None).0, *percentile),
+        Metric::ServiceTime { percentile } => statistic_ms(&rec.merged(request, None, None).1, *percentile),
+        Metric::ErrorRate => counts.share(Class::is_error),
+        Metric::ThrottleRate => counts.share(Class::is_throttle),
+        Metric::ClassRate { class } => counts.share(|c| c == *class),
+        Metric::ClassCount { class } => Some(counts[*class] as f64),
+        Metric::ColdStartCount => Some(rec.cold_starts_of(request) as f64),
         Metric::ColdStartRate => {
-            let cold = match request {
-                Some(r) => rec.cold[r].len(),
-                None => rec.cold_starts(),
-            };
-            (total > 0).then(|| cold as f64 / total as f64)
+            let total = counts.total();
+            (total > 0).then(|| rec.cold_starts_of(request) as f64 / total as f64)
         }
-        Metric::RequestCount => Some(total as f64),
-        Metric::AchievedRate => (elapsed_s > 0.0).then(|| rec.sent.iter().sum::<u64>() as f64 / elapsed_s),
+        Metric::RequestCount => Some(counts.total() as f64),
+        Metric::AchievedRate => (elapsed_s > 0.0).then(|| rec.sent_total() as f64 / elapsed_s),
         Metric::CostRun => cost.map(|c| c.run.total),
         Metric::CostPerMillion => match (cost, request) {
             (Some(c), Some(r)) => c.by_request.get(r).map(|x| x.per_million_usd),
@@ -73,12 +48,7 @@ pub fn evaluate(plan: &Plan, rec: &Recorder, elapsed_s: f64, cost: Option<&CostR
                 condition: t.condition.clone(),
                 measured: measured.unwrap_or(f64::NAN),
                 limit: t.limit,
-                unit: match t.metric.unit() {
-                    Unit::Millis => "ms",
-                    Unit::Fraction => "ratio",
-                    Unit::Count => "count",
-                }
-                .to_owned(),
+                unit: t.metric.unit(),
                 passed: measured.is_some_and(|m| t.cmp.holds(m, t.limit)),
                 abort_on_fail: t.abort_on_fail,
             }
@@ -87,14 +57,17 @@ pub fn evaluate(plan: &Plan, rec: &Recorder, elapsed_s: f64, cost: Option<&CostR
 }
 
 /// The first abort-on-fail threshold failing now (checked once enough has been measured).
-pub fn abort_check(plan: &Plan, rec: &Recorder, elapsed_s: f64) -> Option<String> {
-    let total: u64 = rec.counts(None, None).iter().sum();
+pub fn abort_check(plan: &Plan, rec: &Recorder, elapsed_s: f64) -> Option<Stop> {
     // Judge no run on its first handful of answers.
-    if total < 50 {
+    if rec.counts(None, None).total() < 50 {
         return None;
     }
     plan.thresholds.iter().filter(|t| t.abort_on_fail).find_map(|t| {
         let m = measure(plan, rec, t, elapsed_s, None)?;
-        (!t.cmp.holds(m, t.limit)).then(|| format!("threshold {} {} failed (measured {m:.4})", t.key, t.condition))
+        (!t.cmp.holds(m, t.limit)).then(|| Stop::Gate {
+            key: t.key.clone(),
+            condition: t.condition.clone(),
+            measured: m,
+        })
     })
 }

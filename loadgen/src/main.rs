@@ -1,10 +1,11 @@
-//! The `loadgen` command: parse the command line, run, exit with the run's code.
+//! The `loadgen` command: parse the command line, run, print an error once, exit with the code.
 
 use clap::Parser;
+use loadgen::error::{Chain, EXIT_BAD_INPUT, EXIT_NOT_RUN};
 
 fn main() {
     let cli = loadgen::cli::Cli::try_parse().unwrap_or_else(|e| {
-        let code = if e.use_stderr() { loadgen::error::EXIT_BAD_INPUT } else { 0 };
+        let code = if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
         let _ = e.print();
         std::process::exit(code);
     });
@@ -17,12 +18,18 @@ fn main() {
     } else {
         tokio::runtime::Builder::new_multi_thread()
     };
-    let runtime = match builder.enable_all().build() {
-        Ok(rt) => rt,
+    let code = match builder.enable_all().build() {
+        Ok(runtime) => match runtime.block_on(loadgen::main_with(cli)) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("Error: {:#}", Chain(&e));
+                e.exit_code()
+            }
+        },
         Err(e) => {
             eprintln!("Error: cannot start the async runtime: {e}");
-            std::process::exit(loadgen::error::EXIT_NOT_RUN);
+            EXIT_NOT_RUN
         }
     };
-    std::process::exit(runtime.block_on(loadgen::main_with(cli)));
+    std::process::exit(code);
 }

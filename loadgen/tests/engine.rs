@@ -1,5 +1,5 @@
 //! The engine against loopback servers of its own: rate accuracy, coordinated omission, gates
-//! and abort-on-fail, run in-process through `loadgen::run`.
+//! and abort-on-fail, run in-process through `loadgen::cmd::run`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use loadgen::run::{RunOptions, run};
+use loadgen::cmd::run::{RunOptions, run};
 
 /// A loopback server counting hits; `stall` makes it pause `stall_ms` every `every_ms`.
 async fn server(delay_ms: u64, stall: Option<(u64, u64)>) -> (String, Arc<AtomicU64>) {
@@ -91,7 +91,7 @@ async fn achieved_rate_is_within_one_percent_at_1000_and_5000() {
             "rate {rate}: achieved {}",
             r.phases[0].achieved_rate
         );
-        let ok = r.totals.by_class["ok"] as f64;
+        let ok = r.totals.by_class[loadgen::record::Class::Ok] as f64;
         assert!(ok >= sent * 0.99, "rate {rate}: {ok} of {sent} answered ok");
         assert!(hits.load(Ordering::Relaxed) as f64 >= ok, "every ok answer was a real hit");
         assert!(dir.join("results.json").is_file());
@@ -214,7 +214,7 @@ async fn results_histograms_merge_back_to_the_totals() {
     let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
     let doc: loadgen::results::Results = serde_json::from_str(&text).unwrap();
     assert_eq!(doc.schema, loadgen::results::SCHEMA);
-    let mut merged = loadgen::recorder::histogram();
+    let mut merged = loadgen::record::histogram::new();
     for cell in &doc.histograms {
         merged.add(loadgen::results::decode(&cell.latency).unwrap()).unwrap();
     }

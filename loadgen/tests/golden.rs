@@ -79,7 +79,19 @@ fn report_html_has_every_section_and_chart_and_no_external_reference() {
 /// Appends `<script>` markup to every string a user could have written (directly in the scenario
 /// or through the target and environment), keeping the document's own enums and encodings.
 fn poison(v: &mut serde_json::Value, key: &str) {
-    const KEEP: [&str; 8] = ["schema", "status", "class", "latency", "service_time", "unit", "kind", "source"];
+    const KEEP: [&str; 11] = [
+        "schema",
+        "status",
+        "class",
+        "latency",
+        "service_time",
+        "unit",
+        "kind",
+        "source",
+        "architecture",
+        "cmp",
+        "arrivals",
+    ];
     match v {
         serde_json::Value::String(s) if !KEEP.contains(&key) => s.push_str("<script>alert(1)</script>\"'&"),
         serde_json::Value::Array(a) => a.iter_mut().for_each(|x| poison(x, key)),
@@ -124,7 +136,7 @@ fn slowed(factor: u64) -> serde_json::Value {
     for cell in v["histograms"].as_array_mut().unwrap() {
         for field in ["latency", "service_time"] {
             let h = decode(cell[field].as_str().unwrap()).unwrap();
-            let mut slow = loadgen::recorder::histogram();
+            let mut slow = loadgen::record::histogram::new();
             for x in h.iter_recorded() {
                 slow.record_n(x.value_iterated_to() * factor, x.count_at_value()).unwrap();
             }

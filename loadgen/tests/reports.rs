@@ -6,7 +6,7 @@ use std::process::Command;
 
 use axum::Router;
 use axum::routing::get;
-use loadgen::run::{RunOptions, run};
+use loadgen::cmd::run::{RunOptions, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn junit_and_markdown_are_read_back_and_rerendered_identically() {

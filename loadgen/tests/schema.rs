@@ -1,5 +1,6 @@
-//! The scenario JSON Schema shipped in `docs/scenario.schema.json` is the one generated from
-//! the scenario types. Regenerate with `UPDATE_SCHEMA=1 cargo test -p loadgen --test schema`.
+//! The JSON Schemas shipped in `docs/` — `scenario.schema.json` and `results.schema.json` — are
+//! the ones generated from the types, and the sample results document validates against its
+//! schema. Regenerate both with `UPDATE_SCHEMA=1 cargo test -p loadgen --test schema`.
 
 use std::path::PathBuf;
 
@@ -21,4 +22,51 @@ fn committed_schema_is_generated_from_the_types() {
         assert!(top.contains(&key), "schema lacks {key}: {top:?}");
     }
     assert_eq!(v["additionalProperties"], false, "unknown keys are rejected");
+}
+
+/// Validates `doc` against `schema` with Python's `jsonschema` (draft 2020-12, the dialect
+/// schemars writes); the error lines when it does not.
+fn validate_with_jsonschema(schema: &std::path::Path, doc: &std::path::Path) -> Result<(), String> {
+    let py = "import json, sys, jsonschema\n\
+              schema = json.load(open(sys.argv[1]))\n\
+              jsonschema.Draft202012Validator.check_schema(schema)\n\
+              v = jsonschema.Draft202012Validator(schema)\n\
+              errors = [f'{list(e.absolute_path)}: {e.message}' for e in v.iter_errors(json.load(open(sys.argv[2])))]\n\
+              print('\\n'.join(errors[:20]))\n\
+              sys.exit(1 if errors else 0)";
+    let out = std::process::Command::new("python3").args(["-c", py]).arg(schema).arg(doc).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !text.contains("ModuleNotFoundError"),
+        "the results schema check needs Python's jsonschema (pip install jsonschema): {text}"
+    );
+    if out.status.success() { Ok(()) } else { Err(text) }
+}
+
+#[test]
+fn committed_results_schema_is_generated_and_the_sample_validates() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("../docs/results.schema.json");
+    let generated = serde_json::to_string_pretty(&loadgen::results::json_schema()).unwrap() + "\n";
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/results.schema.json is stale: run UPDATE_SCHEMA=1 cargo test -p loadgen --test schema"
+    );
+    let sample = root.join("tests/data/sample-results.json");
+    validate_with_jsonschema(&path, &sample).unwrap_or_else(|e| panic!("the sample does not validate:\n{e}"));
+
+    // The check can fail: a wrong type and an undocumented field are both caught.
+    let dir = std::env::temp_dir().join(format!("loadgen-schema-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sample).unwrap()).unwrap();
+    doc["totals"]["requests"] = "many".into();
+    doc["surprise"] = true.into();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, doc.to_string()).unwrap();
+    let e = validate_with_jsonschema(&path, &bad).unwrap_err();
+    assert!(e.contains("'many' is not of type 'integer'") && e.contains("surprise"), "{e}");
 }

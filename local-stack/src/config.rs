@@ -1,22 +1,34 @@
 //! The stack's settings: one typed [`StackConfig`] with AWS-like defaults that a scenario's
-//! `[stack]` table (or `infra/`) overrides field by field.
+//! `[stack]` table (or `infra/`) overrides field by field. loadgen records the settings in
+//! force in its results, so they read back and have a JSON Schema.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Lambda instruction set. Only changes the price and the reported setting locally: the
 /// emulator runs whatever binary it is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
     /// Intel/AMD.
+    #[default]
     X86_64,
     /// Graviton.
     Arm64,
 }
 
+impl Architecture {
+    /// As Lambda names it: `x86_64` or `arm64`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
 /// A token bucket: `rate` tokens per second into a bucket of `burst`.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Throttle {
     /// Steady-state requests per second.
     pub rate: f64,
@@ -25,7 +37,7 @@ pub struct Throttle {
 }
 
 /// CORS as an HTTP API's `CorsConfiguration`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Cors {
     /// `AllowOrigins` (`*` allowed).
     pub allow_origins: Vec<String>,
@@ -42,7 +54,7 @@ pub struct Cors {
 }
 
 /// The function and the Lambda service around it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct FunctionConfig {
     /// Function name.
     pub name: String,
@@ -66,7 +78,7 @@ pub struct FunctionConfig {
 }
 
 /// The HTTP API.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ApiConfig {
     /// API id (the `apiId` in events and the `ApiId` metric dimension).
     pub api_id: String,
@@ -87,7 +99,7 @@ pub struct ApiConfig {
 }
 
 /// The DynamoDB table and its throughput limits.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct DynamoConfig {
     /// Table name, created with `PK`/`SK` string keys on start.
     pub table_name: String,
@@ -99,7 +111,7 @@ pub struct DynamoConfig {
 }
 
 /// Everything [`crate::Stack::start`] needs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct StackConfig {
     /// Region reported in ARNs and given to the function.
     pub region: String,

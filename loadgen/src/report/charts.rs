@@ -8,8 +8,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::outcome::ALL;
-use crate::recorder::Second;
+use super::escape;
+use crate::record::histogram::us_to_ms;
+use crate::record::{ALL, Second};
 
 /// Chart size, px: fits a 1280 px window with the page's margins.
 const W: u32 = 1100;
@@ -76,7 +77,7 @@ fn svg(draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Fallible) -> St
     if let Some(e) = failed {
         out = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"60\"><text x=\"10\" y=\"30\">chart not drawn: {}</text></svg>",
-            e.replace('&', "&amp;").replace('<', "&lt;")
+            escape::xml(&e)
         );
     }
     out
@@ -233,12 +234,14 @@ pub fn latency_over_time(series: &[Second], marks: &[Mark]) -> String {
 pub fn throughput_by_class(series: &[Second], marks: &[Mark]) -> String {
     let k = bucket_seconds(series.len());
     svg(|root| {
-        let present: Vec<usize> = (0..ALL.len()).filter(|i| series.iter().any(|s| s.completed[*i] > 0)).collect();
+        let present: Vec<usize> = (0..ALL.len()).filter(|i| series.iter().any(|s| s.completed[ALL[*i]] > 0)).collect();
         // Cumulative stacks: layer j is the sum of the first j+1 present classes.
         let stacks: Vec<Vec<(f64, f64)>> = (0..present.len())
             .map(|j| {
                 bucketed(series, k, |c| {
-                    c.iter().map(|s| present[..=j].iter().map(|i| s.completed[*i] as f64).sum::<f64>()).sum::<f64>()
+                    c.iter()
+                        .map(|s| present[..=j].iter().map(|i| s.completed[ALL[*i]] as f64).sum::<f64>())
+                        .sum::<f64>()
                         / c.len() as f64
                 })
             })
@@ -342,11 +345,11 @@ pub fn distribution_points(h: &HdrHistogram<u64>) -> Vec<(f64, f64)> {
     let cap = (h.len() as f64).max(10.0);
     let mut points: Vec<(f64, f64)> = h
         .iter_quantiles(5)
-        .map(|v| (v.quantile_iterated_to(), v.value_iterated_to() as f64 / 1000.0))
+        .map(|v| (v.quantile_iterated_to(), us_to_ms(v.value_iterated_to())))
         .filter(|(q, _)| *q < 1.0)
         .map(|(q, ms)| ((1.0 / (1.0 - q)).min(cap), ms))
         .collect();
-    points.push((cap, h.max() as f64 / 1000.0));
+    points.push((cap, crate::record::histogram::max_ms(h)));
     points
 }
 
@@ -402,7 +405,7 @@ mod tests {
 
     #[test]
     fn distribution_reaches_the_maximum() {
-        let mut h = crate::recorder::histogram();
+        let mut h = crate::record::histogram::new();
         for v in 1..=1000u64 {
             h.record(v * 1000).unwrap();
         }

@@ -2,6 +2,7 @@
 //! exact percentile distributions of both, and their p99 and throughput over time.
 
 use crate::compare::{Comparison, notable};
+use crate::record::{Class, Second};
 use crate::results::Results;
 
 use super::charts::{self, Line};
@@ -69,7 +70,7 @@ pub fn render(base: &Results, new: &Results, c: &Comparison) -> String {
         svg: charts::distribution(&lines),
     });
     let x_max = base.series.len().max(new.series.len()) as f64;
-    let over_time = |f: fn(&crate::recorder::Second) -> f64, what: &str| -> Vec<Line> {
+    let over_time = |f: fn(&Second) -> f64, what: &str| -> Vec<Line> {
         [(base, "baseline", true), (new, "new", false)]
             .iter()
             .map(|(run, label, dashed)| {
@@ -99,7 +100,7 @@ pub fn render(base: &Results, new: &Results, c: &Comparison) -> String {
         title: "Successful responses per second, both runs".into(),
         read: "ok responses per second; a gap between the lines at the same offered load is throttling or errors."
             .into(),
-        svg: charts::time_lines(x_max, "ok per second", &over_time(|s| s.completed[0] as f64, "ok/s"), &[]),
+        svg: charts::time_lines(x_max, "ok per second", &over_time(|s| s.completed[Class::Ok] as f64, "ok/s"), &[]),
     });
     page.sections.push(s);
     page.footer = format!(

@@ -3,29 +3,13 @@
 
 use std::fmt::Write;
 
+use super::escape::xml as esc;
 use crate::results::{Results, Status};
-
-/// XML text escaping. Five replacements: no crate needed for this.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::scenario::Unit;
 
 /// Renders the JUnit XML.
 pub fn render(r: &Results) -> String {
-    let name = r.scenario["name"].as_str().unwrap_or("scenario");
+    let name = r.name();
     let failures = r.thresholds.iter().filter(|t| !t.passed).count() + usize::from(r.status == Status::Aborted);
     let tests = r.thresholds.len() + 1;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -72,9 +56,9 @@ pub fn render(r: &Results) -> String {
         } else {
             let msg = format!(
                 "measured {}, limit {} {}",
-                super::shown(t.measured, &t.unit),
+                super::shown(t.measured, t.unit),
                 t.condition,
-                if t.unit == "ratio" { "(as a share)" } else { "" }
+                if t.unit == Unit::Fraction { "(as a share)" } else { "" }
             );
             let _ = writeln!(
                 out,
@@ -86,15 +70,4 @@ pub fn render(r: &Results) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_everything_user_provided() {
-        assert_eq!(esc("<script>&\"'"), "&lt;script&gt;&amp;&quot;&apos;");
-        assert_eq!(esc("a\u{1}b"), "a\u{fffd}b");
-    }
 }

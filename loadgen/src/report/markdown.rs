@@ -2,32 +2,13 @@
 
 use std::fmt::Write;
 
-use crate::results::{Results, Status};
-
-/// Escapes text for a Markdown table cell: no HTML, no pipes, no code spans, one line.
-fn cell(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '|' => out.push_str("\\|"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '`' | '*' | '_' | '[' | ']' | '#' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use super::escape::markdown_cell as cell;
+use crate::results::{CostResult, Results, Status};
 
 /// Renders the Markdown summary.
 pub fn render(r: &Results) -> String {
     let mut o = String::new();
-    let name = cell(r.scenario["name"].as_str().unwrap_or("scenario"));
+    let name = cell(r.name());
     let verdict = match (r.status, r.passed) {
         (Status::Aborted, _) => "⚠️ aborted",
         (_, true) => "✅ pass",
@@ -71,7 +52,7 @@ pub fn render(r: &Results) -> String {
                 "| {} | {} | {} | {} |",
                 cell(&th.key),
                 cell(&th.condition),
-                super::shown(th.measured, &th.unit),
+                super::shown(th.measured, th.unit),
                 if th.passed { "pass" } else { "**FAIL**" }
             );
         }
@@ -97,62 +78,7 @@ pub fn render(r: &Results) -> String {
         );
     }
     if let Some(c) = &r.cost {
-        let _ = writeln!(
-            o,
-            "\n**Cost** ({}): this run ${:.6}, **${:.2} per million requests**, ${:.2}/month at the average {:.1} req/s, ${:.2}/month at the peak {:.1} req/s.",
-            cell(&c.region),
-            c.run.total,
-            c.per_million_usd,
-            c.monthly_average.total,
-            c.average_rate,
-            c.monthly_peak.total,
-            c.peak_rate
-        );
-        if let Some(v) = &c.batch_vs_item {
-            let _ = writeln!(o, "\nBatch vs per-item: {}.", cell(&v.verdict));
-        }
-        let b = &c.run;
-        let _ = writeln!(o, "\n| component | this run USD |\n|---|---:|");
-        for (name, v) in [
-            ("API Gateway requests", b.apigw_requests),
-            ("Lambda requests", b.lambda_requests),
-            ("Lambda duration (GB-s)", b.lambda_duration),
-            ("DynamoDB reads", b.dynamodb_reads),
-            ("DynamoDB writes", b.dynamodb_writes),
-            ("CloudWatch metrics", b.cloudwatch_metrics),
-            ("CloudWatch Logs", b.cloudwatch_logs),
-        ] {
-            let _ = writeln!(o, "| {name} | {v:.6} |");
-        }
-        if !c.reconciliation.is_empty() {
-            let _ = writeln!(o, "\n| reconciliation | client | CloudWatch | gap |\n|---|---:|---:|---:|");
-            for x in &c.reconciliation {
-                let flag = if x.flagged { " ⚠️" } else { "" };
-                let _ =
-                    writeln!(o, "| {} | {:.1} | {:.1} | {:.2}%{flag} |", cell(&x.what), x.client, x.server, x.gap_pct);
-            }
-        }
-        if let Some(k) = &c.knee {
-            let sustainable =
-                k.highest_sustainable_rate.map(|x| format!("{x:.0} req/s")).unwrap_or_else(|| "none".into());
-            let _ = writeln!(
-                o,
-                "\n**Knee**: reserved concurrency {} ÷ mean duration {:.1} ms = {:.0} req/s by Little's law; highest offered rate with < 1% Lambda throttles: {sustainable}.\n",
-                k.reserved_concurrency, k.mean_duration_ms, k.littles_law_max_rate
-            );
-            let _ =
-                writeln!(o, "| offered req/s | measured throttles | Little's law | Erlang B |\n|---:|---:|---:|---:|");
-            for p in &k.points {
-                let _ = writeln!(
-                    o,
-                    "| {:.0} | {:.2}% | {:.2}% | {:.2}% |",
-                    p.rate,
-                    p.measured * 100.0,
-                    p.littles_law * 100.0,
-                    p.erlang_b * 100.0
-                );
-            }
-        }
+        cost(&mut o, c);
     }
     if r.generator.saturated {
         let _ = writeln!(
@@ -164,12 +90,51 @@ pub fn render(r: &Results) -> String {
     o
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cells_cannot_break_the_table_or_inject_html() {
-        assert_eq!(cell("a|b<script>`x`\n"), "a\\|b&lt;script&gt;\\`x\\` ");
+/// The cost paragraph and tables.
+fn cost(o: &mut String, c: &CostResult) {
+    let _ = writeln!(
+        o,
+        "\n**Cost** ({}): this run ${:.6}, **${:.2} per million requests**, ${:.2}/month at the average {:.1} req/s, ${:.2}/month at the peak {:.1} req/s.",
+        cell(&c.region),
+        c.run.total,
+        c.per_million_usd,
+        c.monthly_average.total,
+        c.average_rate,
+        c.monthly_peak.total,
+        c.peak_rate
+    );
+    if let Some(v) = &c.batch_vs_item {
+        let _ = writeln!(o, "\nBatch vs per-item: {}.", cell(&v.verdict));
+    }
+    let b = &c.run;
+    let _ = writeln!(o, "\n| component | this run USD |\n|---|---:|");
+    for (c, v) in b.components() {
+        let _ = writeln!(o, "| {} | {v:.6} |", c.label());
+    }
+    if !c.reconciliation.is_empty() {
+        let _ = writeln!(o, "\n| reconciliation | client | CloudWatch | gap |\n|---|---:|---:|---:|");
+        for x in &c.reconciliation {
+            let flag = if x.flagged { " ⚠️" } else { "" };
+            let _ = writeln!(o, "| {} | {:.1} | {:.1} | {:.2}%{flag} |", cell(&x.what), x.client, x.server, x.gap_pct);
+        }
+    }
+    if let Some(k) = &c.knee {
+        let sustainable = k.highest_sustainable_rate.map(|x| format!("{x:.0} req/s")).unwrap_or_else(|| "none".into());
+        let _ = writeln!(
+            o,
+            "\n**Knee**: reserved concurrency {} ÷ mean duration {:.1} ms = {:.0} req/s by Little's law; highest offered rate with < 1% Lambda throttles: {sustainable}.\n",
+            k.reserved_concurrency, k.mean_duration_ms, k.littles_law_max_rate
+        );
+        let _ = writeln!(o, "| offered req/s | measured throttles | Little's law | Erlang B |\n|---:|---:|---:|---:|");
+        for p in &k.points {
+            let _ = writeln!(
+                o,
+                "| {:.0} | {:.2}% | {:.2}% | {:.2}% |",
+                p.rate,
+                p.measured * 100.0,
+                p.littles_law * 100.0,
+                p.erlang_b * 100.0
+            );
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! Scenario files: parsed and validated once into a typed [`Plan`]. Every error names the file,
-//! line and column, the field, and what is expected.
+//! line and column, the field, and what is expected. The plan is also what results.json
+//! records of the scenario (header values redacted), so it reads back into the same types.
 
 pub mod error;
+pub mod millis;
 pub mod raw;
 pub mod template;
 pub mod threshold;
@@ -10,12 +12,18 @@ mod validate;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 pub use error::ScenarioError;
 pub use template::Template;
-pub use threshold::{Cmp, Metric};
+pub use threshold::{Cmp, Metric, Unit};
+
+/// What results.json writes in place of every header value.
+pub const REDACTED: &str = "<redacted>";
 
 /// How arrivals are spaced within an open-model phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Arrivals {
     /// Evenly spaced at the rate (wrk2's schedule).
@@ -25,7 +33,7 @@ pub enum Arrivals {
 }
 
 /// The load a phase applies.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Load {
     /// Open model, constant rate (req/s).
@@ -49,8 +57,9 @@ pub enum Load {
     Closed {
         /// Virtual users.
         users: u32,
-        /// Pause after each response.
-        #[serde(with = "crate::results::duration_ms")]
+        /// Pause after each response (ms in results.json).
+        #[serde(with = "millis")]
+        #[schemars(with = "f64")]
         think: Duration,
     },
 }
@@ -78,12 +87,13 @@ impl Load {
 }
 
 /// One phase.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Phase {
     /// Name, unique within the scenario.
     pub name: String,
-    /// How long it lasts.
-    #[serde(with = "crate::results::duration_ms")]
+    /// How long it lasts (ms in results.json).
+    #[serde(with = "millis")]
+    #[schemars(with = "f64")]
     pub duration: Duration,
     /// The load.
     pub load: Load,
@@ -92,7 +102,7 @@ pub struct Phase {
 }
 
 /// One request kind of the mix.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Request {
     /// Name, unique within the scenario.
     pub name: String,
@@ -100,12 +110,11 @@ pub struct Request {
     pub weight: f64,
     /// HTTP method.
     pub method: String,
-    /// Path template (with query string).
-    #[serde(skip)]
+    /// Path template (with query string), as written.
+    #[serde(rename = "path_text")]
+    #[schemars(with = "String")]
     pub path: Template,
-    /// The path template as written.
-    pub path_text: String,
-    /// Body template.
+    /// Body template. Not written to results.json: a body may carry what a header would.
     #[serde(skip)]
     pub body: Option<Template>,
     /// Extra headers.
@@ -114,8 +123,30 @@ pub struct Request {
     pub expect: Vec<u16>,
 }
 
+/// Which of target-api's two read patterns a request uses (`GET /items?ids=…&pattern=…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadPattern {
+    /// `pattern=batch`: BatchGetItem in chunks of 100.
+    Batch,
+    /// `pattern=per-item`: one GetItem per id.
+    PerItem,
+}
+
+impl Request {
+    /// The read pattern this request asks target-api for, from its query string.
+    pub fn read_pattern(&self) -> Option<ReadPattern> {
+        let text = self.path.text();
+        let query = text.split_once('?')?.1;
+        query.split('&').find_map(|pair| match pair {
+            "pattern=batch" => Some(ReadPattern::Batch),
+            "pattern=per-item" => Some(ReadPattern::PerItem),
+            _ => None,
+        })
+    }
+}
+
 /// How seeded keys are picked.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum KeyDistribution {
     /// Every seeded item equally likely.
@@ -135,7 +166,7 @@ pub enum KeyDistribution {
 }
 
 /// `[data]`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Data {
     /// Items seeded before the measured phases.
     pub items: u64,
@@ -148,15 +179,18 @@ pub struct Data {
 }
 
 /// `[target]`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Target {
     /// Base URL; `None` runs the local stack.
     pub url: Option<String>,
-    /// Headers sent with every request, `${ENV}` expanded. Values never leave the process.
-    #[serde(serialize_with = "redact_headers")]
+    /// Headers sent with every request, `${ENV}` expanded. Values never leave the process:
+    /// results.json has each name with [`REDACTED`].
+    #[serde(serialize_with = "redact_headers", deserialize_with = "redacted_headers")]
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
     pub headers: Vec<(String, String)>,
-    /// Per-request timeout.
-    #[serde(with = "crate::results::duration_ms")]
+    /// Per-request timeout (ms in results.json).
+    #[serde(with = "millis")]
+    #[schemars(with = "f64")]
     pub timeout: Duration,
     /// Most requests in flight at once.
     pub max_in_flight: usize,
@@ -167,7 +201,7 @@ pub struct Target {
 }
 
 /// A deployed stack's resource names, as `[target]` gives them.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AwsNames {
     /// Lambda function name.
     pub function_name: String,
@@ -187,23 +221,30 @@ fn redact_headers<S: serde::Serializer>(h: &[(String, String)], s: S) -> Result<
     use serde::ser::SerializeMap;
     let mut m = s.serialize_map(Some(h.len()))?;
     for (k, _) in h {
-        m.serialize_entry(k, "<redacted>")?;
+        m.serialize_entry(k, REDACTED)?;
     }
     m.end()
 }
 
+fn redacted_headers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    let names = std::collections::BTreeMap::<String, String>::deserialize(d)?;
+    Ok(names.into_keys().map(|k| (k, REDACTED.to_owned())).collect())
+}
+
 /// `[stack]`: overrides of the local stack's settings; `None` keeps the stack's default.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StackOverrides {
     /// Reserved concurrency.
     pub reserved_concurrency: Option<u32>,
     /// Memory, MB.
     pub memory_mb: Option<u32>,
-    /// Function timeout.
-    #[serde(with = "crate::results::opt_duration_ms")]
+    /// Function timeout (ms in results.json).
+    #[serde(with = "millis::option")]
+    #[schemars(with = "Option<f64>")]
     pub timeout: Option<Duration>,
-    /// Keep-warm time of idle environments.
-    #[serde(with = "crate::results::opt_duration_ms")]
+    /// Keep-warm time of idle environments (ms in results.json).
+    #[serde(with = "millis::option")]
+    #[schemars(with = "Option<f64>")]
     pub keep_warm: Option<Duration>,
     /// Latency profile name or file.
     pub latency_profile: Option<String>,
@@ -211,8 +252,9 @@ pub struct StackOverrides {
     pub api_rate: Option<f64>,
     /// Stage throttling burst.
     pub api_burst: Option<u32>,
-    /// Integration timeout.
-    #[serde(with = "crate::results::opt_duration_ms")]
+    /// Integration timeout (ms in results.json).
+    #[serde(with = "millis::option")]
+    #[schemars(with = "Option<f64>")]
     pub integration_timeout: Option<Duration>,
     /// Table read units per second.
     pub dynamodb_read_units: Option<f64>,
@@ -221,7 +263,7 @@ pub struct StackOverrides {
 }
 
 /// One threshold.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Threshold {
     /// The key as written, e.g. `get-item.latency.p95`.
     pub key: String,
@@ -240,7 +282,7 @@ pub struct Threshold {
 }
 
 /// A validated scenario: everything the run needs, typed.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
     /// Scenario name.
     pub name: String,
@@ -285,5 +327,48 @@ impl Plan {
     /// Total planned duration of the measured phases.
     pub fn duration(&self) -> Duration {
         self.phases.iter().map(|p| p.duration).sum()
+    }
+
+    /// The index of the request kind named `name`.
+    pub fn request_index(&self, name: &str) -> Option<usize> {
+        self.requests.iter().position(|r| r.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(path: &str) -> Request {
+        Request {
+            name: "r".into(),
+            weight: 1.0,
+            method: "GET".into(),
+            path: Template::parse(path).unwrap(),
+            body: None,
+            headers: Vec::new(),
+            expect: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn read_patterns_come_from_the_query_string() {
+        assert_eq!(request("/items?ids={ids:5}&pattern=batch").read_pattern(), Some(ReadPattern::Batch));
+        assert_eq!(request("/items?pattern=per-item&ids={ids:5}").read_pattern(), Some(ReadPattern::PerItem));
+        assert_eq!(request("/items?ids={ids:5}&pattern=batches").read_pattern(), None);
+        assert_eq!(request("/items/pattern=batch").read_pattern(), None, "a path segment is no query");
+    }
+
+    #[test]
+    fn the_plan_reads_back_from_results_with_headers_redacted() {
+        let text = "name = \"x\"\n[target]\nheaders = { authorization = \"secret\" }\n[[phase]]\nname = \"p\"\nduration = \"2s\"\nusers = 2\nthink = \"5ms\"\n[[request]]\nname = \"r\"\npath = \"/health\"\n[thresholds]\n\"ok.count\" = \"> 1\"\n";
+        let plan = Plan::from_str(Path::new("x.toml"), text, &|_| None).unwrap();
+        let json = serde_json::to_string(&plan).unwrap();
+        assert!(!json.contains("secret") && json.contains(REDACTED), "{json}");
+        let back: Plan = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.target.headers, vec![("authorization".to_owned(), REDACTED.to_owned())]);
+        assert_eq!(back.phases, plan.phases, "durations survive the round trip in ms");
+        assert_eq!(back.thresholds, plan.thresholds);
+        assert_eq!(back.requests[0].path, plan.requests[0].path);
     }
 }

@@ -34,10 +34,6 @@ pub struct RawScenario {
     pub thresholds: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
 }
 
-/// Keys of the top level, for suggestions.
-pub const TOP_KEYS: &[&str] =
-    &["name", "description", "seed", "target", "stack", "data", "phase", "request", "thresholds"];
-
 /// `[target]`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -165,55 +161,47 @@ pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(RawScenario)).unwrap_or_default()
 }
 
-/// Every key each table accepts, for "did you mean" on an unknown key.
-pub const ALL_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "seed",
-    "target",
-    "stack",
-    "data",
-    "phase",
-    "request",
-    "thresholds",
-    "url",
-    "headers",
-    "function_name",
-    "api_id",
-    "table_name",
-    "region",
-    "stage",
-    "timeout",
-    "max_in_flight",
-    "http2",
-    "reserved_concurrency",
-    "memory_mb",
-    "keep_warm",
-    "latency_profile",
-    "api_rate",
-    "api_burst",
-    "integration_timeout",
-    "dynamodb_read_units",
-    "dynamodb_write_units",
-    "items",
-    "item_size",
-    "seed_rate",
-    "distribution",
-    "zipf_exponent",
-    "hot_keys",
-    "hot_traffic",
-    "duration",
-    "rate",
-    "ramp",
-    "steps",
-    "users",
-    "think",
-    "arrivals",
-    "from",
-    "to",
-    "weight",
-    "method",
-    "path",
-    "body",
-    "expect",
-];
+/// Every key any table accepts, for "did you mean" on an unknown key where the parser does not
+/// say which keys the table allows. Read off the generated schema, so it cannot fall behind
+/// the types above.
+pub fn all_keys() -> &'static [String] {
+    static KEYS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        fn collect(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(serde_json::Value::Object(props)) = m.get("properties") {
+                        out.extend(props.keys().cloned());
+                    }
+                    m.values().for_each(|x| collect(x, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+                _ => {}
+            }
+        }
+        let mut keys = std::collections::BTreeSet::new();
+        collect(&json_schema(), &mut keys);
+        keys.into_iter().collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_table_key_is_known() {
+        let keys = super::all_keys();
+        for k in [
+            "name",
+            "phase",
+            "request",
+            "thresholds",
+            "max_in_flight",
+            "reserved_concurrency",
+            "hot_traffic",
+            "from",
+            "expect",
+        ] {
+            assert!(keys.iter().any(|x| x == k), "{k} missing from {keys:?}");
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! Path and body templates: literal text with `{id}`, `{ids:N}`, `{new_id}` and `{payload}`
-//! placeholders, parsed once and rendered per request.
+//! placeholders, parsed once and rendered per request. In results.json a template is the text
+//! as written.
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,16 +17,49 @@ pub enum Part {
     Payload,
 }
 
+/// Why a template does not parse; positions count characters from 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// A `{` without its `}`.
+    #[error("unclosed '{{' at character {at}")]
+    Unclosed {
+        /// Where the `{` is.
+        at: usize,
+    },
+    /// A `}` without its `{`.
+    #[error("unmatched '}}' at character {at}; write }}}} for a literal brace")]
+    Unmatched {
+        /// Where the `}` is.
+        at: usize,
+    },
+    /// `{ids:N}` with N outside 1–10000.
+    #[error("'{{{placeholder}}}': the count after 'ids:' must be 1 to 10000")]
+    IdsCount {
+        /// The placeholder as written, without braces.
+        placeholder: String,
+    },
+    /// A name that is no placeholder.
+    #[error(
+        "unknown placeholder '{{{placeholder}}}'; use {{id}}, {{ids:N}}, {{new_id}} or {{payload}} (write {{{{ for a literal brace)"
+    )]
+    Unknown {
+        /// The name as written.
+        placeholder: String,
+    },
+}
+
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
+    /// The text as written.
+    text: String,
     /// The pieces in order.
     pub parts: Vec<Part>,
 }
 
 impl Template {
     /// Parses `text`; `{{` and `}}` stand for literal braces.
-    pub fn parse(text: &str) -> Result<Template, String> {
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut chars = text.char_indices().peekable();
@@ -41,7 +75,7 @@ impl Template {
                 }
                 '{' => {
                     let rest = &text[i + 1..];
-                    let end = rest.find('}').ok_or_else(|| format!("unclosed '{{' at character {}", i + 1))?;
+                    let end = rest.find('}').ok_or(TemplateError::Unclosed { at: i + 1 })?;
                     let name = &rest[..end];
                     for _ in 0..=end {
                         chars.next();
@@ -58,24 +92,36 @@ impl Template {
                                 .parse()
                                 .ok()
                                 .filter(|c| (1..=10_000).contains(c))
-                                .ok_or_else(|| format!("'{{{n}}}': the count after 'ids:' must be 1 to 10000"))?;
+                                .ok_or_else(|| TemplateError::IdsCount { placeholder: n.to_owned() })?;
                             Part::Ids(count)
                         }
-                        other => {
-                            return Err(format!(
-                                "unknown placeholder '{{{other}}}'; use {{id}}, {{ids:N}}, {{new_id}} or {{payload}} (write {{{{ for a literal brace)"
-                            ));
-                        }
+                        other => return Err(TemplateError::Unknown { placeholder: other.to_owned() }),
                     });
                 }
-                '}' => return Err(format!("unmatched '}}' at character {}; write }}}} for a literal brace", i + 1)),
+                '}' => return Err(TemplateError::Unmatched { at: i + 1 }),
                 c => literal.push(c),
             }
         }
         if !literal.is_empty() {
             parts.push(Part::Literal(literal));
         }
-        Ok(Template { parts })
+        Ok(Template { text: text.to_owned(), parts })
+    }
+
+    /// The text as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The whole text when it has no placeholders (`{{` unescaped), else `None`.
+    pub fn literal(&self) -> Option<String> {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Literal(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The largest `{ids:N}` in the template (0 when there is none).
@@ -119,6 +165,19 @@ impl Template {
     }
 }
 
+impl serde::Serialize for Template {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Template {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Template::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// The id of seeded item `n`: `item-000042`.
 pub fn seeded_id(n: u64) -> String {
     format!("item-{n:06}")
@@ -152,9 +211,20 @@ mod tests {
 
     #[test]
     fn rejects_bad_placeholders() {
-        assert!(Template::parse("/items/{idd}").unwrap_err().contains("unknown placeholder"));
-        assert!(Template::parse("/items/{ids:0}").unwrap_err().contains("1 to 10000"));
-        assert!(Template::parse("/items/{id").unwrap_err().contains("unclosed"));
-        assert!(Template::parse("/items/}").unwrap_err().contains("unmatched"));
+        let e = |t: &str| Template::parse(t).unwrap_err().to_string();
+        assert!(e("/items/{idd}").contains("unknown placeholder '{idd}'"), "{}", e("/items/{idd}"));
+        assert!(e("/items/{ids:0}").contains("'{ids:0}': the count after 'ids:' must be 1 to 10000"));
+        assert_eq!(e("/items/{id"), "unclosed '{' at character 8");
+        assert_eq!(e("/items/}"), "unmatched '}' at character 8; write }} for a literal brace");
+    }
+
+    #[test]
+    fn templates_are_their_text_in_results() {
+        let t = Template::parse("/items?ids={ids:3}&x={{y}}").unwrap();
+        assert_eq!(serde_json::to_string(&t).unwrap(), r#""/items?ids={ids:3}&x={{y}}""#);
+        let back: Template = serde_json::from_str(r#""/items?ids={ids:3}&x={{y}}""#).unwrap();
+        assert_eq!(back, t);
+        assert_eq!(Template::parse("/a/{{b}}").unwrap().literal().as_deref(), Some("/a/{b}"));
+        assert_eq!(t.literal(), None);
     }
 }

@@ -1,8 +1,13 @@
 //! Thresholds: `"get-item.latency.p95" = "< 80ms"`, parsed into a metric reference, a
 //! comparison and a limit in the metric's own unit.
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::record::Class;
+
 /// Comparison of measured against limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum Cmp {
     /// `<`
     Lt,
@@ -37,7 +42,7 @@ impl Cmp {
 }
 
 /// What a threshold measures.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Metric {
     /// Corrected latency (from the intended send time) at a percentile (`max` = 100, `mean`).
@@ -56,13 +61,13 @@ pub enum Metric {
     ThrottleRate,
     /// Share of requests in one outcome class.
     ClassRate {
-        /// The class name.
-        class: String,
+        /// The class.
+        class: Class,
     },
     /// Requests in one outcome class.
     ClassCount {
-        /// The class name.
-        class: String,
+        /// The class.
+        class: Class,
     },
     /// Cold starts seen (`x-cold-start: true`).
     ColdStartCount,
@@ -93,38 +98,66 @@ impl Metric {
     }
 }
 
-/// Unit of a limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Unit of a limit, as results.json names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum Unit {
     /// Milliseconds (`300ms`, `1.5s`).
+    #[serde(rename = "ms")]
     Millis,
-    /// A share (`1%`, `0.01`).
+    /// A share (`1%`, `0.01`), kept as a fraction from 0 to 1.
+    #[serde(rename = "ratio")]
     Fraction,
     /// A plain number.
+    #[serde(rename = "count")]
     Count,
 }
 
-/// Outcome class names, as used in thresholds and results.
-pub const CLASSES: &[&str] = &[
-    "ok",
-    "client_error",
-    "apigw_throttled",
-    "lambda_throttled",
-    "function_error",
-    "dynamodb_throttled",
-    "timeout",
-    "transport_error",
-];
+/// Why a threshold key names no metric.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricError {
+    /// `latency.<stat>` with a statistic that is none.
+    #[error("'{0}' is not a statistic; use p50, p95, p99, p99.9, max, min or mean")]
+    Statistic(String),
+    /// Nothing matched.
+    #[error(
+        "unknown metric '{key}'{hint}; use latency.pNN, service_time.pNN, errors.rate, throttles.rate, \
+         cold_starts.count, cold_starts.rate, requests.count, rate.achieved, cost.run_usd, \
+         cost.per_million_usd, cost.monthly_usd or <class>.rate/<class>.count, optionally prefixed with a request name"
+    )]
+    Unknown {
+        /// The key as written.
+        key: String,
+        /// A note on the request names, when the first part may have been meant as one.
+        hint: String,
+    },
+}
+
+/// Why a condition does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConditionError {
+    /// No comparison operator.
+    #[error("'{0}' must start with <, <=, > or >=, e.g. \"< 300ms\"")]
+    Operator(String),
+    /// A latency limit without a unit.
+    #[error("'{0}' needs a time unit: ms, s or us (e.g. \"< 300ms\")")]
+    TimeUnit(String),
+    /// A share that is none.
+    #[error("'{0}' must be a percentage (\"1%\") or a fraction from 0 to 1")]
+    Share(String),
+    /// A count that is none.
+    #[error("'{0}' must be a number >= 0")]
+    Number(String),
+}
 
 /// A parsed threshold key: optional request name, then the metric.
-pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>, Metric), String> {
+pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>, Metric), MetricError> {
     // A request name may itself contain dots; match the longest known request prefix first.
     let (request, rest) =
         match request_names.iter().filter(|n| key.starts_with(&format!("{n}."))).max_by_key(|n| n.len()) {
             Some(n) => (Some((*n).to_owned()), &key[n.len() + 1..]),
             None => (None, key),
         };
-    let percentile = |p: &str| -> Result<Option<f64>, String> {
+    let percentile = |p: &str| -> Result<Option<f64>, MetricError> {
         match p {
             "mean" | "avg" => Ok(None),
             "max" => Ok(Some(100.0)),
@@ -135,7 +168,7 @@ pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>
                 .and_then(|q| q.parse::<f64>().ok())
                 .filter(|q| (0.0..=100.0).contains(q))
                 .map(Some)
-                .ok_or_else(|| format!("'{p}' is not a statistic; use p50, p95, p99, p99.9, max, min or mean")),
+                .ok_or_else(|| MetricError::Statistic(p.to_owned())),
         }
     };
     let metric = match rest.split_once('.') {
@@ -150,8 +183,12 @@ pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>
         Some(("cost", "run_usd")) => Metric::CostRun,
         Some(("cost", "per_million_usd")) => Metric::CostPerMillion,
         Some(("cost", "monthly_usd")) => Metric::CostMonthly,
-        Some((class, "rate")) if CLASSES.contains(&class) => Metric::ClassRate { class: class.to_owned() },
-        Some((class, "count")) if CLASSES.contains(&class) => Metric::ClassCount { class: class.to_owned() },
+        Some((class, "rate")) if Class::from_name(class).is_some() => {
+            Metric::ClassRate { class: Class::from_name(class).expect("checked") }
+        }
+        Some((class, "count")) if Class::from_name(class).is_some() => {
+            Metric::ClassCount { class: Class::from_name(class).expect("checked") }
+        }
         _ => {
             let hint = if request.is_none() && rest.contains('.') {
                 let first = rest.split('.').next().unwrap_or("");
@@ -159,11 +196,7 @@ pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>
             } else {
                 String::new()
             };
-            return Err(format!(
-                "unknown metric '{key}'{hint}; use latency.pNN, service_time.pNN, errors.rate, throttles.rate, \
-                 cold_starts.count, cold_starts.rate, requests.count, rate.achieved, cost.run_usd, \
-                 cost.per_million_usd, cost.monthly_usd or <class>.rate/<class>.count, optionally prefixed with a request name"
-            ));
+            return Err(MetricError::Unknown { key: key.to_owned(), hint });
         }
     };
     Ok((request, metric))
@@ -171,7 +204,7 @@ pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>
 
 /// Parses a condition such as `< 300ms`, `<= 1%` or `> 100` into the comparison and a limit in
 /// `unit` (ms, a fraction, or a count).
-pub fn parse_condition(text: &str, unit: Unit) -> Result<(Cmp, f64), String> {
+pub fn parse_condition(text: &str, unit: Unit) -> Result<(Cmp, f64), ConditionError> {
     let t = text.trim();
     let (cmp, rest) = if let Some(r) = t.strip_prefix("<=") {
         (Cmp::Le, r)
@@ -182,7 +215,7 @@ pub fn parse_condition(text: &str, unit: Unit) -> Result<(Cmp, f64), String> {
     } else if let Some(r) = t.strip_prefix('>') {
         (Cmp::Gt, r)
     } else {
-        return Err(format!("'{text}' must start with <, <=, > or >=, e.g. \"< 300ms\""));
+        return Err(ConditionError::Operator(text.to_owned()));
     };
     let v = rest.trim();
     let number = |s: &str| s.trim().parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0);
@@ -195,19 +228,17 @@ pub fn parse_condition(text: &str, unit: Unit) -> Result<(Cmp, f64), String> {
             } else if let Some(n) = v.strip_suffix('s').and_then(number) {
                 n * 1000.0
             } else {
-                return Err(format!("'{v}' needs a time unit: ms, s or us (e.g. \"< 300ms\")"));
+                return Err(ConditionError::TimeUnit(v.to_owned()));
             }
         }
         Unit::Fraction => {
             if let Some(n) = v.strip_suffix('%').and_then(number) {
                 n / 100.0
             } else {
-                number(v)
-                    .filter(|n| *n <= 1.0)
-                    .ok_or_else(|| format!("'{v}' must be a percentage (\"1%\") or a fraction from 0 to 1"))?
+                number(v).filter(|n| *n <= 1.0).ok_or_else(|| ConditionError::Share(v.to_owned()))?
             }
         }
-        Unit::Count => number(v).ok_or_else(|| format!("'{v}' must be a number >= 0"))?,
+        Unit::Count => number(v).ok_or_else(|| ConditionError::Number(v.to_owned()))?,
     };
     Ok((cmp, limit))
 }
@@ -226,10 +257,12 @@ mod tests {
         assert_eq!(parse_metric("a.b.errors.rate", &["a.b"]).unwrap().1, Metric::ErrorRate);
         assert_eq!(
             parse_metric("lambda_throttled.count", &[]).unwrap().1,
-            Metric::ClassCount { class: "lambda_throttled".into() }
+            Metric::ClassCount { class: Class::LambdaThrottled }
         );
         assert!(parse_metric("latency.p101", &[]).is_err());
-        assert!(parse_metric("get-itm.latency.p95", &["get-item"]).unwrap_err().contains("not a request name"));
+        assert!(
+            parse_metric("get-itm.latency.p95", &["get-item"]).unwrap_err().to_string().contains("not a request name")
+        );
     }
 
     #[test]
@@ -240,7 +273,7 @@ mod tests {
         assert_eq!(parse_condition("> 0.5", Unit::Fraction).unwrap(), (Cmp::Gt, 0.5));
         assert_eq!(parse_condition(">= 10", Unit::Count).unwrap(), (Cmp::Ge, 10.0));
         assert!(parse_condition("300ms", Unit::Millis).is_err());
-        assert!(parse_condition("< 300", Unit::Millis).unwrap_err().contains("time unit"));
+        assert!(parse_condition("< 300", Unit::Millis).unwrap_err().to_string().contains("time unit"));
         assert!(parse_condition("< 5", Unit::Fraction).is_err());
         assert!(Cmp::Lt.holds(1.0, 2.0) && !Cmp::Gt.holds(1.0, 2.0));
     }

@@ -1,0 +1,199 @@
+//! The attack: one dispatcher per phase sends each request at its intended time (open model)
+//! or keeps N virtual users busy (closed model); latency is measured from the intended time
+//! (no coordinated omission) and, separately, from the actual send. In-flight requests are
+//! bounded; when the bound or the machine makes a send late, the lateness is recorded and the
+//! run is marked saturated — the rate is never quietly lowered.
+//!
+//! [`pacer`] says when, [`mix`] what, [`send`] sends and records one request, [`timer`] wakes
+//! the dispatcher, [`monitor`] watches the run, [`stop`] ends it early.
+
+pub mod keys;
+pub mod mix;
+pub mod monitor;
+pub mod pacer;
+pub mod send;
+pub mod stop;
+pub mod timer;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
+use crate::http::{HttpClient, Pool};
+use crate::record::Recorder;
+use crate::scenario::{Load, Plan};
+use mix::Mix;
+use pacer::Pacer;
+pub use stop::StopSwitch;
+
+/// Shared state of one run.
+pub struct Engine {
+    /// The plan.
+    pub plan: Arc<Plan>,
+    /// What was measured.
+    pub recorder: Arc<Mutex<Recorder>>,
+    /// Requests in flight now.
+    pub in_flight: Arc<AtomicU64>,
+    /// When the measured phases began.
+    pub start: Instant,
+    /// Thrown to stop early (a signal, an abort-on-fail threshold, a dead target).
+    pub stop: StopSwitch,
+    /// Index of the phase running now.
+    pub phase_now: Arc<AtomicU64>,
+    /// When the last phase ended (or the run was stopped), before in-flight requests drained.
+    phases_end: Mutex<Option<Instant>>,
+    /// The general client (https, HTTP/2).
+    client: HttpClient,
+    /// The plain-http fast path (`None` for https, HTTP/2 or an unparsable base).
+    fast: Option<Pool>,
+    /// Which request to send next and how it reads.
+    mix: Mix,
+}
+
+impl Engine {
+    /// An engine for `plan` against `base`.
+    pub fn new(plan: Arc<Plan>, base: &str, client: HttpClient, stop: StopSwitch) -> Self {
+        let recorder = Arc::new(Mutex::new(Recorder::new(plan.requests.len(), plan.phases.len())));
+        // HTTP/2 is only ever negotiated by ALPN over TLS, so plain http is HTTP/1.1 either way.
+        let fast = Pool::for_base(base, plan.target.max_in_flight.min(4096));
+        // The fast path sends origin-form request targets: only the base URL's path prefixes them.
+        let prefix = match &fast {
+            Some(_) => {
+                base.parse::<hyper::Uri>().map(|u| u.path().trim_end_matches('/').to_owned()).unwrap_or_default()
+            }
+            None => base.to_owned(),
+        };
+        let mix = Mix::new(&plan, prefix);
+        Self {
+            plan,
+            client,
+            phases_end: Mutex::new(None),
+            fast,
+            mix,
+            recorder,
+            in_flight: Arc::new(AtomicU64::new(0)),
+            start: Instant::now(),
+            stop,
+            phase_now: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.is_stopped()
+    }
+
+    /// The measured duration: from the start to the end of the last phase that ran (or the
+    /// stop), not including the drain of in-flight requests — rates divide by it.
+    pub fn measured(&self) -> Duration {
+        self.phases_end
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map_or_else(|| self.start.elapsed(), |end| end.saturating_duration_since(self.start))
+    }
+
+    /// Runs every phase in order; returns when done or stopped, after in-flight requests
+    /// finish (at most the request timeout, or 2 s when stopped).
+    pub async fn run(self: &Arc<Self>) {
+        let mut phase_start = self.start;
+        for (i, phase) in self.plan.phases.iter().enumerate() {
+            if self.stopped() {
+                break;
+            }
+            self.phase_now.store(i as u64, Ordering::Relaxed);
+            let seed = self.plan.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+            let end = phase_start + phase.duration;
+            match &phase.load {
+                Load::Closed { users, think } => self.closed(i, *users, *think, end, seed).await,
+                _ => {
+                    let pacer = Pacer::new(&phase.load, phase.duration, phase.arrivals, seed).expect("open model");
+                    self.open(i, pacer, phase_start, seed).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(end.into()) => {}
+                        _ = self.stop.stopped() => {}
+                    }
+                }
+            }
+            phase_start = end;
+        }
+        *self.phases_end.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now().min(phase_start));
+        let grace =
+            if self.stopped() { Duration::from_secs(2) } else { self.plan.target.timeout + Duration::from_millis(100) };
+        let until = Instant::now() + grace;
+        while self.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Sends the phase's schedule. The sends in flight are futures of this one task rather
+    /// than a task each: a new send is first polled — and written — the moment it is due, not
+    /// after whatever else the scheduler had queued, and no task is allocated per request.
+    /// When the schedule ends, what is still in flight is handed to a task that drains it.
+    async fn open(self: &Arc<Self>, phase: usize, mut pacer: Pacer, phase_start: Instant, seed: u64) {
+        let mut rng = fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15);
+        let mut stop = self.stop.watch();
+        let max = self.plan.target.max_in_flight;
+        let mut inflight = FuturesUnordered::new();
+        let mut wake = timer::Wake::new();
+        let mut next = pacer.next_due();
+        while let Some(offset) = next {
+            if self.stopped() {
+                break;
+            }
+            let due = phase_start + offset;
+            if inflight.len() >= max || due > Instant::now() + timer::WINDOW {
+                // Not due yet, or the in-flight bound is reached (the lateness then shows):
+                // meanwhile, drive what is in flight.
+                tokio::select! {
+                    biased;
+                    _ = stop.wait_for(|s| *s) => break,
+                    Some(()) = inflight.next(), if !inflight.is_empty() => continue,
+                    _ = wake.until(due), if inflight.len() < max => {}
+                }
+                // The fallback timer may wake up to half a tick early: send then.
+            }
+            let prepared = self.mix.prepare(&mut rng);
+            let me = self.clone();
+            // Counted before the send runs, so the final drain waits for it too.
+            self.in_flight.fetch_add(1, Ordering::SeqCst);
+            inflight.push(async move { me.send(phase, prepared, due).await });
+            next = pacer.next_due();
+        }
+        if !inflight.is_empty() {
+            tokio::spawn(async move { while inflight.next().await.is_some() {} });
+        }
+    }
+
+    async fn closed(self: &Arc<Self>, phase: usize, users: u32, think: Duration, end: Instant, seed: u64) {
+        let done = Arc::new(AtomicBool::new(false));
+        let tasks: Vec<_> = (0..users)
+            .map(|u| {
+                let me = self.clone();
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let mut rng = fastrand::Rng::with_seed(seed ^ (u as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
+                    while Instant::now() < end && !me.stopped() && !done.load(Ordering::Relaxed) {
+                        let prepared = me.mix.prepare(&mut rng);
+                        // A closed model waits for each answer by design: the send is the
+                        // intended time, so its latency is service time.
+                        me.in_flight.fetch_add(1, Ordering::SeqCst);
+                        me.send(phase, prepared, Instant::now()).await;
+                        if !think.is_zero() {
+                            tokio::time::sleep(think.min(end.saturating_duration_since(Instant::now()))).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        tokio::select! {
+            _ = tokio::time::sleep_until(end.into()) => {}
+            _ = self.stop.stopped() => {}
+        }
+        done.store(true, Ordering::Relaxed);
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The run's watcher, once a fifth of a second: closes finished seconds of the series, notes
+//! the requests in flight, stops the run on a dead target or a failing `abort_on_fail`
+//! threshold, and hands a [`Snapshot`] to the event sink for the progress line.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::Engine;
+use crate::event::{Event, Sink, Snapshot};
+use crate::record::{Class, Recorder, Second, Stop};
+
+/// Seconds in a row in which every answer was a connection failure before the target counts
+/// as dead.
+const DEAD_SECONDS: u32 = 5;
+
+/// How often the monitor looks.
+const PERIOD: Duration = Duration::from_millis(200);
+
+/// Decides, from what was recorded so far and the seconds elapsed, whether a gate stops the run.
+pub type AbortCheck = Box<dyn Fn(&Recorder, f64) -> Option<Stop> + Send + Sync>;
+
+/// Counts the closed seconds in a row in which every completed request failed to connect.
+#[derive(Debug, Default)]
+struct DeadTarget {
+    seconds: u32,
+    checked_to: usize,
+}
+
+impl DeadTarget {
+    /// Looks at the seconds closed since the last call; true once the target counts as dead.
+    fn update(&mut self, series: &[Second], now: usize) -> bool {
+        for t in self.checked_to..now {
+            if let Some(s) = series.get(t) {
+                let done = s.completed.total();
+                if done > 0 && s.completed[Class::TransportError] == done {
+                    self.seconds += 1;
+                } else if done > 0 {
+                    self.seconds = 0;
+                }
+            }
+        }
+        self.checked_to = self.checked_to.max(now);
+        self.seconds >= DEAD_SECONDS
+    }
+}
+
+/// Watches `engine` until the task is dropped.
+pub async fn watch(engine: Arc<Engine>, sink: Arc<dyn Sink>, abort: AbortCheck) {
+    let plan = engine.plan.clone();
+    let planned = plan.duration();
+    let mut dead = DeadTarget::default();
+    loop {
+        tokio::time::sleep(PERIOD).await;
+        let elapsed = engine.start.elapsed();
+        let now_s = elapsed.as_secs() as usize;
+        let phase = plan.phases.get(engine.phase_now.load(Ordering::Relaxed) as usize);
+        let in_flight = engine.in_flight.load(Ordering::Relaxed);
+        let (snapshot, stop) = {
+            let mut rec = engine.recorder.lock().unwrap_or_else(|e| e.into_inner());
+            rec.in_flight(now_s, in_flight);
+            rec.close_seconds_before(now_s);
+            let target_dead = dead.update(&rec.series, now_s);
+            let last = now_s.checked_sub(1).and_then(|t| rec.series.get(t)).cloned().unwrap_or_default();
+            let counts = rec.counts(None, None);
+            let snapshot = Snapshot {
+                phase: phase.map(|p| p.name.clone()).unwrap_or_default(),
+                target_rate: phase.and_then(|p| p.load.peak_rate()),
+                sent_last_second: last.sent,
+                p99_ms: last.p99_ms,
+                in_flight,
+                errors: counts.errors(),
+                throttles: counts.throttles(),
+                cold_starts: rec.cold_starts(),
+                elapsed,
+                planned,
+            };
+            let stop = abort(&rec, elapsed.as_secs_f64()).or(target_dead.then_some(Stop::TargetDead));
+            (snapshot, stop)
+        };
+        if let Some(why) = stop {
+            engine.stop.stop(why);
+        }
+        sink.event(Event::Tick(snapshot));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::ClassCounts;
+
+    fn second(ok: u64, transport: u64) -> Second {
+        let mut completed = ClassCounts::default();
+        completed.add(Class::Ok, ok);
+        completed.add(Class::TransportError, transport);
+        Second { completed, ..Second::default() }
+    }
+
+    #[test]
+    fn five_seconds_of_only_connection_failures_is_a_dead_target() {
+        let mut d = DeadTarget::default();
+        let mut series = vec![second(0, 3); 4];
+        assert!(!d.update(&series, 4));
+        series.push(second(0, 0)); // nothing completed: neither dead nor alive
+        series.push(second(1, 2)); // one answer: the target lives
+        assert!(!d.update(&series, 6));
+        series.extend(vec![second(0, 1); 5]);
+        assert!(d.update(&series, 11));
+    }
+}

@@ -1,0 +1,109 @@
+//! One request: sent, timed from its intended and its actual send, classified by what came back
+//! (status, body start, the function's diagnostic headers) and recorded.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use http_body_util::Full;
+
+use super::Engine;
+use super::mix::Prepared;
+use crate::http::{Failed, Response, response};
+use crate::record::Class;
+use crate::record::outcome::{self, Seen};
+use crate::record::recorder::{Diag, Sample};
+
+/// The response headers read on every request, named once: a `&str` lookup parses the name
+/// again each time.
+mod names {
+    use hyper::header::HeaderName;
+    pub const ENV_ID: HeaderName = HeaderName::from_static("x-env-id");
+    pub const ERROR_KIND: HeaderName = HeaderName::from_static("x-error-kind");
+    pub const CAUSE: HeaderName = HeaderName::from_static("x-local-stack-cause");
+    pub const COLD: HeaderName = HeaderName::from_static("x-cold-start");
+    pub const DDB_CALLS: HeaderName = HeaderName::from_static("x-ddb-calls");
+    pub const RCU: HeaderName = HeaderName::from_static("x-ddb-rcu");
+    pub const WCU: HeaderName = HeaderName::from_static("x-ddb-wcu");
+    pub const HANDLER_US: HeaderName = HeaderName::from_static("x-handler-us");
+}
+
+impl Engine {
+    /// Sends one request; the caller has already counted it in `in_flight`.
+    pub(super) async fn send(&self, phase: usize, p: Prepared, due: Instant) {
+        let sent_at = Instant::now();
+        let second = sent_at.saturating_duration_since(self.start).as_secs() as usize;
+        // Scheduling lag either way: late by the machine, or early by up to half a timer tick.
+        let lag_us =
+            sent_at.saturating_duration_since(due).max(due.saturating_duration_since(sent_at)).as_micros() as u64;
+        let from = due.min(sent_at);
+        self.recorder.lock().unwrap_or_else(|e| e.into_inner()).sent(phase, second, lag_us);
+        let req = &self.plan.requests[p.request];
+        let mut builder = hyper::Request::builder().method(p.method).uri(p.uri);
+        if let Some(pool) = &self.fast {
+            builder = builder.header(hyper::header::HOST, pool.host().clone());
+        }
+        for (k, v) in self.plan.target.headers.iter().chain(req.headers.iter()) {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        if !p.body.is_empty() {
+            builder = builder.header("content-type", "application/json");
+        }
+        let outcome = match builder.body(Full::new(p.body)) {
+            Ok(http_req) => {
+                let timeout = self.plan.target.timeout;
+                match &self.fast {
+                    Some(pool) => tokio::time::timeout(timeout, pool.exchange(http_req, response::read)).await,
+                    None => tokio::time::timeout(timeout, response::exchange(&self.client, http_req)).await,
+                }
+            }
+            Err(_) => Ok(Err(Failed)),
+        };
+        let done = Instant::now();
+        let mut sample = Sample {
+            request: p.request,
+            phase,
+            class: Class::TransportError,
+            latency_us: done.saturating_duration_since(from).as_micros() as u64,
+            service_us: done.saturating_duration_since(sent_at).as_micros() as u64,
+            cold: false,
+            diag: None,
+            second: done.saturating_duration_since(self.start).as_secs() as usize,
+            heuristic_mismatch: false,
+        };
+        match outcome {
+            Err(_) => sample.class = Class::Timeout,
+            Ok(Err(Failed)) => sample.class = Class::TransportError,
+            Ok(Ok(resp)) => classify(&resp, &req.expect, &mut sample),
+        }
+        self.recorder.lock().unwrap_or_else(|e| e.into_inner()).record(&sample);
+        // Only once recorded does the request stop counting: the drain then sees every result.
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Fills in the class, cold start and diagnostics of `sample` from the response.
+fn classify(resp: &Response, expect: &[u16], sample: &mut Sample) {
+    let h = &resp.headers;
+    let text = |name: hyper::header::HeaderName| h.get(name).and_then(|v| v.to_str().ok());
+    let num = |name| text(name).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let has_diag = h.contains_key(names::ENV_ID);
+    let seen = Seen {
+        status: resp.status,
+        body: &resp.body,
+        has_diagnostics: has_diag,
+        error_kind: text(names::ERROR_KIND),
+        emulator_cause: text(names::CAUSE),
+    };
+    let (class, mismatch) = outcome::classify(&seen, expect);
+    sample.class = class;
+    sample.heuristic_mismatch = mismatch;
+    sample.cold = text(names::COLD) == Some("true");
+    if has_diag {
+        sample.diag = Some(Diag {
+            ddb_calls: num(names::DDB_CALLS),
+            rcu: num(names::RCU),
+            wcu: num(names::WCU),
+            handler_us: num(names::HANDLER_US),
+        });
+    }
+}

@@ -1,0 +1,122 @@
+//! What the terminal shows while a command runs: each event as a `loadgen: …` line on stderr,
+//! and the run in progress as a progress bar on a terminal or a plain line every 5 s elsewhere.
+//! `--quiet` keeps the warnings and drops the rest.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::event::{Event, Level, Sink, Snapshot};
+
+/// How often the plain (non-terminal) progress line is written.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+/// The terminal's view of a command.
+pub struct Terminal {
+    quiet: bool,
+    /// The scenario's name, the progress bar's prefix.
+    name: String,
+    /// Whether stderr is a terminal (a bar) or not (a line now and then).
+    tty: bool,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    bar: Option<indicatif::ProgressBar>,
+    last_plain: Option<Instant>,
+}
+
+impl Terminal {
+    /// A sink for the run of `name`; with `quiet` only warnings are shown.
+    pub fn new(name: &str, quiet: bool) -> Terminal {
+        Terminal {
+            quiet,
+            name: name.to_owned(),
+            tty: std::io::stderr().is_terminal(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Removes the progress bar (the run's phases are over).
+    pub fn finish(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).bar = None;
+    }
+
+    fn tick(&self, s: &Snapshot) {
+        let target = s.target_rate.map(|r| format!("{r:.0}/s")).unwrap_or_else(|| "closed".into());
+        let line = format!(
+            "{} | target {target} sent {}/s | p99 {:.1}ms | in flight {} | errors {} throttles {} cold {}",
+            s.phase, s.sent_last_second, s.p99_ms, s.in_flight, s.errors, s.throttles, s.cold_starts
+        );
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if self.tty {
+            let total = s.planned.as_secs();
+            let bar = state.bar.get_or_insert_with(|| {
+                let b = indicatif::ProgressBar::new(total.max(1));
+                b.set_style(
+                    indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:24}] {pos}/{len}s {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                b
+            });
+            bar.set_prefix(self.name.clone());
+            bar.set_position(s.elapsed.as_secs().min(total));
+            bar.set_message(line);
+        } else if state.last_plain.is_none_or(|t| t.elapsed() >= PLAIN_EVERY) {
+            // The first line waits PLAIN_EVERY too, as a run's first seconds say little.
+            if state.last_plain.is_some() {
+                eprintln!("[{:>5.0}s/{}s] {line}", s.elapsed.as_secs_f64(), s.planned.as_secs());
+            }
+            state.last_plain = Some(Instant::now());
+        }
+    }
+}
+
+/// The text of an event, for a line of its own.
+fn line(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::BuildingTargetApi => "loadgen: target-api is not built yet; building it now (cargo build --release -p target-api, first run only)…".into(),
+        Event::Seeding { items, item_size, rate } => {
+            format!("loadgen: seeding {items} items of ~{item_size} bytes at {rate} items/s (not measured)…")
+        }
+        Event::WorstCase(w) => format!(
+            "loadgen: worst case for this run against a real stack: {:.0} requests × ${:.8} = ${:.2} ({} MB, {} s timeout{}); limit --max-cost-usd {}",
+            w.requests,
+            w.per_request_usd,
+            w.total_usd,
+            w.memory_mb,
+            w.timeout_s,
+            if w.timeout_assumed { " assumed: pass --infra for the real figures" } else { "" },
+            w.limit_usd
+        ),
+        Event::AligningToMinute { wait } => format!(
+            "loadgen: waiting {:.0} s for the next minute so CloudWatch separates seeding from the run…",
+            wait.as_secs_f64()
+        ),
+        Event::CloudWatchLate { seen, expected, waited, max_wait } => format!(
+            "loadgen: CloudWatch shows {seen:.0} of {expected:.0} requests so far; waiting for late data points ({:.0}s of at most {:.0}s)…",
+            waited.as_secs_f64(),
+            max_wait.as_secs_f64()
+        ),
+        Event::CloudWatchFailed { reason } => format!("loadgen: {reason} — pricing from what the client saw"),
+        Event::NoCost { reason } => format!("loadgen: no cost estimate: {reason}"),
+        Event::Tick(_) => return None,
+    })
+}
+
+impl Sink for Terminal {
+    fn event(&self, event: Event) {
+        if self.quiet && event.level() == Level::Info {
+            return;
+        }
+        match &event {
+            Event::Tick(s) => self.tick(s),
+            other => {
+                if let Some(text) = line(other) {
+                    eprintln!("{text}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! `loadgen run`: plan → target → seed → attack → results → cost → gates → files, writing what
+//! was measured even when the run is interrupted, then the summary and the exit code.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use local_stack::Stack;
+
+use super::progress::Terminal;
+use crate::attack::monitor::{self, AbortCheck};
+use crate::attack::{Engine, StopSwitch, stop};
+use crate::cost::{self, Prices};
+use crate::error::{EXIT_GATE_FAILED, EXIT_NOT_RUN, EXIT_PASS, Error};
+use crate::event::{Event, Sink};
+use crate::record::{Recorder, cpu};
+use crate::results::{InfraOutputs, Results, RunFacts, TargetInfo, TargetKind};
+use crate::scenario::Plan;
+use crate::{gates, http, report, target};
+
+/// Options of `loadgen run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Overrides `[target] url`.
+    pub target: Option<String>,
+    /// Report directory (default `reports/<scenario>-<UTC time>`).
+    pub out: Option<PathBuf>,
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Read the target URL and resource names from `terraform output -json` here.
+    pub infra: Option<PathBuf>,
+    /// Skip the CloudWatch pull (cost from what the client saw).
+    pub no_cloudwatch: bool,
+    /// A price list instead of the built-in one.
+    pub prices: Option<PathBuf>,
+    /// Refuse a run against a real stack whose worst case costs more (USD; `None` = 5).
+    pub max_cost_usd: Option<f64>,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The process exit code.
+    pub exit_code: i32,
+    /// The results document.
+    pub results: Results,
+    /// Where it was written.
+    pub dir: PathBuf,
+}
+
+fn utc_stamp(t: time::OffsetDateTime) -> String {
+    format!("{:04}{:02}{:02}T{:02}{:02}{:02}Z", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second())
+}
+
+/// Loads and validates a scenario, applying the command-line overrides.
+pub fn load_plan(opts: &RunOptions) -> Result<Plan, Error> {
+    let mut plan = Plan::from_file(&opts.scenario, &|k| std::env::var(k).ok())?;
+    if let Some(url) = &opts.target {
+        plan.target.url = Some(target::url::normalise(url).ok_or_else(|| Error::TargetFlag(url.clone()))?);
+    }
+    if let Some(seed) = opts.seed {
+        plan.seed = seed;
+    }
+    Ok(plan)
+}
+
+/// Where the load goes, and what the cost stage knows about it.
+struct SetUp {
+    base: String,
+    info: TargetInfo,
+    ctx: cost::Context,
+    /// The local stack, kept running until the results are written.
+    stack: Option<Stack>,
+}
+
+/// A URL target (with the spend guard when it is not on loopback), or the local stack.
+async fn set_up(
+    plan: &Plan,
+    opts: &RunOptions,
+    infra: Option<InfraOutputs>,
+    prices: &Prices,
+    dir: &std::path::Path,
+    sink: &Arc<dyn Sink>,
+) -> Result<SetUp, Error> {
+    if let Some(url) = &plan.target.url {
+        let ctx = cost::Context::for_url(infra.as_ref(), plan.target.aws.as_ref());
+        if !target::url::is_loopback(url) {
+            let timeout = infra.as_ref().and_then(|o| o.timeout_s);
+            cost::stage::guard(plan, &ctx, timeout, prices, opts.max_cost_usd.unwrap_or(5.0), sink)?;
+        }
+        let info = TargetInfo { kind: TargetKind::Url, url: url.clone(), stack: None, function_log: None, infra };
+        return Ok(SetUp { base: url.clone(), info, ctx, stack: None });
+    }
+    let binary = target::binary::target_api(sink)?;
+    let config = target::stack::config(plan, binary, dir)?;
+    let stack = target::stack::start(config.clone()).await?;
+    let ctx = cost::Context::for_stack(&stack, &config);
+    let url = stack.endpoints().api_url.clone();
+    let info = TargetInfo {
+        kind: TargetKind::LocalStack,
+        url: url.clone(),
+        stack: Some(config),
+        function_log: Some(stack.log_path().display().to_string()),
+        infra: None,
+    };
+    Ok(SetUp { base: url, info, ctx, stack: Some(stack) })
+}
+
+/// What the attack left behind.
+struct Attacked {
+    engine: Arc<Engine>,
+    cpu_seconds: f64,
+    finished: time::OffsetDateTime,
+    window_end: SystemTime,
+}
+
+/// Runs the phases, watched by the monitor, until their end or a stop.
+async fn attack(
+    plan: &Arc<Plan>,
+    base: &str,
+    client: http::HttpClient,
+    switch: StopSwitch,
+    terminal: &Arc<Terminal>,
+) -> Attacked {
+    let cpu_before = cpu::seconds();
+    let engine = Arc::new(Engine::new(plan.clone(), base, client, switch.clone()));
+    let gate_plan = plan.clone();
+    let abort: AbortCheck = Box::new(move |rec: &Recorder, secs| gates::abort_check(&gate_plan, rec, secs));
+    let sink: Arc<dyn Sink> = terminal.clone();
+    let watcher = tokio::spawn(monitor::watch(engine.clone(), sink, abort));
+    engine.run().await;
+    watcher.abort();
+    terminal.finish();
+    switch.finish();
+    Attacked {
+        engine,
+        cpu_seconds: cpu::seconds() - cpu_before,
+        finished: time::OffsetDateTime::now_utc(),
+        window_end: SystemTime::now(),
+    }
+}
+
+/// Runs a scenario end to end.
+pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
+    let mut plan = load_plan(&opts)?;
+    let infra = opts.infra.as_deref().map(target::infra::outputs).transpose()?;
+    if let Some(o) = &infra {
+        plan.target.url = Some(o.api_url.clone());
+    }
+    let plan = Arc::new(plan);
+    let prices = match &opts.prices {
+        Some(p) => Prices::from_file(p)?,
+        None => Prices::builtin(),
+    };
+    let terminal = Arc::new(Terminal::new(&plan.name, opts.quiet));
+    let sink: Arc<dyn Sink> = terminal.clone();
+    let started = time::OffsetDateTime::now_utc();
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(format!("{}-{}", plan.name, utc_stamp(started))));
+    std::fs::create_dir_all(&dir).map_err(|source| report::WriteError { path: dir.clone(), source })?;
+
+    let SetUp { base, info, mut ctx, stack } = set_up(&plan, &opts, infra, &prices, &dir, &sink).await?;
+    let client = http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(Error::Tls)?;
+    target::seed::seed(&plan, &client, &base, &sink).await?;
+    let window_start = cost::stage::align_start(&ctx, plan.data.items > 0 && !opts.no_cloudwatch, &sink).await;
+    if let Some((path, offset)) = &mut ctx.log {
+        *offset = std::fs::metadata(&*path).map(|m| m.len()).unwrap_or(0);
+    }
+
+    // Stop on Ctrl-C or SIGTERM; the run still writes what it measured.
+    let switch = StopSwitch::new();
+    tokio::spawn(stop::on_signal(switch.clone()));
+    let run = attack(&plan, &base, client, switch.clone(), &terminal).await;
+    let stop = switch.reason();
+    let facts = RunFacts {
+        measured: run.engine.measured(),
+        cpu_seconds: run.cpu_seconds,
+        stop: stop.clone(),
+        target: info,
+        started,
+        finished: run.finished,
+    };
+    let mut results = {
+        let mut rec = run.engine.recorder.lock().unwrap_or_else(|e| e.into_inner());
+        rec.close_seconds_before(usize::MAX);
+        Results::from_run(&plan, &rec, facts)
+    };
+    // Before the stack stops: its CloudWatch endpoint and function log are still there.
+    let window = (window_start, run.window_end);
+    let (pulled, cost) = cost::stage::after_run(&ctx, &results, window, &prices, opts.no_cloudwatch, &sink).await;
+    match cost {
+        Ok(c) => results.cost = Some(c),
+        Err(e) => sink.event(Event::NoCost { reason: e.to_string() }),
+    }
+    results.cloudwatch = pulled;
+    let verdicts = {
+        let rec = run.engine.recorder.lock().unwrap_or_else(|e| e.into_inner());
+        gates::evaluate(&plan, &rec, results.duration_s, results.cost.as_ref())
+    };
+    results.set_verdicts(verdicts);
+    let path = dir.join("results.json");
+    report::write(&path, results.to_json())?;
+    report::write_all(&results, &dir)?;
+    if let Some(s) = stack {
+        s.stop();
+    }
+    if !opts.quiet {
+        print!("{}", report::terminal::summary(&results));
+        println!("  results: {}", path.display());
+        println!("  report:  {}", dir.join("report.html").display());
+    }
+    let exit_code = match &stop {
+        Some(s) if s.is_gate() => EXIT_GATE_FAILED,
+        Some(_) => EXIT_NOT_RUN,
+        None if results.passed => EXIT_PASS,
+        None => EXIT_GATE_FAILED,
+    };
+    Ok(RunOutcome { exit_code, results, dir })
+}

@@ -1,0 +1,32 @@
+//! `loadgen stack up`: the local stack served on loopback until Ctrl-C, with the addresses and
+//! the environment the aws CLI and SDKs need to use it.
+
+use std::sync::Arc;
+
+use super::progress::Terminal;
+use crate::error::{EXIT_PASS, Error};
+use crate::event::Sink;
+use crate::target;
+
+/// Serves the stack with `profile` and `reserved_concurrency` until Ctrl-C.
+pub async fn up(profile: String, reserved_concurrency: u32) -> Result<i32, Error> {
+    let sink: Arc<dyn Sink> = Arc::new(Terminal::new("stack", false));
+    let binary = target::binary::target_api(&sink)?;
+    let mut config = local_stack::StackConfig::new(binary);
+    config.latency_profile = profile;
+    config.function.reserved_concurrency = reserved_concurrency;
+    let stack = local_stack::Stack::start(config).await.map_err(Error::StackUp)?;
+    let e = stack.endpoints();
+    println!("API:          {}", e.api_url);
+    println!("DynamoDB:     {} (table {})", e.dynamodb_url, e.table_name);
+    println!("CloudWatch:   {}", e.cloudwatch_url);
+    println!("Function log: {}", stack.log_path().display());
+    println!("\nPoint the aws CLI and SDKs at it:");
+    for line in e.env_exports() {
+        println!("  {line}");
+    }
+    println!("\nServing until Ctrl-C.");
+    tokio::signal::ctrl_c().await.map_err(Error::Signal)?;
+    stack.stop();
+    Ok(EXIT_PASS)
+}

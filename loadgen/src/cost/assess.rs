@@ -1,0 +1,182 @@
+//! What a run cost and why: usage assembled from the best source at hand (REPORT lines and
+//! CloudWatch over client-side headers), priced for the run, per million requests and for a
+//! month at the average and peak rates, with the reconciliation, the cost per request kind, the
+//! batch-vs-per-item verdict and the knee.
+
+use local_stack::config::Architecture;
+
+use super::by_request::{batch_vs_item, costs};
+use super::client::ClientView;
+use super::knee::knee;
+use super::prices::{MONTH_SECONDS, PriceError, Prices, free_tier_value, price};
+use super::reconcile;
+use super::report_lines::ReportLines;
+use crate::record::Class;
+use crate::results::cost::{CostResult, Usage};
+use crate::results::{MetricId, Pulled, Results};
+
+/// Log bytes per invocation when the real log is not at hand (AWS without a log pull): one
+/// JSON request line (~260 B) plus START, END and REPORT (~250 B), as the local stack writes them.
+pub const LOG_BYTES_PER_INVOCATION: f64 = 520.0;
+
+/// What is known about the function's billing.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionFacts {
+    /// Memory, MB.
+    pub memory_mb: u32,
+    /// Instruction set.
+    pub architecture: Architecture,
+    /// Reserved concurrency, when known.
+    pub reserved_concurrency: Option<u32>,
+    /// Billed time and invocations from the REPORT lines of the measured window (local stack).
+    pub report: Option<ReportLines>,
+    /// Log bytes written in the measured window (local stack).
+    pub log_bytes: Option<f64>,
+}
+
+/// The usage of the run from the best source for each figure, with where each came from and
+/// the caveats of the estimate.
+fn usage(
+    results: &Results,
+    pulled: Option<&Pulled>,
+    facts: &FunctionFacts,
+    client: &ClientView,
+) -> (Usage, Vec<String>, Vec<String>) {
+    let cw = |id| pulled.and_then(|x| x.get(id));
+    let mut sources = Vec::new();
+    let mut notes = Vec::new();
+    // API Gateway bills what reached the integration; its own 429s are free.
+    let api_requests = match cw(MetricId::ApiCount) {
+        Some(count) => {
+            sources.push("API requests: CloudWatch Count minus the 429s API Gateway answered itself".into());
+            (count - results.totals.by_class[Class::ApigwThrottled] as f64).max(0.0)
+        }
+        None => {
+            sources
+                .push("API requests: client-side (completed minus API Gateway throttles and transport errors)".into());
+            client.api
+        }
+    };
+    let lambda_requests = match cw(MetricId::Invocations) {
+        Some(n) => {
+            sources.push("Lambda requests: CloudWatch Invocations".into());
+            n
+        }
+        None => {
+            sources.push("Lambda requests: client-side (reached the integration, not throttled by Lambda)".into());
+            client.invocations
+        }
+    };
+    let lambda_billed_ms = if let Some(report) = facts.report {
+        sources.push("Lambda billed duration: REPORT lines of the measured window (exact, INIT included)".into());
+        report.billed_ms
+    } else if let Some(sum) = cw(MetricId::DurationSum) {
+        sources.push(
+            "Lambda billed duration: CloudWatch Duration sum + 0.5 ms rounding per invocation + INIT durations".into(),
+        );
+        notes.push("Billed duration is estimated: CloudWatch's Duration excludes INIT and 1 ms rounding; read REPORT lines for the exact figure.".into());
+        sum + 0.5 * lambda_requests + cw(MetricId::InitSum).unwrap_or(0.0)
+    } else {
+        sources.push(
+            "Lambda billed duration: x-handler-us headers + 1 ms per invocation (no CloudWatch, no REPORT lines)"
+                .into(),
+        );
+        notes.push("Billed duration is a client-side floor: handler time excludes runtime and INIT time.".into());
+        client.handler_ms + lambda_requests
+    };
+    let read_units = cw(MetricId::ReadUnits)
+        .inspect(|_| sources.push("DynamoDB units: CloudWatch ConsumedRead/WriteCapacityUnits".into()))
+        .unwrap_or_else(|| {
+            sources.push("DynamoDB units: x-ddb-rcu / x-ddb-wcu headers".into());
+            client.rcu
+        });
+    let write_units = cw(MetricId::WriteUnits).unwrap_or(client.wcu);
+    let log_bytes = facts.log_bytes.unwrap_or_else(|| {
+        notes.push(format!("Log ingestion is estimated at {LOG_BYTES_PER_INVOCATION} bytes per invocation."));
+        lambda_requests * LOG_BYTES_PER_INVOCATION
+    });
+    let usage = Usage {
+        api_requests,
+        lambda_requests,
+        lambda_billed_ms,
+        memory_mb: facts.memory_mb,
+        architecture: facts.architecture,
+        read_units,
+        write_units,
+        cloudwatch_metrics: pulled.map_or(0.0, |x| x.metrics_requested as f64),
+        log_bytes,
+    };
+    (usage, sources, notes)
+}
+
+/// The highest target rate of the plan's phases (what a closed phase achieved, for those).
+fn peak_rate(results: &Results) -> f64 {
+    results
+        .phases
+        .iter()
+        .filter_map(|ph| {
+            let planned = results.scenario.phases.iter().find(|x| x.name == ph.name)?;
+            Some(planned.load.peak_rate().unwrap_or(ph.achieved_rate))
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Prices a finished run.
+pub fn assess(
+    results: &Results,
+    pulled: Option<&Pulled>,
+    facts: &FunctionFacts,
+    prices: &Prices,
+    region: &str,
+) -> Result<CostResult, PriceError> {
+    let p = prices.region(region)?;
+    let client = ClientView::of(results);
+    let (usage, sources, mut notes) = usage(results, pulled, facts, &client);
+    let completed = client.completed;
+    let run = price(&usage, p);
+    let per_million_usd = if completed > 0.0 { run.total / completed * 1e6 } else { 0.0 };
+    let peak_rate = peak_rate(results);
+    let average_rate = results.target_rate.unwrap_or(results.achieved_rate);
+    let month_factor = |rate: f64| if completed > 0.0 { rate * MONTH_SECONDS / completed } else { 0.0 };
+    let month = |rate: f64| price(&usage.scaled(month_factor(rate)), p);
+    let free_tier_monthly_usd = free_tier_value(&usage.scaled(month_factor(average_rate)), p, &prices.free_tier);
+    let reconciliation = match pulled {
+        Some(pulled) => reconcile::rows(results, &client, pulled),
+        None => {
+            notes.push(
+                "No CloudWatch pull (--no-cloudwatch, or a URL target without --infra): no reconciliation.".into(),
+            );
+            Vec::new()
+        }
+    };
+    // Per request kind: handler time plus the run's mean per-invocation overhead over it.
+    let per_invocation = usage.lambda_requests.max(1.0);
+    let overhead_ms = if client.diagnosed > 0.0 {
+        ((usage.lambda_billed_ms - client.handler_ms) / per_invocation).max(0.0)
+    } else {
+        0.0
+    };
+    let by_request = costs(results, facts.memory_mb, facts.architecture, overhead_ms, p);
+    let batch_vs_item = batch_vs_item(results, &by_request);
+    let cw_mean = pulled.and_then(|x| x.get(MetricId::DurationSum)).map(|s| s / per_invocation);
+    let knee =
+        facts.reserved_concurrency.and_then(|c| knee(results, c, usage.lambda_billed_ms / per_invocation, cw_mean));
+    Ok(CostResult {
+        region: region.into(),
+        prices_checked: prices.checked.clone(),
+        sources,
+        run,
+        per_million_usd,
+        average_rate,
+        peak_rate,
+        monthly_average: month(average_rate),
+        monthly_peak: month(peak_rate),
+        free_tier_monthly_usd,
+        reconciliation,
+        by_request,
+        batch_vs_item,
+        knee,
+        notes,
+        usage,
+    })
+}

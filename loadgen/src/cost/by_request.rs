@@ -1,0 +1,78 @@
+//! Cost per request kind — its handler time plus the run's mean per-invocation overhead, its
+//! read and write units — and, when a run has both of target-api's read patterns, the verdict
+//! of BatchGetItem against one GetItem per id.
+
+use local_stack::config::Architecture;
+
+use super::prices::{RegionPrices, price};
+use crate::results::Results;
+use crate::results::cost::{BatchVsItem, RequestCost, Usage};
+use crate::scenario::ReadPattern;
+
+/// The cost of each request kind, in the plan's order, for a function of `memory_mb` on `arch`;
+/// `overhead_ms` is the billed time per invocation beyond the handler's own.
+pub fn costs(
+    results: &Results,
+    memory_mb: u32,
+    arch: Architecture,
+    overhead_ms: f64,
+    p: &RegionPrices,
+) -> Vec<RequestCost> {
+    results
+        .requests
+        .iter()
+        .map(|q| {
+            let d = &q.diagnostics;
+            let ms = d.handler_ms_mean + overhead_ms;
+            let one = Usage {
+                api_requests: 1.0,
+                lambda_requests: 1.0,
+                lambda_billed_ms: ms,
+                memory_mb,
+                architecture: arch,
+                read_units: d.rcu_per_request,
+                write_units: d.wcu_per_request,
+                ..Usage::default()
+            };
+            RequestCost {
+                name: q.name.clone(),
+                lambda_ms_per_request: ms,
+                ddb_calls_per_request: d.ddb_calls_per_request,
+                read_units_per_request: d.rcu_per_request,
+                write_units_per_request: d.wcu_per_request,
+                per_million_usd: price(&one.scaled(1e6), p).total,
+            }
+        })
+        .collect()
+}
+
+/// Batch against per-item reads, when the run has a request kind of each.
+pub fn batch_vs_item(results: &Results, costs: &[RequestCost]) -> Option<BatchVsItem> {
+    let find = |want| results.scenario.requests.iter().position(|q| q.read_pattern() == Some(want));
+    let (b, i) = (find(ReadPattern::Batch)?, find(ReadPattern::PerItem)?);
+    let (qb, qi) = (&results.requests[b], &results.requests[i]);
+    let (cb, ci) = (&costs[b], &costs[i]);
+    let ratio = |x: f64, y: f64| if y > 0.0 { x / y } else { 0.0 };
+    let cost_factor = ratio(ci.per_million_usd, cb.per_million_usd);
+    let equal_read_units =
+        (ci.read_units_per_request - cb.read_units_per_request).abs() <= 0.01 * cb.read_units_per_request.max(1e-9);
+    Some(BatchVsItem {
+        batch: qb.name.clone(),
+        per_item: qi.name.clone(),
+        cost_factor,
+        latency_p50_factor: ratio(qi.summary.latency.p50_ms, qb.summary.latency.p50_ms),
+        lambda_ms_factor: ratio(ci.lambda_ms_per_request, cb.lambda_ms_per_request),
+        equal_read_units,
+        verdict: format!(
+            "per-item costs {cost_factor:.1}x as much as batch per request ({:.2} vs {:.2} USD per million) and takes {:.1}x as long at p50; \
+             read units per request are {} ({:.2} vs {:.2}) because DynamoDB charges BatchGetItem per item — the difference is {:.0} DynamoDB round trips per request billed as Lambda time",
+            ci.per_million_usd,
+            cb.per_million_usd,
+            ratio(qi.summary.latency.p50_ms, qb.summary.latency.p50_ms),
+            if equal_read_units { "equal" } else { "NOT equal" },
+            ci.read_units_per_request,
+            cb.read_units_per_request,
+            ci.ddb_calls_per_request - cb.ddb_calls_per_request
+        ),
+    })
+}

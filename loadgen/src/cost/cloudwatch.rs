@@ -1,0 +1,233 @@
+//! The CloudWatch pull: `GetMetricData` for the run window through `aws-sdk-cloudwatch` — the
+//! same calls against AWS (standard credential chain) and against the local stack — for
+//! `AWS/Lambda`, `AWS/ApiGateway`, `AWS/DynamoDB` and the local stack's `LocalStack/Lambda`.
+//! Waits, bounded and with progress, for data points AWS publishes late.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+
+use crate::event::{Event, Sink};
+use crate::results::{CloudWatchSource, MetricId, Pulled};
+
+/// The resources whose metrics are pulled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Names {
+    /// Lambda function name.
+    pub function: String,
+    /// HTTP API id.
+    pub api_id: String,
+    /// Stage name.
+    pub stage: String,
+    /// DynamoDB table name.
+    pub table: String,
+    /// Region.
+    pub region: String,
+}
+
+/// Where CloudWatch is.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The local stack's endpoint.
+    Local(String),
+    /// AWS, with the standard credential chain.
+    Aws,
+}
+
+/// The id of the per-period concurrency query; it is kept out of [`Pulled::values`].
+const SERIES_ID: &str = "series_concurrency";
+
+/// Which resource a metric's dimensions name.
+#[derive(Debug, Clone, Copy)]
+enum By {
+    /// `FunctionName`.
+    Function,
+    /// `ApiId` and `Stage`.
+    Api,
+    /// `TableName`.
+    Table,
+    /// `TableName` and `Operation`.
+    TableOp(&'static str),
+}
+
+/// `(id, namespace, metric, statistic, dimensions)` of every query.
+const QUERIES: &[(MetricId, &str, &str, &str, By)] = &[
+    (MetricId::Invocations, "AWS/Lambda", "Invocations", "Sum", By::Function),
+    (MetricId::Errors, "AWS/Lambda", "Errors", "Sum", By::Function),
+    (MetricId::Throttles, "AWS/Lambda", "Throttles", "Sum", By::Function),
+    (MetricId::DurationSum, "AWS/Lambda", "Duration", "Sum", By::Function),
+    (MetricId::DurationP50, "AWS/Lambda", "Duration", "p50", By::Function),
+    (MetricId::DurationP99, "AWS/Lambda", "Duration", "p99", By::Function),
+    (MetricId::DurationMax, "AWS/Lambda", "Duration", "Maximum", By::Function),
+    (MetricId::ConcurrencyMax, "AWS/Lambda", "ConcurrentExecutions", "Maximum", By::Function),
+    (MetricId::InitCount, "LocalStack/Lambda", "InitDuration", "SampleCount", By::Function),
+    (MetricId::InitSum, "LocalStack/Lambda", "InitDuration", "Sum", By::Function),
+    (MetricId::ApiCount, "AWS/ApiGateway", "Count", "Sum", By::Api),
+    (MetricId::Api4xx, "AWS/ApiGateway", "4xx", "Sum", By::Api),
+    (MetricId::Api5xx, "AWS/ApiGateway", "5xx", "Sum", By::Api),
+    (MetricId::ApiLatencyP99, "AWS/ApiGateway", "Latency", "p99", By::Api),
+    (MetricId::ApiIntegrationLatencyP99, "AWS/ApiGateway", "IntegrationLatency", "p99", By::Api),
+    (MetricId::ReadUnits, "AWS/DynamoDB", "ConsumedReadCapacityUnits", "Sum", By::Table),
+    (MetricId::WriteUnits, "AWS/DynamoDB", "ConsumedWriteCapacityUnits", "Sum", By::Table),
+    (MetricId::ReadThrottleEvents, "AWS/DynamoDB", "ReadThrottleEvents", "Sum", By::Table),
+    (MetricId::WriteThrottleEvents, "AWS/DynamoDB", "WriteThrottleEvents", "Sum", By::Table),
+    (MetricId::ThrottledGetItem, "AWS/DynamoDB", "ThrottledRequests", "Sum", By::TableOp("GetItem")),
+    (MetricId::ThrottledBatchGetItem, "AWS/DynamoDB", "ThrottledRequests", "Sum", By::TableOp("BatchGetItem")),
+    (MetricId::ThrottledPutItem, "AWS/DynamoDB", "ThrottledRequests", "Sum", By::TableOp("PutItem")),
+    (MetricId::ThrottledDeleteItem, "AWS/DynamoDB", "ThrottledRequests", "Sum", By::TableOp("DeleteItem")),
+];
+
+/// Statistics that are a maximum over the window rather than a sum.
+fn is_max(id: MetricId) -> bool {
+    matches!(id, MetricId::DurationMax | MetricId::ConcurrencyMax)
+}
+
+fn dim(name: &str, value: &str) -> Dimension {
+    Dimension::builder().name(name).value(value).build()
+}
+
+fn queries(names: &Names, period: i32, local: bool) -> Vec<MetricDataQuery> {
+    let fine = if local { 1 } else { 60 };
+    QUERIES
+        .iter()
+        .map(|(id, ns, m, stat, by)| (id.as_str(), *ns, *m, *stat, *by, period))
+        .chain([(SERIES_ID, "AWS/Lambda", "ConcurrentExecutions", "Maximum", By::Function, fine)])
+        // AWS has no LocalStack namespace: INIT durations come from REPORT lines there.
+        .filter(|q| local || q.1 != "LocalStack/Lambda")
+        .map(|(id, ns, metric, stat, by, period)| {
+            let dims = match by {
+                By::Function => vec![dim("FunctionName", &names.function)],
+                By::Api => vec![dim("ApiId", &names.api_id), dim("Stage", &names.stage)],
+                By::Table => vec![dim("TableName", &names.table)],
+                By::TableOp(op) => vec![dim("TableName", &names.table), dim("Operation", op)],
+            };
+            let m = Metric::builder().namespace(ns).metric_name(metric).set_dimensions(Some(dims)).build();
+            MetricDataQuery::builder()
+                .id(id)
+                .metric_stat(MetricStat::builder().metric(m).period(period).stat(stat).build())
+                .build()
+        })
+        .collect()
+}
+
+async fn client(source: &Source, region: &str) -> aws_sdk_cloudwatch::Client {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .region(aws_config::Region::new(region.to_owned()));
+    if let Source::Local(url) = source {
+        // The local stack checks nothing, but the SDK must sign with something, and must never
+        // look for credentials on the instance-metadata address.
+        loader = loader.endpoint_url(url).credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "loadgen-local",
+        ));
+    }
+    aws_sdk_cloudwatch::Client::new(&loader.load().await)
+}
+
+fn secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Why the pull failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudWatchError {
+    /// The call itself failed (credentials, network, an unknown metric).
+    #[error("CloudWatch GetMetricData failed: {0}")]
+    GetMetricData(String),
+}
+
+/// What to pull and how long to wait for it.
+#[derive(Debug, Clone)]
+pub struct Pull<'a> {
+    /// Where CloudWatch is.
+    pub source: Source,
+    /// The resources.
+    pub names: &'a Names,
+    /// The run window, `[start, end)`.
+    pub window: (SystemTime, SystemTime),
+    /// Wait (polling) until API Gateway's `Count` reaches 99% of this many requests.
+    pub expect_count: Option<f64>,
+    /// The most to wait for late data points.
+    pub max_wait: Duration,
+}
+
+/// Pulls the window, reporting waits for late data to `sink`.
+pub async fn pull(req: Pull<'_>, sink: &Arc<dyn Sink>) -> Result<Pulled, CloudWatchError> {
+    let Pull { source, names, window: (start, end), expect_count, max_wait } = req;
+    let local = matches!(source, Source::Local(_));
+    let cw = client(&source, &names.region).await;
+    // One period over the whole window: AWS wants multiples of 60 s; the local stack has 1 s data.
+    let (from, to) = if local {
+        (secs(start), secs(end) + 1)
+    } else {
+        let from = secs(start) - secs(start).rem_euclid(60);
+        (from, from + ((secs(end) + 1 - from) as f64 / 60.0).ceil() as i64 * 60)
+    };
+    let period = (to - from).max(1) as i32;
+    let queries = queries(names, period, local);
+    let waited = Instant::now();
+    let mut pulled = Pulled {
+        source: if local { CloudWatchSource::LocalStack } else { CloudWatchSource::Aws },
+        values: Default::default(),
+        metrics_requested: 0,
+        window: (from, to),
+        period_s: period,
+        polls: 0,
+        concurrency_series: Vec::new(),
+    };
+    loop {
+        pulled.polls += 1;
+        pulled.metrics_requested += queries.len();
+        let out = cw
+            .get_metric_data()
+            .start_time(DateTime::from_secs(from))
+            .end_time(DateTime::from_secs(to))
+            .set_metric_data_queries(Some(queries.clone()))
+            .send()
+            .await
+            .map_err(|e| {
+                CloudWatchError::GetMetricData(aws_sdk_cloudwatch::error::DisplayErrorContext(&e).to_string())
+            })?;
+        pulled.values.clear();
+        for r in out.metric_data_results() {
+            let (Some(id), values) = (r.id(), r.values()) else { continue };
+            if id == SERIES_ID {
+                let t0 = secs(start) as f64;
+                let mut points: Vec<[f64; 2]> =
+                    r.timestamps().iter().zip(values).map(|(t, v)| [t.secs() as f64 - t0, *v]).collect();
+                points.sort_by(|a, b| a[0].total_cmp(&b[0]));
+                pulled.concurrency_series = points;
+                continue;
+            }
+            let Some(id) = MetricId::from_name(id) else { continue };
+            if values.is_empty() {
+                continue;
+            }
+            let v = if is_max(id) { values.iter().copied().fold(f64::MIN, f64::max) } else { values.iter().sum() };
+            pulled.values.insert(id, v);
+        }
+        let count = pulled.get(MetricId::ApiCount).unwrap_or(0.0);
+        let done = expect_count.is_none_or(|want| count >= want * 0.99);
+        if done || waited.elapsed() >= max_wait {
+            return Ok(pulled);
+        }
+        sink.event(Event::CloudWatchLate {
+            seen: count,
+            expected: expect_count.unwrap_or(0.0),
+            waited: waited.elapsed(),
+            max_wait,
+        });
+        tokio::time::sleep(Duration::from_secs(20)).await;
+    }
+}

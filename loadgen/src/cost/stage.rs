@@ -1,0 +1,230 @@
+//! The cost stage of a run: the worst-case guard before load goes to a real target, the
+//! alignment of the measured window with CloudWatch's periods, and — after the run — the
+//! CloudWatch pull, the REPORT-line billing of the local stack, and the priced result.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use local_stack::config::Architecture;
+
+use super::assess::{FunctionFacts, assess};
+use super::cloudwatch::{self, Names, Pull, Source};
+use super::prices::{PriceError, Prices};
+use super::report_lines;
+use crate::event::{Event, Sink, WorstCase};
+use crate::record::Class;
+use crate::results::{CostResult, InfraOutputs, Pulled, Results};
+use crate::scenario::{AwsNames, Load, Plan};
+
+/// The function timeout the guard assumes when the deployed stack's is unknown, s.
+const ASSUMED_TIMEOUT_S: f64 = 10.0;
+
+/// What the cost stage knows about the target.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Where CloudWatch is, when it can be pulled.
+    pub source: Option<Source>,
+    /// Resource names for the metric dimensions.
+    pub names: Option<Names>,
+    /// Memory, architecture, reserved concurrency.
+    pub facts: FunctionFacts,
+    /// The local stack's function log and its size when the measured phases began.
+    pub log: Option<(PathBuf, u64)>,
+    /// Region priced.
+    pub region: String,
+}
+
+/// Why a run is refused before it starts.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    /// The region cannot be priced.
+    #[error(transparent)]
+    Prices(#[from] PriceError),
+    /// The worst case is above the limit.
+    #[error(
+        "the worst-case cost of this run is ${worst_usd:.2}, above --max-cost-usd {limit_usd}; shorten the scenario or raise the limit"
+    )]
+    TooCostly {
+        /// The worst case, USD.
+        worst_usd: f64,
+        /// `--max-cost-usd`.
+        limit_usd: f64,
+    },
+}
+
+impl Context {
+    /// A context for a deployed stack known through `terraform output`, or a bare URL.
+    pub fn for_url(infra: Option<&InfraOutputs>, names: Option<&AwsNames>) -> Context {
+        if let (None, Some(n)) = (infra, names) {
+            return Context {
+                source: Some(Source::Aws),
+                names: Some(Names {
+                    function: n.function_name.clone(),
+                    api_id: n.api_id.clone(),
+                    stage: n.stage.clone(),
+                    table: n.table_name.clone(),
+                    region: n.region.clone(),
+                }),
+                facts: FunctionFacts { memory_mb: n.memory_mb, ..Default::default() },
+                log: None,
+                region: n.region.clone(),
+            };
+        }
+        let region = infra
+            .and_then(|o| o.region.clone())
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".into());
+        let Some(o) = infra else {
+            return Context {
+                region,
+                facts: FunctionFacts { memory_mb: 256, ..Default::default() },
+                ..Default::default()
+            };
+        };
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        Context {
+            source: Some(Source::Aws),
+            names: Some(Names {
+                function: text(&o.function_name),
+                api_id: text(&o.api_id),
+                stage: text(&o.stage),
+                table: text(&o.table_name),
+                region: region.clone(),
+            }),
+            facts: FunctionFacts {
+                memory_mb: o.memory_mb.unwrap_or(256),
+                architecture: o.architecture.unwrap_or(Architecture::X86_64),
+                reserved_concurrency: o.reserved_concurrency,
+                ..Default::default()
+            },
+            log: None,
+            region,
+        }
+    }
+
+    /// A context for the local stack.
+    pub fn for_stack(stack: &local_stack::Stack, config: &local_stack::StackConfig) -> Context {
+        let e = stack.endpoints();
+        Context {
+            source: Some(Source::Local(e.cloudwatch_url.clone())),
+            names: Some(Names {
+                function: e.function_name.clone(),
+                api_id: e.api_id.clone(),
+                stage: e.stage.clone(),
+                table: e.table_name.clone(),
+                region: e.region.clone(),
+            }),
+            facts: FunctionFacts {
+                memory_mb: config.function.memory_mb,
+                architecture: config.function.architecture,
+                reserved_concurrency: Some(config.function.reserved_concurrency),
+                ..Default::default()
+            },
+            log: Some((stack.log_path().to_path_buf(), 0)),
+            region: e.region.clone(),
+        }
+    }
+}
+
+/// Requests a plan may send at most (closed models: one per user per millisecond).
+fn planned_requests(plan: &Plan) -> f64 {
+    plan.phases
+        .iter()
+        .map(|p| match &p.load {
+            Load::Closed { users, .. } => *users as f64 * p.duration.as_secs_f64() * 1000.0,
+            load => load.mean_rate().unwrap_or(0.0) * p.duration.as_secs_f64(),
+        })
+        .sum::<f64>()
+        + plan.data.items as f64
+}
+
+/// Refuses a run against a non-loopback target whose worst case — every request billed for
+/// API Gateway, a Lambda request and the whole function timeout, plus a write and a read unit —
+/// costs more than `max_usd`. Returns the worst case, USD.
+pub fn guard(
+    plan: &Plan,
+    ctx: &Context,
+    timeout_s: Option<f64>,
+    prices: &Prices,
+    max_usd: f64,
+    sink: &Arc<dyn Sink>,
+) -> Result<f64, GuardError> {
+    let p = prices.region(&ctx.region)?;
+    let requests = planned_requests(plan);
+    let timeout = timeout_s.unwrap_or(ASSUMED_TIMEOUT_S);
+    let gb = ctx.facts.memory_mb as f64 / 1024.0;
+    let per_request = p.apigw_http_per_million.usd / 1e6
+        + p.lambda_requests_per_million.usd / 1e6
+        + gb * timeout * p.gb_second(ctx.facts.architecture).0.usd
+        + p.dynamodb_read_request_units_per_million.usd / 1e6
+        + p.dynamodb_write_request_units_per_million.usd / 1e6;
+    let worst = requests * per_request;
+    sink.event(Event::WorstCase(WorstCase {
+        requests,
+        per_request_usd: per_request,
+        total_usd: worst,
+        memory_mb: ctx.facts.memory_mb,
+        timeout_s: timeout,
+        timeout_assumed: timeout_s.is_none(),
+        limit_usd: max_usd,
+    }));
+    if worst > max_usd {
+        return Err(GuardError::TooCostly { worst_usd: worst, limit_usd: max_usd });
+    }
+    Ok(worst)
+}
+
+/// Waits for the next whole second (local stack) or minute (AWS) so the measured window
+/// starts on a CloudWatch period boundary, clear of the seeding traffic. Returns the start.
+pub async fn align_start(ctx: &Context, seeded: bool, sink: &Arc<dyn Sink>) -> SystemTime {
+    let now = SystemTime::now();
+    if !seeded || ctx.source.is_none() {
+        return now;
+    }
+    let unit = if matches!(ctx.source, Some(Source::Aws)) { 60 } else { 1 };
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let next = Duration::from_secs((since.as_secs() / unit + 1) * unit) + Duration::from_millis(5);
+    let wait = next.saturating_sub(since);
+    if unit == 60 {
+        sink.event(Event::AligningToMinute { wait });
+    }
+    tokio::time::sleep(wait).await;
+    UNIX_EPOCH + next
+}
+
+/// Pulls CloudWatch (unless disabled) and prices the run; a failed pull is reported and the
+/// cost then comes from what the client saw.
+pub async fn after_run(
+    ctx: &Context,
+    results: &Results,
+    window: (SystemTime, SystemTime),
+    prices: &Prices,
+    no_cloudwatch: bool,
+    sink: &Arc<dyn Sink>,
+) -> (Option<Pulled>, Result<CostResult, PriceError>) {
+    let mut facts = ctx.facts.clone();
+    if let Some((path, offset)) = &ctx.log
+        && let Some((report, bytes)) = report_lines::read_since(path, *offset)
+    {
+        facts.report = report;
+        facts.log_bytes = Some(bytes);
+    }
+    let pulled = match (&ctx.source, &ctx.names, no_cloudwatch) {
+        (Some(source), Some(names), false) => {
+            let completed = results.totals.requests as f64 - results.totals.by_class[Class::TransportError] as f64;
+            let max_wait = if matches!(source, Source::Aws) { Duration::from_secs(300) } else { Duration::ZERO };
+            let req = Pull { source: source.clone(), names, window, expect_count: Some(completed), max_wait };
+            match cloudwatch::pull(req, sink).await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    sink.event(Event::CloudWatchFailed { reason: e.to_string() });
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let cost = assess(results, pulled.as_ref(), &facts, prices, &ctx.region);
+    (pulled, cost)
+}

@@ -1,0 +1,129 @@
+//! What the stages tell the person running them, as data. Code below `cmd/` reports through a
+//! [`Sink`] and never prints; `cmd/` decides what reaches the terminal and how (`--quiet` drops
+//! [`Level::Info`] events, never a warning).
+
+use std::time::Duration;
+
+/// How much an event matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Progress: shown unless `--quiet`.
+    Info,
+    /// Something the results will lack or estimate: always shown.
+    Warning,
+}
+
+/// The worst case of a run against a real stack, shown before any request is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorstCase {
+    /// Requests the plan may send at most (seeding included).
+    pub requests: f64,
+    /// Every request billed for API Gateway, a Lambda request, the whole function timeout and a
+    /// read and a write unit, USD.
+    pub per_request_usd: f64,
+    /// `requests × per_request_usd`.
+    pub total_usd: f64,
+    /// Function memory priced, MB.
+    pub memory_mb: u32,
+    /// Function timeout priced, s.
+    pub timeout_s: f64,
+    /// The timeout is assumed (no `--infra` outputs to read it from).
+    pub timeout_assumed: bool,
+    /// `--max-cost-usd`.
+    pub limit_usd: f64,
+}
+
+/// A view of the run in progress, five times a second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The phase running now.
+    pub phase: String,
+    /// Its peak target rate, req/s (`None` for a closed model).
+    pub target_rate: Option<f64>,
+    /// Requests sent in the last whole second.
+    pub sent_last_second: u64,
+    /// Corrected p99 of the last whole second, ms.
+    pub p99_ms: f64,
+    /// Requests in flight now.
+    pub in_flight: u64,
+    /// Failures so far (not throttles).
+    pub errors: u64,
+    /// Throttles by any layer so far.
+    pub throttles: u64,
+    /// Cold starts so far.
+    pub cold_starts: u64,
+    /// Time since the measured phases began.
+    pub elapsed: Duration,
+    /// Planned duration of all phases.
+    pub planned: Duration,
+}
+
+/// Something a stage wants the user to know.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The target-api binary is missing and cargo is building it (first run only).
+    BuildingTargetApi,
+    /// Seeding `[data]` through the API before the measured phases.
+    Seeding {
+        /// Items to write.
+        items: u64,
+        /// Approximate size of each, bytes.
+        item_size: usize,
+        /// Items per second.
+        rate: f64,
+    },
+    /// The run's worst-case cost against a real stack.
+    WorstCase(WorstCase),
+    /// Waiting for the next whole minute so CloudWatch separates seeding from the run.
+    AligningToMinute {
+        /// How long.
+        wait: Duration,
+    },
+    /// CloudWatch has not published every data point yet; polling again.
+    CloudWatchLate {
+        /// Requests CloudWatch has counted so far.
+        seen: f64,
+        /// Requests the client completed.
+        expected: f64,
+        /// Time spent waiting so far.
+        waited: Duration,
+        /// The most loadgen waits.
+        max_wait: Duration,
+    },
+    /// The CloudWatch pull failed; the cost comes from what the client saw.
+    CloudWatchFailed {
+        /// Why.
+        reason: String,
+    },
+    /// The run could not be priced.
+    NoCost {
+        /// Why.
+        reason: String,
+    },
+    /// The run in progress.
+    Tick(Snapshot),
+}
+
+impl Event {
+    /// How much it matters.
+    pub fn level(&self) -> Level {
+        match self {
+            Event::CloudWatchFailed { .. } | Event::NoCost { .. } => Level::Warning,
+            _ => Level::Info,
+        }
+    }
+}
+
+/// Where events go.
+pub trait Sink: Send + Sync {
+    /// Takes one event.
+    fn event(&self, event: Event);
+}
+
+/// A sink that drops everything (library callers and benchmarks that want no output).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Sink for Silent {
+    fn event(&self, _: Event) {}
+}

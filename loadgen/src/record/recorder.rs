@@ -1,0 +1,310 @@
+//! Measurement: `HdrHistogram`s per request × phase × outcome class, for corrected latency
+//! (from the intended send time) and service time (from the actual send); cold-start latency
+//! apart from warm; diagnostic-header sums per request; a per-second series; and the
+//! generator's own scheduling lag.
+
+use std::collections::{BTreeMap, HashMap};
+
+use hdrhistogram::Histogram;
+
+use super::histogram::{self as hist, quantile_ms};
+use super::outcome::{Class, ClassCounts};
+
+/// A send this far behind its intended time counts as late, µs. The dispatcher wakes within
+/// about half a millisecond of a send's time (wrk2 has a millisecond grain), so 5 ms is
+/// lateness the timer cannot explain.
+pub const LATE_US: u64 = 5_000;
+
+/// Diagnostic headers of one response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Diag {
+    /// `x-ddb-calls`.
+    pub ddb_calls: f64,
+    /// `x-ddb-rcu`.
+    pub rcu: f64,
+    /// `x-ddb-wcu`.
+    pub wcu: f64,
+    /// `x-handler-us`.
+    pub handler_us: f64,
+}
+
+/// One completed request.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Index of the request kind.
+    pub request: usize,
+    /// Index of the phase it was sent in.
+    pub phase: usize,
+    /// Outcome class.
+    pub class: Class,
+    /// Intended send → response complete, µs.
+    pub latency_us: u64,
+    /// Actual send → response complete, µs.
+    pub service_us: u64,
+    /// `x-cold-start: true`.
+    pub cold: bool,
+    /// Diagnostic headers, when the function sent them.
+    pub diag: Option<Diag>,
+    /// Second of the run in which it completed.
+    pub second: usize,
+    /// The emulator's true cause disagreed with the AWS heuristic.
+    pub heuristic_mismatch: bool,
+}
+
+/// Histograms of one request × phase × class cell.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// Corrected latency.
+    pub latency: Histogram<u64>,
+    /// Service time.
+    pub service: Histogram<u64>,
+}
+
+/// Sums of diagnostic headers for one request kind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiagSum {
+    /// Responses that carried diagnostics.
+    pub responses: u64,
+    /// Sum of `x-ddb-calls`.
+    pub ddb_calls: f64,
+    /// Sum of `x-ddb-rcu`.
+    pub rcu: f64,
+    /// Sum of `x-ddb-wcu`.
+    pub wcu: f64,
+    /// Sum of `x-handler-us`.
+    pub handler_us: f64,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Second {
+    /// Seconds since the measured phases began.
+    pub t: usize,
+    /// Requests sent.
+    pub sent: u64,
+    /// Requests completed, by class (an array in [`super::ALL`] order).
+    #[serde(with = "super::outcome::array")]
+    #[schemars(with = "[u64; 8]")]
+    pub completed: ClassCounts,
+    /// Corrected latency percentiles of the requests completed in this second, ms.
+    pub p50_ms: f64,
+    /// p90, ms.
+    pub p90_ms: f64,
+    /// p99, ms.
+    pub p99_ms: f64,
+    /// Max, ms.
+    pub max_ms: f64,
+    /// Most requests in flight.
+    pub in_flight: u64,
+    /// Cold starts.
+    pub cold_starts: u64,
+}
+
+/// Everything measured in one run.
+#[derive(Debug)]
+pub struct Recorder {
+    /// Histograms by (request, phase, class).
+    pub cells: HashMap<(usize, usize, Class), Cell>,
+    /// Cold-start latency per request kind.
+    pub cold: Vec<Histogram<u64>>,
+    /// Warm latency (responses with `x-cold-start: false`) per request kind.
+    pub warm: Vec<Histogram<u64>>,
+    /// Diagnostic sums per request kind.
+    pub diag: Vec<DiagSum>,
+    /// The series, by second.
+    pub series: Vec<Second>,
+    open: BTreeMap<usize, Histogram<u64>>,
+    /// Histograms of closed seconds, reset for reuse: no allocation churn once running.
+    spare: Vec<Histogram<u64>>,
+    /// Scheduling lag: actual send − intended send, µs.
+    pub lag: Histogram<u64>,
+    /// Sends more than [`LATE_US`] late.
+    pub late_sends: u64,
+    /// Requests sent, per phase.
+    pub sent: Vec<u64>,
+    /// Disagreements between the AWS heuristic and the emulator's cause.
+    pub heuristic_mismatches: u64,
+}
+
+impl Recorder {
+    /// An empty recorder for `requests` kinds and `phases` phases.
+    pub fn new(requests: usize, phases: usize) -> Self {
+        Self {
+            cells: HashMap::new(),
+            cold: (0..requests).map(|_| hist::new()).collect(),
+            warm: (0..requests).map(|_| hist::new()).collect(),
+            diag: vec![DiagSum::default(); requests],
+            series: Vec::new(),
+            open: BTreeMap::new(),
+            spare: Vec::new(),
+            lag: hist::new(),
+            late_sends: 0,
+            sent: vec![0; phases],
+            heuristic_mismatches: 0,
+        }
+    }
+
+    fn second(&mut self, t: usize) -> &mut Second {
+        while self.series.len() <= t {
+            let t = self.series.len();
+            self.series.push(Second { t, ..Second::default() });
+        }
+        &mut self.series[t]
+    }
+
+    /// A request left at `second`, `lag_us` after its intended time.
+    pub fn sent(&mut self, phase: usize, second: usize, lag_us: u64) {
+        self.sent[phase] += 1;
+        self.second(second).sent += 1;
+        self.lag.saturating_record(lag_us.max(1));
+        if lag_us > LATE_US {
+            self.late_sends += 1;
+        }
+    }
+
+    /// Notes the in-flight count seen at `second`.
+    pub fn in_flight(&mut self, second: usize, n: u64) {
+        let s = self.second(second);
+        s.in_flight = s.in_flight.max(n);
+    }
+
+    /// Records one completed request.
+    pub fn record(&mut self, s: &Sample) {
+        let cell = self
+            .cells
+            .entry((s.request, s.phase, s.class))
+            .or_insert_with(|| Cell { latency: hist::new(), service: hist::new() });
+        cell.latency.saturating_record(s.latency_us.max(1));
+        cell.service.saturating_record(s.service_us.max(1));
+        if let Some(d) = s.diag {
+            let sum = &mut self.diag[s.request];
+            sum.responses += 1;
+            sum.ddb_calls += d.ddb_calls;
+            sum.rcu += d.rcu;
+            sum.wcu += d.wcu;
+            sum.handler_us += d.handler_us;
+            if s.cold {
+                self.cold[s.request].saturating_record(s.latency_us.max(1));
+            } else {
+                self.warm[s.request].saturating_record(s.latency_us.max(1));
+            }
+        }
+        if s.heuristic_mismatch {
+            self.heuristic_mismatches += 1;
+        }
+        let sec = self.second(s.second);
+        sec.completed.add(s.class, 1);
+        if s.cold {
+            sec.cold_starts += 1;
+        }
+        let spare = &mut self.spare;
+        self.open
+            .entry(s.second)
+            .or_insert_with(|| spare.pop().unwrap_or_else(hist::coarse))
+            .saturating_record(s.latency_us.max(1));
+    }
+
+    /// Closes every second before `now`: computes its percentiles and keeps its histogram,
+    /// reset, for a later second — so memory stays flat however long the run.
+    pub fn close_seconds_before(&mut self, now: usize) {
+        let done: Vec<usize> = self.open.range(..now).map(|(t, _)| *t).collect();
+        for t in done {
+            if let Some(mut h) = self.open.remove(&t) {
+                let (p50, p90, p99, max) =
+                    (quantile_ms(&h, 0.5), quantile_ms(&h, 0.9), quantile_ms(&h, 0.99), hist::max_ms(&h));
+                let s = self.second(t);
+                (s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms) = (p50, p90, p99, max);
+                h.reset();
+                self.spare.push(h);
+            }
+        }
+    }
+
+    /// Merged histograms over every cell matching the filters.
+    pub fn merged(
+        &self,
+        request: Option<usize>,
+        phase: Option<usize>,
+        class: Option<Class>,
+    ) -> (Histogram<u64>, Histogram<u64>) {
+        let mut lat = hist::new();
+        let mut svc = hist::new();
+        for ((r, p, c), cell) in &self.cells {
+            if request.is_none_or(|x| x == *r) && phase.is_none_or(|x| x == *p) && class.is_none_or(|x| x == *c) {
+                let _ = lat.add(&cell.latency);
+                let _ = svc.add(&cell.service);
+            }
+        }
+        (lat, svc)
+    }
+
+    /// Completed requests by class, filtered.
+    pub fn counts(&self, request: Option<usize>, phase: Option<usize>) -> ClassCounts {
+        let mut out = ClassCounts::default();
+        for ((r, p, c), cell) in &self.cells {
+            if request.is_none_or(|x| x == *r) && phase.is_none_or(|x| x == *p) {
+                out.add(*c, cell.latency.len());
+            }
+        }
+        out
+    }
+
+    /// Requests sent, over every phase.
+    pub fn sent_total(&self) -> u64 {
+        self.sent.iter().sum()
+    }
+
+    /// Cold starts of one request kind, or of all with `None`.
+    pub fn cold_starts_of(&self, request: Option<usize>) -> u64 {
+        match request {
+            Some(r) => self.cold[r].len(),
+            None => self.cold_starts(),
+        }
+    }
+
+    /// Cold starts seen in total.
+    pub fn cold_starts(&self) -> u64 {
+        self.cold.iter().map(|h| h.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(class: Class, latency_us: u64, second: usize, cold: bool) -> Sample {
+        Sample {
+            request: 0,
+            phase: 0,
+            class,
+            latency_us,
+            service_us: latency_us / 2,
+            cold,
+            diag: Some(Diag { rcu: 0.5, ..Diag::default() }),
+            second,
+            heuristic_mismatch: false,
+        }
+    }
+
+    #[test]
+    fn records_cells_series_and_cold_starts() {
+        let mut r = Recorder::new(1, 1);
+        r.sent(0, 0, 10);
+        r.sent(0, 0, 6_000);
+        r.record(&sample(Class::Ok, 1_000, 0, true));
+        r.record(&sample(Class::LambdaThrottled, 3_000, 1, false));
+        r.close_seconds_before(2);
+        assert_eq!(r.late_sends, 1);
+        assert_eq!(r.counts(None, None)[Class::Ok], 1);
+        assert_eq!(r.counts(None, None)[Class::LambdaThrottled], 1);
+        assert_eq!(r.cold_starts(), 1);
+        assert_eq!(r.series.len(), 2);
+        assert_eq!(r.series[0].sent, 2);
+        assert!((r.series[1].p50_ms - 3.0).abs() < 0.05);
+        let (lat, svc) = r.merged(None, None, None);
+        assert_eq!(lat.len(), 2);
+        assert!(svc.max() < lat.max());
+        assert!((r.diag[0].rcu - 1.0).abs() < 1e-9);
+        assert!(r.open.is_empty() && r.spare.len() == 2, "closed seconds keep their histograms for reuse");
+    }
+}

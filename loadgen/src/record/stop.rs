@@ -1,0 +1,52 @@
+//! Why a run ended before its planned end. The first reason wins; results.json keeps it as
+//! `status: "aborted"` with its text as `abort_reason`, and the exit code follows from it.
+
+use std::fmt;
+
+/// The signal that interrupted a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT.
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+/// Why a run stopped early.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// The user (or a supervisor) stopped it.
+    Signal(Signal),
+    /// An `abort_on_fail` threshold failed mid-run.
+    Gate {
+        /// The threshold key as written.
+        key: String,
+        /// Its condition as written.
+        condition: String,
+        /// What was measured when it failed, in the limit's unit.
+        measured: f64,
+    },
+    /// Every request failed to connect for 5 s in a row.
+    TargetDead,
+}
+
+impl Stop {
+    /// True when a threshold stopped the run (a gate failure, exit 1) rather than something
+    /// that kept it from being carried out (exit 3).
+    pub fn is_gate(&self) -> bool {
+        matches!(self, Stop::Gate { .. })
+    }
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stop::Signal(Signal::Interrupt) => f.write_str("interrupted (Ctrl-C)"),
+            Stop::Signal(Signal::Terminate) => f.write_str("terminated (SIGTERM)"),
+            Stop::Gate { key, condition, measured } => {
+                write!(f, "threshold {key} {condition} failed (measured {measured:.4})")
+            }
+            Stop::TargetDead => f.write_str("target unreachable: every request failed to connect for 5 s"),
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! report.html's tables per request kind (latency, outcomes, what the function did) and per phase.
+
+use crate::report::page::{Cell, Section, Table, ms, pct};
+use crate::results::{Results, Stats, Summary};
+
+fn summary_cells(name: String, s: &Summary) -> Vec<Cell> {
+    vec![
+        Cell::text(name),
+        Cell::num(s.requests.to_string()),
+        Cell::num(ms(s.latency.p50_ms)),
+        Cell::num(ms(s.latency.p90_ms)),
+        Cell::num(ms(s.latency.p99_ms)),
+        Cell::num(ms(s.latency.max_ms)),
+        Cell::num(ms(s.service_time.p99_ms)),
+        Cell::num(pct(s.error_rate)),
+        Cell::num(pct(s.throttle_rate)),
+    ]
+}
+
+const SUMMARY_HEADERS: [&str; 8] =
+    ["#requests", "#p50 ms", "#p90 ms", "#p99 ms", "#max ms", "#service p99 ms", "#errors", "#throttled"];
+
+/// Per request kind and per phase.
+pub(super) fn section(r: &Results) -> Section {
+    let mut s = Section { id: "breakdown", heading: "Per request and per phase".into(), ..Section::default() };
+    let mut h = vec!["request"];
+    h.extend(SUMMARY_HEADERS);
+    let mut t = Table::new("Per request: corrected latency and outcomes", &h);
+    for q in &r.requests {
+        t.rows.push(summary_cells(q.name.clone(), &q.summary));
+    }
+    s.tables.push(t);
+    let mut t = Table::new(
+        "Per request: what the function did",
+        &[
+            "request",
+            "route",
+            "#cold starts",
+            "#cold p50 ms",
+            "#warm p50 ms",
+            "#handler ms",
+            "#DynamoDB calls/req",
+            "#RRU/req",
+            "#WRU/req",
+        ],
+    );
+    for q in &r.requests {
+        let opt = |st: &Stats| if st.count > 0 { ms(st.p50_ms) } else { "–".into() };
+        t.rows.push(vec![
+            Cell::text(&q.name),
+            Cell::text(format!("{} {}", q.method, q.path)),
+            Cell::num(q.summary.cold_starts.to_string()),
+            Cell::num(opt(&q.cold_latency)),
+            Cell::num(opt(&q.warm_latency)),
+            Cell::num(ms(q.diagnostics.handler_ms_mean)),
+            Cell::num(format!("{:.2}", q.diagnostics.ddb_calls_per_request)),
+            Cell::num(format!("{:.2}", q.diagnostics.rcu_per_request)),
+            Cell::num(format!("{:.2}", q.diagnostics.wcu_per_request)),
+        ]);
+    }
+    s.tables.push(t);
+    let mut t = Table::new(
+        "Per phase",
+        &[
+            "phase",
+            "#duration s",
+            "#target req/s",
+            "#achieved req/s",
+            "#requests",
+            "#p50 ms",
+            "#p99 ms",
+            "#max ms",
+            "#errors",
+            "#throttled",
+        ],
+    );
+    for p in &r.phases {
+        let x = &p.summary;
+        t.rows.push(vec![
+            Cell::text(&p.name),
+            Cell::num(format!("{:.0}", p.duration_s)),
+            Cell::num(p.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed".into())),
+            Cell::num(format!("{:.1}", p.achieved_rate)),
+            Cell::num(x.requests.to_string()),
+            Cell::num(ms(x.latency.p50_ms)),
+            Cell::num(ms(x.latency.p99_ms)),
+            Cell::num(ms(x.latency.max_ms)),
+            Cell::num(pct(x.error_rate)),
+            Cell::num(pct(x.throttle_rate)),
+        ]);
+    }
+    s.tables.push(t);
+    s
+}

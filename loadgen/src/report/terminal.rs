@@ -1,0 +1,205 @@
+//! What the terminal shows: the summary at the end of a run and the table of a comparison.
+
+use std::fmt::Write;
+
+use crate::compare::{Comparison, notable};
+use crate::results::{CostResult, Results, Stats};
+use crate::scenario::Unit;
+
+fn stats_row(label: &str, s: &Stats) -> String {
+    format!(
+        "  {label:<14} p50 {:>9.2}  p90 {:>9.2}  p99 {:>9.2}  p99.9 {:>9.2}  max {:>9.2} ms",
+        s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms
+    )
+}
+
+/// The run's summary as text.
+pub fn summary(r: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{} — {:?}, {:.1} s against {} ({})",
+        r.name(),
+        r.status,
+        r.duration_s,
+        r.target.url,
+        r.target.kind.as_str()
+    );
+    if let Some(reason) = &r.abort_reason {
+        let _ = writeln!(out, "  aborted: {reason}");
+    }
+    let t = &r.totals;
+    let target = r.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed model".into());
+    let _ = writeln!(out, "  requests {}   achieved {:.1} req/s (target {target})", t.requests, r.achieved_rate);
+    let _ = writeln!(out, "{}", stats_row("latency", &t.latency));
+    let _ = writeln!(out, "{}", stats_row("service time", &t.service_time));
+    let _ = writeln!(
+        out,
+        "  errors {:.2}%   throttles {:.2}%   cold starts {}",
+        t.error_rate * 100.0,
+        t.throttle_rate * 100.0,
+        t.cold_starts
+    );
+    let classes: Vec<String> =
+        t.by_class.iter().filter(|(_, n)| *n > 0).map(|(c, n)| format!("{} {n}", c.name())).collect();
+    let _ = writeln!(out, "  outcomes: {}", classes.join(", "));
+    let _ = writeln!(
+        out,
+        "\n  {:<22} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8} {:>7} {:>7}",
+        "request", "count", "p50 ms", "p99 ms", "cold p50", "err %", "thr %", "rcu/req", "calls"
+    );
+    for q in &r.requests {
+        let cold = if q.cold_latency.count > 0 { format!("{:.1}", q.cold_latency.p50_ms) } else { "-".into() };
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>8} {:>9.2} {:>9.2} {:>9} {:>8.2} {:>8.2} {:>7.2} {:>7.2}",
+            q.name,
+            q.summary.requests,
+            q.summary.latency.p50_ms,
+            q.summary.latency.p99_ms,
+            cold,
+            q.summary.error_rate * 100.0,
+            q.summary.throttle_rate * 100.0,
+            q.diagnostics.rcu_per_request,
+            q.diagnostics.ddb_calls_per_request
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n  {:<22} {:>8} {:>10} {:>10} {:>9} {:>8}",
+        "phase", "sent", "target/s", "achieved/s", "p99 ms", "thr %"
+    );
+    for p in &r.phases {
+        let target = p.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed".into());
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>8} {:>10} {:>10.1} {:>9.2} {:>8.2}",
+            p.name,
+            p.sent,
+            target,
+            p.achieved_rate,
+            p.summary.latency.p99_ms,
+            p.summary.throttle_rate * 100.0
+        );
+    }
+    let g = &r.generator;
+    let _ = writeln!(
+        out,
+        "\n  generator: lag p99 {:.2} ms, {} late sends, {:.1} CPU s{}",
+        g.lag_p99_ms,
+        g.late_sends,
+        g.cpu_seconds,
+        if g.saturated {
+            " — SATURATED: the generator could not keep the schedule; latency includes its lag"
+        } else {
+            ""
+        }
+    );
+    if let Some(c) = &r.cost {
+        cost(&mut out, c);
+    }
+    if !r.thresholds.is_empty() {
+        let _ = writeln!(out, "\n  thresholds:");
+        for th in &r.thresholds {
+            let shown = match th.unit {
+                Unit::Millis => format!("{:.2} ms", th.measured),
+                Unit::Fraction => format!("{:.3}%", th.measured * 100.0),
+                Unit::Count => format!("{}", th.measured),
+            };
+            let _ = writeln!(
+                out,
+                "    {} {:<32} {:<12} measured {shown}",
+                if th.passed { "PASS" } else { "FAIL" },
+                th.key,
+                th.condition
+            );
+        }
+    }
+    let _ = writeln!(out, "\n  verdict: {}", if r.passed { "PASS" } else { "FAIL" });
+    out
+}
+
+/// The cost lines of the summary.
+fn cost(out: &mut String, c: &CostResult) {
+    let _ = writeln!(out, "\n  cost ({}, prices checked {}):", c.region, c.prices_checked);
+    let parts: Vec<String> = c.run.components().map(|(part, usd)| format!("{} {usd:.6}", part.label())).collect();
+    let _ = writeln!(out, "    this run ${:.6}  = {}", c.run.total, parts.join(" + "));
+    let _ = writeln!(out, "    per million requests ${:.2}", c.per_million_usd);
+    let _ = writeln!(
+        out,
+        "    a 30-day month at the average {:.1} req/s: ${:.2}; at the peak {:.1} req/s: ${:.2} (free tier would take off ${:.2}, not applied)",
+        c.average_rate, c.monthly_average.total, c.peak_rate, c.monthly_peak.total, c.free_tier_monthly_usd
+    );
+    for q in &c.by_request {
+        let _ = writeln!(
+            out,
+            "    {:<22} ${:>9.2}/M   {:>7.2} billed ms   {:>6.2} calls   {:>6.2} RRU   {:>6.2} WRU",
+            q.name,
+            q.per_million_usd,
+            q.lambda_ms_per_request,
+            q.ddb_calls_per_request,
+            q.read_units_per_request,
+            q.write_units_per_request
+        );
+    }
+    if let Some(v) = &c.batch_vs_item {
+        let _ = writeln!(out, "    batch vs per-item: {}", v.verdict);
+    }
+    if let Some(k) = &c.knee {
+        let _ = writeln!(
+            out,
+            "    knee: reserved concurrency {} ÷ mean duration {:.1} ms = {:.0} req/s (Little's law); highest rate with < 1% Lambda throttles: {}",
+            k.reserved_concurrency,
+            k.mean_duration_ms,
+            k.littles_law_max_rate,
+            k.highest_sustainable_rate.map(|x| format!("{x:.0} req/s")).unwrap_or_else(|| "none".into())
+        );
+        for p in &k.points {
+            let _ = writeln!(
+                out,
+                "      {:>6.0} req/s  measured {:>6.2}%   Little {:>6.2}%   Erlang B {:>6.2}%",
+                p.rate,
+                p.measured * 100.0,
+                p.littles_law * 100.0,
+                p.erlang_b * 100.0
+            );
+        }
+    }
+    if !c.reconciliation.is_empty() {
+        let _ = writeln!(out, "    reconciliation (client vs CloudWatch):");
+        for x in &c.reconciliation {
+            let _ = writeln!(
+                out,
+                "      {} {:<70} {:>10.1} {:>10.1}  gap {:.2}%",
+                if x.flagged { "GAP" } else { " ok" },
+                x.what,
+                x.client,
+                x.server,
+                x.gap_pct
+            );
+        }
+    }
+}
+
+/// The comparison table: metrics with an allowance, then any other that changed by more than 5%.
+pub fn comparison(c: &Comparison) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "  {:<34} {:>14} {:>14} {:>10} {:>9}  verdict", "metric", "base", "new", "change", "allowed");
+    for r in c.rows.iter().filter(|r| r.allowance.is_some() || notable(r)) {
+        let _ = writeln!(
+            o,
+            "  {:<34} {:>14} {:>14} {:>10} {:>9}  {}",
+            r.key,
+            r.shown(r.base),
+            r.shown(r.new),
+            r.change(),
+            r.allowance.map(|a| a.to_string()).unwrap_or_else(|| "–".into()),
+            match (r.allowance.is_some(), r.regressed) {
+                (_, true) => "REGRESSED",
+                (true, false) => "ok",
+                (false, _) => "",
+            }
+        );
+    }
+    o
+}

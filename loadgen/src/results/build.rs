@@ -1,0 +1,153 @@
+//! Recorder → results document: the summaries per run, phase and request kind, generator
+//! health, the series and every histogram cell, from what the attack recorded.
+
+use std::time::Duration;
+
+use super::summary::summarize;
+use super::{
+    Environment, GeneratorHealth, HistogramCell, PhaseResult, RequestResult, Results, SCHEMA, Stats, Status,
+    TargetInfo, encode,
+};
+use crate::record::histogram::{max_ms, quantile_ms};
+use crate::record::{Recorder, Stop};
+use crate::scenario::Plan;
+
+/// A generator whose scheduling lag p99 is above this, ms, did not keep the schedule.
+const SATURATED_LAG_P99_MS: f64 = 10.0;
+/// … nor did one that sent more than this share of requests late.
+const SATURATED_LATE_SHARE: f64 = 0.01;
+
+/// What the run itself knows besides the recorder.
+pub struct RunFacts {
+    /// The measured duration (the phases, without the final drain).
+    pub measured: Duration,
+    /// CPU seconds the process used during the phases.
+    pub cpu_seconds: f64,
+    /// Why it stopped early, if it did.
+    pub stop: Option<Stop>,
+    /// Where the load went.
+    pub target: TargetInfo,
+    /// When the phases began.
+    pub started: time::OffsetDateTime,
+    /// When they ended.
+    pub finished: time::OffsetDateTime,
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+impl Results {
+    /// The document of a finished run, before cost and threshold verdicts are added
+    /// ([`Results::set_verdicts`]).
+    pub fn from_run(plan: &Plan, rec: &Recorder, facts: RunFacts) -> Results {
+        let secs = facts.measured.as_secs_f64().max(1e-9);
+        let sent = rec.sent_total();
+        let open: Vec<_> =
+            plan.phases.iter().filter_map(|p| p.load.mean_rate().map(|r| (r, p.duration.as_secs_f64()))).collect();
+        let open_secs: f64 = open.iter().map(|(_, d)| d).sum();
+        let target_rate = (open_secs > 0.0).then(|| open.iter().map(|(r, d)| r * d).sum::<f64>() / open_secs);
+        Results {
+            schema: SCHEMA.into(),
+            status: if facts.stop.is_some() { Status::Aborted } else { Status::Completed },
+            abort_reason: facts.stop.as_ref().map(ToString::to_string),
+            passed: true,
+            scenario: plan.clone(),
+            target: facts.target,
+            environment: Environment {
+                loadgen_version: env!("CARGO_PKG_VERSION").into(),
+                os: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
+                cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                started_at: rfc3339(facts.started),
+                finished_at: rfc3339(facts.finished),
+            },
+            duration_s: secs,
+            target_rate,
+            achieved_rate: sent as f64 / secs,
+            generator: generator(plan, rec, facts.cpu_seconds),
+            totals: summarize(rec, None, None),
+            phases: phases(plan, rec, secs),
+            requests: requests(plan, rec),
+            thresholds: Vec::new(),
+            series: rec.series.clone(),
+            cost: None,
+            cloudwatch: None,
+            histograms: cells(plan, rec),
+        }
+    }
+}
+
+fn generator(plan: &Plan, rec: &Recorder, cpu_seconds: f64) -> GeneratorHealth {
+    let sent = rec.sent_total();
+    let lag_p99_ms = quantile_ms(&rec.lag, 0.99);
+    GeneratorHealth {
+        late_sends: rec.late_sends,
+        saturated: lag_p99_ms > SATURATED_LAG_P99_MS
+            || (sent > 0 && rec.late_sends as f64 / sent as f64 > SATURATED_LATE_SHARE),
+        lag_p50_ms: quantile_ms(&rec.lag, 0.5),
+        lag_p99_ms,
+        lag_max_ms: max_ms(&rec.lag),
+        cpu_seconds,
+        max_in_flight: plan.target.max_in_flight,
+        heuristic_mismatches: rec.heuristic_mismatches,
+    }
+}
+
+fn phases(plan: &Plan, rec: &Recorder, secs: f64) -> Vec<PhaseResult> {
+    let mut phase_start = 0.0;
+    plan.phases
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let planned = p.duration.as_secs_f64();
+            let ran = (secs - phase_start).clamp(0.0, planned);
+            phase_start += planned;
+            let mut summary = summarize(rec, None, Some(i));
+            let from = (phase_start - planned) as usize;
+            summary.cold_starts =
+                rec.series.iter().skip(from).take(planned.ceil() as usize).map(|s| s.cold_starts).sum();
+            PhaseResult {
+                name: p.name.clone(),
+                duration_s: planned,
+                target_rate: p.load.mean_rate(),
+                sent: rec.sent[i],
+                achieved_rate: if ran > 0.0 { rec.sent[i] as f64 / ran } else { 0.0 },
+                summary,
+            }
+        })
+        .collect()
+}
+
+fn requests(plan: &Plan, rec: &Recorder) -> Vec<RequestResult> {
+    plan.requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RequestResult {
+            name: r.name.clone(),
+            method: r.method.clone(),
+            path: r.path.text().to_owned(),
+            summary: summarize(rec, Some(i), None),
+            cold_latency: Stats::of(&rec.cold[i]),
+            warm_latency: Stats::of(&rec.warm[i]),
+            diagnostics: rec.diag[i].into(),
+        })
+        .collect()
+}
+
+/// Every non-empty cell, sorted for deterministic output.
+fn cells(plan: &Plan, rec: &Recorder) -> Vec<HistogramCell> {
+    let mut keys: Vec<_> = rec.cells.keys().copied().collect();
+    keys.sort();
+    keys.into_iter()
+        .map(|k| {
+            let cell = &rec.cells[&k];
+            HistogramCell {
+                request: plan.requests[k.0].name.clone(),
+                phase: plan.phases[k.1].name.clone(),
+                class: k.2,
+                latency: encode(&cell.latency),
+                service_time: encode(&cell.service),
+            }
+        })
+        .collect()
+}

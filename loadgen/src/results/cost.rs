@@ -1,0 +1,257 @@
+//! The cost section of results.json: the usage priced (what the run consumed), the cost by
+//! component, per request kind, the client-vs-CloudWatch reconciliation, batch vs per-item and
+//! the knee. The `cost/` module computes it; these are only its shapes.
+
+use local_stack::config::Architecture;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What a run (or a month) consumed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Usage {
+    /// API Gateway requests billed: those that reached the integration (not the gateway's own
+    /// throttles), counted in 512 KB increments.
+    pub api_requests: f64,
+    /// Lambda requests billed (= `Invocations`; Lambda throttles are not billed).
+    pub lambda_requests: f64,
+    /// Billed duration, ms, INIT included on cold starts (custom runtimes always pay INIT).
+    pub lambda_billed_ms: f64,
+    /// Configured memory, MB.
+    pub memory_mb: u32,
+    /// Instruction set (arm64 is priced lower per GB-second).
+    pub architecture: Architecture,
+    /// DynamoDB read request units.
+    pub read_units: f64,
+    /// DynamoDB write request units.
+    pub write_units: f64,
+    /// CloudWatch metrics requested by `GetMetricData`.
+    pub cloudwatch_metrics: f64,
+    /// Log bytes ingested.
+    pub log_bytes: f64,
+}
+
+impl Usage {
+    /// GB-seconds: memory in GB × billed seconds.
+    pub fn gb_seconds(&self) -> f64 {
+        self.memory_mb as f64 / 1024.0 * self.lambda_billed_ms / 1000.0
+    }
+
+    /// The same usage scaled by `factor` (a month at a given rate).
+    pub fn scaled(&self, factor: f64) -> Usage {
+        Usage {
+            api_requests: self.api_requests * factor,
+            lambda_requests: self.lambda_requests * factor,
+            lambda_billed_ms: self.lambda_billed_ms * factor,
+            read_units: self.read_units * factor,
+            write_units: self.write_units * factor,
+            cloudwatch_metrics: self.cloudwatch_metrics,
+            log_bytes: self.log_bytes * factor,
+            ..self.clone()
+        }
+    }
+}
+
+/// Cost by component, USD.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Breakdown {
+    /// API Gateway requests.
+    pub apigw_requests: f64,
+    /// Lambda requests.
+    pub lambda_requests: f64,
+    /// Lambda GB-seconds.
+    pub lambda_duration: f64,
+    /// DynamoDB read request units.
+    pub dynamodb_reads: f64,
+    /// DynamoDB write request units.
+    pub dynamodb_writes: f64,
+    /// CloudWatch `GetMetricData`.
+    pub cloudwatch_metrics: f64,
+    /// CloudWatch Logs ingestion.
+    pub cloudwatch_logs: f64,
+    /// Sum of the above.
+    pub total: f64,
+}
+
+/// One client-vs-server comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Reconciliation {
+    /// What is compared.
+    pub what: String,
+    /// What the client saw.
+    pub client: f64,
+    /// What the server side (CloudWatch) counted.
+    pub server: f64,
+    /// |client − server| ÷ server, %.
+    pub gap_pct: f64,
+    /// Gap over 1%.
+    pub flagged: bool,
+}
+
+/// Cost of one request kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestCost {
+    /// Request name.
+    pub name: String,
+    /// Estimated billed Lambda ms per request: handler time plus the run's mean overhead.
+    pub lambda_ms_per_request: f64,
+    /// DynamoDB calls per request.
+    pub ddb_calls_per_request: f64,
+    /// Read units per request.
+    pub read_units_per_request: f64,
+    /// Write units per request.
+    pub write_units_per_request: f64,
+    /// Cost per million of these requests, USD.
+    pub per_million_usd: f64,
+}
+
+/// BatchGetItem against one GetItem per id, when a run has both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BatchVsItem {
+    /// The batch request kind.
+    pub batch: String,
+    /// The per-item request kind.
+    pub per_item: String,
+    /// per-item ÷ batch, cost per request.
+    pub cost_factor: f64,
+    /// per-item ÷ batch, latency p50.
+    pub latency_p50_factor: f64,
+    /// per-item ÷ batch, billed Lambda ms per request.
+    pub lambda_ms_factor: f64,
+    /// Whether both consumed the same read units per request (within 1%), as DynamoDB's
+    /// rules say they must.
+    pub equal_read_units: bool,
+    /// One sentence.
+    pub verdict: String,
+}
+
+/// One point of the throttle curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KneePoint {
+    /// Offered rate, req/s (seconds grouped to the nearest 10 req/s).
+    pub rate: f64,
+    /// Seconds in the group.
+    pub seconds: u32,
+    /// Measured share of Lambda throttles.
+    pub measured: f64,
+    /// Little's law: max(0, 1 − c ÷ (rate × mean duration)).
+    pub littles_law: f64,
+    /// Erlang B blocking probability with c servers and load rate × mean duration.
+    pub erlang_b: f64,
+}
+
+/// Where throttling starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Knee {
+    /// Reserved concurrency (servers).
+    pub reserved_concurrency: u32,
+    /// Mean function duration, ms.
+    pub mean_duration_ms: f64,
+    /// c ÷ mean duration, req/s.
+    pub littles_law_max_rate: f64,
+    /// Highest offered rate whose Lambda throttle share stayed under 1%.
+    pub highest_sustainable_rate: Option<f64>,
+    /// The curve.
+    pub points: Vec<KneePoint>,
+}
+
+/// The cost section of the results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CostResult {
+    /// Region priced.
+    pub region: String,
+    /// When the price list was checked.
+    pub prices_checked: String,
+    /// The usage priced, for this run.
+    pub usage: Usage,
+    /// Where each usage figure came from.
+    pub sources: Vec<String>,
+    /// This run.
+    pub run: Breakdown,
+    /// Run cost ÷ requests × 1,000,000.
+    pub per_million_usd: f64,
+    /// Average target rate, req/s.
+    pub average_rate: f64,
+    /// Peak target rate, req/s.
+    pub peak_rate: f64,
+    /// A 30-day month at the average rate.
+    pub monthly_average: Breakdown,
+    /// A 30-day month at the peak rate.
+    pub monthly_peak: Breakdown,
+    /// What the monthly free tier would take off the average month (shown, not applied).
+    pub free_tier_monthly_usd: f64,
+    /// Client-vs-server comparisons (CloudWatch present).
+    pub reconciliation: Vec<Reconciliation>,
+    /// Per request kind.
+    pub by_request: Vec<RequestCost>,
+    /// Batch vs per-item, when both ran.
+    pub batch_vs_item: Option<BatchVsItem>,
+    /// The knee, when reserved concurrency is known and Lambda throttled.
+    pub knee: Option<Knee>,
+    /// Caveats of this estimate.
+    pub notes: Vec<String>,
+}
+
+/// One line of the cost breakdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    /// API Gateway requests.
+    ApiGatewayRequests,
+    /// Lambda requests.
+    LambdaRequests,
+    /// Lambda GB-seconds.
+    LambdaDuration,
+    /// DynamoDB read request units.
+    DynamoDbReads,
+    /// DynamoDB write request units.
+    DynamoDbWrites,
+    /// CloudWatch `GetMetricData`.
+    CloudWatchMetrics,
+    /// CloudWatch Logs ingestion.
+    CloudWatchLogs,
+}
+
+impl Component {
+    /// Every component, in the order the reports list them.
+    pub const ALL: [Component; 7] = [
+        Component::ApiGatewayRequests,
+        Component::LambdaRequests,
+        Component::LambdaDuration,
+        Component::DynamoDbReads,
+        Component::DynamoDbWrites,
+        Component::CloudWatchMetrics,
+        Component::CloudWatchLogs,
+    ];
+
+    /// What the reports call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Component::ApiGatewayRequests => "API Gateway requests",
+            Component::LambdaRequests => "Lambda requests",
+            Component::LambdaDuration => "Lambda duration (GB-s)",
+            Component::DynamoDbReads => "DynamoDB reads",
+            Component::DynamoDbWrites => "DynamoDB writes",
+            Component::CloudWatchMetrics => "CloudWatch metrics",
+            Component::CloudWatchLogs => "CloudWatch Logs",
+        }
+    }
+}
+
+impl Breakdown {
+    /// The cost of one component, USD.
+    pub fn of(&self, c: Component) -> f64 {
+        match c {
+            Component::ApiGatewayRequests => self.apigw_requests,
+            Component::LambdaRequests => self.lambda_requests,
+            Component::LambdaDuration => self.lambda_duration,
+            Component::DynamoDbReads => self.dynamodb_reads,
+            Component::DynamoDbWrites => self.dynamodb_writes,
+            Component::CloudWatchMetrics => self.cloudwatch_metrics,
+            Component::CloudWatchLogs => self.cloudwatch_logs,
+        }
+    }
+
+    /// `(component, USD)` in report order.
+    pub fn components(&self) -> impl Iterator<Item = (Component, f64)> + '_ {
+        Component::ALL.into_iter().map(|c| (c, self.of(c)))
+    }
+}

@@ -1,0 +1,265 @@
+//! The results document: one versioned JSON file (`results.json`) holding the scenario, the
+//! environment, per-phase and per-request summaries, every histogram in HdrHistogram's standard
+//! V2 compressed encoding (so runs and workers merge exactly), the per-second series, the cost
+//! and the threshold verdicts. Typed end to end; `docs/results.schema.json` is generated from
+//! these types and `docs/results-schema.md` explains each field.
+//!
+//! This module only reads what is below it (the plan, the recorder); everything after the run
+//! (cost, gates, compare, renderers) reads it.
+
+pub mod build;
+pub mod cloudwatch;
+pub mod codec;
+pub mod cost;
+pub mod summary;
+pub mod target;
+
+use hdrhistogram::Histogram;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use build::RunFacts;
+pub use cloudwatch::{CloudWatchSource, MetricId, Pulled};
+pub use codec::{HistogramError, LoadError, decode, encode};
+pub use cost::CostResult;
+pub use summary::{DiagnosticsResult, Stats, Summary};
+pub use target::{InfraOutputs, TargetInfo, TargetKind};
+
+use crate::record::Class;
+use crate::record::histogram;
+use crate::record::recorder::Second;
+use crate::scenario::{Plan, Unit};
+
+/// The schema identifier written into every document.
+pub const SCHEMA: &str = "loadgen.results/v1";
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every phase ran to its end.
+    Completed,
+    /// Stopped early: Ctrl-C, SIGTERM, a dead target, or an abort-on-fail threshold.
+    Aborted,
+}
+
+/// One phase's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PhaseResult {
+    /// Phase name.
+    pub name: String,
+    /// Planned duration, s.
+    pub duration_s: f64,
+    /// Mean target rate (open model), req/s.
+    pub target_rate: Option<f64>,
+    /// Requests sent in the phase.
+    pub sent: u64,
+    /// Sent ÷ the time the phase ran.
+    pub achieved_rate: f64,
+    /// What came back.
+    pub summary: Summary,
+}
+
+/// One request kind's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestResult {
+    /// Request name.
+    pub name: String,
+    /// Method.
+    pub method: String,
+    /// Path template as written.
+    pub path: String,
+    /// What came back.
+    pub summary: Summary,
+    /// Latency of cold-start responses.
+    pub cold_latency: Stats,
+    /// Latency of warm responses.
+    pub warm_latency: Stats,
+    /// Sums of the function's diagnostic headers.
+    pub diagnostics: DiagnosticsResult,
+}
+
+/// The generator's own health.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GeneratorHealth {
+    /// Sends more than 5 ms after their intended time.
+    pub late_sends: u64,
+    /// Whether the generator could not keep the schedule: lag p99 over 10 ms or more than 1%
+    /// of sends late.
+    pub saturated: bool,
+    /// Scheduling lag p50, ms.
+    pub lag_p50_ms: f64,
+    /// Scheduling lag p99, ms.
+    pub lag_p99_ms: f64,
+    /// Scheduling lag max, ms.
+    pub lag_max_ms: f64,
+    /// CPU time the loadgen process used (user + system), s — including the embedded local
+    /// stack's emulators when it ran one (not the target-api processes).
+    pub cpu_seconds: f64,
+    /// The in-flight bound.
+    pub max_in_flight: usize,
+    /// Responses where the local stack's true cause disagreed with the AWS heuristic.
+    pub heuristic_mismatches: u64,
+}
+
+/// One threshold's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ThresholdResult {
+    /// Key as written.
+    pub key: String,
+    /// Condition as written.
+    pub condition: String,
+    /// What was measured, in the limit's unit (NaN, written as null, when nothing was).
+    #[serde(with = "nan_as_null")]
+    #[schemars(with = "Option<f64>")]
+    pub measured: f64,
+    /// The limit.
+    pub limit: f64,
+    /// The unit of `measured` and `limit`.
+    pub unit: Unit,
+    /// Passed.
+    pub passed: bool,
+    /// Configured to abort the run.
+    pub abort_on_fail: bool,
+}
+
+/// JSON has no NaN: `serde_json` writes it as null, and null reads back as NaN here.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_nan() { s.serialize_none() } else { s.serialize_f64(*v) }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
+/// One histogram cell, losslessly encoded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HistogramCell {
+    /// Request name.
+    pub request: String,
+    /// Phase name.
+    pub phase: String,
+    /// Outcome class.
+    pub class: Class,
+    /// Corrected latency, µs, V2 deflate, base64.
+    pub latency: String,
+    /// Service time, µs, V2 deflate, base64.
+    pub service_time: String,
+}
+
+/// The machine and the clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Environment {
+    /// loadgen version.
+    pub loadgen_version: String,
+    /// OS and architecture.
+    pub os: String,
+    /// Logical CPUs.
+    pub cpus: usize,
+    /// Start of the measured phases, RFC 3339 UTC.
+    pub started_at: String,
+    /// End, RFC 3339 UTC.
+    pub finished_at: String,
+}
+
+/// The whole document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Results {
+    /// [`SCHEMA`].
+    pub schema: String,
+    /// How the run ended.
+    pub status: Status,
+    /// Why it was stopped early.
+    pub abort_reason: Option<String>,
+    /// True when every threshold passed.
+    pub passed: bool,
+    /// The validated scenario (header values redacted, body templates left out).
+    pub scenario: Plan,
+    /// Where the load went.
+    pub target: TargetInfo,
+    /// Machine and times.
+    pub environment: Environment,
+    /// Measured duration, s.
+    pub duration_s: f64,
+    /// Planned mean rate over all open-model phases, req/s.
+    pub target_rate: Option<f64>,
+    /// Requests sent ÷ duration.
+    pub achieved_rate: f64,
+    /// Generator health.
+    pub generator: GeneratorHealth,
+    /// Everything together.
+    pub totals: Summary,
+    /// Per phase.
+    pub phases: Vec<PhaseResult>,
+    /// Per request kind, in the plan's order.
+    pub requests: Vec<RequestResult>,
+    /// Threshold verdicts.
+    pub thresholds: Vec<ThresholdResult>,
+    /// Per second.
+    pub series: Vec<Second>,
+    /// What the run cost (absent when pricing failed, e.g. an unknown region).
+    pub cost: Option<CostResult>,
+    /// What CloudWatch reported for the run window (absent with `--no-cloudwatch`).
+    pub cloudwatch: Option<Pulled>,
+    /// Every non-empty histogram cell.
+    pub histograms: Vec<HistogramCell>,
+}
+
+impl Results {
+    /// Corrected latency and service time over the cells `keep` selects, merged exactly from
+    /// the stored histograms.
+    pub fn merged(
+        &self,
+        keep: impl Fn(&HistogramCell) -> bool,
+    ) -> Result<(Histogram<u64>, Histogram<u64>), HistogramError> {
+        let mut lat = histogram::new();
+        let mut svc = histogram::new();
+        for c in self.histograms.iter().filter(|c| keep(c)) {
+            let (l, s) = c.decode()?;
+            lat.add(&l).map_err(|_| HistogramError::of(c))?;
+            svc.add(&s).map_err(|_| HistogramError::of(c))?;
+        }
+        Ok((lat, svc))
+    }
+
+    /// The scenario's name.
+    pub fn name(&self) -> &str {
+        &self.scenario.name
+    }
+
+    /// The reserved-concurrency limit in force, from the local stack's settings, the deployed
+    /// stack's outputs or the cost stage's knee.
+    pub fn reserved_concurrency(&self) -> Option<f64> {
+        let t = &self.target;
+        t.stack
+            .as_ref()
+            .map(|s| s.function.reserved_concurrency as f64)
+            .or_else(|| t.infra.as_ref().and_then(|i| i.reserved_concurrency).map(f64::from))
+            .or_else(|| self.cost.as_ref().and_then(|c| c.knee.as_ref()).map(|k| k.reserved_concurrency as f64))
+    }
+
+    /// Sets the threshold verdicts and whether they all passed.
+    pub fn set_verdicts(&mut self, verdicts: Vec<ThresholdResult>) {
+        self.passed = verdicts.iter().all(|t| t.passed);
+        self.thresholds = verdicts;
+    }
+}
+
+/// The JSON Schema of results.json, generated from these types (`docs/results.schema.json`).
+/// Every object is closed (`additionalProperties: false`): a field the types do not document
+/// makes a document invalid, so the schema cannot fall behind what loadgen writes.
+pub fn json_schema() -> schemars::Schema {
+    use schemars::transform::{RecursiveTransform, Transform};
+    let mut schema = schemars::schema_for!(Results);
+    RecursiveTransform(|s: &mut schemars::Schema| {
+        if s.get("properties").is_some() && s.get("additionalProperties").is_none() {
+            s.insert("additionalProperties".into(), false.into());
+        }
+    })
+    .transform(&mut schema);
+    schema
+}

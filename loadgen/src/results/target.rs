@@ -1,0 +1,67 @@
+//! Where the load went, as results.json records it: the local stack with the settings in force,
+//! or a URL — with the deployed stack's `terraform output` when `--infra` named it.
+
+use local_stack::StackConfig;
+use local_stack::config::Architecture;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What kind of target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    /// The embedded local stack on loopback.
+    LocalStack,
+    /// A base URL (AWS or any HTTP server).
+    Url,
+}
+
+impl TargetKind {
+    /// As results.json and the reports write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::LocalStack => "local-stack",
+            TargetKind::Url => "url",
+        }
+    }
+}
+
+/// The outputs of the deployed `infra/` (`terraform output -json`) loadgen reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InfraOutputs {
+    /// The API's base URL.
+    pub api_url: String,
+    /// HTTP API id.
+    pub api_id: Option<String>,
+    /// Stage name.
+    pub stage: Option<String>,
+    /// Lambda function name.
+    pub function_name: Option<String>,
+    /// DynamoDB table name.
+    pub table_name: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Function memory, MB.
+    pub memory_mb: Option<u32>,
+    /// Function timeout, s.
+    pub timeout_s: Option<f64>,
+    /// Function architecture.
+    pub architecture: Option<Architecture>,
+    /// Reserved concurrency.
+    pub reserved_concurrency: Option<u32>,
+}
+
+/// Where the load went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TargetInfo {
+    /// Local stack or URL.
+    pub kind: TargetKind,
+    /// Base URL.
+    pub url: String,
+    /// The local stack's settings in force.
+    pub stack: Option<StackConfig>,
+    /// The local stack's function log (START/END/REPORT lines).
+    pub function_log: Option<String>,
+    /// The deployed stack's outputs (`--infra`).
+    pub infra: Option<InfraOutputs>,
+}

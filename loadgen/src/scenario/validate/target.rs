@@ -1,0 +1,89 @@
+//! `[target]`: where the load goes, its headers, timeout and in-flight bound, and the
+//! deployed stack's names for the CloudWatch pull.
+
+use std::time::Duration;
+
+use super::values::{duration, expand_env, int_in, span};
+use crate::scenario::error::{Locator, ScenarioError};
+use crate::scenario::raw::RawTarget;
+use crate::scenario::{AwsNames, Target};
+
+/// Most requests in flight when `[target] max_in_flight` is not set.
+const DEFAULT_MAX_IN_FLIGHT: usize = 10_000;
+
+/// Validates `[target]` (all defaults when it is absent).
+pub(super) fn target(
+    loc: &Locator<'_>,
+    raw: Option<&RawTarget>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Target, ScenarioError> {
+    Ok(match raw {
+        None => Target {
+            url: None,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(30),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            http2: true,
+            aws: None,
+        },
+        Some(t) => {
+            let url = match &t.url {
+                Some(u) => {
+                    let s = u.get_ref().trim().trim_end_matches('/').to_owned();
+                    let ok = (s.starts_with("http://") || s.starts_with("https://")) && s.parse::<hyper::Uri>().is_ok();
+                    if !ok {
+                        return Err(loc.error(
+                            span(u),
+                            "target.url",
+                            format!("'{s}' is not an http:// or https:// URL"),
+                        ));
+                    }
+                    Some(s)
+                }
+                None => None,
+            };
+            let mut headers = Vec::new();
+            for (k, v) in &t.headers {
+                let field = format!("target.headers.{k}");
+                if hyper::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                    return Err(loc.error(span(v), &field, format!("'{k}' is not a valid header name")));
+                }
+                headers.push((k.clone(), expand_env(loc, v, &field, env)?));
+            }
+            let timeout = match &t.timeout {
+                Some(v) => duration(loc, v, "target.timeout")?,
+                None => Duration::from_secs(30),
+            };
+            if timeout.is_zero() {
+                return Err(loc.error(
+                    span(t.timeout.as_ref().expect("set")),
+                    "target.timeout",
+                    "must be longer than 0",
+                ));
+            }
+            let max_in_flight = match &t.max_in_flight {
+                Some(v) => int_in(loc, v, "target.max_in_flight", 1, 1_000_000)? as usize,
+                None => DEFAULT_MAX_IN_FLIGHT,
+            };
+            let aws = match (&t.function_name, &t.api_id, &t.table_name) {
+                (None, None, None) => None,
+                (Some(f), Some(a), Some(tb)) => Some(AwsNames {
+                    function_name: f.clone(),
+                    api_id: a.clone(),
+                    stage: t.stage.clone().unwrap_or_else(|| "$default".into()),
+                    table_name: tb.clone(),
+                    region: t.region.clone().unwrap_or_else(|| "us-east-1".into()),
+                    memory_mb: t.memory_mb.unwrap_or(256).clamp(128, 10_240) as u32,
+                }),
+                _ => {
+                    return Err(loc.error(
+                        0..0,
+                        "target",
+                        "give function_name, api_id and table_name together (for the CloudWatch pull), or none of them",
+                    ));
+                }
+            };
+            Target { url, headers, timeout, max_in_flight, http2: t.http2.unwrap_or(true), aws }
+        }
+    })
+}

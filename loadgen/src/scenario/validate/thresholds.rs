@@ -1,0 +1,75 @@
+//! `[thresholds]`: each key parsed into a metric (optionally of one request kind) and each
+//! condition into a comparison and a limit in the metric's unit.
+
+use std::collections::BTreeMap;
+
+use toml::Spanned;
+
+use super::values::span;
+use crate::scenario::error::{Locator, ScenarioError, suggestion};
+use crate::scenario::threshold::{parse_condition, parse_metric};
+use crate::scenario::{Request, Threshold};
+
+/// Validates the thresholds against the request names.
+pub(super) fn thresholds(
+    loc: &Locator<'_>,
+    raw: Option<&BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    requests: &[Request],
+) -> Result<Vec<Threshold>, ScenarioError> {
+    let mut thresholds = Vec::new();
+    let names: Vec<&str> = requests.iter().map(|r| r.name.as_str()).collect();
+    for (key, value) in raw.into_iter().flatten() {
+        let field = format!("thresholds.\"{}\"", key.get_ref());
+        let (request, metric) =
+            parse_metric(key.get_ref(), &names).map_err(|e| loc.error(span(key), &field, e.to_string()))?;
+        let (condition, abort_on_fail) = match value.get_ref() {
+            toml::Value::String(s) => (s.clone(), false),
+            toml::Value::Table(t) => {
+                for k in t.keys() {
+                    if k != "limit" && k != "abort_on_fail" {
+                        let hint = suggestion(k, &["limit", "abort_on_fail"])
+                            .map(|s| format!("; did you mean `{s}`?"))
+                            .unwrap_or_default();
+                        return Err(loc.error(
+                            span(value),
+                            &field,
+                            format!("unknown key `{k}` in a threshold table{hint} (allowed: limit, abort_on_fail)"),
+                        ));
+                    }
+                }
+                let limit = t.get("limit").and_then(|v| v.as_str()).ok_or_else(|| {
+                    loc.error(
+                        span(value),
+                        &field,
+                        "a threshold table needs limit = \"< 300ms\" (and optionally abort_on_fail = true)",
+                    )
+                })?;
+                let abort = match t.get("abort_on_fail") {
+                    None => false,
+                    Some(toml::Value::Boolean(b)) => *b,
+                    Some(_) => return Err(loc.error(span(value), &field, "abort_on_fail must be true or false")),
+                };
+                (limit.to_owned(), abort)
+            }
+            _ => {
+                return Err(loc.error(
+                    span(value),
+                    &field,
+                    "expected a condition such as \"< 300ms\" or { limit = \"< 1%\", abort_on_fail = true }",
+                ));
+            }
+        };
+        let (cmp, limit) =
+            parse_condition(&condition, metric.unit()).map_err(|e| loc.error(span(value), &field, e.to_string()))?;
+        thresholds.push(Threshold {
+            key: key.get_ref().clone(),
+            condition,
+            request,
+            metric,
+            cmp,
+            limit,
+            abort_on_fail,
+        });
+    }
+    Ok(thresholds)
+}

@@ -1,0 +1,72 @@
+//! `--infra DIR`: the deployed stack's outputs, read with `terraform output -json` so no name is
+//! copied by hand. Only the outputs loadgen uses are kept; one of an unexpected type is left out.
+
+use std::path::Path;
+
+use super::TargetError;
+use crate::results::InfraOutputs;
+
+/// The outputs of the applied Terraform in `dir`.
+pub fn outputs(dir: &Path) -> Result<InfraOutputs, TargetError> {
+    let out = std::process::Command::new("terraform")
+        .arg(format!("-chdir={}", dir.display()))
+        .args(["output", "-json"])
+        .output()
+        .map_err(TargetError::Terraform)?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(bad(dir, format!("terraform output failed: {}", stderr.trim())));
+    }
+    parse(dir, &out.stdout)
+}
+
+fn bad(dir: &Path, message: String) -> TargetError {
+    TargetError::InfraOutputs { dir: dir.to_path_buf(), message }
+}
+
+/// Reads `terraform output -json` (`{"name": {"value": …, "type": …}, …}`) of `dir`.
+fn parse(dir: &Path, json: &[u8]) -> Result<InfraOutputs, TargetError> {
+    let v: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| bad(dir, format!("terraform output is not JSON: {e}")))?;
+    let typed = |k: &str| value(&v, k);
+    let Some(api_url) = value::<String>(&v, "api_url") else {
+        return Err(bad(dir, "no api_url output; run `terraform apply` there first".into()));
+    };
+    Ok(InfraOutputs {
+        api_url: api_url.trim_end_matches('/').to_owned(),
+        api_id: typed("api_id"),
+        stage: typed("stage"),
+        function_name: typed("function_name"),
+        table_name: typed("table_name"),
+        region: typed("region"),
+        memory_mb: value(&v, "memory_mb"),
+        timeout_s: value(&v, "timeout_s"),
+        architecture: value(&v, "architecture"),
+        reserved_concurrency: value(&v, "reserved_concurrency"),
+    })
+}
+
+/// The value of output `k`, when it has the type loadgen expects.
+fn value<T: serde::de::DeserializeOwned>(outputs: &serde_json::Value, k: &str) -> Option<T> {
+    outputs.get(k).and_then(|o| serde_json::from_value(o["value"].clone()).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_are_typed_and_the_url_is_required() {
+        let dir = Path::new("tf");
+        let o = parse(dir, br#"{"api_url":{"value":"https://x.example/","type":"string"},"memory_mb":{"value":512,"type":"number"},"architecture":{"value":"arm64","type":"string"},"reserved_concurrency":{"value":"lots","type":"string"}}"#).unwrap();
+        assert_eq!(o.api_url, "https://x.example");
+        assert_eq!(o.memory_mb, Some(512));
+        assert_eq!(o.architecture, Some(local_stack::config::Architecture::Arm64));
+        assert_eq!(o.reserved_concurrency, None, "an output of the wrong type is left out");
+        assert_eq!(
+            parse(dir, b"{}").unwrap_err().to_string(),
+            "--infra tf: no api_url output; run `terraform apply` there first"
+        );
+        assert!(parse(dir, b"nope").unwrap_err().to_string().contains("not JSON"));
+    }
+}

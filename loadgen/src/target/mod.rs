@@ -1,0 +1,69 @@
+//! Where the load goes: a URL ([`url`], [`infra`] for a deployed stack's outputs), or — with
+//! none — the local stack started on loopback with the scenario's `[stack]` overrides
+//! ([`stack`], running the target-api [`binary`]); and the `[data]` seeding that precedes the
+//! measured phases ([`seed`]).
+
+pub mod binary;
+pub mod infra;
+pub mod seed;
+pub mod stack;
+pub mod url;
+
+use std::path::PathBuf;
+
+/// Why the target could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// `LOADGEN_TARGET_API` names no file.
+    #[error("LOADGEN_TARGET_API={} does not exist", .0.display())]
+    BinaryMissing(PathBuf),
+    /// No target-api binary and no workspace to build one in.
+    #[error(
+        "the target-api binary was not found; run loadgen from the repository root, build it with \
+         `cargo build --release -p target-api`, or set LOADGEN_TARGET_API to its path"
+    )]
+    NoBinary,
+    /// cargo could not be started.
+    #[error("cannot run cargo to build target-api")]
+    Cargo(#[source] std::io::Error),
+    /// cargo failed.
+    #[error("building target-api failed; see cargo's output above")]
+    BuildFailed,
+    /// cargo succeeded but the binary is not where it should be.
+    #[error("cargo built target-api but {} is missing", .0.display())]
+    BuiltMissing(PathBuf),
+    /// `infra/` could not be read for the stack's settings.
+    #[error("cannot read the stack settings from infra/: {0}")]
+    InfraSettings(String),
+    /// The local stack did not start.
+    #[error(transparent)]
+    StackStart(#[from] local_stack::StartError),
+    /// `--infra`: terraform could not be run.
+    #[error("--infra needs terraform on PATH")]
+    Terraform(#[source] std::io::Error),
+    /// `--infra`: terraform failed or its output is unusable.
+    #[error("--infra {}: {message}", dir.display())]
+    InfraOutputs {
+        /// The Terraform directory.
+        dir: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Seeding could not write every item.
+    #[error("seeding failed for {failed} of {items} items (last error: {last})")]
+    Seeding {
+        /// Items not written.
+        failed: u64,
+        /// Items to write.
+        items: u64,
+        /// The last failure seen.
+        last: String,
+    },
+}
+
+impl TargetError {
+    /// True when the user's input is at fault (a flag, a Terraform directory), not the setup.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, TargetError::Terraform(_) | TargetError::InfraOutputs { .. })
+    }
+}

@@ -1,0 +1,104 @@
+//! `[data]` seeding: `items` items written through `POST /items` at the scenario's seed rate,
+//! before the measured phases and never measured; throttled writes are retried, since seeding
+//! must finish whatever the stack's limits.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use tokio::sync::Semaphore;
+
+use super::TargetError;
+use crate::event::{Event, Sink};
+use crate::http::HttpClient;
+use crate::scenario::Plan;
+use crate::scenario::template::seeded_id;
+
+/// Seeding writes in flight at most.
+const IN_FLIGHT: usize = 64;
+/// Attempts per item.
+const ATTEMPTS: u32 = 8;
+
+/// Seeds `[data] items` against `base`.
+pub async fn seed(plan: &Plan, client: &HttpClient, base: &str, sink: &Arc<dyn Sink>) -> Result<(), TargetError> {
+    let items = plan.data.items;
+    if items == 0 {
+        return Ok(());
+    }
+    sink.event(Event::Seeding { items, item_size: plan.data.item_size, rate: plan.data.seed_rate });
+    let payload = "x".repeat(plan.data.item_size);
+    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+    let interval = Duration::from_secs_f64(1.0 / plan.data.seed_rate);
+    let start = Instant::now();
+    let failures = Arc::new(AtomicU64::new(0));
+    let last_error = Arc::new(Mutex::new(String::new()));
+    let mut tasks = Vec::new();
+    for n in 0..items {
+        tokio::time::sleep_until((start + interval.mul_f64(n as f64)).into()).await;
+        // The semaphore is never closed, so acquiring only waits.
+        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        let body = format!(r#"{{"id":"{}","payload":"{payload}"}}"#, seeded_id(n));
+        let mut req = hyper::Request::post(format!("{base}/items")).header("content-type", "application/json");
+        for (k, v) in &plan.target.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let req = match req.body(Full::new(Bytes::from(body))) {
+            Ok(r) => r,
+            Err(e) => return Err(TargetError::Seeding { failed: items - n, items, last: e.to_string() }),
+        };
+        let (client, failures, last_error) = (client.clone(), failures.clone(), last_error.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            if !post_with_retries(&client, req, &last_error).await {
+                failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let failed = failures.load(Ordering::Relaxed);
+    if failed > 0 {
+        let last = last_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        return Err(TargetError::Seeding { failed, items, last });
+    }
+    Ok(())
+}
+
+/// Sends `req` until it is answered 200 or 201, backing off between attempts; false when every
+/// attempt failed (the last failure is kept in `last_error`).
+async fn post_with_retries(client: &HttpClient, req: hyper::Request<Full<Bytes>>, last_error: &Mutex<String>) -> bool {
+    let note = |e: String| *last_error.lock().unwrap_or_else(|p| p.into_inner()) = e;
+    let mut req = Some(req);
+    for attempt in 0..ATTEMPTS {
+        let Some(this) = req.take() else { break };
+        let copy = clone_request(&this);
+        match tokio::time::timeout(Duration::from_secs(30), client.request(this)).await {
+            Ok(Ok(resp)) if resp.status().as_u16() == 201 || resp.status().as_u16() == 200 => {
+                let _ = resp.into_body().collect().await;
+                return true;
+            }
+            Ok(Ok(resp)) => {
+                let status = resp.status();
+                let _ = resp.into_body().collect().await;
+                note(format!("HTTP {status}"));
+            }
+            Ok(Err(e)) => note(e.to_string()),
+            Err(_) => note("timed out".into()),
+        }
+        tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+        req = copy;
+    }
+    false
+}
+
+fn clone_request(r: &hyper::Request<Full<Bytes>>) -> Option<hyper::Request<Full<Bytes>>> {
+    let mut b = hyper::Request::builder().method(r.method().clone()).uri(r.uri().clone());
+    for (k, v) in r.headers() {
+        b = b.header(k, v);
+    }
+    // Full bodies clone cheaply.
+    b.body(r.body().clone()).ok()
+}
