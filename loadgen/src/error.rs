@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::compare::CompareError;
 use crate::cost::{GuardError, PriceError};
-use crate::report::WriteError;
+use crate::files::WriteError;
 use crate::results::LoadError;
 use crate::scenario::ScenarioError;
 use crate::target::TargetError;
@@ -49,7 +49,9 @@ pub enum Error {
     /// The HTTP client cannot be built.
     #[error("cannot load the system's TLS root certificates")]
     Tls(#[source] std::io::Error),
-    /// `loadgen stack up` was given settings the stack refuses.
+    /// `loadgen stack up` was given settings the stack refuses. The same error under
+    /// `loadgen run` is a [`TargetError::StackStart`] and exits 3: there the settings come from
+    /// a scenario that already validated, so a stack that does not start is a setup failure.
     #[error(transparent)]
     StackUp(local_stack::StartError),
     /// Ctrl-C cannot be waited for.
@@ -76,7 +78,8 @@ impl Error {
 
 /// An error and its causes, `outer: cause: cause`. With `{:#}` the whole chain is written, as
 /// anyhow does; a cause whose text the message already carries is not repeated (some errors,
-/// the local stack's among them, put their source in their own message).
+/// the local stack's among them, put their source in their own message). The price of that
+/// check: a cause whose whole text happens to occur in the message is left out too.
 pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl fmt::Display for Chain<'_> {

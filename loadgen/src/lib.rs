@@ -16,6 +16,7 @@ pub mod compare;
 pub mod cost;
 pub mod error;
 pub mod event;
+pub mod files;
 pub mod gates;
 pub mod http;
 pub mod record;

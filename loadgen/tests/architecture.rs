@@ -55,24 +55,48 @@ fn every_file_says_what_it_owns_and_stays_small() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// `(line, name, length)` of each function: rustfmt closes a body at its `fn`'s indentation.
+/// The rest of a line after its visibility and qualifiers, when it declares a function.
+fn fn_declaration(line: &str) -> Option<&str> {
+    let mut t = line.trim_start();
+    if let Some(rest) = t.strip_prefix("pub") {
+        t = match rest.strip_prefix('(') {
+            Some(r) => r.split_once(')')?.1.trim_start(),
+            None => rest.strip_prefix(' ')?,
+        };
+    }
+    loop {
+        let before = t;
+        for q in ["const ", "async ", "unsafe ", "extern \"C\" "] {
+            t = t.strip_prefix(q).unwrap_or(t);
+        }
+        if t == before {
+            break;
+        }
+    }
+    t.strip_prefix("fn ")
+}
+
+/// `(line, name, length)` of each function with a body: rustfmt closes a body at its `fn`'s
+/// indentation. A body whose end cannot be found is reported with length `usize::MAX`.
 fn functions(text: &str) -> Vec<(usize, String, usize)> {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     for (i, l) in lines.iter().enumerate() {
-        let t = l.trim_start();
-        let is_fn = ["fn ", "pub fn ", "pub(crate) fn ", "pub(super) fn ", "async fn ", "pub async fn "]
-            .iter()
-            .any(|p| t.starts_with(p));
-        if !is_fn || t.ends_with(';') || t.ends_with('}') {
+        let Some(decl) = fn_declaration(l) else { continue };
+        let t = l.trim_end();
+        if t.ends_with(';') || t.ends_with('}') {
+            continue; // a declaration without a body, or a one-line function
+        }
+        // A signature may run over several lines; it has a body if `{` comes before a `;`.
+        let has_body = lines[i..].iter().find(|x| x.contains('{') || x.trim_end().ends_with(';'));
+        if !has_body.is_some_and(|x| x.contains('{')) {
             continue;
         }
-        let indent = &l[..l.len() - t.len()];
+        let indent = &l[..l.len() - l.trim_start().len()];
         let close = format!("{indent}}}");
-        if let Some(end) = lines[i + 1..].iter().position(|x| *x == close) {
-            let name = t.split("fn ").nth(1).unwrap_or("").split(['(', '<']).next().unwrap_or("").to_owned();
-            out.push((i + 1, name, end + 2));
-        }
+        let name = decl.split(['(', '<']).next().unwrap_or("").to_owned();
+        let len = lines[i + 1..].iter().position(|x| x.trim_end() == close).map_or(usize::MAX, |end| end + 2);
+        out.push((i + 1, name, len));
     }
     out
 }
@@ -82,15 +106,20 @@ fn no_function_is_longer_than_120_lines() {
     let mut problems = Vec::new();
     for (path, text) in files().into_iter().filter(|(p, _)| p.starts_with(src())) {
         for (line, name, len) in functions(&text) {
-            if len > MAX_FN_LINES {
+            if len == usize::MAX {
+                problems.push(format!("{}:{line}: fn {name}: its closing brace was not found", rel(&path)));
+            } else if len > MAX_FN_LINES {
                 problems.push(format!("{}:{line}: fn {name} is {len} lines (at most {MAX_FN_LINES})", rel(&path)));
             }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    // The check can fail: a made-up long function is caught.
-    let long = format!("fn long() {{\n{}}}\n", "    let _ = 1;\n".repeat(130));
-    assert_eq!(functions(&long), vec![(1, "long".to_owned(), 132)]);
+    // The check can fail: made-up long functions are caught, whatever their qualifiers.
+    let body = "    let _ = 1;\n".repeat(130);
+    for head in ["fn long()", "pub(super) async fn long()", "pub const unsafe fn long()"] {
+        assert_eq!(functions(&format!("{head} {{\n{body}}}\n")), vec![(1, "long".to_owned(), 132)], "{head}");
+    }
+    assert_eq!(functions("    fn open() {\n    let _ = 1;\n"), vec![(1, "open".to_owned(), usize::MAX)]);
 }
 
 #[test]
@@ -103,8 +132,12 @@ fn errors_are_typed_and_results_hold_no_untyped_json() {
             // The error type is what follows the last top-level comma of `Result<…>`.
             let mut depth = 0;
             let mut comma = None;
+            let mut prev = ' ';
             for (j, c) in rest.char_indices() {
+                let arrow = c == '>' && prev == '-';
+                prev = c;
                 match c {
+                    _ if arrow => {}
                     '<' | '(' => depth += 1,
                     '>' | ')' => {
                         depth -= 1;
@@ -127,6 +160,16 @@ fn errors_are_typed_and_results_hold_no_untyped_json() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A line without its leading visibility (`pub`, `pub(crate)`, …).
+fn without_visibility(line: &str) -> &str {
+    let t = line.trim_start();
+    match t.strip_prefix("pub") {
+        Some(rest) if rest.starts_with('(') => rest.split_once(')').map_or(t, |(_, r)| r.trim_start()),
+        Some(rest) if rest.starts_with(' ') => rest.trim_start(),
+        _ => t,
+    }
 }
 
 /// Every `crate::…` and `super::…` path a file names, `use` groups expanded.
@@ -158,10 +201,10 @@ fn paths(text: &str) -> Vec<Vec<String>> {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect();
     let code = lines.join("\n");
     let mut found = Vec::new();
-    // `use` statements start a line and end at the next `;`. Re-exports (`pub use`) in a mod.rs
-    // are its children's items, not its dependencies.
+    // `use` statements start a line and end at the next `;`. A mod.rs re-exporting its
+    // children (`pub use child::X`) names no `crate::`/`super::` path, so it adds no edge.
     for (i, l) in lines.iter().enumerate() {
-        let Some(start) = l.trim_start().strip_prefix("use ") else { continue };
+        let Some(start) = without_visibility(l).strip_prefix("use ") else { continue };
         let mut stmt = start.to_owned();
         for more in &lines[i + 1..] {
             if stmt.contains(';') {
@@ -253,9 +296,14 @@ fn no_two_modules_import_each_other() {
         }
         for p in paths(text) {
             let target: Vec<String> = match p[0].as_str() {
+                "crate" if p.len() < 2 => continue,
                 "crate" => p[1..].to_vec(),
-                // `super::` is the parent module (a mod.rs is its folder's module already).
-                _ => me[..me.len() - 1].iter().chain(&p[1..]).cloned().collect(),
+                // Each `super::` is one module up (a mod.rs is its folder's module already).
+                _ => {
+                    let ups = p.iter().take_while(|x| *x == "super").count();
+                    let base = &me[..me.len().saturating_sub(ups)];
+                    base.iter().chain(&p[ups..]).cloned().collect()
+                }
             };
             // The longest prefix that is a module.
             let Some(target) = (1..=target.len()).rev().map(|n| target[..n].to_vec()).find(|m| modules.contains(m))
@@ -287,4 +335,42 @@ fn no_two_modules_import_each_other() {
     g.insert("a".to_owned(), BTreeSet::from(["b".to_owned()]));
     g.insert("b".to_owned(), BTreeSet::from(["a".to_owned()]));
     assert!(cycle(&g).is_some());
+}
+
+#[test]
+fn the_results_schema_leaves_nothing_untyped() {
+    // An untyped field (`serde_json::Value`, an open map) shows in the generated schema as a
+    // sub-schema that accepts anything: `true` or `{}`.
+    fn open(v: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+        let accepts_anything =
+            |s: &serde_json::Value| s == &serde_json::Value::Bool(true) || s == &serde_json::json!({});
+        let serde_json::Value::Object(m) = v else { return };
+        for (k, child) in m {
+            let here = format!("{at}/{k}");
+            match k.as_str() {
+                "properties" | "$defs" => {
+                    for (name, s) in child.as_object().into_iter().flatten() {
+                        if accepts_anything(s) {
+                            out.push(format!("{here}/{name}"));
+                        }
+                    }
+                }
+                "items" | "additionalProperties" if accepts_anything(child) => out.push(here.clone()),
+                _ => {}
+            }
+            match child {
+                serde_json::Value::Object(_) => open(child, &here, out),
+                serde_json::Value::Array(a) => a.iter().for_each(|x| open(x, &here, out)),
+                _ => {}
+            }
+        }
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/results.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut found = Vec::new();
+    open(&schema, "", &mut found);
+    assert!(found.is_empty(), "open sub-schemas in results.schema.json: {found:?}");
+    let mut control = Vec::new();
+    open(&serde_json::json!({"properties": {"x": {}}}), "", &mut control);
+    assert_eq!(control, vec!["/properties/x"], "the check can fail");
 }

@@ -150,7 +150,7 @@ fn request_id() -> String {
 
 /// The throttling error an on-demand table returns when a request exceeds its throughput.
 ///
-/// Which exception name AWS uses here is not pinned down by its docs (aws-semantics.md 3.4:
+/// Which exception name AWS uses here is not pinned down by its docs (docs/aws-semantics.md 3.4:
 /// ProvisionedThroughputExceeded, Throttling or RequestLimitExceeded, with `ThrottlingReasons`
 /// since 2025); we send `ThrottlingException` with the `…MaxOnDemandThroughputExceeded` reason,
 /// which is what a table limited to a set throughput answers. SDKs retry it either way.

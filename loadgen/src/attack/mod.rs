@@ -5,14 +5,14 @@
 //! run is marked saturated — the rate is never quietly lowered.
 //!
 //! [`pacer`] says when, [`mix`] what, [`send`] sends and records one request, [`timer`] wakes
-//! the dispatcher, [`monitor`] watches the run, [`stop`] ends it early.
+//! the dispatcher, [`monitor`] watches the run, [`switch`] ends it early.
 
 pub mod keys;
 pub mod mix;
 pub mod monitor;
 pub mod pacer;
 pub mod send;
-pub mod stop;
+pub mod switch;
 pub mod timer;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,7 +27,7 @@ use crate::record::Recorder;
 use crate::scenario::{Load, Plan};
 use mix::Mix;
 use pacer::Pacer;
-pub use stop::StopSwitch;
+pub use switch::StopSwitch;
 
 /// Shared state of one run.
 pub struct Engine {

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use crate::compare::{self, CompareError};
 use crate::error::{EXIT_GATE_FAILED, EXIT_PASS, Error};
-use crate::report;
 use crate::results::Results;
+use crate::{files, report};
 
 /// Compares `new` against `base` with `allowances` (default [`compare::DEFAULT_ALLOWANCE`]).
 pub fn compare_runs(base: &Path, new: &Path, allowances: Option<&str>, out: Option<&Path>) -> Result<i32, Error> {
@@ -19,7 +19,7 @@ pub fn compare_runs(base: &Path, new: &Path, allowances: Option<&str>, out: Opti
     println!("loadgen compare: {} → {}\n", base.display(), new.display());
     print!("{}", report::terminal::comparison(&c));
     let file = super::dir_or_beside(out, new).join("compare.html");
-    report::write(&file, report::compare_html::render(&b, &n, &c))?;
+    files::write(&file, report::compare_html::render(&b, &n, &c))?;
     let regressed: Vec<&str> = c.rows.iter().filter(|r| r.regressed).map(|r| r.key.as_str()).collect();
     if regressed.is_empty() {
         println!("\n  verdict: no regression\n  report:  {}", file.display());

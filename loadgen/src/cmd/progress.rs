@@ -1,4 +1,4 @@
-//! What the terminal shows while a command runs: each event as a `loadgen: …` line on stderr,
+//! What the console shows while a command runs: each event as a `loadgen: …` line on stderr,
 //! and the run in progress as a progress bar on a terminal or a plain line every 5 s elsewhere.
 //! `--quiet` keeps the warnings and drops the rest.
 
@@ -11,8 +11,8 @@ use crate::event::{Event, Level, Sink, Snapshot};
 /// How often the plain (non-terminal) progress line is written.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
-/// The terminal's view of a command.
-pub struct Terminal {
+/// The console's view of a command (stderr).
+pub struct Console {
     quiet: bool,
     /// The scenario's name, the progress bar's prefix.
     name: String,
@@ -27,10 +27,10 @@ struct State {
     last_plain: Option<Instant>,
 }
 
-impl Terminal {
+impl Console {
     /// A sink for the run of `name`; with `quiet` only warnings are shown.
-    pub fn new(name: &str, quiet: bool) -> Terminal {
-        Terminal {
+    pub fn new(name: &str, quiet: bool) -> Console {
+        Console {
             quiet,
             name: name.to_owned(),
             tty: std::io::stderr().is_terminal(),
@@ -105,7 +105,7 @@ fn line(event: &Event) -> Option<String> {
     })
 }
 
-impl Sink for Terminal {
+impl Sink for Console {
     fn event(&self, event: Event) {
         if self.quiet && event.level() == Level::Info {
             return;

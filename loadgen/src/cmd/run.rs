@@ -7,16 +7,17 @@ use std::time::SystemTime;
 
 use local_stack::Stack;
 
-use super::progress::Terminal;
+use super::progress::Console;
+use crate::attack::Engine;
 use crate::attack::monitor::{self, AbortCheck};
-use crate::attack::{Engine, StopSwitch, stop};
+use crate::attack::switch::{StopSwitch, on_signal};
 use crate::cost::{self, Prices};
 use crate::error::{EXIT_GATE_FAILED, EXIT_NOT_RUN, EXIT_PASS, Error};
 use crate::event::{Event, Sink};
 use crate::record::{Recorder, cpu};
 use crate::results::{InfraOutputs, Results, RunFacts, TargetInfo, TargetKind};
 use crate::scenario::Plan;
-use crate::{gates, http, report, target};
+use crate::{files, gates, http, report, target};
 
 /// Options of `loadgen run`.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +73,7 @@ pub fn load_plan(opts: &RunOptions) -> Result<Plan, Error> {
 struct SetUp {
     base: String,
     info: TargetInfo,
-    ctx: cost::Context,
+    ctx: cost::TargetFacts,
     /// The local stack, kept running until the results are written.
     stack: Option<Stack>,
 }
@@ -87,7 +88,7 @@ async fn set_up(
     sink: &Arc<dyn Sink>,
 ) -> Result<SetUp, Error> {
     if let Some(url) = &plan.target.url {
-        let ctx = cost::Context::for_url(infra.as_ref(), plan.target.aws.as_ref());
+        let ctx = cost::TargetFacts::for_url(infra.as_ref(), plan.target.aws.as_ref());
         if !target::url::is_loopback(url) {
             let timeout = infra.as_ref().and_then(|o| o.timeout_s);
             cost::stage::guard(plan, &ctx, timeout, prices, opts.max_cost_usd.unwrap_or(5.0), sink)?;
@@ -98,7 +99,7 @@ async fn set_up(
     let binary = target::binary::target_api(sink)?;
     let config = target::stack::config(plan, binary, dir)?;
     let stack = target::stack::start(config.clone()).await?;
-    let ctx = cost::Context::for_stack(&stack, &config);
+    let ctx = cost::TargetFacts::for_stack(&stack, &config);
     let url = stack.endpoints().api_url.clone();
     let info = TargetInfo {
         kind: TargetKind::LocalStack,
@@ -124,17 +125,20 @@ async fn attack(
     base: &str,
     client: http::HttpClient,
     switch: StopSwitch,
-    terminal: &Arc<Terminal>,
+    console: &Arc<Console>,
 ) -> Attacked {
     let cpu_before = cpu::seconds();
     let engine = Arc::new(Engine::new(plan.clone(), base, client, switch.clone()));
     let gate_plan = plan.clone();
     let abort: AbortCheck = Box::new(move |rec: &Recorder, secs| gates::abort_check(&gate_plan, rec, secs));
-    let sink: Arc<dyn Sink> = terminal.clone();
+    let sink: Arc<dyn Sink> = console.clone();
     let watcher = tokio::spawn(monitor::watch(engine.clone(), sink, abort));
     engine.run().await;
+    // Wait for the monitor to be gone before the bar is removed: a tick still running would
+    // otherwise draw a new bar that stays through the cost stage and the summary.
     watcher.abort();
-    terminal.finish();
+    let _ = watcher.await;
+    console.finish();
     switch.finish();
     Attacked {
         engine,
@@ -156,14 +160,14 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         Some(p) => Prices::from_file(p)?,
         None => Prices::builtin(),
     };
-    let terminal = Arc::new(Terminal::new(&plan.name, opts.quiet));
-    let sink: Arc<dyn Sink> = terminal.clone();
+    let console = Arc::new(Console::new(&plan.name, opts.quiet));
+    let sink: Arc<dyn Sink> = console.clone();
     let started = time::OffsetDateTime::now_utc();
     let dir = opts
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join(format!("{}-{}", plan.name, utc_stamp(started))));
-    std::fs::create_dir_all(&dir).map_err(|source| report::WriteError { path: dir.clone(), source })?;
+    files::create_dir(&dir)?;
 
     let SetUp { base, info, mut ctx, stack } = set_up(&plan, &opts, infra, &prices, &dir, &sink).await?;
     let client = http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(Error::Tls)?;
@@ -175,8 +179,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
 
     // Stop on Ctrl-C or SIGTERM; the run still writes what it measured.
     let switch = StopSwitch::new();
-    tokio::spawn(stop::on_signal(switch.clone()));
-    let run = attack(&plan, &base, client, switch.clone(), &terminal).await;
+    tokio::spawn(on_signal(switch.clone()));
+    let run = attack(&plan, &base, client, switch.clone(), &console).await;
     let stop = switch.reason();
     let facts = RunFacts {
         measured: run.engine.measured(),
@@ -205,7 +209,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     };
     results.set_verdicts(verdicts);
     let path = dir.join("results.json");
-    report::write(&path, results.to_json())?;
+    results.write(&path)?;
     report::write_all(&results, &dir)?;
     if let Some(s) = stack {
         s.stop();

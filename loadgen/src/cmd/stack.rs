@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use super::progress::Terminal;
+use super::progress::Console;
 use crate::error::{EXIT_PASS, Error};
 use crate::event::Sink;
 use crate::target;
 
 /// Serves the stack with `profile` and `reserved_concurrency` until Ctrl-C.
 pub async fn up(profile: String, reserved_concurrency: u32) -> Result<i32, Error> {
-    let sink: Arc<dyn Sink> = Arc::new(Terminal::new("stack", false));
+    let sink: Arc<dyn Sink> = Arc::new(Console::new("stack", false));
     let binary = target::binary::target_api(&sink)?;
     let mut config = local_stack::StackConfig::new(binary);
     config.latency_profile = profile;

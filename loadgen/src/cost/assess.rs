@@ -6,11 +6,11 @@
 use local_stack::config::Architecture;
 
 use super::by_request::{batch_vs_item, costs};
-use super::client::ClientView;
+use super::client_view::ClientView;
 use super::knee::knee;
+use super::lambda_log::ReportLines;
 use super::prices::{MONTH_SECONDS, PriceError, Prices, free_tier_value, price};
 use super::reconcile;
-use super::report_lines::ReportLines;
 use crate::record::Class;
 use crate::results::cost::{CostResult, Usage};
 use crate::results::{MetricId, Pulled, Results};

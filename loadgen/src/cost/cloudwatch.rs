@@ -231,3 +231,16 @@ pub async fn pull(req: Pull<'_>, sink: &Arc<dyn Sink>) -> Result<Pulled, CloudWa
         tokio::time::sleep(Duration::from_secs(20)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_id_has_exactly_one_query() {
+        for &id in MetricId::ALL {
+            assert_eq!(QUERIES.iter().filter(|q| q.0 == id).count(), 1, "{id:?}");
+        }
+        assert_eq!(QUERIES.len(), MetricId::ALL.len());
+    }
+}

@@ -1,18 +1,18 @@
 //! What a run costs: the price list and its arithmetic ([`prices`]), the usage assembled from
 //! the best source and priced ([`assess`], with [`reconcile`], [`by_request`] and [`knee`]),
-//! the CloudWatch pull ([`cloudwatch`]), the local stack's REPORT lines ([`report_lines`]) and
+//! the CloudWatch pull ([`cloudwatch`]), the local stack's function log ([`lambda_log`]) and
 //! the stage a run goes through ([`stage`]). The shapes it fills in are in
 //! [`crate::results::cost`].
 
 pub mod assess;
 pub mod by_request;
-pub mod client;
+pub mod client_view;
 pub mod cloudwatch;
 pub mod knee;
+pub mod lambda_log;
 pub mod prices;
 pub mod reconcile;
-pub mod report_lines;
 pub mod stage;
 
 pub use prices::{PriceError, Prices};
-pub use stage::{Context, GuardError};
+pub use stage::{GuardError, TargetFacts};

@@ -1,7 +1,7 @@
 //! Client against server: what loadgen saw next to what CloudWatch counted — requests,
 //! Lambda throttles, invocations, cold starts, read and write units — each gap over 1% flagged.
 
-use super::client::ClientView;
+use super::client_view::ClientView;
 use crate::record::Class;
 use crate::results::cost::Reconciliation;
 use crate::results::{CloudWatchSource, MetricId, Pulled, Results};

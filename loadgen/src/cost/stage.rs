@@ -10,8 +10,8 @@ use local_stack::config::Architecture;
 
 use super::assess::{FunctionFacts, assess};
 use super::cloudwatch::{self, Names, Pull, Source};
+use super::lambda_log;
 use super::prices::{PriceError, Prices};
-use super::report_lines;
 use crate::event::{Event, Sink, WorstCase};
 use crate::record::Class;
 use crate::results::{CostResult, InfraOutputs, Pulled, Results};
@@ -20,9 +20,10 @@ use crate::scenario::{AwsNames, Load, Plan};
 /// The function timeout the guard assumes when the deployed stack's is unknown, s.
 const ASSUMED_TIMEOUT_S: f64 = 10.0;
 
-/// What the cost stage knows about the target.
+/// What the cost stage knows about the target: where its metrics are, what its function is
+/// billed by, the local stack's function log, the region priced.
 #[derive(Debug, Clone, Default)]
-pub struct Context {
+pub struct TargetFacts {
     /// Where CloudWatch is, when it can be pulled.
     pub source: Option<Source>,
     /// Resource names for the metric dimensions.
@@ -53,11 +54,11 @@ pub enum GuardError {
     },
 }
 
-impl Context {
+impl TargetFacts {
     /// A context for a deployed stack known through `terraform output`, or a bare URL.
-    pub fn for_url(infra: Option<&InfraOutputs>, names: Option<&AwsNames>) -> Context {
+    pub fn for_url(infra: Option<&InfraOutputs>, names: Option<&AwsNames>) -> TargetFacts {
         if let (None, Some(n)) = (infra, names) {
-            return Context {
+            return TargetFacts {
                 source: Some(Source::Aws),
                 names: Some(Names {
                     function: n.function_name.clone(),
@@ -76,14 +77,14 @@ impl Context {
             .or_else(|| std::env::var("AWS_REGION").ok())
             .unwrap_or_else(|| "us-east-1".into());
         let Some(o) = infra else {
-            return Context {
+            return TargetFacts {
                 region,
                 facts: FunctionFacts { memory_mb: 256, ..Default::default() },
                 ..Default::default()
             };
         };
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        Context {
+        TargetFacts {
             source: Some(Source::Aws),
             names: Some(Names {
                 function: text(&o.function_name),
@@ -104,9 +105,9 @@ impl Context {
     }
 
     /// A context for the local stack.
-    pub fn for_stack(stack: &local_stack::Stack, config: &local_stack::StackConfig) -> Context {
+    pub fn for_stack(stack: &local_stack::Stack, config: &local_stack::StackConfig) -> TargetFacts {
         let e = stack.endpoints();
-        Context {
+        TargetFacts {
             source: Some(Source::Local(e.cloudwatch_url.clone())),
             names: Some(Names {
                 function: e.function_name.clone(),
@@ -144,7 +145,7 @@ fn planned_requests(plan: &Plan) -> f64 {
 /// costs more than `max_usd`. Returns the worst case, USD.
 pub fn guard(
     plan: &Plan,
-    ctx: &Context,
+    ctx: &TargetFacts,
     timeout_s: Option<f64>,
     prices: &Prices,
     max_usd: f64,
@@ -177,7 +178,7 @@ pub fn guard(
 
 /// Waits for the next whole second (local stack) or minute (AWS) so the measured window
 /// starts on a CloudWatch period boundary, clear of the seeding traffic. Returns the start.
-pub async fn align_start(ctx: &Context, seeded: bool, sink: &Arc<dyn Sink>) -> SystemTime {
+pub async fn align_start(ctx: &TargetFacts, seeded: bool, sink: &Arc<dyn Sink>) -> SystemTime {
     let now = SystemTime::now();
     if !seeded || ctx.source.is_none() {
         return now;
@@ -196,7 +197,7 @@ pub async fn align_start(ctx: &Context, seeded: bool, sink: &Arc<dyn Sink>) -> S
 /// Pulls CloudWatch (unless disabled) and prices the run; a failed pull is reported and the
 /// cost then comes from what the client saw.
 pub async fn after_run(
-    ctx: &Context,
+    ctx: &TargetFacts,
     results: &Results,
     window: (SystemTime, SystemTime),
     prices: &Prices,
@@ -205,7 +206,7 @@ pub async fn after_run(
 ) -> (Option<Pulled>, Result<CostResult, PriceError>) {
     let mut facts = ctx.facts.clone();
     if let Some((path, offset)) = &ctx.log
-        && let Some((report, bytes)) = report_lines::read_since(path, *offset)
+        && let Some((report, bytes)) = lambda_log::read_since(path, *offset)
     {
         facts.report = report;
         facts.log_bytes = Some(bytes);

@@ -235,7 +235,8 @@ pub fn heuristic(s: &Seen<'_>, expect: &[u16]) -> Class {
         503 if !s.has_diagnostics && gateway_body(s.body, "Service Unavailable") => Class::Timeout,
         504 if !s.has_diagnostics => Class::Timeout,
         // The gateway's bare 500: on AWS a Lambda throttle and a crashed or timed-out function
-        // look alike; CloudWatch's Throttles settles which (cost issue), so call it a throttle.
+        // look alike; CloudWatch's Throttles settles which (the cost stage's reconciliation),
+        // so call it a throttle.
         500 if !s.has_diagnostics && gateway_body(s.body, "Internal Server Error") => Class::LambdaThrottled,
         400..=499 => Class::ClientError,
         _ => Class::FunctionError,

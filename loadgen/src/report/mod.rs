@@ -1,6 +1,5 @@
 //! Renderers: pure functions of the results document, so `loadgen report results.json`
-//! rewrites exactly what `loadgen run` wrote. Same input, byte-identical output. One function
-//! ([`write`]) puts every rendered file on disk.
+//! rewrites exactly what `loadgen run` wrote. Same input, byte-identical output.
 
 pub mod charts;
 pub mod compare_html;
@@ -11,30 +10,11 @@ pub mod markdown;
 pub mod page;
 pub mod terminal;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::files::{WriteError, write};
 use crate::results::Results;
 use crate::scenario::Unit;
-
-/// A file that could not be written.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot write {}", path.display())]
-pub struct WriteError {
-    /// The file.
-    pub path: PathBuf,
-    /// Why.
-    #[source]
-    pub source: std::io::Error,
-}
-
-/// Writes `bytes` to `path`, creating its directory.
-pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), WriteError> {
-    let wrap = |source| WriteError { path: path.to_path_buf(), source };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(wrap)?;
-    }
-    std::fs::write(path, bytes).map_err(wrap)
-}
 
 /// Writes `report.html`, `junit.xml` and `summary.md` into `dir`.
 pub fn write_all(results: &Results, dir: &Path) -> Result<(), WriteError> {

@@ -4,7 +4,6 @@ use std::fmt::Write;
 
 use crate::compare::{Comparison, notable};
 use crate::results::{CostResult, Results, Stats};
-use crate::scenario::Unit;
 
 fn stats_row(label: &str, s: &Stats) -> String {
     format!(
@@ -101,14 +100,13 @@ pub fn summary(r: &Results) -> String {
     if !r.thresholds.is_empty() {
         let _ = writeln!(out, "\n  thresholds:");
         for th in &r.thresholds {
-            let shown = match th.unit {
-                Unit::Millis => format!("{:.2} ms", th.measured),
-                Unit::Fraction => format!("{:.3}%", th.measured * 100.0),
-                Unit::Count => format!("{}", th.measured),
+            let measured = match th.measured.is_nan() {
+                true => "nothing measured".to_owned(),
+                false => format!("measured {}", super::shown(th.measured, th.unit)),
             };
             let _ = writeln!(
                 out,
-                "    {} {:<32} {:<12} measured {shown}",
+                "    {} {:<32} {:<12} {measured}",
                 if th.passed { "PASS" } else { "FAIL" },
                 th.key,
                 th.condition

@@ -39,7 +39,8 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
 
 impl Results {
     /// The document of a finished run, before cost and threshold verdicts are added
-    /// ([`Results::set_verdicts`]).
+    /// ([`Results::set_verdicts`]). Until then a plan with thresholds does not pass: a caller
+    /// that forgets the verdicts never gets a false PASS.
     pub fn from_run(plan: &Plan, rec: &Recorder, facts: RunFacts) -> Results {
         let secs = facts.measured.as_secs_f64().max(1e-9);
         let sent = rec.sent_total();
@@ -51,7 +52,7 @@ impl Results {
             schema: SCHEMA.into(),
             status: if facts.stop.is_some() { Status::Aborted } else { Status::Completed },
             abort_reason: facts.stop.as_ref().map(ToString::to_string),
-            passed: true,
+            passed: plan.thresholds.is_empty(),
             scenario: plan.clone(),
             target: facts.target,
             environment: Environment {

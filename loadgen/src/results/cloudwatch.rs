@@ -16,6 +16,16 @@ pub enum CloudWatchSource {
     Aws,
 }
 
+impl CloudWatchSource {
+    /// As results.json and the reports write it (`local-stack`, `aws`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloudWatchSource::LocalStack => "local-stack",
+            CloudWatchSource::Aws => "aws",
+        }
+    }
+}
+
 /// Defines [`MetricId`] from one list: each variant with the id CloudWatch returns it with and
 /// results.json keys its value with, so the enum, [`MetricId::ALL`] and the names cannot drift.
 macro_rules! metric_ids {
@@ -162,5 +172,21 @@ mod tests {
         }
         let names: std::collections::HashSet<_> = MetricId::ALL.iter().map(|id| id.as_str()).collect();
         assert_eq!(names.len(), MetricId::ALL.len(), "names are distinct");
+    }
+
+    #[test]
+    fn written_names_are_the_serde_names() {
+        for s in [CloudWatchSource::LocalStack, CloudWatchSource::Aws] {
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+        }
+        for k in [crate::results::TargetKind::LocalStack, crate::results::TargetKind::Url] {
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.as_str()));
+        }
+        for c in crate::record::ALL {
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{}\"", c.name()));
+        }
+        for a in [local_stack::config::Architecture::X86_64, local_stack::config::Architecture::Arm64] {
+            assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{}\"", a.as_str()));
+        }
     }
 }

@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
 use super::{HistogramCell, Results, SCHEMA};
+use crate::files::{self, WriteError};
 
 /// Why a results document cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +78,11 @@ impl Results {
     pub fn to_json(&self) -> Vec<u8> {
         // Every field is a plain value, a string-keyed map or a sequence: serializing cannot fail.
         serde_json::to_vec_pretty(self).expect("results serialize")
+    }
+
+    /// Writes the document to `path`.
+    pub fn write(&self, path: &Path) -> Result<(), WriteError> {
+        files::write(path, self.to_json())
     }
 }
 

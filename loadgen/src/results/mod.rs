@@ -166,7 +166,10 @@ pub struct Environment {
     pub finished_at: String,
 }
 
-/// The whole document.
+/// The whole document. Reading it back is strict about its shape, so a field added to any type
+/// recorded here (the plan, the stack's settings included) must be optional or defaulted, or
+/// documents written before it stop reading; the sample fixture, from an earlier run, is there
+/// to catch that.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Results {
     /// [`SCHEMA`].

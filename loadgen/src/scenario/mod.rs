@@ -5,9 +5,11 @@
 pub mod error;
 pub mod millis;
 pub mod raw;
+pub mod stack;
 pub mod template;
 pub mod threshold;
 mod validate;
+mod values;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use error::ScenarioError;
+pub use stack::StackOverrides;
 pub use template::Template;
 pub use threshold::{Cmp, Metric, Unit};
 
@@ -229,37 +232,6 @@ fn redact_headers<S: serde::Serializer>(h: &[(String, String)], s: S) -> Result<
 fn redacted_headers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
     let names = std::collections::BTreeMap::<String, String>::deserialize(d)?;
     Ok(names.into_keys().map(|k| (k, REDACTED.to_owned())).collect())
-}
-
-/// `[stack]`: overrides of the local stack's settings; `None` keeps the stack's default.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct StackOverrides {
-    /// Reserved concurrency.
-    pub reserved_concurrency: Option<u32>,
-    /// Memory, MB.
-    pub memory_mb: Option<u32>,
-    /// Function timeout (ms in results.json).
-    #[serde(with = "millis::option")]
-    #[schemars(with = "Option<f64>")]
-    pub timeout: Option<Duration>,
-    /// Keep-warm time of idle environments (ms in results.json).
-    #[serde(with = "millis::option")]
-    #[schemars(with = "Option<f64>")]
-    pub keep_warm: Option<Duration>,
-    /// Latency profile name or file.
-    pub latency_profile: Option<String>,
-    /// Stage throttling rate.
-    pub api_rate: Option<f64>,
-    /// Stage throttling burst.
-    pub api_burst: Option<u32>,
-    /// Integration timeout (ms in results.json).
-    #[serde(with = "millis::option")]
-    #[schemars(with = "Option<f64>")]
-    pub integration_timeout: Option<Duration>,
-    /// Table read units per second.
-    pub dynamodb_read_units: Option<f64>,
-    /// Table write units per second.
-    pub dynamodb_write_units: Option<f64>,
 }
 
 /// One threshold.

@@ -11,6 +11,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use super::stack::RawStack;
+
 /// Top level of a scenario file.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -55,32 +57,6 @@ pub struct RawTarget {
     pub table_name: Option<String>,
     pub region: Option<String>,
     pub memory_mb: Option<i64>,
-}
-
-/// `[stack]`: overrides for the local stack.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawStack {
-    #[schemars(with = "Option<i64>")]
-    pub reserved_concurrency: Option<Spanned<i64>>,
-    #[schemars(with = "Option<i64>")]
-    pub memory_mb: Option<Spanned<i64>>,
-    #[schemars(with = "Option<String>")]
-    pub timeout: Option<Spanned<String>>,
-    #[schemars(with = "Option<String>")]
-    pub keep_warm: Option<Spanned<String>>,
-    #[schemars(with = "Option<String>")]
-    pub latency_profile: Option<Spanned<String>>,
-    #[schemars(with = "Option<f64>")]
-    pub api_rate: Option<Spanned<f64>>,
-    #[schemars(with = "Option<i64>")]
-    pub api_burst: Option<Spanned<i64>>,
-    #[schemars(with = "Option<String>")]
-    pub integration_timeout: Option<Spanned<String>>,
-    #[schemars(with = "Option<f64>")]
-    pub dynamodb_read_units: Option<Spanned<f64>>,
-    #[schemars(with = "Option<f64>")]
-    pub dynamodb_write_units: Option<Spanned<f64>>,
 }
 
 /// `[data]`.

@@ -14,23 +14,19 @@ pub fn outputs(dir: &Path) -> Result<InfraOutputs, TargetError> {
         .output()
         .map_err(TargetError::Terraform)?;
     if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(bad(dir, format!("terraform output failed: {}", stderr.trim())));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        return Err(TargetError::TerraformFailed { dir: dir.to_path_buf(), stderr });
     }
     parse(dir, &out.stdout)
-}
-
-fn bad(dir: &Path, message: String) -> TargetError {
-    TargetError::InfraOutputs { dir: dir.to_path_buf(), message }
 }
 
 /// Reads `terraform output -json` (`{"name": {"value": …, "type": …}, …}`) of `dir`.
 fn parse(dir: &Path, json: &[u8]) -> Result<InfraOutputs, TargetError> {
     let v: serde_json::Value =
-        serde_json::from_slice(json).map_err(|e| bad(dir, format!("terraform output is not JSON: {e}")))?;
+        serde_json::from_slice(json).map_err(|source| TargetError::NotJson { dir: dir.to_path_buf(), source })?;
     let typed = |k: &str| value(&v, k);
     let Some(api_url) = value::<String>(&v, "api_url") else {
-        return Err(bad(dir, "no api_url output; run `terraform apply` there first".into()));
+        return Err(TargetError::NoApiUrl(dir.to_path_buf()));
     };
     Ok(InfraOutputs {
         api_url: api_url.trim_end_matches('/').to_owned(),

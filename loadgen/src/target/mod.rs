@@ -41,14 +41,26 @@ pub enum TargetError {
     /// `--infra`: terraform could not be run.
     #[error("--infra needs terraform on PATH")]
     Terraform(#[source] std::io::Error),
-    /// `--infra`: terraform failed or its output is unusable.
-    #[error("--infra {}: {message}", dir.display())]
-    InfraOutputs {
+    /// `--infra`: `terraform output` failed.
+    #[error("--infra {}: terraform output failed: {}", dir.display(), stderr.trim())]
+    TerraformFailed {
         /// The Terraform directory.
         dir: PathBuf,
-        /// What is wrong.
-        message: String,
+        /// What terraform said.
+        stderr: String,
     },
+    /// `--infra`: its output is not JSON.
+    #[error("--infra {}: terraform output is not JSON", dir.display())]
+    NotJson {
+        /// The Terraform directory.
+        dir: PathBuf,
+        /// Where it stops being JSON.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// `--infra`: the directory has no `api_url` output (not applied yet, or not our `infra/`).
+    #[error("--infra {}: no api_url output; run `terraform apply` there first", .0.display())]
+    NoApiUrl(PathBuf),
     /// Seeding could not write every item.
     #[error("seeding failed for {failed} of {items} items (last error: {last})")]
     Seeding {
@@ -64,6 +76,12 @@ pub enum TargetError {
 impl TargetError {
     /// True when the user's input is at fault (a flag, a Terraform directory), not the setup.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, TargetError::Terraform(_) | TargetError::InfraOutputs { .. })
+        matches!(
+            self,
+            TargetError::Terraform(_)
+                | TargetError::TerraformFailed { .. }
+                | TargetError::NotJson { .. }
+                | TargetError::NoApiUrl(_)
+        )
     }
 }

@@ -38,7 +38,7 @@ pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 
 /// A token bucket, or `None` for a rate or burst of 0, which lets nothing through — the
-/// Terraform 0/0 pitfall of aws-semantics.md 1.1, reproduced on purpose.
+/// Terraform 0/0 pitfall of docs/aws-semantics.md 1.1, reproduced on purpose.
 type Bucket = Option<DefaultDirectRateLimiter>;
 
 fn bucket(t: &Throttle) -> Bucket {

@@ -2,7 +2,7 @@
 //! own health.
 
 use crate::report::page::{Cell, Section, Table, ms};
-use crate::results::{CloudWatchSource, InfraOutputs, Results};
+use crate::results::{InfraOutputs, Results};
 
 /// A rate as results.json writes it (`1000.0`), so the page reads like the document.
 fn json_number(v: f64) -> String {
@@ -107,10 +107,7 @@ pub(super) fn section(r: &Results) -> Section {
     if let Some(cw) = &r.cloudwatch {
         s.notes.push(format!(
             "CloudWatch ({}): {} metrics requested over {} poll(s), window {} s.",
-            match cw.source {
-                CloudWatchSource::LocalStack => "local-stack",
-                CloudWatchSource::Aws => "aws",
-            },
+            cw.source.as_str(),
             cw.metrics_requested,
             cw.polls,
             cw.window.1 - cw.window.0

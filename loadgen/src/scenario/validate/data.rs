@@ -2,9 +2,9 @@
 
 use toml::Spanned;
 
-use super::values::{int_in, positive, size, span};
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawData;
+use crate::scenario::values::{int_in, positive, size, span};
 use crate::scenario::{Data, KeyDistribution};
 
 /// Validates `[data]` (nothing seeded when it is absent).

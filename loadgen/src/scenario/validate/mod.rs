@@ -1,20 +1,20 @@
-//! Raw scenario → [`Plan`]: every semantic check, one file per table, each error pointing at
-//! the offending value.
+//! Raw scenario → [`Plan`]: every semantic check, one file per table (`[stack]`'s is in
+//! [`super::stack`], with the rest of that table), each error pointing at the offending value.
 
 mod data;
 mod phases;
 mod requests;
-mod stack;
 mod target;
 mod thresholds;
-mod values;
 
 use std::path::Path;
 
 use super::Plan;
+use super::error::suggestion;
 use super::error::{Locator, ScenarioError};
 use super::raw::RawScenario;
-use values::{from_toml_error, int_in, span};
+use super::raw::all_keys;
+use crate::scenario::values::{int_in, span};
 
 pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, ScenarioError> {
     let loc = Locator::new(path, text);
@@ -33,7 +33,7 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
         None => 1,
     };
     let target = target::target(&loc, raw.target.as_ref(), env)?;
-    let stack = stack::stack(&loc, raw.stack.as_ref())?;
+    let stack = super::stack::validate(&loc, raw.stack.as_ref())?;
     let data = data::data(&loc, raw.data.as_ref())?;
     let phases = phases::phases(&loc, &raw.phases)?;
     let requests = requests::requests(&loc, &raw.requests, &data)?;
@@ -51,4 +51,30 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
         requests,
         thresholds,
     })
+}
+
+/// Turns a TOML/serde error into one that names the place, the key and a fix.
+fn from_toml_error(loc: &Locator<'_>, e: &toml::de::Error) -> ScenarioError {
+    let offset = e.span().map_or(0, |s| s.start);
+    let raw = e.message().trim().to_owned();
+    let mut message = raw
+        .replace("expected f64", "expected a number")
+        .replace("expected i64", "expected an integer")
+        .replace("expected u64", "expected an integer")
+        .replace("invalid type: ", "wrong type: ");
+    let mut field = loc.key_at(offset);
+    if let Some(rest) = raw.strip_prefix("unknown field `") {
+        let unknown = rest.split('`').next().unwrap_or("");
+        field = unknown.to_owned();
+        let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+        let pool = if expected.is_empty() { all_keys().iter().map(String::as_str).collect() } else { expected };
+        message = match suggestion(unknown, &pool) {
+            Some(s) => format!("unknown key `{unknown}`; did you mean `{s}`? (allowed here: {})", pool.join(", ")),
+            None => format!("unknown key `{unknown}` (allowed here: {})", pool.join(", ")),
+        };
+    } else if let Some(rest) = raw.strip_prefix("missing field `") {
+        field = rest.split('`').next().unwrap_or("").to_owned();
+        message = format!("`{field}` is required here");
+    }
+    loc.error(offset..offset, field, message)
 }

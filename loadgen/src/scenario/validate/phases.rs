@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::values::{duration, int_in, positive, span};
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawPhase;
+use crate::scenario::values::{duration, int_in, positive, span};
 use crate::scenario::{Arrivals, Load, Phase};
 
 /// Validates the phases, in order.

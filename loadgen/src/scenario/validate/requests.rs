@@ -5,10 +5,10 @@ use std::collections::HashSet;
 
 use toml::Spanned;
 
-use super::values::{positive, span};
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawRequest;
 use crate::scenario::template::Template;
+use crate::scenario::values::{positive, span};
 use crate::scenario::{Data, Request};
 
 /// Validates the request kinds, in order.

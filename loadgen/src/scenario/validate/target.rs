@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::values::{duration, expand_env, int_in, span};
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawTarget;
+use crate::scenario::values::{duration, expand_env, int_in, span};
 use crate::scenario::{AwsNames, Target};
 
 /// Most requests in flight when `[target] max_in_flight` is not set.

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use toml::Spanned;
 
-use super::values::span;
 use crate::scenario::error::{Locator, ScenarioError, suggestion};
 use crate::scenario::threshold::{parse_condition, parse_metric};
+use crate::scenario::values::span;
 use crate::scenario::{Request, Threshold};
 
 /// Validates the thresholds against the request names.

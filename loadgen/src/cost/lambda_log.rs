@@ -1,4 +1,4 @@
-//! The local stack's function log, read as Lambda's REPORT lines are: the billed duration and
+//! The function log of the local stack, read as Lambda's REPORT lines are: the billed duration and
 //! the invocations of the measured window, and the bytes logged in it.
 
 use std::path::Path;

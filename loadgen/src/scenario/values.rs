@@ -1,27 +1,26 @@
-//! The value readers every table shares: durations, sizes, bounded numbers, `${ENV}` in header
-//! values, and TOML parse errors turned into errors that name the place and a fix.
+//! The value readers every table of a scenario shares: durations, sizes, bounded numbers and
+//! `${ENV}` in header values, each error pointing at the value.
 
 use std::ops::Range;
 use std::time::Duration;
 
 use toml::Spanned;
 
-use crate::scenario::error::{Locator, ScenarioError, suggestion};
-use crate::scenario::raw::all_keys;
+use crate::scenario::error::{Locator, ScenarioError};
 
-pub(super) fn span<T>(s: &Spanned<T>) -> Range<usize> {
+pub(crate) fn span<T>(s: &Spanned<T>) -> Range<usize> {
     s.span()
 }
 
 /// Reads `"20s"`, `"500ms"`, `"5m"`, `"1h 30m"`.
-pub(super) fn duration(loc: &Locator<'_>, v: &Spanned<String>, field: &str) -> Result<Duration, ScenarioError> {
+pub(crate) fn duration(loc: &Locator<'_>, v: &Spanned<String>, field: &str) -> Result<Duration, ScenarioError> {
     humantime::parse_duration(v.get_ref().trim()).map_err(|_| {
         loc.error(span(v), field, format!("'{}' is not a duration; write e.g. \"30s\", \"500ms\", \"5m\"", v.get_ref()))
     })
 }
 
 /// Reads `1024`, `"1KB"`, `"4 KiB"`, `"1.5KB"` as bytes (KB = 1000, KiB = 1024).
-pub(super) fn size(loc: &Locator<'_>, v: &Spanned<toml::Value>, field: &str) -> Result<usize, ScenarioError> {
+pub(crate) fn size(loc: &Locator<'_>, v: &Spanned<toml::Value>, field: &str) -> Result<usize, ScenarioError> {
     let bad =
         || loc.error(span(v), field, "expected a size in bytes such as 1024, \"1KB\" or \"4KiB\" (at most 350KB)");
     let bytes = match v.get_ref() {
@@ -50,7 +49,7 @@ pub(super) fn size(loc: &Locator<'_>, v: &Spanned<toml::Value>, field: &str) -> 
     Ok(bytes as usize)
 }
 
-pub(super) fn positive(loc: &Locator<'_>, v: &Spanned<f64>, field: &str, what: &str) -> Result<f64, ScenarioError> {
+pub(crate) fn positive(loc: &Locator<'_>, v: &Spanned<f64>, field: &str, what: &str) -> Result<f64, ScenarioError> {
     let n = *v.get_ref();
     if n.is_finite() && n > 0.0 {
         Ok(n)
@@ -59,7 +58,7 @@ pub(super) fn positive(loc: &Locator<'_>, v: &Spanned<f64>, field: &str, what: &
     }
 }
 
-pub(super) fn int_in(loc: &Locator<'_>, v: &Spanned<i64>, field: &str, lo: i64, hi: i64) -> Result<i64, ScenarioError> {
+pub(crate) fn int_in(loc: &Locator<'_>, v: &Spanned<i64>, field: &str, lo: i64, hi: i64) -> Result<i64, ScenarioError> {
     let n = *v.get_ref();
     if (lo..=hi).contains(&n) {
         Ok(n)
@@ -68,33 +67,7 @@ pub(super) fn int_in(loc: &Locator<'_>, v: &Spanned<i64>, field: &str, lo: i64, 
     }
 }
 
-/// Turns a TOML/serde error into one that names the place, the key and a fix.
-pub(super) fn from_toml_error(loc: &Locator<'_>, e: &toml::de::Error) -> ScenarioError {
-    let offset = e.span().map_or(0, |s| s.start);
-    let raw = e.message().trim().to_owned();
-    let mut message = raw
-        .replace("expected f64", "expected a number")
-        .replace("expected i64", "expected an integer")
-        .replace("expected u64", "expected an integer")
-        .replace("invalid type: ", "wrong type: ");
-    let mut field = loc.key_at(offset);
-    if let Some(rest) = raw.strip_prefix("unknown field `") {
-        let unknown = rest.split('`').next().unwrap_or("");
-        field = unknown.to_owned();
-        let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
-        let pool = if expected.is_empty() { all_keys().iter().map(String::as_str).collect() } else { expected };
-        message = match suggestion(unknown, &pool) {
-            Some(s) => format!("unknown key `{unknown}`; did you mean `{s}`? (allowed here: {})", pool.join(", ")),
-            None => format!("unknown key `{unknown}` (allowed here: {})", pool.join(", ")),
-        };
-    } else if let Some(rest) = raw.strip_prefix("missing field `") {
-        field = rest.split('`').next().unwrap_or("").to_owned();
-        message = format!("`{field}` is required here");
-    }
-    loc.error(offset..offset, field, message)
-}
-
-pub(super) fn expand_env(
+pub(crate) fn expand_env(
     loc: &Locator<'_>,
     v: &Spanned<String>,
     field: &str,

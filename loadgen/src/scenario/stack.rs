@@ -1,0 +1,188 @@
+//! `[stack]`, the scenario's overrides of the local stack's settings, in one place: the table
+//! as written ([`RawStack`], with the spans errors point at), as validated against what AWS
+//! allows ([`StackOverrides`], recorded in results.json), and as applied to the stack's
+//! settings. A new setting is added here and documented in `docs/scenarios.md`, nowhere else.
+
+use std::time::Duration;
+
+use local_stack::StackConfig;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::error::{Locator, ScenarioError};
+use super::millis;
+use super::values::{duration, int_in, positive, span};
+
+/// `[stack]`: overrides for the local stack.
+#[allow(missing_docs)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStack {
+    #[schemars(with = "Option<i64>")]
+    pub reserved_concurrency: Option<Spanned<i64>>,
+    #[schemars(with = "Option<i64>")]
+    pub memory_mb: Option<Spanned<i64>>,
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub keep_warm: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub latency_profile: Option<Spanned<String>>,
+    #[schemars(with = "Option<f64>")]
+    pub api_rate: Option<Spanned<f64>>,
+    #[schemars(with = "Option<i64>")]
+    pub api_burst: Option<Spanned<i64>>,
+    #[schemars(with = "Option<String>")]
+    pub integration_timeout: Option<Spanned<String>>,
+    #[schemars(with = "Option<f64>")]
+    pub dynamodb_read_units: Option<Spanned<f64>>,
+    #[schemars(with = "Option<f64>")]
+    pub dynamodb_write_units: Option<Spanned<f64>>,
+}
+
+/// `[stack]`: overrides of the local stack's settings; `None` keeps the stack's default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StackOverrides {
+    /// Reserved concurrency.
+    pub reserved_concurrency: Option<u32>,
+    /// Memory, MB.
+    pub memory_mb: Option<u32>,
+    /// Function timeout (ms in results.json).
+    #[serde(with = "millis::option")]
+    #[schemars(with = "Option<f64>")]
+    pub timeout: Option<Duration>,
+    /// Keep-warm time of idle environments (ms in results.json).
+    #[serde(with = "millis::option")]
+    #[schemars(with = "Option<f64>")]
+    pub keep_warm: Option<Duration>,
+    /// Latency profile name or file.
+    pub latency_profile: Option<String>,
+    /// Stage throttling rate.
+    pub api_rate: Option<f64>,
+    /// Stage throttling burst.
+    pub api_burst: Option<u32>,
+    /// Integration timeout (ms in results.json).
+    #[serde(with = "millis::option")]
+    #[schemars(with = "Option<f64>")]
+    pub integration_timeout: Option<Duration>,
+    /// Table read units per second.
+    pub dynamodb_read_units: Option<f64>,
+    /// Table write units per second.
+    pub dynamodb_write_units: Option<f64>,
+}
+
+impl StackOverrides {
+    /// Applies every override that is set to the local stack's settings.
+    pub fn apply_to(&self, c: &mut StackConfig) {
+        let o = self;
+        if let Some(v) = o.reserved_concurrency {
+            c.function.reserved_concurrency = v;
+        }
+        if let Some(v) = o.memory_mb {
+            c.function.memory_mb = v;
+        }
+        if let Some(v) = o.timeout {
+            c.function.timeout = v;
+        }
+        if let Some(v) = o.keep_warm {
+            c.function.keep_warm = v;
+        }
+        if let Some(v) = &o.latency_profile {
+            c.latency_profile = v.clone();
+        }
+        if let Some(v) = o.api_rate {
+            c.api.stage_throttle.rate = v;
+        }
+        if let Some(v) = o.api_burst {
+            c.api.stage_throttle.burst = v;
+        }
+        if let Some(v) = o.integration_timeout {
+            c.api.integration_timeout = v;
+        }
+        if let Some(v) = o.dynamodb_read_units {
+            c.dynamodb.read_units_per_s = v;
+        }
+        if let Some(v) = o.dynamodb_write_units {
+            c.dynamodb.write_units_per_s = v;
+        }
+    }
+}
+
+/// Validates `[stack]` (no overrides when it is absent).
+pub(super) fn validate(loc: &Locator<'_>, raw: Option<&RawStack>) -> Result<StackOverrides, ScenarioError> {
+    let stack = match raw {
+        None => StackOverrides::default(),
+        Some(s) => StackOverrides {
+            reserved_concurrency: s
+                .reserved_concurrency
+                .as_ref()
+                .map(|v| int_in(loc, v, "stack.reserved_concurrency", 0, 10_000))
+                .transpose()?
+                .map(|n| n as u32),
+            memory_mb: s
+                .memory_mb
+                .as_ref()
+                .map(|v| int_in(loc, v, "stack.memory_mb", 128, 10_240))
+                .transpose()?
+                .map(|n| n as u32),
+            timeout: s.timeout.as_ref().map(|v| duration(loc, v, "stack.timeout")).transpose()?,
+            keep_warm: s.keep_warm.as_ref().map(|v| duration(loc, v, "stack.keep_warm")).transpose()?,
+            latency_profile: match &s.latency_profile {
+                Some(v) => {
+                    let name = v.get_ref().clone();
+                    if !name.ends_with(".toml") && !local_stack::profile::builtin_names().contains(&name.as_str()) {
+                        return Err(loc.error(
+                            span(v),
+                            "stack.latency_profile",
+                            format!(
+                                "unknown profile '{name}'; use one of {:?} or a path to a profile .toml",
+                                local_stack::profile::builtin_names()
+                            ),
+                        ));
+                    }
+                    Some(name)
+                }
+                None => None,
+            },
+            api_rate: s
+                .api_rate
+                .as_ref()
+                .map(|v| positive(loc, v, "stack.api_rate", "a rate in requests per second"))
+                .transpose()?,
+            api_burst: s
+                .api_burst
+                .as_ref()
+                .map(|v| int_in(loc, v, "stack.api_burst", 1, 5_000_000))
+                .transpose()?
+                .map(|n| n as u32),
+            integration_timeout: s
+                .integration_timeout
+                .as_ref()
+                .map(|v| {
+                    let d = duration(loc, v, "stack.integration_timeout")?;
+                    if d < Duration::from_millis(50) || d > Duration::from_secs(30) {
+                        return Err(loc.error(span(v), "stack.integration_timeout", "HTTP APIs allow 50ms to 30s"));
+                    }
+                    Ok(d)
+                })
+                .transpose()?,
+            dynamodb_read_units: s
+                .dynamodb_read_units
+                .as_ref()
+                .map(|v| positive(loc, v, "stack.dynamodb_read_units", "read units per second"))
+                .transpose()?,
+            dynamodb_write_units: s
+                .dynamodb_write_units
+                .as_ref()
+                .map(|v| positive(loc, v, "stack.dynamodb_write_units", "write units per second"))
+                .transpose()?,
+        },
+    };
+    if let (Some(t), Some(raw_s)) = (stack.timeout, raw.and_then(|s| s.timeout.as_ref()))
+        && (t < Duration::from_secs(1) || t > Duration::from_secs(900))
+    {
+        return Err(loc.error(span(raw_s), "stack.timeout", "Lambda allows 1s to 900s"));
+    }
+    Ok(stack)
+}
