@@ -3,29 +3,48 @@
 //! `abort_on_fail`) and after it, with the cost. `compare` is the other gate, against a baseline.
 
 use crate::record::histogram::statistic_ms;
+use crate::record::recorder::DiagSum;
 use crate::record::{Class, Recorder, Stop};
 use crate::results::{CostResult, ThresholdResult};
 use crate::scenario::{Metric, Plan, Threshold};
+
+/// Seconds phase `phase` (or the whole run, with `None`) has run after `elapsed_s` of the run.
+fn seconds_run(plan: &Plan, phase: Option<usize>, elapsed_s: f64) -> f64 {
+    match phase {
+        None => elapsed_s,
+        Some(i) => {
+            let start = plan.phase_start(i).as_secs_f64();
+            (elapsed_s - start).clamp(0.0, plan.phases[i].duration.as_secs_f64())
+        }
+    }
+}
 
 /// The measured value of `t`, in its limit's unit, or `None` when nothing was measured yet.
 /// Cost metrics need the finished run's cost.
 pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64, cost: Option<&CostResult>) -> Option<f64> {
     let request = t.request.as_ref().and_then(|name| plan.request_index(name));
-    let counts = rec.counts(request, None);
+    let phase = t.phase.as_ref().and_then(|name| plan.phase_index(name));
+    let counts = rec.counts(request, phase);
+    let cold = rec.cold_starts_of(request, phase);
     match &t.metric {
-        Metric::Latency { percentile } => statistic_ms(&rec.merged(request, None, None).0, *percentile),
-        Metric::ServiceTime { percentile } => statistic_ms(&rec.merged(request, None, None).1, *percentile),
+        Metric::Latency { percentile } => statistic_ms(&rec.merged(request, phase, None).0, *percentile),
+        Metric::ServiceTime { percentile } => statistic_ms(&rec.merged(request, phase, None).1, *percentile),
         Metric::ErrorRate => counts.share(Class::is_error),
         Metric::ThrottleRate => counts.share(Class::is_throttle),
         Metric::ClassRate { class } => counts.share(|c| c == *class),
         Metric::ClassCount { class } => Some(counts[*class] as f64),
-        Metric::ColdStartCount => Some(rec.cold_starts_of(request) as f64),
+        Metric::ColdStartCount => Some(cold as f64),
         Metric::ColdStartRate => {
             let total = counts.total();
-            (total > 0).then(|| rec.cold_starts_of(request) as f64 / total as f64)
+            (total > 0).then(|| cold as f64 / total as f64)
         }
         Metric::RequestCount => Some(counts.total() as f64),
-        Metric::AchievedRate => (elapsed_s > 0.0).then(|| rec.sent_total() as f64 / elapsed_s),
+        Metric::AchievedRate => {
+            let sent = phase.map_or_else(|| rec.sent_total(), |i| rec.sent[i]);
+            let secs = seconds_run(plan, phase, elapsed_s);
+            (secs > 0.0).then(|| sent as f64 / secs)
+        }
+        // Cost metrics are whole-run figures; validation refuses them with a phase.
         Metric::CostRun => cost.map(|c| c.run.total),
         Metric::CostPerMillion => match (cost, request) {
             (Some(c), Some(r)) => c.by_request.get(r).map(|x| x.per_million_usd),
@@ -33,7 +52,21 @@ pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64, cost:
             _ => None,
         },
         Metric::CostMonthly => cost.map(|c| c.monthly_average.total),
+        Metric::ReadUnitsPerRequest => per_response(rec, request, |d| d.rcu),
+        Metric::WriteUnitsPerRequest => per_response(rec, request, |d| d.wcu),
+        Metric::DynamoDbCallsPerRequest => per_response(rec, request, |d| d.ddb_calls),
     }
+}
+
+/// A diagnostic header's sum per response that carried diagnostics, for one request kind or
+/// all; `None` before any did.
+fn per_response(rec: &Recorder, request: Option<usize>, field: fn(&DiagSum) -> f64) -> Option<f64> {
+    let sums: Vec<&DiagSum> = match request {
+        Some(r) => rec.diag.get(r).into_iter().collect(),
+        None => rec.diag.iter().collect(),
+    };
+    let responses: u64 = sums.iter().map(|d| d.responses).sum();
+    (responses > 0).then(|| sums.iter().map(|d| field(d)).sum::<f64>() / responses as f64)
 }
 
 /// Verdicts of every threshold. A threshold with nothing measured fails: a gate that cannot

@@ -75,6 +75,15 @@ pub struct FunctionConfig {
     pub init_limit: Duration,
     /// Extra environment variables for the function.
     pub environment: Vec<(String, String)>,
+    /// Enforce Lambda's invocation-rate limit (10 per second per environment the reserved
+    /// concurrency allows, [`crate::rules::invocation_rate`]). Only a benchmark of the
+    /// emulator's own throughput turns it off.
+    #[serde(default = "enforced")]
+    pub invocation_rate_limit: bool,
+}
+
+fn enforced() -> bool {
+    true
 }
 
 /// The HTTP API.
@@ -152,6 +161,7 @@ impl StackConfig {
                 keep_warm: Duration::from_secs(300),
                 init_limit: Duration::from_secs(10),
                 environment: Vec::new(),
+                invocation_rate_limit: true,
             },
             api: ApiConfig {
                 api_id: "loc4lapi01".into(),

@@ -13,6 +13,7 @@ pub mod infra;
 pub mod lambda;
 pub mod metrics;
 pub mod profile;
+pub mod rules;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

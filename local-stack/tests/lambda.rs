@@ -1,6 +1,6 @@
 //! The Lambda emulator's AWS behaviours, driven through the gateway with a misbehaving
-//! function that speaks the real Runtime API: reserved-concurrency throttling, cold starts,
-//! timeouts, crashes, INIT failures and the INIT limit.
+//! function that speaks the real Runtime API: reserved-concurrency throttling, the
+//! invocation-rate limit, cold starts, timeouts, crashes, INIT failures and the INIT limit.
 
 mod common;
 
@@ -58,6 +58,37 @@ async fn reserved_concurrency_throttles_at_once_and_counts() {
     let r = get(&format!("{url}/fast")).await;
     assert_eq!(r.status, 200);
     assert_eq!(stack.lambda().environments(), 2);
+}
+
+/// Lambda's quotas: "Each instance of your execution environment can serve up to 10 requests per
+/// second" — with reserved concurrency 1, one request at a time still meets the rate limit.
+#[tokio::test]
+async fn invocations_past_ten_per_second_per_environment_are_throttled() {
+    let mut c = misbehave_config();
+    c.function.reserved_concurrency = 1;
+    let stack = Stack::start(c).await.unwrap();
+    let url = stack.endpoints().api_url.clone();
+    let t = Instant::now();
+    let (mut ok, mut throttled) = (0u32, 0u32);
+    // One request at a time, so concurrency never refuses one: only the rate can.
+    for _ in 0..60 {
+        let r = get(&format!("{url}/fast")).await;
+        match r.status {
+            200 => ok += 1,
+            500 => {
+                assert_eq!(r.header("x-local-stack-cause"), Some("lambda-throttled"));
+                throttled += 1;
+            }
+            s => panic!("unexpected status {s}"),
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    assert!(throttled > 0, "60 requests in {secs:.2} s at reserved concurrency 1 (10/s) must meet the limit");
+    // The bucket starts with a second's worth (10) and refills at 10 per second.
+    assert!(f64::from(ok) <= 10.0 + 10.0 * secs + 1.0, "{ok} admitted in {secs:.2} s");
+    let f = [("FunctionName", "target-api")];
+    assert_eq!(sum(&stack, "AWS/Lambda", "Throttles", &f, Stat::Sum), f64::from(throttled));
+    assert_eq!(sum(&stack, "AWS/Lambda", "Invocations", &f, Stat::Sum), f64::from(ok));
 }
 
 async fn get_owned(url: String) -> Reply {

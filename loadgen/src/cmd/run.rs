@@ -171,7 +171,12 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
 
     let SetUp { base, info, mut ctx, stack } = set_up(&plan, &opts, infra, &prices, &dir, &sink).await?;
     let client = http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(Error::Tls)?;
-    target::seed::seed(&plan, &client, &base, &sink).await?;
+    let reserved = info
+        .stack
+        .as_ref()
+        .map(|s| s.function.reserved_concurrency)
+        .or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
+    target::seed::seed(&plan, &client, &base, reserved, &sink).await?;
     let window_start = cost::stage::align_start(&ctx, plan.data.items > 0 && !opts.no_cloudwatch, &sink).await;
     if let Some((path, offset)) = &mut ctx.log {
         *offset = std::fs::metadata(&*path).map(|m| m.len()).unwrap_or(0);

@@ -159,8 +159,9 @@ pub fn assess(
     let by_request = costs(results, facts.memory_mb, facts.architecture, overhead_ms, p);
     let batch_vs_item = batch_vs_item(results, &by_request);
     let cw_mean = pulled.and_then(|x| x.get(MetricId::DurationSum)).map(|s| s / per_invocation);
-    let knee =
-        facts.reserved_concurrency.and_then(|c| knee(results, c, usage.lambda_billed_ms / per_invocation, cw_mean));
+    let knee = facts
+        .reserved_concurrency
+        .and_then(|c| knee(results, c, usage.lambda_billed_ms / per_invocation, cw_mean, pulled));
     Ok(CostResult {
         region: region.into(),
         prices_checked: prices.checked.clone(),

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 
+use local_stack::rules::ThrottleReason;
+
 use crate::event::{Event, Sink};
 use crate::results::{CloudWatchSource, MetricId, Pulled};
 
@@ -50,6 +52,8 @@ enum By {
     Table,
     /// `TableName` and `Operation`.
     TableOp(&'static str),
+    /// `FunctionName` and the local stack's throttle `Reason`.
+    FunctionReason(&'static str),
 }
 
 /// `(id, namespace, metric, statistic, dimensions)` of every query.
@@ -64,6 +68,20 @@ const QUERIES: &[(MetricId, &str, &str, &str, By)] = &[
     (MetricId::ConcurrencyMax, "AWS/Lambda", "ConcurrentExecutions", "Maximum", By::Function),
     (MetricId::InitCount, "LocalStack/Lambda", "InitDuration", "SampleCount", By::Function),
     (MetricId::InitSum, "LocalStack/Lambda", "InitDuration", "Sum", By::Function),
+    (
+        MetricId::ThrottlesConcurrency,
+        "LocalStack/Lambda",
+        "Throttles",
+        "Sum",
+        By::FunctionReason(ThrottleReason::ReservedConcurrency.as_str()),
+    ),
+    (
+        MetricId::ThrottlesInvocationRate,
+        "LocalStack/Lambda",
+        "Throttles",
+        "Sum",
+        By::FunctionReason(ThrottleReason::InvocationRate.as_str()),
+    ),
     (MetricId::ApiCount, "AWS/ApiGateway", "Count", "Sum", By::Api),
     (MetricId::Api4xx, "AWS/ApiGateway", "4xx", "Sum", By::Api),
     (MetricId::Api5xx, "AWS/ApiGateway", "5xx", "Sum", By::Api),
@@ -102,6 +120,7 @@ fn queries(names: &Names, period: i32, local: bool) -> Vec<MetricDataQuery> {
                 By::Api => vec![dim("ApiId", &names.api_id), dim("Stage", &names.stage)],
                 By::Table => vec![dim("TableName", &names.table)],
                 By::TableOp(op) => vec![dim("TableName", &names.table), dim("Operation", op)],
+                By::FunctionReason(r) => vec![dim("FunctionName", &names.function), dim("Reason", r)],
             };
             let m = Metric::builder().namespace(ns).metric_name(metric).set_dimensions(Some(dims)).build();
             MetricDataQuery::builder()

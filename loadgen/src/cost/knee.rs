@@ -1,9 +1,11 @@
 //! Where Lambda throttling starts: the measured throttle share per offered rate against
 //! Little's law (reserved concurrency ÷ mean duration) and the Erlang loss formula.
 
+use local_stack::rules::INVOCATIONS_PER_SECOND_PER_CONCURRENCY;
+
 use crate::record::Class;
-use crate::results::Results;
-use crate::results::cost::{Knee, KneePoint};
+use crate::results::cost::{Knee, KneePoint, ThrottlesByReason};
+use crate::results::{MetricId, Pulled, Results};
 
 /// Erlang B blocking probability with `c` servers and offered load `a` (erlangs).
 pub fn erlang_b(c: u32, a: f64) -> f64 {
@@ -16,7 +18,13 @@ pub fn erlang_b(c: u32, a: f64) -> f64 {
 
 /// The knee of a run with reserved concurrency `c`, when Lambda throttled at all. The mean
 /// duration is CloudWatch's when pulled, else the billed mean.
-pub fn knee(results: &Results, c: u32, billed_mean_ms: f64, duration_mean_ms: Option<f64>) -> Option<Knee> {
+pub fn knee(
+    results: &Results,
+    c: u32,
+    billed_mean_ms: f64,
+    duration_mean_ms: Option<f64>,
+    pulled: Option<&Pulled>,
+) -> Option<Knee> {
     if results.totals.by_class[Class::LambdaThrottled] == 0 || c == 0 {
         return None;
     }
@@ -49,11 +57,18 @@ pub fn knee(results: &Results, c: u32, billed_mean_ms: f64, duration_mean_ms: Op
         })
         .collect();
     let highest_sustainable_rate = points.iter().filter(|p| p.measured < 0.01).map(|p| p.rate).reduce(f64::max);
+    let cw = |id| pulled.and_then(|p| p.get(id));
+    let throttles_by_reason = match (cw(MetricId::ThrottlesConcurrency), cw(MetricId::ThrottlesInvocationRate)) {
+        (None, None) => None,
+        (a, b) => Some(ThrottlesByReason { reserved_concurrency: a.unwrap_or(0.0), invocation_rate: b.unwrap_or(0.0) }),
+    };
     Some(Knee {
         reserved_concurrency: c,
         mean_duration_ms: d_ms,
         littles_law_max_rate: c as f64 / d,
         highest_sustainable_rate,
+        invocation_rate_limit: Some(INVOCATIONS_PER_SECOND_PER_CONCURRENCY * f64::from(c)),
+        throttles_by_reason,
         points,
     })
 }

@@ -107,6 +107,8 @@ pub struct Recorder {
     pub cells: HashMap<(usize, usize, Class), Cell>,
     /// Cold-start latency per request kind.
     pub cold: Vec<Histogram<u64>>,
+    /// Cold starts by (request, phase the request was sent in).
+    cold_cells: HashMap<(usize, usize), u64>,
     /// Warm latency (responses with `x-cold-start: false`) per request kind.
     pub warm: Vec<Histogram<u64>>,
     /// Diagnostic sums per request kind.
@@ -132,6 +134,7 @@ impl Recorder {
         Self {
             cells: HashMap::new(),
             cold: (0..requests).map(|_| hist::new()).collect(),
+            cold_cells: HashMap::new(),
             warm: (0..requests).map(|_| hist::new()).collect(),
             diag: vec![DiagSum::default(); requests],
             series: Vec::new(),
@@ -185,6 +188,7 @@ impl Recorder {
             sum.handler_us += d.handler_us;
             if s.cold {
                 self.cold[s.request].saturating_record(s.latency_us.max(1));
+                *self.cold_cells.entry((s.request, s.phase)).or_default() += 1;
             } else {
                 self.warm[s.request].saturating_record(s.latency_us.max(1));
             }
@@ -254,12 +258,13 @@ impl Recorder {
         self.sent.iter().sum()
     }
 
-    /// Cold starts of one request kind, or of all with `None`.
-    pub fn cold_starts_of(&self, request: Option<usize>) -> u64 {
-        match request {
-            Some(r) => self.cold[r].len(),
-            None => self.cold_starts(),
-        }
+    /// Cold starts of one request kind and/or of the requests sent in one phase (`None` = all).
+    pub fn cold_starts_of(&self, request: Option<usize>, phase: Option<usize>) -> u64 {
+        self.cold_cells
+            .iter()
+            .filter(|((r, p), _)| request.is_none_or(|x| x == *r) && phase.is_none_or(|x| x == *p))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Cold starts seen in total.

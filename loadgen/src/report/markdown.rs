@@ -122,8 +122,11 @@ fn cost(o: &mut String, c: &CostResult) {
         let sustainable = k.highest_sustainable_rate.map(|x| format!("{x:.0} req/s")).unwrap_or_else(|| "none".into());
         let _ = writeln!(
             o,
-            "\n**Knee**: reserved concurrency {} ÷ mean duration {:.1} ms = {:.0} req/s by Little's law; highest offered rate with < 1% Lambda throttles: {sustainable}.\n",
-            k.reserved_concurrency, k.mean_duration_ms, k.littles_law_max_rate
+            "\n**Knee**: reserved concurrency {} ÷ mean duration {:.1} ms = {:.0} req/s by Little's law; highest offered rate with < 1% Lambda throttles: {sustainable}.{}\n",
+            k.reserved_concurrency,
+            k.mean_duration_ms,
+            k.littles_law_max_rate,
+            super::knee_limits(k).map(|l| format!(" {}", cell(&l))).unwrap_or_default()
         );
         let _ = writeln!(o, "| offered req/s | measured throttles | Little's law | Erlang B |\n|---:|---:|---:|---:|");
         for p in &k.points {

@@ -14,6 +14,7 @@ use std::path::Path;
 
 use crate::files::{WriteError, write};
 use crate::results::Results;
+use crate::results::cost::Knee;
 use crate::scenario::Unit;
 
 /// Writes `report.html`, `junit.xml` and `summary.md` into `dir`.
@@ -33,4 +34,25 @@ pub fn shown(value: f64, unit: Unit) -> String {
         Unit::Fraction => format!("{:.3}%", value * 100.0),
         Unit::Count => format!("{value}"),
     }
+}
+
+/// What the knee says about Lambda's two limits beyond Little's law, when the run knows it: the
+/// invocation-rate limit and which limit refused the throttled requests. One sentence, the same
+/// in every renderer; `None` for documents written before these figures existed.
+pub fn knee_limits(k: &Knee) -> Option<String> {
+    let rate = k.invocation_rate_limit?;
+    let mut s = format!(
+        "The invocation-rate limit, 10 per second per environment, caps it at {rate:.0} req/s \
+         (10 × {}).",
+        k.reserved_concurrency
+    );
+    if let Some(t) = &k.throttles_by_reason {
+        s.push_str(&format!(
+            " Of the {:.0} Lambda throttles, {:.0} were for the invocation rate and {:.0} for reserved concurrency.",
+            t.invocation_rate + t.reserved_concurrency,
+            t.invocation_rate,
+            t.reserved_concurrency
+        ));
+    }
+    Some(s)
 }

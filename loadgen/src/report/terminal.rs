@@ -152,6 +152,9 @@ fn cost(out: &mut String, c: &CostResult) {
             k.littles_law_max_rate,
             k.highest_sustainable_rate.map(|x| format!("{x:.0} req/s")).unwrap_or_else(|| "none".into())
         );
+        if let Some(limits) = super::knee_limits(k) {
+            let _ = writeln!(out, "      {limits}");
+        }
         for p in &k.points {
             let _ = writeln!(
                 out,

@@ -103,10 +103,7 @@ fn phases(plan: &Plan, rec: &Recorder, secs: f64) -> Vec<PhaseResult> {
             let planned = p.duration.as_secs_f64();
             let ran = (secs - phase_start).clamp(0.0, planned);
             phase_start += planned;
-            let mut summary = summarize(rec, None, Some(i));
-            let from = (phase_start - planned) as usize;
-            summary.cold_starts =
-                rec.series.iter().skip(from).take(planned.ceil() as usize).map(|s| s.cold_starts).sum();
+            let summary = summarize(rec, None, Some(i));
             PhaseResult {
                 name: p.name.clone(),
                 duration_s: planned,

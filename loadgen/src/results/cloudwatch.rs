@@ -71,6 +71,10 @@ metric_ids! {
     InitCount = "init_count",
     /// The local stack's `InitDuration`, Sum, ms.
     InitSum = "init_sum",
+    /// The local stack's `Throttles` for reserved concurrency, Sum.
+    ThrottlesConcurrency = "throttles_concurrency",
+    /// The local stack's `Throttles` for the invocation-rate limit, Sum.
+    ThrottlesInvocationRate = "throttles_invocation_rate",
     /// API Gateway `Count`, Sum.
     ApiCount = "api_count",
     /// API Gateway `4xx`, Sum.

@@ -139,6 +139,15 @@ pub struct KneePoint {
     pub erlang_b: f64,
 }
 
+/// Lambda's throttles split by the limit that refused them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ThrottlesByReason {
+    /// Every environment the reserved concurrency allows was busy.
+    pub reserved_concurrency: f64,
+    /// More than 10 invocations per second per environment.
+    pub invocation_rate: f64,
+}
+
 /// Where throttling starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Knee {
@@ -150,6 +159,12 @@ pub struct Knee {
     pub littles_law_max_rate: f64,
     /// Highest offered rate whose Lambda throttle share stayed under 1%.
     pub highest_sustainable_rate: Option<f64>,
+    /// The invocation-rate limit, 10 × the reserved concurrency, invocations/s.
+    #[serde(default)]
+    pub invocation_rate_limit: Option<f64>,
+    /// Which limit refused the throttled invocations (the local stack says; AWS does not).
+    #[serde(default)]
+    pub throttles_by_reason: Option<ThrottlesByReason>,
     /// The curve.
     pub points: Vec<KneePoint>,
 }

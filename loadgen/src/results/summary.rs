@@ -120,11 +120,7 @@ impl From<DiagSum> for DiagnosticsResult {
 pub fn summarize(rec: &Recorder, request: Option<usize>, phase: Option<usize>) -> Summary {
     let counts = rec.counts(request, phase);
     let (lat, svc) = rec.merged(request, phase, None);
-    let cold_starts = match (request, phase) {
-        (r, None) => rec.cold_starts_of(r),
-        // Cold starts are kept per request; per phase they come from the series.
-        _ => 0,
-    };
+    let cold_starts = rec.cold_starts_of(request, phase);
     Summary {
         requests: counts.total(),
         by_class: counts,

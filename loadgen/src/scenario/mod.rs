@@ -241,6 +241,9 @@ pub struct Threshold {
     pub key: String,
     /// The condition as written, e.g. `< 80ms`.
     pub condition: String,
+    /// Phase name it is limited to, if any.
+    #[serde(default)]
+    pub phase: Option<String>,
     /// Request name it is limited to, if any.
     pub request: Option<String>,
     /// What it measures.
@@ -304,6 +307,16 @@ impl Plan {
     /// The index of the request kind named `name`.
     pub fn request_index(&self, name: &str) -> Option<usize> {
         self.requests.iter().position(|r| r.name == name)
+    }
+
+    /// The index of the phase named `name`.
+    pub fn phase_index(&self, name: &str) -> Option<usize> {
+        self.phases.iter().position(|p| p.name == name)
+    }
+
+    /// When phase `i` starts, counted from the start of the first.
+    pub fn phase_start(&self, i: usize) -> Duration {
+        self.phases.iter().take(i).map(|p| p.duration).sum()
     }
 }
 

@@ -1,5 +1,6 @@
-//! Thresholds: `"get-item.latency.p95" = "< 80ms"`, parsed into a metric reference, a
-//! comparison and a limit in the metric's own unit.
+//! Thresholds: `"get-item.latency.p95" = "< 80ms"`, `"spike.lambda_throttled.rate" = "> 20%"`,
+//! parsed into a scope (a phase, a request kind, both or neither), a metric, a comparison and a
+//! limit in the metric's own unit.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,10 @@ pub enum Cmp {
     Gt,
     /// `>=`
     Ge,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
 }
 
 impl Cmp {
@@ -27,6 +32,8 @@ impl Cmp {
             Cmp::Le => measured <= limit,
             Cmp::Gt => measured > limit,
             Cmp::Ge => measured >= limit,
+            Cmp::Eq => measured == limit,
+            Cmp::Ne => measured != limit,
         }
     }
 
@@ -37,6 +44,8 @@ impl Cmp {
             Cmp::Le => "<=",
             Cmp::Gt => ">",
             Cmp::Ge => ">=",
+            Cmp::Eq => "==",
+            Cmp::Ne => "!=",
         }
     }
 }
@@ -83,9 +92,26 @@ pub enum Metric {
     CostPerMillion,
     /// Monthly cost at the scenario's average rate, USD.
     CostMonthly,
+    /// DynamoDB read units per response, from the function's `x-ddb-rcu` header.
+    ReadUnitsPerRequest,
+    /// DynamoDB write units per response (`x-ddb-wcu`).
+    WriteUnitsPerRequest,
+    /// DynamoDB calls per response (`x-ddb-calls`).
+    DynamoDbCallsPerRequest,
 }
 
 impl Metric {
+    /// True for the metrics of the whole run's bill, which no phase has on its own.
+    pub fn is_cost(&self) -> bool {
+        matches!(self, Metric::CostRun | Metric::CostPerMillion | Metric::CostMonthly)
+    }
+
+    /// True for the figures the function's diagnostic headers give per request kind, which
+    /// are not kept per phase.
+    pub fn is_per_request_kind(&self) -> bool {
+        matches!(self, Metric::ReadUnitsPerRequest | Metric::WriteUnitsPerRequest | Metric::DynamoDbCallsPerRequest)
+    }
+
     /// What the limit's unit must be: `ms`, `%` (or a fraction), or a plain number.
     pub fn unit(&self) -> Unit {
         match self {
@@ -122,7 +148,9 @@ pub enum MetricError {
     #[error(
         "unknown metric '{key}'{hint}; use latency.pNN, service_time.pNN, errors.rate, throttles.rate, \
          cold_starts.count, cold_starts.rate, requests.count, rate.achieved, cost.run_usd, \
-         cost.per_million_usd, cost.monthly_usd or <class>.rate/<class>.count, optionally prefixed with a request name"
+         cost.per_million_usd, cost.monthly_usd, read_units.per_request, write_units.per_request, \
+         dynamodb_calls.per_request or <class>.rate/<class>.count, optionally prefixed with a \
+         phase name, a request name or both (phase first)"
     )]
     Unknown {
         /// The key as written.
@@ -130,13 +158,69 @@ pub enum MetricError {
         /// A note on the request names, when the first part may have been meant as one.
         hint: String,
     },
+    /// The key starts with a name that is both a phase and a request kind.
+    #[error("'{0}' names both a phase and a request, so the threshold is ambiguous; rename one of them")]
+    Ambiguous(String),
+    /// A per-request-kind figure scoped to a phase.
+    #[error("{metric} is kept per request kind, not per phase; drop the phase '{phase}' from the key")]
+    NotPerPhase {
+        /// The metric as written.
+        metric: String,
+        /// The phase.
+        phase: String,
+    },
+    /// A cost metric scoped to a phase.
+    #[error("{metric} is the whole run's cost and cannot be limited to phase '{phase}'")]
+    CostOfPhase {
+        /// The metric as written.
+        metric: String,
+        /// The phase.
+        phase: String,
+    },
+}
+
+/// A threshold key, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    /// The phase it is limited to.
+    pub phase: Option<String>,
+    /// The request kind it is limited to.
+    pub request: Option<String>,
+    /// What it measures.
+    pub metric: Metric,
+}
+
+/// The longest of `names` that `key` starts with, followed by a dot.
+fn prefix<'a>(key: &str, names: &[&'a str]) -> Option<&'a str> {
+    names.iter().copied().filter(|n| key.starts_with(n) && key[n.len()..].starts_with('.')).max_by_key(|n| n.len())
+}
+
+/// Parses a threshold key: `[phase.][request.]metric`. Names may contain dots; the longest
+/// known name wins, and a first part that is both a phase and a request name is refused.
+pub fn parse_key(key: &str, phases: &[&str], requests: &[&str]) -> Result<Key, MetricError> {
+    let (phase, rest) = match (prefix(key, phases), prefix(key, requests)) {
+        (Some(p), Some(r)) => return Err(MetricError::Ambiguous(if p.len() >= r.len() { p } else { r }.to_owned())),
+        (Some(p), None) => (Some(p.to_owned()), &key[p.len() + 1..]),
+        (None, _) => (None, key),
+    };
+    let (request, metric) = parse_metric(rest, requests).map_err(|e| match e {
+        MetricError::Unknown { hint, .. } => MetricError::Unknown { key: key.to_owned(), hint },
+        other => other,
+    })?;
+    if let (Some(p), true) = (&phase, metric.is_cost()) {
+        return Err(MetricError::CostOfPhase { metric: rest.to_owned(), phase: p.clone() });
+    }
+    if let (Some(p), true) = (&phase, metric.is_per_request_kind()) {
+        return Err(MetricError::NotPerPhase { metric: rest.to_owned(), phase: p.clone() });
+    }
+    Ok(Key { phase, request, metric })
 }
 
 /// Why a condition does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConditionError {
     /// No comparison operator.
-    #[error("'{0}' must start with <, <=, > or >=, e.g. \"< 300ms\"")]
+    #[error("'{0}' must start with <, <=, >, >=, == or !=, e.g. \"< 300ms\"")]
     Operator(String),
     /// A latency limit without a unit.
     #[error("'{0}' needs a time unit: ms, s or us (e.g. \"< 300ms\")")]
@@ -149,7 +233,7 @@ pub enum ConditionError {
     Number(String),
 }
 
-/// A parsed threshold key: optional request name, then the metric.
+/// A threshold key without its phase: optional request name, then the metric.
 pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>, Metric), MetricError> {
     // A request name may itself contain dots; match the longest known request prefix first.
     let (request, rest) =
@@ -183,6 +267,9 @@ pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>
         Some(("cost", "run_usd")) => Metric::CostRun,
         Some(("cost", "per_million_usd")) => Metric::CostPerMillion,
         Some(("cost", "monthly_usd")) => Metric::CostMonthly,
+        Some(("read_units", "per_request")) => Metric::ReadUnitsPerRequest,
+        Some(("write_units", "per_request")) => Metric::WriteUnitsPerRequest,
+        Some(("dynamodb_calls", "per_request")) => Metric::DynamoDbCallsPerRequest,
         Some((class, "rate")) if Class::from_name(class).is_some() => {
             Metric::ClassRate { class: Class::from_name(class).expect("checked") }
         }
@@ -192,7 +279,7 @@ pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>
         _ => {
             let hint = if request.is_none() && rest.contains('.') {
                 let first = rest.split('.').next().unwrap_or("");
-                format!(" ('{first}' is not a request name either; requests are {request_names:?})")
+                format!(" ('{first}' is not a request name either, nor a phase; requests are {request_names:?})")
             } else {
                 String::new()
             };
@@ -210,6 +297,10 @@ pub fn parse_condition(text: &str, unit: Unit) -> Result<(Cmp, f64), ConditionEr
         (Cmp::Le, r)
     } else if let Some(r) = t.strip_prefix(">=") {
         (Cmp::Ge, r)
+    } else if let Some(r) = t.strip_prefix("==") {
+        (Cmp::Eq, r)
+    } else if let Some(r) = t.strip_prefix("!=") {
+        (Cmp::Ne, r)
     } else if let Some(r) = t.strip_prefix('<') {
         (Cmp::Lt, r)
     } else if let Some(r) = t.strip_prefix('>') {
@@ -266,6 +357,31 @@ mod tests {
     }
 
     #[test]
+    fn keys_scope_to_phases_and_requests() {
+        let phases = ["warm-up", "spike", "a.b"];
+        let requests = ["get-item", "spike.read"];
+        let k = parse_key("spike.get-item.latency.p99", &phases, &["get-item"]).unwrap();
+        assert_eq!((k.phase.as_deref(), k.request.as_deref()), (Some("spike"), Some("get-item")));
+        let k = parse_key("warm-up.lambda_throttled.count", &phases, &requests).unwrap();
+        assert_eq!(k.phase.as_deref(), Some("warm-up"));
+        assert_eq!(k.metric, Metric::ClassCount { class: Class::LambdaThrottled });
+        let k = parse_key("a.b.errors.rate", &phases, &requests).unwrap();
+        assert_eq!((k.phase.as_deref(), k.request), (Some("a.b"), None), "the longest name wins");
+        let k = parse_key("get-item.latency.p50", &phases, &requests).unwrap();
+        assert_eq!((k.phase, k.request.as_deref()), (None, Some("get-item")));
+        let e = parse_key("spike.read.errors.rate", &phases, &requests).unwrap_err();
+        assert_eq!(e, MetricError::Ambiguous("spike.read".into()));
+        let e = parse_key("spike.cost.run_usd", &phases, &requests).unwrap_err().to_string();
+        assert!(e.contains("cannot be limited to phase 'spike'"), "{e}");
+        let k = parse_key("get-item.read_units.per_request", &phases, &requests).unwrap();
+        assert_eq!(k.metric, Metric::ReadUnitsPerRequest);
+        let e = parse_key("spike.get-item.dynamodb_calls.per_request", &phases, &["get-item"]).unwrap_err();
+        assert!(e.to_string().contains("not per phase"), "{e}");
+        let e = parse_key("spikey.errors.rate", &phases, &requests).unwrap_err().to_string();
+        assert!(e.contains("unknown metric 'spikey.errors.rate'") && e.contains("nor a phase"), "{e}");
+    }
+
+    #[test]
     fn conditions_in_units() {
         assert_eq!(parse_condition("< 300ms", Unit::Millis).unwrap(), (Cmp::Lt, 300.0));
         assert_eq!(parse_condition("<=1.5s", Unit::Millis).unwrap(), (Cmp::Le, 1500.0));
@@ -276,5 +392,8 @@ mod tests {
         assert!(parse_condition("< 300", Unit::Millis).unwrap_err().to_string().contains("time unit"));
         assert!(parse_condition("< 5", Unit::Fraction).is_err());
         assert!(Cmp::Lt.holds(1.0, 2.0) && !Cmp::Gt.holds(1.0, 2.0));
+        assert_eq!(parse_condition("== 0", Unit::Count).unwrap(), (Cmp::Eq, 0.0));
+        assert_eq!(parse_condition("!= 0", Unit::Count).unwrap(), (Cmp::Ne, 0.0));
+        assert!(Cmp::Eq.holds(0.0, 0.0) && !Cmp::Eq.holds(1.0, 0.0) && Cmp::Ne.holds(1.0, 0.0));
     }
 }

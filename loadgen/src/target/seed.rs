@@ -21,16 +21,31 @@ const IN_FLIGHT: usize = 64;
 /// Attempts per item.
 const ATTEMPTS: u32 = 8;
 
-/// Seeds `[data] items` against `base`.
-pub async fn seed(plan: &Plan, client: &HttpClient, base: &str, sink: &Arc<dyn Sink>) -> Result<(), TargetError> {
+/// The share of a function's invocation-rate limit seeding uses at most, leaving room for
+/// retries.
+const SHARE_OF_RATE_LIMIT: f64 = 0.8;
+
+/// Seeds `[data] items` against `base`. With the function's reserved concurrency known, the
+/// rate stays under its invocation-rate limit (10 per second per environment), which would
+/// otherwise throttle the writes.
+pub async fn seed(
+    plan: &Plan,
+    client: &HttpClient,
+    base: &str,
+    reserved_concurrency: Option<u32>,
+    sink: &Arc<dyn Sink>,
+) -> Result<(), TargetError> {
     let items = plan.data.items;
     if items == 0 {
         return Ok(());
     }
-    sink.event(Event::Seeding { items, item_size: plan.data.item_size, rate: plan.data.seed_rate });
+    let limit = reserved_concurrency
+        .map(|c| SHARE_OF_RATE_LIMIT * local_stack::rules::INVOCATIONS_PER_SECOND_PER_CONCURRENCY * f64::from(c));
+    let rate = limit.filter(|l| *l > 0.0).map_or(plan.data.seed_rate, |l| plan.data.seed_rate.min(l));
+    sink.event(Event::Seeding { items, item_size: plan.data.item_size, rate });
     let payload = "x".repeat(plan.data.item_size);
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
-    let interval = Duration::from_secs_f64(1.0 / plan.data.seed_rate);
+    let interval = Duration::from_secs_f64(1.0 / rate);
     let start = Instant::now();
     let failures = Arc::new(AtomicU64::new(0));
     let last_error = Arc::new(Mutex::new(String::new()));

@@ -297,7 +297,7 @@ async fn serve(
     };
     let integration = Some(invoke_started.elapsed());
     let served = match &result.outcome {
-        Outcome::Throttled => {
+        Outcome::Throttled(_) => {
             gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "lambda-throttled")
         }
         Outcome::FunctionError { .. } => {

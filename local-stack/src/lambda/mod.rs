@@ -1,7 +1,9 @@
 //! The Lambda emulator: execution environments that are real `target-api` processes, capped
 //! by reserved concurrency (a request finding none free at the cap is throttled at once, never
-//! queued), cold starts, keep-warm expiry, function timeouts, crashes, INIT failures and the
+//! queued) and by the invocation-rate limit (10 per second per environment the concurrency
+//! allows), cold starts, keep-warm expiry, function timeouts, crashes, INIT failures and the
 //! 10 s INIT limit, billed duration as AWS bills it, REPORT lines and `AWS/Lambda` metrics.
+//! The limits' arithmetic is in [`crate::rules`].
 
 pub mod env;
 pub mod report;
@@ -20,13 +22,12 @@ use crate::Shared;
 use crate::config::FunctionConfig;
 use crate::metrics::{MetricId, Series};
 use crate::profile::{Profile, Sampler};
+use crate::rules::{self, TokenBucket};
 use env::{Env, Spawn, Started};
 use report::Report;
 use runtime_api::{Invocation, RuntimeResult};
 
-/// Body Lambda's Invoke API returns with 429 when reserved concurrency is exhausted.
-pub const THROTTLE_BODY: &str =
-    r#"{"Reason":"ReservedFunctionConcurrentInvocationLimitExceeded","Type":"User","message":"Rate Exceeded."}"#;
+pub use crate::rules::ThrottleReason;
 
 /// How an invocation ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,8 +41,8 @@ pub enum Outcome {
         /// The error document.
         payload: Bytes,
     },
-    /// 429 TooManyRequestsException: no environment free at the reserved-concurrency cap.
-    Throttled,
+    /// 429 `TooManyRequestsException`, for this reason.
+    Throttled(ThrottleReason),
 }
 
 /// One invocation's result and accounting.
@@ -74,6 +75,10 @@ struct Metrics {
     invocations: Series,
     errors: Series,
     throttles: Series,
+    /// Throttles by reason: AWS's `Throttles` does not say why; the local stack does, in its
+    /// own namespace, so a run can show which limit refused.
+    throttles_concurrency: Series,
+    throttles_rate: Series,
     duration: Series,
     concurrent: Series,
     init_duration: Series,
@@ -89,6 +94,9 @@ struct Inner {
     pool: Mutex<Pool>,
     next_env: AtomicU64,
     next_request: AtomicU64,
+    /// The invocation-rate limit, over seconds since `started`.
+    rate: Mutex<TokenBucket>,
+    started: Instant,
     log: Mutex<File>,
     metrics: Metrics,
 }
@@ -102,7 +110,7 @@ pub struct LambdaService {
 enum Acquire {
     Warm(Arc<Env>),
     Cold,
-    Throttled,
+    Throttled(ThrottleReason),
 }
 
 impl LambdaService {
@@ -125,6 +133,22 @@ impl LambdaService {
             invocations: series("Invocations", false),
             errors: series("Errors", false),
             throttles: series("Throttles", false),
+            throttles_concurrency: store.series(
+                MetricId::new(
+                    "LocalStack/Lambda",
+                    "Throttles",
+                    &[("FunctionName", &name), ("Reason", ThrottleReason::ReservedConcurrency.as_str())],
+                ),
+                false,
+            ),
+            throttles_rate: store.series(
+                MetricId::new(
+                    "LocalStack/Lambda",
+                    "Throttles",
+                    &[("FunctionName", &name), ("Reason", ThrottleReason::InvocationRate.as_str())],
+                ),
+                false,
+            ),
             duration: series("Duration", true),
             concurrent: series("ConcurrentExecutions", false),
             // AWS reports Init Duration only in REPORT log lines; the local stack also keeps it
@@ -148,6 +172,7 @@ impl LambdaService {
         ];
         vars.extend(env_vars);
         vars.extend(config.environment.iter().cloned());
+        let rate = rules::invocation_rate(config.reserved_concurrency);
         let svc = Self {
             inner: Arc::new(Inner {
                 config,
@@ -158,6 +183,8 @@ impl LambdaService {
                 pool: Mutex::new(Pool::default()),
                 next_env: AtomicU64::new(1),
                 next_request: AtomicU64::new(1),
+                rate: Mutex::new(rate),
+                started: Instant::now(),
                 log: Mutex::new(log),
                 metrics,
             }),
@@ -211,23 +238,25 @@ impl LambdaService {
         pool.idle.clear();
     }
 
+    /// An environment for one invocation: a warm one, room for a cold one, or a throttle. A
+    /// request refused for concurrency takes no token of the rate limit; one admitted does.
     fn acquire(&self) -> Acquire {
         let inner = &self.inner;
         let mut pool = inner.pool.lock().unwrap_or_else(|p| p.into_inner());
-        // Most recently used first, so the others age out — as Lambda favours warm sandboxes.
-        while let Some(env) = pool.idle.pop() {
-            if !env.is_dead() {
-                pool.active += 1;
-                inner.metrics.concurrent.record(pool.active as f64);
-                return Acquire::Warm(env);
-            }
+        pool.idle.retain(|e| !e.is_dead());
+        if pool.idle.is_empty() && pool.active >= inner.config.reserved_concurrency {
+            return Acquire::Throttled(ThrottleReason::ReservedConcurrency);
         }
-        if pool.active < inner.config.reserved_concurrency {
-            pool.active += 1;
-            inner.metrics.concurrent.record(pool.active as f64);
-            Acquire::Cold
-        } else {
-            Acquire::Throttled
+        let now_s = inner.started.elapsed().as_secs_f64();
+        if inner.config.invocation_rate_limit && !inner.rate.lock().unwrap_or_else(|p| p.into_inner()).try_take(now_s) {
+            return Acquire::Throttled(ThrottleReason::InvocationRate);
+        }
+        pool.active += 1;
+        inner.metrics.concurrent.record(pool.active as f64);
+        // Most recently used first, so the others age out — as Lambda favours warm sandboxes.
+        match pool.idle.pop() {
+            Some(env) => Acquire::Warm(env),
+            None => Acquire::Cold,
         }
     }
 
@@ -268,7 +297,7 @@ impl LambdaService {
         let request_id = self.new_request_id();
         let mut result = InvokeResult {
             request_id: request_id.clone(),
-            outcome: Outcome::Throttled,
+            outcome: Outcome::Throttled(ThrottleReason::ReservedConcurrency),
             cold_start: false,
             init_ms: None,
             duration_ms: 0.0,
@@ -276,8 +305,13 @@ impl LambdaService {
         };
         let timeout = inner.config.timeout;
         let env = match self.acquire() {
-            Acquire::Throttled => {
+            Acquire::Throttled(reason) => {
                 inner.metrics.throttles.record(1.0);
+                match reason {
+                    ThrottleReason::ReservedConcurrency => inner.metrics.throttles_concurrency.record(1.0),
+                    ThrottleReason::InvocationRate => inner.metrics.throttles_rate.record(1.0),
+                }
+                result.outcome = Outcome::Throttled(reason);
                 return result;
             }
             Acquire::Warm(env) => env,

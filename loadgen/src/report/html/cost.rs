@@ -74,6 +74,7 @@ pub(super) fn section(r: &Results) -> Option<Section> {
             k.littles_law_max_rate,
             k.highest_sustainable_rate.map(|x| format!("{x:.0} req/s")).unwrap_or_else(|| "none".into())
         ));
+        s.notes.extend(crate::report::knee_limits(k));
         let mut t = Table::new(
             "Throttling against offered rate: measured, Little's law, Erlang B",
             &["#offered req/s", "#seconds", "#measured", "#Little's law", "#Erlang B"],

@@ -37,7 +37,7 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
     let data = data::data(&loc, raw.data.as_ref())?;
     let phases = phases::phases(&loc, &raw.phases)?;
     let requests = requests::requests(&loc, &raw.requests, &data)?;
-    let thresholds = thresholds::thresholds(&loc, raw.thresholds.as_ref(), &requests)?;
+    let thresholds = thresholds::thresholds(&loc, raw.thresholds.as_ref(), &phases, &requests)?;
 
     Ok(Plan {
         name,

@@ -7,7 +7,7 @@ use toml::Spanned;
 
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawPhase;
-use crate::scenario::values::{duration, int_in, positive, span};
+use crate::scenario::values::{duration, int_in, span};
 use crate::scenario::{Arrivals, Load, Phase};
 
 /// Validates the phases, in order.
@@ -46,7 +46,16 @@ pub(super) fn phases(loc: &Locator<'_>, raw: &[Spanned<RawPhase>]) -> Result<Vec
             return Err(loc.error(span(think), f("think"), "think applies to a closed model: set users, not rate"));
         }
         let load = if let Some(r) = &p.rate {
-            Load::Constant { rate: positive(loc, r, &f("rate"), "a rate in requests per second")? }
+            // `rate = 0` is a pause: nothing is sent for the phase's duration (an idle gap).
+            let rate = *r.get_ref();
+            if !(rate.is_finite() && rate >= 0.0) {
+                return Err(loc.error(
+                    span(r),
+                    f("rate"),
+                    format!("expected a rate in requests per second >= 0 (0 pauses the load), got {rate}"),
+                ));
+            }
+            Load::Constant { rate }
         } else if let Some(ramp) = &p.ramp {
             let from = *ramp.get_ref().from.get_ref();
             let to = *ramp.get_ref().to.get_ref();

@@ -1,27 +1,30 @@
-//! `[thresholds]`: each key parsed into a metric (optionally of one request kind) and each
-//! condition into a comparison and a limit in the metric's unit.
+//! `[thresholds]`: each key parsed into a metric (optionally of one phase, one request kind or
+//! both) and each condition into a comparison and a limit in the metric's unit.
 
 use std::collections::BTreeMap;
 
 use toml::Spanned;
 
 use crate::scenario::error::{Locator, ScenarioError, suggestion};
-use crate::scenario::threshold::{parse_condition, parse_metric};
+use crate::scenario::threshold::{parse_condition, parse_key};
 use crate::scenario::values::span;
-use crate::scenario::{Request, Threshold};
+use crate::scenario::{Phase, Request, Threshold};
 
-/// Validates the thresholds against the request names.
+/// Validates the thresholds against the phase and request names.
 pub(super) fn thresholds(
     loc: &Locator<'_>,
     raw: Option<&BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    phases: &[Phase],
     requests: &[Request],
 ) -> Result<Vec<Threshold>, ScenarioError> {
     let mut thresholds = Vec::new();
     let names: Vec<&str> = requests.iter().map(|r| r.name.as_str()).collect();
+    let phase_names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
     for (key, value) in raw.into_iter().flatten() {
         let field = format!("thresholds.\"{}\"", key.get_ref());
-        let (request, metric) =
-            parse_metric(key.get_ref(), &names).map_err(|e| loc.error(span(key), &field, e.to_string()))?;
+        let parsed =
+            parse_key(key.get_ref(), &phase_names, &names).map_err(|e| loc.error(span(key), &field, e.to_string()))?;
+        let metric = parsed.metric;
         let (condition, abort_on_fail) = match value.get_ref() {
             toml::Value::String(s) => (s.clone(), false),
             toml::Value::Table(t) => {
@@ -64,7 +67,8 @@ pub(super) fn thresholds(
         thresholds.push(Threshold {
             key: key.get_ref().clone(),
             condition,
-            request,
+            phase: parsed.phase,
+            request: parsed.request,
             metric,
             cmp,
             limit,

@@ -1,0 +1,103 @@
+//! Every scenario in `scenarios/` proves its header: its thresholds encode what the header says
+//! the run shows, and this test runs each one on the local stack as a user would — the release
+//! binaries `cargo loadgen` runs — and requires every threshold to pass. Long scenarios run with
+//! shorter phases where what they show does not depend on the length.
+//!
+//! It takes about four minutes and a release build, so it is not in the default `cargo test`;
+//! `.ci/run` runs it: `cargo test -p loadgen --test scenarios -- --ignored`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Scenarios whose phases may be cut to this length without changing what they show.
+const SHORTENED: &[(&str, &str)] = &[("steady", "20s"), ("batch-vs-item", "20s"), ("ramp", "5s")];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The release loadgen and target-api binaries, built if needed: a scenario's thresholds speak
+/// of what users run, and a debug build is several times slower on the local stack.
+fn release_binaries() -> (PathBuf, PathBuf) {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "loadgen", "-p", "target-api"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let debug = PathBuf::from(env!("CARGO_BIN_EXE_loadgen"));
+    let release = debug.parent().unwrap().parent().unwrap().join("release");
+    (release.join("loadgen"), release.join("target-api"))
+}
+
+/// `file` as the test runs it: with its phases cut to `phase_len` when given (a phase's is the
+/// only `duration` key a scenario has).
+fn prepared(file: &Path, phase_len: Option<&str>, dir: &Path) -> PathBuf {
+    let Some(len) = phase_len else { return file.to_path_buf() };
+    let text = std::fs::read_to_string(file).unwrap();
+    let cut: Vec<String> = text
+        .lines()
+        .map(|l| if l.starts_with("duration = ") { format!("duration = \"{len}\"") } else { l.to_owned() })
+        .collect();
+    assert!(cut.iter().any(|l| l == &format!("duration = \"{len}\"")), "{} has no phase duration", file.display());
+    let out = dir.join(file.file_name().unwrap());
+    std::fs::write(&out, cut.join("\n")).unwrap();
+    out
+}
+
+#[test]
+#[ignore = "four minutes of scenarios and a release build; .ci/run runs it"]
+fn every_scenario_shows_what_its_header_says() {
+    let (loadgen, api) = release_binaries();
+    let dir = std::env::temp_dir().join(format!("loadgen-scenarios-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "{files:?}");
+    let mut problems = Vec::new();
+    for file in &files {
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(file).unwrap();
+        if !text.contains("[thresholds]") {
+            problems.push(format!("{name}: no thresholds back its header"));
+            continue;
+        }
+        let len = SHORTENED.iter().find(|(n, _)| *n == name).map(|(_, l)| *l);
+        let scenario = prepared(file, len, &dir);
+        let out_dir = dir.join(&name);
+        let out = Command::new(&loadgen)
+            .args(["run", "--quiet", "--out"])
+            .arg(&out_dir)
+            .arg(&scenario)
+            .current_dir(root())
+            .env("LOADGEN_TARGET_API", &api)
+            .output()
+            .unwrap();
+        let results: serde_json::Value = match std::fs::read_to_string(out_dir.join("results.json")) {
+            Ok(t) => serde_json::from_str(&t).unwrap(),
+            Err(_) => {
+                problems.push(format!(
+                    "{name}: no results (exit {:?}): {}",
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+                continue;
+            }
+        };
+        let failed: Vec<String> = results["thresholds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["passed"] != true)
+            .map(|t| format!("{} {} (measured {})", t["key"], t["condition"], t["measured"]))
+            .collect();
+        if out.status.code() != Some(0) || !failed.is_empty() {
+            problems.push(format!("{name}: exit {:?}, failed: {}", out.status.code(), failed.join("; ")));
+        }
+    }
+    assert!(problems.is_empty(), "scenarios whose runs do not show their headers:\n{}", problems.join("\n"));
+}
