@@ -117,6 +117,21 @@ pub struct DynamoConfig {
     pub read_units_per_s: f64,
     /// Write units per second. Default 4,000 (new on-demand table).
     pub write_units_per_s: f64,
+    /// Read units per second one partition-key value serves before throttling (a hot key).
+    /// Default 3,000, AWS's per-partition limit ([`crate::rules::PARTITION_READ_UNITS_PER_S`]).
+    #[serde(default = "partition_read")]
+    pub partition_read_units_per_s: f64,
+    /// Write units per second per partition-key value. Default 1,000.
+    #[serde(default = "partition_write")]
+    pub partition_write_units_per_s: f64,
+}
+
+fn partition_read() -> f64 {
+    crate::rules::PARTITION_READ_UNITS_PER_S
+}
+
+fn partition_write() -> f64 {
+    crate::rules::PARTITION_WRITE_UNITS_PER_S
 }
 
 /// Everything [`crate::Stack::start`] needs.
@@ -177,6 +192,8 @@ impl StackConfig {
                 table_name: "target-api-items".into(),
                 read_units_per_s: 12_000.0,
                 write_units_per_s: 4_000.0,
+                partition_read_units_per_s: crate::rules::PARTITION_READ_UNITS_PER_S,
+                partition_write_units_per_s: crate::rules::PARTITION_WRITE_UNITS_PER_S,
             },
             latency_profile: "aws-typical".into(),
             seed: 1,
@@ -214,6 +231,9 @@ impl StackConfig {
         }
         if !(d.read_units_per_s > 0.0 && d.write_units_per_s > 0.0) {
             return Err("dynamodb.read_units_per_s and write_units_per_s must be > 0".into());
+        }
+        if !(d.partition_read_units_per_s > 0.0 && d.partition_write_units_per_s > 0.0) {
+            return Err("dynamodb.partition_read_units_per_s and partition_write_units_per_s must be > 0".into());
         }
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! DynamoDB on loopback: dynoxide (an embedded emulator whose capacity units match AWS) behind
 //! our own layer, which adds what an on-demand table in a Region has and dynoxide does not:
-//! per-operation latency from the profile, table throughput limits answered with DynamoDB's
-//! throttling errors (and partial `BatchGetItem` results as `UnprocessedKeys`), and the
-//! `AWS/DynamoDB` metrics.
+//! per-operation latency from the profile, table and per-partition throughput limits answered
+//! with DynamoDB's throttling errors (and partial `BatchGetItem` results as `UnprocessedKeys`),
+//! and the `AWS/DynamoDB` metrics. The limits' arithmetic is in [`crate::rules`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,41 +22,16 @@ use crate::Shared;
 use crate::config::DynamoConfig;
 use crate::metrics::{MetricId, MetricStore, Series};
 use crate::profile::{Profile, Sampler};
+use crate::rules::DebtBucket;
+
+/// The table's partition-key attribute (target-api's single-table design).
+const PARTITION_KEY: &str = "PK";
+/// Partition buckets kept before full (forgotten) ones are dropped.
+const PARTITIONS_KEPT: usize = 10_000;
 
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
 const READ_OPS: &[&str] = &["GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"];
 const WRITE_OPS: &[&str] = &["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
-
-/// A token bucket that may go into debt: DynamoDB learns what a request cost only after
-/// serving it, so it admits while the balance is positive and debits the real units after.
-/// `governor` cannot debit after the fact, hence these few lines.
-#[derive(Debug)]
-struct DebtBucket {
-    rate: f64,
-    capacity: f64,
-    level: f64,
-    last: Instant,
-}
-
-impl DebtBucket {
-    fn new(rate: f64) -> Self {
-        // One second of capacity: DynamoDB's burst allowance for on-demand tables is not
-        // published; a second's worth keeps the limit visible in per-second series.
-        Self { rate, capacity: rate, level: rate, last: Instant::now() }
-    }
-
-    fn refill(&mut self) -> f64 {
-        let now = Instant::now();
-        self.level = (self.level + self.rate * now.duration_since(self.last).as_secs_f64()).min(self.capacity);
-        self.last = now;
-        self.level
-    }
-
-    fn debit(&mut self, units: f64) {
-        self.refill();
-        self.level -= units;
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
@@ -103,6 +78,10 @@ pub struct DynamoLayer {
     upstream: Arc<str>,
     client: Client<HttpConnector, Full<Bytes>>,
     buckets: Arc<Mutex<(DebtBucket, DebtBucket)>>,
+    /// Read and write buckets per partition-key value.
+    partitions: Arc<Mutex<HashMap<String, (DebtBucket, DebtBucket)>>>,
+    partition_rates: (f64, f64),
+    started: Instant,
     profile: Arc<Profile>,
     sampler: Arc<Sampler>,
     table: Arc<str>,
@@ -122,6 +101,9 @@ impl DynamoLayer {
                 DebtBucket::new(config.read_units_per_s),
                 DebtBucket::new(config.write_units_per_s),
             ))),
+            partitions: Arc::new(Mutex::new(HashMap::new())),
+            partition_rates: (config.partition_read_units_per_s, config.partition_write_units_per_s),
+            started: Instant::now(),
             profile,
             sampler,
             table: config.table_name.as_str().into(),
@@ -148,24 +130,79 @@ fn request_id() -> String {
     (0..52).map(|_| A[fastrand::usize(..A.len())] as char).collect()
 }
 
+/// Which limit refused a request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Limit {
+    /// The table's throughput.
+    Table,
+    /// One partition's (a hot key).
+    Partition,
+}
+
 /// The throttling error an on-demand table returns when a request exceeds its throughput.
 ///
 /// Which exception name AWS uses here is not pinned down by its docs (docs/aws-semantics.md 3.4:
 /// ProvisionedThroughputExceeded, Throttling or RequestLimitExceeded, with `ThrottlingReasons`
-/// since 2025); we send `ThrottlingException` with the `…MaxOnDemandThroughputExceeded` reason,
-/// which is what a table limited to a set throughput answers. SDKs retry it either way.
-fn throttled(kind: Kind, table_arn: &str) -> Response {
-    let reason = if kind == Kind::Read {
-        "TableReadMaxOnDemandThroughputExceeded"
-    } else {
-        "TableWriteMaxOnDemandThroughputExceeded"
+/// since 2025); we send `ThrottlingException` with the reason AWS documents for the limit — a
+/// table limited to a set throughput (`…MaxOnDemandThroughputExceeded`) or a hot partition
+/// (`…KeyRangeThroughputExceeded`). SDKs retry it either way.
+fn throttled(kind: Kind, limit: Limit, table_arn: &str) -> Response {
+    let rw = if kind == Kind::Read { "Read" } else { "Write" };
+    let (reason, message) = match limit {
+        Limit::Table => (
+            format!("Table{rw}MaxOnDemandThroughputExceeded"),
+            "Throughput exceeds the maximum OnDemandThroughput configured on table or index",
+        ),
+        Limit::Partition => (
+            format!("Table{rw}KeyRangeThroughputExceeded"),
+            "Throughput exceeds the current capacity of your table or index for this partition",
+        ),
     };
     let body = json!({
         "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
-        "message": "Throughput exceeds the maximum OnDemandThroughput configured on table or index",
+        "message": message,
         "ThrottlingReasons": [{"reason": reason, "resource": table_arn}]
     });
     amz_json(StatusCode::BAD_REQUEST, body.to_string().into_bytes())
+}
+
+/// The partition-key value of a key or item, as text.
+fn partition_of(key: &Value) -> Option<String> {
+    key.get(PARTITION_KEY).map(|v| v.to_string())
+}
+
+impl DynamoLayer {
+    fn now_s(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// The balance of `partition`'s bucket for `kind`.
+    fn partition_balance(&self, kind: Kind, partition: &str) -> f64 {
+        let now = self.now_s();
+        let mut map = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        let (r, w) = self.partition_rates;
+        let b = map.entry(partition.to_owned()).or_insert_with(|| (DebtBucket::new(r), DebtBucket::new(w)));
+        if kind == Kind::Read { b.0.balance(now) } else { b.1.balance(now) }
+    }
+
+    /// Debits `units` spread evenly over `partitions`, and forgets buckets that refilled once
+    /// many are kept.
+    fn debit_partitions(&self, kind: Kind, partitions: &[String], units: f64) {
+        if partitions.is_empty() {
+            return;
+        }
+        let now = self.now_s();
+        let each = units / partitions.len() as f64;
+        let mut map = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        let (r, w) = self.partition_rates;
+        for p in partitions {
+            let b = map.entry(p.clone()).or_insert_with(|| (DebtBucket::new(r), DebtBucket::new(w)));
+            if kind == Kind::Read { b.0.debit(now, each) } else { b.1.debit(now, each) }
+        }
+        if map.len() > PARTITIONS_KEPT {
+            map.retain(|_, (r, w)| !(r.is_full(now) && w.is_full(now)));
+        }
+    }
 }
 
 /// Units reported in a `ConsumedCapacity` field (object or list).
@@ -207,15 +244,18 @@ async fn handle(
     let op: &'static str = READ_OPS.iter().chain(WRITE_OPS).find(|o| **o == op).copied().unwrap_or("GetItem");
     let started = Instant::now();
 
-    // Admission: a positive balance admits; BatchGetItem gets as many keys as the balance covers.
+    // Admission: a positive balance admits — the table's, and the partition's of each key;
+    // BatchGetItem gets as many keys as the balances cover, the rest come back unprocessed.
     let balance = {
+        let now = layer.now_s();
         let mut b = layer.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if kind == Kind::Read { b.0.refill() } else { b.1.refill() }
+        if kind == Kind::Read { b.0.balance(now) } else { b.1.balance(now) }
     };
     let mut held_back: Vec<Value> = Vec::new();
     if balance <= 0.0 {
-        return reject_whole(&layer, kind, op, &request);
+        return reject_whole(&layer, kind, op, Limit::Table, &request);
     }
+    let mut partitions: Vec<String> = Vec::new();
     if op == "BatchGetItem"
         && let Some(table_req) = request.get_mut("RequestItems").and_then(|r| r.get_mut(&*layer.table))
     {
@@ -225,7 +265,21 @@ async fn handle(
             if allowed < keys.len() {
                 held_back = keys.split_off(allowed);
             }
+            let (admitted, hot): (Vec<Value>, Vec<Value>) =
+                keys.drain(..).partition(|k| partition_of(k).is_none_or(|p| layer.partition_balance(kind, &p) > 0.0));
+            if admitted.is_empty() && !hot.is_empty() {
+                keys.extend(hot);
+                return reject_whole(&layer, kind, op, Limit::Partition, &request);
+            }
+            partitions = admitted.iter().filter_map(partition_of).collect();
+            *keys = admitted;
+            held_back.extend(hot);
         }
+    } else if let Some(p) = request.get("Key").or_else(|| request.get("Item")).and_then(partition_of) {
+        if layer.partition_balance(kind, &p) <= 0.0 {
+            return reject_whole(&layer, kind, op, Limit::Partition, &request);
+        }
+        partitions.push(p);
     }
     let client_wants_capacity =
         request.get("ReturnConsumedCapacity").and_then(Value::as_str).is_some_and(|v| v != "NONE");
@@ -247,9 +301,12 @@ async fn handle(
     };
     let units = consumed_units(&answer);
     {
+        let now = layer.now_s();
         let mut b = layer.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if kind == Kind::Read { b.0.debit(units) } else { b.1.debit(units) }
+        if kind == Kind::Read { b.0.debit(now, units) } else { b.1.debit(now, units) }
     }
+    // A batch's units are spread evenly over its keys: the response gives only their total.
+    layer.debit_partitions(kind, &partitions, units);
     let m = &layer.metrics;
     match kind {
         Kind::Read => m.consumed_read.record(units),
@@ -284,7 +341,7 @@ async fn handle(
 }
 
 /// The whole request is throttled: `ThrottledRequests` plus one throttle event per item.
-fn reject_whole(layer: &DynamoLayer, kind: Kind, op: &'static str, request: &Value) -> Response {
+fn reject_whole(layer: &DynamoLayer, kind: Kind, op: &'static str, limit: Limit, request: &Value) -> Response {
     let m = &layer.metrics;
     if let Some(s) = m.throttled_requests.get(op) {
         s.record(1.0);
@@ -304,7 +361,7 @@ fn reject_whole(layer: &DynamoLayer, kind: Kind, op: &'static str, request: &Val
         Kind::Read => m.read_throttle_events.record(items as f64),
         Kind::Write => m.write_throttle_events.record(items as f64),
     }
-    throttled(kind, &layer.table_arn)
+    throttled(kind, limit, &layer.table_arn)
 }
 
 /// Sends the request on to dynoxide; returns the response to relay, its status and body.
@@ -363,18 +420,6 @@ pub fn create_table(db: &dynoxide::Database, table: &str) -> Result<(), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn debt_bucket_admits_until_negative_then_refills() {
-        let mut b = DebtBucket::new(10.0);
-        assert!(b.refill() > 9.9);
-        b.debit(25.0);
-        assert!(b.refill() < 0.0);
-        b.last -= std::time::Duration::from_secs(2);
-        assert!(b.refill() > 0.0, "two seconds refill 20 units");
-        b.last -= std::time::Duration::from_secs(100);
-        assert!((b.refill() - 10.0).abs() < 1e-9, "never above capacity");
-    }
 
     #[test]
     fn consumed_units_reads_both_shapes() {

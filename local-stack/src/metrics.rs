@@ -90,6 +90,96 @@ impl Series {
         let percentiles = data.percentiles;
         data.seconds.entry(second).or_insert_with(|| Bucket::new(percentiles)).add(value);
     }
+
+    /// Publishes one finished second of a gauge: its average as the sample, and its range.
+    fn put_second(&self, second: i64, average: f64, min: f64, max: f64) {
+        let mut data = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        data.seconds.insert(second, Bucket { sum: average, count: 1, min, max, hist: None });
+    }
+}
+
+/// A level that changes over time, such as `ConcurrentExecutions`. Each second in which the
+/// level was above zero publishes one sample: its time-weighted average (so a period's Average
+/// is the mean level over its busy seconds, weighted by time within each), with the highest and
+/// lowest level reached as Maximum and Minimum. Seconds spent wholly at zero publish nothing,
+/// as CloudWatch has no data points for a function that runs nothing. Sampling the level only
+/// when it rises — what the emulator did before — biased Average towards busy moments.
+#[derive(Debug, Clone)]
+pub struct Gauge {
+    series: Series,
+    state: Arc<Mutex<GaugeState>>,
+}
+
+#[derive(Debug)]
+struct GaugeState {
+    level: f64,
+    /// The second being accumulated, and since when (Unix seconds, fractional) at `level`.
+    second: i64,
+    since: f64,
+    integral: f64,
+    max: f64,
+    min: f64,
+}
+
+impl Gauge {
+    fn new(series: Series) -> Gauge {
+        let t = now_f64();
+        let state = GaugeState { level: 0.0, second: t.floor() as i64, since: t, integral: 0.0, max: 0.0, min: 0.0 };
+        Gauge { series, state: Arc::new(Mutex::new(state)) }
+    }
+
+    /// Sets the level now.
+    pub fn set(&self, level: f64) {
+        self.set_at(now_f64(), level);
+    }
+
+    /// Sets the level at `t` (Unix seconds, fractional; never earlier than the last call).
+    pub fn set_at(&self, t: f64, level: f64) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.advance(&mut s, t);
+        s.level = level;
+        if s.since <= s.second as f64 {
+            // At the very start of a second the old level held for no time in it.
+            (s.max, s.min) = (level, level);
+        } else {
+            s.max = s.max.max(level);
+            s.min = s.min.min(level);
+        }
+    }
+
+    /// Publishes every second before `t`.
+    pub fn flush_to(&self, t: f64) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.advance(&mut s, t);
+    }
+
+    fn advance(&self, s: &mut GaugeState, t: f64) {
+        let t = t.max(s.since);
+        let target = t.floor() as i64;
+        while s.second < target {
+            let end = (s.second + 1) as f64;
+            s.integral += s.level * (end - s.since);
+            if s.max > 0.0 {
+                self.series.put_second(s.second, s.integral, s.min, s.max);
+            }
+            s.second += 1;
+            s.since = end;
+            s.integral = 0.0;
+            (s.max, s.min) = (s.level, s.level);
+            if s.level == 0.0 {
+                // Idle: nothing to publish until the level rises again.
+                s.second = target;
+                s.since = target as f64;
+            }
+        }
+        s.integral += s.level * (t - s.since);
+        s.since = t;
+    }
+}
+
+/// Current Unix time in seconds, with its fraction.
+fn now_f64() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 /// A CloudWatch statistic.
@@ -138,6 +228,8 @@ impl std::str::FromStr for Stat {
 #[derive(Debug, Default, Clone)]
 pub struct MetricStore {
     series: Arc<Mutex<HashMap<MetricId, Series>>>,
+    /// Gauges publish their seconds lazily; a query first brings them up to now.
+    gauges: Arc<Mutex<Vec<Gauge>>>,
 }
 
 /// Current Unix time in whole seconds.
@@ -160,6 +252,13 @@ impl MetricStore {
             .clone()
     }
 
+    /// A gauge publishing into the series for `id`.
+    pub fn gauge(&self, id: MetricId) -> Gauge {
+        let g = Gauge::new(self.series(id, false));
+        self.gauges.lock().unwrap_or_else(|p| p.into_inner()).push(g.clone());
+        g
+    }
+
     /// Records one value now (convenience for cold paths).
     pub fn record(&self, namespace: &str, name: &str, dims: &[(&str, &str)], value: f64) {
         self.series(MetricId::new(namespace, name, dims), false).record(value);
@@ -169,6 +268,10 @@ impl MetricStore {
     /// that holds data, counted from `start`; newest first, as CloudWatch's default
     /// `TimestampDescending`.
     pub fn query(&self, id: &MetricId, start: i64, end: i64, period: i64, stat: Stat) -> Vec<(i64, f64)> {
+        let now = now_f64();
+        for g in self.gauges.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            g.flush_to(now);
+        }
         let Some(series) = self.series.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned() else {
             return Vec::new();
         };
@@ -251,6 +354,27 @@ mod tests {
         assert!((2.9..=3.1).contains(&p50), "{p50}");
         let other = MetricId::new("AWS/Lambda", "Duration", &[("FunctionName", "g")]);
         assert!(store.query(&other, 0, 1000, 60, Stat::Sum).is_empty(), "dimensions must match exactly");
+    }
+
+    #[test]
+    fn a_gauge_is_averaged_over_time_and_idle_seconds_publish_nothing() {
+        let store = MetricStore::new();
+        let id = MetricId::new("AWS/Lambda", "ConcurrentExecutions", &[("FunctionName", "f")]);
+        let g = store.gauge(id.clone());
+        let t0 = now_f64().floor() + 1.0;
+        // One environment busy for 1.5 s, then idle; a second one for the first quarter second.
+        g.set_at(t0, 1.0);
+        g.set_at(t0 + 0.25, 2.0);
+        g.set_at(t0 + 0.5, 1.0);
+        g.set_at(t0 + 1.5, 0.0);
+        g.flush_to(t0 + 5.0);
+        let s = t0 as i64;
+        let at = |stat| store.query(&id, s, s + 5, 1, stat);
+        assert_eq!(at(Stat::Maximum), vec![(s + 1, 1.0), (s, 2.0)]);
+        assert_eq!(at(Stat::Minimum), vec![(s + 1, 0.0), (s, 1.0)]);
+        assert_eq!(at(Stat::Average), vec![(s + 1, 0.5), (s, 1.25)], "time-weighted within each second");
+        assert_eq!(store.query(&id, s, s + 5, 5, Stat::SampleCount), vec![(s, 2.0)], "idle seconds publish nothing");
+        assert_eq!(store.query(&id, s, s + 5, 5, Stat::Average), vec![(s, 0.875)]);
     }
 
     #[test]

@@ -35,6 +35,58 @@ impl TokenBucket {
     }
 }
 
+/// A token bucket that may go into debt: DynamoDB learns what a request cost only after
+/// serving it, so it admits while the balance is positive and debits the real units after. It
+/// holds one second's worth: DynamoDB's burst allowance for on-demand tables is not published,
+/// and a second's worth keeps the limit visible in per-second series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DebtBucket {
+    rate: f64,
+    level: f64,
+    last_s: f64,
+}
+
+impl DebtBucket {
+    /// A full bucket refilled at `rate` units per second.
+    pub fn new(rate: f64) -> Self {
+        DebtBucket { rate, level: rate, last_s: 0.0 }
+    }
+
+    /// The balance at `now_s`; a request is admitted while it is positive.
+    pub fn balance(&mut self, now_s: f64) -> f64 {
+        if now_s > self.last_s {
+            self.level = (self.level + self.rate * (now_s - self.last_s)).min(self.rate);
+            self.last_s = now_s;
+        }
+        self.level
+    }
+
+    /// Takes `units` at `now_s`, into debt if need be.
+    pub fn debit(&mut self, now_s: f64, units: f64) {
+        self.balance(now_s);
+        self.level -= units;
+    }
+
+    /// True when the bucket is full at `now_s` (it remembers nothing a new bucket would not).
+    pub fn is_full(&mut self, now_s: f64) -> bool {
+        self.balance(now_s) >= self.rate
+    }
+}
+
+/// What one partition of a DynamoDB table serves per second, in either capacity mode: 3,000
+/// read units and 1,000 write units
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html>,
+/// <https://repost.aws/knowledge-center/on-demand-table-throttling-dynamodb>). A hot key is
+/// throttled at these rates however far below its own limits the table is.
+///
+/// Doubt: a partition holds many keys, and adaptive capacity moves hot keys onto partitions of
+/// their own. We apply the limits to each partition-key value, which is where a single hot key
+/// ends up: it models one hot item, not a table whose cold keys share a partition with it.
+pub const PARTITION_READ_UNITS_PER_S: f64 = 3_000.0;
+
+/// Write units one partition serves per second; see [`PARTITION_READ_UNITS_PER_S`].
+pub const PARTITION_WRITE_UNITS_PER_S: f64 = 1_000.0;
+
 /// Lambda limits synchronous invocations to 10 per second per execution environment its
 /// concurrency allows. The quotas page: "Each instance of your execution environment can serve
 /// up to 10 requests per second" (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>);
@@ -91,6 +143,16 @@ mod tests {
         // A long quiet spell refills only to the burst.
         assert_eq!((0..20).filter(|_| b.try_take(100.0)).count(), 5);
         assert!(!b.try_take(50.0), "time never runs backwards");
+    }
+
+    #[test]
+    fn a_debt_bucket_admits_until_negative_then_refills() {
+        let mut b = DebtBucket::new(10.0);
+        assert_eq!(b.balance(0.0), 10.0);
+        b.debit(0.0, 25.0);
+        assert!(b.balance(0.5) < 0.0, "in debt after a big request");
+        assert!(b.balance(2.0) > 0.0, "two seconds refill 20 units");
+        assert!(b.is_full(10.0));
     }
 
     #[test]

@@ -301,3 +301,44 @@ fn no_process_is_left_after_a_panic_in_the_host() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(!pids.is_empty() && pids.iter().all(|p| !alive(*p)), "left running: {pids:?}");
 }
+
+/// DynamoDB serves each partition at most 3,000 read units a second however far below its
+/// limits the table is: a hot key is throttled with the key-range reason while another is not.
+#[tokio::test]
+async fn a_hot_partition_key_is_throttled_while_the_table_is_not() {
+    let mut c = config(target_api());
+    c.dynamodb.partition_read_units_per_s = 2.0;
+    let stack = Stack::start(c).await.unwrap();
+    let e = stack.endpoints().clone();
+    let cl = client();
+    for id in ["hot", "cold"] {
+        let body = format!(r#"{{"id":"{id}"}}"#);
+        assert_eq!(send(&cl, "POST", &format!("{}/items", e.api_url), &[], &body).await.status, 201);
+    }
+    let get = |id: &str| {
+        format!(r#"{{"TableName":"{}","Key":{{"PK":{{"S":"ITEM#{id}"}},"SK":{{"S":"ITEM"}}}}}}"#, e.table_name)
+    };
+    // The emulator wants an Authorization header, not a valid signature.
+    let auth =
+        "AWS4-HMAC-SHA256 Credential=test/20261202/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0";
+    let headers = [
+        ("x-amz-target", "DynamoDB_20120810.GetItem"),
+        ("content-type", "application/x-amz-json-1.0"),
+        ("authorization", auth),
+        ("x-amz-date", "20261202T000000Z"),
+    ];
+    let mut hot = Vec::new();
+    for _ in 0..12 {
+        hot.push(send(&cl, "POST", &format!("{}/", e.dynamodb_url), &headers, &get("hot")).await);
+    }
+    let throttled: Vec<_> = hot.iter().filter(|r| r.status == 400).collect();
+    assert!(!throttled.is_empty(), "12 reads of half a unit each past a 2-unit partition");
+    let body = throttled[0].json();
+    let reason = &body["ThrottlingReasons"][0]["reason"];
+    assert_eq!(reason, "TableReadKeyRangeThroughputExceeded", "{body}");
+    // Another key, its own partition, is served; so is the hot one through the API once it refills.
+    let cold = send(&cl, "POST", &format!("{}/", e.dynamodb_url), &headers, &get("cold")).await;
+    assert_eq!(cold.status, 200, "{}", String::from_utf8_lossy(&cold.body));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(send(&cl, "GET", &format!("{}/items/hot", e.api_url), &[], "").await.status, 200);
+}

@@ -39,6 +39,10 @@ pub struct RawStack {
     pub dynamodb_read_units: Option<Spanned<f64>>,
     #[schemars(with = "Option<f64>")]
     pub dynamodb_write_units: Option<Spanned<f64>>,
+    #[schemars(with = "Option<f64>")]
+    pub dynamodb_partition_read_units: Option<Spanned<f64>>,
+    #[schemars(with = "Option<f64>")]
+    pub dynamodb_partition_write_units: Option<Spanned<f64>>,
 }
 
 /// `[stack]`: overrides of the local stack's settings; `None` keeps the stack's default.
@@ -70,6 +74,12 @@ pub struct StackOverrides {
     pub dynamodb_read_units: Option<f64>,
     /// Table write units per second.
     pub dynamodb_write_units: Option<f64>,
+    /// Read units per second one partition key serves.
+    #[serde(default)]
+    pub dynamodb_partition_read_units: Option<f64>,
+    /// Write units per second one partition key serves.
+    #[serde(default)]
+    pub dynamodb_partition_write_units: Option<f64>,
 }
 
 impl StackOverrides {
@@ -105,6 +115,12 @@ impl StackOverrides {
         }
         if let Some(v) = o.dynamodb_write_units {
             c.dynamodb.write_units_per_s = v;
+        }
+        if let Some(v) = o.dynamodb_partition_read_units {
+            c.dynamodb.partition_read_units_per_s = v;
+        }
+        if let Some(v) = o.dynamodb_partition_write_units {
+            c.dynamodb.partition_write_units_per_s = v;
         }
     }
 }
@@ -176,6 +192,16 @@ pub(super) fn validate(loc: &Locator<'_>, raw: Option<&RawStack>) -> Result<Stac
                 .dynamodb_write_units
                 .as_ref()
                 .map(|v| positive(loc, v, "stack.dynamodb_write_units", "write units per second"))
+                .transpose()?,
+            dynamodb_partition_read_units: s
+                .dynamodb_partition_read_units
+                .as_ref()
+                .map(|v| positive(loc, v, "stack.dynamodb_partition_read_units", "read units per second"))
+                .transpose()?,
+            dynamodb_partition_write_units: s
+                .dynamodb_partition_write_units
+                .as_ref()
+                .map(|v| positive(loc, v, "stack.dynamodb_partition_write_units", "write units per second"))
                 .transpose()?,
         },
     };

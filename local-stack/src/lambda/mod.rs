@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::Shared;
 use crate::config::FunctionConfig;
-use crate::metrics::{MetricId, Series};
+use crate::metrics::{Gauge, MetricId, Series};
 use crate::profile::{Profile, Sampler};
 use crate::rules::{self, TokenBucket};
 use env::{Env, Spawn, Started};
@@ -80,7 +80,7 @@ struct Metrics {
     throttles_concurrency: Series,
     throttles_rate: Series,
     duration: Series,
-    concurrent: Series,
+    concurrent: Gauge,
     init_duration: Series,
 }
 
@@ -150,7 +150,7 @@ impl LambdaService {
                 false,
             ),
             duration: series("Duration", true),
-            concurrent: series("ConcurrentExecutions", false),
+            concurrent: store.gauge(MetricId::new("AWS/Lambda", "ConcurrentExecutions", &[("FunctionName", &name)])),
             // AWS reports Init Duration only in REPORT log lines; the local stack also keeps it
             // as a metric in its own namespace so a run can reconcile cold starts without logs.
             init_duration: store
@@ -252,7 +252,7 @@ impl LambdaService {
             return Acquire::Throttled(ThrottleReason::InvocationRate);
         }
         pool.active += 1;
-        inner.metrics.concurrent.record(pool.active as f64);
+        inner.metrics.concurrent.set(f64::from(pool.active));
         // Most recently used first, so the others age out — as Lambda favours warm sandboxes.
         match pool.idle.pop() {
             Some(env) => Acquire::Warm(env),
@@ -263,6 +263,7 @@ impl LambdaService {
     fn release(&self, env: Option<Arc<Env>>) {
         let mut pool = self.inner.pool.lock().unwrap_or_else(|p| p.into_inner());
         pool.active = pool.active.saturating_sub(1);
+        self.inner.metrics.concurrent.set(f64::from(pool.active));
         if let Some(env) = env {
             if env.is_dead() {
                 pool.all.retain(|e| e.id != env.id);
