@@ -73,7 +73,9 @@ pub struct FunctionConfig {
     pub keep_warm: Duration,
     /// INIT limit: AWS gives INIT 10 s, then retries it inside the first invoke.
     pub init_limit: Duration,
-    /// Extra environment variables for the function.
+    /// The function's own environment variables. Their values may be secrets: a serialized
+    /// config (what loadgen's results record) shows each name with `<redacted>`.
+    #[serde(serialize_with = "redacted_values")]
     pub environment: Vec<(String, String)>,
     /// Enforce Lambda's invocation-rate limit (10 per second per environment the reserved
     /// concurrency allows, [`crate::rules::invocation_rate`]). Only a benchmark of the
@@ -84,6 +86,15 @@ pub struct FunctionConfig {
 
 fn enforced() -> bool {
     true
+}
+
+fn redacted_values<S: serde::Serializer>(vars: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(vars.len()))?;
+    for (k, _) in vars {
+        seq.serialize_element(&(k, "<redacted>"))?;
+    }
+    seq.end()
 }
 
 /// The HTTP API.
@@ -236,5 +247,20 @@ impl StackConfig {
             return Err("dynamodb.partition_read_units_per_s and partition_write_units_per_s must be > 0".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_serialized_config_never_shows_the_functions_variable_values() {
+        let mut c = StackConfig::new("bootstrap");
+        c.function.environment = vec![("API_KEY".into(), "s3cret".into())];
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("s3cret") && json.contains(r#"["API_KEY","<redacted>"]"#), "{json}");
+        let back: StackConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.function.environment, vec![("API_KEY".to_owned(), "<redacted>".to_owned())]);
     }
 }

@@ -168,6 +168,9 @@ impl Stack {
         let env_vars = vec![
             ("TABLE_NAME".to_owned(), config.dynamodb.table_name.clone()),
             ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), dynamodb_url.clone()),
+            // The role's temporary credentials, as Lambda provides them (dummies: the local
+            // stack checks no signature).
+            ("AWS_ACCESS_KEY".to_owned(), "test".to_owned()),
             ("AWS_ACCESS_KEY_ID".to_owned(), "test".to_owned()),
             ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
             ("AWS_SESSION_TOKEN".to_owned(), "test".to_owned()),

@@ -199,3 +199,60 @@ async fn init_past_the_limit_is_retried_inside_the_invoke() {
     let r = get(&format!("{}/ok", stack.endpoints().api_url)).await;
     assert_eq!(r.status, 500, "INIT that outlasts the retry too fails the invoke");
 }
+
+/// The environment Lambda gives an OS-only runtime, as its documentation lists it
+/// (configuration-envvars.html, "Defined runtime environment variables"), plus the function's
+/// own variables.
+#[tokio::test]
+async fn the_function_sees_the_environment_lambda_defines() {
+    let mut c = misbehave_config();
+    c.function.environment = vec![("GREETING".into(), "hello".into())];
+    let stack = Stack::start(c).await.unwrap();
+    let r = get(&format!("{}/env", stack.endpoints().api_url)).await;
+    assert_eq!(r.status, 200);
+    let env: std::collections::BTreeMap<String, String> = serde_json::from_slice(&r.body).unwrap();
+    let documented = [
+        "_HANDLER",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "LANG",
+        "PATH",
+        "LD_LIBRARY_PATH",
+        "TZ",
+        "AWS_XRAY_CONTEXT_MISSING",
+        "AWS_XRAY_DAEMON_ADDRESS",
+    ];
+    let missing: Vec<_> = documented.iter().filter(|k| !env.contains_key(**k)).collect();
+    assert!(missing.is_empty(), "missing {missing:?} from {env:?}");
+    // Not defined for OS-only runtimes.
+    for k in ["AWS_EXECUTION_ENV", "_X_AMZN_TRACE_ID"] {
+        assert!(!env.contains_key(k), "{k} is not set for provided runtimes");
+    }
+    assert_eq!(env["PATH"], "/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+    assert_eq!(env["LANG"], "en_US.UTF-8");
+    assert_eq!(env["TZ"], ":UTC");
+    assert_eq!(env["AWS_LAMBDA_INITIALIZATION_TYPE"], "on-demand");
+    assert_eq!(env["_HANDLER"], "bootstrap");
+    assert_eq!(env["GREETING"], "hello", "the function's own variables");
+    let root = std::path::Path::new(&env["LAMBDA_TASK_ROOT"]);
+    assert!(root.join("misbehave.py").is_file(), "LAMBDA_TASK_ROOT is where the code is: {root:?}");
+    // Nothing from the host leaks in. (Python itself adds LC_CTYPE when the locale LANG names is
+    // not installed: PEP 538's coercion.)
+    let ours = ["GREETING", "TABLE_NAME", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_EC2_METADATA_DISABLED", "LC_CTYPE"];
+    let extra: Vec<_> =
+        env.keys().filter(|k| !documented.contains(&k.as_str()) && !ours.contains(&k.as_str())).collect();
+    assert!(extra.is_empty(), "variables Lambda does not set: {extra:?}");
+}

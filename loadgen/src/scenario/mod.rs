@@ -346,12 +346,14 @@ mod tests {
 
     #[test]
     fn the_plan_reads_back_from_results_with_headers_redacted() {
-        let text = "name = \"x\"\n[target]\nheaders = { authorization = \"secret\" }\n[[phase]]\nname = \"p\"\nduration = \"2s\"\nusers = 2\nthink = \"5ms\"\n[[request]]\nname = \"r\"\npath = \"/health\"\n[thresholds]\n\"ok.count\" = \"> 1\"\n";
+        let text = "name = \"x\"\n[stack]\nenvironment = { API_KEY = \"secret\" }\n[target]\nheaders = { authorization = \"secret\" }\n[[phase]]\nname = \"p\"\nduration = \"2s\"\nusers = 2\nthink = \"5ms\"\n[[request]]\nname = \"r\"\npath = \"/health\"\n[thresholds]\n\"ok.count\" = \"> 1\"\n";
         let plan = Plan::from_str(Path::new("x.toml"), text, &|_| None).unwrap();
         let json = serde_json::to_string(&plan).unwrap();
         assert!(!json.contains("secret") && json.contains(REDACTED), "{json}");
         let back: Plan = serde_json::from_str(&json).unwrap();
         assert_eq!(back.target.headers, vec![("authorization".to_owned(), REDACTED.to_owned())]);
+        assert_eq!(back.stack.environment, vec![("API_KEY".to_owned(), REDACTED.to_owned())]);
+        assert_eq!(plan.stack.environment, vec![("API_KEY".to_owned(), "secret".to_owned())], "the run has the value");
         assert_eq!(back.phases, plan.phases, "durations survive the round trip in ms");
         assert_eq!(back.thresholds, plan.thresholds);
         assert_eq!(back.requests[0].path, plan.requests[0].path);

@@ -10,9 +10,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use std::collections::BTreeMap;
+
 use super::error::{Locator, ScenarioError};
-use super::millis;
-use super::values::{duration, int_in, positive, span};
+use super::values::{duration, expand_env, int_in, positive, span};
+use super::{REDACTED, millis};
 
 /// `[stack]`: overrides for the local stack.
 #[allow(missing_docs)]
@@ -43,6 +45,9 @@ pub struct RawStack {
     pub dynamodb_partition_read_units: Option<Spanned<f64>>,
     #[schemars(with = "Option<f64>")]
     pub dynamodb_partition_write_units: Option<Spanned<f64>>,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub environment: BTreeMap<String, Spanned<String>>,
 }
 
 /// `[stack]`: overrides of the local stack's settings; `None` keeps the stack's default.
@@ -80,6 +85,25 @@ pub struct StackOverrides {
     /// Write units per second one partition key serves.
     #[serde(default)]
     pub dynamodb_partition_write_units: Option<f64>,
+    /// The function's own environment variables, `${ENV}` expanded. Values may be secrets:
+    /// results.json has each name with [`REDACTED`].
+    #[serde(default, serialize_with = "redact_values", deserialize_with = "redacted")]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub environment: Vec<(String, String)>,
+}
+
+fn redact_values<S: serde::Serializer>(vars: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(vars.len()))?;
+    for (k, _) in vars {
+        m.serialize_entry(k, REDACTED)?;
+    }
+    m.end()
+}
+
+fn redacted<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    let names = BTreeMap::<String, String>::deserialize(d)?;
+    Ok(names.into_keys().map(|k| (k, REDACTED.to_owned())).collect())
 }
 
 impl StackOverrides {
@@ -122,11 +146,42 @@ impl StackOverrides {
         if let Some(v) = o.dynamodb_partition_write_units {
             c.dynamodb.partition_write_units_per_s = v;
         }
+        c.function.environment.extend(o.environment.iter().cloned());
     }
 }
 
-/// Validates `[stack]` (no overrides when it is absent).
-pub(super) fn validate(loc: &Locator<'_>, raw: Option<&RawStack>) -> Result<StackOverrides, ScenarioError> {
+/// The function's own variables: names as the shell writes them, none that AWS reserves.
+fn environment(
+    loc: &Locator<'_>,
+    raw: &BTreeMap<String, Spanned<String>>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, ScenarioError> {
+    let mut out = Vec::new();
+    for (name, value) in raw {
+        let field = format!("stack.environment.{name}");
+        let shell_like = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !shell_like {
+            return Err(loc.error(
+                span(value),
+                &field,
+                format!("'{name}' is not a variable name (letters, digits, _)"),
+            ));
+        }
+        if local_stack::lambda::RESERVED_VARIABLES.contains(&name.as_str()) {
+            return Err(loc.error(span(value), &field, format!("Lambda reserves {name}; a function cannot set it")));
+        }
+        out.push((name.clone(), expand_env(loc, value, &field, env)?));
+    }
+    Ok(out)
+}
+
+/// Validates `[stack]` (no overrides when it is absent); `env` expands `${VAR}` in variables.
+pub(super) fn validate(
+    loc: &Locator<'_>,
+    raw: Option<&RawStack>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<StackOverrides, ScenarioError> {
     let stack = match raw {
         None => StackOverrides::default(),
         Some(s) => StackOverrides {
@@ -203,6 +258,7 @@ pub(super) fn validate(loc: &Locator<'_>, raw: Option<&RawStack>) -> Result<Stac
                 .as_ref()
                 .map(|v| positive(loc, v, "stack.dynamodb_partition_write_units", "write units per second"))
                 .transpose()?,
+            environment: environment(loc, &s.environment, env)?,
         },
     };
     if let (Some(t), Some(raw_s)) = (stack.timeout, raw.and_then(|s| s.timeout.as_ref()))

@@ -7,6 +7,7 @@ Runtime API (2018-06-01). Its path decides what it does:
   /error        POST /error (an unhandled function error)
   /malformed    answer with a payload that is not JSON
   /echo         answer 200 with the event it received as the body
+  /env          answer 200 with its environment variables as a JSON object
   anything else answer 200 {"ok":true}
 
 INIT_MODE (environment): "fail" posts /runtime/init/error and exits; "crash" exits before
@@ -50,6 +51,9 @@ while True:
              {"Lambda-Runtime-Function-Error-Type": "Handler.Boom"})
     elif path == "/malformed":
         post(base + "/response", b"this is not json")
+    elif path == "/env":
+        post(base + "/response", json.dumps({"statusCode": 200, "headers": {"content-type": "application/json"},
+             "body": json.dumps(dict(os.environ))}))
     elif path == "/echo":
         post(base + "/response", json.dumps({"statusCode": 200, "headers": {"content-type": "application/json",
              "access-control-allow-origin": "https://evil.example"}, "body": event_bytes.decode()}))
