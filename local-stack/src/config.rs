@@ -116,6 +116,9 @@ pub struct ApiConfig {
     pub integration_timeout: Duration,
     /// CORS; `None` leaves CORS to the function.
     pub cors: Option<Cors>,
+    /// The stage's variables, delivered in every event's `stageVariables`.
+    #[serde(default)]
+    pub stage_variables: Vec<(String, String)>,
 }
 
 /// The DynamoDB table and its throughput limits.
@@ -198,6 +201,7 @@ impl StackConfig {
                 account_throttle: Throttle { rate: 10_000.0, burst: 5_000 },
                 integration_timeout: Duration::from_secs(30),
                 cors: None,
+                stage_variables: Vec::new(),
             },
             dynamodb: DynamoConfig {
                 table_name: "target-api-items".into(),

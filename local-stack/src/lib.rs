@@ -178,9 +178,10 @@ impl Stack {
         let lambda =
             LambdaService::new(config.function.clone(), &config.region, &config.account_id, env_vars, log, &shared);
 
-        let gateway = apigw::router(config.api.clone(), &config.account_id, lambda.clone(), &shared)
-            .map_err(StartError::Config)?;
         let (api_listener, api_url) = bind().await?;
+        let api_port = api_listener.local_addr()?.port();
+        let gateway = apigw::router(config.api.clone(), &config.account_id, api_port, lambda.clone(), &shared)
+            .map_err(StartError::Config)?;
         serve(api_listener, gateway, stop_rx);
 
         let endpoints = Endpoints {

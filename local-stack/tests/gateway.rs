@@ -190,3 +190,95 @@ async fn cors_preflight_and_actual_responses() {
     let r = send(&client(), "GET", &format!("{api}/echo"), &[("origin", "https://other.example")], "").await;
     assert_eq!(r.header("access-control-allow-origin"), None);
 }
+
+/// A GET through the gateway against the event AWS recorded for the same request
+/// (`tests/data/aws-apigw-v2-get.json`, the `aws_lambda_events` crate's fixture
+/// `example-apigw-v2-request-no-authorizer.json`, a curl GET on an HTTP API): the same fields,
+/// nesting and types, the same headers, the values AWS's rules give.
+#[tokio::test]
+async fn a_get_is_the_event_aws_recorded() {
+    let mut c = config(misbehave());
+    c.api.routes = vec!["$default".into()];
+    let stack = Stack::start(c).await.unwrap();
+    let url = stack.endpoints().api_url.clone();
+    let port = url.rsplit(':').next().unwrap().to_owned();
+    let r =
+        send(&client(), "GET", &format!("{url}/echo"), &[("accept", "*/*"), ("user-agent", "curl/7.58.0")], "").await;
+    assert_eq!(r.status, 200);
+    let ours: Value = r.json();
+    let aws: Value = serde_json::from_str(include_str!("data/aws-apigw-v2-get.json")).unwrap();
+    // `authentication` is there only when the API uses mutual TLS.
+    let shape = |v: &Value| -> Vec<String> {
+        let mut out = Vec::new();
+        key_paths(v, "", &mut out);
+        out.retain(|p| !p.starts_with("requestContext.authentication"));
+        out.sort();
+        out
+    };
+    assert_eq!(shape(&ours), shape(&aws), "fields and nesting");
+    let headers = |v: &Value| v["headers"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(headers(&ours), headers(&aws), "the headers API Gateway adds");
+    let type_of = |v: &Value| match v {
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Object(_) => "object",
+        _ => "other",
+    };
+    for p in shape(&aws) {
+        let at = |v: &Value| p.split('.').fold(v.clone(), |v, k| v[k].clone());
+        assert_eq!(type_of(&at(&ours)), type_of(&at(&aws)), "type of {p}");
+    }
+    let h = &ours["headers"];
+    assert_eq!(h["content-length"], "0", "API Gateway adds it to a bodiless request");
+    assert_eq!(h["x-forwarded-port"], port.as_str(), "the port the client connected to");
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    let ctx = &ours["requestContext"];
+    let id = ctx["requestId"].as_str().unwrap();
+    assert_eq!(id.len(), aws["requestContext"]["requestId"].as_str().unwrap().len());
+    assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || "-_=".contains(c)), "URL-safe base64: {id}");
+    assert!(!ctx["domainName"].as_str().unwrap().contains(':'), "no port in the domain name");
+    assert_eq!(ours["routeKey"], "$default");
+    assert_eq!(ours["isBase64Encoded"], false);
+}
+
+/// The decoded path is what HTTP APIs route on and deliver; bodies that are not text are
+/// base64-encoded; a client's forwarding headers are extended, not trusted.
+#[tokio::test]
+async fn paths_bodies_and_forwarding_headers_follow_aws() {
+    let mut c = config(misbehave());
+    c.api.routes = vec!["GET /echo/{id}".into(), "ANY /{proxy+}".into()];
+    c.api.stage_variables = vec![("env".into(), "test".into())];
+    let stack = Stack::start(c).await.unwrap();
+    let url = stack.endpoints().api_url.clone();
+    let cl = client();
+    let event = |r: Reply| -> Value { r.json() };
+
+    let e = event(send(&cl, "GET", &format!("{url}/echo/a%40b?q=%20x"), &[], "").await);
+    assert_eq!((e["routeKey"].as_str(), e["rawPath"].as_str()), (Some("GET /echo/{id}"), Some("/echo/a@b")));
+    assert_eq!(e["requestContext"]["http"]["path"], "/echo/a@b");
+    assert_eq!(e["pathParameters"]["id"], "a@b");
+    assert_eq!(e["rawQueryString"], "q=%20x", "the query string stays as sent");
+    assert_eq!(e["queryStringParameters"]["q"], " x");
+    assert_eq!(e["stageVariables"]["env"], "test");
+
+    let e = event(send(&cl, "GET", &format!("{url}/echo/a%2Fb"), &[], "").await);
+    assert_eq!(e["routeKey"], "ANY /{proxy+}", "a decoded / separates segments, so {{id}} cannot match");
+    assert_eq!(e["rawPath"], "/echo/a/b");
+
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let e = event(send(&cl, "POST", &format!("{url}/echo"), &form, "a=1").await);
+    assert_eq!((e["isBase64Encoded"].as_bool(), e["body"].as_str()), (Some(true), Some("YT0x")), "form posts");
+    let e = event(send(&cl, "POST", &format!("{url}/echo"), &[], "hi").await);
+    assert_eq!((e["isBase64Encoded"].as_bool(), e["body"].as_str()), (Some(true), Some("aGk=")), "no content type");
+    let json = [("content-type", "application/json")];
+    let e = event(send(&cl, "POST", &format!("{url}/echo"), &json, "{}").await);
+    assert_eq!((e["isBase64Encoded"].as_bool(), e["body"].as_str()), (Some(false), Some("{}")));
+    assert_eq!(e["headers"]["content-length"], "2");
+
+    let claims = [("x-forwarded-for", "9.9.9.9"), ("x-forwarded-port", "1"), ("x-forwarded-proto", "gopher")];
+    let e = event(send(&cl, "GET", &format!("{url}/echo"), &claims, "").await);
+    assert_eq!(e["headers"]["x-forwarded-for"], "9.9.9.9, 127.0.0.1", "the caller is appended");
+    assert_eq!(e["headers"]["x-forwarded-proto"], "http");
+    assert_ne!(e["headers"]["x-forwarded-port"], "1");
+}

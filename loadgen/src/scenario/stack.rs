@@ -48,6 +48,8 @@ pub struct RawStack {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub environment: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub stage_variables: BTreeMap<String, String>,
 }
 
 /// `[stack]`: overrides of the local stack's settings; `None` keeps the stack's default.
@@ -90,6 +92,9 @@ pub struct StackOverrides {
     #[serde(default, serialize_with = "redact_values", deserialize_with = "redacted")]
     #[schemars(with = "BTreeMap<String, String>")]
     pub environment: Vec<(String, String)>,
+    /// The API stage's variables (every event's `stageVariables`).
+    #[serde(default)]
+    pub stage_variables: BTreeMap<String, String>,
 }
 
 fn redact_values<S: serde::Serializer>(vars: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
@@ -147,6 +152,7 @@ impl StackOverrides {
             c.dynamodb.partition_write_units_per_s = v;
         }
         c.function.environment.extend(o.environment.iter().cloned());
+        c.api.stage_variables.extend(o.stage_variables.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 }
 
@@ -259,6 +265,7 @@ pub(super) fn validate(
                 .map(|v| positive(loc, v, "stack.dynamodb_partition_write_units", "write units per second"))
                 .transpose()?,
             environment: environment(loc, &s.environment, env)?,
+            stage_variables: s.stage_variables.clone(),
         },
     };
     if let (Some(t), Some(raw_s)) = (stack.timeout, raw.and_then(|s| s.timeout.as_ref()))

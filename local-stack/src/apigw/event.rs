@@ -1,7 +1,9 @@
 //! Builds the payload format 2.0 event API Gateway sends a Lambda proxy integration, field
-//! for field as AWS does (lower-cased headers, repeats comma-joined, `cookies`,
-//! `rawQueryString`, `requestContext` with requestId, time and timeEpoch, base64 bodies for
-//! binary content).
+//! for field as AWS does: lower-cased headers, repeats comma-joined, `cookies`, the decoded
+//! path in `rawPath` and `requestContext.http.path` with `rawQueryString` left encoded, the
+//! forwarding headers API Gateway sets (the caller's address appended to a client's
+//! `x-forwarded-for`, the port it connected to, `content-length: 0` for a bodiless request),
+//! `stageVariables`, and bodies base64-encoded unless their type is text.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,14 +17,18 @@ use serde_json::{Map, Value, json};
 pub struct RequestMeta<'a> {
     /// HTTP method.
     pub method: &'a str,
-    /// Raw path as received.
-    pub raw_path: &'a str,
+    /// The path, percent-decoded.
+    pub path: &'a str,
     /// Raw query string (no `?`).
     pub raw_query: &'a str,
     /// `HTTP/1.1` or `HTTP/2.0`.
     pub protocol: &'a str,
     /// Client address.
     pub source: SocketAddr,
+    /// The port the client connected to.
+    pub listen_port: u16,
+    /// The stage's variables.
+    pub stage_variables: &'a [(String, String)],
     /// Selected route key.
     pub route_key: &'a str,
     /// Path parameters of the selected route.
@@ -39,16 +45,18 @@ pub struct RequestMeta<'a> {
     pub time_epoch_ms: i64,
 }
 
-/// True for content types API Gateway passes as text; anything else is base64-encoded.
+/// True for content types API Gateway passes as text: `text/*`, JSON, XML and JavaScript.
+/// Anything else — form posts and bodies without a content type included — arrives
+/// base64-encoded (docs/aws-semantics.md 1.6).
 fn is_text(content_type: Option<&str>) -> bool {
-    let Some(ct) = content_type else { return true };
+    let Some(ct) = content_type else { return false };
     let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     ct.starts_with("text/")
         || ct.ends_with("+json")
         || ct.ends_with("+xml")
         || matches!(
             ct.as_str(),
-            "application/json" | "application/xml" | "application/javascript" | "application/x-www-form-urlencoded"
+            "application/json" | "application/xml" | "application/javascript" | "application/x-javascript"
         )
 }
 
@@ -87,20 +95,33 @@ pub fn build(meta: &RequestMeta<'_>, headers: &HeaderMap, body: &[u8]) -> Value 
             .or_insert(value);
     }
     let ip = meta.source.ip().to_string();
-    joined.entry("x-forwarded-for".into()).or_insert_with(|| ip.clone());
-    joined.entry("x-forwarded-proto".into()).or_insert_with(|| "http".into());
-    joined.entry("x-forwarded-port".into()).or_insert_with(|| meta.source.port().to_string());
+    // API Gateway appends the caller to a forwarded-for chain and sets the port and scheme the
+    // caller used, whatever a client claimed.
+    joined
+        .entry("x-forwarded-for".into())
+        .and_modify(|v| {
+            v.push_str(", ");
+            v.push_str(&ip);
+        })
+        .or_insert_with(|| ip.clone());
+    joined.insert("x-forwarded-proto".into(), "http".into());
+    joined.insert("x-forwarded-port".into(), meta.listen_port.to_string());
+    if body.is_empty() {
+        joined.entry("content-length".into()).or_insert_with(|| "0".into());
+    }
     joined
         .entry("x-amzn-trace-id".into())
         .or_insert_with(|| format!("Root=1-{:08x}-{:024x}", meta.time_epoch_ms / 1000, fastrand::u128(..) >> 32));
     let host = joined.get("host").cloned().unwrap_or_else(|| format!("{}.execute-api.local", meta.api_id));
-    let domain_prefix = host.split('.').next().unwrap_or(&host).to_owned();
+    // The domain name has no port, as on AWS (a custom domain or execute-api on 443).
+    let domain = host.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()).map_or(host.as_str(), |(h, _)| h);
+    let domain_prefix = domain.split('.').next().unwrap_or(domain).to_owned();
     let user_agent = joined.get("user-agent").cloned().unwrap_or_default();
 
     let mut event = Map::new();
     event.insert("version".into(), json!("2.0"));
     event.insert("routeKey".into(), json!(meta.route_key));
-    event.insert("rawPath".into(), json!(meta.raw_path));
+    event.insert("rawPath".into(), json!(meta.path));
     event.insert("rawQueryString".into(), json!(meta.raw_query));
     if !cookies.is_empty() {
         event.insert("cookies".into(), json!(cookies));
@@ -128,11 +149,11 @@ pub fn build(meta: &RequestMeta<'_>, headers: &HeaderMap, body: &[u8]) -> Value 
         json!({
             "accountId": meta.account_id,
             "apiId": meta.api_id,
-            "domainName": host,
+            "domainName": domain,
             "domainPrefix": domain_prefix,
             "http": {
                 "method": meta.method,
-                "path": meta.raw_path,
+                "path": meta.path,
                 "protocol": meta.protocol,
                 "sourceIp": ip,
                 "userAgent": user_agent,
@@ -144,6 +165,10 @@ pub fn build(meta: &RequestMeta<'_>, headers: &HeaderMap, body: &[u8]) -> Value 
             "timeEpoch": meta.time_epoch_ms,
         }),
     );
+    if !meta.stage_variables.is_empty() {
+        let vars: BTreeMap<&str, &str> = meta.stage_variables.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        event.insert("stageVariables".into(), json!(vars));
+    }
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
     let as_text = is_text(content_type).then(|| std::str::from_utf8(body).ok()).flatten();
     match (body.is_empty(), as_text) {
@@ -173,7 +198,8 @@ mod tests {
 
     #[test]
     fn text_types() {
-        assert!(is_text(None));
+        assert!(!is_text(None), "no content type is binary");
+        assert!(!is_text(Some("application/x-www-form-urlencoded")), "form posts arrive base64-encoded");
         assert!(is_text(Some("application/json; charset=utf-8")));
         assert!(is_text(Some("application/vnd.api+json")));
         assert!(is_text(Some("text/plain")));

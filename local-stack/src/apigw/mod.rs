@@ -64,6 +64,8 @@ struct Metrics {
 
 struct Gateway {
     config: ApiConfig,
+    /// The port clients connect to (`x-forwarded-port`).
+    listen_port: u16,
     account_id: String,
     routes: RouteTable,
     route_buckets: HashMap<String, Bucket>,
@@ -78,6 +80,7 @@ struct Gateway {
 pub fn router(
     config: ApiConfig,
     account_id: &str,
+    listen_port: u16,
     lambda: LambdaService,
     shared: &Shared,
 ) -> Result<axum::Router, String> {
@@ -103,6 +106,7 @@ pub fn router(
     let gw = Gateway {
         account_bucket: bucket(&config.account_throttle),
         config,
+        listen_port,
         account_id: account_id.to_owned(),
         routes,
         route_buckets,
@@ -114,10 +118,11 @@ pub fn router(
     Ok(axum::Router::new().fallback(handle).with_state(Arc::new(gw)))
 }
 
-/// `WSg1ihmdliAEJXA=`-shaped request ids, as HTTP APIs send them.
+/// `LV7fzho-PHcEJPw=`-shaped request ids, as HTTP APIs send them: 16 characters of URL-safe
+/// base64 (`-` and `_`, never `+` or `/`).
 fn new_request_id() -> String {
     let bytes: [u8; 11] = std::array::from_fn(|_| fastrand::u8(..));
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    base64::engine::general_purpose::URL_SAFE.encode(bytes)
 }
 
 fn gateway_error(status: StatusCode, message: &str, cause: &str) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
@@ -231,8 +236,9 @@ async fn serve(
         return (StatusCode::NO_CONTENT, h, Vec::new(), None);
     }
 
-    let raw_path = parts.uri.path();
-    let Some(matched) = gw.routes.select(method.as_str(), raw_path) else {
+    // HTTP APIs route on, and deliver, the decoded path.
+    let path = routes::decode(parts.uri.path());
+    let Some(matched) = gw.routes.select(method.as_str(), &path) else {
         return with_none(gateway_error(StatusCode::NOT_FOUND, "Not Found", "no-route"));
     };
     let route_key = matched.route.key.clone();
@@ -255,10 +261,12 @@ async fn serve(
     };
     let meta = event::RequestMeta {
         method: method.as_str(),
-        raw_path,
+        path: &path,
         raw_query: parts.uri.query().unwrap_or(""),
         protocol,
         source,
+        listen_port: gw.listen_port,
+        stage_variables: &gw.config.stage_variables,
         route_key: &route_key,
         path_params: &matched.params,
         api_id: &gw.config.api_id,

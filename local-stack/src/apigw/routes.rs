@@ -21,7 +21,7 @@ pub struct RouteKey {
     default: bool,
 }
 
-/// A selected route with its path parameters (percent-decoded).
+/// A selected route with its path parameters (from the decoded path).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matched<'a> {
     /// The route.
@@ -76,10 +76,10 @@ impl RouteKey {
                         return None;
                     }
                 }
-                Segment::Param(name) => params.push((name.clone(), decode(segments.get(i)?))),
+                Segment::Param(name) => params.push((name.clone(), (*segments.get(i)?).to_owned())),
                 Segment::Greedy(name) => {
                     let rest = segments.get(i..).filter(|r| !r.is_empty())?;
-                    params.push((name.clone(), decode(&rest.join("/"))));
+                    params.push((name.clone(), rest.join("/")));
                     return Some(params);
                 }
             }
@@ -102,8 +102,10 @@ impl RouteKey {
     }
 }
 
-fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+/// A path as HTTP APIs route it and deliver it (`rawPath`): percent-decoded, so `%2F` is a `/`
+/// and separates segments.
+pub fn decode(path: &str) -> String {
+    percent_encoding::percent_decode_str(path).decode_utf8_lossy().into_owned()
 }
 
 /// The routes of one API, ready for selection.
@@ -121,6 +123,7 @@ impl RouteTable {
     }
 
     /// The route API Gateway would pick for `method` and the raw `path`, if any.
+    /// The route of `method` and `path` (already decoded, [`decode`]).
     pub fn select(&self, method: &str, path: &str) -> Option<Matched<'_>> {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         for route in &self.routes {
@@ -163,7 +166,13 @@ mod tests {
         ]);
         let pick = |m: &str, p: &str| t.select(m, p).map(|x| (x.route.key.clone(), x.params));
         assert_eq!(pick("GET", "/items/special").unwrap().0, "GET /items/special");
-        assert_eq!(pick("GET", "/items/a%3Ab"), Some(("GET /items/{id}".into(), vec![("id".into(), "a:b".into())])));
+        let pick_raw = |m: &str, p: &str| pick(m, &decode(p));
+        assert_eq!(
+            pick_raw("GET", "/items/a%3Ab"),
+            Some(("GET /items/{id}".into(), vec![("id".into(), "a:b".into())]))
+        );
+        assert_eq!(pick_raw("GET", "/items/a%2Fb").unwrap().0, "ANY /{proxy+}", "a decoded / is a separator");
+        assert_eq!(pick_raw("GET", "/items/a%252F").unwrap().1, vec![("id".into(), "a%2F".into())], "decoded once");
         assert_eq!(pick("DELETE", "/items/x").unwrap().0, "ANY /items/{id}");
         assert_eq!(pick("GET", "/items").unwrap().0, "GET /items");
         assert_eq!(pick("POST", "/a/b/c"), Some(("ANY /{proxy+}".into(), vec![("proxy".into(), "a/b/c".into())])));

@@ -6,7 +6,7 @@ Runtime API (2018-06-01). Its path decides what it does:
   /crash        exit the process mid-invocation
   /error        POST /error (an unhandled function error)
   /malformed    answer with a payload that is not JSON
-  /echo         answer 200 with the event it received as the body
+  /echo…        answer 200 with the event it received as the body
   /env          answer 200 with its environment variables as a JSON object
   anything else answer 200 {"ok":true}
 
@@ -54,7 +54,7 @@ while True:
     elif path == "/env":
         post(base + "/response", json.dumps({"statusCode": 200, "headers": {"content-type": "application/json"},
              "body": json.dumps(dict(os.environ))}))
-    elif path == "/echo":
+    elif path.startswith("/echo"):
         post(base + "/response", json.dumps({"statusCode": 200, "headers": {"content-type": "application/json",
              "access-control-allow-origin": "https://evil.example"}, "body": event_bytes.decode()}))
     else:
