@@ -72,6 +72,13 @@ pub enum Event {
         /// Items per second.
         rate: f64,
     },
+    /// How the local stack gives each environment its CPU share.
+    CpuModel {
+        /// One line: the share and how it is enforced.
+        description: String,
+        /// Measured and held for rather than enforced by the kernel.
+        approximated: bool,
+    },
     /// The run's worst-case cost against a real stack.
     WorstCase(WorstCase),
     /// Waiting for the next whole minute so CloudWatch separates seeding from the run.
@@ -109,6 +116,7 @@ impl Event {
     pub fn level(&self) -> Level {
         match self {
             Event::CloudWatchFailed { .. } | Event::NoCost { .. } => Level::Warning,
+            Event::CpuModel { approximated: true, .. } => Level::Warning,
             _ => Level::Info,
         }
     }

@@ -72,10 +72,12 @@ fn every_outcome_class_is_produced_and_recognised() {
             "[stack]\ntimeout = \"1s\"\n[data]\nitems = 500\nseed_rate = 1000\n",
             "path = \"/items?ids={ids:500}&pattern=per-item\"",
         ),
-        // 200 per-item reads at ~3 ms each outlast a 100 ms integration timeout.
+        // 200 per-item reads at ~3 ms each outlast a 100 ms integration timeout. The seeding
+        // writes must not: a full core (1,769 MB) and a few writes in flight keep them well
+        // inside it, where 64 environments sharing two host cores would not.
         (
             "timeout",
-            "[stack]\nintegration_timeout = \"100ms\"\n[data]\nitems = 200\nseed_rate = 1000\n",
+            "[stack]\nintegration_timeout = \"100ms\"\nmemory_mb = 1769\n[data]\nitems = 200\nseed_rate = 100\n",
             "path = \"/items?ids={ids:200}&pattern=per-item\"",
         ),
     ];

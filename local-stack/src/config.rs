@@ -27,6 +27,20 @@ impl Architecture {
     }
 }
 
+/// How the emulator gives an execution environment CPU.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CpuModel {
+    /// As Lambda: `memory_mb ÷ 1,769` of a core ([`crate::rules::cpu_share`]).
+    #[default]
+    Proportional,
+    /// As `Proportional`, but always by measuring each invocation's CPU time and holding its
+    /// response, never through cgroups (for hosts whose cgroups must not be touched).
+    Measured,
+    /// Every environment at the host's full speed (what Wave 1 did; for comparisons only).
+    None,
+}
+
 /// A token bucket: `rate` tokens per second into a bucket of `burst`.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Throttle {
@@ -64,8 +78,14 @@ pub struct FunctionConfig {
     pub memory_mb: u32,
     /// Function timeout.
     pub timeout: Duration,
-    /// Reserved concurrency: the most execution environments at once. `0` throttles everything.
-    pub reserved_concurrency: u32,
+    /// Reserved concurrency: the most execution environments at once, taken from the
+    /// account's quota. `0` throttles everything; `None` (unreserved) shares what the account
+    /// has left after every reservation.
+    pub reserved_concurrency: Option<u32>,
+    /// Provisioned concurrency: environments initialised before traffic and kept ready, part
+    /// of the reserved concurrency. Invocations beyond them spill over to on-demand ones.
+    #[serde(default)]
+    pub provisioned_concurrency: u32,
     /// Architecture (for pricing and reports).
     pub architecture: Architecture,
     /// How long an idle environment lives before it is reclaimed. AWS does not publish this;
@@ -82,10 +102,25 @@ pub struct FunctionConfig {
     /// emulator's own throughput turns it off.
     #[serde(default = "enforced")]
     pub invocation_rate_limit: bool,
+    /// New environments the function may start per 10 s ([`crate::rules::scaling_rate`]).
+    /// AWS fixes it at 1,000; lower only to see the limit with a small stack.
+    #[serde(default = "scaling")]
+    pub scaling_per_10s: u32,
+    /// How environments get CPU.
+    #[serde(default)]
+    pub cpu_model: CpuModel,
 }
 
 fn enforced() -> bool {
     true
+}
+
+fn scaling() -> u32 {
+    crate::rules::NEW_ENVIRONMENTS_PER_10_S
+}
+
+fn account() -> u32 {
+    crate::rules::ACCOUNT_CONCURRENCY
 }
 
 fn redacted_values<S: serde::Serializer>(vars: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
@@ -153,6 +188,9 @@ fn partition_write() -> f64 {
 pub struct StackConfig {
     /// Region reported in ARNs and given to the function.
     pub region: String,
+    /// The account's concurrency quota in the Region, shared by every function the stack hosts.
+    #[serde(default = "account")]
+    pub account_concurrency: u32,
     /// Account id reported in ARNs and events.
     pub account_id: String,
     /// Lambda settings.
@@ -169,6 +207,14 @@ pub struct StackConfig {
     pub log_dir: Option<PathBuf>,
 }
 
+impl StackConfig {
+    /// The most environments the function may have at once: its reservation, or else the
+    /// account's quota (it is the only function the stack hosts, so none is reserved elsewhere).
+    pub fn concurrency_limit(&self) -> u32 {
+        self.function.reserved_concurrency.unwrap_or(self.account_concurrency)
+    }
+}
+
 /// The routes target-api serves, as API Gateway route keys.
 pub const TARGET_API_ROUTES: &[&str] =
     &["GET /health", "POST /items", "GET /items", "GET /items/{id}", "DELETE /items/{id}"];
@@ -179,18 +225,22 @@ impl StackConfig {
     pub fn new(binary: impl Into<PathBuf>) -> Self {
         StackConfig {
             region: "us-east-1".into(),
+            account_concurrency: crate::rules::ACCOUNT_CONCURRENCY,
             account_id: "123456789012".into(),
             function: FunctionConfig {
                 name: "target-api".into(),
                 binary: binary.into(),
                 memory_mb: 256,
                 timeout: Duration::from_secs(10),
-                reserved_concurrency: 100,
+                reserved_concurrency: Some(100),
+                provisioned_concurrency: 0,
                 architecture: Architecture::X86_64,
                 keep_warm: Duration::from_secs(300),
                 init_limit: Duration::from_secs(10),
                 environment: Vec::new(),
                 invocation_rate_limit: true,
+                scaling_per_10s: crate::rules::NEW_ENVIRONMENTS_PER_10_S,
+                cpu_model: CpuModel::Proportional,
             },
             api: ApiConfig {
                 api_id: "loc4lapi01".into(),
@@ -224,6 +274,32 @@ impl StackConfig {
         }
         if f.timeout < Duration::from_secs(1) || f.timeout > Duration::from_secs(900) {
             return Err(format!("function.timeout must be 1 s to 900 s, got {:?}", f.timeout));
+        }
+        let (account, keep) = (self.account_concurrency, crate::rules::UNRESERVED_MINIMUM);
+        if account == 0 {
+            return Err("account_concurrency must be at least 1".into());
+        }
+        if let Some(r) = f.reserved_concurrency
+            && r > account.saturating_sub(keep)
+        {
+            return Err(format!(
+                "function.reserved_concurrency {r} is more than AWS allows with account_concurrency {account}: \
+                 at least {keep} must stay unreserved, so reserve at most {} or raise account_concurrency",
+                account.saturating_sub(keep)
+            ));
+        }
+        if f.provisioned_concurrency > 0 {
+            let cap = f.reserved_concurrency.unwrap_or(account.saturating_sub(keep));
+            if f.provisioned_concurrency > cap {
+                return Err(format!(
+                    "function.provisioned_concurrency {} is more than the function may have: at most {cap} \
+                     (its reserved concurrency, or the account's concurrency less the {keep} AWS keeps unreserved)",
+                    f.provisioned_concurrency
+                ));
+            }
+        }
+        if f.scaling_per_10s == 0 {
+            return Err("function.scaling_per_10s must be at least 1".into());
         }
         let a = &self.api;
         if a.integration_timeout < Duration::from_millis(50) || a.integration_timeout > Duration::from_secs(30) {

@@ -100,7 +100,8 @@ impl InfraSettings {
             config.function.timeout = Duration::from_secs_f64(v);
         }
         if let Some(v) = self.number("reserved_concurrency") {
-            config.function.reserved_concurrency = v as u32;
+            // Terraform's -1 is "no reservation".
+            config.function.reserved_concurrency = (v >= 0.0).then_some(v as u32);
         }
         match self.defaults.get("architecture").and_then(Value::as_str) {
             Some("x86_64") | None => config.function.architecture = Architecture::X86_64,

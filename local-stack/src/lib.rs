@@ -34,6 +34,8 @@ pub struct Shared {
     pub sampler: Arc<profile::Sampler>,
     /// Where every emulator records its CloudWatch metrics.
     pub metrics: MetricStore,
+    /// The account's Lambda quota, shared by every function.
+    pub account: Arc<lambda::account::Account>,
 }
 
 /// Where the running stack listens, and the names it serves.
@@ -87,6 +89,9 @@ pub enum StartError {
     /// dynoxide refused to create the table.
     #[error("cannot create the DynamoDB table: {0}")]
     Table(String),
+    /// An environment of the provisioned concurrency failed its INIT.
+    #[error(transparent)]
+    Provision(#[from] lambda::ProvisionError),
 }
 
 /// A running local stack.
@@ -130,6 +135,7 @@ impl Stack {
             profile: Arc::new(profile::Profile::load(&config.latency_profile)?),
             sampler: Arc::new(profile::Sampler::new(config.seed)),
             metrics: MetricStore::new(),
+            account: Arc::new(lambda::account::Account::new(config.account_concurrency)),
         };
         let metrics = shared.metrics.clone();
         let (stop, stop_rx) = watch::channel(false);
@@ -177,6 +183,9 @@ impl Stack {
         ];
         let lambda =
             LambdaService::new(config.function.clone(), &config.region, &config.account_id, env_vars, log, &shared);
+        // Provisioned concurrency is ready before the API takes traffic, as on AWS once the
+        // configuration reports READY.
+        lambda.provision().await?;
 
         let (api_listener, api_url) = bind().await?;
         let api_port = api_listener.local_addr()?.port();

@@ -17,7 +17,7 @@ fn infra_defaults_match_the_stack_defaults() {
     let defaults = StackConfig::new("bin");
     assert_eq!(from_infra.api.routes, defaults.api.routes);
     assert_eq!(from_infra.api.routes, TARGET_API_ROUTES.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    assert_eq!(from_infra.function.reserved_concurrency, 100);
+    assert_eq!(from_infra.function.reserved_concurrency, Some(100));
     assert_eq!(from_infra.function.reserved_concurrency, defaults.function.reserved_concurrency);
     assert_eq!(from_infra.function.memory_mb, defaults.function.memory_mb);
     assert_eq!(from_infra.function.timeout, defaults.function.timeout);
@@ -46,7 +46,7 @@ fn changed_variables_and_cors_are_picked_up() {
         }
     }
     let c = StackConfig::from_infra(&dir, "bin").unwrap();
-    assert_eq!(c.function.reserved_concurrency, 7);
+    assert_eq!(c.function.reserved_concurrency, Some(7));
     assert_eq!(c.function.timeout, Duration::from_secs(3));
     let cors = c.api.cors.expect("cors from infra");
     assert_eq!(cors.allow_origins, vec!["https://app.example"]);

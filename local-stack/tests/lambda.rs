@@ -23,7 +23,7 @@ fn misbehave_config() -> local_stack::StackConfig {
 #[tokio::test]
 async fn reserved_concurrency_throttles_at_once_and_counts() {
     let mut c = misbehave_config();
-    c.function.reserved_concurrency = 2;
+    c.function.reserved_concurrency = Some(2);
     let stack = Stack::start(c).await.unwrap();
     let url = stack.endpoints().api_url.clone();
     let slow: Vec<_> = (0..2).map(|_| tokio::spawn(get_owned(format!("{url}/sleep/1500")))).collect();
@@ -65,7 +65,7 @@ async fn reserved_concurrency_throttles_at_once_and_counts() {
 #[tokio::test]
 async fn invocations_past_ten_per_second_per_environment_are_throttled() {
     let mut c = misbehave_config();
-    c.function.reserved_concurrency = 1;
+    c.function.reserved_concurrency = Some(1);
     let stack = Stack::start(c).await.unwrap();
     let url = stack.endpoints().api_url.clone();
     let t = Instant::now();

@@ -16,10 +16,17 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
-    /// `init` is process start → handler ready. Headers are on unless `DIAGNOSTICS=off`.
+    /// `init` is process start → handler ready. Headers are on unless `DIAGNOSTICS=off`. An
+    /// environment Lambda initialised for provisioned concurrency
+    /// (`AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`) did its INIT before any
+    /// request waited for it, so none of its invocations is a cold start.
     pub fn from_env(init: Duration) -> Self {
         let enabled = !std::env::var("DIAGNOSTICS").is_ok_and(|v| v.eq_ignore_ascii_case("off"));
-        Self::new(enabled, init)
+        let d = Self::new(enabled, init);
+        if std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").is_ok_and(|v| v == "provisioned-concurrency") {
+            d.take_cold_start();
+        }
+        d
     }
 
     /// Explicit constructor (tests, embedding).

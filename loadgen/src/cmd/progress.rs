@@ -80,6 +80,7 @@ fn line(event: &Event) -> Option<String> {
         Event::Seeding { items, item_size, rate } => {
             format!("loadgen: seeding {items} items of ~{item_size} bytes at {rate} items/s (not measured)…")
         }
+        Event::CpuModel { description, .. } => format!("loadgen: local stack CPU: {description}"),
         Event::WorstCase(w) => format!(
             "loadgen: worst case for this run against a real stack: {:.0} requests × ${:.8} = ${:.2} ({} MB, {} s timeout{}); limit --max-cost-usd {}",
             w.requests,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use local_stack::Stack;
+use local_stack::lambda::cpu::CpuEnforcement;
 
 use super::progress::Console;
 use crate::attack::Engine;
@@ -93,7 +94,8 @@ async fn set_up(
             let timeout = infra.as_ref().and_then(|o| o.timeout_s);
             cost::stage::guard(plan, &ctx, timeout, prices, opts.max_cost_usd.unwrap_or(5.0), sink)?;
         }
-        let info = TargetInfo { kind: TargetKind::Url, url: url.clone(), stack: None, function_log: None, infra };
+        let info =
+            TargetInfo { kind: TargetKind::Url, url: url.clone(), stack: None, function_log: None, cpu: None, infra };
         return Ok(SetUp { base: url.clone(), info, ctx, stack: None });
     }
     let binary = target::binary::target_api(sink)?;
@@ -101,11 +103,17 @@ async fn set_up(
     let stack = target::stack::start(config.clone()).await?;
     let ctx = cost::TargetFacts::for_stack(&stack, &config);
     let url = stack.endpoints().api_url.clone();
+    let cpu = stack.lambda().cpu_enforcement();
+    sink.event(Event::CpuModel {
+        description: cpu.describe(config.function.memory_mb),
+        approximated: cpu == CpuEnforcement::CpuTime,
+    });
     let info = TargetInfo {
         kind: TargetKind::LocalStack,
         url: url.clone(),
         stack: Some(config),
         function_log: Some(stack.log_path().display().to_string()),
+        cpu: Some(cpu),
         infra: None,
     };
     Ok(SetUp { base: url, info, ctx, stack: Some(stack) })
@@ -171,11 +179,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
 
     let SetUp { base, info, mut ctx, stack } = set_up(&plan, &opts, infra, &prices, &dir, &sink).await?;
     let client = http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(Error::Tls)?;
-    let reserved = info
-        .stack
-        .as_ref()
-        .map(|s| s.function.reserved_concurrency)
-        .or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
+    let reserved =
+        info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
     target::seed::seed(&plan, &client, &base, reserved, &sink).await?;
     let window_start = cost::stage::align_start(&ctx, plan.data.items > 0 && !opts.no_cloudwatch, &sink).await;
     if let Some((path, offset)) = &mut ctx.log {

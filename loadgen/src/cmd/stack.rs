@@ -14,13 +14,15 @@ pub async fn up(profile: String, reserved_concurrency: u32) -> Result<i32, Error
     let binary = target::binary::target_api(&sink)?;
     let mut config = local_stack::StackConfig::new(binary);
     config.latency_profile = profile;
-    config.function.reserved_concurrency = reserved_concurrency;
+    config.function.reserved_concurrency = Some(reserved_concurrency);
+    let memory_mb = config.function.memory_mb;
     let stack = local_stack::Stack::start(config).await.map_err(Error::StackUp)?;
     let e = stack.endpoints();
     println!("API:          {}", e.api_url);
     println!("DynamoDB:     {} (table {})", e.dynamodb_url, e.table_name);
     println!("CloudWatch:   {}", e.cloudwatch_url);
     println!("Function log: {}", stack.log_path().display());
+    println!("CPU:          {}", stack.lambda().cpu_enforcement().describe(memory_mb));
     println!("\nPoint the aws CLI and SDKs at it:");
     for line in e.env_exports() {
         println!("  {line}");

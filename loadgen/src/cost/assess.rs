@@ -26,8 +26,10 @@ pub struct FunctionFacts {
     pub memory_mb: u32,
     /// Instruction set.
     pub architecture: Architecture,
-    /// Reserved concurrency, when known.
+    /// The concurrency limit (the reservation, or the account's quota), when known.
     pub reserved_concurrency: Option<u32>,
+    /// Provisioned concurrency configured.
+    pub provisioned_concurrency: u32,
     /// Billed time and invocations from the REPORT lines of the measured window (local stack).
     pub report: Option<ReportLines>,
     /// Log bytes written in the measured window (local stack).
@@ -95,7 +97,11 @@ fn usage(
         notes.push(format!("Log ingestion is estimated at {LOG_BYTES_PER_INVOCATION} bytes per invocation."));
         lambda_requests * LOG_BYTES_PER_INVOCATION
     });
+    let provisioned_billed_ms = provisioned_share(pulled, facts, lambda_billed_ms, &mut sources, &mut notes);
     let usage = Usage {
+        provisioned_concurrency: facts.provisioned_concurrency,
+        provisioned_seconds: if facts.provisioned_concurrency > 0 { results.duration_s } else { 0.0 },
+        provisioned_billed_ms,
         api_requests,
         lambda_requests,
         lambda_billed_ms,
@@ -107,6 +113,43 @@ fn usage(
         log_bytes,
     };
     (usage, sources, notes)
+}
+
+/// The billed time served by provisioned environments. Neither REPORT lines nor CloudWatch's
+/// `Duration` say which environment served an invocation, so it is apportioned: the billed time
+/// of the warm invocations (those without INIT) in the share of them CloudWatch's
+/// `ProvisionedConcurrencyInvocations` counts. Exact when provisioned and warm on-demand
+/// invocations take as long on average, which they do when they run the same requests.
+fn provisioned_share(
+    pulled: Option<&Pulled>,
+    facts: &FunctionFacts,
+    billed_ms: f64,
+    sources: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) -> f64 {
+    if facts.provisioned_concurrency == 0 {
+        return 0.0;
+    }
+    notes.push(format!(
+        "Provisioned concurrency ({}) is priced for the measured window; AWS bills it from when it is enabled to when it is disabled, rounded up to 5 minutes.",
+        facts.provisioned_concurrency
+    ));
+    let Some(on_provisioned) = pulled.and_then(|p| p.get(MetricId::ProvisionedInvocations)) else {
+        notes.push("Without CloudWatch's ProvisionedConcurrencyInvocations every invocation is priced at the on-demand rate, an upper bound.".into());
+        return 0.0;
+    };
+    let (warm_ms, warm_n) = match facts.report {
+        Some(r) => (r.warm_billed_ms, r.warm_invocations),
+        None => {
+            let n = pulled.and_then(|p| p.get(MetricId::Invocations)).unwrap_or(0.0);
+            let cold = pulled.and_then(|p| p.get(MetricId::InitCount)).unwrap_or(0.0);
+            (billed_ms * (n - cold).max(0.0) / n.max(1.0), (n - cold).max(0.0))
+        }
+    };
+    sources.push(
+        "Lambda duration on provisioned environments: warm billed time in the share CloudWatch's ProvisionedConcurrencyInvocations counts".into(),
+    );
+    if warm_n <= 0.0 { 0.0 } else { warm_ms * (on_provisioned / warm_n).min(1.0) }
 }
 
 /// The highest target rate of the plan's phases (what a closed phase achieved, for those).
@@ -138,8 +181,8 @@ pub fn assess(
     let peak_rate = peak_rate(results);
     let average_rate = results.target_rate.unwrap_or(results.achieved_rate);
     let month_factor = |rate: f64| if completed > 0.0 { rate * MONTH_SECONDS / completed } else { 0.0 };
-    let month = |rate: f64| price(&usage.scaled(month_factor(rate)), p);
-    let free_tier_monthly_usd = free_tier_value(&usage.scaled(month_factor(average_rate)), p, &prices.free_tier);
+    let month = |rate: f64| price(&usage.month(month_factor(rate)), p);
+    let free_tier_monthly_usd = free_tier_value(&usage.month(month_factor(average_rate)), p, &prices.free_tier);
     let reconciliation = match pulled {
         Some(pulled) => reconcile::rows(results, &client, pulled),
         None => {

@@ -58,10 +58,24 @@ pub fn knee(
         .collect();
     let highest_sustainable_rate = points.iter().filter(|p| p.measured < 0.01).map(|p| p.rate).reduce(f64::max);
     let cw = |id| pulled.and_then(|p| p.get(id));
-    let throttles_by_reason = match (cw(MetricId::ThrottlesConcurrency), cw(MetricId::ThrottlesInvocationRate)) {
-        (None, None) => None,
-        (a, b) => Some(ThrottlesByReason { reserved_concurrency: a.unwrap_or(0.0), invocation_rate: b.unwrap_or(0.0) }),
-    };
+    let by = [
+        MetricId::ThrottlesConcurrency,
+        MetricId::ThrottlesInvocationRate,
+        MetricId::ThrottlesAccountConcurrency,
+        MetricId::ThrottlesAccountInvocationRate,
+        MetricId::ThrottlesScalingRate,
+    ]
+    .map(cw);
+    let throttles_by_reason = by.iter().any(Option::is_some).then(|| {
+        let [a, b, c, d, e] = by.map(|v| v.unwrap_or(0.0));
+        ThrottlesByReason {
+            reserved_concurrency: a,
+            invocation_rate: b,
+            account_concurrency: c,
+            account_invocation_rate: d,
+            scaling_rate: e,
+        }
+    });
     Some(Knee {
         reserved_concurrency: c,
         mean_duration_ms: d_ms,

@@ -10,6 +10,10 @@ pub struct ReportLines {
     pub billed_ms: f64,
     /// REPORT lines read.
     pub invocations: f64,
+    /// `Billed Duration` of the lines without `Init Duration` (warm or provisioned), ms.
+    pub warm_billed_ms: f64,
+    /// Lines without `Init Duration`.
+    pub warm_invocations: f64,
 }
 
 /// What the log gained since `offset`: its REPORT lines (none when there were no invocations)
@@ -27,6 +31,10 @@ pub fn read_since(path: &Path, offset: u64) -> Option<(Option<ReportLines>, f64)
         {
             r.billed_ms += ms;
             r.invocations += 1.0;
+            if !line.contains("\tInit Duration: ") {
+                r.warm_billed_ms += ms;
+                r.warm_invocations += 1.0;
+            }
         }
     }
     Some(((r.invocations > 0.0).then_some(r), tail.len() as f64))
@@ -45,7 +53,10 @@ mod tests {
         let run = "START RequestId: b\nREPORT RequestId: b\tDuration: 2.50 ms\tBilled Duration: 3 ms\tMemory Size: 256 MB\tInit Duration: 7.10 ms\nREPORT RequestId: c\tDuration: 0.40 ms\tBilled Duration: 1 ms\n";
         std::fs::write(&log, format!("{seeding}{run}")).unwrap();
         let (report, bytes) = read_since(&log, seeding.len() as u64).unwrap();
-        assert_eq!(report, Some(ReportLines { billed_ms: 4.0, invocations: 2.0 }));
+        assert_eq!(
+            report,
+            Some(ReportLines { billed_ms: 4.0, invocations: 2.0, warm_billed_ms: 1.0, warm_invocations: 1.0 })
+        );
         assert_eq!(bytes, run.len() as f64);
         let (none, _) = read_since(&log, (seeding.len() + run.len()) as u64).unwrap();
         assert_eq!(none, None, "no invocations in the window");

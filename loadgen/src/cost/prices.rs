@@ -45,8 +45,7 @@ pub enum PriceError {
     },
 }
 
-/// Seconds in the 30-day month the projections use.
-pub const MONTH_SECONDS: f64 = 30.0 * 86_400.0;
+pub use crate::results::cost::MONTH_SECONDS;
 
 /// One rate with its provenance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,6 +104,14 @@ pub struct RegionPrices {
     pub lambda_gb_second_tiers_x86_64: Tiers,
     /// arm64 GB-second tiers.
     pub lambda_gb_second_tiers_arm64: Tiers,
+    /// Provisioned concurrency configured, per GB-second, `x86_64`.
+    pub lambda_provisioned_concurrency_gb_second_x86_64: Rate,
+    /// Provisioned concurrency configured, per GB-second, arm64.
+    pub lambda_provisioned_concurrency_gb_second_arm64: Rate,
+    /// Duration on provisioned environments, per GB-second, `x86_64`.
+    pub lambda_provisioned_duration_gb_second_x86_64: Rate,
+    /// Duration on provisioned environments, per GB-second, arm64.
+    pub lambda_provisioned_duration_gb_second_arm64: Rate,
     /// HTTP API, per million requests (first 300 M a month).
     pub apigw_http_per_million: Rate,
     /// HTTP API, per million requests past 300 M a month.
@@ -127,6 +134,20 @@ impl RegionPrices {
         match arch {
             Architecture::Arm64 => (&self.lambda_gb_second_arm64, &self.lambda_gb_second_tiers_arm64),
             Architecture::X86_64 => (&self.lambda_gb_second_x86_64, &self.lambda_gb_second_tiers_x86_64),
+        }
+    }
+
+    /// The provisioned rates of `arch`: (configured concurrency, duration on it), per GB-second.
+    pub fn provisioned(&self, arch: Architecture) -> (&Rate, &Rate) {
+        match arch {
+            Architecture::Arm64 => (
+                &self.lambda_provisioned_concurrency_gb_second_arm64,
+                &self.lambda_provisioned_duration_gb_second_arm64,
+            ),
+            Architecture::X86_64 => (
+                &self.lambda_provisioned_concurrency_gb_second_x86_64,
+                &self.lambda_provisioned_duration_gb_second_x86_64,
+            ),
         }
     }
 }
@@ -189,10 +210,13 @@ pub fn price(u: &Usage, p: &RegionPrices) -> Breakdown {
         per_m(first, &p.apigw_http_per_million) + per_m(u.api_requests - first, &p.apigw_http_per_million_over_300m)
     };
     let (rate, tiers) = p.gb_second(u.architecture);
+    let (configured, on_provisioned) = p.provisioned(u.architecture);
     let mut b = Breakdown {
         apigw_requests: api,
         lambda_requests: per_m(u.lambda_requests, &p.lambda_requests_per_million),
-        lambda_duration: tiers.cost(u.gb_seconds(), rate.usd),
+        lambda_duration: tiers.cost(u.on_demand_gb_seconds(), rate.usd),
+        lambda_provisioned_concurrency: u.provisioned_concurrency_gb_seconds() * configured.usd,
+        lambda_provisioned_duration: u.provisioned_duration_gb_seconds() * on_provisioned.usd,
         dynamodb_reads: per_m(u.read_units, &p.dynamodb_read_request_units_per_million),
         dynamodb_writes: per_m(u.write_units, &p.dynamodb_write_request_units_per_million),
         cloudwatch_metrics: u.cloudwatch_metrics / 1000.0 * p.cloudwatch_get_metric_data_per_1000_metrics.usd,
@@ -204,10 +228,17 @@ pub fn price(u: &Usage, p: &RegionPrices) -> Breakdown {
 }
 
 /// What the monthly free tier would take off a month's bill (shown apart, never applied).
+/// "The Lambda free tier does not apply to functions that have Provisioned Concurrency
+/// enabled" (<https://aws.amazon.com/lambda/pricing/>).
 pub fn free_tier_value(u: &Usage, p: &RegionPrices, f: &FreeTier) -> f64 {
     let gb_rate = p.gb_second(u.architecture).0;
-    u.lambda_requests.min(f.lambda_requests) / 1e6 * p.lambda_requests_per_million.usd
-        + u.gb_seconds().min(f.lambda_gb_seconds) * gb_rate.usd
+    let lambda = if u.provisioned_concurrency > 0 {
+        0.0
+    } else {
+        u.lambda_requests.min(f.lambda_requests) / 1e6 * p.lambda_requests_per_million.usd
+            + u.gb_seconds().min(f.lambda_gb_seconds) * gb_rate.usd
+    };
+    lambda
         + u.api_requests.min(f.apigw_http_requests) / 1e6 * p.apigw_http_per_million.usd
         + (u.log_bytes / 1e9).min(f.cloudwatch_logs_gb) * p.cloudwatch_logs_ingestion_per_gb.usd
 }
@@ -281,6 +312,42 @@ mod tests {
         assert!(close(b.dynamodb_writes, 1.25), "2 M WRU × $0.625/M");
         assert!(close(b.cloudwatch_logs, 1.5), "3 GB × $0.50");
         assert!(close(b.cloudwatch_metrics, 0.0002), "20 metrics × $0.01/1000");
+    }
+
+    /// Provisioned concurrency 10 at 1,024 MB for an hour, serving 1 M requests of 100 ms
+    /// billed, 200 k more spilling over to on-demand at 100 ms — worked by hand:
+    /// configured 10 × 1 GB × 3,600 s = 36,000 GB-s × $0.0000041667 = $0.1500012;
+    /// on provisioned 1 M × 0.1 s × 1 GB = 100,000 GB-s × $0.0000097222 = $0.97222;
+    /// on-demand 200 k × 0.1 s × 1 GB = 20,000 GB-s × $0.0000166667 = $0.333334.
+    #[test]
+    fn provisioned_concurrency_is_priced_apart() {
+        let u = Usage {
+            lambda_requests: 1.2e6,
+            lambda_billed_ms: 1.2e6 * 100.0,
+            provisioned_billed_ms: 1e6 * 100.0,
+            provisioned_concurrency: 10,
+            provisioned_seconds: 3_600.0,
+            memory_mb: 1024,
+            architecture: Architecture::X86_64,
+            ..Usage::default()
+        };
+        let b = price(&u, &us());
+        assert!(close(b.lambda_provisioned_concurrency, 0.1500012), "{}", b.lambda_provisioned_concurrency);
+        assert!(close(b.lambda_provisioned_duration, 0.97222));
+        assert!(close(b.lambda_duration, 0.333334));
+        assert!(close(b.lambda_requests, 0.24), "requests are priced the same either way");
+        let labels: Vec<_> = b.components().map(|(c, _)| c.label()).collect();
+        assert!(labels.contains(&"Lambda provisioned concurrency"), "{labels:?}");
+        let none = price(
+            &Usage { provisioned_concurrency: 0, provisioned_seconds: 0.0, provisioned_billed_ms: 0.0, ..u.clone() },
+            &us(),
+        );
+        assert_eq!(none.components().count(), 7, "no provisioned rows without provisioned concurrency");
+        // A month keeps the configured environments for the whole month, whatever the traffic.
+        let m = u.month(2.0);
+        assert!(close(m.provisioned_seconds, MONTH_SECONDS) && close(m.provisioned_billed_ms, 2e8));
+        let p = Prices::builtin();
+        assert!(close(free_tier_value(&u, &p.regions["us-east-1"], &p.free_tier), 0.0), "no Lambda free tier");
     }
 
     #[test]

@@ -119,7 +119,8 @@ impl TargetFacts {
             facts: FunctionFacts {
                 memory_mb: config.function.memory_mb,
                 architecture: config.function.architecture,
-                reserved_concurrency: Some(config.function.reserved_concurrency),
+                reserved_concurrency: Some(config.concurrency_limit()),
+                provisioned_concurrency: config.function.provisioned_concurrency,
                 ..Default::default()
             },
             log: Some((stack.log_path().to_path_buf(), 0)),

@@ -48,11 +48,35 @@ pub fn knee_limits(k: &Knee) -> Option<String> {
     );
     if let Some(t) = &k.throttles_by_reason {
         s.push_str(&format!(
-            " Of the {:.0} Lambda throttles, {:.0} were for the invocation rate and {:.0} for reserved concurrency.",
-            t.invocation_rate + t.reserved_concurrency,
+            " Of the {:.0} Lambda throttles, {:.0} were for the invocation rate and {:.0} for reserved concurrency",
+            t.total(),
             t.invocation_rate,
             t.reserved_concurrency
         ));
+        for (n, what) in [
+            (t.account_concurrency, "the account's concurrency"),
+            (t.account_invocation_rate, "the account's invocation rate"),
+            (t.scaling_rate, "the scaling rate"),
+        ] {
+            if n > 0.0 {
+                s.push_str(&format!(", {n:.0} for {what}"));
+            }
+        }
+        s.push('.');
     }
     Some(s)
+}
+
+/// The function's concurrency settings, for humans: its reservation (or the account's quota
+/// it shares) and its provisioned concurrency.
+pub fn concurrency_setting(stack: &local_stack::StackConfig) -> String {
+    let f = &stack.function;
+    let mut s = match f.reserved_concurrency {
+        Some(r) => format!("reserved concurrency {r}"),
+        None => format!("unreserved (account concurrency {})", stack.account_concurrency),
+    };
+    if f.provisioned_concurrency > 0 {
+        s.push_str(&format!(" · provisioned concurrency {}", f.provisioned_concurrency));
+    }
+    s
 }

@@ -75,6 +75,16 @@ metric_ids! {
     ThrottlesConcurrency = "throttles_concurrency",
     /// The local stack's `Throttles` for the invocation-rate limit, Sum.
     ThrottlesInvocationRate = "throttles_invocation_rate",
+    /// The local stack's `Throttles` for the account's concurrency, Sum.
+    ThrottlesAccountConcurrency = "throttles_account_concurrency",
+    /// The local stack's `Throttles` for the account's invocation rate, Sum.
+    ThrottlesAccountInvocationRate = "throttles_account_invocation_rate",
+    /// The local stack's `Throttles` for the scaling rate, Sum.
+    ThrottlesScalingRate = "throttles_scaling_rate",
+    /// Lambda `ProvisionedConcurrencyInvocations`, Sum.
+    ProvisionedInvocations = "provisioned_invocations",
+    /// Lambda `ProvisionedConcurrencySpilloverInvocations`, Sum.
+    SpilloverInvocations = "spillover_invocations",
     /// API Gateway `Count`, Sum.
     ApiCount = "api_count",
     /// API Gateway `4xx`, Sum.

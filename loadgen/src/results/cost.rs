@@ -6,6 +6,9 @@ use local_stack::config::Architecture;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Seconds in the 30-day month the projections use.
+pub const MONTH_SECONDS: f64 = 30.0 * 86_400.0;
+
 /// What a run (or a month) consumed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Usage {
@@ -28,20 +31,55 @@ pub struct Usage {
     pub cloudwatch_metrics: f64,
     /// Log bytes ingested.
     pub log_bytes: f64,
+    /// Provisioned concurrency configured: environments kept initialised.
+    #[serde(default)]
+    pub provisioned_concurrency: u32,
+    /// Seconds it was configured for in the time priced (the measured window; a month).
+    #[serde(default)]
+    pub provisioned_seconds: f64,
+    /// The part of `lambda_billed_ms` served by provisioned environments, ms.
+    #[serde(default)]
+    pub provisioned_billed_ms: f64,
 }
 
 impl Usage {
-    /// GB-seconds: memory in GB × billed seconds.
-    pub fn gb_seconds(&self) -> f64 {
-        self.memory_mb as f64 / 1024.0 * self.lambda_billed_ms / 1000.0
+    fn gb(&self) -> f64 {
+        self.memory_mb as f64 / 1024.0
     }
 
-    /// The same usage scaled by `factor` (a month at a given rate).
+    /// GB-seconds: memory in GB × billed seconds, on provisioned environments or not.
+    pub fn gb_seconds(&self) -> f64 {
+        self.gb() * self.lambda_billed_ms / 1000.0
+    }
+
+    /// GB-seconds of invocations on on-demand environments.
+    pub fn on_demand_gb_seconds(&self) -> f64 {
+        self.gb() * (self.lambda_billed_ms - self.provisioned_billed_ms).max(0.0) / 1000.0
+    }
+
+    /// GB-seconds of invocations on provisioned environments.
+    pub fn provisioned_duration_gb_seconds(&self) -> f64 {
+        self.gb() * self.provisioned_billed_ms.min(self.lambda_billed_ms) / 1000.0
+    }
+
+    /// GB-seconds of provisioned concurrency configured: environments × GB × seconds.
+    pub fn provisioned_concurrency_gb_seconds(&self) -> f64 {
+        f64::from(self.provisioned_concurrency) * self.gb() * self.provisioned_seconds
+    }
+
+    /// A 30-day month of this usage, its traffic scaled by `factor`: the provisioned
+    /// concurrency stays configured for the whole month, whatever the traffic.
+    pub fn month(&self, factor: f64) -> Usage {
+        Usage { provisioned_seconds: MONTH_SECONDS, ..self.scaled(factor) }
+    }
+
+    /// The same usage with `factor` times the traffic over the same time.
     pub fn scaled(&self, factor: f64) -> Usage {
         Usage {
             api_requests: self.api_requests * factor,
             lambda_requests: self.lambda_requests * factor,
             lambda_billed_ms: self.lambda_billed_ms * factor,
+            provisioned_billed_ms: self.provisioned_billed_ms * factor,
             read_units: self.read_units * factor,
             write_units: self.write_units * factor,
             cloudwatch_metrics: self.cloudwatch_metrics,
@@ -58,8 +96,14 @@ pub struct Breakdown {
     pub apigw_requests: f64,
     /// Lambda requests.
     pub lambda_requests: f64,
-    /// Lambda GB-seconds.
+    /// Lambda GB-seconds on on-demand environments.
     pub lambda_duration: f64,
+    /// Lambda provisioned concurrency configured.
+    #[serde(default)]
+    pub lambda_provisioned_concurrency: f64,
+    /// Lambda GB-seconds on provisioned environments.
+    #[serde(default)]
+    pub lambda_provisioned_duration: f64,
     /// DynamoDB read request units.
     pub dynamodb_reads: f64,
     /// DynamoDB write request units.
@@ -140,12 +184,32 @@ pub struct KneePoint {
 }
 
 /// Lambda's throttles split by the limit that refused them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ThrottlesByReason {
     /// Every environment the reserved concurrency allows was busy.
     pub reserved_concurrency: f64,
     /// More than 10 invocations per second per environment.
     pub invocation_rate: f64,
+    /// The account's unreserved concurrency was in use (a function without a reservation).
+    #[serde(default)]
+    pub account_concurrency: f64,
+    /// More than 10 invocations per second per unit of the account's concurrency.
+    #[serde(default)]
+    pub account_invocation_rate: f64,
+    /// New environments were needed faster than 1,000 per 10 s.
+    #[serde(default)]
+    pub scaling_rate: f64,
+}
+
+impl ThrottlesByReason {
+    /// Every throttle counted.
+    pub fn total(&self) -> f64 {
+        self.reserved_concurrency
+            + self.invocation_rate
+            + self.account_concurrency
+            + self.account_invocation_rate
+            + self.scaling_rate
+    }
 }
 
 /// Where throttling starts.
@@ -215,6 +279,10 @@ pub enum Component {
     LambdaRequests,
     /// Lambda GB-seconds.
     LambdaDuration,
+    /// Lambda provisioned concurrency configured.
+    LambdaProvisionedConcurrency,
+    /// Lambda GB-seconds on provisioned environments.
+    LambdaProvisionedDuration,
     /// DynamoDB read request units.
     DynamoDbReads,
     /// DynamoDB write request units.
@@ -227,10 +295,12 @@ pub enum Component {
 
 impl Component {
     /// Every component, in the order the reports list them.
-    pub const ALL: [Component; 7] = [
+    pub const ALL: [Component; 9] = [
         Component::ApiGatewayRequests,
         Component::LambdaRequests,
         Component::LambdaDuration,
+        Component::LambdaProvisionedConcurrency,
+        Component::LambdaProvisionedDuration,
         Component::DynamoDbReads,
         Component::DynamoDbWrites,
         Component::CloudWatchMetrics,
@@ -243,6 +313,8 @@ impl Component {
             Component::ApiGatewayRequests => "API Gateway requests",
             Component::LambdaRequests => "Lambda requests",
             Component::LambdaDuration => "Lambda duration (GB-s)",
+            Component::LambdaProvisionedConcurrency => "Lambda provisioned concurrency",
+            Component::LambdaProvisionedDuration => "Lambda duration on provisioned (GB-s)",
             Component::DynamoDbReads => "DynamoDB reads",
             Component::DynamoDbWrites => "DynamoDB writes",
             Component::CloudWatchMetrics => "CloudWatch metrics",
@@ -258,6 +330,8 @@ impl Breakdown {
             Component::ApiGatewayRequests => self.apigw_requests,
             Component::LambdaRequests => self.lambda_requests,
             Component::LambdaDuration => self.lambda_duration,
+            Component::LambdaProvisionedConcurrency => self.lambda_provisioned_concurrency,
+            Component::LambdaProvisionedDuration => self.lambda_provisioned_duration,
             Component::DynamoDbReads => self.dynamodb_reads,
             Component::DynamoDbWrites => self.dynamodb_writes,
             Component::CloudWatchMetrics => self.cloudwatch_metrics,
@@ -265,8 +339,16 @@ impl Breakdown {
         }
     }
 
-    /// `(component, USD)` in report order.
+    /// `(component, USD)` in report order; the provisioned ones only when there is
+    /// provisioned concurrency.
     pub fn components(&self) -> impl Iterator<Item = (Component, f64)> + '_ {
-        Component::ALL.into_iter().map(|c| (c, self.of(c)))
+        let provisioned = self.lambda_provisioned_concurrency + self.lambda_provisioned_duration > 0.0;
+        Component::ALL
+            .into_iter()
+            .filter(move |c| {
+                provisioned
+                    || !matches!(c, Component::LambdaProvisionedConcurrency | Component::LambdaProvisionedDuration)
+            })
+            .map(|c| (c, self.of(c)))
     }
 }

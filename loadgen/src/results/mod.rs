@@ -240,7 +240,7 @@ impl Results {
         let t = &self.target;
         t.stack
             .as_ref()
-            .map(|s| s.function.reserved_concurrency as f64)
+            .map(|s| s.concurrency_limit() as f64)
             .or_else(|| t.infra.as_ref().and_then(|i| i.reserved_concurrency).map(f64::from))
             .or_else(|| self.cost.as_ref().and_then(|c| c.knee.as_ref()).map(|k| k.reserved_concurrency as f64))
     }

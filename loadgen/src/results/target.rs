@@ -3,6 +3,7 @@
 
 use local_stack::StackConfig;
 use local_stack::config::Architecture;
+use local_stack::lambda::cpu::CpuEnforcement;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +63,9 @@ pub struct TargetInfo {
     pub stack: Option<StackConfig>,
     /// The local stack's function log (START/END/REPORT lines).
     pub function_log: Option<String>,
+    /// How the local stack gave each environment the CPU share of its memory.
+    #[serde(default)]
+    pub cpu: Option<CpuEnforcement>,
     /// The deployed stack's outputs (`--infra`).
     pub infra: Option<InfraOutputs>,
 }

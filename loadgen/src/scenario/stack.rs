@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use local_stack::StackConfig;
+use local_stack::config::CpuModel;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -21,8 +22,14 @@ use super::{REDACTED, millis};
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStack {
+    #[schemars(with = "Option<Reservation>")]
+    pub reserved_concurrency: Option<Spanned<Reservation>>,
     #[schemars(with = "Option<i64>")]
-    pub reserved_concurrency: Option<Spanned<i64>>,
+    pub provisioned_concurrency: Option<Spanned<i64>>,
+    #[schemars(with = "Option<i64>")]
+    pub account_concurrency: Option<Spanned<i64>>,
+    #[schemars(with = "Option<String>")]
+    pub cpu_model: Option<Spanned<String>>,
     #[schemars(with = "Option<i64>")]
     pub memory_mb: Option<Spanned<i64>>,
     #[schemars(with = "Option<String>")]
@@ -52,11 +59,33 @@ pub struct RawStack {
     pub stage_variables: BTreeMap<String, String>,
 }
 
+/// `reserved_concurrency` as written: a number, or `"unreserved"`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Reservation {
+    /// Environments reserved.
+    Count(i64),
+    /// `"unreserved"`: share the account's concurrency.
+    Word(String),
+}
+
 /// `[stack]`: overrides of the local stack's settings; `None` keeps the stack's default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StackOverrides {
     /// Reserved concurrency.
     pub reserved_concurrency: Option<u32>,
+    /// `reserved_concurrency = "unreserved"`: no reservation, the account's concurrency shared.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreserved: bool,
+    /// Provisioned concurrency.
+    #[serde(default)]
+    pub provisioned_concurrency: Option<u32>,
+    /// The account's concurrency quota.
+    #[serde(default)]
+    pub account_concurrency: Option<u32>,
+    /// How environments get CPU.
+    #[serde(default)]
+    pub cpu_model: Option<CpuModel>,
     /// Memory, MB.
     pub memory_mb: Option<u32>,
     /// Function timeout (ms in results.json).
@@ -116,7 +145,19 @@ impl StackOverrides {
     pub fn apply_to(&self, c: &mut StackConfig) {
         let o = self;
         if let Some(v) = o.reserved_concurrency {
-            c.function.reserved_concurrency = v;
+            c.function.reserved_concurrency = Some(v);
+        }
+        if o.unreserved {
+            c.function.reserved_concurrency = None;
+        }
+        if let Some(v) = o.provisioned_concurrency {
+            c.function.provisioned_concurrency = v;
+        }
+        if let Some(v) = o.account_concurrency {
+            c.account_concurrency = v;
+        }
+        if let Some(v) = o.cpu_model {
+            c.function.cpu_model = v;
         }
         if let Some(v) = o.memory_mb {
             c.function.memory_mb = v;
@@ -182,6 +223,41 @@ fn environment(
     Ok(out)
 }
 
+/// `reserved_concurrency`: a count, or `None` for `"unreserved"`.
+fn reservation(loc: &Locator<'_>, v: &Spanned<Reservation>) -> Result<Option<u32>, ScenarioError> {
+    match v.get_ref() {
+        Reservation::Count(n) => {
+            let n = Spanned::new(v.span(), *n);
+            Ok(Some(u32_in(loc, &n, "stack.reserved_concurrency", 0, 1_000_000)?))
+        }
+        Reservation::Word(w) if w == "unreserved" => Ok(None),
+        Reservation::Word(w) => Err(loc.error(
+            span(v),
+            "stack.reserved_concurrency",
+            format!("expected a number of environments or \"unreserved\", got \"{w}\""),
+        )),
+    }
+}
+
+fn cpu_model(loc: &Locator<'_>, v: &Spanned<String>) -> Result<CpuModel, ScenarioError> {
+    match v.get_ref().as_str() {
+        "proportional" => Ok(CpuModel::Proportional),
+        "measured" => Ok(CpuModel::Measured),
+        "none" => Ok(CpuModel::None),
+        other => Err(loc.error(
+            span(v),
+            "stack.cpu_model",
+            format!("unknown CPU model '{other}'; use \"proportional\", \"measured\" or \"none\""),
+        )),
+    }
+}
+
+/// An integer field from `lo` to `hi` (both within `u32`), as the `u32` the stack takes.
+fn u32_in(loc: &Locator<'_>, v: &Spanned<i64>, field: &str, lo: u32, hi: u32) -> Result<u32, ScenarioError> {
+    // In range, so the cast cannot truncate.
+    Ok(int_in(loc, v, field, i64::from(lo), i64::from(hi))? as u32)
+}
+
 /// Validates `[stack]` (no overrides when it is absent); `env` expands `${VAR}` in variables.
 pub(super) fn validate(
     loc: &Locator<'_>,
@@ -191,18 +267,20 @@ pub(super) fn validate(
     let stack = match raw {
         None => StackOverrides::default(),
         Some(s) => StackOverrides {
-            reserved_concurrency: s
-                .reserved_concurrency
+            reserved_concurrency: s.reserved_concurrency.as_ref().map(|v| reservation(loc, v)).transpose()?.flatten(),
+            unreserved: s.reserved_concurrency.as_ref().is_some_and(|v| matches!(v.get_ref(), Reservation::Word(_))),
+            provisioned_concurrency: s
+                .provisioned_concurrency
                 .as_ref()
-                .map(|v| int_in(loc, v, "stack.reserved_concurrency", 0, 10_000))
-                .transpose()?
-                .map(|n| n as u32),
-            memory_mb: s
-                .memory_mb
+                .map(|v| u32_in(loc, v, "stack.provisioned_concurrency", 0, 1_000_000))
+                .transpose()?,
+            account_concurrency: s
+                .account_concurrency
                 .as_ref()
-                .map(|v| int_in(loc, v, "stack.memory_mb", 128, 10_240))
-                .transpose()?
-                .map(|n| n as u32),
+                .map(|v| u32_in(loc, v, "stack.account_concurrency", 1, 10_000_000))
+                .transpose()?,
+            cpu_model: s.cpu_model.as_ref().map(|v| cpu_model(loc, v)).transpose()?,
+            memory_mb: s.memory_mb.as_ref().map(|v| u32_in(loc, v, "stack.memory_mb", 128, 10_240)).transpose()?,
             timeout: s.timeout.as_ref().map(|v| duration(loc, v, "stack.timeout")).transpose()?,
             keep_warm: s.keep_warm.as_ref().map(|v| duration(loc, v, "stack.keep_warm")).transpose()?,
             latency_profile: match &s.latency_profile {
@@ -227,12 +305,7 @@ pub(super) fn validate(
                 .as_ref()
                 .map(|v| positive(loc, v, "stack.api_rate", "a rate in requests per second"))
                 .transpose()?,
-            api_burst: s
-                .api_burst
-                .as_ref()
-                .map(|v| int_in(loc, v, "stack.api_burst", 1, 5_000_000))
-                .transpose()?
-                .map(|n| n as u32),
+            api_burst: s.api_burst.as_ref().map(|v| u32_in(loc, v, "stack.api_burst", 1, 5_000_000)).transpose()?,
             integration_timeout: s
                 .integration_timeout
                 .as_ref()
@@ -273,5 +346,25 @@ pub(super) fn validate(
     {
         return Err(loc.error(span(raw_s), "stack.timeout", "Lambda allows 1s to 900s"));
     }
+    if let Some(s) = raw {
+        concurrency(loc, s, &stack)?;
+    }
     Ok(stack)
+}
+
+/// The concurrency settings together, against the stack's defaults for those not set: a
+/// reservation leaves 100 of the account unreserved, provisioned fits in the reservation.
+fn concurrency(loc: &Locator<'_>, raw: &RawStack, o: &StackOverrides) -> Result<(), ScenarioError> {
+    let mut c = StackConfig::new("bootstrap");
+    o.apply_to(&mut c);
+    let Err(why) = c.validate() else { return Ok(()) };
+    let (field, at) = if why.contains("provisioned_concurrency") {
+        ("stack.provisioned_concurrency", raw.provisioned_concurrency.as_ref().map(span))
+    } else if why.contains("reserved_concurrency") {
+        ("stack.reserved_concurrency", raw.reserved_concurrency.as_ref().map(span))
+    } else {
+        return Ok(());
+    };
+    let at = at.or(raw.account_concurrency.as_ref().map(span)).unwrap_or(0..0);
+    Err(loc.error(at, field, why.trim_start_matches("function.").to_owned()))
 }

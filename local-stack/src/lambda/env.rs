@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::cpu::CpuLimiter;
 use super::runtime_api::{self, EnvRuntime, InitSignal, Invocation};
 
 /// What a new environment is started with.
@@ -22,6 +23,10 @@ pub struct Spawn<'a> {
     pub function_arn: String,
     /// Where the process's stdout and stderr go.
     pub log: &'a std::fs::File,
+    /// Gives the process its CPU share.
+    pub cpu: &'a CpuLimiter,
+    /// Initialised for provisioned concurrency (before traffic, kept ready).
+    pub provisioned: bool,
 }
 
 /// A running environment.
@@ -31,6 +36,10 @@ pub struct Env {
     pub id: u64,
     /// OS process id (for memory readings).
     pub pid: Option<u32>,
+    /// Its CPU share is not enforced by a cgroup, so its CPU time is measured and held for.
+    pub measured: bool,
+    /// Part of the function's provisioned concurrency.
+    pub provisioned: bool,
     invocations: mpsc::Sender<Invocation>,
     kill: Mutex<Option<oneshot::Sender<()>>>,
     exited: Arc<AtomicBool>,
@@ -85,6 +94,9 @@ impl Env {
             }
         };
         let pid = child.id();
+        // Without a cgroup (none here, or the kernel refused this one) the CPU time is measured.
+        let cgroup = pid.and_then(|p| spawn.cpu.attach(p).ok().flatten());
+        let measured = spawn.cpu.measures() && cgroup.is_none();
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
         let exited = Arc::new(AtomicBool::new(false));
         let watcher_rt = runtime.clone();
@@ -105,10 +117,15 @@ impl Env {
             };
             watcher_exited.store(true, Ordering::SeqCst);
             watcher_rt.exited(&how);
+            if let Some(g) = cgroup {
+                g.release().await;
+            }
         });
         let env = Arc::new(Env {
             id,
             pid,
+            measured,
+            provisioned: spawn.provisioned,
             invocations,
             kill: Mutex::new(Some(kill_tx)),
             exited,

@@ -1,13 +1,18 @@
-//! The Lambda emulator: execution environments that are real `target-api` processes, capped
-//! by reserved concurrency (a request finding none free at the cap is throttled at once, never
-//! queued) and by the invocation-rate limit (10 per second per environment the concurrency
-//! allows), cold starts, keep-warm expiry, function timeouts, crashes, INIT failures and the
+//! The Lambda emulator: execution environments that are real `target-api` processes with the
+//! CPU share their memory buys ([`cpu`]), capped by reserved concurrency or the account's
+//! ([`account`]) — a request finding none free at the cap is throttled at once, never queued —
+//! by the invocation-rate limit (10 per second per environment the concurrency allows) and the
+//! scaling rate (new environments per 10 s); provisioned concurrency initialised before
+//! traffic, cold starts, keep-warm expiry, function timeouts, crashes, INIT failures and the
 //! 10 s INIT limit, billed duration as AWS bills it, REPORT lines and `AWS/Lambda` metrics.
 //! The limits' arithmetic is in [`crate::rules`].
 
+pub mod account;
+pub mod cpu;
 pub mod env;
 pub mod report;
 pub mod runtime_api;
+pub mod variables;
 
 use std::fs::File;
 use std::io::Write;
@@ -23,11 +28,14 @@ use crate::config::FunctionConfig;
 use crate::metrics::{Gauge, MetricId, Series};
 use crate::profile::{Profile, Sampler};
 use crate::rules::{self, TokenBucket};
+use account::Account;
+use cpu::{CpuEnforcement, CpuLimiter};
 use env::{Env, Spawn, Started};
 use report::Report;
 use runtime_api::{Invocation, RuntimeResult};
 
 pub use crate::rules::ThrottleReason;
+pub use variables::{RESERVED_VARIABLES, lambda_environment};
 
 /// How an invocation ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +62,8 @@ pub struct InvokeResult {
     pub outcome: Outcome,
     /// A new environment was started for it.
     pub cold_start: bool,
+    /// It ran on an environment of the provisioned concurrency.
+    pub provisioned: bool,
     /// INIT duration of that new environment, ms.
     pub init_ms: Option<f64>,
     /// Handler duration, ms (0 when throttled).
@@ -62,11 +72,28 @@ pub struct InvokeResult {
     pub billed_ms: u64,
 }
 
+/// Why provisioned concurrency could not be made ready.
+#[derive(Debug, thiserror::Error)]
+#[error("provisioned concurrency could not be initialised ({error_type}): {message}")]
+pub struct ProvisionError {
+    /// Lambda's error type.
+    pub error_type: String,
+    /// What the INIT said.
+    pub message: String,
+}
+
 #[derive(Debug, Default)]
 struct Pool {
+    /// Idle on-demand environments, most recently used last.
     idle: Vec<Arc<Env>>,
+    /// Idle provisioned environments.
+    ready: Vec<Arc<Env>>,
     /// Environments busy or initializing: the function's concurrency.
     active: u32,
+    /// Provisioned environments busy.
+    provisioned_active: u32,
+    /// Provisioned environments being (re)initialised.
+    provisioning: u32,
     all: Vec<Arc<Env>>,
 }
 
@@ -75,13 +102,16 @@ struct Metrics {
     invocations: Series,
     errors: Series,
     throttles: Series,
-    /// Throttles by reason: AWS's `Throttles` does not say why; the local stack does, in its
-    /// own namespace, so a run can show which limit refused.
-    throttles_concurrency: Series,
-    throttles_rate: Series,
+    /// Throttles by reason ([`ThrottleReason::ALL`]'s order): AWS's `Throttles` does not say
+    /// why; the local stack does, in its own namespace, so a run can show which limit refused.
+    throttles_by: Vec<Series>,
     duration: Series,
     concurrent: Gauge,
     init_duration: Series,
+    provisioned_invocations: Series,
+    spillover_invocations: Series,
+    provisioned_concurrent: Gauge,
+    provisioned_utilization: Gauge,
 }
 
 #[derive(Debug)]
@@ -94,8 +124,12 @@ struct Inner {
     pool: Mutex<Pool>,
     next_env: AtomicU64,
     next_request: AtomicU64,
-    /// The invocation-rate limit, over seconds since `started`.
+    /// The function's invocation-rate limit (reserved functions), over seconds since `started`.
     rate: Mutex<TokenBucket>,
+    /// The scaling rate: one token per new on-demand environment.
+    scaling: Mutex<TokenBucket>,
+    account: Arc<Account>,
+    cpu: CpuLimiter,
     started: Instant,
     log: Mutex<File>,
     metrics: Metrics,
@@ -107,16 +141,25 @@ pub struct LambdaService {
     inner: Arc<Inner>,
 }
 
+/// An environment for one invocation, and what it holds of the limits.
 enum Acquire {
-    Warm(Arc<Env>),
-    Cold,
+    Provisioned(Arc<Env>),
+    Warm(Arc<Env>, Lease),
+    Cold(Lease),
     Throttled(ThrottleReason),
+}
+
+/// What an on-demand invocation holds of the account: an unreserved environment, or none.
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    unreserved: bool,
 }
 
 impl LambdaService {
     /// A service for `config`. `env_vars` are what each environment gets on top of Lambda's
     /// own variables (table name, DynamoDB endpoint, credentials); `log` receives process
-    /// output and REPORT lines.
+    /// output and REPORT lines. The function's reservation (or provisioned concurrency, when
+    /// it has none) is set aside in `shared`'s account.
     pub fn new(
         config: FunctionConfig,
         region: &str,
@@ -129,37 +172,45 @@ impl LambdaService {
         let function_arn = format!("arn:aws:lambda:{region}:{account}:function:{}", config.name);
         let name = config.name.clone();
         let series = |m: &str, pct: bool| store.series(MetricId::new("AWS/Lambda", m, &[("FunctionName", &name)]), pct);
+        let gauge = |m: &str| store.gauge(MetricId::new("AWS/Lambda", m, &[("FunctionName", &name)]));
         let metrics = Metrics {
             invocations: series("Invocations", false),
             errors: series("Errors", false),
             throttles: series("Throttles", false),
-            throttles_concurrency: store.series(
-                MetricId::new(
-                    "LocalStack/Lambda",
-                    "Throttles",
-                    &[("FunctionName", &name), ("Reason", ThrottleReason::ReservedConcurrency.as_str())],
-                ),
-                false,
-            ),
-            throttles_rate: store.series(
-                MetricId::new(
-                    "LocalStack/Lambda",
-                    "Throttles",
-                    &[("FunctionName", &name), ("Reason", ThrottleReason::InvocationRate.as_str())],
-                ),
-                false,
-            ),
+            throttles_by: ThrottleReason::ALL
+                .iter()
+                .map(|r| {
+                    store.series(
+                        MetricId::new(
+                            "LocalStack/Lambda",
+                            "Throttles",
+                            &[("FunctionName", &name), ("Reason", r.label())],
+                        ),
+                        false,
+                    )
+                })
+                .collect(),
             duration: series("Duration", true),
-            concurrent: store.gauge(MetricId::new("AWS/Lambda", "ConcurrentExecutions", &[("FunctionName", &name)])),
+            concurrent: gauge("ConcurrentExecutions"),
             // AWS reports Init Duration only in REPORT log lines; the local stack also keeps it
             // as a metric in its own namespace so a run can reconcile cold starts without logs.
             init_duration: store
                 .series(MetricId::new("LocalStack/Lambda", "InitDuration", &[("FunctionName", &name)]), true),
+            // AWS also publishes these per alias or version (`Resource`); the local stack has
+            // only the function, so they carry `FunctionName` alone.
+            provisioned_invocations: series("ProvisionedConcurrencyInvocations", false),
+            spillover_invocations: series("ProvisionedConcurrencySpilloverInvocations", false),
+            provisioned_concurrent: gauge("ProvisionedConcurrentExecutions"),
+            provisioned_utilization: gauge("ProvisionedConcurrencyUtilization"),
         };
         let mut vars = lambda_environment(&config, region);
         vars.extend(env_vars);
         vars.extend(config.environment.iter().cloned());
-        let rate = rules::invocation_rate(config.reserved_concurrency);
+        let account = shared.account.clone();
+        account.reserve(config.reserved_concurrency.unwrap_or(config.provisioned_concurrency));
+        let rate = rules::invocation_rate(config.reserved_concurrency.unwrap_or(0));
+        let scaling = rules::scaling_rate(config.scaling_per_10s);
+        let cpu = CpuLimiter::new(config.cpu_model, config.memory_mb);
         let svc = Self {
             inner: Arc::new(Inner {
                 config,
@@ -171,6 +222,9 @@ impl LambdaService {
                 next_env: AtomicU64::new(1),
                 next_request: AtomicU64::new(1),
                 rate: Mutex::new(rate),
+                scaling: Mutex::new(scaling),
+                account,
+                cpu,
                 started: Instant::now(),
                 log: Mutex::new(log),
                 metrics,
@@ -180,8 +234,50 @@ impl LambdaService {
         svc
     }
 
-    /// Reclaims environments idle for longer than keep-warm. Holds only a weak reference, so
-    /// it ends when the service is dropped.
+    /// How environments get their CPU share on this machine.
+    pub fn cpu_enforcement(&self) -> CpuEnforcement {
+        self.inner.cpu.enforcement()
+    }
+
+    /// Initialises the provisioned concurrency before traffic, all at once as Lambda does
+    /// when it is configured. Fails if an INIT fails, as Lambda's configuration does.
+    pub async fn provision(&self) -> Result<(), ProvisionError> {
+        let n = self.inner.config.provisioned_concurrency;
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let svc = self.clone();
+            set.spawn(async move { svc.provision_one().await });
+        }
+        while let Some(done) = set.join_next().await {
+            if let Ok(Err(e)) = done {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts one provisioned environment and makes it ready.
+    async fn provision_one(&self) -> Result<(), ProvisionError> {
+        self.lock_pool().provisioning += 1;
+        let started = self.start_env(self.inner.config.timeout, true).await;
+        let mut pool = self.lock_pool();
+        pool.provisioning = pool.provisioning.saturating_sub(1);
+        match started {
+            Ok((env, _)) => {
+                pool.ready.push(env);
+                Ok(())
+            }
+            Err((error_type, message, _)) => Err(ProvisionError { error_type, message }),
+        }
+    }
+
+    fn lock_pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.inner.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reclaims on-demand environments idle for longer than keep-warm and replaces provisioned
+    /// ones that ended (a crash or a timeout), as Lambda keeps provisioned concurrency at its
+    /// setting. Holds only a weak reference, so it ends when the service is dropped.
     fn spawn_reaper(&self) {
         let weak = Arc::downgrade(&self.inner);
         let tick = (self.inner.config.keep_warm / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
@@ -190,75 +286,138 @@ impl LambdaService {
                 tokio::time::sleep(tick).await;
                 let Some(inner) = weak.upgrade() else { return };
                 let keep = inner.config.keep_warm;
-                let mut pool = inner.pool.lock().unwrap_or_else(|p| p.into_inner());
-                let (expired, kept): (Vec<_>, Vec<_>) = pool
-                    .idle
-                    .drain(..)
-                    .partition(|e| e.last_used.lock().unwrap_or_else(|p| p.into_inner()).elapsed() > keep);
-                pool.idle = kept;
-                for env in &expired {
-                    env.kill();
+                let missing = {
+                    let mut pool = inner.pool.lock().unwrap_or_else(|p| p.into_inner());
+                    let (expired, kept): (Vec<_>, Vec<_>) = pool
+                        .idle
+                        .drain(..)
+                        .partition(|e| e.last_used.lock().unwrap_or_else(|p| p.into_inner()).elapsed() > keep);
+                    pool.idle = kept;
+                    for env in &expired {
+                        env.kill();
+                    }
+                    pool.all.retain(|e| !e.is_dead() && !expired.iter().any(|x| x.id == e.id));
+                    pool.ready.retain(|e| !e.is_dead());
+                    let alive = pool.all.iter().filter(|e| e.provisioned).count() as u32;
+                    inner.config.provisioned_concurrency.saturating_sub(alive + pool.provisioning)
+                };
+                let svc = LambdaService { inner };
+                for _ in 0..missing {
+                    let svc = svc.clone();
+                    tokio::spawn(async move {
+                        let _ = svc.provision_one().await;
+                    });
                 }
-                pool.all.retain(|e| !e.is_dead() && !expired.iter().any(|x| x.id == e.id));
             }
         });
     }
 
     /// Environments alive now (idle or busy).
     pub fn environments(&self) -> usize {
-        let pool = self.inner.pool.lock().unwrap_or_else(|p| p.into_inner());
-        pool.all.iter().filter(|e| !e.is_dead()).count()
+        self.lock_pool().all.iter().filter(|e| !e.is_dead()).count()
     }
 
     /// Process ids of the environments alive now.
     pub fn pids(&self) -> Vec<u32> {
-        let pool = self.inner.pool.lock().unwrap_or_else(|p| p.into_inner());
-        pool.all.iter().filter(|e| !e.is_dead()).filter_map(|e| e.pid).collect()
+        self.lock_pool().all.iter().filter(|e| !e.is_dead()).filter_map(|e| e.pid).collect()
     }
 
     /// Kills every environment.
     pub fn shutdown(&self) {
-        let mut pool = self.inner.pool.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pool = self.lock_pool();
         for env in pool.all.drain(..) {
             env.kill();
         }
         pool.idle.clear();
+        pool.ready.clear();
     }
 
-    /// An environment for one invocation: a warm one, room for a cold one, or a throttle. A
-    /// request refused for concurrency takes no token of the rate limit; one admitted does.
+    /// Records the concurrency gauges after a change.
+    fn gauges(&self, pool: &Pool) {
+        let m = &self.inner.metrics;
+        m.concurrent.set(f64::from(pool.active));
+        let p = self.inner.config.provisioned_concurrency;
+        if p > 0 {
+            m.provisioned_concurrent.set(f64::from(pool.provisioned_active));
+            m.provisioned_utilization.set(f64::from(pool.provisioned_active) / f64::from(p));
+        }
+    }
+
+    /// An environment for one invocation: a provisioned one, a warm one, room for a cold one,
+    /// or a throttle. The limits are checked in the order Lambda's reasons suggest:
+    /// concurrency (a refusal takes nothing else), then the invocation rate, then — for a new
+    /// environment — the scaling rate.
     fn acquire(&self) -> Acquire {
         let inner = &self.inner;
-        let mut pool = inner.pool.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pool = self.lock_pool();
         pool.idle.retain(|e| !e.is_dead());
-        if pool.idle.is_empty() && pool.active >= inner.config.reserved_concurrency {
-            return Acquire::Throttled(ThrottleReason::ReservedConcurrency);
+        pool.ready.retain(|e| !e.is_dead());
+        let reserved = inner.config.reserved_concurrency;
+        let provisioned = !pool.ready.is_empty();
+        let mut lease = Lease { unreserved: false };
+        match reserved {
+            Some(r) if pool.active >= r => return Acquire::Throttled(ThrottleReason::ReservedConcurrency),
+            Some(_) => {}
+            // Provisioned environments are set aside for the function; the rest is shared.
+            None if provisioned => {}
+            None => {
+                if !inner.account.try_unreserved() {
+                    return Acquire::Throttled(ThrottleReason::AccountConcurrency);
+                }
+                lease.unreserved = true;
+            }
         }
-        let now_s = inner.started.elapsed().as_secs_f64();
-        if inner.config.invocation_rate_limit && !inner.rate.lock().unwrap_or_else(|p| p.into_inner()).try_take(now_s) {
-            return Acquire::Throttled(ThrottleReason::InvocationRate);
+        let refuse = |reason| {
+            if lease.unreserved {
+                inner.account.release_unreserved();
+            }
+            Acquire::Throttled(reason)
+        };
+        if inner.config.invocation_rate_limit {
+            let now_s = inner.started.elapsed().as_secs_f64();
+            if reserved.is_some() && !inner.rate.lock().unwrap_or_else(|p| p.into_inner()).try_take(now_s) {
+                return refuse(ThrottleReason::InvocationRate);
+            }
+            if !inner.account.try_rate() {
+                return refuse(ThrottleReason::AccountInvocationRate);
+            }
         }
+        let acquired = if let Some(env) = pool.ready.pop() {
+            pool.provisioned_active += 1;
+            Acquire::Provisioned(env)
+        } else if let Some(env) = pool.idle.pop() {
+            // Most recently used first, so the others age out — as Lambda favours warm sandboxes.
+            Acquire::Warm(env, lease)
+        } else {
+            let now_s = inner.started.elapsed().as_secs_f64();
+            if !inner.scaling.lock().unwrap_or_else(|p| p.into_inner()).try_take(now_s) {
+                return refuse(ThrottleReason::ScalingRate);
+            }
+            Acquire::Cold(lease)
+        };
         pool.active += 1;
-        inner.metrics.concurrent.set(f64::from(pool.active));
-        // Most recently used first, so the others age out — as Lambda favours warm sandboxes.
-        match pool.idle.pop() {
-            Some(env) => Acquire::Warm(env),
-            None => Acquire::Cold,
-        }
+        self.gauges(&pool);
+        acquired
     }
 
-    fn release(&self, env: Option<Arc<Env>>) {
-        let mut pool = self.inner.pool.lock().unwrap_or_else(|p| p.into_inner());
+    fn release(&self, env: Option<Arc<Env>>, lease: Option<Lease>) {
+        if lease.is_some_and(|l| l.unreserved) {
+            self.inner.account.release_unreserved();
+        }
+        let mut pool = self.lock_pool();
         pool.active = pool.active.saturating_sub(1);
-        self.inner.metrics.concurrent.set(f64::from(pool.active));
         if let Some(env) = env {
+            if env.provisioned {
+                pool.provisioned_active = pool.provisioned_active.saturating_sub(1);
+            }
             if env.is_dead() {
                 pool.all.retain(|e| e.id != env.id);
             } else {
                 *env.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-                pool.idle.push(env);
+                if env.provisioned { pool.ready.push(env) } else { pool.idle.push(env) }
             }
         }
+        self.gauges(&pool);
     }
 
     fn log_line(&self, line: &str) {
@@ -287,34 +446,48 @@ impl LambdaService {
             request_id: request_id.clone(),
             outcome: Outcome::Throttled(ThrottleReason::ReservedConcurrency),
             cold_start: false,
+            provisioned: false,
             init_ms: None,
             duration_ms: 0.0,
             billed_ms: 0,
         };
         let timeout = inner.config.timeout;
-        let env = match self.acquire() {
+        let spill = inner.config.provisioned_concurrency > 0;
+        let (env, lease) = match self.acquire() {
             Acquire::Throttled(reason) => {
                 inner.metrics.throttles.record(1.0);
-                match reason {
-                    ThrottleReason::ReservedConcurrency => inner.metrics.throttles_concurrency.record(1.0),
-                    ThrottleReason::InvocationRate => inner.metrics.throttles_rate.record(1.0),
+                if let Some(i) = ThrottleReason::ALL.iter().position(|r| *r == reason) {
+                    inner.metrics.throttles_by[i].record(1.0);
                 }
                 result.outcome = Outcome::Throttled(reason);
                 return result;
             }
-            Acquire::Warm(env) => env,
-            Acquire::Cold => {
+            Acquire::Provisioned(env) => {
+                result.provisioned = true;
+                inner.metrics.provisioned_invocations.record(1.0);
+                (env, None)
+            }
+            Acquire::Warm(env, lease) => {
+                if spill {
+                    inner.metrics.spillover_invocations.record(1.0);
+                }
+                (env, Some(lease))
+            }
+            Acquire::Cold(lease) => {
+                if spill {
+                    inner.metrics.spillover_invocations.record(1.0);
+                }
                 result.cold_start = true;
                 let platform = inner.sampler.sample(&inner.profile.lambda.cold_start_platform);
                 tokio::time::sleep(platform).await;
-                match self.start_env(timeout).await {
+                match self.start_env(timeout, false).await {
                     Ok((env, init)) => {
                         result.init_ms = Some(init.as_secs_f64() * 1e3);
                         inner.metrics.init_duration.record(init.as_secs_f64() * 1e3);
-                        env
+                        (env, Some(lease))
                     }
                     Err((error_type, message, init)) => {
-                        self.release(None);
+                        self.release(None, Some(lease));
                         inner.metrics.invocations.record(1.0);
                         inner.metrics.errors.record(1.0);
                         let init_ms = init.as_secs_f64() * 1e3;
@@ -336,12 +509,18 @@ impl LambdaService {
         if !overhead.is_zero() {
             tokio::time::sleep(overhead).await;
         }
-        self.run(env, event, result, timeout).await
+        self.run(env, lease, event, result, timeout).await
     }
 
-    /// Starts an environment. INIT past `init_limit` is retried once inside the invoke, as
-    /// Lambda does ("suppressed init"), with what is left of the function timeout.
-    async fn start_env(&self, timeout: Duration) -> Result<(Arc<Env>, Duration), (String, String, Duration)> {
+    /// Starts an environment (for provisioned concurrency when `provisioned`). INIT past
+    /// `init_limit` is retried once inside the invoke, as Lambda does ("suppressed init"),
+    /// with what is left of the function timeout. Where CPU time is measured, INIT is held for
+    /// what its CPU would have cost at the function's share.
+    async fn start_env(
+        &self,
+        timeout: Duration,
+        provisioned: bool,
+    ) -> Result<(Arc<Env>, Duration), (String, String, Duration)> {
         let inner = &self.inner;
         let log = inner.log.lock().unwrap_or_else(|p| p.into_inner()).try_clone();
         let Ok(log) = log else {
@@ -353,10 +532,29 @@ impl LambdaService {
             let id = inner.next_env.fetch_add(1, Ordering::Relaxed);
             let mut vars = inner.env_vars.clone();
             vars.push(("AWS_LAMBDA_LOG_STREAM_NAME".into(), report::log_stream_name(id)));
-            let spawn =
-                Spawn { binary: &inner.config.binary, env: &vars, function_arn: inner.function_arn.clone(), log: &log };
+            if provisioned {
+                for (k, v) in vars.iter_mut().filter(|(k, _)| k == "AWS_LAMBDA_INITIALIZATION_TYPE") {
+                    debug_assert_eq!(k, "AWS_LAMBDA_INITIALIZATION_TYPE");
+                    *v = "provisioned-concurrency".into();
+                }
+            }
+            let spawn = Spawn {
+                binary: &inner.config.binary,
+                env: &vars,
+                function_arn: inner.function_arn.clone(),
+                log: &log,
+                cpu: &inner.cpu,
+                provisioned,
+            };
             match Env::start(id, spawn, limit).await {
-                Started::Ready(env, init) => {
+                Started::Ready(env, mut init) => {
+                    if env.measured
+                        && let Some(used) = env.pid.and_then(cpu::cpu_time)
+                    {
+                        let hold = inner.cpu.hold_for(used, true);
+                        tokio::time::sleep(hold).await;
+                        init += hold;
+                    }
                     inner.pool.lock().unwrap_or_else(|p| p.into_inner()).all.push(env.clone());
                     return Ok((env, init));
                 }
@@ -378,7 +576,25 @@ impl LambdaService {
         ))
     }
 
-    async fn run(&self, env: Arc<Env>, event: Bytes, mut result: InvokeResult, timeout: Duration) -> InvokeResult {
+    /// A timeout: Lambda stops the environment; the next invoke starts a new one.
+    fn timed_out(&self, env: &Env, request_id: &str, timeout: Duration) -> Outcome {
+        env.kill();
+        let msg = format!("Task timed out after {:.2} seconds", timeout.as_secs_f64());
+        self.log_line(&format!("{} {request_id} {msg}", report::timestamp()));
+        Outcome::FunctionError {
+            error_type: "Sandbox.Timedout".into(),
+            payload: Bytes::from(serde_json::json!({"errorType": "Sandbox.Timedout", "errorMessage": msg}).to_string()),
+        }
+    }
+
+    async fn run(
+        &self,
+        env: Arc<Env>,
+        lease: Option<Lease>,
+        event: Bytes,
+        mut result: InvokeResult,
+        timeout: Duration,
+    ) -> InvokeResult {
         let inner = &self.inner;
         let deadline_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
             + timeout.as_millis() as u64;
@@ -386,7 +602,8 @@ impl LambdaService {
         let inv = Invocation { request_id: result.request_id.clone(), event, deadline_ms, respond };
         self.log_line(&format!("START RequestId: {} Version: $LATEST", result.request_id));
         let started = Instant::now();
-        let outcome = if env.deliver(inv).await.is_err() {
+        let cpu_before = if env.measured { env.pid.and_then(cpu::cpu_time) } else { None };
+        let mut outcome = if env.deliver(inv).await.is_err() {
             Outcome::FunctionError {
                 error_type: "Runtime.ExitError".into(),
                 payload: exit_error(&result.request_id, "runtime is gone"),
@@ -405,20 +622,21 @@ impl LambdaService {
                     error_type: "Runtime.ExitError".into(),
                     payload: exit_error(&result.request_id, "the runtime dropped the invocation"),
                 },
-                Err(_) => {
-                    // Timeout: Lambda stops the environment; the next invoke starts a new one.
-                    env.kill();
-                    let msg = format!("Task timed out after {:.2} seconds", timeout.as_secs_f64());
-                    self.log_line(&format!("{} {} {msg}", report::timestamp(), result.request_id));
-                    Outcome::FunctionError {
-                        error_type: "Sandbox.Timedout".into(),
-                        payload: Bytes::from(
-                            serde_json::json!({"errorType": "Sandbox.Timedout", "errorMessage": msg}).to_string(),
-                        ),
-                    }
-                }
+                Err(_) => self.timed_out(&env, &result.request_id, timeout),
             }
         };
+        // Measured CPU: the response waits for what the function's share would have cost, and a
+        // wait past the timeout is the timeout it would have been.
+        if let (Some(before), Some(after)) = (cpu_before, env.pid.and_then(cpu::cpu_time))
+            && !matches!(&outcome, Outcome::FunctionError { error_type, .. } if error_type == "Sandbox.Timedout")
+        {
+            let hold = inner.cpu.hold_for(after.saturating_sub(before), true);
+            let left = timeout.saturating_sub(started.elapsed());
+            tokio::time::sleep(hold.min(left)).await;
+            if hold >= left {
+                outcome = self.timed_out(&env, &result.request_id, timeout);
+            }
+        }
         let duration = started.elapsed().min(timeout);
         result.duration_ms = duration.as_secs_f64() * 1e3;
         result.billed_ms = (result.duration_ms + result.init_ms.unwrap_or(0.0)).ceil() as u64;
@@ -446,73 +664,10 @@ impl LambdaService {
         };
         // One write for both lines: fewer syscalls on the hot path, and they stay together.
         self.log_line(&format!("END RequestId: {}\n{report}", result.request_id));
-        self.release(Some(env));
+        self.release(Some(env), lease);
         result
     }
 }
-
-/// The variables Lambda defines for an OS-only runtime (`provided.al2023`, `provided.al2`), as
-/// its documentation lists them (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html>,
-/// "Defined runtime environment variables"): the reserved ones and the unreserved ones with
-/// Lambda's values. Not set, as for OS-only runtimes on AWS: `AWS_EXECUTION_ENV`, and
-/// `_X_AMZN_TRACE_ID`, which a custom runtime sets from each `next`'s
-/// `Lambda-Runtime-Trace-Id` header. Added per environment: `AWS_LAMBDA_LOG_STREAM_NAME` and
-/// `AWS_LAMBDA_RUNTIME_API`; the credentials come with the stack's own variables.
-///
-/// `/var/task` and `/var/runtime` do not exist on this machine: `LAMBDA_TASK_ROOT` and
-/// `LAMBDA_RUNTIME_DIR` name the directory the function's bootstrap is in, so code that reads
-/// files beside itself finds them. `AWS_EC2_METADATA_DISABLED` is the emulator's one addition:
-/// it keeps SDKs from looking for credentials on the instance-metadata address.
-pub fn lambda_environment(config: &FunctionConfig, region: &str) -> Vec<(String, String)> {
-    let root = config.binary.parent().map(|d| d.display().to_string()).unwrap_or_else(|| ".".into());
-    [
-        ("_HANDLER", "bootstrap".to_owned()),
-        ("AWS_REGION", region.to_owned()),
-        ("AWS_DEFAULT_REGION", region.to_owned()),
-        ("AWS_LAMBDA_FUNCTION_NAME", config.name.clone()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", config.memory_mb.to_string()),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", config.name)),
-        ("LAMBDA_TASK_ROOT", root.clone()),
-        ("LAMBDA_RUNTIME_DIR", root.clone()),
-        ("LANG", "en_US.UTF-8".to_owned()),
-        ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".to_owned()),
-        (
-            "LD_LIBRARY_PATH",
-            format!("/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:{root}:{root}/lib:/opt/lib"),
-        ),
-        ("TZ", ":UTC".to_owned()),
-        ("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".to_owned()),
-        ("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
-/// Names AWS reserves: a function's own variables may not set them.
-pub const RESERVED_VARIABLES: &[&str] = &[
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-];
 
 fn exit_error(request_id: &str, how: &str) -> Bytes {
     let msg = format!("RequestId: {request_id} Error: Runtime exited with error: {how}");

@@ -3,6 +3,7 @@
 Runtime API (2018-06-01). Its path decides what it does:
 
   /sleep/<ms>   answer 200 after <ms> milliseconds
+  /spin/<ms>    answer 200 after <ms> milliseconds of CPU time (a busy loop)
   /crash        exit the process mid-invocation
   /error        POST /error (an unhandled function error)
   /malformed    answer with a payload that is not JSON
@@ -44,6 +45,11 @@ while True:
     if path.startswith("/sleep/"):
         time.sleep(int(path.split("/")[2]) / 1000)
         post(base + "/response", json.dumps({"statusCode": 200, "body": "slept"}))
+    elif path.startswith("/spin/"):
+        t0 = time.process_time()
+        while time.process_time() - t0 < int(path.split("/")[2]) / 1000:
+            pass
+        post(base + "/response", json.dumps({"statusCode": 200, "body": "spun"}))
     elif path == "/crash":
         os._exit(7)
     elif path == "/error":

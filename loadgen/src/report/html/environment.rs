@@ -54,12 +54,12 @@ pub(super) fn section(r: &Results) -> Section {
         kv(
             "function",
             format!(
-                "{} · {} MB · {} · timeout {} s · reserved concurrency {}",
+                "{} · {} MB · {} · timeout {} s · {}",
                 f.name,
                 f.memory_mb,
                 f.architecture.as_str(),
                 f.timeout.as_secs(),
-                f.reserved_concurrency
+                crate::report::concurrency_setting(stack)
             ),
         );
         let a = &stack.api;
@@ -82,6 +82,9 @@ pub(super) fn section(r: &Results) -> Section {
                 json_number(d.write_units_per_s)
             ),
         );
+        if let Some(cpu) = r.target.cpu {
+            kv("function CPU", cpu.describe(f.memory_mb));
+        }
         kv("latency profile", stack.latency_profile.clone());
         kv("region", stack.region.clone());
     }
