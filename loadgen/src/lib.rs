@@ -23,6 +23,7 @@ pub mod record;
 pub mod report;
 pub mod results;
 pub mod scenario;
+pub mod simulate;
 pub mod target;
 
 use cli::{Cli, Command, StackAction};

@@ -79,7 +79,7 @@ fn report_html_has_every_section_and_chart_and_no_external_reference() {
 /// Appends `<script>` markup to every string a user could have written (directly in the scenario
 /// or through the target and environment), keeping the document's own enums and encodings.
 fn poison(v: &mut serde_json::Value, key: &str) {
-    const KEEP: [&str; 11] = [
+    const KEEP: [&str; 13] = [
         "schema",
         "status",
         "class",
@@ -91,6 +91,8 @@ fn poison(v: &mut serde_json::Value, key: &str) {
         "architecture",
         "cmp",
         "arrivals",
+        "cpu",
+        "cpu_model",
     ];
     match v {
         serde_json::Value::String(s) if !KEEP.contains(&key) => s.push_str("<script>alert(1)</script>\"'&"),

@@ -1,7 +1,8 @@
 //! Every scenario in `scenarios/` proves its header: its thresholds encode what the header says
 //! the run shows, and this test runs each one on the local stack as a user would — the release
 //! binaries `cargo loadgen` runs — and requires every threshold to pass. Long scenarios run with
-//! shorter phases where what they show does not depend on the length.
+//! shorter phases where what they show does not depend on the length. Where a run throttled,
+//! its knee's simulated throttle shares must agree with the measured ones.
 //!
 //! It takes about four minutes and a release build, so it is not in the default `cargo test`;
 //! `.ci/run` runs it: `cargo test -p loadgen --test scenarios -- --ignored`.
@@ -98,6 +99,31 @@ fn every_scenario_shows_what_its_header_says() {
         if out.status.code() != Some(0) || !failed.is_empty() {
             problems.push(format!("{name}: exit {:?}, failed: {}", out.status.code(), failed.join("; ")));
         }
+        problems.extend(knee_disagreements(&name, &results));
     }
     assert!(problems.is_empty(), "scenarios whose runs do not show their headers:\n{}", problems.join("\n"));
+}
+
+/// Where the knee's simulated throttle share (the plan's arrivals, the run's hold times) is
+/// further from the measured one than 2 percentage points or 10% of it, whichever is larger:
+/// the report's predictions must be what the run shows.
+fn knee_disagreements(name: &str, results: &serde_json::Value) -> Vec<String> {
+    let Some(points) = results["cost"]["knee"]["points"].as_array() else { return Vec::new() };
+    let mut out = Vec::new();
+    for p in points {
+        let measured = p["measured"].as_f64().unwrap();
+        let Some(simulated) = p["simulated"].as_f64() else {
+            out.push(format!("{name}: knee point {} has no simulated share", p["phase"]));
+            continue;
+        };
+        if (simulated - measured).abs() > (0.1 * measured).max(0.02) {
+            out.push(format!(
+                "{name}: knee at {}: measured {:.2}%, simulated {:.2}%",
+                p["phase"],
+                measured * 100.0,
+                simulated * 100.0
+            ));
+        }
+    }
+    out
 }

@@ -83,7 +83,8 @@ pub struct FunctionConfig {
     /// has left after every reservation.
     pub reserved_concurrency: Option<u32>,
     /// Provisioned concurrency: environments initialised before traffic and kept ready, part
-    /// of the reserved concurrency. Invocations beyond them spill over to on-demand ones.
+    /// of the reserved concurrency. Invocations beyond them spill over to on-demand ones
+    /// (<https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html>).
     #[serde(default)]
     pub provisioned_concurrency: u32,
     /// Architecture (for pricing and reports).

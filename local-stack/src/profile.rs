@@ -30,14 +30,28 @@ impl Dist {
     /// No delay.
     pub const ZERO: Dist = Dist { median_ms: 0.0, p99_ms: 0.0 };
 
+    /// The log-normal's σ.
+    fn sigma(&self) -> f64 {
+        // z(0.99) of the standard normal.
+        const Z99: f64 = 2.326_347_874;
+        (self.p99_ms.max(self.median_ms) / self.median_ms).ln() / Z99
+    }
+
+    /// The mean delay, ms: median × e^(σ²/2), as a log-normal's is (what a simulation that
+    /// adds it as a constant needs).
+    pub fn mean_ms(&self) -> f64 {
+        if self.median_ms <= 0.0 {
+            return 0.0;
+        }
+        self.median_ms * (self.sigma() * self.sigma() / 2.0).exp()
+    }
+
     /// Draws one delay. `z` is a standard normal variate.
     fn at(&self, z: f64) -> Duration {
         if self.median_ms <= 0.0 {
             return Duration::ZERO;
         }
-        // z(0.99) of the standard normal.
-        const Z99: f64 = 2.326_347_874;
-        let sigma = (self.p99_ms.max(self.median_ms) / self.median_ms).ln() / Z99;
+        let sigma = self.sigma();
         let ms = (self.median_ms.ln() + sigma * z).exp();
         Duration::from_secs_f64(ms.min(60_000.0) / 1e3)
     }

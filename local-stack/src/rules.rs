@@ -33,6 +33,12 @@ impl TokenBucket {
             false
         }
     }
+
+    /// Returns a token taken for an admission a later rule refused: a request refused for
+    /// another limit was not admitted, so it must not use up this one.
+    pub fn give_back(&mut self) {
+        self.tokens = (self.tokens + 1.0).min(self.burst);
+    }
 }
 
 /// A token bucket that may go into debt: DynamoDB learns what a request cost only after
@@ -114,11 +120,12 @@ pub const MEMORY_MB_PER_VCPU: f64 = 1_769.0;
 /// The most vCPUs a function gets (at 10,240 MB).
 pub const MAX_VCPUS: f64 = 6.0;
 
-/// The share of one core a function of `memory_mb` gets: `memory ÷ 1,769`, at most 6.
+/// The share of one core a function of `memory_mb` gets: `memory ÷ 1,769` (capped at 6).
 ///
 /// Doubt: AWS states the two end points (1 vCPU at 1,769 MB, 6 at 10,240 MB) and "in
-/// proportion"; a straight line through 1,769 MB gives 5.79 at 10,240 MB, so the top is a
-/// little generous in AWS's favour and we cap at 6 as it does.
+/// proportion"; a straight line through 1,769 MB gives 5.79 at 10,240 MB, a little less than
+/// AWS's 6, and the cap is never reached since memory stops at 10,240 MB. We keep the line:
+/// AWS does not say how the shares between the end points are set.
 pub fn cpu_share(memory_mb: u32) -> f64 {
     (f64::from(memory_mb) / MEMORY_MB_PER_VCPU).min(MAX_VCPUS)
 }
@@ -206,6 +213,19 @@ impl ThrottleReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_given_back_is_there_for_the_next_admission_but_never_past_the_burst() {
+        let mut b = TokenBucket::new(1.0, 1.0);
+        assert!(b.try_take(0.0));
+        assert!(!b.try_take(0.0));
+        b.give_back();
+        assert!(b.try_take(0.0));
+        b.give_back();
+        b.give_back();
+        assert!(b.try_take(0.0));
+        assert!(!b.try_take(0.0), "the burst caps what comes back");
+    }
 
     #[test]
     fn a_bucket_admits_its_burst_then_its_rate() {

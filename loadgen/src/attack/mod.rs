@@ -29,6 +29,12 @@ use mix::Mix;
 use pacer::Pacer;
 pub use switch::StopSwitch;
 
+/// The seed of phase `i`'s arrivals (and its request mix) in a plan seeded `plan_seed`: one
+/// function, so the simulator draws the very schedule a run sends.
+pub fn phase_seed(plan_seed: u64, i: usize) -> u64 {
+    plan_seed.wrapping_mul(1_000_003).wrapping_add(i as u64)
+}
+
 /// Shared state of one run.
 pub struct Engine {
     /// The plan.
@@ -103,7 +109,7 @@ impl Engine {
                 break;
             }
             self.phase_now.store(i as u64, Ordering::Relaxed);
-            let seed = self.plan.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+            let seed = phase_seed(self.plan.seed, i);
             let end = phase_start + phase.duration;
             match &phase.load {
                 Load::Closed { users, think } => self.closed(i, *users, *think, end, seed).await,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use local_stack::Stack;
+use local_stack::config::CpuModel;
 use local_stack::lambda::cpu::CpuEnforcement;
 
 use super::progress::Console;
@@ -94,8 +95,15 @@ async fn set_up(
             let timeout = infra.as_ref().and_then(|o| o.timeout_s);
             cost::stage::guard(plan, &ctx, timeout, prices, opts.max_cost_usd.unwrap_or(5.0), sink)?;
         }
-        let info =
-            TargetInfo { kind: TargetKind::Url, url: url.clone(), stack: None, function_log: None, cpu: None, infra };
+        let info = TargetInfo {
+            kind: TargetKind::Url,
+            url: url.clone(),
+            stack: None,
+            function_log: None,
+            cpu: None,
+            cpu_refused: 0,
+            infra,
+        };
         return Ok(SetUp { base: url.clone(), info, ctx, stack: None });
     }
     let binary = target::binary::target_api(sink)?;
@@ -104,8 +112,18 @@ async fn set_up(
     let ctx = cost::TargetFacts::for_stack(&stack, &config);
     let url = stack.endpoints().api_url.clone();
     let cpu = stack.lambda().cpu_enforcement();
+    let fell_back = cpu == CpuEnforcement::CpuTime && config.function.cpu_model == CpuModel::Proportional;
     sink.event(Event::CpuModel {
-        description: cpu.describe(config.function.memory_mb),
+        description: format!(
+            "{}{}",
+            cpu.describe(config.function.memory_mb),
+            if fell_back {
+                " (no cgroup with a CPU controller could be made here; as root or in a delegated cgroup the kernel \
+                 enforces the share)"
+            } else {
+                ""
+            }
+        ),
         approximated: cpu == CpuEnforcement::CpuTime,
     });
     let info = TargetInfo {
@@ -114,6 +132,7 @@ async fn set_up(
         stack: Some(config),
         function_log: Some(stack.log_path().display().to_string()),
         cpu: Some(cpu),
+        cpu_refused: 0,
         infra: None,
     };
     Ok(SetUp { base: url, info, ctx, stack: Some(stack) })
@@ -205,6 +224,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         rec.close_seconds_before(usize::MAX);
         Results::from_run(&plan, &rec, facts)
     };
+    if let Some(refused) = stack.as_ref().map(|s| s.lambda().cpu_refused()).filter(|n| *n > 0) {
+        results.target.cpu_refused = refused;
+        sink.event(Event::CpuModel {
+            description: format!(
+                "the kernel would not put {refused} environment(s) under a cgroup; their CPU time was measured instead"
+            ),
+            approximated: true,
+        });
+    }
     // Before the stack stops: its CloudWatch endpoint and function log are still there.
     let window = (window_start, run.window_end);
     let (pulled, cost) = cost::stage::after_run(&ctx, &results, window, &prices, opts.no_cloudwatch, &sink).await;

@@ -14,6 +14,7 @@ use super::reconcile;
 use crate::record::Class;
 use crate::results::cost::{CostResult, Usage};
 use crate::results::{MetricId, Pulled, Results};
+use crate::simulate::lambda::{FunctionSpec, Holds};
 
 /// Log bytes per invocation when the real log is not at hand (AWS without a log pull): one
 /// JSON request line (~260 B) plus START, END and REPORT (~250 B), as the local stack writes them.
@@ -34,6 +35,13 @@ pub struct FunctionFacts {
     pub report: Option<ReportLines>,
     /// Log bytes written in the measured window (local stack).
     pub log_bytes: Option<f64>,
+    /// The function's limits as the simulator applies them, when all are known (local stack).
+    pub limits: Option<FunctionSpec>,
+    /// Hold times from the REPORT lines of the measured window (local stack).
+    pub holds: Option<Holds>,
+    /// What holds an environment beyond the REPORT lines: the invoke overhead and a cold
+    /// start's platform part, mean s (the local stack's latency profile).
+    pub overheads_s: (f64, f64),
 }
 
 /// The usage of the run from the best source for each figure, with where each came from and
@@ -177,7 +185,17 @@ pub fn assess(
     let (usage, sources, mut notes) = usage(results, pulled, facts, &client);
     let completed = client.completed;
     let run = price(&usage, p);
-    let per_million_usd = if completed > 0.0 { run.total / completed * 1e6 } else { 0.0 };
+    // The configured provisioned concurrency is paid by the hour whatever the traffic: per
+    // request it would depend on the run's length, so per million leaves it out and says so.
+    let per_request_total = run.total - run.lambda_provisioned_concurrency;
+    let per_million_usd = if completed > 0.0 { per_request_total / completed * 1e6 } else { 0.0 };
+    if run.lambda_provisioned_concurrency > 0.0 {
+        notes.push(format!(
+            "Per million requests leaves out the provisioned concurrency configured (${:.6} in this run), which \
+             is paid for the time it is configured, not per request; the monthly figures include it.",
+            run.lambda_provisioned_concurrency
+        ));
+    }
     let peak_rate = peak_rate(results);
     let average_rate = results.target_rate.unwrap_or(results.achieved_rate);
     let month_factor = |rate: f64| if completed > 0.0 { rate * MONTH_SECONDS / completed } else { 0.0 };
@@ -204,7 +222,7 @@ pub fn assess(
     let cw_mean = pulled.and_then(|x| x.get(MetricId::DurationSum)).map(|s| s / per_invocation);
     let knee = facts
         .reserved_concurrency
-        .and_then(|c| knee(results, c, usage.lambda_billed_ms / per_invocation, cw_mean, pulled));
+        .and_then(|c| knee(results, c, usage.lambda_billed_ms / per_invocation, cw_mean, pulled, model(facts)));
     Ok(CostResult {
         region: region.into(),
         prices_checked: prices.checked.clone(),
@@ -223,4 +241,10 @@ pub fn assess(
         notes,
         usage,
     })
+}
+
+/// The function as the simulator needs it: its limits and the run's hold times, when both
+/// are known.
+fn model(facts: &FunctionFacts) -> Option<(&FunctionSpec, &Holds)> {
+    Some((facts.limits.as_ref()?, facts.holds.as_ref()?))
 }

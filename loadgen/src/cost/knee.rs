@@ -1,11 +1,15 @@
-//! Where Lambda throttling starts: the measured throttle share per offered rate against
-//! Little's law (reserved concurrency ÷ mean duration) and the Erlang loss formula.
+//! Where Lambda throttling starts: the measured throttle share per offered rate of the plan
+//! against a simulation of the same arrivals with the run's hold times, with Little's law
+//! (reserved concurrency ÷ mean duration) and the Erlang loss formula as reference lines.
 
 use local_stack::rules::INVOCATIONS_PER_SECOND_PER_CONCURRENCY;
 
 use crate::record::Class;
 use crate::results::cost::{Knee, KneePoint, ThrottlesByReason};
 use crate::results::{MetricId, Pulled, Results};
+use crate::scenario::{Arrivals, Plan};
+use crate::simulate::lambda::{FunctionSpec, Holds};
+use crate::simulate::schedule;
 
 /// Erlang B blocking probability with `c` servers and offered load `a` (erlangs).
 pub fn erlang_b(c: u32, a: f64) -> f64 {
@@ -16,47 +20,100 @@ pub fn erlang_b(c: u32, a: f64) -> f64 {
     b
 }
 
-/// The knee of a run with reserved concurrency `c`, when Lambda throttled at all. The mean
-/// duration is CloudWatch's when pulled, else the billed mean.
+/// Simulated arrivals at most per knee, over every replication: enough replications to
+/// smooth a short run, few enough that a long one costs under a second.
+const SIMULATED_ARRIVALS: f64 = 2_000_000.0;
+/// Replications at most.
+const REPLICATIONS: u32 = 20;
+
+/// The knee of a run with reserved concurrency `c`, when Lambda throttled at all: per stretch
+/// of the plan at one offered rate, the measured throttle share against the simulated one
+/// (with `model`, the function's limits and the run's hold times), Little's law and, for
+/// Poisson arrivals, Erlang B. The mean duration is CloudWatch's when pulled, else the billed
+/// mean.
 pub fn knee(
     results: &Results,
     c: u32,
     billed_mean_ms: f64,
     duration_mean_ms: Option<f64>,
     pulled: Option<&Pulled>,
+    model: Option<(&FunctionSpec, &Holds)>,
 ) -> Option<Knee> {
     if results.totals.by_class[Class::LambdaThrottled] == 0 || c == 0 {
         return None;
     }
     let d_ms = duration_mean_ms.unwrap_or(billed_mean_ms).max(0.001);
     let d = d_ms / 1000.0;
-    // Seconds grouped by the rate sent in them, to the nearest 10 req/s.
-    let mut groups: std::collections::BTreeMap<i64, (u32, f64, f64)> = Default::default();
-    for s in &results.series {
-        let done = s.completed.total();
-        if s.sent == 0 || done == 0 {
-            continue;
-        }
-        let key = ((s.sent as f64) / 10.0).round() as i64 * 10;
-        let g = groups.entry(key).or_default();
-        g.0 += 1;
-        g.1 += s.completed[Class::LambdaThrottled] as f64;
-        g.2 += done as f64;
-    }
-    let points: Vec<KneePoint> = groups
+    let plan = &results.scenario;
+    let replications = replications(plan);
+    let simulated = model.map(|(spec, holds)| schedule::run(plan, spec, holds, replications));
+    let points: Vec<KneePoint> = schedule::windows(plan)
         .into_iter()
-        .map(|(rate, (n, thr, done))| {
-            let rate = rate as f64;
-            KneePoint {
-                rate,
-                seconds: n,
-                measured: thr / done,
-                littles_law: (1.0 - c as f64 / (rate * d)).max(0.0),
-                erlang_b: erlang_b(c, rate * d),
-            }
+        .enumerate()
+        .filter_map(|(i, w)| {
+            let (seconds, throttled, done) = measured(results, w.start_s, w.end_s);
+            (done > 0.0).then(|| KneePoint {
+                phase: w.label.clone(),
+                rate: w.rate,
+                ramp: w.ramp,
+                seconds,
+                measured: throttled / done,
+                simulated: simulated.as_ref().and_then(|s| s[i].throttle_share()),
+                littles_law: (1.0 - c as f64 / (w.rate * d)).max(0.0),
+                erlang_b: matches!(w.arrivals, Arrivals::Poisson).then(|| erlang_b(c, w.rate * d)),
+            })
         })
         .collect();
-    let highest_sustainable_rate = points.iter().filter(|p| p.measured < 0.01).map(|p| p.rate).reduce(f64::max);
+    let highest_sustainable_rate =
+        points.iter().filter(|p| p.measured < 0.01 && !p.ramp).map(|p| p.rate).reduce(f64::max);
+    let simulation = model.map(|(_, holds)| {
+        format!(
+            "{replications} replication{} of the plan's arrivals; hold times drawn from the run's REPORT lines \
+             (mean {:.1} ms{}) plus the platform's invoke overhead ({:.1} ms{})",
+            if replications == 1 { "" } else { "s" },
+            holds.warm.mean() * 1000.0,
+            holds.init.as_ref().map(|i| format!(", INIT mean {:.1} ms", i.mean() * 1000.0)).unwrap_or_default(),
+            holds.overhead_s * 1000.0,
+            if holds.platform_s > 0.0 {
+                format!(", {:.0} ms more on a cold start", holds.platform_s * 1000.0)
+            } else {
+                String::new()
+            }
+        )
+    });
+    Some(Knee {
+        reserved_concurrency: c,
+        unreserved: model.is_some_and(|(spec, _)| !spec.reserved),
+        mean_duration_ms: d_ms,
+        littles_law_max_rate: c as f64 / d,
+        highest_sustainable_rate,
+        invocation_rate_limit: Some(INVOCATIONS_PER_SECOND_PER_CONCURRENCY * f64::from(c)),
+        throttles_by_reason: throttles_by_reason(pulled),
+        simulation,
+        points,
+    })
+}
+
+/// Replications for `plan`: as many as [`SIMULATED_ARRIVALS`] allows, 1 to [`REPLICATIONS`].
+fn replications(plan: &Plan) -> u32 {
+    let arrivals: f64 = plan.phases.iter().map(|p| p.load.mean_rate().unwrap_or(0.0) * p.duration.as_secs_f64()).sum();
+    (SIMULATED_ARRIVALS / arrivals.max(1.0)).clamp(1.0, f64::from(REPLICATIONS)) as u32
+}
+
+/// The measured seconds of `[start_s, end_s)` (a second belongs where its middle falls), with
+/// the Lambda throttles and completions in them.
+fn measured(results: &Results, start_s: f64, end_s: f64) -> (u32, f64, f64) {
+    let mut out = (0, 0.0, 0.0);
+    for s in results.series.iter().filter(|s| (start_s..end_s).contains(&(s.t as f64 + 0.5))) {
+        out.0 += 1;
+        out.1 += s.completed[Class::LambdaThrottled] as f64;
+        out.2 += s.completed.total() as f64;
+    }
+    out
+}
+
+/// Lambda's throttles by reason, when CloudWatch said.
+fn throttles_by_reason(pulled: Option<&Pulled>) -> Option<ThrottlesByReason> {
     let cw = |id| pulled.and_then(|p| p.get(id));
     let by = [
         MetricId::ThrottlesConcurrency,
@@ -66,7 +123,7 @@ pub fn knee(
         MetricId::ThrottlesScalingRate,
     ]
     .map(cw);
-    let throttles_by_reason = by.iter().any(Option::is_some).then(|| {
+    by.iter().any(Option::is_some).then(|| {
         let [a, b, c, d, e] = by.map(|v| v.unwrap_or(0.0));
         ThrottlesByReason {
             reserved_concurrency: a,
@@ -75,15 +132,6 @@ pub fn knee(
             account_invocation_rate: d,
             scaling_rate: e,
         }
-    });
-    Some(Knee {
-        reserved_concurrency: c,
-        mean_duration_ms: d_ms,
-        littles_law_max_rate: c as f64 / d,
-        highest_sustainable_rate,
-        invocation_rate_limit: Some(INVOCATIONS_PER_SECOND_PER_CONCURRENCY * f64::from(c)),
-        throttles_by_reason,
-        points,
     })
 }
 

@@ -1,7 +1,13 @@
 //! The function log of the local stack, read as Lambda's REPORT lines are: the billed duration and
-//! the invocations of the measured window, and the bytes logged in it.
+//! the invocations of the measured window, the distributions of handler and INIT durations the
+//! simulator draws hold times from, and the bytes logged in it.
 
 use std::path::Path;
+
+use hdrhistogram::Histogram;
+
+use crate::simulate::hold::Empirical;
+use crate::simulate::lambda::Holds;
 
 /// Billed time and invocations summed from REPORT lines.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -16,28 +22,67 @@ pub struct ReportLines {
     pub warm_invocations: f64,
 }
 
-/// What the log gained since `offset`: its REPORT lines (none when there were no invocations)
-/// and its size in bytes. `None` when the log cannot be read.
-pub fn read_since(path: &Path, offset: u64) -> Option<(Option<ReportLines>, f64)> {
+/// What the log gained in the measured window.
+#[derive(Debug, Clone)]
+pub struct LogWindow {
+    /// Its REPORT lines summed; `None` when there were no invocations.
+    pub report: Option<ReportLines>,
+    /// Bytes logged.
+    pub bytes: f64,
+    /// `Duration` of every REPORT line, µs.
+    pub durations_us: Histogram<u64>,
+    /// `Init Duration` of the cold ones, µs.
+    pub inits_us: Histogram<u64>,
+}
+
+impl LogWindow {
+    /// The hold times the window shows: handler durations, and INIT for cold starts. An
+    /// environment is also held for the invoke overhead and, on a cold start, the platform's
+    /// part of it, which REPORT lines do not show: `overheads_s` (invoke, cold platform) adds
+    /// them where they are known.
+    pub fn holds(&self, overheads_s: (f64, f64)) -> Option<Holds> {
+        Some(Holds {
+            warm: Empirical::from_histogram(&self.durations_us, 1e-6)?,
+            init: Empirical::from_histogram(&self.inits_us, 1e-6),
+            overhead_s: overheads_s.0,
+            platform_s: overheads_s.1,
+        })
+    }
+}
+
+/// A field of a REPORT line in ms (`Duration: 2.50 ms`).
+fn field_ms(line: &str, name: &str) -> Option<f64> {
+    line.split('\t').find_map(|f| f.strip_prefix(name)).and_then(|v| v.trim_end_matches(" ms").parse::<f64>().ok())
+}
+
+/// What the log gained since `offset`; `None` when the log cannot be read.
+pub fn read_since(path: &Path, offset: u64) -> Option<LogWindow> {
     let bytes = std::fs::read(path).ok()?;
     let tail = bytes.get(offset as usize..)?;
     let text = String::from_utf8_lossy(tail);
     let mut r = ReportLines::default();
+    // 1 µs to an hour (beyond Lambda's 15-minute timeout), three significant digits.
+    let histogram = || Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+    let (mut durations_us, mut inits_us) = (histogram(), histogram());
+    let us = |ms: f64| (ms * 1000.0).round().max(1.0) as u64;
     for line in text.lines().filter(|l| l.starts_with("REPORT ")) {
-        if let Some(ms) = line
-            .split('\t')
-            .find_map(|f| f.strip_prefix("Billed Duration: "))
-            .and_then(|v| v.trim_end_matches(" ms").parse::<f64>().ok())
-        {
+        if let Some(ms) = field_ms(line, "Billed Duration: ") {
             r.billed_ms += ms;
             r.invocations += 1.0;
-            if !line.contains("\tInit Duration: ") {
+            let init = field_ms(line, "Init Duration: ");
+            if init.is_none() {
                 r.warm_billed_ms += ms;
                 r.warm_invocations += 1.0;
             }
+            if let Some(d) = field_ms(line, "Duration: ") {
+                durations_us.saturating_record(us(d));
+            }
+            if let Some(i) = init {
+                inits_us.saturating_record(us(i));
+            }
         }
     }
-    Some(((r.invocations > 0.0).then_some(r), tail.len() as f64))
+    Some(LogWindow { report: (r.invocations > 0.0).then_some(r), bytes: tail.len() as f64, durations_us, inits_us })
 }
 
 #[cfg(test)]
@@ -52,14 +97,21 @@ mod tests {
         let seeding = "REPORT RequestId: a\tDuration: 1.00 ms\tBilled Duration: 2 ms\tMemory Size: 256 MB\n";
         let run = "START RequestId: b\nREPORT RequestId: b\tDuration: 2.50 ms\tBilled Duration: 3 ms\tMemory Size: 256 MB\tInit Duration: 7.10 ms\nREPORT RequestId: c\tDuration: 0.40 ms\tBilled Duration: 1 ms\n";
         std::fs::write(&log, format!("{seeding}{run}")).unwrap();
-        let (report, bytes) = read_since(&log, seeding.len() as u64).unwrap();
+        let w = read_since(&log, seeding.len() as u64).unwrap();
         assert_eq!(
-            report,
+            w.report,
             Some(ReportLines { billed_ms: 4.0, invocations: 2.0, warm_billed_ms: 1.0, warm_invocations: 1.0 })
         );
-        assert_eq!(bytes, run.len() as f64);
-        let (none, _) = read_since(&log, (seeding.len() + run.len()) as u64).unwrap();
-        assert_eq!(none, None, "no invocations in the window");
+        assert_eq!(w.bytes, run.len() as f64);
+        // Durations 2.5 and 0.4 ms (not the billed ones), INIT 7.1 ms.
+        assert_eq!((w.durations_us.len(), w.inits_us.len()), (2, 1));
+        assert!((w.durations_us.mean() - 1450.0).abs() < 2.0, "{}", w.durations_us.mean());
+        let holds = w.holds((0.0, 0.0)).unwrap();
+        assert!((holds.warm.mean() - 0.001_45).abs() < 1e-5);
+        assert!((holds.init.unwrap().mean() - 0.007_1).abs() < 1e-5);
+        let none = read_since(&log, (seeding.len() + run.len()) as u64).unwrap();
+        assert_eq!(none.report, None, "no invocations in the window");
+        assert!(none.holds((0.0, 0.0)).is_none());
         assert!(read_since(&dir.join("missing.log"), 0).is_none());
     }
 }

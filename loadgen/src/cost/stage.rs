@@ -16,6 +16,7 @@ use crate::event::{Event, Sink, WorstCase};
 use crate::record::Class;
 use crate::results::{CostResult, InfraOutputs, Pulled, Results};
 use crate::scenario::{AwsNames, Load, Plan};
+use crate::simulate::lambda::FunctionSpec;
 
 /// The function timeout the guard assumes when the deployed stack's is unknown, s.
 const ASSUMED_TIMEOUT_S: f64 = 10.0;
@@ -121,6 +122,18 @@ impl TargetFacts {
                 architecture: config.function.architecture,
                 reserved_concurrency: Some(config.concurrency_limit()),
                 provisioned_concurrency: config.function.provisioned_concurrency,
+                limits: Some(FunctionSpec {
+                    concurrency: config.concurrency_limit(),
+                    reserved: config.function.reserved_concurrency.is_some(),
+                    account_concurrency: config.account_concurrency,
+                    provisioned: config.function.provisioned_concurrency,
+                    scaling_per_10s: config.function.scaling_per_10s,
+                    keep_warm_s: config.function.keep_warm.as_secs_f64(),
+                    rate_limits: config.function.invocation_rate_limit,
+                }),
+                overheads_s: local_stack::profile::Profile::load(&config.latency_profile)
+                    .map(|p| (p.lambda.invoke_overhead.mean_ms() / 1e3, p.lambda.cold_start_platform.mean_ms() / 1e3))
+                    .unwrap_or_default(),
                 ..Default::default()
             },
             log: Some((stack.log_path().to_path_buf(), 0)),
@@ -207,10 +220,11 @@ pub async fn after_run(
 ) -> (Option<Pulled>, Result<CostResult, PriceError>) {
     let mut facts = ctx.facts.clone();
     if let Some((path, offset)) = &ctx.log
-        && let Some((report, bytes)) = lambda_log::read_since(path, *offset)
+        && let Some(window) = lambda_log::read_since(path, *offset)
     {
-        facts.report = report;
-        facts.log_bytes = Some(bytes);
+        facts.holds = window.holds(facts.overheads_s);
+        facts.report = window.report;
+        facts.log_bytes = Some(window.bytes);
     }
     let pulled = match (&ctx.source, &ctx.names, no_cloudwatch) {
         (Some(source), Some(names), false) => {

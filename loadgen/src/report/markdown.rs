@@ -122,22 +122,31 @@ fn cost(o: &mut String, c: &CostResult) {
         let sustainable = k.highest_sustainable_rate.map(|x| format!("{x:.0} req/s")).unwrap_or_else(|| "none".into());
         let _ = writeln!(
             o,
-            "\n**Knee**: reserved concurrency {} ÷ mean duration {:.1} ms = {:.0} req/s by Little's law; highest offered rate with < 1% Lambda throttles: {sustainable}.{}\n",
-            k.reserved_concurrency,
+            "\n**Knee**: {} ÷ mean duration {:.1} ms = {:.0} req/s by Little's law; highest offered rate with < 1% Lambda throttles: {sustainable}.{}\n",
+            super::knee_concurrency(k),
             k.mean_duration_ms,
             k.littles_law_max_rate,
             super::knee_limits(k).map(|l| format!(" {}", cell(&l))).unwrap_or_default()
         );
-        let _ = writeln!(o, "| offered req/s | measured throttles | Little's law | Erlang B |\n|---:|---:|---:|---:|");
+        let _ = writeln!(
+            o,
+            "| phase | offered req/s | measured throttles | simulated | Little's law | Erlang B |\n|---|---:|---:|---:|---:|---:|"
+        );
         for p in &k.points {
             let _ = writeln!(
                 o,
-                "| {:.0} | {:.2}% | {:.2}% | {:.2}% |",
+                "| {} | {:.0}{} | {:.2}% | {} | {:.2}% | {} |",
+                cell(&p.phase),
                 p.rate,
+                if p.ramp { " (ramp mean)" } else { "" },
                 p.measured * 100.0,
+                super::knee_pct(p.simulated),
                 p.littles_law * 100.0,
-                p.erlang_b * 100.0
+                super::knee_pct(p.erlang_b)
             );
+        }
+        if let Some(how) = &k.simulation {
+            let _ = writeln!(o, "\nSimulated: {}.", cell(how));
         }
     }
 }

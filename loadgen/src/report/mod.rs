@@ -36,6 +36,32 @@ pub fn shown(value: f64, unit: Unit) -> String {
     }
 }
 
+/// A knee share as a percentage, or a dash where it does not apply (no simulation, or Erlang
+/// B for evenly spaced arrivals).
+pub fn knee_pct(share: Option<f64>) -> String {
+    share.map_or_else(|| "–".into(), |v| format!("{:.2}%", v * 100.0))
+}
+
+/// `s` cut to `n` characters, with an ellipsis when cut, for fixed-width terminal columns.
+pub fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The concurrency limit the knee is reckoned against, for humans.
+pub fn knee_concurrency(k: &Knee) -> String {
+    if k.unreserved {
+        format!("the account's concurrency {} (no reservation)", k.reserved_concurrency)
+    } else {
+        format!("reserved concurrency {}", k.reserved_concurrency)
+    }
+}
+
 /// What the knee says about Lambda's two limits beyond Little's law, when the run knows it: the
 /// invocation-rate limit and which limit refused the throttled requests. One sentence, the same
 /// in every renderer; `None` for documents written before these figures existed.

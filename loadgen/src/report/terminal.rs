@@ -146,8 +146,8 @@ fn cost(out: &mut String, c: &CostResult) {
     if let Some(k) = &c.knee {
         let _ = writeln!(
             out,
-            "    knee: reserved concurrency {} ÷ mean duration {:.1} ms = {:.0} req/s (Little's law); highest rate with < 1% Lambda throttles: {}",
-            k.reserved_concurrency,
+            "    knee: {} ÷ mean duration {:.1} ms = {:.0} req/s (Little's law); highest rate with < 1% Lambda throttles: {}",
+            super::knee_concurrency(k),
             k.mean_duration_ms,
             k.littles_law_max_rate,
             k.highest_sustainable_rate.map(|x| format!("{x:.0} req/s")).unwrap_or_else(|| "none".into())
@@ -158,12 +158,18 @@ fn cost(out: &mut String, c: &CostResult) {
         for p in &k.points {
             let _ = writeln!(
                 out,
-                "      {:>6.0} req/s  measured {:>6.2}%   Little {:>6.2}%   Erlang B {:>6.2}%",
+                "      {:<16} {:>6.0} req/s{}  measured {:>6.2}%  simulated {:>7}  Little {:>6.2}%  Erlang B {:>7}",
+                super::clip(&p.phase, 16),
                 p.rate,
+                if p.ramp { " (ramp)" } else { "       " },
                 p.measured * 100.0,
+                super::knee_pct(p.simulated),
                 p.littles_law * 100.0,
-                p.erlang_b * 100.0
+                super::knee_pct(p.erlang_b)
             );
+        }
+        if let Some(how) = &k.simulation {
+            let _ = writeln!(out, "      simulated: {how}");
         }
     }
     if !c.reconciliation.is_empty() {

@@ -70,20 +70,32 @@ impl Usage {
     /// A 30-day month of this usage, its traffic scaled by `factor`: the provisioned
     /// concurrency stays configured for the whole month, whatever the traffic.
     pub fn month(&self, factor: f64) -> Usage {
-        Usage { provisioned_seconds: MONTH_SECONDS, ..self.scaled(factor) }
+        self.scale(factor, MONTH_SECONDS)
     }
 
     /// The same usage with `factor` times the traffic over the same time.
     pub fn scaled(&self, factor: f64) -> Usage {
+        self.scale(factor, self.provisioned_seconds)
+    }
+
+    /// `factor` times the traffic over `seconds` of provisioned concurrency. The provisioned
+    /// environments serve no more than they have time for (P × seconds); the rest of the
+    /// traffic is billed on demand, as the spill-over would be.
+    ///
+    /// Doubt: the cap assumes the provisioned environments could be kept 100% busy; in
+    /// practice spill-over starts earlier, so at high factors the on-demand share is low.
+    fn scale(&self, factor: f64, seconds: f64) -> Usage {
+        let capacity_ms = f64::from(self.provisioned_concurrency) * seconds * 1000.0;
         Usage {
             api_requests: self.api_requests * factor,
             lambda_requests: self.lambda_requests * factor,
             lambda_billed_ms: self.lambda_billed_ms * factor,
-            provisioned_billed_ms: self.provisioned_billed_ms * factor,
+            provisioned_billed_ms: (self.provisioned_billed_ms * factor).min(capacity_ms),
             read_units: self.read_units * factor,
             write_units: self.write_units * factor,
             cloudwatch_metrics: self.cloudwatch_metrics,
             log_bytes: self.log_bytes * factor,
+            provisioned_seconds: seconds,
             ..self.clone()
         }
     }
@@ -168,19 +180,30 @@ pub struct BatchVsItem {
     pub verdict: String,
 }
 
-/// One point of the throttle curve.
+/// One point of the throttle curve: a stretch of the plan at one offered rate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KneePoint {
-    /// Offered rate, req/s (seconds grouped to the nearest 10 req/s).
+    /// The phase (and step) it covers.
+    #[serde(default)]
+    pub phase: String,
+    /// Offered rate of the plan, req/s (a ramp's mean).
     pub rate: f64,
-    /// Seconds in the group.
+    /// True when the rate ramps through the stretch (`rate` is its mean).
+    #[serde(default)]
+    pub ramp: bool,
+    /// Measured seconds in it.
     pub seconds: u32,
     /// Measured share of Lambda throttles.
     pub measured: f64,
-    /// Little's law: max(0, 1 − c ÷ (rate × mean duration)).
+    /// Simulated share: the plan's own arrivals, the run's hold times, Lambda's rules (absent
+    /// when the run has no REPORT lines to draw hold times from).
+    #[serde(default)]
+    pub simulated: Option<f64>,
+    /// Little's law: max(0, 1 − c ÷ (rate × mean duration)), the fluid bound.
     pub littles_law: f64,
-    /// Erlang B blocking probability with c servers and load rate × mean duration.
-    pub erlang_b: f64,
+    /// Erlang B blocking probability with c servers and load rate × mean duration; only for
+    /// Poisson arrivals, the assumption it rests on.
+    pub erlang_b: Option<f64>,
 }
 
 /// Lambda's throttles split by the limit that refused them.
@@ -215,8 +238,11 @@ impl ThrottlesByReason {
 /// Where throttling starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Knee {
-    /// Reserved concurrency (servers).
+    /// Reserved concurrency (servers); the account's limit when `unreserved`.
     pub reserved_concurrency: u32,
+    /// True when the function has no reservation and shares the account's concurrency.
+    #[serde(default)]
+    pub unreserved: bool,
     /// Mean function duration, ms.
     pub mean_duration_ms: f64,
     /// c ÷ mean duration, req/s.
@@ -229,6 +255,9 @@ pub struct Knee {
     /// Which limit refused the throttled invocations (the local stack says; AWS does not).
     #[serde(default)]
     pub throttles_by_reason: Option<ThrottlesByReason>,
+    /// How the simulated shares were drawn (hold times and replications), when they were.
+    #[serde(default)]
+    pub simulation: Option<String>,
     /// The curve.
     pub points: Vec<KneePoint>,
 }
@@ -350,5 +379,31 @@ impl Breakdown {
                     || !matches!(c, Component::LambdaProvisionedConcurrency | Component::LambdaProvisionedDuration)
             })
             .map(|c| (c, self.of(c)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provisioned_environments_serve_no_more_than_they_have_time_for() {
+        // 2 environments for 60 s served 30 s of the 40 s billed; 10× the traffic over the same
+        // 60 s would need 300 s of them, and they have 120 s: the rest spills to on-demand.
+        let u = Usage {
+            lambda_billed_ms: 40_000.0,
+            provisioned_billed_ms: 30_000.0,
+            provisioned_concurrency: 2,
+            provisioned_seconds: 60.0,
+            memory_mb: 1024,
+            ..Usage::default()
+        };
+        let ten = u.scaled(10.0);
+        assert_eq!(ten.provisioned_billed_ms, 120_000.0);
+        assert_eq!(ten.on_demand_gb_seconds(), 280.0);
+        // A month at the same traffic: 43,200× the window, well within 2 × 30 days.
+        let month = u.month(MONTH_SECONDS / 60.0);
+        assert_eq!(month.provisioned_seconds, MONTH_SECONDS);
+        assert_eq!(month.provisioned_billed_ms, 30_000.0 * MONTH_SECONDS / 60.0);
     }
 }

@@ -66,6 +66,10 @@ pub struct TargetInfo {
     /// How the local stack gave each environment the CPU share of its memory.
     #[serde(default)]
     pub cpu: Option<CpuEnforcement>,
+    /// Environments the kernel would not put under a cgroup, whose CPU time was measured
+    /// instead (`cpu` then holds only for the others).
+    #[serde(default)]
+    pub cpu_refused: u64,
     /// The deployed stack's outputs (`--infra`).
     pub infra: Option<InfraOutputs>,
 }

@@ -67,6 +67,9 @@ pub enum Reservation {
     Count(i64),
     /// `"unreserved"`: share the account's concurrency.
     Word(String),
+    /// Anything else (a fraction, a boolean, a table), refused at validation with its place.
+    #[schemars(skip)]
+    Other(toml::Value),
 }
 
 /// `[stack]`: overrides of the local stack's settings; `None` keeps the stack's default.
@@ -235,6 +238,20 @@ fn reservation(loc: &Locator<'_>, v: &Spanned<Reservation>) -> Result<Option<u32
             span(v),
             "stack.reserved_concurrency",
             format!("expected a number of environments or \"unreserved\", got \"{w}\""),
+        )),
+        Reservation::Other(x) => Err(loc.error(
+            span(v),
+            "stack.reserved_concurrency",
+            format!(
+                "expected a whole number of environments or \"unreserved\", got {}",
+                match x {
+                    toml::Value::Float(f) => f.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    toml::Value::Array(_) => "an array".into(),
+                    toml::Value::Table(_) => "a table".into(),
+                    other => other.type_str().into(),
+                }
+            ),
         )),
     }
 }

@@ -70,10 +70,16 @@ impl Account {
         s.unreserved_active = s.unreserved_active.saturating_sub(1);
     }
 
-    /// Takes a token of the account's invocation rate (10 × its concurrency per second).
+    /// Takes a token of the account's invocation rate (10 × its concurrency per second,
+    /// <https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html>).
     pub fn try_rate(&self) -> bool {
         let now = self.started.elapsed().as_secs_f64();
         self.state().rate.try_take(now)
+    }
+
+    /// Returns a rate token taken for an invocation a later limit refused.
+    pub fn give_back_rate(&self) {
+        self.state().rate.give_back();
     }
 }
 

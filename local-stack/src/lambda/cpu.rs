@@ -41,8 +41,8 @@ impl CpuEnforcement {
                 format!("{share:.3} of a core per environment at {memory_mb} MB (cgroup v1 cpu.cfs_quota_us)")
             }
             CpuEnforcement::CpuTime => format!(
-                "{share:.3} of a core per environment at {memory_mb} MB, approximated: no cgroup could be created, so each \
-                 invocation is held for its measured CPU time x (1/share - 1)"
+                "{share:.3} of a core per environment at {memory_mb} MB, approximated: each invocation is held for its \
+                 measured CPU time x (1/share - 1)"
             ),
             CpuEnforcement::Off => "full host speed for every environment (cpu_model = \"none\")".into(),
         }
@@ -136,6 +136,8 @@ pub struct CpuLimiter {
     mode: Mode,
     share: f64,
     next: AtomicU64,
+    /// Environments the kernel would not put under a cgroup (measured instead).
+    refused: AtomicU64,
 }
 
 static PARENT_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -147,12 +149,18 @@ impl CpuLimiter {
         let mode = match model {
             CpuModel::None => Mode::Off,
             CpuModel::Measured => Mode::CpuTime,
-            CpuModel::Proportional => match cgroup_parent() {
+            CpuModel::Proportional => match cgroup_parent(share) {
                 Some((dir, v2)) => Mode::Cgroup { v2, parent: Arc::new(Parent { dir }) },
                 None => Mode::CpuTime,
             },
         };
-        CpuLimiter { mode, share, next: AtomicU64::new(0) }
+        CpuLimiter { mode, share, next: AtomicU64::new(0), refused: AtomicU64::new(0) }
+    }
+
+    /// Environments started so far that the kernel would not put under a cgroup, whose CPU
+    /// time was measured instead: the start-up probe makes this rare, and a run reports it.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// The enforcement in force.
@@ -182,6 +190,9 @@ impl CpuLimiter {
         });
         // Dropped on failure, the guard removes what was made.
         let guard = CgroupGuard { dir, _parent: parent.clone() };
+        if made.is_err() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
         made.map(|()| Some(guard))
     }
 
@@ -228,9 +239,10 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
 }
 
 /// A directory where environment cgroups with a CPU controller can be made, and whether it is
-/// cgroup v2; created and proved with a trial child. Leftovers of a stack that was killed
-/// (whose process is gone) are removed on the way.
-fn cgroup_parent() -> Option<(PathBuf, bool)> {
+/// cgroup v2; proved with a trial child given the very quota environments will get (a parent
+/// with a lower limit refuses a larger one) and a process moved into it. Leftovers of a stack
+/// that was killed (whose process is gone) are removed on the way.
+fn cgroup_parent(share: f64) -> Option<(PathBuf, bool)> {
     let mounts = fs::read_to_string("/proc/self/mountinfo").ok()?;
     let own = fs::read_to_string("/proc/self/cgroup").ok()?;
     for v2 in [true, false] {
@@ -243,7 +255,9 @@ fn cgroup_parent() -> Option<(PathBuf, bool)> {
             }
             let ok = (!v2 || fs::write(dir.join("cgroup.subtree_control"), "+cpu").is_ok()) && {
                 let probe = dir.join("probe");
-                let ok = fs::create_dir(&probe).is_ok() && write_quota(&probe, v2, quota(0.5)).is_ok();
+                let ok = fs::create_dir(&probe).is_ok()
+                    && write_quota(&probe, v2, quota(share)).is_ok()
+                    && moves_a_process(&probe);
                 let _ = fs::remove_dir(&probe);
                 ok
             };
@@ -254,6 +268,31 @@ fn cgroup_parent() -> Option<(PathBuf, bool)> {
         }
     }
     None
+}
+
+/// Whether a process can be moved into `dir`: a short-lived `sleep`, killed and reaped at once
+/// so `dir` can be removed. Without `sleep` on PATH it is assumed (the quota was accepted).
+fn moves_a_process(dir: &Path) -> bool {
+    let Ok(mut child) = std::process::Command::new("sleep")
+        .arg("5")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        return true;
+    };
+    let moved = fs::write(dir.join("cgroup.procs"), child.id().to_string()).is_ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    // The kernel may take a moment to see the process leave before the cgroup can go.
+    for _ in 0..50 {
+        if fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|p| p.trim().is_empty()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    moved
 }
 
 /// Where to try: this process's own cgroup, then the hierarchy's root. In cgroup v2 a child
@@ -323,10 +362,10 @@ mod tests {
 
     #[test]
     fn measured_cpu_time_is_held_for_what_the_share_costs() {
-        let half = CpuLimiter { mode: Mode::CpuTime, share: 0.5, next: AtomicU64::new(0) };
+        let half = CpuLimiter { mode: Mode::CpuTime, share: 0.5, next: AtomicU64::new(0), refused: AtomicU64::new(0) };
         assert_eq!(half.hold_for(Duration::from_millis(10), true), Duration::from_millis(10));
         assert_eq!(half.hold_for(Duration::from_millis(10), false), Duration::ZERO, "a cgroup does it");
-        let full = CpuLimiter { mode: Mode::CpuTime, share: 1.0, next: AtomicU64::new(0) };
+        let full = CpuLimiter { mode: Mode::CpuTime, share: 1.0, next: AtomicU64::new(0), refused: AtomicU64::new(0) };
         assert_eq!(full.hold_for(Duration::from_millis(10), true), Duration::ZERO);
     }
 

@@ -72,6 +72,9 @@ pub struct InvokeResult {
     pub billed_ms: u64,
 }
 
+/// How long a provisioned environment whose INIT failed waits before the reaper replaces it.
+const PROVISION_RETRY: Duration = Duration::from_secs(5);
+
 /// Why provisioned concurrency could not be made ready.
 #[derive(Debug, thiserror::Error)]
 #[error("provisioned concurrency could not be initialised ({error_type}): {message}")]
@@ -239,36 +242,54 @@ impl LambdaService {
         self.inner.cpu.enforcement()
     }
 
+    /// Environments the kernel would not put under a cgroup, measured instead.
+    pub fn cpu_refused(&self) -> u64 {
+        self.inner.cpu.refused()
+    }
+
     /// Initialises the provisioned concurrency before traffic, all at once as Lambda does
-    /// when it is configured. Fails if an INIT fails, as Lambda's configuration does.
+    /// when it is configured. Fails if an INIT fails, as Lambda's configuration does
+    /// (<https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html>).
     pub async fn provision(&self) -> Result<(), ProvisionError> {
         let n = self.inner.config.provisioned_concurrency;
+        self.lock_pool().provisioning += n;
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..n {
             let svc = self.clone();
-            set.spawn(async move { svc.provision_one().await });
+            set.spawn(async move { svc.provision_one(Duration::ZERO).await });
         }
         while let Some(done) = set.join_next().await {
-            if let Ok(Err(e)) = done {
-                return Err(e);
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(e) => {
+                    return Err(ProvisionError { error_type: "Runtime.Unknown".into(), message: e.to_string() });
+                }
             }
         }
         Ok(())
     }
 
-    /// Starts one provisioned environment and makes it ready.
-    async fn provision_one(&self) -> Result<(), ProvisionError> {
-        self.lock_pool().provisioning += 1;
+    /// Starts one provisioned environment (already counted in `provisioning` by the caller,
+    /// under the pool's lock, so two callers never start the same one) and makes it ready. A
+    /// failure is said in the function log and stays counted for `pause`, so a replacement
+    /// whose INIT always fails is retried at that pace rather than on every reaper tick.
+    async fn provision_one(&self, pause: Duration) -> Result<(), ProvisionError> {
         let started = self.start_env(self.inner.config.timeout, true).await;
-        let mut pool = self.lock_pool();
-        pool.provisioning = pool.provisioning.saturating_sub(1);
-        match started {
+        let result = match started {
             Ok((env, _)) => {
-                pool.ready.push(env);
+                self.lock_pool().ready.push(env);
                 Ok(())
             }
-            Err((error_type, message, _)) => Err(ProvisionError { error_type, message }),
-        }
+            Err((error_type, message, _)) => {
+                self.log_line(&format!("loadlab: a provisioned environment failed to start ({error_type}: {message})"));
+                tokio::time::sleep(pause).await;
+                Err(ProvisionError { error_type, message })
+            }
+        };
+        let mut pool = self.lock_pool();
+        pool.provisioning = pool.provisioning.saturating_sub(1);
+        result
     }
 
     fn lock_pool(&self) -> std::sync::MutexGuard<'_, Pool> {
@@ -299,13 +320,15 @@ impl LambdaService {
                     pool.all.retain(|e| !e.is_dead() && !expired.iter().any(|x| x.id == e.id));
                     pool.ready.retain(|e| !e.is_dead());
                     let alive = pool.all.iter().filter(|e| e.provisioned).count() as u32;
-                    inner.config.provisioned_concurrency.saturating_sub(alive + pool.provisioning)
+                    let missing = inner.config.provisioned_concurrency.saturating_sub(alive + pool.provisioning);
+                    pool.provisioning += missing;
+                    missing
                 };
                 let svc = LambdaService { inner };
                 for _ in 0..missing {
                     let svc = svc.clone();
                     tokio::spawn(async move {
-                        let _ = svc.provision_one().await;
+                        let _ = svc.provision_one(PROVISION_RETRY).await;
                     });
                 }
             }
@@ -379,6 +402,9 @@ impl LambdaService {
                 return refuse(ThrottleReason::InvocationRate);
             }
             if !inner.account.try_rate() {
+                if reserved.is_some() {
+                    inner.rate.lock().unwrap_or_else(|p| p.into_inner()).give_back();
+                }
                 return refuse(ThrottleReason::AccountInvocationRate);
             }
         }
@@ -391,6 +417,13 @@ impl LambdaService {
         } else {
             let now_s = inner.started.elapsed().as_secs_f64();
             if !inner.scaling.lock().unwrap_or_else(|p| p.into_inner()).try_take(now_s) {
+                // Refused, so not invoked: the rate tokens it took go back.
+                if inner.config.invocation_rate_limit {
+                    if reserved.is_some() {
+                        inner.rate.lock().unwrap_or_else(|p| p.into_inner()).give_back();
+                    }
+                    inner.account.give_back_rate();
+                }
                 return refuse(ThrottleReason::ScalingRate);
             }
             Acquire::Cold(lease)
@@ -552,6 +585,20 @@ impl LambdaService {
                         && let Some(used) = env.pid.and_then(cpu::cpu_time)
                     {
                         let hold = inner.cpu.hold_for(used, true);
+                        // At its share the INIT would have run past the limit: a timeout, as
+                        // it would be on Lambda, after waiting out what is left of the limit.
+                        if init + hold > limit {
+                            tokio::time::sleep(limit.saturating_sub(init)).await;
+                            env.kill();
+                            if attempt == 0 {
+                                self.log_line(&format!(
+                                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout",
+                                    limit.as_secs_f64() * 1e3
+                                ));
+                                limit = timeout;
+                            }
+                            continue;
+                        }
                         tokio::time::sleep(hold).await;
                         init += hold;
                     }

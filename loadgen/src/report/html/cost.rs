@@ -67,25 +67,28 @@ pub(super) fn section(r: &Results) -> Option<Section> {
     }
     if let Some(k) = &c.knee {
         s.notes.push(format!(
-            "Knee: reserved concurrency {} ÷ mean duration {:.1} ms = {:.0} req/s by Little's law; highest offered \
+            "Knee: {} ÷ mean duration {:.1} ms = {:.0} req/s by Little's law; highest offered \
              rate with < 1% Lambda throttles: {}.",
-            k.reserved_concurrency,
+            crate::report::knee_concurrency(k),
             k.mean_duration_ms,
             k.littles_law_max_rate,
             k.highest_sustainable_rate.map(|x| format!("{x:.0} req/s")).unwrap_or_else(|| "none".into())
         ));
         s.notes.extend(crate::report::knee_limits(k));
+        s.notes.extend(k.simulation.as_ref().map(|how| format!("Simulated: {how}.")));
         let mut t = Table::new(
-            "Throttling against offered rate: measured, Little's law, Erlang B",
-            &["#offered req/s", "#seconds", "#measured", "#Little's law", "#Erlang B"],
+            "Throttling against offered rate: measured, simulated, Little's law, Erlang B (Poisson arrivals only)",
+            &["phase", "#offered req/s", "#seconds", "#measured", "#simulated", "#Little's law", "#Erlang B"],
         );
         for p in &k.points {
             t.rows.push(vec![
-                Cell::num(format!("{:.0}", p.rate)),
+                Cell::text(p.phase.clone()),
+                Cell::num(format!("{:.0}{}", p.rate, if p.ramp { " (ramp mean)" } else { "" })),
                 Cell::num(p.seconds.to_string()),
                 Cell::num(pct(p.measured)),
+                Cell::num(crate::report::knee_pct(p.simulated)),
                 Cell::num(pct(p.littles_law)),
-                Cell::num(pct(p.erlang_b)),
+                Cell::num(crate::report::knee_pct(p.erlang_b)),
             ]);
         }
         s.tables.push(t);

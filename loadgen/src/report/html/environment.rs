@@ -83,7 +83,11 @@ pub(super) fn section(r: &Results) -> Section {
             ),
         );
         if let Some(cpu) = r.target.cpu {
-            kv("function CPU", cpu.describe(f.memory_mb));
+            let refused = match r.target.cpu_refused {
+                0 => String::new(),
+                n => format!("; {n} environment(s) refused by the kernel, their CPU time measured instead"),
+            };
+            kv("function CPU", format!("{}{refused}", cpu.describe(f.memory_mb)));
         }
         kv("latency profile", stack.latency_profile.clone());
         kv("region", stack.region.clone());

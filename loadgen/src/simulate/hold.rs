@@ -1,0 +1,127 @@
+//! How long an invocation holds its environment, as an empirical distribution: a table of
+//! quantiles read from a measured histogram, sampled by inverse transform (a uniform variate
+//! looked up between two neighbouring quantiles), so drawing costs one random number and one
+//! interpolation whatever the run's size.
+
+use hdrhistogram::Histogram;
+
+/// Quantiles kept: enough that the tail past p99.9 still has several points.
+const QUANTILES: usize = 4096;
+
+/// A distribution of times in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Empirical {
+    /// Values at the quantiles (i + 0.5) / N, ascending.
+    table: Vec<f64>,
+    mean: f64,
+}
+
+impl Empirical {
+    /// From raw samples in seconds; `None` when there are none (or none is finite).
+    pub fn from_samples(samples: &[f64]) -> Option<Empirical> {
+        let mut v: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite() && *x >= 0.0).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let table = (0..QUANTILES.min(v.len()))
+            .map(|i| {
+                let q = (i as f64 + 0.5) / QUANTILES.min(v.len()) as f64;
+                v[((q * v.len() as f64) as usize).min(v.len() - 1)]
+            })
+            .collect();
+        Some(Empirical::with_table(table))
+    }
+
+    /// From a histogram whose values are in units of `unit_s` seconds (1e-6 for µs); `None`
+    /// when it is empty.
+    pub fn from_histogram(h: &Histogram<u64>, unit_s: f64) -> Option<Empirical> {
+        let total = h.len();
+        if total == 0 {
+            return None;
+        }
+        let n = QUANTILES.min(total as usize);
+        let mut table = Vec::with_capacity(n);
+        let mut seen = 0u64;
+        let mut values = h.iter_recorded().map(|v| (v.count_at_value(), h.highest_equivalent(v.value_iterated_to())));
+        let mut current = values.next();
+        for i in 0..n {
+            // The sample rank this quantile falls on, 1-based.
+            let rank = (((i as f64 + 0.5) / n as f64) * total as f64).ceil().max(1.0) as u64;
+            while let Some((count, _)) = current {
+                if seen + count >= rank {
+                    break;
+                }
+                seen += count;
+                current = values.next();
+            }
+            let value = current.map_or(h.max(), |(_, v)| v);
+            table.push(value as f64 * unit_s);
+        }
+        Some(Empirical::with_table(table))
+    }
+
+    /// Always `seconds`.
+    pub fn constant(seconds: f64) -> Empirical {
+        Empirical::with_table(vec![seconds.max(0.0)])
+    }
+
+    fn with_table(table: Vec<f64>) -> Empirical {
+        let mean = table.iter().sum::<f64>() / table.len() as f64;
+        Empirical { table, mean }
+    }
+
+    /// The mean of the distribution drawn from (the table's, which is what the model uses).
+    pub fn mean(&self) -> f64 {
+        self.mean
+    }
+
+    /// One draw.
+    pub fn sample(&self, rng: &mut fastrand::Rng) -> f64 {
+        if self.table.len() == 1 {
+            return self.table[0];
+        }
+        // Between the quantiles either side of u; below the first and above the last the
+        // extreme values stand (an empirical distribution has no tail beyond what was seen).
+        let x = rng.f64() * self.table.len() as f64 - 0.5;
+        if x <= 0.0 {
+            return self.table[0];
+        }
+        let i = x as usize;
+        if i + 1 >= self.table.len() {
+            return self.table[self.table.len() - 1];
+        }
+        let f = x - i as f64;
+        self.table[i] + (self.table[i + 1] - self.table[i]) * f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_follow_the_histogram() {
+        // Half the samples at 10 ms, half at 30 ms: the mean is 20 ms and no draw leaves [10, 30].
+        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        h.record_n(10_000, 500).unwrap();
+        h.record_n(30_000, 500).unwrap();
+        let d = Empirical::from_histogram(&h, 1e-6).unwrap();
+        assert!((d.mean() - 0.020).abs() < 0.0002, "{}", d.mean());
+        let mut rng = fastrand::Rng::with_seed(1);
+        let draws: Vec<f64> = (0..10_000).map(|_| d.sample(&mut rng)).collect();
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        assert!((mean - 0.020).abs() < 0.0005, "{mean}");
+        assert!(draws.iter().all(|x| (0.00999..=0.03002).contains(x)));
+        assert!(Empirical::from_histogram(&Histogram::<u64>::new(3).unwrap(), 1e-6).is_none());
+    }
+
+    #[test]
+    fn samples_keep_their_quantiles() {
+        let samples: Vec<f64> = (1..=1000).map(|i| i as f64 / 1000.0).collect();
+        let d = Empirical::from_samples(&samples).unwrap();
+        assert!((d.mean() - 0.5005).abs() < 0.001, "{}", d.mean());
+        assert_eq!(Empirical::constant(0.1).sample(&mut fastrand::Rng::with_seed(3)), 0.1);
+        assert!(Empirical::from_samples(&[f64::NAN]).is_none());
+    }
+}

@@ -1,0 +1,235 @@
+//! One Lambda function in virtual time, admitting invocations in the order the local stack's
+//! emulator does — the concurrency cap, then the invocation-rate limits, then (for a cold start)
+//! the scaling rate — with the same rules ([`local_stack::rules`]): no queue, a refused
+//! invocation is a throttle at once. Warm environments are reused most recently used first and
+//! expire after the keep-warm time; provisioned ones are ready before the first arrival and
+//! never expire.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use local_stack::rules::{self, ThrottleReason, TokenBucket};
+
+use super::hold::Empirical;
+
+/// The function's configuration, as far as admission goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSpec {
+    /// Environments it may run at once: its reservation, or what the account leaves it.
+    pub concurrency: u32,
+    /// True when `concurrency` is a reservation (its own invocation-rate limit applies);
+    /// false when it is the account's unreserved pool.
+    pub reserved: bool,
+    /// The account's concurrency limit (its invocation-rate limit is 10 × this).
+    pub account_concurrency: u32,
+    /// Environments initialised before traffic.
+    pub provisioned: u32,
+    /// New environments per 10 s.
+    pub scaling_per_10s: u32,
+    /// How long an idle on-demand environment lives, s.
+    pub keep_warm_s: f64,
+    /// False when the invocation-rate limits are switched off (the local stack allows it).
+    pub rate_limits: bool,
+}
+
+/// What an invocation held its environment for.
+#[derive(Debug, Clone)]
+pub struct Holds {
+    /// Warm invocations: invoke overhead plus handler duration, s.
+    pub warm: Empirical,
+    /// What a cold start adds before the handler runs (INIT), s; zero when unknown.
+    pub init: Option<Empirical>,
+    /// Added to every invocation: the platform's invoke overhead, which REPORT lines do not
+    /// show, s (the local stack's latency profile says; 0 when unknown).
+    pub overhead_s: f64,
+    /// Added to every cold start: the platform's part of it before INIT, s (likewise).
+    pub platform_s: f64,
+}
+
+/// How an invocation went.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Admission {
+    /// Served by an idle environment (provisioned or warm), holding it this long, s.
+    Warm(f64),
+    /// Served by a new environment, holding it this long (INIT included), s.
+    Cold(f64),
+    /// Refused.
+    Throttled(ThrottleReason),
+}
+
+/// An environment busy until `end` (seconds, ordered by `total_cmp` through the bit trick).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Busy {
+    end: OrderedSecs,
+    provisioned: bool,
+}
+
+/// Non-negative seconds ordered as integers: the IEEE bits of a non-negative float sort as
+/// the float does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct OrderedSecs(u64);
+
+impl OrderedSecs {
+    fn new(s: f64) -> Self {
+        OrderedSecs(s.max(0.0).to_bits())
+    }
+    fn get(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+/// The function's state at the current virtual time.
+#[derive(Debug, Clone)]
+pub struct FunctionModel {
+    spec: FunctionSpec,
+    rate: TokenBucket,
+    account_rate: TokenBucket,
+    scaling: TokenBucket,
+    busy: BinaryHeap<Reverse<Busy>>,
+    /// Idle on-demand environments by the time they went idle, oldest first.
+    idle: VecDeque<f64>,
+    idle_provisioned: u32,
+}
+
+impl FunctionModel {
+    /// A function with its provisioned environments ready and nothing else running.
+    pub fn new(spec: FunctionSpec) -> FunctionModel {
+        FunctionModel {
+            rate: rules::invocation_rate(spec.concurrency),
+            account_rate: rules::invocation_rate(spec.account_concurrency),
+            scaling: rules::scaling_rate(spec.scaling_per_10s),
+            busy: BinaryHeap::new(),
+            idle: VecDeque::new(),
+            idle_provisioned: spec.provisioned.min(spec.concurrency),
+            spec,
+        }
+    }
+
+    /// Environments running an invocation at `now` (after [`Self::invoke`] or [`Self::advance`]).
+    pub fn busy(&self) -> usize {
+        self.busy.len()
+    }
+
+    /// Ends every invocation finished by `now` and retires environments idle past keep-warm.
+    pub fn advance(&mut self, now: f64) {
+        while let Some(Reverse(b)) = self.busy.peek().copied() {
+            if b.end.get() > now {
+                break;
+            }
+            self.busy.pop();
+            if b.provisioned {
+                self.idle_provisioned += 1;
+            } else {
+                self.idle.push_back(b.end.get());
+            }
+        }
+        while self.idle.front().is_some_and(|since| now - since > self.spec.keep_warm_s) {
+            self.idle.pop_front();
+        }
+    }
+
+    /// An invocation arriving at `now` (non-decreasing across calls).
+    pub fn invoke(&mut self, now: f64, holds: &Holds, rng: &mut fastrand::Rng) -> Admission {
+        self.advance(now);
+        if self.busy.len() as u64 >= u64::from(self.spec.concurrency) {
+            return Admission::Throttled(if self.spec.reserved {
+                ThrottleReason::ReservedConcurrency
+            } else {
+                ThrottleReason::AccountConcurrency
+            });
+        }
+        if self.spec.rate_limits && self.spec.reserved && !self.rate.try_take(now) {
+            return Admission::Throttled(ThrottleReason::InvocationRate);
+        }
+        if self.spec.rate_limits && !self.account_rate.try_take(now) {
+            if self.spec.reserved {
+                self.rate.give_back();
+            }
+            return Admission::Throttled(ThrottleReason::AccountInvocationRate);
+        }
+        let warm = holds.overhead_s + holds.warm.sample(rng);
+        let (admission, provisioned) = if self.idle_provisioned > 0 {
+            self.idle_provisioned -= 1;
+            (Admission::Warm(warm), true)
+        } else if self.idle.pop_back().is_some() {
+            (Admission::Warm(warm), false)
+        } else if self.scaling.try_take(now) {
+            let init = holds.platform_s + holds.init.as_ref().map_or(0.0, |d| d.sample(rng));
+            (Admission::Cold(init + warm), false)
+        } else {
+            // Refused, so not invoked: the rate tokens it took go back, as in the emulator.
+            if self.spec.rate_limits {
+                if self.spec.reserved {
+                    self.rate.give_back();
+                }
+                self.account_rate.give_back();
+            }
+            return Admission::Throttled(ThrottleReason::ScalingRate);
+        };
+        let hold = match admission {
+            Admission::Warm(h) | Admission::Cold(h) => h,
+            Admission::Throttled(_) => 0.0,
+        };
+        self.busy.push(Reverse(Busy { end: OrderedSecs::new(now + hold), provisioned }));
+        admission
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(c: u32) -> FunctionSpec {
+        FunctionSpec {
+            concurrency: c,
+            reserved: true,
+            account_concurrency: 1000,
+            provisioned: 0,
+            scaling_per_10s: 1000,
+            keep_warm_s: 300.0,
+            rate_limits: true,
+        }
+    }
+
+    fn holds(s: f64) -> Holds {
+        Holds { warm: Empirical::constant(s), init: Some(Empirical::constant(0.5)), overhead_s: 0.0, platform_s: 0.0 }
+    }
+
+    #[test]
+    fn the_cap_refuses_at_once_and_frees_when_an_invocation_ends() {
+        let mut f = FunctionModel::new(spec(2));
+        let mut rng = fastrand::Rng::with_seed(1);
+        let h = holds(0.1);
+        assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Cold(0.6));
+        assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Cold(0.6));
+        assert_eq!(f.invoke(0.1, &h, &mut rng), Admission::Throttled(ThrottleReason::ReservedConcurrency));
+        assert_eq!(f.invoke(0.6, &h, &mut rng), Admission::Warm(0.1), "ended at 0.6, reused warm");
+        assert_eq!(f.busy(), 1);
+    }
+
+    #[test]
+    fn the_invocation_rate_limit_binds_before_concurrency_does() {
+        // Concurrency 5 allows 50 invocations/s; 1 ms holds never fill 5 environments.
+        let mut f = FunctionModel::new(spec(5));
+        let mut rng = fastrand::Rng::with_seed(1);
+        let h = Holds { warm: Empirical::constant(0.001), init: None, overhead_s: 0.0, platform_s: 0.0 };
+        let served =
+            (0..1000).filter(|i| !matches!(f.invoke(*i as f64 / 100.0, &h, &mut rng), Admission::Throttled(_))).count();
+        // 10 s at 100/s: the bucket (burst 50) lets through 50 + 10 s × 50/s, less the first second's refill.
+        assert!((500..=550).contains(&served), "{served}");
+    }
+
+    #[test]
+    fn provisioned_environments_start_warm_and_idle_ones_expire() {
+        let mut f = FunctionModel::new(FunctionSpec { provisioned: 1, keep_warm_s: 10.0, ..spec(3) });
+        let mut rng = fastrand::Rng::with_seed(1);
+        let h = holds(0.1);
+        assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Warm(0.1), "provisioned");
+        assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Cold(0.6), "spill-over");
+        // At 5 s both are idle: the provisioned one is used first.
+        assert_eq!(f.invoke(5.0, &h, &mut rng), Admission::Warm(0.1));
+        // At 20 s the on-demand one (idle since 0.6 s) has expired; the provisioned one has not.
+        assert_eq!(f.invoke(20.0, &h, &mut rng), Admission::Warm(0.1));
+        assert_eq!(f.invoke(20.0, &h, &mut rng), Admission::Cold(0.6));
+    }
+}

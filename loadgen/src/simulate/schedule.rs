@@ -1,0 +1,105 @@
+//! The plan's offered load through the model: every open-model phase's arrivals from the same
+//! pacer and seeds a run uses, one function carrying its state (busy and warm environments,
+//! token buckets) from phase to phase as the real stack does, counted per window of constant
+//! offered rate — a constant phase, each step of a steps phase, a ramp as a whole. Closed-model
+//! phases have no offered rate: the model lets their time pass with nothing arriving.
+
+use crate::attack::pacer::Pacer;
+use crate::attack::phase_seed;
+use crate::scenario::{Arrivals, Load, Plan};
+
+use super::lambda::{Admission, FunctionModel, FunctionSpec, Holds};
+
+/// One stretch of the plan at one offered rate, with what the model did in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// The phase's name, with the step (`name step 2/4`) for a steps phase.
+    pub label: String,
+    /// Start and end, seconds since the measured phases began.
+    pub start_s: f64,
+    /// End, s.
+    pub end_s: f64,
+    /// Offered rate, req/s (a ramp's mean).
+    pub rate: f64,
+    /// True for a ramp (the rate is a mean over a changing load).
+    pub ramp: bool,
+    /// Arrivals spacing.
+    pub arrivals: Arrivals,
+    /// Arrivals simulated (over every replication).
+    pub offered: u64,
+    /// Of them, throttled by Lambda.
+    pub throttled: u64,
+    /// Of them, cold starts.
+    pub cold_starts: u64,
+}
+
+impl Window {
+    /// The simulated throttle share; `None` with no arrivals.
+    pub fn throttle_share(&self) -> Option<f64> {
+        (self.offered > 0).then(|| self.throttled as f64 / self.offered as f64)
+    }
+}
+
+/// The windows of `plan`, counts zero.
+pub fn windows(plan: &Plan) -> Vec<Window> {
+    let mut out = Vec::new();
+    let mut start = 0.0;
+    for phase in &plan.phases {
+        let d = phase.duration.as_secs_f64();
+        let window = |label: String, s: f64, e: f64, rate: f64, ramp: bool| Window {
+            label,
+            start_s: s,
+            end_s: e,
+            rate,
+            ramp,
+            arrivals: phase.arrivals,
+            offered: 0,
+            throttled: 0,
+            cold_starts: 0,
+        };
+        match &phase.load {
+            Load::Constant { rate } => out.push(window(phase.name.clone(), start, start + d, *rate, false)),
+            Load::Ramp { from, to } => out.push(window(phase.name.clone(), start, start + d, (from + to) / 2.0, true)),
+            Load::Steps { rates } => {
+                let step = d / rates.len() as f64;
+                for (k, r) in rates.iter().enumerate() {
+                    let s = start + k as f64 * step;
+                    out.push(window(format!("{} step {}/{}", phase.name, k + 1, rates.len()), s, s + step, *r, false));
+                }
+            }
+            Load::Closed { .. } => {}
+        }
+        start += d;
+    }
+    out
+}
+
+/// Runs `plan` through one function `replications` times (the first with the run's own
+/// arrival seeds, the others with fresh ones; hold times drawn anew each time) and returns its
+/// windows with the counts summed over the replications.
+pub fn run(plan: &Plan, spec: &FunctionSpec, holds: &Holds, replications: u32) -> Vec<Window> {
+    let mut out = windows(plan);
+    for rep in 0..u64::from(replications.max(1)) {
+        let plan_seed = plan.seed.wrapping_add(rep.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng = fastrand::Rng::with_seed(plan_seed ^ 0x5eed_0f40_1d00);
+        let mut function = FunctionModel::new(spec.clone());
+        let mut phase_start = 0.0;
+        for (i, phase) in plan.phases.iter().enumerate() {
+            if let Some(mut pacer) = Pacer::new(&phase.load, phase.duration, phase.arrivals, phase_seed(plan_seed, i)) {
+                while let Some(offset) = pacer.next_due() {
+                    let t = phase_start + offset.as_secs_f64();
+                    // Windows are few and ordered: the last one starting at or before t.
+                    let Some(w) = out.iter_mut().rev().find(|w| w.start_s <= t + 1e-9) else { continue };
+                    w.offered += 1;
+                    match function.invoke(t, holds, &mut rng) {
+                        Admission::Throttled(_) => w.throttled += 1,
+                        Admission::Cold(_) => w.cold_starts += 1,
+                        Admission::Warm(_) => {}
+                    }
+                }
+            }
+            phase_start += phase.duration.as_secs_f64();
+        }
+    }
+    out
+}

@@ -1,0 +1,162 @@
+//! The simulator against what queueing theory says it must do: Poisson arrivals with
+//! exponential holds lose what Erlang's formula says (checked against an independent
+//! implementation here), evenly spaced arrivals with constant holds below capacity lose
+//! nothing, and simulated concurrency obeys Little's law.
+
+use std::path::Path;
+use std::time::Duration;
+
+use loadgen::attack::pacer::Pacer;
+use loadgen::scenario::{Arrivals, Load, Plan};
+use loadgen::simulate::hold::Empirical;
+use loadgen::simulate::lambda::{Admission, FunctionModel, FunctionSpec, Holds};
+use loadgen::simulate::schedule;
+
+fn spec(c: u32) -> FunctionSpec {
+    FunctionSpec {
+        concurrency: c,
+        reserved: true,
+        account_concurrency: 1000,
+        provisioned: 0,
+        scaling_per_10s: 1000,
+        keep_warm_s: 300.0,
+        rate_limits: true,
+    }
+}
+
+/// Erlang B straight from its definition, (a^c / c!) / Σ_{k≤c} a^k / k!, in logs.
+fn erlang_b_by_definition(c: u32, a: f64) -> f64 {
+    let log_term = |k: u32| k as f64 * a.ln() - (1..=k).map(|i| (i as f64).ln()).sum::<f64>();
+    let max = (0..=c).map(log_term).fold(f64::MIN, f64::max);
+    let sum: f64 = (0..=c).map(|k| (log_term(k) - max).exp()).sum();
+    (log_term(c) - max).exp() / sum
+}
+
+fn exponential(mean: f64, n: usize, seed: u64) -> Empirical {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let v: Vec<f64> = (0..n).map(|_| -mean * (1.0 - rng.f64()).ln()).collect();
+    Empirical::from_samples(&v).unwrap()
+}
+
+/// Feeds one phase's arrivals to `f`; returns (offered, throttled).
+fn drive(f: &mut FunctionModel, load: Load, secs: u64, arrivals: Arrivals, holds: &Holds) -> (u64, u64) {
+    let mut pacer = Pacer::new(&load, Duration::from_secs(secs), arrivals, 7).unwrap();
+    let mut rng = fastrand::Rng::with_seed(11);
+    let (mut offered, mut throttled) = (0, 0);
+    while let Some(t) = pacer.next_due() {
+        offered += 1;
+        if matches!(f.invoke(t.as_secs_f64(), holds, &mut rng), Admission::Throttled(_)) {
+            throttled += 1;
+        }
+    }
+    (offered, throttled)
+}
+
+#[test]
+fn poisson_arrivals_with_exponential_holds_lose_what_erlang_b_says() {
+    for (c, rate) in [(10u32, 8.0), (5, 6.0), (20, 15.0)] {
+        let warm = exponential(1.0, 200_000, u64::from(c));
+        let a = rate * warm.mean();
+        let holds = Holds { warm, init: None, overhead_s: 0.0, platform_s: 0.0 };
+        let mut f = FunctionModel::new(spec(c));
+        let (offered, throttled) = drive(&mut f, Load::Constant { rate }, 6000, Arrivals::Poisson, &holds);
+        let simulated = throttled as f64 / offered as f64;
+        let expected = erlang_b_by_definition(c, a);
+        assert!(
+            (simulated - expected).abs() < 0.01,
+            "c {c}, {a:.2} erlangs: simulated {simulated:.4}, Erlang B {expected:.4}"
+        );
+    }
+    // The reference is right: B(1, 1) = 1/2, B(2, 1) = 1/5.
+    assert!((erlang_b_by_definition(1, 1.0) - 0.5).abs() < 1e-12);
+    assert!((erlang_b_by_definition(2, 1.0) - 0.2).abs() < 1e-12);
+}
+
+#[test]
+fn even_arrivals_with_constant_holds_below_capacity_lose_nothing() {
+    // 60/s held 130 ms needs 7.8 environments: 8 suffice when arrivals are evenly spaced,
+    // where Erlang B (Poisson) predicts a quarter refused.
+    let holds = Holds { warm: Empirical::constant(0.130), init: None, overhead_s: 0.0, platform_s: 0.0 };
+    let mut f = FunctionModel::new(spec(8));
+    let (offered, throttled) = drive(&mut f, Load::Constant { rate: 60.0 }, 60, Arrivals::Even, &holds);
+    assert_eq!((offered, throttled), (3600, 0));
+    assert!(erlang_b_by_definition(8, 60.0 * 0.130) > 0.2);
+    // Past capacity the same arrivals do throttle: the check can fail.
+    let holds = Holds { warm: Empirical::constant(0.140), init: None, overhead_s: 0.0, platform_s: 0.0 };
+    let mut f = FunctionModel::new(spec(8));
+    let (_, throttled) = drive(&mut f, Load::Constant { rate: 60.0 }, 60, Arrivals::Even, &holds);
+    assert!(throttled > 0);
+}
+
+#[test]
+fn simulated_concurrency_obeys_littles_law() {
+    // L = λ·W: at 50/s held 0.2 s on average, 10 environments busy on average.
+    let holds = Holds { warm: exponential(0.2, 100_000, 3), init: None, overhead_s: 0.0, platform_s: 0.0 };
+    let w = holds.warm.mean();
+    let mut f = FunctionModel::new(spec(1000));
+    let mut pacer =
+        Pacer::new(&Load::Constant { rate: 50.0 }, Duration::from_secs(2000), Arrivals::Poisson, 5).unwrap();
+    let mut rng = fastrand::Rng::with_seed(9);
+    let (mut next_sample, mut samples, mut busy_sum) = (10.0, 0u64, 0u64);
+    while let Some(t) = pacer.next_due() {
+        let t = t.as_secs_f64();
+        // Sample the busy count on a fixed grid (after a warm-up), between arrivals.
+        while next_sample < t {
+            f.advance(next_sample);
+            busy_sum += f.busy() as u64;
+            samples += 1;
+            next_sample += 0.01;
+        }
+        assert!(!matches!(f.invoke(t, &holds, &mut rng), Admission::Throttled(_)));
+    }
+    let mean_busy = busy_sum as f64 / samples as f64;
+    let little = 50.0 * w;
+    assert!((mean_busy - little).abs() / little < 0.03, "mean busy {mean_busy:.3}, λW {little:.3}");
+}
+
+#[test]
+fn a_plan_runs_window_by_window_with_the_runs_own_schedule() {
+    let text = r#"
+name = "ramp-like"
+[[phase]]
+name = "low"
+duration = "10s"
+rate = 20
+[[phase]]
+name = "steps"
+duration = "20s"
+steps = [50, 100]
+[[phase]]
+name = "users"
+duration = "5s"
+users = 2
+[[phase]]
+name = "ramp"
+duration = "10s"
+ramp = { from = 0, to = 100 }
+[[request]]
+name = "r"
+path = "/health"
+"#;
+    let plan = Plan::from_str(Path::new("ramp-like.toml"), text, &|_| None).unwrap();
+    let holds = Holds {
+        warm: Empirical::constant(0.1),
+        init: Some(Empirical::constant(0.2)),
+        overhead_s: 0.0,
+        platform_s: 0.0,
+    };
+    let w = schedule::run(&plan, &spec(8), &holds, 1);
+    let labels: Vec<&str> = w.iter().map(|w| w.label.as_str()).collect();
+    assert_eq!(labels, ["low", "steps step 1/2", "steps step 2/2", "ramp"]);
+    let offered: Vec<u64> = w.iter().map(|w| w.offered).collect();
+    assert_eq!(offered, [200, 500, 1000, 500], "the pacer's counts, the closed phase skipped");
+    assert_eq!((w[3].start_s, w[3].rate, w[3].ramp), (35.0, 50.0, true));
+    // 20/s × 0.1 s fits in 8; 100/s × 0.1 s = 10 environments does not, and the first
+    // environments start cold.
+    assert_eq!(w[0].throttled, 0);
+    assert!(w[0].cold_starts >= 2);
+    assert!(w[2].throttle_share().unwrap() > 0.15);
+    // Replications sum.
+    let three = schedule::run(&plan, &spec(8), &holds, 3);
+    assert_eq!(three[1].offered, 1500);
+}
