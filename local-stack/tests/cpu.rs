@@ -61,3 +61,40 @@ async fn cpu_model_none_runs_at_full_speed() {
     assert_eq!(mode, CpuEnforcement::Off);
     assert!(small < full * 2, "128 MB took {small:?} against {full:?} without a CPU model");
 }
+
+/// The cgroup directory an environment process is in, from `/proc/<pid>/cgroup` and the
+/// mounts: `None` when it is in none of ours.
+fn env_cgroup(pid: u32) -> Option<std::path::PathBuf> {
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = own.lines().find_map(|l| l.splitn(3, ':').nth(2).filter(|p| p.contains("/loadlab-")))?;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mounts.lines().find_map(|l| {
+        let point = l.split_whitespace().nth(4)?;
+        let dir = std::path::Path::new(point).join(rel.trim_start_matches('/'));
+        dir.is_dir().then_some(dir)
+    })
+}
+
+#[tokio::test]
+async fn a_stopped_stack_leaves_no_cgroup_behind() {
+    let mut c = config(misbehave());
+    c.api.routes = vec!["ANY /{proxy+}".into()];
+    let stack = Stack::start(c).await.unwrap();
+    if !matches!(stack.lambda().cpu_enforcement(), CpuEnforcement::CgroupV1 | CpuEnforcement::CgroupV2) {
+        eprintln!("no cgroups on this machine: nothing to leave behind");
+        return;
+    }
+    assert_eq!(get(&format!("{}/warm", stack.endpoints().api_url)).await.status, 200);
+    let pid = stack.lambda().pids()[0];
+    let env_dir = env_cgroup(pid).expect("the environment runs in its own cgroup");
+    let parent = env_dir.parent().unwrap().to_path_buf();
+    assert!(parent.file_name().unwrap().to_string_lossy().starts_with("loadlab-"), "{}", parent.display());
+    assert_eq!(stack.lambda().cpu_refused(), 0);
+    stack.stop();
+    // Processes are reaped asynchronously; the directories go with them.
+    let until = Instant::now() + Duration::from_secs(3);
+    while (env_dir.exists() || parent.exists()) && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!env_dir.exists() && !parent.exists(), "{} is still there", parent.display());
+}
