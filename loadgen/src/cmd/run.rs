@@ -235,7 +235,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     }
     // Before the stack stops: its CloudWatch endpoint and function log are still there.
     let window = (window_start, run.window_end);
-    let (pulled, cost) = cost::stage::after_run(&ctx, &results, window, &prices, opts.no_cloudwatch, &sink).await;
+    let (pulled, cost, calibration) =
+        cost::stage::after_run(&ctx, &results, window, &prices, opts.no_cloudwatch, &sink).await;
+    results.calibration = calibration;
     match cost {
         Ok(c) => results.cost = Some(c),
         Err(e) => sink.event(Event::NoCost { reason: e.to_string() }),

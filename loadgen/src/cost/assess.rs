@@ -6,15 +6,16 @@
 use local_stack::config::Architecture;
 
 use super::by_request::{batch_vs_item, costs};
+use super::calibrate;
 use super::client_view::ClientView;
 use super::knee::knee;
 use super::lambda_log::ReportLines;
 use super::prices::{MONTH_SECONDS, PriceError, Prices, free_tier_value, price};
 use super::reconcile;
 use crate::record::Class;
+use crate::results::calibration::{Calibration, FunctionLimits};
 use crate::results::cost::{CostResult, Usage};
 use crate::results::{MetricId, Pulled, Results};
-use crate::simulate::lambda::{FunctionSpec, Holds};
 
 /// Log bytes per invocation when the real log is not at hand (AWS without a log pull): one
 /// JSON request line (~260 B) plus START, END and REPORT (~250 B), as the local stack writes them.
@@ -35,13 +36,13 @@ pub struct FunctionFacts {
     pub report: Option<ReportLines>,
     /// Log bytes written in the measured window (local stack).
     pub log_bytes: Option<f64>,
-    /// The function's limits as the simulator applies them, when all are known (local stack).
-    pub limits: Option<FunctionSpec>,
-    /// Hold times from the REPORT lines of the measured window (local stack).
-    pub holds: Option<Holds>,
+    /// The function's limits as Lambda admits invocations, when all are known (local stack).
+    pub limits: Option<FunctionLimits>,
     /// What holds an environment beyond the REPORT lines: the invoke overhead and a cold
-    /// start's platform part, mean s (the local stack's latency profile).
-    pub overheads_s: (f64, f64),
+    /// start's platform part, mean ms (the local stack's latency profile).
+    pub overheads_ms: (f64, f64),
+    /// What the knee's simulation draws from (the measured window's REPORT lines).
+    pub calibration: Option<Calibration>,
 }
 
 /// The usage of the run from the best source for each figure, with where each came from and
@@ -220,9 +221,10 @@ pub fn assess(
     let by_request = costs(results, facts.memory_mb, facts.architecture, overhead_ms, p);
     let batch_vs_item = batch_vs_item(results, &by_request);
     let cw_mean = pulled.and_then(|x| x.get(MetricId::DurationSum)).map(|s| s / per_invocation);
-    let knee = facts
-        .reserved_concurrency
-        .and_then(|c| knee(results, c, usage.lambda_billed_ms / per_invocation, cw_mean, pulled, model(facts)));
+    let knee = facts.reserved_concurrency.and_then(|c| {
+        let model = facts.calibration.as_ref().and_then(calibrate::model);
+        knee(results, c, usage.lambda_billed_ms / per_invocation, cw_mean, pulled, model.as_ref().map(|(f, h)| (f, h)))
+    });
     Ok(CostResult {
         region: region.into(),
         prices_checked: prices.checked.clone(),
@@ -241,10 +243,4 @@ pub fn assess(
         notes,
         usage,
     })
-}
-
-/// The function as the simulator needs it: its limits and the run's hold times, when both
-/// are known.
-fn model(facts: &FunctionFacts) -> Option<(&FunctionSpec, &Holds)> {
-    Some((facts.limits.as_ref()?, facts.holds.as_ref()?))
 }

@@ -6,6 +6,7 @@
 
 pub mod assess;
 pub mod by_request;
+pub mod calibrate;
 pub mod client_view;
 pub mod cloudwatch;
 pub mod knee;

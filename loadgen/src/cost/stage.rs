@@ -9,14 +9,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use local_stack::config::Architecture;
 
 use super::assess::{FunctionFacts, assess};
+use super::calibrate;
 use super::cloudwatch::{self, Names, Pull, Source};
 use super::lambda_log;
 use super::prices::{PriceError, Prices};
 use crate::event::{Event, Sink, WorstCase};
 use crate::record::Class;
+use crate::results::calibration::{Calibration, FunctionLimits};
 use crate::results::{CostResult, InfraOutputs, Pulled, Results};
 use crate::scenario::{AwsNames, Load, Plan};
-use crate::simulate::lambda::FunctionSpec;
 
 /// The function timeout the guard assumes when the deployed stack's is unknown, s.
 const ASSUMED_TIMEOUT_S: f64 = 10.0;
@@ -122,7 +123,7 @@ impl TargetFacts {
                 architecture: config.function.architecture,
                 reserved_concurrency: Some(config.concurrency_limit()),
                 provisioned_concurrency: config.function.provisioned_concurrency,
-                limits: Some(FunctionSpec {
+                limits: Some(FunctionLimits {
                     concurrency: config.concurrency_limit(),
                     reserved: config.function.reserved_concurrency.is_some(),
                     account_concurrency: config.account_concurrency,
@@ -130,9 +131,10 @@ impl TargetFacts {
                     scaling_per_10s: config.function.scaling_per_10s,
                     keep_warm_s: config.function.keep_warm.as_secs_f64(),
                     rate_limits: config.function.invocation_rate_limit,
+                    memory_mb: config.function.memory_mb,
                 }),
-                overheads_s: local_stack::profile::Profile::load(&config.latency_profile)
-                    .map(|p| (p.lambda.invoke_overhead.mean_ms() / 1e3, p.lambda.cold_start_platform.mean_ms() / 1e3))
+                overheads_ms: local_stack::profile::Profile::load(&config.latency_profile)
+                    .map(|p| (p.lambda.invoke_overhead.mean_ms(), p.lambda.cold_start_platform.mean_ms()))
                     .unwrap_or_default(),
                 ..Default::default()
             },
@@ -209,7 +211,8 @@ pub async fn align_start(ctx: &TargetFacts, seeded: bool, sink: &Arc<dyn Sink>) 
 }
 
 /// Pulls CloudWatch (unless disabled) and prices the run; a failed pull is reported and the
-/// cost then comes from what the client saw.
+/// cost then comes from what the client saw. Also returns what a simulation of the run draws
+/// from, for results.json.
 pub async fn after_run(
     ctx: &TargetFacts,
     results: &Results,
@@ -217,12 +220,12 @@ pub async fn after_run(
     prices: &Prices,
     no_cloudwatch: bool,
     sink: &Arc<dyn Sink>,
-) -> (Option<Pulled>, Result<CostResult, PriceError>) {
+) -> (Option<Pulled>, Result<CostResult, PriceError>, Option<Calibration>) {
     let mut facts = ctx.facts.clone();
     if let Some((path, offset)) = &ctx.log
         && let Some(window) = lambda_log::read_since(path, *offset)
     {
-        facts.holds = window.holds(facts.overheads_s);
+        facts.calibration = facts.limits.as_ref().and_then(|l| calibrate::calibration(l, &window, facts.overheads_ms));
         facts.report = window.report;
         facts.log_bytes = Some(window.bytes);
     }
@@ -242,5 +245,5 @@ pub async fn after_run(
         _ => None,
     };
     let cost = assess(results, pulled.as_ref(), &facts, prices, &ctx.region);
-    (pulled, cost)
+    (pulled, cost, facts.calibration)
 }

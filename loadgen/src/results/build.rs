@@ -73,6 +73,7 @@ impl Results {
             series: rec.series.clone(),
             cost: None,
             cloudwatch: None,
+            calibration: None,
             histograms: cells(plan, rec),
         }
     }

@@ -8,6 +8,7 @@
 //! (cost, gates, compare, renderers) reads it.
 
 pub mod build;
+pub mod calibration;
 pub mod cloudwatch;
 pub mod codec;
 pub mod cost;
@@ -19,6 +20,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use build::RunFacts;
+pub use calibration::Calibration;
 pub use cloudwatch::{CloudWatchSource, MetricId, Pulled};
 pub use codec::{HistogramError, LoadError, decode, encode};
 pub use cost::CostResult;
@@ -208,6 +210,9 @@ pub struct Results {
     pub cost: Option<CostResult>,
     /// What CloudWatch reported for the run window (absent with `--no-cloudwatch`).
     pub cloudwatch: Option<Pulled>,
+    /// What a simulation of this run draws from (absent without REPORT lines: a URL target).
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
     /// Every non-empty histogram cell.
     pub histograms: Vec<HistogramCell>,
 }

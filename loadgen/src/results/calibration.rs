@@ -1,0 +1,46 @@
+//! What a run measured that a simulation of it draws from: the function's admission limits and
+//! the distributions of how long invocations held their environments, so the knee — and a later
+//! `loadgen simulate` of other traffic or settings — need nothing but results.json.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The function's limits as Lambda admits invocations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FunctionLimits {
+    /// Environments it may run at once: its reservation, or the account's limit.
+    pub concurrency: u32,
+    /// True when `concurrency` is a reservation; false when the account's pool is shared.
+    pub reserved: bool,
+    /// The account's concurrency limit.
+    pub account_concurrency: u32,
+    /// Environments initialised before traffic.
+    pub provisioned: u32,
+    /// New environments per 10 s.
+    pub scaling_per_10s: u32,
+    /// How long an idle on-demand environment lives, s.
+    pub keep_warm_s: f64,
+    /// Whether the invocation-rate limits applied.
+    pub rate_limits: bool,
+    /// Memory, MB (the hold times were measured at it).
+    pub memory_mb: u32,
+}
+
+/// Hold-time distributions and the limits they were measured under.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Calibration {
+    /// Where the hold times came from.
+    pub source: String,
+    /// The function's limits.
+    pub function: FunctionLimits,
+    /// Invocations measured (REPORT lines in the measured window).
+    pub invocations: u64,
+    /// `Duration` of every invocation, µs, HdrHistogram V2 deflate, base64.
+    pub durations_us: String,
+    /// `Init Duration` of the cold starts, µs, same encoding (empty when there were none).
+    pub inits_us: String,
+    /// Mean invoke overhead the REPORT lines do not show, ms (the latency profile's).
+    pub invoke_overhead_ms: f64,
+    /// Mean platform part of a cold start before INIT, ms (the latency profile's).
+    pub cold_platform_ms: f64,
+}
