@@ -36,15 +36,7 @@ fn main() {
         overhead_s: 0.001,
         platform_s: 0.1,
     };
-    let spec = FunctionSpec {
-        concurrency: 100,
-        reserved: true,
-        account_concurrency: 1000,
-        provisioned: 0,
-        scaling_per_10s: 1000,
-        keep_warm_s: 300.0,
-        rate_limits: true,
-    };
+    let spec = FunctionSpec::with_reservation(100);
     for arrivals in ["even", "poisson"] {
         let p = plan(arrivals);
         let t = Instant::now();

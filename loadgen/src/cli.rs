@@ -69,6 +69,30 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Simulate a measured run at other traffic and settings: throttles, cold starts, cost.
+    #[command(after_help = "Settings for --set: reserved_concurrency (or \"unreserved\"), provisioned_concurrency,\n\
+account_concurrency, keep_warm (s). Several --set make a grid of every combination.\n\n\
+Example:\n  loadgen simulate reports/steady-20261202T040000Z/results.json --traffic 10x \\\n    \
+--set reserved_concurrency=10,50,100 --set provisioned_concurrency=0,5")]
+    Simulate {
+        /// The results document of a local-stack run (it holds the calibration).
+        results: PathBuf,
+        /// Multiply every open-model rate of the run's plan, e.g. 10x or 0.5x.
+        #[arg(long, value_name = "FACTOR", allow_hyphen_values = true)]
+        traffic: Option<String>,
+        /// A setting and the values to simulate, NAME=V1,V2,…; repeat for a grid.
+        #[arg(long = "set", value_name = "NAME=VALUES")]
+        sets: Vec<String>,
+        /// Seed of the first replication (default: the run's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// A price list TOML instead of the built-in one.
+        #[arg(long, value_name = "FILE")]
+        prices: Option<PathBuf>,
+        /// Where to write simulation.json (default: beside results.json).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Compare a run against a baseline: diff table, compare.html, exit 1 on a regression.
     #[command(after_help = "Allowances: <metric>=<N>% (relative), <N>pp (percentage points, for rates) or <N>ms.\n\
 Metrics: latency.{p50,p90,p95,p99,p999,max,mean}, service_time.p99, errors.rate, throttles.rate,\n\

@@ -54,6 +54,9 @@ pub enum Error {
     /// a scenario that already validated, so a stack that does not start is a setup failure.
     #[error(transparent)]
     StackUp(local_stack::StartError),
+    /// `loadgen simulate` cannot simulate as asked.
+    #[error(transparent)]
+    Simulate(#[from] crate::simulate::error::SimulateError),
     /// Ctrl-C cannot be waited for.
     #[error("cannot wait for Ctrl-C")]
     Signal(#[source] std::io::Error),
@@ -69,7 +72,8 @@ impl Error {
             | Error::Guard(_)
             | Error::Results(_)
             | Error::Compare(_)
-            | Error::StackUp(_) => EXIT_BAD_INPUT,
+            | Error::StackUp(_)
+            | Error::Simulate(_) => EXIT_BAD_INPUT,
             Error::Target(e) if e.is_bad_input() => EXIT_BAD_INPUT,
             Error::Target(_) | Error::Write(_) | Error::Tls(_) | Error::Signal(_) => EXIT_NOT_RUN,
         }

@@ -1,21 +1,26 @@
-//! The JSON Schemas shipped in `docs/` — `scenario.schema.json` and `results.schema.json` — are
-//! the ones generated from the types, and the sample results document validates against its
-//! schema. Regenerate both with `UPDATE_SCHEMA=1 cargo test -p loadgen --test schema`.
+//! The JSON Schemas shipped in `docs/` — `scenario.schema.json`, `results.schema.json` and
+//! `simulation.schema.json` — are the ones generated from the types, and the sample results
+//! document validates against its schema. Regenerate them with
+//! `UPDATE_SCHEMA=1 cargo test -p loadgen --test schema`.
 
 use std::path::PathBuf;
 
-#[test]
-fn committed_schema_is_generated_from_the_types() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/scenario.schema.json");
-    let generated = serde_json::to_string_pretty(&loadgen::scenario::raw::json_schema()).unwrap() + "\n";
+/// The committed `docs/<name>`, after checking it is `generated` (rewritten first with
+/// `UPDATE_SCHEMA=1`).
+fn committed(name: &str, generated: &impl serde::Serialize) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs").join(name);
+    let generated = serde_json::to_string_pretty(generated).unwrap() + "\n";
     if std::env::var_os("UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &generated).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "docs/scenario.schema.json is stale: run UPDATE_SCHEMA=1 cargo test -p loadgen --test schema"
-    );
+    assert!(committed == generated, "docs/{name} is stale: run UPDATE_SCHEMA=1 cargo test -p loadgen --test schema");
+    committed
+}
+
+#[test]
+fn committed_schema_is_generated_from_the_types() {
+    let committed = committed("scenario.schema.json", &loadgen::scenario::raw::json_schema());
     let v: serde_json::Value = serde_json::from_str(&committed).unwrap();
     let top: Vec<&str> = v["properties"].as_object().unwrap().keys().map(String::as_str).collect();
     for key in ["name", "target", "stack", "data", "phase", "request", "thresholds"] {
@@ -47,15 +52,7 @@ fn validate_with_jsonschema(schema: &std::path::Path, doc: &std::path::Path) -> 
 fn committed_results_schema_is_generated_and_the_sample_validates() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let path = root.join("../docs/results.schema.json");
-    let generated = serde_json::to_string_pretty(&loadgen::results::json_schema()).unwrap() + "\n";
-    if std::env::var_os("UPDATE_SCHEMA").is_some() {
-        std::fs::write(&path, &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "docs/results.schema.json is stale: run UPDATE_SCHEMA=1 cargo test -p loadgen --test schema"
-    );
+    committed("results.schema.json", &loadgen::results::json_schema());
     let sample = root.join("tests/data/sample-results.json");
     validate_with_jsonschema(&path, &sample).unwrap_or_else(|e| panic!("the sample does not validate:\n{e}"));
 
@@ -69,4 +66,11 @@ fn committed_results_schema_is_generated_and_the_sample_validates() {
     std::fs::write(&bad, doc.to_string()).unwrap();
     let e = validate_with_jsonschema(&path, &bad).unwrap_err();
     assert!(e.contains("'many' is not of type 'integer'") && e.contains("surprise"), "{e}");
+}
+
+#[test]
+fn committed_simulation_schema_is_generated_from_the_types() {
+    let committed = committed("simulation.schema.json", &loadgen::simulate::output::json_schema());
+    let v: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(v["additionalProperties"], false, "unknown fields make a document invalid");
 }

@@ -13,15 +13,7 @@ use loadgen::simulate::lambda::{Admission, FunctionModel, FunctionSpec, Holds};
 use loadgen::simulate::schedule;
 
 fn spec(c: u32) -> FunctionSpec {
-    FunctionSpec {
-        concurrency: c,
-        reserved: true,
-        account_concurrency: 1000,
-        provisioned: 0,
-        scaling_per_10s: 1000,
-        keep_warm_s: 300.0,
-        rate_limits: true,
-    }
+    FunctionSpec::with_reservation(c)
 }
 
 /// Erlang B straight from its definition, (a^c / c!) / Σ_{k≤c} a^k / k!, in logs.

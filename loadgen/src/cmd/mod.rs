@@ -6,6 +6,7 @@ pub mod compare;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod simulate;
 pub mod stack;
 pub mod validate;
 

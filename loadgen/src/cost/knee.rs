@@ -7,7 +7,7 @@ use local_stack::rules::INVOCATIONS_PER_SECOND_PER_CONCURRENCY;
 use crate::record::Class;
 use crate::results::cost::{Knee, KneePoint, ThrottlesByReason};
 use crate::results::{MetricId, Pulled, Results};
-use crate::scenario::{Arrivals, Plan};
+use crate::scenario::Arrivals;
 use crate::simulate::lambda::{FunctionSpec, Holds};
 use crate::simulate::schedule;
 
@@ -19,12 +19,6 @@ pub fn erlang_b(c: u32, a: f64) -> f64 {
     }
     b
 }
-
-/// Simulated arrivals at most per knee, over every replication: enough replications to
-/// smooth a short run, few enough that a long one costs under a second.
-const SIMULATED_ARRIVALS: f64 = 2_000_000.0;
-/// Replications at most.
-const REPLICATIONS: u32 = 20;
 
 /// The knee of a run with reserved concurrency `c`, when Lambda throttled at all: per stretch
 /// of the plan at one offered rate, the measured throttle share against the simulated one
@@ -45,7 +39,7 @@ pub fn knee(
     let d_ms = duration_mean_ms.unwrap_or(billed_mean_ms).max(0.001);
     let d = d_ms / 1000.0;
     let plan = &results.scenario;
-    let replications = replications(plan);
+    let replications = schedule::replications(plan);
     let simulated = model.map(|(spec, holds)| schedule::run(plan, spec, holds, replications));
     let points: Vec<KneePoint> = schedule::windows(plan)
         .into_iter()
@@ -92,12 +86,6 @@ pub fn knee(
         simulation,
         points,
     })
-}
-
-/// Replications for `plan`: as many as [`SIMULATED_ARRIVALS`] allows, 1 to [`REPLICATIONS`].
-fn replications(plan: &Plan) -> u32 {
-    let arrivals: f64 = plan.phases.iter().map(|p| p.load.mean_rate().unwrap_or(0.0) * p.duration.as_secs_f64()).sum();
-    (SIMULATED_ARRIVALS / arrivals.max(1.0)).clamp(1.0, f64::from(REPLICATIONS)) as u32
 }
 
 /// The measured seconds of `[start_s, end_s)` (a second belongs where its middle falls), with

@@ -13,6 +13,7 @@ pub mod knee;
 pub mod lambda_log;
 pub mod prices;
 pub mod reconcile;
+pub mod simulated;
 pub mod stage;
 
 pub use prices::{PriceError, Prices};

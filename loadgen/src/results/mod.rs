@@ -261,8 +261,14 @@ impl Results {
 /// Every object is closed (`additionalProperties: false`): a field the types do not document
 /// makes a document invalid, so the schema cannot fall behind what loadgen writes.
 pub fn json_schema() -> schemars::Schema {
+    closed_schema::<Results>()
+}
+
+/// The JSON Schema of `T` with every object closed: a field the types do not describe makes a
+/// document invalid.
+pub fn closed_schema<T: JsonSchema>() -> schemars::Schema {
     use schemars::transform::{RecursiveTransform, Transform};
-    let mut schema = schemars::schema_for!(Results);
+    let mut schema = schemars::schema_for!(T);
     RecursiveTransform(|s: &mut schemars::Schema| {
         if s.get("properties").is_some() && s.get("additionalProperties").is_none() {
             s.insert("additionalProperties".into(), false.into());

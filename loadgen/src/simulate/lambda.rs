@@ -32,6 +32,22 @@ pub struct FunctionSpec {
     pub rate_limits: bool,
 }
 
+impl FunctionSpec {
+    /// A function reserving `c` environments in an account with AWS's default limits (1,000
+    /// concurrency, 1,000 new environments per 10 s), idle environments kept 5 minutes.
+    pub fn with_reservation(c: u32) -> FunctionSpec {
+        FunctionSpec {
+            concurrency: c,
+            reserved: true,
+            account_concurrency: rules::ACCOUNT_CONCURRENCY,
+            provisioned: 0,
+            scaling_per_10s: rules::NEW_ENVIRONMENTS_PER_10_S,
+            keep_warm_s: 300.0,
+            rate_limits: true,
+        }
+    }
+}
+
 /// What an invocation held its environment for.
 #[derive(Debug, Clone)]
 pub struct Holds {
@@ -49,12 +65,26 @@ pub struct Holds {
 /// How an invocation went.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Admission {
-    /// Served by an idle environment (provisioned or warm), holding it this long, s.
+    /// Served by an idle provisioned environment, holding it this long, s.
+    Provisioned(f64),
+    /// Served by an idle on-demand environment, holding it this long, s.
     Warm(f64),
     /// Served by a new environment, holding it this long (INIT included), s.
     Cold(f64),
     /// Refused.
     Throttled(ThrottleReason),
+}
+
+impl Admission {
+    /// Billed milliseconds: the handler's duration rounded up to the millisecond, INIT
+    /// included on a cold start (custom runtimes pay for INIT), not the platform's overheads.
+    pub fn billed_ms(&self, holds: &Holds) -> f64 {
+        match *self {
+            Admission::Provisioned(h) | Admission::Warm(h) => ((h - holds.overhead_s) * 1e3).max(0.0).ceil(),
+            Admission::Cold(h) => ((h - holds.overhead_s - holds.platform_s) * 1e3).max(0.0).ceil(),
+            Admission::Throttled(_) => 0.0,
+        }
+    }
 }
 
 /// An environment busy until `end` (seconds, ordered by `total_cmp` through the bit trick).
@@ -150,7 +180,7 @@ impl FunctionModel {
         let warm = holds.overhead_s + holds.warm.sample(rng);
         let (admission, provisioned) = if self.idle_provisioned > 0 {
             self.idle_provisioned -= 1;
-            (Admission::Warm(warm), true)
+            (Admission::Provisioned(warm), true)
         } else if self.idle.pop_back().is_some() {
             (Admission::Warm(warm), false)
         } else if self.scaling.try_take(now) {
@@ -167,7 +197,7 @@ impl FunctionModel {
             return Admission::Throttled(ThrottleReason::ScalingRate);
         };
         let hold = match admission {
-            Admission::Warm(h) | Admission::Cold(h) => h,
+            Admission::Provisioned(h) | Admission::Warm(h) | Admission::Cold(h) => h,
             Admission::Throttled(_) => 0.0,
         };
         self.busy.push(Reverse(Busy { end: OrderedSecs::new(now + hold), provisioned }));
@@ -180,15 +210,7 @@ mod tests {
     use super::*;
 
     fn spec(c: u32) -> FunctionSpec {
-        FunctionSpec {
-            concurrency: c,
-            reserved: true,
-            account_concurrency: 1000,
-            provisioned: 0,
-            scaling_per_10s: 1000,
-            keep_warm_s: 300.0,
-            rate_limits: true,
-        }
+        FunctionSpec::with_reservation(c)
     }
 
     fn holds(s: f64) -> Holds {
@@ -224,12 +246,12 @@ mod tests {
         let mut f = FunctionModel::new(FunctionSpec { provisioned: 1, keep_warm_s: 10.0, ..spec(3) });
         let mut rng = fastrand::Rng::with_seed(1);
         let h = holds(0.1);
-        assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Warm(0.1), "provisioned");
+        assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Provisioned(0.1));
         assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Cold(0.6), "spill-over");
         // At 5 s both are idle: the provisioned one is used first.
-        assert_eq!(f.invoke(5.0, &h, &mut rng), Admission::Warm(0.1));
+        assert_eq!(f.invoke(5.0, &h, &mut rng), Admission::Provisioned(0.1));
         // At 20 s the on-demand one (idle since 0.6 s) has expired; the provisioned one has not.
-        assert_eq!(f.invoke(20.0, &h, &mut rng), Admission::Warm(0.1));
+        assert_eq!(f.invoke(20.0, &h, &mut rng), Admission::Provisioned(0.1));
         assert_eq!(f.invoke(20.0, &h, &mut rng), Admission::Cold(0.6));
     }
 }

@@ -4,6 +4,9 @@
 //! ([`local_stack::rules`]) ([`lambda`]). `run`'s knee compares each offered rate's measured
 //! throttle share with it ([`schedule`]).
 
+pub mod error;
 pub mod hold;
 pub mod lambda;
+pub mod output;
 pub mod schedule;
+pub mod whatif;

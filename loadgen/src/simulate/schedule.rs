@@ -10,6 +10,18 @@ use crate::scenario::{Arrivals, Load, Plan};
 
 use super::lambda::{Admission, FunctionModel, FunctionSpec, Holds};
 
+/// Simulated arrivals at most over every replication: enough replications to smooth a short
+/// plan, few enough that a long one costs about a second per configuration.
+const SIMULATED_ARRIVALS: f64 = 2_000_000.0;
+/// Replications at most.
+const REPLICATIONS: u32 = 20;
+
+/// Replications for `plan`: as many as [`SIMULATED_ARRIVALS`] allows, 1 to [`REPLICATIONS`].
+pub fn replications(plan: &Plan) -> u32 {
+    let arrivals: f64 = plan.phases.iter().map(|p| p.load.mean_rate().unwrap_or(0.0) * p.duration.as_secs_f64()).sum();
+    (SIMULATED_ARRIVALS / arrivals.max(1.0)).clamp(1.0, f64::from(REPLICATIONS)) as u32
+}
+
 /// One stretch of the plan at one offered rate, with what the model did in it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
@@ -31,6 +43,12 @@ pub struct Window {
     pub throttled: u64,
     /// Of them, cold starts.
     pub cold_starts: u64,
+    /// Billed Lambda milliseconds of the admitted ones.
+    pub billed_ms: f64,
+    /// Of them, on provisioned environments.
+    pub provisioned_billed_ms: f64,
+    /// Most environments busy at once.
+    pub peak_concurrency: u32,
 }
 
 impl Window {
@@ -56,6 +74,9 @@ pub fn windows(plan: &Plan) -> Vec<Window> {
             offered: 0,
             throttled: 0,
             cold_starts: 0,
+            billed_ms: 0.0,
+            provisioned_billed_ms: 0.0,
+            peak_concurrency: 0,
         };
         match &phase.load {
             Load::Constant { rate } => out.push(window(phase.name.clone(), start, start + d, *rate, false)),
@@ -76,7 +97,8 @@ pub fn windows(plan: &Plan) -> Vec<Window> {
 
 /// Runs `plan` through one function `replications` times (the first with the run's own
 /// arrival seeds, the others with fresh ones; hold times drawn anew each time) and returns its
-/// windows with the counts summed over the replications.
+/// windows with the counts and billed time summed over the replications (peak concurrency:
+/// the highest of any).
 pub fn run(plan: &Plan, spec: &FunctionSpec, holds: &Holds, replications: u32) -> Vec<Window> {
     let mut out = windows(plan);
     for rep in 0..u64::from(replications.max(1)) {
@@ -91,11 +113,15 @@ pub fn run(plan: &Plan, spec: &FunctionSpec, holds: &Holds, replications: u32) -
                     // Windows are few and ordered: the last one starting at or before t.
                     let Some(w) = out.iter_mut().rev().find(|w| w.start_s <= t + 1e-9) else { continue };
                     w.offered += 1;
-                    match function.invoke(t, holds, &mut rng) {
+                    let admission = function.invoke(t, holds, &mut rng);
+                    match admission {
                         Admission::Throttled(_) => w.throttled += 1,
                         Admission::Cold(_) => w.cold_starts += 1,
+                        Admission::Provisioned(_) => w.provisioned_billed_ms += admission.billed_ms(holds),
                         Admission::Warm(_) => {}
                     }
+                    w.billed_ms += admission.billed_ms(holds);
+                    w.peak_concurrency = w.peak_concurrency.max(function.busy() as u32);
                 }
             }
             phase_start += phase.duration.as_secs_f64();

@@ -1,0 +1,267 @@
+//! What-if inputs from the command line: a traffic scale (`--traffic 10x`) and grids of
+//! settings (`--set reserved_concurrency=10,50,100`), checked once into the configurations to
+//! simulate — every combination of the values given, in the order given.
+
+use crate::scenario::{Load, Plan};
+
+use super::lambda::FunctionSpec;
+
+/// The most configurations one grid may ask for.
+pub const MAX_CONFIGURATIONS: usize = 1_000;
+
+/// The most arrivals one configuration may simulate: about a minute of one core (the model
+/// runs ~10 M arrivals per second), a week at 800 req/s.
+pub const MAX_ARRIVALS: f64 = 5e8;
+
+/// Settings a what-if may change, with what each takes.
+pub const SETTINGS: &[(&str, &str)] = &[
+    ("reserved_concurrency", "environments, 0 to the account's limit minus 100, or \"unreserved\""),
+    ("provisioned_concurrency", "environments initialised before traffic, up to the reservation"),
+    ("account_concurrency", "the account's concurrency limit"),
+    ("keep_warm", "seconds an idle environment lives"),
+];
+
+/// Why a what-if cannot be simulated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WhatIfError {
+    /// `--traffic` is not a positive factor.
+    #[error("--traffic {0}: expected a positive factor such as 10x, 0.5x or 3")]
+    Traffic(String),
+    /// `--set` without `=`.
+    #[error("--set {0}: expected NAME=VALUE[,VALUE…], e.g. --set reserved_concurrency=10,50,100")]
+    Syntax(String),
+    /// A setting the simulator does not model.
+    #[error("--set {name}: not a setting the simulator models; use one of {}", names())]
+    Unknown {
+        /// The name given.
+        name: String,
+    },
+    /// The same setting twice.
+    #[error("--set {0} is given twice; list its values in one --set")]
+    Twice(String),
+    /// A value that does not fit its setting.
+    #[error("--set {name}={value}: {why}")]
+    Value {
+        /// The setting.
+        name: String,
+        /// The value given.
+        value: String,
+        /// What it must be.
+        why: String,
+    },
+    /// A plan too large to simulate.
+    #[error(
+        "--traffic {traffic}x makes {arrivals:.3e} arrivals per configuration; at most {MAX_ARRIVALS:.0e} — lower the factor"
+    )]
+    TooLarge {
+        /// The factor.
+        traffic: f64,
+        /// Arrivals it makes.
+        arrivals: f64,
+    },
+    /// More combinations than [`MAX_CONFIGURATIONS`].
+    #[error("the --set values make {0} configurations; at most {MAX_CONFIGURATIONS}")]
+    TooMany(usize),
+}
+
+fn names() -> String {
+    SETTINGS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
+
+/// A traffic factor from `10x`, `0.5x` or `3`.
+pub fn traffic(text: &str) -> Result<f64, WhatIfError> {
+    let t = text.trim();
+    let number = t.strip_suffix(['x', 'X', '×']).unwrap_or(t);
+    match number.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 && f <= 1e6 => Ok(f),
+        _ => Err(WhatIfError::Traffic(text.to_owned())),
+    }
+}
+
+/// `plan` with every open-model rate multiplied by `factor` (closed-model phases keep their
+/// users: they have no offered rate to scale).
+pub fn scaled(plan: &Plan, factor: f64) -> Plan {
+    let mut p = plan.clone();
+    for phase in &mut p.phases {
+        phase.load = match &phase.load {
+            Load::Constant { rate } => Load::Constant { rate: rate * factor },
+            Load::Ramp { from, to } => Load::Ramp { from: from * factor, to: to * factor },
+            Load::Steps { rates } => Load::Steps { rates: rates.iter().map(|r| r * factor).collect() },
+            closed @ Load::Closed { .. } => closed.clone(),
+        };
+    }
+    p
+}
+
+/// Refuses a scaled plan with more than [`MAX_ARRIVALS`] arrivals.
+pub fn check_size(plan: &Plan, traffic: f64) -> Result<(), WhatIfError> {
+    let arrivals: f64 = plan.phases.iter().map(|p| p.load.mean_rate().unwrap_or(0.0) * p.duration.as_secs_f64()).sum();
+    if arrivals > MAX_ARRIVALS {
+        return Err(WhatIfError::TooLarge { traffic, arrivals });
+    }
+    Ok(())
+}
+
+/// One configuration: the settings changed, by name and value as written, and the function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Configuration {
+    /// `(name, value)` of each setting the grid changed.
+    pub settings: Vec<(String, String)>,
+    /// The function as simulated.
+    pub function: FunctionSpec,
+}
+
+/// Every combination of `sets` (`NAME=V1,V2,…`) applied to `base`; just `base` when empty.
+pub fn grid(base: &FunctionSpec, sets: &[String]) -> Result<Vec<Configuration>, WhatIfError> {
+    let mut axes: Vec<(String, Vec<String>)> = Vec::new();
+    for s in sets {
+        let (name, values) = s.split_once('=').ok_or_else(|| WhatIfError::Syntax(s.clone()))?;
+        let name = name.trim().to_owned();
+        if !SETTINGS.iter().any(|(n, _)| *n == name) {
+            return Err(WhatIfError::Unknown { name });
+        }
+        if axes.iter().any(|(n, _)| *n == name) {
+            return Err(WhatIfError::Twice(name));
+        }
+        let values: Vec<String> = values.split(',').map(|v| v.trim().to_owned()).collect();
+        if values.iter().any(String::is_empty) {
+            return Err(WhatIfError::Syntax(s.clone()));
+        }
+        axes.push((name, values));
+    }
+    let count = axes.iter().try_fold(1usize, |n, (_, v)| n.checked_mul(v.len())).unwrap_or(usize::MAX);
+    if count > MAX_CONFIGURATIONS {
+        return Err(WhatIfError::TooMany(count));
+    }
+    let mut out = vec![Configuration { settings: Vec::new(), function: base.clone() }];
+    for (name, values) in &axes {
+        let mut next = Vec::with_capacity(out.len() * values.len());
+        for c in &out {
+            for v in values {
+                let mut c = c.clone();
+                apply(&mut c.function, name, v)?;
+                c.settings.push((name.clone(), v.clone()));
+                next.push(c);
+            }
+        }
+        out = next;
+    }
+    for c in &out {
+        check(c)?;
+    }
+    Ok(out)
+}
+
+fn apply(f: &mut FunctionSpec, name: &str, value: &str) -> Result<(), WhatIfError> {
+    let bad = |why: &str| WhatIfError::Value { name: name.into(), value: value.into(), why: why.into() };
+    let int = || value.parse::<u32>().map_err(|_| bad("expected a whole number"));
+    match name {
+        // Without a reservation the function shares the account's pool, all of it while it
+        // is the only function (the 100 AWS keeps unreserved are that pool's floor).
+        "reserved_concurrency" if value == "unreserved" => {
+            f.reserved = false;
+            f.concurrency = f.account_concurrency;
+        }
+        "reserved_concurrency" => {
+            f.reserved = true;
+            f.concurrency = int()?;
+        }
+        "provisioned_concurrency" => f.provisioned = int()?,
+        "account_concurrency" => {
+            f.account_concurrency = int()?;
+            if f.account_concurrency == 0 {
+                return Err(bad("expected at least 1"));
+            }
+            if !f.reserved {
+                f.concurrency = f.account_concurrency;
+            }
+        }
+        "keep_warm" => {
+            let s = value.trim_end_matches('s').parse::<f64>().map_err(|_| bad("expected seconds, e.g. 300"))?;
+            if !(s.is_finite() && s >= 0.0) {
+                return Err(bad("expected seconds, 0 or more"));
+            }
+            f.keep_warm_s = s;
+        }
+        _ => return Err(WhatIfError::Unknown { name: name.into() }),
+    }
+    Ok(())
+}
+
+/// The rules the local stack's configuration enforces, so no configuration is one AWS refuses.
+fn check(c: &Configuration) -> Result<(), WhatIfError> {
+    let f = &c.function;
+    let keep = local_stack::rules::UNRESERVED_MINIMUM;
+    let refuse = |name: &str, why: String| {
+        let value = c.settings.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default();
+        Err(WhatIfError::Value { name: name.into(), value, why })
+    };
+    if f.reserved && f.concurrency > f.account_concurrency.saturating_sub(keep) {
+        return refuse(
+            "reserved_concurrency",
+            format!(
+                "AWS keeps {keep} of the account's {} unreserved: reserve at most {}",
+                f.account_concurrency,
+                f.account_concurrency.saturating_sub(keep)
+            ),
+        );
+    }
+    if f.provisioned > f.concurrency {
+        return refuse(
+            "provisioned_concurrency",
+            format!("more than the {} environments the function may run at once", f.concurrency),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> FunctionSpec {
+        FunctionSpec::with_reservation(5)
+    }
+
+    #[test]
+    fn traffic_factors_read_as_written() {
+        assert_eq!(traffic("10x"), Ok(10.0));
+        assert_eq!(traffic("0.5X"), Ok(0.5));
+        assert_eq!(traffic("3"), Ok(3.0));
+        for bad in ["0x", "-2x", "x", "tenx", "NaNx", "infx"] {
+            assert!(matches!(traffic(bad), Err(WhatIfError::Traffic(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_grid_is_every_combination_in_order() {
+        let g = grid(&base(), &["reserved_concurrency=10,50".into(), "provisioned_concurrency=0,5".into()]).unwrap();
+        let got: Vec<(u32, u32)> = g.iter().map(|c| (c.function.concurrency, c.function.provisioned)).collect();
+        assert_eq!(got, [(10, 0), (10, 5), (50, 0), (50, 5)]);
+        assert_eq!(
+            g[1].settings,
+            [("reserved_concurrency".into(), "10".into()), ("provisioned_concurrency".into(), "5".into())]
+        );
+        assert_eq!(grid(&base(), &[]).unwrap().len(), 1);
+        let unreserved = grid(&base(), &["reserved_concurrency=unreserved".into()]).unwrap();
+        assert_eq!((unreserved[0].function.reserved, unreserved[0].function.concurrency), (false, 1000));
+    }
+
+    #[test]
+    fn bad_what_ifs_name_the_flag_and_the_fix() {
+        let err = |sets: &[&str]| grid(&base(), &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_err();
+        assert!(matches!(err(&["memory_mb=256"]), WhatIfError::Unknown { .. }));
+        assert!(err(&["memory_mb=256"]).to_string().contains("reserved_concurrency"));
+        assert!(matches!(err(&["reserved_concurrency"]), WhatIfError::Syntax(_)));
+        assert!(matches!(err(&["reserved_concurrency=1,,2"]), WhatIfError::Syntax(_)));
+        assert!(matches!(err(&["reserved_concurrency=1", "reserved_concurrency=2"]), WhatIfError::Twice(_)));
+        assert!(err(&["reserved_concurrency=5.5"]).to_string().contains("whole number"));
+        assert!(err(&["reserved_concurrency=950"]).to_string().contains("at most 900"));
+        assert!(err(&["provisioned_concurrency=6"]).to_string().contains("more than the 5"));
+        let many: Vec<String> = ["reserved_concurrency", "provisioned_concurrency", "keep_warm"]
+            .iter()
+            .map(|n| format!("{n}={}", (0..11).map(|i| i.to_string()).collect::<Vec<_>>().join(",")))
+            .collect();
+        assert!(matches!(grid(&base(), &many), Err(WhatIfError::TooMany(1331))));
+    }
+}
