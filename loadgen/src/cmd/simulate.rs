@@ -208,25 +208,29 @@ fn table(s: &Simulation) -> String {
         s.calibration_invocations,
         s.calibrated_from
     );
-    let _ = writeln!(
-        o,
-        "  {:<40} {:>10} {:>9} {:>8} {:>6} {:>11} {:>9} {:>12}",
-        "configuration", "requests", "thr %", "cold", "peak", "$ per run", "$ per M", "$ per month"
-    );
-    for (i, c) in s.configurations.iter().enumerate() {
-        let name = if c.settings.is_empty() {
+    let label = |c: &SimulatedConfiguration| {
+        if c.settings.is_empty() {
             "as run".to_owned()
         } else {
             c.settings.iter().map(|x| format!("{}={}", short(&x.name), x.value)).collect::<Vec<_>>().join(" ")
-        };
+        }
+    };
+    let width = s.configurations.iter().map(|c| label(c).chars().count()).max().unwrap_or(0).max(13);
+    let _ = writeln!(
+        o,
+        "  {:<width$} {:>10} {:>9} {:>8} {:>6} {:>11} {:>9} {:>12}",
+        "configuration", "requests", "thr %", "cold", "peak", "$ per run", "$ per M", "$ per month"
+    );
+    for (i, c) in s.configurations.iter().enumerate() {
+        let name = label(c);
         let money = |f: fn(&crate::simulate::output::SimulatedCost) -> f64, digits: usize| {
             c.cost.as_ref().map_or_else(|| "–".to_owned(), |k| format!("{:.*}", digits, f(k)))
         };
         let _ = writeln!(
             o,
-            "{} {:<40} {:>10.0} {:>8.2}% {:>8.1} {:>6} {:>11} {:>9} {:>12}",
+            "{} {:<width$} {:>10.0} {:>8.2}% {:>8.1} {:>6} {:>11} {:>9} {:>12}",
             if s.recommended == Some(i) { "*" } else { " " },
-            crate::report::clip(&name, 40),
+            name,
             c.requests,
             c.lambda_throttled * 100.0,
             c.cold_starts,

@@ -27,6 +27,11 @@ pub fn calibration(limits: &FunctionLimits, window: &LogWindow, overheads_ms: (f
 /// or are empty.
 pub fn model(c: &Calibration) -> Option<(FunctionSpec, Holds)> {
     let durations = decode(&c.durations_us)?;
+    // A document edited by hand may disagree with itself; a count that does not match its own
+    // histogram is not a calibration.
+    if c.invocations == 0 || durations.len() != c.invocations {
+        return None;
+    }
     let inits = decode(&c.inits_us);
     let f = &c.function;
     let spec = FunctionSpec {
@@ -79,6 +84,8 @@ mod tests {
         assert!((holds.warm.mean() - 0.020).abs() < 1e-4);
         assert!((holds.init.unwrap().mean() - 0.050).abs() < 1e-4);
         assert_eq!((holds.overhead_s, holds.platform_s), (0.001, 0.1));
+        let tampered = Calibration { invocations: 0, ..c.clone() };
+        assert!(model(&tampered).is_none());
         let broken = Calibration { durations_us: "not base64".into(), ..c };
         assert!(model(&broken).is_none());
     }

@@ -16,8 +16,12 @@ pub enum SimulateError {
         .0.display()
     )]
     NoCalibration(PathBuf),
-    /// The calibration's histograms do not decode.
-    #[error("{}: its calibration's duration histograms do not decode", .0.display())]
+    /// The calibration's histograms do not decode, or disagree with its counts.
+    #[error(
+        "{}: its calibration is damaged (the duration histograms do not decode or disagree with its invocation count); \
+         rerun the scenario for a fresh results.json",
+        .0.display()
+    )]
     BadCalibration(PathBuf),
     /// A what-if is invalid.
     #[error(transparent)]

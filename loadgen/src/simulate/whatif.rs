@@ -25,7 +25,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WhatIfError {
     /// `--traffic` is not a positive factor.
-    #[error("--traffic {0}: expected a positive factor such as 10x, 0.5x or 3")]
+    #[error("--traffic {0}: expected a positive factor up to 1000000, such as 10x, 0.5x or 3")]
     Traffic(String),
     /// `--set` without `=`.
     #[error("--set {0}: expected NAME=VALUE[,VALUE…], e.g. --set reserved_concurrency=10,50,100")]
@@ -117,6 +117,9 @@ pub fn grid(base: &FunctionSpec, sets: &[String]) -> Result<Vec<Configuration>, 
     for s in sets {
         let (name, values) = s.split_once('=').ok_or_else(|| WhatIfError::Syntax(s.clone()))?;
         let name = name.trim().to_owned();
+        if name.is_empty() {
+            return Err(WhatIfError::Syntax(s.clone()));
+        }
         if !SETTINGS.iter().any(|(n, _)| *n == name) {
             return Err(WhatIfError::Unknown { name });
         }
@@ -126,6 +129,13 @@ pub fn grid(base: &FunctionSpec, sets: &[String]) -> Result<Vec<Configuration>, 
         let values: Vec<String> = values.split(',').map(|v| v.trim().to_owned()).collect();
         if values.iter().any(String::is_empty) {
             return Err(WhatIfError::Syntax(s.clone()));
+        }
+        if let Some(v) = values.iter().enumerate().find_map(|(i, v)| values[..i].contains(v).then_some(v)) {
+            return Err(WhatIfError::Value {
+                name,
+                value: v.clone(),
+                why: "listed twice; give each value once".into(),
+            });
         }
         axes.push((name, values));
     }
@@ -154,7 +164,11 @@ pub fn grid(base: &FunctionSpec, sets: &[String]) -> Result<Vec<Configuration>, 
 
 fn apply(f: &mut FunctionSpec, name: &str, value: &str) -> Result<(), WhatIfError> {
     let bad = |why: &str| WhatIfError::Value { name: name.into(), value: value.into(), why: why.into() };
-    let int = || value.parse::<u32>().map_err(|_| bad("expected a whole number"));
+    let int = || match value.parse::<u64>() {
+        Ok(n) if n <= 1_000_000 => Ok(n as u32),
+        Ok(_) => Err(bad("expected at most 1000000")),
+        Err(_) => Err(bad("expected a whole number")),
+    };
     match name {
         // Without a reservation the function shares the account's pool, all of it while it
         // is the only function (the 100 AWS keeps unreserved are that pool's floor).
@@ -189,27 +203,48 @@ fn apply(f: &mut FunctionSpec, name: &str, value: &str) -> Result<(), WhatIfErro
 }
 
 /// The rules the local stack's configuration enforces, so no configuration is one AWS refuses.
+/// An error names the setting the grid changed (the run's own reservation is not one).
 fn check(c: &Configuration) -> Result<(), WhatIfError> {
     let f = &c.function;
     let keep = local_stack::rules::UNRESERVED_MINIMUM;
+    let most = f.account_concurrency.saturating_sub(keep);
+    let given = |name: &str| c.settings.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let refuse = |name: &str, why: String| {
-        let value = c.settings.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default();
-        Err(WhatIfError::Value { name: name.into(), value, why })
+        Err(WhatIfError::Value { name: name.into(), value: given(name).unwrap_or_default(), why })
     };
-    if f.reserved && f.concurrency > f.account_concurrency.saturating_sub(keep) {
-        return refuse(
-            "reserved_concurrency",
-            format!(
-                "AWS keeps {keep} of the account's {} unreserved: reserve at most {}",
-                f.account_concurrency,
-                f.account_concurrency.saturating_sub(keep)
+    if f.reserved && f.concurrency > most {
+        return match given("reserved_concurrency") {
+            Some(_) => refuse(
+                "reserved_concurrency",
+                format!(
+                    "AWS keeps {keep} of the account's {} unreserved: reserve at most {most}",
+                    f.account_concurrency
+                ),
             ),
-        );
+            None => refuse(
+                "account_concurrency",
+                format!(
+                    "AWS keeps {keep} unreserved, which leaves less than the run's reservation of {}: use at least {} \
+                     or add --set reserved_concurrency=unreserved",
+                    f.concurrency,
+                    f.concurrency + keep
+                ),
+            ),
+        };
     }
     if f.provisioned > f.concurrency {
         return refuse(
             "provisioned_concurrency",
             format!("more than the {} environments the function may run at once", f.concurrency),
+        );
+    }
+    if !f.reserved && f.provisioned > most {
+        return refuse(
+            "provisioned_concurrency",
+            format!(
+                "without a reservation AWS keeps {keep} of the account's {} unreserved: at most {most}",
+                f.account_concurrency
+            ),
         );
     }
     Ok(())
@@ -256,6 +291,14 @@ mod tests {
         assert!(matches!(err(&["reserved_concurrency=1,,2"]), WhatIfError::Syntax(_)));
         assert!(matches!(err(&["reserved_concurrency=1", "reserved_concurrency=2"]), WhatIfError::Twice(_)));
         assert!(err(&["reserved_concurrency=5.5"]).to_string().contains("whole number"));
+        assert!(err(&["reserved_concurrency=99999999999999999999"]).to_string().contains("whole number"));
+        assert!(err(&["reserved_concurrency=2000000"]).to_string().contains("at most 1000000"));
+        assert!(err(&["reserved_concurrency=5,5"]).to_string().contains("listed twice"));
+        assert!(matches!(err(&["=5"]), WhatIfError::Syntax(_)));
+        let blame = err(&["account_concurrency=10"]).to_string();
+        assert!(blame.contains("--set account_concurrency=10") && blame.contains("unreserved"), "{blame}");
+        let pc = err(&["reserved_concurrency=unreserved", "provisioned_concurrency=1000"]).to_string();
+        assert!(pc.contains("at most 900"), "{pc}");
         assert!(err(&["reserved_concurrency=950"]).to_string().contains("at most 900"));
         assert!(err(&["provisioned_concurrency=6"]).to_string().contains("more than the 5"));
         let many: Vec<String> = ["reserved_concurrency", "provisioned_concurrency", "keep_warm"]
