@@ -105,8 +105,10 @@ fn every_scenario_shows_what_its_header_says() {
 }
 
 /// Where the knee's simulated throttle share (the plan's arrivals, the run's hold times) is
-/// further from the measured one than 2 percentage points or 10% of it, whichever is larger:
-/// the report's predictions must be what the run shows.
+/// further from the measured one than 2 percentage points, 10% of it, or three standard errors
+/// of the measured share, whichever is largest: the report's predictions must be what the run
+/// shows, and a short window's measured share is itself a sample (300 requests at 13% have a
+/// standard error of 1.9 points).
 fn knee_disagreements(name: &str, results: &serde_json::Value) -> Vec<String> {
     let Some(points) = results["cost"]["knee"]["points"].as_array() else { return Vec::new() };
     let mut out = Vec::new();
@@ -116,7 +118,9 @@ fn knee_disagreements(name: &str, results: &serde_json::Value) -> Vec<String> {
             out.push(format!("{name}: knee point {} has no simulated share", p["phase"]));
             continue;
         };
-        if (simulated - measured).abs() > (0.1 * measured).max(0.02) {
+        let n = (p["rate"].as_f64().unwrap() * p["seconds"].as_f64().unwrap()).max(1.0);
+        let standard_error = (measured * (1.0 - measured) / n).sqrt();
+        if (simulated - measured).abs() > (0.1 * measured).max(0.02).max(3.0 * standard_error) {
             out.push(format!(
                 "{name}: knee at {}: measured {:.2}%, simulated {:.2}%",
                 p["phase"],
