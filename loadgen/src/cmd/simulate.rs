@@ -177,7 +177,7 @@ fn notes(doc: &Results, holds: &Holds) -> Vec<String> {
     ];
     if holds.init.is_none() {
         n.push(
-            "The run had no cold start in its measured window, so INIT time is unknown and taken as 0: simulated \
+            "The function never started cold in the run's log, so INIT time is unknown and taken as 0: simulated \
              cold starts cost only the platform's part (run a scenario that starts cold to calibrate it)."
                 .into(),
         );

@@ -37,7 +37,8 @@ pub struct Calibration {
     pub invocations: u64,
     /// `Duration` of every invocation, µs, HdrHistogram V2 deflate, base64.
     pub durations_us: String,
-    /// `Init Duration` of the cold starts, µs, same encoding (empty when there were none).
+    /// `Init Duration` of the cold starts, µs, same encoding: the measured window's, or when it
+    /// had none the whole log's (seeding included); empty when the function never started cold.
     pub inits_us: String,
     /// Mean invoke overhead the REPORT lines do not show, ms (the latency profile's).
     pub invoke_overhead_ms: f64,
