@@ -33,16 +33,7 @@ pub fn model(c: &Calibration) -> Option<(FunctionSpec, Holds)> {
         return None;
     }
     let inits = decode(&c.inits_us);
-    let f = &c.function;
-    let spec = FunctionSpec {
-        concurrency: f.concurrency,
-        reserved: f.reserved,
-        account_concurrency: f.account_concurrency,
-        provisioned: f.provisioned,
-        scaling_per_10s: f.scaling_per_10s,
-        keep_warm_s: f.keep_warm_s,
-        rate_limits: f.rate_limits,
-    };
+    let spec = c.function.clone();
     let holds = Holds {
         warm: Empirical::from_histogram(&durations, 1e-6)?,
         init: inits.as_ref().and_then(|h| Empirical::from_histogram(h, 1e-6)),

@@ -28,7 +28,8 @@ pub struct LogWindow {
     pub bytes: f64,
     /// `Duration` of every REPORT line, µs.
     pub durations_us: Histogram<u64>,
-    /// `Init Duration` of the cold ones, µs.
+    /// `Init Duration` of the cold ones, µs; when the window had none, of the whole log's
+    /// (INIT takes what it takes whatever the traffic, so the seeding's cold starts say it).
     pub inits_us: Histogram<u64>,
 }
 
@@ -64,6 +65,12 @@ pub fn read_since(path: &Path, offset: u64) -> Option<LogWindow> {
             }
         }
     }
+    if inits_us.is_empty() {
+        let head = String::from_utf8_lossy(&bytes[..offset as usize]);
+        for i in head.lines().filter(|l| l.starts_with("REPORT ")).filter_map(|l| field_ms(l, "Init Duration: ")) {
+            inits_us.saturating_record(us(i));
+        }
+    }
     Some(LogWindow { report: (r.invocations > 0.0).then_some(r), bytes: tail.len() as f64, durations_us, inits_us })
 }
 
@@ -92,6 +99,7 @@ mod tests {
         let none = read_since(&log, (seeding.len() + run.len()) as u64).unwrap();
         assert_eq!(none.report, None, "no invocations in the window");
         assert!(none.durations_us.is_empty());
+        assert_eq!(none.inits_us.len(), 1, "a window without a cold start takes INIT from the earlier log");
         assert!(read_since(&dir.join("missing.log"), 0).is_none());
     }
 }

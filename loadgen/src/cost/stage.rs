@@ -223,15 +223,8 @@ pub async fn after_run(
 ) -> (Option<Pulled>, Result<CostResult, PriceError>, Option<Calibration>) {
     let mut facts = ctx.facts.clone();
     if let Some((path, offset)) = &ctx.log
-        && let Some(mut window) = lambda_log::read_since(path, *offset)
+        && let Some(window) = lambda_log::read_since(path, *offset)
     {
-        // INIT takes what it takes whatever the traffic: when the measured window started
-        // warm (seeding woke the environments), the seeding's cold starts calibrate it.
-        if window.inits_us.is_empty()
-            && let Some(whole) = lambda_log::read_since(path, 0)
-        {
-            window.inits_us = whole.inits_us;
-        }
         facts.calibration = facts.limits.as_ref().and_then(|l| calibrate::calibration(l, &window, facts.overheads_ms));
         facts.report = window.report;
         facts.log_bytes = Some(window.bytes);

@@ -12,29 +12,14 @@ use local_stack::rules::{self, ThrottleReason, TokenBucket};
 
 use super::hold::Empirical;
 
-/// The function's configuration, as far as admission goes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FunctionSpec {
-    /// Environments it may run at once: its reservation, or what the account leaves it.
-    pub concurrency: u32,
-    /// True when `concurrency` is a reservation (its own invocation-rate limit applies);
-    /// false when it is the account's unreserved pool.
-    pub reserved: bool,
-    /// The account's concurrency limit (its invocation-rate limit is 10 × this).
-    pub account_concurrency: u32,
-    /// Environments initialised before traffic.
-    pub provisioned: u32,
-    /// New environments per 10 s.
-    pub scaling_per_10s: u32,
-    /// How long an idle on-demand environment lives, s.
-    pub keep_warm_s: f64,
-    /// False when the invocation-rate limits are switched off (the local stack allows it).
-    pub rate_limits: bool,
-}
+/// The function's configuration, as far as admission goes: the limits results.json's
+/// calibration records, one type for both.
+pub type FunctionSpec = crate::results::calibration::FunctionLimits;
 
 impl FunctionSpec {
     /// A function reserving `c` environments in an account with AWS's default limits (1,000
-    /// concurrency, 1,000 new environments per 10 s), idle environments kept 5 minutes.
+    /// concurrency, 1,000 new environments per 10 s), idle environments kept 5 minutes, at the
+    /// memory of one full vCPU.
     pub fn with_reservation(c: u32) -> FunctionSpec {
         FunctionSpec {
             concurrency: c,
@@ -44,6 +29,7 @@ impl FunctionSpec {
             scaling_per_10s: rules::NEW_ENVIRONMENTS_PER_10_S,
             keep_warm_s: 300.0,
             rate_limits: true,
+            memory_mb: rules::MEMORY_MB_PER_VCPU as u32,
         }
     }
 }
