@@ -71,12 +71,17 @@ pub enum Command {
     },
     /// Simulate a measured run at other traffic and settings: throttles, cold starts, cost.
     #[command(after_help = "Settings for --set: reserved_concurrency (or \"unreserved\"), provisioned_concurrency,\n\
-account_concurrency, keep_warm (s). Several --set make a grid of every combination.\n\n\
+account_concurrency, keep_warm (s), memory_mb (128-10240), architecture (x86_64, arm64).\n\
+Several --set make a grid of every combination.\n\n\
 Example:\n  loadgen simulate reports/steady-20261202T040000Z/results.json --traffic 10x \\\n    \
---set reserved_concurrency=10,50,100 --set provisioned_concurrency=0,5")]
+--set reserved_concurrency=10,50,100 --set memory_mb=256,1024\n  \
+loadgen simulate reports/steady-20261202T040000Z/results.json --scenario scenarios/spike.toml")]
     Simulate {
         /// The results document of a local-stack run (it holds the calibration).
         results: PathBuf,
+        /// Simulate this scenario's phases, request mix and [stack] settings instead of the run's.
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
         /// Multiply every open-model rate of the run's plan, e.g. 10x or 0.5x.
         #[arg(long, value_name = "FACTOR", allow_hyphen_values = true)]
         traffic: Option<String>,

@@ -4,11 +4,19 @@
 //! shorter phases where what they show does not depend on the length. Where a run throttled,
 //! its knee's simulated throttle shares must agree with the measured ones.
 //!
-//! It takes about four minutes and a release build, so it is not in the default `cargo test`;
+//!
+//! It also validates `loadgen simulate` against the real thing: a steady run
+//! (`tests/data/calibrate.toml`) calibrates it, and spike, ramp and cold-start — simulated with
+//! `--scenario` from that calibration alone — must match their measured runs ([`validation`]).
+//!
+//! It takes about six minutes and a release build, so it is not in the default `cargo test`;
 //! `.ci/run` runs it: `cargo test -p loadgen --test scenarios -- --ignored`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "scenarios/validation.rs"]
+mod validation;
 
 /// Scenarios whose phases may be cut to this length without changing what they show.
 const SHORTENED: &[(&str, &str)] = &[("steady", "20s"), ("batch-vs-item", "20s"), ("ramp", "5s")];
@@ -47,7 +55,7 @@ fn prepared(file: &Path, phase_len: Option<&str>, dir: &Path) -> PathBuf {
 }
 
 #[test]
-#[ignore = "four minutes of scenarios and a release build; .ci/run runs it"]
+#[ignore = "six minutes of scenarios and a release build; .ci/run runs it"]
 fn every_scenario_shows_what_its_header_says() {
     let (loadgen, api) = release_binaries();
     let dir = std::env::temp_dir().join(format!("loadgen-scenarios-{}", std::process::id()));
@@ -60,6 +68,10 @@ fn every_scenario_shows_what_its_header_says() {
     files.sort();
     assert!(files.len() >= 6, "{files:?}");
     let mut problems = Vec::new();
+    let calibration = validation::calibrate(&loadgen, &api, &root(), &dir);
+    if let Err(e) = &calibration {
+        problems.push(e.clone());
+    }
     for file in &files {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(file).unwrap();
@@ -100,6 +112,11 @@ fn every_scenario_shows_what_its_header_says() {
             problems.push(format!("{name}: exit {:?}, failed: {}", out.status.code(), failed.join("; ")));
         }
         problems.extend(knee_disagreements(&name, &results));
+        if let Ok(cal) = &calibration
+            && validation::SIMULATED.contains(&name.as_str())
+        {
+            problems.extend(validation::disagreements(&loadgen, cal, &scenario, &name, &results, &dir));
+        }
     }
     assert!(problems.is_empty(), "scenarios whose runs do not show their headers:\n{}", problems.join("\n"));
 }

@@ -49,7 +49,7 @@ fn poisson_arrivals_with_exponential_holds_lose_what_erlang_b_says() {
     for (c, rate) in [(10u32, 8.0), (5, 6.0), (20, 15.0)] {
         let warm = exponential(1.0, 200_000, u64::from(c));
         let a = rate * warm.mean();
-        let holds = Holds { warm, init: None, overhead_s: 0.0, platform_s: 0.0 };
+        let holds = Holds { warm: warm.into(), init: None, overhead_s: 0.0, platform_s: 0.0, client_s: 0.0 };
         let mut f = FunctionModel::new(spec(c));
         let (offered, throttled) = drive(&mut f, Load::Constant { rate }, 6000, Arrivals::Poisson, &holds);
         let simulated = throttled as f64 / offered as f64;
@@ -68,13 +68,15 @@ fn poisson_arrivals_with_exponential_holds_lose_what_erlang_b_says() {
 fn even_arrivals_with_constant_holds_below_capacity_lose_nothing() {
     // 60/s held 130 ms needs 7.8 environments: 8 suffice when arrivals are evenly spaced,
     // where Erlang B (Poisson) predicts a quarter refused.
-    let holds = Holds { warm: Empirical::constant(0.130), init: None, overhead_s: 0.0, platform_s: 0.0 };
+    let holds =
+        Holds { warm: Empirical::constant(0.130).into(), init: None, overhead_s: 0.0, platform_s: 0.0, client_s: 0.0 };
     let mut f = FunctionModel::new(spec(8));
     let (offered, throttled) = drive(&mut f, Load::Constant { rate: 60.0 }, 60, Arrivals::Even, &holds);
     assert_eq!((offered, throttled), (3600, 0));
     assert!(erlang_b_by_definition(8, 60.0 * 0.130) > 0.2);
     // Past capacity the same arrivals do throttle: the check can fail.
-    let holds = Holds { warm: Empirical::constant(0.140), init: None, overhead_s: 0.0, platform_s: 0.0 };
+    let holds =
+        Holds { warm: Empirical::constant(0.140).into(), init: None, overhead_s: 0.0, platform_s: 0.0, client_s: 0.0 };
     let mut f = FunctionModel::new(spec(8));
     let (_, throttled) = drive(&mut f, Load::Constant { rate: 60.0 }, 60, Arrivals::Even, &holds);
     assert!(throttled > 0);
@@ -83,7 +85,13 @@ fn even_arrivals_with_constant_holds_below_capacity_lose_nothing() {
 #[test]
 fn simulated_concurrency_obeys_littles_law() {
     // L = λ·W: at 50/s held 0.2 s on average, 10 environments busy on average.
-    let holds = Holds { warm: exponential(0.2, 100_000, 3), init: None, overhead_s: 0.0, platform_s: 0.0 };
+    let holds = Holds {
+        warm: exponential(0.2, 100_000, 3).into(),
+        init: None,
+        overhead_s: 0.0,
+        platform_s: 0.0,
+        client_s: 0.0,
+    };
     let w = holds.warm.mean();
     let mut f = FunctionModel::new(spec(1000));
     let mut pacer =
@@ -132,10 +140,11 @@ path = "/health"
 "#;
     let plan = Plan::from_str(Path::new("ramp-like.toml"), text, &|_| None).unwrap();
     let holds = Holds {
-        warm: Empirical::constant(0.1),
+        warm: Empirical::constant(0.1).into(),
         init: Some(Empirical::constant(0.2)),
         overhead_s: 0.0,
         platform_s: 0.0,
+        client_s: 0.0,
     };
     let w = schedule::run(&plan, &spec(8), &holds, 1);
     let labels: Vec<&str> = w.iter().map(|w| w.label.as_str()).collect();
@@ -151,4 +160,46 @@ path = "/health"
     // Replications sum.
     let three = schedule::run(&plan, &spec(8), &holds, 3);
     assert_eq!(three[1].offered, 1500);
+}
+
+#[test]
+fn seeding_warms_environments_before_the_first_phase_as_in_a_run() {
+    let text = |items: u64| {
+        format!(
+            r#"
+name = "seeded"
+[data]
+items = {items}
+seed_rate = 50
+[[phase]]
+name = "flat"
+duration = "10s"
+rate = 20
+arrivals = "even"
+[[request]]
+name = "r"
+path = "/items/{{id}}"
+"#
+        )
+    };
+    let holds = Holds {
+        warm: Empirical::constant(0.1).into(),
+        init: Some(Empirical::constant(0.2)),
+        overhead_s: 0.0,
+        platform_s: 0.0,
+        client_s: 0.0,
+    };
+    let run = |items| {
+        let plan = Plan::from_str(Path::new("seeded.toml"), &text(items), &|_| None).unwrap();
+        schedule::run(&plan, &spec(8), &holds, 1)
+    };
+    // 50 writes a second of 0.1 s holds keep ~5 environments busy: the phase's 2 are warm.
+    let seeded = run(200);
+    assert_eq!(seeded[0].offered, 200, "the seeding's writes are not the phase's");
+    assert_eq!(seeded[0].cold_starts, 0);
+    assert!(run(1)[0].cold_starts >= 1, "one write warms one environment; the phase needs two");
+    // Ok latency is the hold as the client sees it: 0.1 s warm.
+    let ok = &seeded[0].ok_latency_us;
+    assert_eq!(ok.iter_recorded().count(), 1, "every response in one bucket");
+    assert!((ok.mean() - 100_000.0).abs() < 100.0, "{}", ok.mean());
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use loadgen::results::calibration::{Calibration, FunctionLimits};
+use loadgen::results::calibration::{Calibration, CpuCalibration, FunctionLimits, RequestCalibration};
 use loadgen::results::{Results, encode};
 use loadgen::simulate::output::Simulation;
 
@@ -16,8 +16,19 @@ fn tempdir(tag: &str) -> PathBuf {
 }
 
 /// The sample fixture (reserved concurrency 4, 20 → 150 → 20 req/s) with a calibration of
-/// 12 ms holds.
+/// 12 ms holds, half of them CPU at half a core, and two request kinds: get-item at 10 ms and
+/// per-item-10 at 60 ms.
 fn calibrated(dir: &Path) -> PathBuf {
+    with_calibration(dir, true)
+}
+
+fn histogram(us: u64, n: u64) -> String {
+    let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+    h.record_n(us, n).unwrap();
+    encode(&h)
+}
+
+fn with_calibration(dir: &Path, cpu: bool) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample-results.json");
     let mut r: Results = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut durations = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
@@ -44,11 +55,60 @@ fn calibrated(dir: &Path) -> PathBuf {
         inits_us: encode(&inits),
         invoke_overhead_ms: 1.0,
         cold_platform_ms: 100.0,
+        client_overhead_ms: 3.0,
+        // 3 ms of CPU at half a core is 6 ms of the 12 ms durations: half of them CPU-bound.
+        cpu: cpu.then(|| CpuCalibration { source: "test".into(), share: 0.5, invocations: 1000, mean_ms: 3.0 }),
+        requests: vec![
+            RequestCalibration {
+                name: "get-item".into(),
+                method: "GET".into(),
+                path: "/items/{id}".into(),
+                responses: 800,
+                durations_us: histogram(10_000, 800),
+                read_units: Some(0.5),
+                write_units: Some(0.0),
+            },
+            RequestCalibration {
+                name: "per-item-10".into(),
+                method: "GET".into(),
+                path: "/items?ids={ids:10}&pattern=per-item".into(),
+                responses: 200,
+                durations_us: histogram(60_000, 200),
+                read_units: Some(5.0),
+                write_units: Some(0.0),
+            },
+        ],
     });
     let out = dir.join("results.json");
     r.write(&out).unwrap();
     out
 }
+
+/// Another scenario: 10 s at 60 req/s of the fixture's two GETs, reserved concurrency 2.
+const SCENARIO: &str = r#"
+name = "other"
+[data]
+items = 100
+[stack]
+reserved_concurrency = 2
+[[phase]]
+name = "flat"
+duration = "10s"
+rate = 60
+arrivals = "even"
+[[request]]
+name = "one"
+weight = 1
+path = "/items/{id}"
+[[request]]
+name = "many"
+weight = 1
+path = "/items?ids={ids:10}&pattern=per-item"
+[thresholds]
+"throttles.rate" = "< 1%"
+"flat.latency.p99" = "< 100ms"
+"errors.rate" = "< 1%"
+"#;
 
 fn simulate(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_loadgen")).arg("simulate").args(args).output().unwrap();
@@ -99,9 +159,19 @@ fn what_cannot_be_simulated_exits_2_naming_the_fix() {
     let dir = tempdir("bad");
     let results = calibrated(&dir);
     let r = results.to_str().unwrap();
-    let (code, _, stderr) = simulate(&[r, "--set", "memory_mb=256,1024"]);
+    let (code, _, stderr) = simulate(&[r, "--set", "memory=256,1024"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("--set memory_mb") && stderr.contains("reserved_concurrency"), "{stderr}");
+    assert!(stderr.contains("--set memory") && stderr.contains("memory_mb"), "{stderr}");
+    let no_cpu = with_calibration(&dir.join("no-cpu"), false);
+    let (code, _, stderr) = simulate(&[no_cpu.to_str().unwrap(), "--set", "memory_mb=256,1024"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("CPU time per invocation") && stderr.contains("lambda-insights.log"), "{stderr}");
+    // Another scenario with a request the run never sent.
+    let other = dir.join("other.toml");
+    std::fs::write(&other, SCENARIO.replace("/items/{id}", "/orders/{id}")).unwrap();
+    let (code, _, stderr) = simulate(&[r, "--scenario", other.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("GET /orders/{id}") && stderr.contains("GET /items/{id}"), "{stderr}");
     let (code, _, stderr) = simulate(&[r, "--traffic", "-3x"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--traffic -3x"), "{stderr}");
@@ -118,4 +188,113 @@ fn what_cannot_be_simulated_exits_2_naming_the_fix() {
     assert!(stderr.contains("sample-results.json: no calibration") && stderr.contains("local stack"), "{stderr}");
     let (code, _, stderr) = simulate(&[dir.join("missing.json").to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn memory_stretches_the_cpu_bound_part_and_prices_its_gb_seconds() {
+    let dir = tempdir("memory");
+    let results = calibrated(&dir);
+    let out = dir.join("m");
+    let (code, stdout, stderr) = simulate(&[
+        results.to_str().unwrap(),
+        "--set",
+        "memory_mb=128,256,1024",
+        "--set",
+        "reserved_concurrency=400",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("memory=1024") && stdout.contains("p99 ms"), "{stdout}");
+    assert!(stdout.contains("of the handler's time was CPU"), "{stdout}");
+    let (_, sim) = read(&out);
+    let f: Vec<f64> = sim.configurations.iter().map(|c| c.duration_factor).collect();
+    // Half CPU-bound at half a core: at 128 MB (0.072 of a core) that half takes ~6.9x as long,
+    // at 1024 MB (0.579) a little less.
+    let expect = |mb: f64| 0.5 + 0.5 * 0.5 / (mb / 1769.0);
+    assert!((f[0] - expect(128.0)).abs() < 0.05, "{f:?}");
+    assert_eq!(f[1], 1.0, "the run's own memory is as measured");
+    assert!((f[2] - expect(1024.0)).abs() < 0.01, "{f:?}");
+    let p50: Vec<f64> = sim.configurations.iter().map(|c| c.ok_latency.p50_ms).collect();
+    assert!(p50[0] > 3.0 * p50[1] && p50[2] < p50[1], "{p50:?}");
+    // The run's own: 12 ms mean durations + 1 ms overhead + 3 ms beyond the hold.
+    let mean = sim.configurations[1].ok_latency.mean_ms;
+    assert!((mean - 16.0).abs() < 1.5, "{mean}");
+    let cost: Vec<f64> = sim.configurations.iter().map(|c| c.cost.as_ref().unwrap().run_usd).collect();
+    assert!(cost[0] > cost[1], "128 MB runs so much longer that it costs more: {cost:?}");
+    assert!(sim.configurations.iter().all(|c| c.memory_mb > 0 && c.ok_latency.count > 0));
+    let html = std::fs::read_to_string(out.join("simulate.html")).unwrap();
+    assert!(
+        html.contains("chart-memory") && html.contains("memory=1024") && html.contains("<svg"),
+        "power-tuning curve"
+    );
+    assert!(!html.contains("chart-reserved"), "one reservation: no curve to draw");
+    let md = std::fs::read_to_string(out.join("simulation.md")).unwrap();
+    assert!(md.contains("| memory=128 reserved=400 |"), "{md}");
+}
+
+#[test]
+fn another_scenario_runs_its_own_mix_and_stack_on_the_calibration() {
+    let dir = tempdir("scenario");
+    let results = calibrated(&dir);
+    let other = dir.join("other.toml");
+    std::fs::write(&other, SCENARIO).unwrap();
+    let out = dir.join("s");
+    let (code, stdout, stderr) =
+        simulate(&[results.to_str().unwrap(), "--scenario", other.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("simulate other"), "{stdout}");
+    let (_, sim) = read(&out);
+    assert_eq!((sim.scenario.as_str(), sim.calibration_scenario.as_str()), ("other", "sample"));
+    let c = &sim.configurations[0];
+    assert_eq!((c.concurrency, c.requests), (2, 600.0), "its reservation and its 10 s at 60/s");
+    // Half 11 ms, half 61 ms holds: 2.16 environments busy on average, over the 2 reserved,
+    // and the invocation-rate limit (20/s) binds first: two thirds and more are throttled.
+    assert!(c.lambda_throttled > 0.6, "{}", c.lambda_throttled);
+    // Its thresholds: throttles and the phase's p99 are simulated, errors are not.
+    let keys: Vec<(&str, bool)> = c.thresholds.iter().map(|t| (t.key.as_str(), t.passed)).collect();
+    assert_eq!(keys, [("flat.latency.p99", true), ("throttles.rate", false)]);
+    assert_eq!(sim.thresholds_not_simulated, ["errors.rate < 1%"]);
+    assert_eq!(sim.recommended, None);
+    assert!(sim.recommendation.contains("throttles.rate < 1% fails in 1 of 1"), "{}", sim.recommendation);
+    // Ok latencies are the two kinds' plus 1 ms overhead and 3 ms beyond the hold (14 and 64 ms);
+    // the seeding's 100 writes warmed both environments, so none starts cold in the phase.
+    let l = &c.ok_latency;
+    assert!((13.9..14.1).contains(&l.min_ms) && (63.9..64.1).contains(&l.max_ms), "{l:?}");
+    assert_eq!(c.cold_starts, 0.0);
+}
+
+#[test]
+fn the_recommendation_is_the_cheapest_that_passes_the_scenarios_thresholds() {
+    let dir = tempdir("recommend");
+    let results = calibrated(&dir);
+    let other = dir.join("other.toml");
+    std::fs::write(&other, SCENARIO).unwrap();
+    let out = dir.join("r");
+    let (code, stdout, stderr) = simulate(&[
+        results.to_str().unwrap(),
+        "--scenario",
+        other.to_str().unwrap(),
+        "--set",
+        "reserved_concurrency=2,10,50",
+        "--traffic",
+        "1x,2x",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, sim) = read(&out);
+    assert_eq!(sim.traffic, [1.0, 2.0]);
+    let labels: Vec<String> = sim.configurations.iter().map(|c| c.label()).collect();
+    assert_eq!(labels[0], "traffic=1x reserved=2");
+    assert_eq!(labels.len(), 6);
+    // 2 environments throttle at either traffic; at 1x (60/s) 10 carry it as well as 50 do, at
+    // the same cost, and the first of equals is the smaller reservation.
+    let i = sim.recommended.expect("a configuration passes");
+    assert_eq!(sim.configurations[i].concurrency, 10, "{stdout}");
+    assert_eq!(sim.configurations[i].traffic, 1.0);
+    assert!(stdout.contains("* recommended: the cheapest month that passes"), "{stdout}");
+    assert!(stdout.contains("not simulated, not checked: errors.rate < 1%"), "{stdout}");
+    let html = std::fs::read_to_string(out.join("simulate.html")).unwrap();
+    assert!(html.contains("chart-reserved") && html.contains("chart-traffic") && html.contains("RECOMMENDED"));
 }

@@ -101,6 +101,7 @@ pub struct Stack {
     lambda: LambdaService,
     metrics: MetricStore,
     log_path: PathBuf,
+    insights_path: PathBuf,
     stop: watch::Sender<bool>,
 }
 
@@ -171,6 +172,8 @@ impl Stack {
         std::fs::create_dir_all(&log_dir)?;
         let log_path = log_dir.join(format!("{}.log", config.function.name));
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+        let insights_path = log_dir.join("lambda-insights.log");
+        let insights = std::fs::OpenOptions::new().create(true).append(true).open(&insights_path)?;
         let env_vars = vec![
             ("TABLE_NAME".to_owned(), config.dynamodb.table_name.clone()),
             ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), dynamodb_url.clone()),
@@ -181,8 +184,15 @@ impl Stack {
             ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
             ("AWS_SESSION_TOKEN".to_owned(), "test".to_owned()),
         ];
-        let lambda =
-            LambdaService::new(config.function.clone(), &config.region, &config.account_id, env_vars, log, &shared);
+        let lambda = LambdaService::new(
+            config.function.clone(),
+            &config.region,
+            &config.account_id,
+            env_vars,
+            log,
+            insights,
+            &shared,
+        );
         // Provisioned concurrency is ready before the API takes traffic, as on AWS once the
         // configuration reports READY.
         lambda.provision().await?;
@@ -203,7 +213,7 @@ impl Stack {
             api_id: config.api.api_id.clone(),
             stage: config.api.stage.clone(),
         };
-        Ok(Stack { endpoints, lambda, metrics, log_path, stop })
+        Ok(Stack { endpoints, lambda, metrics, log_path, insights_path, stop })
     }
 
     /// Where everything listens.
@@ -224,6 +234,11 @@ impl Stack {
     /// The function log: process output plus START/END/REPORT lines.
     pub fn log_path(&self) -> &Path {
         &self.log_path
+    }
+
+    /// The Lambda Insights log: one performance event per invocation, with its CPU time.
+    pub fn insights_path(&self) -> &Path {
+        &self.insights_path
     }
 
     /// Stops the servers and kills every execution environment.

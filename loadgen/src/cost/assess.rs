@@ -41,6 +41,8 @@ pub struct FunctionFacts {
     /// What holds an environment beyond the REPORT lines: the invoke overhead and a cold
     /// start's platform part, mean ms (the local stack's latency profile).
     pub overheads_ms: (f64, f64),
+    /// Share of a core each environment had, capped at one (1 when not limited; local stack).
+    pub cpu_share: Option<f64>,
     /// What the knee's simulation draws from (the measured window's REPORT lines).
     pub calibration: Option<Calibration>,
 }

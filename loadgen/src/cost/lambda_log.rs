@@ -1,7 +1,9 @@
 //! The function log of the local stack, read as Lambda's REPORT lines are: the billed duration and
 //! the invocations of the measured window, the distributions of handler and INIT durations a
-//! simulation draws hold times from, and the bytes logged in it.
+//! simulation draws hold times from, and the bytes logged in it — with the CPU time of the same
+//! invocations from the Lambda Insights log beside it (matched by request id).
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use hdrhistogram::Histogram;
@@ -31,6 +33,37 @@ pub struct LogWindow {
     /// `Init Duration` of the cold ones, µs; when the window had none, of the whole log's
     /// (INIT takes what it takes whatever the traffic, so the seeding's cold starts say it).
     pub inits_us: Histogram<u64>,
+    /// Invocations of the window found in the Lambda Insights log, and their CPU time summed,
+    /// ms; `None` without such a log.
+    pub cpu_ms: Option<(u64, f64)>,
+}
+
+/// The Lambda Insights log the local stack writes beside the function log.
+pub const INSIGHTS_LOG: &str = "lambda-insights.log";
+
+/// The part of a performance event read.
+#[derive(serde::Deserialize)]
+struct Performance {
+    request_id: String,
+    cpu_total_time: f64,
+}
+
+/// CPU time of the invocations `ids` from a Lambda Insights log: how many were found and
+/// their sum, ms. Lines that are not performance events are skipped.
+fn cpu_of(path: &Path, ids: &HashSet<&str>) -> Option<(u64, f64)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut found = (0u64, 0.0);
+    for line in text.lines() {
+        if let Ok(p) = serde_json::from_str::<Performance>(line)
+            && p.cpu_total_time.is_finite()
+            && p.cpu_total_time >= 0.0
+            && ids.contains(p.request_id.as_str())
+        {
+            found.0 += 1;
+            found.1 += p.cpu_total_time;
+        }
+    }
+    Some(found)
 }
 
 /// A field of a REPORT line in ms (`Duration: 2.50 ms`).
@@ -48,8 +81,12 @@ pub fn read_since(path: &Path, offset: u64) -> Option<LogWindow> {
     let histogram = || Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
     let (mut durations_us, mut inits_us) = (histogram(), histogram());
     let us = |ms: f64| (ms * 1000.0).round().max(1.0) as u64;
+    let mut ids = HashSet::new();
     for line in text.lines().filter(|l| l.starts_with("REPORT ")) {
         if let Some(ms) = field_ms(line, "Billed Duration: ") {
+            if let Some(id) = line.split('\t').next().and_then(|f| f.strip_prefix("REPORT RequestId: ")) {
+                ids.insert(id.trim());
+            }
             r.billed_ms += ms;
             r.invocations += 1.0;
             let init = field_ms(line, "Init Duration: ");
@@ -71,7 +108,14 @@ pub fn read_since(path: &Path, offset: u64) -> Option<LogWindow> {
             inits_us.saturating_record(us(i));
         }
     }
-    Some(LogWindow { report: (r.invocations > 0.0).then_some(r), bytes: tail.len() as f64, durations_us, inits_us })
+    let cpu_ms = cpu_of(&path.with_file_name(INSIGHTS_LOG), &ids);
+    Some(LogWindow {
+        report: (r.invocations > 0.0).then_some(r),
+        bytes: tail.len() as f64,
+        durations_us,
+        inits_us,
+        cpu_ms,
+    })
 }
 
 #[cfg(test)]
@@ -86,7 +130,17 @@ mod tests {
         let seeding = "REPORT RequestId: a\tDuration: 1.00 ms\tBilled Duration: 2 ms\tMemory Size: 256 MB\n";
         let run = "START RequestId: b\nREPORT RequestId: b\tDuration: 2.50 ms\tBilled Duration: 3 ms\tMemory Size: 256 MB\tInit Duration: 7.10 ms\nREPORT RequestId: c\tDuration: 0.40 ms\tBilled Duration: 1 ms\n";
         std::fs::write(&log, format!("{seeding}{run}")).unwrap();
+        let _ = std::fs::remove_file(dir.join(INSIGHTS_LOG));
+        assert_eq!(read_since(&log, 0).unwrap().cpu_ms, None, "no insights log, no CPU time");
+        let insights = [
+            r#"{"event_type":"performance","request_id":"a","cpu_total_time":9.0}"#,
+            r#"{"event_type":"performance","request_id":"b","cpu_total_time":1.5}"#,
+            "not json",
+            r#"{"event_type":"performance","request_id":"c","cpu_total_time":0.25}"#,
+        ];
+        std::fs::write(dir.join(INSIGHTS_LOG), insights.join("\n")).unwrap();
         let w = read_since(&log, seeding.len() as u64).unwrap();
+        assert_eq!(w.cpu_ms, Some((2, 1.75)), "b and c are the window's; a was the seeding's");
         assert_eq!(
             w.report,
             Some(ReportLines { billed_ms: 4.0, invocations: 2.0, warm_billed_ms: 1.0, warm_invocations: 1.0 })

@@ -3,6 +3,8 @@
 //! environments) and what the calibrating run measured per invocation (DynamoDB units, log
 //! bytes), then [`price`] — the same code that prices `loadgen run`.
 
+use local_stack::config::Architecture;
+
 use super::prices::{MONTH_SECONDS, RegionPrices, price};
 use crate::results::cost::Usage;
 use crate::simulate::output::SimulatedCost;
@@ -22,21 +24,27 @@ pub struct Counted {
     pub provisioned: u32,
     /// Simulated time, s.
     pub duration_s: f64,
+    /// Memory, MB.
+    pub memory_mb: u32,
+    /// Instruction set.
+    pub architecture: Architecture,
 }
 
-/// Prices `c` with the calibrating run's usage `measured` supplying memory, architecture and
-/// the per-invocation DynamoDB units and log bytes.
-pub fn cost(c: &Counted, measured: &Usage, p: &RegionPrices) -> SimulatedCost {
+/// Prices `c` with the calibrating run's usage `measured` supplying the per-invocation log
+/// bytes and DynamoDB units — or `units`, `(read, write)` per invocation, for another mix.
+pub fn cost(c: &Counted, measured: &Usage, units: Option<(f64, f64)>, p: &RegionPrices) -> SimulatedCost {
     let per_invocation =
         |total: f64| if measured.lambda_requests > 0.0 { total / measured.lambda_requests } else { 0.0 };
+    let (read, write) =
+        units.unwrap_or_else(|| (per_invocation(measured.read_units), per_invocation(measured.write_units)));
     let usage = Usage {
         api_requests: c.requests,
         lambda_requests: c.invocations,
         lambda_billed_ms: c.billed_ms,
-        memory_mb: measured.memory_mb,
-        architecture: measured.architecture,
-        read_units: per_invocation(measured.read_units) * c.invocations,
-        write_units: per_invocation(measured.write_units) * c.invocations,
+        memory_mb: c.memory_mb,
+        architecture: c.architecture,
+        read_units: read * c.invocations,
+        write_units: write * c.invocations,
         cloudwatch_metrics: 0.0,
         log_bytes: per_invocation(measured.log_bytes) * c.invocations,
         provisioned_concurrency: c.provisioned,
@@ -71,16 +79,18 @@ mod tests {
             provisioned_billed_ms: 0.0,
             provisioned: 0,
             duration_s: 1000.0,
+            memory_mb: 1024,
+            architecture: Architecture::X86_64,
         };
         let half = Counted { invocations: 5e5, billed_ms: 5e7, ..all };
-        let (a, h) = (cost(&all, &measured, p), cost(&half, &measured, p));
+        let (a, h) = (cost(&all, &measured, None, p), cost(&half, &measured, None, p));
         // $1/M API requests either way; Lambda and DynamoDB halve with the invocations.
         assert!(h.run_usd < a.run_usd && h.run_usd > a.run_usd / 2.0, "{} vs {}", h.run_usd, a.run_usd);
         // A month is 2,592 runs of 1,000 s, a little cheaper past the volume tiers.
         let ratio = a.month_usd / a.run_usd;
         assert!((2300.0..=2592.0 + 1e-6).contains(&ratio), "{ratio}");
         assert_eq!(a.month_provisioned_usd, 0.0);
-        let provisioned = cost(&Counted { provisioned: 10, provisioned_billed_ms: 5e7, ..all }, &measured, p);
+        let provisioned = cost(&Counted { provisioned: 10, provisioned_billed_ms: 5e7, ..all }, &measured, None, p);
         assert!(provisioned.month_provisioned_usd > 0.0);
         // Per million leaves the configured charge out: cheaper than the whole run per request.
         assert!(provisioned.per_million_usd < provisioned.run_usd);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hdrhistogram::Histogram;
 use local_stack::config::Architecture;
 
 use super::assess::{FunctionFacts, assess};
@@ -15,7 +16,7 @@ use super::lambda_log;
 use super::prices::{PriceError, Prices};
 use crate::event::{Event, Sink, WorstCase};
 use crate::record::Class;
-use crate::results::calibration::{Calibration, FunctionLimits};
+use crate::results::calibration::Calibration;
 use crate::results::{CostResult, InfraOutputs, Pulled, Results};
 use crate::scenario::{AwsNames, Load, Plan};
 
@@ -123,19 +124,15 @@ impl TargetFacts {
                 architecture: config.function.architecture,
                 reserved_concurrency: Some(config.concurrency_limit()),
                 provisioned_concurrency: config.function.provisioned_concurrency,
-                limits: Some(FunctionLimits {
-                    concurrency: config.concurrency_limit(),
-                    reserved: config.function.reserved_concurrency.is_some(),
-                    account_concurrency: config.account_concurrency,
-                    provisioned: config.function.provisioned_concurrency,
-                    scaling_per_10s: config.function.scaling_per_10s,
-                    keep_warm_s: config.function.keep_warm.as_secs_f64(),
-                    rate_limits: config.function.invocation_rate_limit,
-                    memory_mb: config.function.memory_mb,
-                }),
+                limits: Some(calibrate::limits(config)),
                 overheads_ms: local_stack::profile::Profile::load(&config.latency_profile)
                     .map(|p| (p.lambda.invoke_overhead.mean_ms(), p.lambda.cold_start_platform.mean_ms()))
                     .unwrap_or_default(),
+                // A single-threaded handler cannot use more than one core, whatever the share.
+                cpu_share: Some(match stack.lambda().cpu_enforcement() {
+                    local_stack::lambda::cpu::CpuEnforcement::Off => 1.0,
+                    _ => local_stack::rules::cpu_share(config.function.memory_mb).min(1.0),
+                }),
                 ..Default::default()
             },
             log: Some((stack.log_path().to_path_buf(), 0)),
@@ -225,7 +222,12 @@ pub async fn after_run(
     if let Some((path, offset)) = &ctx.log
         && let Some(window) = lambda_log::read_since(path, *offset)
     {
-        facts.calibration = facts.limits.as_ref().and_then(|l| calibrate::calibration(l, &window, facts.overheads_ms));
+        let run = calibrate::RunFacts {
+            overheads_ms: facts.overheads_ms,
+            cpu_share: facts.cpu_share,
+            ok_latency: ok_latency(results),
+        };
+        facts.calibration = facts.limits.as_ref().and_then(|l| calibrate::calibration(l, &window, &run));
         facts.report = window.report;
         facts.log_bytes = Some(window.bytes);
     }
@@ -246,4 +248,28 @@ pub async fn after_run(
     };
     let cost = assess(results, pulled.as_ref(), &facts, prices, &ctx.region);
     (pulled, cost, facts.calibration)
+}
+
+/// The corrected latency of each request kind's ok responses, every phase merged.
+fn ok_latency(results: &Results) -> Vec<calibrate::KindLatency> {
+    results
+        .requests
+        .iter()
+        .map(|r| {
+            let mut latency_us = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+            for cell in results.histograms.iter().filter(|c| c.class == Class::Ok && c.request == r.name) {
+                if let Ok((h, _)) = cell.decode() {
+                    let _ = latency_us.add(&h);
+                }
+            }
+            let d = &r.diagnostics;
+            calibrate::KindLatency {
+                name: r.name.clone(),
+                method: r.method.clone(),
+                path: r.path.clone(),
+                latency_us,
+                units: (d.responses > 0).then_some((d.rcu_per_request, d.wcu_per_request)),
+            }
+        })
+        .collect()
 }

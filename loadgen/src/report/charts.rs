@@ -383,6 +383,36 @@ pub fn distribution(lines: &[Line]) -> String {
     })
 }
 
+/// Lines of `(x, y)` points on linear axes from zero, each point marked and, where `labels` has
+/// one for it (same line, same index), labelled: a simulation's configurations side by side.
+pub fn xy(x_desc: &str, y_desc: &str, lines: &[Line], labels: &[Vec<String>]) -> String {
+    svg(|root| {
+        let all = || lines.iter().flat_map(|l| l.points.iter());
+        let x_max = all().map(|p| p.0).fold(0.0, f64::max).max(1e-9) * 1.1;
+        let y_max = all().map(|p| p.1).fold(0.0, f64::max).max(1e-9) * 1.2;
+        let mut chart = ChartBuilder::on(root)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
+        chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).light_line_style(RGBColor(235, 235, 235)).draw()?;
+        draw_lines(&mut chart, lines)?;
+        for (i, l) in lines.iter().enumerate() {
+            let colour = PALETTE[l.colour % PALETTE.len()];
+            chart.draw_series(l.points.iter().map(|p| Circle::new(*p, 4, colour.filled())))?;
+            let names = labels.get(i).map(Vec::as_slice).unwrap_or_default();
+            chart.draw_series(l.points.iter().zip(names).map(|(p, n)| {
+                Text::new(
+                    n.clone(),
+                    *p,
+                    ("sans-serif", 12).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Bottom)),
+                )
+            }))?;
+        }
+        legend(&mut chart)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,6 +424,15 @@ mod tests {
         assert_eq!(percentile_label(100.0), "99%");
         assert_eq!(percentile_label(1000.0), "99.9%");
         assert_eq!(percentile_label(100_000.0), "99.999%");
+    }
+
+    #[test]
+    fn an_xy_chart_labels_its_points() {
+        let line =
+            Line { label: "reserved=10".into(), points: vec![(256.0, 1.5), (1024.0, 2.5)], dashed: false, colour: 0 };
+        let svg = xy("memory, MB", "$ per month", &[line], &[vec!["256 MB".into(), "<1024 MB>".into()]]);
+        assert!(svg.starts_with("<svg") && svg.contains("256 MB") && svg.contains("reserved=10"), "{svg}");
+        assert!(svg.contains("&lt;1024 MB&gt;"), "labels are escaped");
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod page;
+pub mod simulate_html;
+pub mod simulate_markdown;
 pub mod terminal;
 
 use std::path::Path;

@@ -44,4 +44,54 @@ pub struct Calibration {
     pub invoke_overhead_ms: f64,
     /// Mean platform part of a cold start before INIT, ms (the latency profile's).
     pub cold_platform_ms: f64,
+    /// What the client waited for an ok response beyond the environment's hold — network,
+    /// API Gateway, the integration — mean over the window's ok responses, ms (0 when the run
+    /// had none).
+    #[serde(default)]
+    pub client_overhead_ms: f64,
+    /// How much of the handler's time is CPU, which is what memory buys; absent when the run
+    /// recorded no CPU time per invocation.
+    #[serde(default)]
+    pub cpu: Option<CpuCalibration>,
+    /// Handler duration per request kind, for plans with another request mix: each kind's ok
+    /// latencies less [`Self::client_overhead_ms`] and the invoke overhead. Empty when the run
+    /// had no ok responses.
+    #[serde(default)]
+    pub requests: Vec<RequestCalibration>,
+}
+
+/// One request kind's handler durations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestCalibration {
+    /// Request name in the calibrating scenario.
+    pub name: String,
+    /// Method.
+    pub method: String,
+    /// Path template as written: a kind of another scenario is this one when method and path
+    /// template are the same.
+    pub path: String,
+    /// Ok responses measured.
+    pub responses: u64,
+    /// Estimated handler duration, µs, HdrHistogram V2 deflate, base64.
+    pub durations_us: String,
+    /// DynamoDB read units per response, when the function reported them.
+    #[serde(default)]
+    pub read_units: Option<f64>,
+    /// DynamoDB write units per response, likewise.
+    #[serde(default)]
+    pub write_units: Option<f64>,
+}
+
+/// The function's CPU time per invocation, from Lambda Insights performance events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CpuCalibration {
+    /// Where the CPU times came from.
+    pub source: String,
+    /// Share of a core each environment had while the durations were measured (1 when the
+    /// CPU was not limited).
+    pub share: f64,
+    /// Invocations of the window with a CPU time.
+    pub invocations: u64,
+    /// Mean CPU time per invocation, ms.
+    pub mean_ms: f64,
 }

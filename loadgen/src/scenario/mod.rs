@@ -181,6 +181,22 @@ pub struct Data {
     pub distribution: KeyDistribution,
 }
 
+/// The share of a function's invocation-rate limit seeding uses at most, leaving room for
+/// retries.
+const SEED_SHARE_OF_RATE_LIMIT: f64 = 0.8;
+
+impl Data {
+    /// The rate seeding writes at against a function reserving `reserved_concurrency`: the
+    /// scenario's `seed_rate`, kept under the reservation's invocation-rate limit (10 per second
+    /// per environment), which would otherwise throttle the writes.
+    pub fn seeding_rate(&self, reserved_concurrency: Option<u32>) -> f64 {
+        let limit = reserved_concurrency.map(|c| {
+            SEED_SHARE_OF_RATE_LIMIT * local_stack::rules::INVOCATIONS_PER_SECOND_PER_CONCURRENCY * f64::from(c)
+        });
+        limit.filter(|l| *l > 0.0).map_or(self.seed_rate, |l| self.seed_rate.min(l))
+    }
+}
+
 /// `[target]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Target {

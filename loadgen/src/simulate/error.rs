@@ -23,6 +23,25 @@ pub enum SimulateError {
         .0.display()
     )]
     BadCalibration(PathBuf),
+    /// A memory what-if without the CPU time it scales.
+    #[error(
+        "{}: --set memory_mb needs the function's CPU time per invocation, which this run did not record          (no Lambda Insights events in the measured window). Rerun the scenario on the local stack, which writes          lambda-insights.log beside the function log, and simulate that run's results.json",
+        .0.display()
+    )]
+    NoCpuTime(PathBuf),
+    /// The plan simulated has a request the run did not measure.
+    #[error(
+        "{}: request {request} was not measured by the calibrating run, whose request kinds are: {}. Calibrate          from a run whose scenario sends it (same method and path template)",
+        .file.display(), if .known.is_empty() { "none".to_owned() } else { .known.join(", ") }
+    )]
+    Uncalibrated {
+        /// The scenario simulated.
+        file: PathBuf,
+        /// The request.
+        request: String,
+        /// What the run measured.
+        known: Vec<String>,
+    },
     /// A what-if is invalid.
     #[error(transparent)]
     WhatIf(#[from] WhatIfError),

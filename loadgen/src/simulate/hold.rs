@@ -71,6 +71,11 @@ impl Empirical {
         Empirical { table, mean }
     }
 
+    /// Every value multiplied by `factor` (non-negative).
+    pub fn scaled(&self, factor: f64) -> Empirical {
+        Empirical::with_table(self.table.iter().map(|v| v * factor.max(0.0)).collect())
+    }
+
     /// The mean of the distribution drawn from (the table's, which is what the model uses).
     pub fn mean(&self) -> f64 {
         self.mean
@@ -93,6 +98,69 @@ impl Empirical {
         }
         let f = x - i as f64;
         self.table[i] + (self.table[i + 1] - self.table[i]) * f
+    }
+}
+
+/// Several distributions drawn from in proportion to weights: the handler durations of a plan's
+/// request kinds, each arrival one of its kinds as the run's request mix picks it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mix {
+    kinds: Vec<Empirical>,
+    /// Running sums of the weights, normalised to end at 1.
+    cumulative: Vec<f64>,
+}
+
+impl Mix {
+    /// `kinds` with their weights; `None` when empty or no weight is positive.
+    pub fn new(kinds: Vec<(f64, Empirical)>) -> Option<Mix> {
+        let total: f64 = kinds.iter().map(|(w, _)| w.max(0.0)).sum();
+        if !(total > 0.0 && total.is_finite()) {
+            return None;
+        }
+        let mut sum = 0.0;
+        let cumulative = kinds
+            .iter()
+            .map(|(w, _)| {
+                sum += w.max(0.0) / total;
+                sum
+            })
+            .collect();
+        Some(Mix { kinds: kinds.into_iter().map(|(_, e)| e).collect(), cumulative })
+    }
+
+    /// The weighted mean.
+    pub fn mean(&self) -> f64 {
+        let mut previous = 0.0;
+        self.kinds
+            .iter()
+            .zip(&self.cumulative)
+            .map(|(k, c)| {
+                let w = c - previous;
+                previous = *c;
+                w * k.mean()
+            })
+            .sum()
+    }
+
+    /// Every kind's values multiplied by `factor`.
+    pub fn scaled(&self, factor: f64) -> Mix {
+        Mix { kinds: self.kinds.iter().map(|k| k.scaled(factor)).collect(), cumulative: self.cumulative.clone() }
+    }
+
+    /// One draw: a kind by weight, then a value of it.
+    pub fn sample(&self, rng: &mut fastrand::Rng) -> f64 {
+        if self.kinds.len() == 1 {
+            return self.kinds[0].sample(rng);
+        }
+        let u = rng.f64();
+        let i = self.cumulative.iter().position(|c| u < *c).unwrap_or(self.kinds.len() - 1);
+        self.kinds[i].sample(rng)
+    }
+}
+
+impl From<Empirical> for Mix {
+    fn from(e: Empirical) -> Mix {
+        Mix { kinds: vec![e], cumulative: vec![1.0] }
     }
 }
 
@@ -123,5 +191,18 @@ mod tests {
         assert!((d.mean() - 0.5005).abs() < 0.001, "{}", d.mean());
         assert_eq!(Empirical::constant(0.1).sample(&mut fastrand::Rng::with_seed(3)), 0.1);
         assert!(Empirical::from_samples(&[f64::NAN]).is_none());
+        assert!((d.scaled(2.0).mean() - 1.001).abs() < 0.002);
+    }
+
+    #[test]
+    fn a_mix_draws_each_kind_by_its_weight() {
+        let m = Mix::new(vec![(3.0, Empirical::constant(0.01)), (1.0, Empirical::constant(0.05))]).unwrap();
+        assert!((m.mean() - 0.02).abs() < 1e-12);
+        let mut rng = fastrand::Rng::with_seed(7);
+        let slow = (0..40_000).filter(|_| m.sample(&mut rng) > 0.03).count();
+        assert!((9_400..=10_600).contains(&slow), "{slow} of 40000 drew the weight-1 kind");
+        assert!((m.scaled(2.0).mean() - 0.04).abs() < 1e-12);
+        assert!(Mix::new(vec![]).is_none());
+        assert!(Mix::new(vec![(0.0, Empirical::constant(1.0))]).is_none());
     }
 }

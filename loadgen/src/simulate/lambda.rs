@@ -10,7 +10,7 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use local_stack::rules::{self, ThrottleReason, TokenBucket};
 
-use super::hold::Empirical;
+use super::hold::{Empirical, Mix};
 
 /// The function's configuration, as far as admission goes: the limits results.json's
 /// calibration records, one type for both.
@@ -37,8 +37,9 @@ impl FunctionSpec {
 /// What an invocation held its environment for.
 #[derive(Debug, Clone)]
 pub struct Holds {
-    /// Warm invocations: invoke overhead plus handler duration, s.
-    pub warm: Empirical,
+    /// Handler duration of an invocation, s, per request kind in the plan's mix (the invoke
+    /// overhead is added to it).
+    pub warm: Mix,
     /// What a cold start adds before the handler runs (INIT), s; zero when unknown.
     pub init: Option<Empirical>,
     /// Added to every invocation: the platform's invoke overhead, which REPORT lines do not
@@ -46,6 +47,16 @@ pub struct Holds {
     pub overhead_s: f64,
     /// Added to every cold start: the platform's part of it before INIT, s (likewise).
     pub platform_s: f64,
+    /// What the client waits for an ok response beyond the hold (network, API Gateway), s.
+    pub client_s: f64,
+}
+
+impl Holds {
+    /// These holds with the handler's part of every warm hold multiplied by `factor` (the
+    /// invoke overhead, INIT and the platform's part unchanged).
+    pub fn with_duration_factor(&self, factor: f64) -> Holds {
+        Holds { warm: self.warm.scaled(factor), ..self.clone() }
+    }
 }
 
 /// How an invocation went.
@@ -200,7 +211,13 @@ mod tests {
     }
 
     fn holds(s: f64) -> Holds {
-        Holds { warm: Empirical::constant(s), init: Some(Empirical::constant(0.5)), overhead_s: 0.0, platform_s: 0.0 }
+        Holds {
+            warm: Empirical::constant(s).into(),
+            init: Some(Empirical::constant(0.5)),
+            overhead_s: 0.0,
+            platform_s: 0.0,
+            client_s: 0.0,
+        }
     }
 
     #[test]
@@ -220,7 +237,13 @@ mod tests {
         // Concurrency 5 allows 50 invocations/s; 1 ms holds never fill 5 environments.
         let mut f = FunctionModel::new(spec(5));
         let mut rng = fastrand::Rng::with_seed(1);
-        let h = Holds { warm: Empirical::constant(0.001), init: None, overhead_s: 0.0, platform_s: 0.0 };
+        let h = Holds {
+            warm: Empirical::constant(0.001).into(),
+            init: None,
+            overhead_s: 0.0,
+            platform_s: 0.0,
+            client_s: 0.0,
+        };
         let served =
             (0..1000).filter(|i| !matches!(f.invoke(*i as f64 / 100.0, &h, &mut rng), Admission::Throttled(_))).count();
         // 10 s at 100/s: the bucket (burst 50) lets through 50 + 10 s × 50/s, less the first second's refill.

@@ -1,12 +1,15 @@
 //! The discrete-event model of the stack in virtual time: the plan's own arrival schedule
 //! ([`crate::attack::pacer`]), hold times drawn from what a run measured ([`hold`]), and one
 //! function under the Lambda rules the local stack enforces, from the same code
-//! ([`local_stack::rules`]) ([`lambda`]). `run`'s knee compares each offered rate's measured
+//! ([`local_stack::rules`]) ([`lambda`]), its durations scaled by memory ([`memory`]). `run`'s knee compares each offered rate's measured
 //! throttle share with it ([`schedule`]).
 
 pub mod error;
+pub mod gate;
+pub mod grid;
 pub mod hold;
 pub mod lambda;
+pub mod memory;
 pub mod output;
 pub mod schedule;
 pub mod whatif;

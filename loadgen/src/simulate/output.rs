@@ -1,8 +1,11 @@
 //! simulation.json: what `loadgen simulate` found for each configuration — versioned, typed,
 //! its JSON Schema generated from these types (`docs/simulation.schema.json`).
 
+use local_stack::config::Architecture;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::results::summary::Stats;
 
 /// The schema identifier written into every document.
 pub const SCHEMA: &str = "loadgen.simulation/v1";
@@ -15,14 +18,18 @@ pub struct Simulation {
     /// The results.json calibrated from.
     pub calibrated_from: String,
     /// Its scenario's name.
+    pub calibration_scenario: String,
+    /// The scenario simulated: the run's own, or `--scenario`'s.
     pub scenario: String,
+    /// `--scenario`, when given.
+    pub scenario_file: Option<String>,
     /// Invocations the hold times were drawn from.
     pub calibration_invocations: u64,
-    /// The traffic factor applied to every open-model rate.
-    pub traffic: f64,
+    /// The traffic factors simulated (each multiplies every open-model rate of the plan).
+    pub traffic: Vec<f64>,
     /// Seed of the first replication (the run's own).
     pub seed: u64,
-    /// Replications per configuration, averaged.
+    /// Replications per configuration, averaged (the most the largest plan allows, for all).
     pub replications: u32,
     /// Simulated time of one replication, s.
     pub duration_s: f64,
@@ -30,8 +37,14 @@ pub struct Simulation {
     pub region: String,
     /// One per configuration, in the grid's order.
     pub configurations: Vec<SimulatedConfiguration>,
-    /// The cheapest configuration with under 1% Lambda throttles (index), if any.
+    /// The recommended configuration (index): the cheapest month that passes every threshold
+    /// the model answers, or — when the scenario has none — with under 1% Lambda throttles.
     pub recommended: Option<usize>,
+    /// Why that one, or why none.
+    pub recommendation: String,
+    /// The scenario's thresholds the model does not answer (errors, DynamoDB, per request
+    /// kind…), not checked.
+    pub thresholds_not_simulated: Vec<String>,
     /// What the simulation does not model, and other caveats.
     pub notes: Vec<String>,
 }
@@ -56,6 +69,14 @@ pub struct SimulatedConfiguration {
     pub reserved: bool,
     /// Provisioned concurrency.
     pub provisioned: u32,
+    /// Memory, MB.
+    pub memory_mb: u32,
+    /// Instruction set priced.
+    pub architecture: Architecture,
+    /// What every handler duration was multiplied by for this memory (1 at the run's own).
+    pub duration_factor: f64,
+    /// The traffic factor of its plan.
+    pub traffic: f64,
     /// Requests offered.
     pub requests: f64,
     /// Share throttled by Lambda.
@@ -66,10 +87,47 @@ pub struct SimulatedConfiguration {
     pub peak_concurrency: u32,
     /// Billed Lambda ms.
     pub billed_ms: f64,
+    /// Latency of the admitted requests as the client would see it (the hold plus the
+    /// calibrating run's mean wait beyond it), over every replication.
+    pub ok_latency: Stats,
     /// Per stretch of the plan at one offered rate.
     pub windows: Vec<SimulatedWindow>,
+    /// The scenario's thresholds the model answers, on this configuration.
+    pub thresholds: Vec<SimulatedThreshold>,
     /// The cost, priced like a run (absent when the run had no cost section).
     pub cost: Option<SimulatedCost>,
+}
+
+impl SimulatedConfiguration {
+    /// Its changed settings as `reserved=10 memory=512`, or `as run`.
+    pub fn label(&self) -> String {
+        self.label_without("")
+    }
+
+    /// [`Self::label`] without the setting `axis` (what a chart's x axis shows).
+    pub fn label_without(&self, axis: &str) -> String {
+        let shown: Vec<String> = self
+            .settings
+            .iter()
+            .filter(|x| x.name != axis)
+            .map(|x| format!("{}={}", short(&x.name), x.value))
+            .collect();
+        if shown.is_empty() { "as run".to_owned() } else { shown.join(" ") }
+    }
+
+    /// The value of setting `name`, if the grid changed it.
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.settings.iter().find(|x| x.name == name).map(|x| x.value.as_str())
+    }
+}
+
+/// A setting's name in a label: `reserved` for `reserved_concurrency`, `memory` for `memory_mb`.
+fn short(name: &str) -> &str {
+    match name {
+        "memory_mb" => "memory",
+        "architecture" => "arch",
+        _ => name.strip_suffix("_concurrency").unwrap_or(name),
+    }
 }
 
 /// One stretch of the plan.
@@ -85,6 +143,21 @@ pub struct SimulatedWindow {
     pub cold_starts: f64,
     /// Most environments busy at once.
     pub peak_concurrency: u32,
+    /// Latency of the admitted requests, over every replication.
+    pub ok_latency: Stats,
+}
+
+/// One threshold of the scenario on a simulated configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SimulatedThreshold {
+    /// The key as written.
+    pub key: String,
+    /// The condition as written.
+    pub condition: String,
+    /// The simulated value, in the threshold's unit (ms, a fraction, a count, USD).
+    pub simulated: f64,
+    /// Whether it holds.
+    pub passed: bool,
 }
 
 /// A configuration's cost, USD.

@@ -1,8 +1,11 @@
 //! The plan's offered load through the model: every open-model phase's arrivals from the same
 //! pacer and seeds a run uses, one function carrying its state (busy and warm environments,
 //! token buckets) from phase to phase as the real stack does, counted per window of constant
-//! offered rate — a constant phase, each step of a steps phase, a ramp as a whole. Closed-model
-//! phases have no offered rate: the model lets their time pass with nothing arriving.
+//! offered rate — a constant phase, each step of a steps phase, a ramp as a whole — after the
+//! seeding writes a run makes first. Closed-model phases have no offered rate: the model lets
+//! their time pass with nothing arriving.
+
+use hdrhistogram::Histogram;
 
 use crate::attack::pacer::Pacer;
 use crate::attack::phase_seed;
@@ -49,6 +52,14 @@ pub struct Window {
     pub provisioned_billed_ms: f64,
     /// Most environments busy at once.
     pub peak_concurrency: u32,
+    /// Latency the client would see for the admitted ones, µs: the hold plus what it waits
+    /// beyond it.
+    pub ok_latency_us: Histogram<u64>,
+}
+
+/// A latency histogram: 1 µs to an hour, three significant digits, as a run's.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
 }
 
 impl Window {
@@ -77,6 +88,7 @@ pub fn windows(plan: &Plan) -> Vec<Window> {
             billed_ms: 0.0,
             provisioned_billed_ms: 0.0,
             peak_concurrency: 0,
+            ok_latency_us: latency_histogram(),
         };
         match &phase.load {
             Load::Constant { rate } => out.push(window(phase.name.clone(), start, start + d, *rate, false)),
@@ -95,6 +107,21 @@ pub fn windows(plan: &Plan) -> Vec<Window> {
     out
 }
 
+/// Seeding before the measured phases, as a run does it: `[data] items` writes evenly spaced
+/// at the seeding rate, through the function, counted nowhere — what it leaves is environments
+/// warm (and token buckets drawn) when the first phase starts. Returns when it ends, s.
+fn seed(plan: &Plan, spec: &FunctionSpec, holds: &Holds, f: &mut FunctionModel, rng: &mut fastrand::Rng) -> f64 {
+    let items = plan.data.items;
+    let rate = plan.data.seeding_rate(Some(spec.concurrency));
+    if items == 0 || rate.is_nan() || rate <= 0.0 {
+        return 0.0;
+    }
+    for n in 0..items {
+        f.invoke(n as f64 / rate, holds, rng);
+    }
+    items as f64 / rate
+}
+
 /// Runs `plan` through one function `replications` times (the first with the run's own
 /// arrival seeds, the others with fresh ones; hold times drawn anew each time) and returns its
 /// windows with the counts and billed time summed over the replications (peak concurrency:
@@ -105,20 +132,35 @@ pub fn run(plan: &Plan, spec: &FunctionSpec, holds: &Holds, replications: u32) -
         let plan_seed = plan.seed.wrapping_add(rep.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut rng = fastrand::Rng::with_seed(plan_seed ^ 0x5eed_0f40_1d00);
         let mut function = FunctionModel::new(spec.clone());
-        let mut phase_start = 0.0;
+        let measured_start = seed(plan, spec, holds, &mut function, &mut rng);
+        let mut phase_start = measured_start;
         for (i, phase) in plan.phases.iter().enumerate() {
             if let Some(mut pacer) = Pacer::new(&phase.load, phase.duration, phase.arrivals, phase_seed(plan_seed, i)) {
                 while let Some(offset) = pacer.next_due() {
                     let t = phase_start + offset.as_secs_f64();
                     // Windows are few and ordered: the last one starting at or before t.
-                    let Some(w) = out.iter_mut().rev().find(|w| w.start_s <= t + 1e-9) else { continue };
+                    let Some(w) = out.iter_mut().rev().find(|w| w.start_s <= t - measured_start + 1e-9) else {
+                        continue;
+                    };
                     w.offered += 1;
                     let admission = function.invoke(t, holds, &mut rng);
-                    match admission {
-                        Admission::Throttled(_) => w.throttled += 1,
-                        Admission::Cold(_) => w.cold_starts += 1,
-                        Admission::Provisioned(_) => w.provisioned_billed_ms += admission.billed_ms(holds),
-                        Admission::Warm(_) => {}
+                    let hold = match admission {
+                        Admission::Throttled(_) => {
+                            w.throttled += 1;
+                            None
+                        }
+                        Admission::Cold(h) => {
+                            w.cold_starts += 1;
+                            Some(h)
+                        }
+                        Admission::Provisioned(h) => {
+                            w.provisioned_billed_ms += admission.billed_ms(holds);
+                            Some(h)
+                        }
+                        Admission::Warm(h) => Some(h),
+                    };
+                    if let Some(h) = hold {
+                        w.ok_latency_us.saturating_record(((h + holds.client_s) * 1e6).round().max(1.0) as u64);
                     }
                     w.billed_ms += admission.billed_ms(holds);
                     w.peak_concurrency = w.peak_concurrency.max(function.busy() as u32);

@@ -2,9 +2,12 @@
 //! settings (`--set reserved_concurrency=10,50,100`), checked once into the configurations to
 //! simulate — every combination of the values given, in the order given.
 
+use local_stack::config::Architecture;
+
 use crate::scenario::{Load, Plan};
 
 use super::lambda::FunctionSpec;
+use super::memory::MEMORY_MB;
 
 /// The most configurations one grid may ask for.
 pub const MAX_CONFIGURATIONS: usize = 1_000;
@@ -19,13 +22,15 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("provisioned_concurrency", "environments initialised before traffic, up to the reservation"),
     ("account_concurrency", "the account's concurrency limit"),
     ("keep_warm", "seconds an idle environment lives"),
+    ("memory_mb", "the function's memory, 128 to 10240 MB (CPU scales with it)"),
+    ("architecture", "x86_64 or arm64 (priced; durations kept as measured)"),
 ];
 
 /// Why a what-if cannot be simulated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WhatIfError {
     /// `--traffic` is not a positive factor.
-    #[error("--traffic {0}: expected a positive factor up to 1000000, such as 10x, 0.5x or 3")]
+    #[error("--traffic {0}: expected positive factors up to 1000000, each once, such as 10x, 0.5x, 3 or 1x,2x,10x")]
     Traffic(String),
     /// `--set` without `=`.
     #[error("--set {0}: expected NAME=VALUE[,VALUE…], e.g. --set reserved_concurrency=10,50,100")]
@@ -60,12 +65,22 @@ pub enum WhatIfError {
         arrivals: f64,
     },
     /// More combinations than [`MAX_CONFIGURATIONS`].
-    #[error("the --set values make {0} configurations; at most {MAX_CONFIGURATIONS}")]
+    #[error("the --set and --traffic values make {0} configurations; at most {MAX_CONFIGURATIONS}")]
     TooMany(usize),
 }
 
 fn names() -> String {
     SETTINGS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
+
+/// Traffic factors from `10x`, `0.5x`, `3` or a list of them (`1x,2x,10x`).
+pub fn traffic_list(text: &str) -> Result<Vec<f64>, WhatIfError> {
+    let factors = text.split(',').map(|t| traffic(t).map_err(|_| WhatIfError::Traffic(text.to_owned())));
+    let factors: Vec<f64> = factors.collect::<Result<_, _>>()?;
+    if factors.iter().enumerate().any(|(i, f)| factors[..i].contains(f)) {
+        return Err(WhatIfError::Traffic(text.to_owned()));
+    }
+    Ok(factors)
 }
 
 /// A traffic factor from `10x`, `0.5x` or `3`.
@@ -107,12 +122,17 @@ pub fn check_size(plan: &Plan, traffic: f64) -> Result<(), WhatIfError> {
 pub struct Configuration {
     /// `(name, value)` of each setting the grid changed.
     pub settings: Vec<(String, String)>,
-    /// The function as simulated.
+    /// The function as simulated (its `memory_mb` the configuration's).
     pub function: FunctionSpec,
+    /// The instruction set, when the grid changed it.
+    pub architecture: Option<Architecture>,
+    /// The traffic factor of its plan.
+    pub traffic: f64,
 }
 
 /// Every combination of `sets` (`NAME=V1,V2,…`) applied to `base`; just `base` when empty.
-pub fn grid(base: &FunctionSpec, sets: &[String]) -> Result<Vec<Configuration>, WhatIfError> {
+/// Several `traffic` factors are the grid's first axis, shown as the setting `traffic`.
+pub fn grid(base: &FunctionSpec, sets: &[String], traffic: &[f64]) -> Result<Vec<Configuration>, WhatIfError> {
     let mut axes: Vec<(String, Vec<String>)> = Vec::new();
     for s in sets {
         let (name, values) = s.split_once('=').ok_or_else(|| WhatIfError::Syntax(s.clone()))?;
@@ -139,17 +159,25 @@ pub fn grid(base: &FunctionSpec, sets: &[String]) -> Result<Vec<Configuration>, 
         }
         axes.push((name, values));
     }
-    let count = axes.iter().try_fold(1usize, |n, (_, v)| n.checked_mul(v.len())).unwrap_or(usize::MAX);
+    let count = axes.iter().try_fold(traffic.len().max(1), |n, (_, v)| n.checked_mul(v.len())).unwrap_or(usize::MAX);
     if count > MAX_CONFIGURATIONS {
         return Err(WhatIfError::TooMany(count));
     }
-    let mut out = vec![Configuration { settings: Vec::new(), function: base.clone() }];
+    let start = |t: f64| Configuration { settings: Vec::new(), function: base.clone(), architecture: None, traffic: t };
+    let mut out: Vec<Configuration> = match traffic {
+        [] => vec![start(1.0)],
+        [one] => vec![start(*one)],
+        many => many
+            .iter()
+            .map(|t| Configuration { settings: vec![("traffic".into(), format!("{t}x"))], ..start(*t) })
+            .collect(),
+    };
     for (name, values) in &axes {
         let mut next = Vec::with_capacity(out.len() * values.len());
         for c in &out {
             for v in values {
                 let mut c = c.clone();
-                apply(&mut c.function, name, v)?;
+                apply(&mut c, name, v)?;
                 c.settings.push((name.clone(), v.clone()));
                 next.push(c);
             }
@@ -162,7 +190,8 @@ pub fn grid(base: &FunctionSpec, sets: &[String]) -> Result<Vec<Configuration>, 
     Ok(out)
 }
 
-fn apply(f: &mut FunctionSpec, name: &str, value: &str) -> Result<(), WhatIfError> {
+fn apply(c: &mut Configuration, name: &str, value: &str) -> Result<(), WhatIfError> {
+    let f = &mut c.function;
     let bad = |why: &str| WhatIfError::Value { name: name.into(), value: value.into(), why: why.into() };
     let int = || match value.parse::<u64>() {
         Ok(n) if n <= 1_000_000 => Ok(n as u32),
@@ -196,6 +225,20 @@ fn apply(f: &mut FunctionSpec, name: &str, value: &str) -> Result<(), WhatIfErro
                 return Err(bad("expected seconds, 0 or more"));
             }
             f.keep_warm_s = s;
+        }
+        "memory_mb" => {
+            let (low, high) = MEMORY_MB;
+            f.memory_mb = match value.parse::<u32>() {
+                Ok(m) if (low..=high).contains(&m) => m,
+                _ => return Err(bad(&format!("expected whole megabytes from {low} to {high}, as AWS allows"))),
+            };
+        }
+        "architecture" => {
+            c.architecture = Some(match value {
+                "x86_64" => Architecture::X86_64,
+                "arm64" => Architecture::Arm64,
+                _ => return Err(bad("expected x86_64 or arm64")),
+            });
         }
         _ => return Err(WhatIfError::Unknown { name: name.into() }),
     }
@@ -266,27 +309,40 @@ mod tests {
         for bad in ["0x", "-2x", "x", "tenx", "NaNx", "infx"] {
             assert!(matches!(traffic(bad), Err(WhatIfError::Traffic(_))), "{bad}");
         }
+        assert_eq!(traffic_list("1x,2x, 10x"), Ok(vec![1.0, 2.0, 10.0]));
+        assert!(traffic_list("1x,1x").is_err() && traffic_list("1x,").is_err());
+        let g = grid(&base(), &["reserved_concurrency=10,50".into()], &[1.0, 3.0]).unwrap();
+        assert_eq!(g.iter().map(|c| c.traffic).collect::<Vec<_>>(), [1.0, 1.0, 3.0, 3.0]);
+        assert_eq!(g[2].settings[0], ("traffic".into(), "3x".into()));
     }
 
     #[test]
     fn a_grid_is_every_combination_in_order() {
-        let g = grid(&base(), &["reserved_concurrency=10,50".into(), "provisioned_concurrency=0,5".into()]).unwrap();
+        let g =
+            grid(&base(), &["reserved_concurrency=10,50".into(), "provisioned_concurrency=0,5".into()], &[]).unwrap();
         let got: Vec<(u32, u32)> = g.iter().map(|c| (c.function.concurrency, c.function.provisioned)).collect();
         assert_eq!(got, [(10, 0), (10, 5), (50, 0), (50, 5)]);
         assert_eq!(
             g[1].settings,
             [("reserved_concurrency".into(), "10".into()), ("provisioned_concurrency".into(), "5".into())]
         );
-        assert_eq!(grid(&base(), &[]).unwrap().len(), 1);
-        let unreserved = grid(&base(), &["reserved_concurrency=unreserved".into()]).unwrap();
+        assert_eq!(grid(&base(), &[], &[]).unwrap().len(), 1);
+        let m = grid(&base(), &["memory_mb=512,2048".into(), "architecture=arm64".into()], &[]).unwrap();
+        assert_eq!(m.iter().map(|c| c.function.memory_mb).collect::<Vec<_>>(), [512, 2048]);
+        assert!(m.iter().all(|c| c.architecture == Some(Architecture::Arm64)));
+        let unreserved = grid(&base(), &["reserved_concurrency=unreserved".into()], &[]).unwrap();
         assert_eq!((unreserved[0].function.reserved, unreserved[0].function.concurrency), (false, 1000));
     }
 
     #[test]
     fn bad_what_ifs_name_the_flag_and_the_fix() {
-        let err = |sets: &[&str]| grid(&base(), &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_err();
-        assert!(matches!(err(&["memory_mb=256"]), WhatIfError::Unknown { .. }));
-        assert!(err(&["memory_mb=256"]).to_string().contains("reserved_concurrency"));
+        let err =
+            |sets: &[&str]| grid(&base(), &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &[]).unwrap_err();
+        assert!(matches!(err(&["memory=256"]), WhatIfError::Unknown { .. }));
+        assert!(err(&["memory=256"]).to_string().contains("memory_mb"));
+        assert!(err(&["memory_mb=64"]).to_string().contains("from 128 to 10240"));
+        assert!(err(&["memory_mb=1.5"]).to_string().contains("whole megabytes"));
+        assert!(err(&["architecture=arm"]).to_string().contains("x86_64 or arm64"));
         assert!(matches!(err(&["reserved_concurrency"]), WhatIfError::Syntax(_)));
         assert!(matches!(err(&["reserved_concurrency=1,,2"]), WhatIfError::Syntax(_)));
         assert!(matches!(err(&["reserved_concurrency=1", "reserved_concurrency=2"]), WhatIfError::Twice(_)));
@@ -305,6 +361,6 @@ mod tests {
             .iter()
             .map(|n| format!("{n}={}", (0..11).map(|i| i.to_string()).collect::<Vec<_>>().join(",")))
             .collect();
-        assert!(matches!(grid(&base(), &many), Err(WhatIfError::TooMany(1331))));
+        assert!(matches!(grid(&base(), &many, &[]), Err(WhatIfError::TooMany(1331))));
     }
 }

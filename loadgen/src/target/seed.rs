@@ -21,13 +21,8 @@ const IN_FLIGHT: usize = 64;
 /// Attempts per item.
 const ATTEMPTS: u32 = 8;
 
-/// The share of a function's invocation-rate limit seeding uses at most, leaving room for
-/// retries.
-const SHARE_OF_RATE_LIMIT: f64 = 0.8;
-
-/// Seeds `[data] items` against `base`. With the function's reserved concurrency known, the
-/// rate stays under its invocation-rate limit (10 per second per environment), which would
-/// otherwise throttle the writes.
+/// Seeds `[data] items` against `base`, at [`crate::scenario::Data::seeding_rate`] for the
+/// function's reserved concurrency when it is known.
 pub async fn seed(
     plan: &Plan,
     client: &HttpClient,
@@ -39,9 +34,7 @@ pub async fn seed(
     if items == 0 {
         return Ok(());
     }
-    let limit = reserved_concurrency
-        .map(|c| SHARE_OF_RATE_LIMIT * local_stack::rules::INVOCATIONS_PER_SECOND_PER_CONCURRENCY * f64::from(c));
-    let rate = limit.filter(|l| *l > 0.0).map_or(plan.data.seed_rate, |l| plan.data.seed_rate.min(l));
+    let rate = plan.data.seeding_rate(reserved_concurrency);
     sink.event(Event::Seeding { items, item_size: plan.data.item_size, rate });
     let payload = "x".repeat(plan.data.item_size);
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));

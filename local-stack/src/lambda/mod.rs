@@ -10,6 +10,7 @@
 pub mod account;
 pub mod cpu;
 pub mod env;
+pub mod insights;
 pub mod report;
 pub mod runtime_api;
 pub mod variables;
@@ -31,6 +32,7 @@ use crate::rules::{self, TokenBucket};
 use account::Account;
 use cpu::{CpuEnforcement, CpuLimiter};
 use env::{Env, Spawn, Started};
+use insights::{InsightsLog, PerformanceEvent};
 use report::Report;
 use runtime_api::{Invocation, RuntimeResult};
 
@@ -135,6 +137,7 @@ struct Inner {
     cpu: CpuLimiter,
     started: Instant,
     log: Mutex<File>,
+    insights: InsightsLog,
     metrics: Metrics,
 }
 
@@ -161,7 +164,8 @@ struct Lease {
 impl LambdaService {
     /// A service for `config`. `env_vars` are what each environment gets on top of Lambda's
     /// own variables (table name, DynamoDB endpoint, credentials); `log` receives process
-    /// output and REPORT lines. The function's reservation (or provisioned concurrency, when
+    /// output and REPORT lines, `insights` one Lambda Insights performance event per
+    /// invocation. The function's reservation (or provisioned concurrency, when
     /// it has none) is set aside in `shared`'s account.
     pub fn new(
         config: FunctionConfig,
@@ -169,6 +173,7 @@ impl LambdaService {
         account: &str,
         env_vars: Vec<(String, String)>,
         log: File,
+        insights: File,
         shared: &Shared,
     ) -> Self {
         let (profile, sampler, store) = (shared.profile.clone(), shared.sampler.clone(), &shared.metrics);
@@ -230,6 +235,7 @@ impl LambdaService {
                 cpu,
                 started: Instant::now(),
                 log: Mutex::new(log),
+                insights: InsightsLog::new(insights),
                 metrics,
             }),
         };
@@ -649,7 +655,9 @@ impl LambdaService {
         let inv = Invocation { request_id: result.request_id.clone(), event, deadline_ms, respond };
         self.log_line(&format!("START RequestId: {} Version: $LATEST", result.request_id));
         let started = Instant::now();
-        let cpu_before = if env.measured { env.pid.and_then(cpu::cpu_time) } else { None };
+        // Read under a cgroup too: the CPU time per invocation is what a simulation at another
+        // memory size scales (Lambda Insights' cpu_total_time).
+        let cpu_before = env.pid.and_then(cpu::cpu_time);
         let mut outcome = if env.deliver(inv).await.is_err() {
             Outcome::FunctionError {
                 error_type: "Runtime.ExitError".into(),
@@ -674,10 +682,14 @@ impl LambdaService {
         };
         // Measured CPU: the response waits for what the function's share would have cost, and a
         // wait past the timeout is the timeout it would have been.
-        if let (Some(before), Some(after)) = (cpu_before, env.pid.and_then(cpu::cpu_time))
+        let cpu_used = match (cpu_before, env.pid.and_then(cpu::cpu_time)) {
+            (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+            _ => None,
+        };
+        if let Some(used) = cpu_used.filter(|_| env.measured)
             && !matches!(&outcome, Outcome::FunctionError { error_type, .. } if error_type == "Sandbox.Timedout")
         {
-            let hold = inner.cpu.hold_for(after.saturating_sub(before), true);
+            let hold = inner.cpu.hold_for(used, true);
             let left = timeout.saturating_sub(started.elapsed());
             tokio::time::sleep(hold.min(left)).await;
             if hold >= left {
@@ -711,6 +723,19 @@ impl LambdaService {
         };
         // One write for both lines: fewer syscalls on the hot path, and they stay together.
         self.log_line(&format!("END RequestId: {}\n{report}", result.request_id));
+        if let Some(used) = cpu_used {
+            inner.insights.write(&PerformanceEvent {
+                event_type: "performance",
+                function_name: &inner.config.name,
+                request_id: &result.request_id,
+                duration: result.duration_ms,
+                billed_duration: result.billed_ms,
+                cold_start: result.init_ms.is_some(),
+                init_duration: result.init_ms,
+                total_memory: inner.config.memory_mb,
+                cpu_total_time: used.as_secs_f64() * 1e3,
+            });
+        }
         self.release(Some(env), lease);
         result
     }

@@ -1,0 +1,68 @@
+//! What a simulation leaves out and what it assumed, said with every result: the rules not
+//! modelled, where the hold times came from, and the doubts of the memory and architecture
+//! what-ifs when a configuration uses them.
+
+use super::Prepared;
+use crate::results::Results;
+use crate::results::calibration::Calibration;
+use crate::simulate::hold::Empirical;
+use crate::simulate::lambda::Holds;
+use crate::simulate::memory::CpuModel;
+
+/// The notes for a simulation of `doc` through `prepared`.
+pub fn notes(doc: &Results, cal: &Calibration, holds: &Holds, prepared: &[Prepared]) -> Vec<String> {
+    let mut n = vec![
+        "Simulated: Lambda's admission (concurrency, invocation rate, scaling rate, provisioned environments, \
+         keep-warm). Not yet: API Gateway stage throttling and DynamoDB limits (every admitted request is served)."
+            .to_owned(),
+        format!(
+            "Hold times: handler durations (mean {:.1} ms) plus the invoke overhead ({:.1} ms){}. Ok latency adds \
+             the run's mean wait beyond the hold ({:.1} ms: network, API Gateway) as a constant.",
+            holds.warm.mean() * 1e3,
+            holds.overhead_s * 1e3,
+            holds
+                .init
+                .as_ref()
+                .map(Empirical::mean)
+                .map(|m| format!("; INIT mean {:.1} ms", m * 1e3))
+                .unwrap_or_default(),
+            holds.client_s * 1e3,
+        ),
+        "Closed-model phases are not simulated (they have no offered rate). The scenario's seeding writes go \
+         first, as in a run, with the plan's hold times: the environments they warm are warm when the first phase \
+         starts."
+            .to_owned(),
+    ];
+    if holds.init.is_none() {
+        n.push(
+            "The function never started cold in the run's log, so INIT time is unknown and taken as 0: simulated \
+             cold starts cost only the platform's part (run a scenario that starts cold to calibrate it)."
+                .into(),
+        );
+    }
+    if let Some(cpu) = &cal.cpu
+        && prepared.iter().any(|p| p.factor != 1.0)
+    {
+        let m = CpuModel::new(cpu, holds.warm.mean());
+        n.push(format!(
+            "Memory: {:.0}% of the handler's time was CPU at {:.3} of a core ({:.2} ms of CPU per invocation, Lambda \
+             Insights cpu_total_time); that part scales with 1769 MB / memory, up to one core (a multi-threaded \
+             handler would gain beyond it), the rest and INIT are kept as measured. One fraction for every request.",
+            m.fraction * 100.0,
+            m.share,
+            cpu.mean_ms
+        ));
+    }
+    let measured = doc.cost.as_ref().map(|c| c.usage.architecture);
+    if prepared.iter().any(|p| p.configuration.architecture.is_some_and(|a| Some(a) != measured)) {
+        n.push(
+            "Architecture: priced at its own rates with the durations measured on the run's; how fast the handler \
+             runs on the other instruction set is not known until it is run there."
+                .into(),
+        );
+    }
+    if doc.cost.is_none() {
+        n.push("The run has no cost section, so no configuration is priced.".into());
+    }
+    n
+}

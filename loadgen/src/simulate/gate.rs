@@ -1,0 +1,111 @@
+//! The scenario's thresholds on a simulated configuration: those the model can answer —
+//! latency of the admitted requests, Lambda throttles, cold starts, request counts and rate,
+//! cost — checked with the same comparison a run uses, whole-plan or phase-scoped; the rest
+//! (errors, DynamoDB, service time, per-request-kind figures) are named as not simulated
+//! rather than passed.
+
+use hdrhistogram::Histogram;
+
+use crate::record::Class;
+use crate::scenario::{Metric, Threshold};
+
+use super::output::{SimulatedCost, SimulatedThreshold};
+use super::schedule::{Window, latency_histogram};
+
+/// What a configuration's thresholds need from its simulation.
+pub struct Simulated<'a> {
+    /// Its windows, counts over every replication.
+    pub windows: &'a [Window],
+    /// Replications.
+    pub replications: f64,
+    /// Its cost, when priced.
+    pub cost: Option<&'a SimulatedCost>,
+}
+
+/// Whether the model answers `t`.
+pub fn simulated(t: &Threshold) -> bool {
+    if t.request.is_some() {
+        return false;
+    }
+    match &t.metric {
+        Metric::Latency { .. }
+        | Metric::ThrottleRate
+        | Metric::ColdStartCount
+        | Metric::ColdStartRate
+        | Metric::RequestCount
+        | Metric::AchievedRate => true,
+        Metric::ClassRate { class } | Metric::ClassCount { class } => {
+            matches!(class, Class::LambdaThrottled | Class::Ok)
+        }
+        m if m.is_cost() => t.phase.is_none(),
+        _ => false,
+    }
+}
+
+/// The thresholds of `thresholds` the model answers, evaluated on `s`.
+pub fn evaluate(thresholds: &[Threshold], s: &Simulated<'_>) -> Vec<SimulatedThreshold> {
+    thresholds
+        .iter()
+        .filter(|t| simulated(t))
+        .filter_map(|t| {
+            let value = value(t, s)?;
+            Some(SimulatedThreshold {
+                key: t.key.clone(),
+                condition: t.condition.clone(),
+                simulated: value,
+                passed: t.cmp.holds(value, t.limit),
+            })
+        })
+        .collect()
+}
+
+/// The windows of phase `name` (a steps phase has one per step).
+fn of_phase<'a>(windows: &'a [Window], name: &'a str) -> impl Iterator<Item = &'a Window> + 'a {
+    windows
+        .iter()
+        .filter(move |w| w.label == name || w.label.strip_prefix(name).is_some_and(|r| r.starts_with(" step ")))
+}
+
+fn value(t: &Threshold, s: &Simulated<'_>) -> Option<f64> {
+    let windows: Vec<&Window> = match &t.phase {
+        Some(p) => of_phase(s.windows, p).collect(),
+        None => s.windows.iter().collect(),
+    };
+    if windows.is_empty() && !t.metric.is_cost() {
+        return None;
+    }
+    let offered: u64 = windows.iter().map(|w| w.offered).sum();
+    let throttled: u64 = windows.iter().map(|w| w.throttled).sum();
+    let cold: u64 = windows.iter().map(|w| w.cold_starts).sum();
+    let share = |n: u64| if offered > 0 { n as f64 / offered as f64 } else { 0.0 };
+    let seconds: f64 = windows.iter().map(|w| w.end_s - w.start_s).sum();
+    Some(match &t.metric {
+        Metric::Latency { percentile } => {
+            let mut h: Histogram<u64> = latency_histogram();
+            for w in &windows {
+                // Same bounds: adding cannot fail.
+                let _ = h.add(&w.ok_latency_us);
+            }
+            if h.is_empty() {
+                return None;
+            }
+            match percentile {
+                Some(p) => h.value_at_quantile(p / 100.0) as f64 / 1e3,
+                None => h.mean() / 1e3,
+            }
+        }
+        // Only Lambda throttles: API Gateway's are not simulated (said in the notes).
+        Metric::ThrottleRate | Metric::ClassRate { class: Class::LambdaThrottled } => share(throttled),
+        Metric::ClassRate { .. } => share(offered - throttled),
+        Metric::ClassCount { class: Class::LambdaThrottled } => throttled as f64 / s.replications,
+        Metric::ClassCount { .. } => (offered - throttled) as f64 / s.replications,
+        Metric::ColdStartCount => cold as f64 / s.replications,
+        Metric::ColdStartRate => share(cold),
+        Metric::RequestCount => offered as f64 / s.replications,
+        Metric::AchievedRate => offered as f64 / s.replications / seconds.max(1e-9),
+        Metric::CostRun => s.cost?.run_usd,
+        Metric::CostPerMillion => s.cost?.per_million_usd,
+        Metric::CostMonthly => s.cost?.month_usd,
+        _ => return None,
+    })
+}

@@ -1,0 +1,123 @@
+//! `loadgen simulate` checked against the local stack: one steady run calibrates it, and each
+//! scenario in [`SIMULATED`] — simulated from that calibration with `--scenario`, never from its
+//! own run — must agree with what its run measured: the Lambda throttle share of every phase
+//! within 2 percentage points or 10% of it (or three standard errors of the measured share, which
+//! is itself a sample), cold starts within 20% (or 2), the ok responses' p50 and p99 within 15%,
+//! and the run's cost within 5%.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// The scenarios simulated from the calibration.
+pub const SIMULATED: &[&str] = &["spike", "ramp", "cold-start"];
+
+/// The calibrating run's results.json.
+pub struct Calibration {
+    results: PathBuf,
+}
+
+/// Runs `tests/data/calibrate.toml`; an error says why it cannot calibrate.
+pub fn calibrate(loadgen: &Path, api: &Path, root: &Path, dir: &Path) -> Result<Calibration, String> {
+    let file = root.join("loadgen/tests/data/calibrate.toml");
+    let out_dir = dir.join("calibrate");
+    let out = Command::new(loadgen)
+        .args(["run", "--quiet", "--out"])
+        .arg(&out_dir)
+        .arg(&file)
+        .current_dir(root)
+        .env("LOADGEN_TARGET_API", api)
+        .output()
+        .unwrap();
+    let results = out_dir.join("results.json");
+    if out.status.code() != Some(0) || !results.is_file() {
+        return Err(format!(
+            "calibrate: exit {:?}, cannot calibrate the simulation: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let cal = &doc["calibration"];
+    if cal.is_null() || cal["requests"].as_array().is_none_or(|r| r.len() != 2) || cal["cpu"].is_null() {
+        return Err(format!("calibrate: results.json lacks a calibration with both request kinds and CPU: {cal}"));
+    }
+    Ok(Calibration { results })
+}
+
+/// Where the simulation of `scenario` from `cal` disagrees with `measured`, its run.
+pub fn disagreements(
+    loadgen: &Path,
+    cal: &Calibration,
+    scenario: &Path,
+    name: &str,
+    measured: &Value,
+    dir: &Path,
+) -> Vec<String> {
+    let out_dir = dir.join(format!("simulate-{name}"));
+    let out = Command::new(loadgen)
+        .arg("simulate")
+        .arg(&cal.results)
+        .arg("--scenario")
+        .arg(scenario)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let Ok(text) = std::fs::read_to_string(out_dir.join("simulation.json")) else {
+        return vec![format!(
+            "{name}: simulate exited {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )];
+    };
+    let sim: Value = serde_json::from_str(&text).unwrap();
+    let c = &sim["configurations"][0];
+    let mut problems = Vec::new();
+    let mut report = |what: String, m: f64, s: f64, ok: bool| {
+        eprintln!(
+            "validation {name} {what}: measured {m:.4}, simulated {s:.4}{}",
+            if ok { "" } else { "  <-- outside" }
+        );
+        if !ok {
+            problems.push(format!("{name}: {what}: measured {m:.4}, simulated {s:.4}"));
+        }
+    };
+    for (phase, window) in measured["phases"].as_array().unwrap().iter().zip(c["windows"].as_array().unwrap()) {
+        let requests = phase["summary"]["requests"].as_f64().unwrap();
+        if requests == 0.0 {
+            continue;
+        }
+        let m = phase["summary"]["by_class"]["lambda_throttled"].as_f64().unwrap() / requests;
+        let s = window["lambda_throttled"].as_f64().unwrap();
+        let standard_error = (m * (1.0 - m) / requests).sqrt();
+        let ok = (s - m).abs() <= (0.1 * m).max(0.02).max(3.0 * standard_error);
+        report(format!("{} throttle share", phase["name"]), m, s, ok);
+    }
+    let m = measured["totals"]["cold_starts"].as_f64().unwrap();
+    let s = c["cold_starts"].as_f64().unwrap();
+    report("cold starts".into(), m, s, (s - m).abs() <= (0.2 * m).max(2.0));
+    let (p50, p99) = ok_percentiles(measured);
+    for (what, m, s) in [("ok p50 ms", p50, &c["ok_latency"]["p50_ms"]), ("ok p99 ms", p99, &c["ok_latency"]["p99_ms"])]
+    {
+        let s = s.as_f64().unwrap();
+        report(what.into(), m, s, (s - m).abs() <= 0.15 * m);
+    }
+    // The harness's own GetMetricData calls are not the API's cost; the simulation leaves them out.
+    let run = &measured["cost"]["run"];
+    let m = run["total"].as_f64().unwrap() - run["cloudwatch_metrics"].as_f64().unwrap();
+    let s = c["cost"]["run_usd"].as_f64().unwrap();
+    report("cost per run USD".into(), m, s, (s - m).abs() <= 0.05 * m);
+    problems
+}
+
+/// The p50 and p99 of every ok response of a run, ms.
+fn ok_percentiles(results: &Value) -> (f64, f64) {
+    let mut all = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+    for cell in results["histograms"].as_array().unwrap().iter().filter(|c| c["class"] == "ok") {
+        let h = loadgen::results::decode(cell["latency"].as_str().unwrap()).unwrap();
+        all.add(&h).unwrap();
+    }
+    (all.value_at_quantile(0.5) as f64 / 1e3, all.value_at_quantile(0.99) as f64 / 1e3)
+}
