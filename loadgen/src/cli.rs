@@ -75,13 +75,20 @@ account_concurrency, keep_warm (s), memory_mb (128-10240), architecture (x86_64,
 Several --set make a grid of every combination.\n\n\
 Example:\n  loadgen simulate reports/steady-20261202T040000Z/results.json --traffic 10x \\\n    \
 --set reserved_concurrency=10,50,100 --set memory_mb=256,1024\n  \
-loadgen simulate reports/steady-20261202T040000Z/results.json --scenario scenarios/spike.toml")]
+loadgen simulate reports/steady-20261202T040000Z/results.json --scenario scenarios/spike.toml\n  \
+loadgen simulate reports/steady-20261202T040000Z/results.json --traffic-curve last-tuesday.csv")]
     Simulate {
         /// The results document of a local-stack run (it holds the calibration).
         results: PathBuf,
+        /// A what-if TOML file: `scenario`, `traffic`, `traffic_curve`, `seed` and a `[set]` table (flags override).
+        #[arg(long, value_name = "FILE.toml")]
+        whatif: Option<PathBuf>,
         /// Simulate this scenario's phases, request mix and [stack] settings instead of the run's.
         #[arg(long, value_name = "FILE")]
         scenario: Option<PathBuf>,
+        /// Replace the phases with a traffic curve: CSV of time and requests per period (CloudWatch Count).
+        #[arg(long, value_name = "FILE.csv")]
+        traffic_curve: Option<PathBuf>,
         /// Multiply every open-model rate of the run's plan, e.g. 10x or 0.5x.
         #[arg(long, value_name = "FACTOR", allow_hyphen_values = true)]
         traffic: Option<String>,

@@ -47,8 +47,9 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
         }
         Command::Validate { files } => Ok(cmd::validate::validate(&files)),
         Command::Report { results, out } => cmd::report::rerender(&results, out.as_deref()),
-        Command::Simulate { results, scenario, traffic, sets, seed, prices, out } => {
-            cmd::simulate::simulate(&results, &cmd::simulate::Ask { scenario, traffic, sets, seed, prices, out })
+        Command::Simulate { results, whatif, scenario, traffic_curve, traffic, sets, seed, prices, out } => {
+            let ask = cmd::simulate::Ask { whatif, scenario, traffic_curve, traffic, sets, seed, prices, out };
+            cmd::simulate::simulate(&results, &ask)
         }
         Command::Compare { base, new, max_regression, out } => {
             cmd::compare::compare_runs(&base, &new, max_regression.as_deref(), out.as_deref())

@@ -298,3 +298,78 @@ fn the_recommendation_is_the_cheapest_that_passes_the_scenarios_thresholds() {
     let html = std::fs::read_to_string(out.join("simulate.html")).unwrap();
     assert!(html.contains("chart-reserved") && html.contains("chart-traffic") && html.contains("RECOMMENDED"));
 }
+
+#[test]
+fn a_traffic_curve_replaces_the_phases_period_by_period() {
+    let dir = tempdir("curve");
+    let results = calibrated(&dir);
+    let csv = dir.join("tuesday.csv");
+    // Ten minutes as CloudWatch exports Count: 600, 1200, … requests a minute; minute 5 missing.
+    let rows: String =
+        (0..10).filter(|m| *m != 5).map(|m| format!("2026-11-24T13:{m:02}:00Z,{}\n", 600 * (m + 1))).collect();
+    std::fs::write(&csv, format!("\"Time\",\"Count\"\n{rows}")).unwrap();
+    let out = dir.join("c");
+    let (code, stdout, stderr) = simulate(&[
+        results.to_str().unwrap(),
+        "--traffic-curve",
+        csv.to_str().unwrap(),
+        "--set",
+        "reserved_concurrency=400",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, sim) = read(&out);
+    let c = &sim.configurations[0];
+    assert_eq!(c.windows.len(), 10, "one window a minute, the missing one at zero");
+    assert_eq!(c.windows[0].phase, "curve step 1/10");
+    assert_eq!((c.windows[1].rate, c.windows[5].rate), (20.0, 0.0));
+    let expected: f64 = (0..10).filter(|m| *m != 5).map(|m| 600.0 * f64::from(m + 1)).sum();
+    assert!((c.requests - expected).abs() / expected < 0.02, "{} vs {expected}", c.requests);
+    // The fixture's phase-scoped threshold names a phase the curve does not have.
+    assert!(stdout.contains("not simulated, not checked"), "{stdout}");
+    std::fs::write(&csv, "Time,Count\n2026-11-24T13:00:00Z,600\n2026-11-24T13:01:00Z,lots\n").unwrap();
+    let (code, _, stderr) = simulate(&[results.to_str().unwrap(), "--traffic-curve", csv.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("tuesday.csv:3:") && stderr.contains("\"lots\""), "{stderr}");
+}
+
+#[test]
+fn a_whatif_file_is_the_command_line_written_down() {
+    let dir = tempdir("whatif");
+    let results = calibrated(&dir);
+    std::fs::write(dir.join("other.toml"), SCENARIO).unwrap();
+    let file = dir.join("whatif.toml");
+    std::fs::write(
+        &file,
+        "scenario = \"other.toml\"\ntraffic = [\"1x\", \"2x\"]\n[set]\nreserved_concurrency = [10, 50]\n",
+    )
+    .unwrap();
+    let out = dir.join("w");
+    let (code, _, stderr) =
+        simulate(&[results.to_str().unwrap(), "--whatif", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, sim) = read(&out);
+    assert_eq!((sim.scenario.as_str(), sim.configurations.len()), ("other", 4));
+    // A flag overrides the file's value; the same setting in both is refused.
+    let (code, _, stderr) = simulate(&[
+        results.to_str().unwrap(),
+        "--whatif",
+        file.to_str().unwrap(),
+        "--traffic",
+        "3x",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(read(&out).1.traffic, [3.0]);
+    let (code, _, stderr) =
+        simulate(&[results.to_str().unwrap(), "--whatif", file.to_str().unwrap(), "--set", "reserved_concurrency=5"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("on the command line"), "{stderr}");
+    // A value AWS refuses for the scenario's function (reservation 2) is reported at its line.
+    std::fs::write(&file, "scenario = \"other.toml\"\n\n[set]\nprovisioned_concurrency = [1, 3]\n").unwrap();
+    let (code, _, stderr) = simulate(&[results.to_str().unwrap(), "--whatif", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("whatif.toml:4:27: set.provisioned_concurrency: 3: more than the 2"), "{stderr}");
+}

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::curve::CurveError;
 use super::whatif::WhatIfError;
 
 /// Why a simulation cannot be made.
@@ -45,4 +46,7 @@ pub enum SimulateError {
     /// A what-if is invalid.
     #[error(transparent)]
     WhatIf(#[from] WhatIfError),
+    /// The traffic curve cannot be read.
+    #[error("--traffic-curve {0}")]
+    Curve(#[from] CurveError),
 }

@@ -7,7 +7,7 @@
 use hdrhistogram::Histogram;
 
 use crate::record::Class;
-use crate::scenario::{Metric, Threshold};
+use crate::scenario::{Metric, Plan, Threshold};
 
 use super::output::{SimulatedCost, SimulatedThreshold};
 use super::schedule::{Window, latency_histogram};
@@ -22,9 +22,10 @@ pub struct Simulated<'a> {
     pub cost: Option<&'a SimulatedCost>,
 }
 
-/// Whether the model answers `t`.
-pub fn simulated(t: &Threshold) -> bool {
-    if t.request.is_some() {
+/// Whether the model answers `t` for `plan`: a figure it simulates, of a phase the plan has
+/// (a traffic curve replaces the scenario's phases).
+pub fn simulated(t: &Threshold, plan: &Plan) -> bool {
+    if t.request.is_some() || t.phase.as_ref().is_some_and(|p| !plan.phases.iter().any(|x| x.name == *p)) {
         return false;
     }
     match &t.metric {
@@ -42,11 +43,11 @@ pub fn simulated(t: &Threshold) -> bool {
     }
 }
 
-/// The thresholds of `thresholds` the model answers, evaluated on `s`.
-pub fn evaluate(thresholds: &[Threshold], s: &Simulated<'_>) -> Vec<SimulatedThreshold> {
-    thresholds
+/// The thresholds of `plan` the model answers, evaluated on `s`.
+pub fn evaluate(plan: &Plan, s: &Simulated<'_>) -> Vec<SimulatedThreshold> {
+    plan.thresholds
         .iter()
-        .filter(|t| simulated(t))
+        .filter(|t| simulated(t, plan))
         .filter_map(|t| {
             let value = value(t, s)?;
             Some(SimulatedThreshold {

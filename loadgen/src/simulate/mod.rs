@@ -4,6 +4,7 @@
 //! ([`local_stack::rules`]) ([`lambda`]), its durations scaled by memory ([`memory`]). `run`'s knee compares each offered rate's measured
 //! throttle share with it ([`schedule`]).
 
+pub mod curve;
 pub mod error;
 pub mod gate;
 pub mod grid;
@@ -13,3 +14,4 @@ pub mod memory;
 pub mod output;
 pub mod schedule;
 pub mod whatif;
+pub mod whatif_file;

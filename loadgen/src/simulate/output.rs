@@ -23,6 +23,8 @@ pub struct Simulation {
     pub scenario: String,
     /// `--scenario`, when given.
     pub scenario_file: Option<String>,
+    /// `--traffic-curve`, when given: the phases are its periods.
+    pub traffic_curve: Option<String>,
     /// Invocations the hold times were drawn from.
     pub calibration_invocations: u64,
     /// The traffic factors simulated (each multiplies every open-model rate of the plan).

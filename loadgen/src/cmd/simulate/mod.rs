@@ -28,13 +28,18 @@ use crate::simulate::memory::CpuModel;
 use crate::simulate::output::{SCHEMA, Setting, SimulatedConfiguration, SimulatedWindow, Simulation};
 use crate::simulate::schedule::{self, Window, latency_histogram};
 use crate::simulate::whatif::{self, Configuration};
-use crate::simulate::{gate, grid};
+use crate::simulate::whatif_file::{self, WhatIfFile};
+use crate::simulate::{curve, gate, grid};
 
 /// What `loadgen simulate` was asked.
 #[derive(Debug, Clone, Default)]
 pub struct Ask {
+    /// `--whatif`: the what-ifs from a file; the flags override its values.
+    pub whatif: Option<PathBuf>,
     /// `--scenario`: another scenario's phases, request mix and stack settings.
     pub scenario: Option<PathBuf>,
+    /// `--traffic-curve`: phases from a CSV of requests per period.
+    pub traffic_curve: Option<PathBuf>,
     /// `--traffic`.
     pub traffic: Option<String>,
     /// `--set`, each `NAME=V1,V2…`.
@@ -57,6 +62,8 @@ pub(crate) struct Prepared {
 
 /// Simulates `results` under `ask`; writes simulation.json and prints the table.
 pub fn simulate(results: &Path, ask: &Ask) -> Result<i32, Error> {
+    let file = ask.whatif.as_deref().map(whatif_file::read).transpose()?;
+    let ask = &merged(ask, file.as_ref())?;
     let doc = Results::from_file(results)?;
     let cal = doc.calibration.as_ref().ok_or_else(|| SimulateError::NoCalibration(results.to_path_buf()))?;
     let (run_function, run_holds) =
@@ -67,6 +74,9 @@ pub fn simulate(results: &Path, ask: &Ask) -> Result<i32, Error> {
         Some(path) => other_scenario(path, &run_function)?,
         None => (doc.scenario.clone(), run_function.clone()),
     };
+    if let Some(f) = &file {
+        f.check(&base)?;
+    }
     let holds =
         calibrate::for_plan(cal, &run_holds, &source, &doc.scenario).map_err(|u| SimulateError::Uncalibrated {
             file: ask.scenario.clone().unwrap_or_else(|| results.to_path_buf()),
@@ -74,6 +84,9 @@ pub fn simulate(results: &Path, ask: &Ask) -> Result<i32, Error> {
             known: u.known,
         })?;
     let mut source = source;
+    if let Some(path) = &ask.traffic_curve {
+        source = curve::plan(&source, &curve::read(path).map_err(SimulateError::from)?);
+    }
     if let Some(seed) = ask.seed {
         source.seed = seed;
     }
@@ -126,7 +139,7 @@ pub fn simulate(results: &Path, ask: &Ask) -> Result<i32, Error> {
     let mut out = out;
     for (c, w) in out.iter_mut().zip(&windows) {
         let s = gate::Simulated { windows: w, replications: reps, cost: c.cost.as_ref() };
-        c.thresholds = gate::evaluate(&source.thresholds, &s);
+        c.thresholds = gate::evaluate(&source, &s);
     }
     let (recommended, recommendation) = recommend(&out, &source);
     let sim = Simulation {
@@ -135,6 +148,7 @@ pub fn simulate(results: &Path, ask: &Ask) -> Result<i32, Error> {
         calibration_scenario: doc.scenario.name.clone(),
         scenario: source.name.clone(),
         scenario_file: ask.scenario.as_ref().map(|p| p.display().to_string()),
+        traffic_curve: ask.traffic_curve.as_ref().map(|p| p.display().to_string()),
         calibration_invocations: cal.invocations,
         traffic: plans.iter().map(|(t, _)| *t).collect(),
         seed: source.seed,
@@ -147,7 +161,7 @@ pub fn simulate(results: &Path, ask: &Ask) -> Result<i32, Error> {
         thresholds_not_simulated: source
             .thresholds
             .iter()
-            .filter(|t| !gate::simulated(t))
+            .filter(|t| !gate::simulated(t, &source))
             .map(|t| format!("{} {}", t.key, t.condition))
             .collect(),
         notes: notes::notes(&doc, cal, &holds, &prepared),
@@ -165,6 +179,30 @@ pub fn simulate(results: &Path, ask: &Ask) -> Result<i32, Error> {
     let _ = write!(stdout, "{}", table::table(&sim));
     let _ = writeln!(stdout, "  simulation: {}\n  report:     {}", path.display(), html.display());
     Ok(EXIT_PASS)
+}
+
+/// The flags with the what-if file's values where a flag is not given; a setting in both is
+/// an error (which would win is not obvious).
+fn merged(ask: &Ask, file: Option<&WhatIfFile>) -> Result<Ask, Error> {
+    let Some(f) = file else { return Ok(ask.clone()) };
+    for set in &f.sets {
+        let name = set.split('=').next().unwrap_or_default();
+        if ask.sets.iter().any(|s| s.split('=').next().map(str::trim) == Some(name)) {
+            return Err(SimulateError::WhatIf(whatif::WhatIfError::Twice(format!(
+                "{name} (in {} and on the command line)",
+                ask.whatif.as_deref().unwrap_or(Path::new("")).display()
+            )))
+            .into());
+        }
+    }
+    Ok(Ask {
+        scenario: ask.scenario.clone().or_else(|| f.scenario.clone()),
+        traffic_curve: ask.traffic_curve.clone().or_else(|| f.traffic_curve.clone()),
+        traffic: ask.traffic.clone().or_else(|| f.traffic.clone()),
+        seed: ask.seed.or(f.seed),
+        sets: f.sets.iter().chain(&ask.sets).cloned().collect(),
+        ..ask.clone()
+    })
 }
 
 /// Another scenario's plan and, when it runs on the local stack, its function as its `[stack]`
@@ -266,7 +304,7 @@ fn summarise(
 /// The cheapest month among the configurations that pass every threshold the model answers
 /// (or, when the scenario has none, that keep Lambda throttles under 1%), and why.
 fn recommend(out: &[SimulatedConfiguration], plan: &Plan) -> (Option<usize>, String) {
-    let gated = plan.thresholds.iter().any(gate::simulated);
+    let gated = plan.thresholds.iter().any(|t| gate::simulated(t, plan));
     let passes = |c: &SimulatedConfiguration| {
         if gated { c.thresholds.iter().all(|t| t.passed) } else { c.lambda_throttled < 0.01 }
     };
