@@ -49,7 +49,8 @@ fn poisson_arrivals_with_exponential_holds_lose_what_erlang_b_says() {
     for (c, rate) in [(10u32, 8.0), (5, 6.0), (20, 15.0)] {
         let warm = exponential(1.0, 200_000, u64::from(c));
         let a = rate * warm.mean();
-        let holds = Holds { warm: warm.into(), init: None, overhead_s: 0.0, platform_s: 0.0, client_s: 0.0 };
+        let holds =
+            Holds { warm: warm.into(), init: None, overhead_s: 0.0, platform_s: 0.0, client_s: 0.0, seeding: None };
         let mut f = FunctionModel::new(spec(c));
         let (offered, throttled) = drive(&mut f, Load::Constant { rate }, 6000, Arrivals::Poisson, &holds);
         let simulated = throttled as f64 / offered as f64;
@@ -68,15 +69,27 @@ fn poisson_arrivals_with_exponential_holds_lose_what_erlang_b_says() {
 fn even_arrivals_with_constant_holds_below_capacity_lose_nothing() {
     // 60/s held 130 ms needs 7.8 environments: 8 suffice when arrivals are evenly spaced,
     // where Erlang B (Poisson) predicts a quarter refused.
-    let holds =
-        Holds { warm: Empirical::constant(0.130).into(), init: None, overhead_s: 0.0, platform_s: 0.0, client_s: 0.0 };
+    let holds = Holds {
+        warm: Empirical::constant(0.130).into(),
+        init: None,
+        overhead_s: 0.0,
+        platform_s: 0.0,
+        client_s: 0.0,
+        seeding: None,
+    };
     let mut f = FunctionModel::new(spec(8));
     let (offered, throttled) = drive(&mut f, Load::Constant { rate: 60.0 }, 60, Arrivals::Even, &holds);
     assert_eq!((offered, throttled), (3600, 0));
     assert!(erlang_b_by_definition(8, 60.0 * 0.130) > 0.2);
     // Past capacity the same arrivals do throttle: the check can fail.
-    let holds =
-        Holds { warm: Empirical::constant(0.140).into(), init: None, overhead_s: 0.0, platform_s: 0.0, client_s: 0.0 };
+    let holds = Holds {
+        warm: Empirical::constant(0.140).into(),
+        init: None,
+        overhead_s: 0.0,
+        platform_s: 0.0,
+        client_s: 0.0,
+        seeding: None,
+    };
     let mut f = FunctionModel::new(spec(8));
     let (_, throttled) = drive(&mut f, Load::Constant { rate: 60.0 }, 60, Arrivals::Even, &holds);
     assert!(throttled > 0);
@@ -91,6 +104,7 @@ fn simulated_concurrency_obeys_littles_law() {
         overhead_s: 0.0,
         platform_s: 0.0,
         client_s: 0.0,
+        seeding: None,
     };
     let w = holds.warm.mean();
     let mut f = FunctionModel::new(spec(1000));
@@ -145,6 +159,7 @@ path = "/health"
         overhead_s: 0.0,
         platform_s: 0.0,
         client_s: 0.0,
+        seeding: None,
     };
     let w = schedule::run(&plan, &spec(8), &holds, 1);
     let labels: Vec<&str> = w.iter().map(|w| w.label.as_str()).collect();
@@ -188,6 +203,7 @@ path = "/items/{{id}}"
         overhead_s: 0.0,
         platform_s: 0.0,
         client_s: 0.0,
+        seeding: None,
     };
     let run = |items| {
         let plan = Plan::from_str(Path::new("seeded.toml"), &text(items), &|_| None).unwrap();

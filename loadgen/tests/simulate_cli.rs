@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use loadgen::results::calibration::{Calibration, CpuCalibration, FunctionLimits, RequestCalibration};
+use loadgen::results::calibration::{
+    Calibration, CpuCalibration, FunctionLimits, GatewayLimits, RequestCalibration, Throttle,
+};
 use loadgen::results::{Results, encode};
 use loadgen::simulate::output::Simulation;
 
@@ -53,6 +55,7 @@ fn with_calibration(dir: &Path, cpu: bool) -> PathBuf {
         invocations: 1000,
         durations_us: encode(&durations),
         inits_us: encode(&inits),
+        seeding_durations_us: histogram(5_000, 100),
         invoke_overhead_ms: 1.0,
         cold_platform_ms: 100.0,
         client_overhead_ms: 3.0,
@@ -78,6 +81,13 @@ fn with_calibration(dir: &Path, cpu: bool) -> PathBuf {
                 write_units: Some(0.0),
             },
         ],
+        // target-api's routes behind the stage's default 1,000/s burst 500, as infra/ has it.
+        gateway: Some(GatewayLimits {
+            routes: local_stack::config::TARGET_API_ROUTES.iter().map(|r| r.to_string()).collect(),
+            stage: Throttle { rate: 1000.0, burst: 500 },
+            overrides: Vec::new(),
+            account: Throttle { rate: 10_000.0, burst: 5_000 },
+        }),
     });
     let out = dir.join("results.json");
     r.write(&out).unwrap();
@@ -288,12 +298,13 @@ fn the_recommendation_is_the_cheapest_that_passes_the_scenarios_thresholds() {
     let labels: Vec<String> = sim.configurations.iter().map(|c| c.label()).collect();
     assert_eq!(labels[0], "traffic=1x reserved=2");
     assert_eq!(labels.len(), 6);
-    // 2 environments throttle at either traffic; at 1x (60/s) 10 carry it as well as 50 do, at
-    // the same cost, and the first of equals is the smaller reservation.
+    // Traffic is expected, not chosen: 2 environments throttle at either factor, 10 carry 1x
+    // (60/s) but not 2x (120/s, over their 100 invocations a second); only 50 passes at both,
+    // and it is priced at 2x.
     let i = sim.recommended.expect("a configuration passes");
-    assert_eq!(sim.configurations[i].concurrency, 10, "{stdout}");
-    assert_eq!(sim.configurations[i].traffic, 1.0);
-    assert!(stdout.contains("* recommended: the cheapest month that passes"), "{stdout}");
+    assert_eq!(sim.configurations[i].concurrency, 50, "{stdout}");
+    assert_eq!(sim.configurations[i].traffic, 2.0);
+    assert!(stdout.contains("at every traffic factor (priced at 2x)"), "{stdout}");
     assert!(stdout.contains("not simulated, not checked: errors.rate < 1%"), "{stdout}");
     let html = std::fs::read_to_string(out.join("simulate.html")).unwrap();
     assert!(html.contains("chart-reserved") && html.contains("chart-traffic") && html.contains("RECOMMENDED"));
@@ -372,4 +383,86 @@ fn a_whatif_file_is_the_command_line_written_down() {
     let (code, _, stderr) = simulate(&[results.to_str().unwrap(), "--whatif", file.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(stderr.contains("whatif.toml:4:27: set.provisioned_concurrency: 3: more than the 2"), "{stderr}");
+}
+
+#[test]
+fn nothing_measured_never_passes_and_nothing_offered_is_refused() {
+    let dir = tempdir("nothing");
+    let results = calibrated(&dir);
+    let r = results.to_str().unwrap();
+    // Reservation 0 admits nothing: its latency threshold has nothing to measure and fails.
+    let lat = dir.join("lat.toml");
+    let only_latency =
+        SCENARIO.replace("\"throttles.rate\" = \"< 1%\"\n", "").replace("\"errors.rate\" = \"< 1%\"\n", "");
+    std::fs::write(&lat, only_latency).unwrap();
+    let out = dir.join("n");
+    let (code, _, stderr) = simulate(&[
+        r,
+        "--scenario",
+        lat.to_str().unwrap(),
+        "--set",
+        "reserved_concurrency=0,50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, sim) = read(&out);
+    let zero = &sim.configurations[0];
+    assert_eq!((zero.lambda_throttled, zero.thresholds[0].simulated, zero.thresholds[0].passed), (1.0, None, false));
+    assert_eq!(sim.recommended, Some(1));
+    // A plan with only closed-model phases offers nothing to simulate.
+    let closed = dir.join("closed.toml");
+    std::fs::write(&closed, SCENARIO.replace("rate = 60\n", "users = 4\n")).unwrap();
+    let (code, _, stderr) = simulate(&[r, "--scenario", closed.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("closed.toml: no open-model phase"), "{stderr}");
+    // A calibration edited into nonsense is refused, naming the field.
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    doc["calibration"]["client_overhead_ms"] = serde_json::json!(1e300);
+    let tampered = dir.join("tampered.json");
+    std::fs::write(&tampered, doc.to_string()).unwrap();
+    let (code, _, stderr) = simulate(&[tampered.to_str().unwrap(), "--out", dir.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("calibration is damaged (client_overhead_ms"), "{stderr}");
+}
+
+#[test]
+fn the_stage_throttle_turns_requests_into_429s_before_lambda() {
+    let dir = tempdir("gateway");
+    let results = calibrated(&dir);
+    let out = dir.join("g");
+    let (code, stdout, stderr) = simulate(&[
+        results.to_str().unwrap(),
+        "--set",
+        "reserved_concurrency=400",
+        "--set",
+        "api_rate=1000,30",
+        "--set",
+        "api_burst=10",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("429 %"), "{stdout}");
+    let (_, sim) = read(&out);
+    let (open, tight) = (&sim.configurations[0], &sim.configurations[1]);
+    assert_eq!(open.apigw_throttled, 0.0);
+    // The spike's 150/s against 30/s per route: GET /items/{id} gets 4/7 of it (86/s, 65% over),
+    // GET /items the two batch kinds' 2/7 (43/s, 30% over), POST /items 21/s (none): 46% of the
+    // spike is refused, a little less for the 10 tokens each route holds when it starts.
+    assert!(tight.apigw_throttled > 0.2 && tight.lambda_throttled == 0.0, "{tight:?}");
+    let spike = &tight.windows[1];
+    assert!((0.40..0.47).contains(&spike.apigw_throttled), "{spike:?}");
+    assert!(tight.windows[0].apigw_throttled < 0.01, "20/s fits everywhere");
+    // A 429 is not billed by API Gateway and never invokes Lambda.
+    let (a, b) = (open.cost.as_ref().unwrap(), tight.cost.as_ref().unwrap());
+    assert!(b.run_usd < a.run_usd, "{} vs {}", b.run_usd, a.run_usd);
+    // Without the stack's gateway in the calibration, a gateway what-if is an error.
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    doc["calibration"]["gateway"] = serde_json::Value::Null;
+    let old = dir.join("old.json");
+    std::fs::write(&old, doc.to_string()).unwrap();
+    let (code, _, stderr) = simulate(&[old.to_str().unwrap(), "--set", "api_rate=10"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("API Gateway throttling"), "{stderr}");
 }

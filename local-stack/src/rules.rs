@@ -93,6 +93,33 @@ pub const PARTITION_READ_UNITS_PER_S: f64 = 3_000.0;
 /// Write units one partition serves per second; see [`PARTITION_READ_UNITS_PER_S`].
 pub const PARTITION_WRITE_UNITS_PER_S: f64 = 1_000.0;
 
+/// API Gateway's throttling of an HTTP API: every request takes a token from its route's
+/// bucket (the stage's default rate and burst, or the route's own) and then one from the
+/// account's bucket shared by every API in the Region; either empty is a 429 at once
+/// (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html>). A
+/// rate or burst of 0 lets nothing through (the Terraform 0/0 pitfall, docs/aws-semantics.md
+/// 1.1). A route token taken for a request the account then refuses is spent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayThrottle {
+    routes: Vec<TokenBucket>,
+    account: TokenBucket,
+}
+
+impl GatewayThrottle {
+    /// Buckets for routes of `(rate, burst)` each and the account's `(rate, burst)`.
+    pub fn new(routes: &[(f64, u32)], account: (f64, u32)) -> Self {
+        let bucket = |(rate, burst): (f64, u32)| {
+            if rate > 0.0 && burst > 0 { TokenBucket::new(rate, f64::from(burst)) } else { TokenBucket::new(0.0, 0.0) }
+        };
+        GatewayThrottle { routes: routes.iter().copied().map(bucket).collect(), account: bucket(account) }
+    }
+
+    /// Whether a request on route `route` (an index into the routes given) at `now_s` passes.
+    pub fn admit(&mut self, route: usize, now_s: f64) -> bool {
+        self.routes.get_mut(route).is_some_and(|b| b.try_take(now_s)) && self.account.try_take(now_s)
+    }
+}
+
 /// Lambda limits synchronous invocations to 10 per second per execution environment its
 /// concurrency allows. The quotas page: "Each instance of your execution environment can serve
 /// up to 10 requests per second" (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>);
@@ -287,5 +314,17 @@ mod tests {
         assert_eq!(labels.len(), ThrottleReason::ALL.len());
         assert_eq!(ThrottleReason::ScalingRate.as_str(), "ConcurrentInvocationLimitExceeded");
         assert_eq!(ThrottleReason::AccountInvocationRate.as_str(), "FunctionInvocationRateLimitExceeded");
+    }
+
+    #[test]
+    fn the_gateway_takes_a_route_token_then_an_account_token() {
+        // Route 0: 10/s burst 2; route 1: 0/0 (nothing passes); the account: 1/s burst 3.
+        let mut g = GatewayThrottle::new(&[(10.0, 2), (0.0, 0)], (1.0, 3));
+        assert!(g.admit(0, 0.0) && g.admit(0, 0.0));
+        assert!(!g.admit(0, 0.0), "the route's burst is spent");
+        assert!(!g.admit(1, 0.0), "a 0/0 route lets nothing through");
+        assert!(g.admit(0, 0.1), "a tenth of a second refills one route token");
+        assert!(!g.admit(0, 0.2), "the route has a token again, the account's 3 are spent");
+        assert!(!g.admit(7, 1.0), "no such route");
     }
 }

@@ -43,6 +43,8 @@ pub struct FunctionFacts {
     pub overheads_ms: (f64, f64),
     /// Share of a core each environment had, capped at one (1 when not limited; local stack).
     pub cpu_share: Option<f64>,
+    /// API Gateway's throttling (local stack).
+    pub gateway: Option<crate::results::calibration::GatewayLimits>,
     /// What the knee's simulation draws from (the measured window's REPORT lines).
     pub calibration: Option<Calibration>,
 }
@@ -224,8 +226,10 @@ pub fn assess(
     let batch_vs_item = batch_vs_item(results, &by_request);
     let cw_mean = pulled.and_then(|x| x.get(MetricId::DurationSum)).map(|s| s / per_invocation);
     let knee = facts.reserved_concurrency.and_then(|c| {
-        let model = facts.calibration.as_ref().and_then(calibrate::model);
-        knee(results, c, usage.lambda_billed_ms / per_invocation, cw_mean, pulled, model.as_ref().map(|(f, h)| (f, h)))
+        let model = facts.calibration.as_ref().and_then(|c| calibrate::model(c).ok());
+        let gateway = facts.calibration.as_ref().and_then(|c| c.gateway.as_ref());
+        let model = model.as_ref().map(|(f, h)| (f, h));
+        knee(results, c, usage.lambda_billed_ms / per_invocation, cw_mean, pulled, model, gateway)
     });
     Ok(CostResult {
         region: region.into(),

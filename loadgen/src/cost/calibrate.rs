@@ -6,7 +6,9 @@
 use super::lambda_log::LogWindow;
 use hdrhistogram::Histogram;
 
-use crate::results::calibration::{Calibration, CpuCalibration, FunctionLimits, RequestCalibration};
+use crate::results::calibration::{
+    Calibration, CpuCalibration, FunctionLimits, GatewayLimits, RequestCalibration, RouteThrottle, Throttle,
+};
 use crate::results::{decode, encode};
 use crate::scenario::Plan;
 use crate::simulate::hold::{Empirical, Mix};
@@ -23,6 +25,8 @@ pub struct RunFacts {
     pub cpu_share: Option<f64>,
     /// Corrected latency of the ok responses of each request kind, µs.
     pub ok_latency: Vec<KindLatency>,
+    /// API Gateway's throttling.
+    pub gateway: Option<GatewayLimits>,
 }
 
 /// One request kind's ok latencies.
@@ -61,6 +65,27 @@ pub fn limits(config: &local_stack::StackConfig) -> FunctionLimits {
         keep_warm_s: config.function.keep_warm.as_secs_f64(),
         rate_limits: config.function.invocation_rate_limit,
         memory_mb: config.function.memory_mb,
+    }
+}
+
+/// API Gateway's throttling as the local stack configured by `config` applies it.
+pub fn gateway(config: &local_stack::StackConfig) -> GatewayLimits {
+    let api = &config.api;
+    let throttle = |t: &local_stack::config::Throttle| Throttle { rate: t.rate, burst: t.burst };
+    // Selection order, as the gateway indexes its buckets; a table that does not parse has no
+    // routes (the stack would not have started).
+    let routes = local_stack::apigw::routes::RouteTable::new(&api.routes)
+        .map(|t| t.keys().map(str::to_owned).collect())
+        .unwrap_or_default();
+    GatewayLimits {
+        routes,
+        stage: throttle(&api.stage_throttle),
+        overrides: api
+            .route_throttles
+            .iter()
+            .map(|(route, t)| RouteThrottle { route: route.clone(), throttle: throttle(t) })
+            .collect(),
+        account: throttle(&api.account_throttle),
     }
 }
 
@@ -115,37 +140,122 @@ pub fn calibration(limits: &FunctionLimits, window: &LogWindow, facts: &RunFacts
         invocations,
         durations_us: encode(&window.durations_us),
         inits_us: encode(&window.inits_us),
+        seeding_durations_us: if window.seeding_us.is_empty() { String::new() } else { encode(&window.seeding_us) },
         invoke_overhead_ms: overhead,
         cold_platform_ms: platform,
         client_overhead_ms,
         cpu,
         requests,
+        gateway: facts.gateway.clone(),
     })
 }
 
-/// The simulator's function and hold times for `c`; `None` when its durations do not decode
-/// or are empty.
-pub fn model(c: &Calibration) -> Option<(FunctionSpec, Holds)> {
-    let durations = decode(&c.durations_us)?;
-    // A document edited by hand may disagree with itself; a count that does not match its own
-    // histogram is not a calibration.
-    if c.invocations == 0 || durations.len() != c.invocations {
-        return None;
+/// What is wrong with a calibration: the field and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct Damaged(pub String);
+
+impl From<&str> for Damaged {
+    fn from(s: &str) -> Self {
+        Damaged(s.to_owned())
     }
-    let inits = decode(&c.inits_us);
-    let spec = c.function.clone();
+}
+
+impl From<String> for Damaged {
+    fn from(s: String) -> Self {
+        Damaged(s)
+    }
+}
+
+/// The simulator's function and hold times for `c`; an error names the field that is not a
+/// calibration a run could have written (a document edited by hand, or damaged).
+pub fn model(c: &Calibration) -> Result<(FunctionSpec, Holds), Damaged> {
+    check(c)?;
+    let durations = decode(&c.durations_us).ok_or("durations_us does not decode")?;
+    let inits = if c.inits_us.is_empty() { None } else { Some(decode(&c.inits_us).ok_or("inits_us does not decode")?) };
     let holds = Holds {
-        warm: Empirical::from_histogram(&durations, 1e-6)?.into(),
+        warm: Empirical::from_histogram(&durations, 1e-6).ok_or("durations_us is empty")?.into(),
         init: inits.as_ref().and_then(|h| Empirical::from_histogram(h, 1e-6)),
         overhead_s: c.invoke_overhead_ms / 1e3,
         platform_s: c.cold_platform_ms / 1e3,
         client_s: c.client_overhead_ms / 1e3,
+        seeding: if c.seeding_durations_us.is_empty() {
+            None
+        } else {
+            let h = decode(&c.seeding_durations_us).ok_or("seeding_durations_us does not decode")?;
+            Empirical::from_histogram(&h, 1e-6)
+        },
     };
-    Some((spec, holds))
+    Ok((c.function.clone(), holds))
+}
+
+/// The fields' own rules, and the rules AWS holds a function's limits to.
+fn check(c: &Calibration) -> Result<(), Damaged> {
+    let durations = decode(&c.durations_us).ok_or("durations_us does not decode")?;
+    // A count that does not match its own histogram is not a calibration.
+    if c.invocations == 0 || durations.len() != c.invocations {
+        return Err(Damaged(format!("invocations is {} but durations_us holds {}", c.invocations, durations.len())));
+    }
+    let ms = |name: &str, v: f64| {
+        // Lambda's 15-minute timeout bounds every time a run can measure.
+        if v.is_finite() && (0.0..=900_000.0).contains(&v) {
+            Ok(())
+        } else {
+            Err(Damaged(format!("{name} is {v}: expected milliseconds from 0 to 900000")))
+        }
+    };
+    ms("invoke_overhead_ms", c.invoke_overhead_ms)?;
+    ms("cold_platform_ms", c.cold_platform_ms)?;
+    ms("client_overhead_ms", c.client_overhead_ms)?;
+    let f = &c.function;
+    let (low, high) = crate::simulate::memory::MEMORY_MB;
+    if !(low..=high).contains(&f.memory_mb) {
+        return Err(Damaged(format!("function.memory_mb is {}: expected {low} to {high}", f.memory_mb)));
+    }
+    if !(f.keep_warm_s.is_finite() && f.keep_warm_s >= 0.0) {
+        return Err(Damaged(format!("function.keep_warm_s is {}: expected seconds, 0 or more", f.keep_warm_s)));
+    }
+    if f.account_concurrency == 0 || f.scaling_per_10s == 0 {
+        return Err("function.account_concurrency and function.scaling_per_10s must be at least 1".into());
+    }
+    let most = f.account_concurrency.saturating_sub(local_stack::rules::UNRESERVED_MINIMUM);
+    if (f.reserved && f.concurrency > most) || (!f.reserved && f.concurrency != f.account_concurrency) {
+        return Err(Damaged(format!(
+            "function.concurrency {} does not fit an account of {} (a reservation leaves 100 unreserved)",
+            f.concurrency, f.account_concurrency
+        )));
+    }
+    if f.provisioned > f.concurrency {
+        return Err(Damaged(format!(
+            "function.provisioned {} is more than its concurrency {}",
+            f.provisioned, f.concurrency
+        )));
+    }
+    if let Some(cpu) = &c.cpu
+        && !(cpu.share.is_finite()
+            && cpu.share > 0.0
+            && cpu.share <= 6.0
+            && cpu.mean_ms.is_finite()
+            && cpu.mean_ms >= 0.0)
+    {
+        return Err(Damaged(format!(
+            "cpu has share {} and mean_ms {}: expected a share in (0, 6] and ms, 0 or more",
+            cpu.share, cpu.mean_ms
+        )));
+    }
+    for k in &c.requests {
+        if decode(&k.durations_us).is_none_or(|h| h.is_empty()) {
+            return Err(Damaged(format!("requests[{}].durations_us does not decode", k.name)));
+        }
+        if [k.read_units, k.write_units].iter().flatten().any(|u| !(u.is_finite() && *u >= 0.0)) {
+            return Err(Damaged(format!("requests[{}] has units that are not a count, 0 or more", k.name)));
+        }
+    }
+    Ok(())
 }
 
 /// Whether `a` and `b` send the same request mix (method, path template and weight, in order).
-fn same_mix(a: &Plan, b: &Plan) -> bool {
+pub fn same_mix(a: &Plan, b: &Plan) -> bool {
     a.requests.len() == b.requests.len()
         && a.requests
             .iter()
@@ -221,6 +331,7 @@ mod tests {
             bytes: 0.0,
             durations_us: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap(),
             inits_us: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap(),
+            seeding_us: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap(),
             cpu_ms: Some((10, 50.0)),
         };
         let limits = FunctionLimits {
@@ -238,7 +349,8 @@ mod tests {
         ok.record_n(35_000, 5).unwrap();
         let kind =
             KindLatency { name: "get".into(), method: "GET".into(), path: "/x".into(), latency_us: ok, units: None };
-        let facts = RunFacts { overheads_ms: (1.0, 100.0), cpu_share: Some(0.5), ok_latency: vec![kind] };
+        let facts =
+            RunFacts { overheads_ms: (1.0, 100.0), cpu_share: Some(0.5), ok_latency: vec![kind], gateway: None };
         assert!(calibration(&limits, &window, &facts).is_none(), "no invocations, nothing to draw from");
         window.durations_us.record_n(20_000, 10).unwrap();
         window.inits_us.record(50_000).unwrap();
@@ -258,8 +370,21 @@ mod tests {
         assert!((holds.init.unwrap().mean() - 0.050).abs() < 1e-4);
         assert_eq!((holds.overhead_s, holds.platform_s), (0.001, 0.1));
         let tampered = Calibration { invocations: 0, ..c.clone() };
-        assert!(model(&tampered).is_none());
-        let broken = Calibration { durations_us: "not base64".into(), ..c };
-        assert!(model(&broken).is_none());
+        assert!(model(&tampered).unwrap_err().0.contains("invocations"));
+        let broken = Calibration { durations_us: "not base64".into(), ..c.clone() };
+        assert!(model(&broken).unwrap_err().0.contains("durations_us"));
+        let far = Calibration { client_overhead_ms: 1e300, ..c.clone() };
+        assert!(model(&far).unwrap_err().0.contains("client_overhead_ms"));
+        let inits = Calibration { inits_us: "x".into(), ..c.clone() };
+        assert!(model(&inits).unwrap_err().0.contains("inits_us"));
+        let mut cold = c.clone();
+        cold.function.keep_warm_s = -100.0;
+        assert!(model(&cold).unwrap_err().0.contains("keep_warm_s"));
+        let mut big = c.clone();
+        big.function.memory_mb = 99_999;
+        assert!(model(&big).unwrap_err().0.contains("memory_mb"));
+        let mut share = c;
+        share.cpu.as_mut().unwrap().share = 0.0;
+        assert!(model(&share).unwrap_err().0.contains("cpu"));
     }
 }

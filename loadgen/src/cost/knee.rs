@@ -5,9 +5,11 @@
 use local_stack::rules::INVOCATIONS_PER_SECOND_PER_CONCURRENCY;
 
 use crate::record::Class;
+use crate::results::calibration::GatewayLimits;
 use crate::results::cost::{Knee, KneePoint, ThrottlesByReason};
 use crate::results::{MetricId, Pulled, Results};
 use crate::scenario::Arrivals;
+use crate::simulate::gateway::Gateway;
 use crate::simulate::lambda::{FunctionSpec, Holds};
 use crate::simulate::schedule;
 
@@ -32,6 +34,7 @@ pub fn knee(
     duration_mean_ms: Option<f64>,
     pulled: Option<&Pulled>,
     model: Option<(&FunctionSpec, &Holds)>,
+    gateway: Option<&GatewayLimits>,
 ) -> Option<Knee> {
     if results.totals.by_class[Class::LambdaThrottled] == 0 || c == 0 {
         return None;
@@ -40,7 +43,9 @@ pub fn knee(
     let d = d_ms / 1000.0;
     let plan = &results.scenario;
     let replications = schedule::replications(plan);
-    let simulated = model.map(|(spec, holds)| schedule::run(plan, spec, holds, replications));
+    // API Gateway in front as the run had it, so the share Lambda saw is what it refused.
+    let gateway = gateway.and_then(|g| Gateway::for_plan(g, plan).ok());
+    let simulated = model.map(|(spec, holds)| schedule::run_with(plan, spec, holds, gateway.as_ref(), replications));
     let points: Vec<KneePoint> = schedule::windows(plan)
         .into_iter()
         .enumerate()

@@ -33,6 +33,8 @@ pub struct LogWindow {
     /// `Init Duration` of the cold ones, µs; when the window had none, of the whole log's
     /// (INIT takes what it takes whatever the traffic, so the seeding's cold starts say it).
     pub inits_us: Histogram<u64>,
+    /// `Duration` of the REPORT lines before the window — the seeding's writes — µs.
+    pub seeding_us: Histogram<u64>,
     /// Invocations of the window found in the Lambda Insights log, and their CPU time summed,
     /// ms; `None` without such a log.
     pub cpu_ms: Option<(u64, f64)>,
@@ -102,8 +104,14 @@ pub fn read_since(path: &Path, offset: u64) -> Option<LogWindow> {
             }
         }
     }
+    let head = String::from_utf8_lossy(&bytes[..offset as usize]);
+    let mut seeding_us = histogram();
+    for line in head.lines().filter(|l| l.starts_with("REPORT ")) {
+        if let Some(d) = field_ms(line, "Duration: ") {
+            seeding_us.saturating_record(us(d));
+        }
+    }
     if inits_us.is_empty() {
-        let head = String::from_utf8_lossy(&bytes[..offset as usize]);
         for i in head.lines().filter(|l| l.starts_with("REPORT ")).filter_map(|l| field_ms(l, "Init Duration: ")) {
             inits_us.saturating_record(us(i));
         }
@@ -114,6 +122,7 @@ pub fn read_since(path: &Path, offset: u64) -> Option<LogWindow> {
         bytes: tail.len() as f64,
         durations_us,
         inits_us,
+        seeding_us,
         cpu_ms,
     })
 }
@@ -154,6 +163,7 @@ mod tests {
         assert_eq!(none.report, None, "no invocations in the window");
         assert!(none.durations_us.is_empty());
         assert_eq!(none.inits_us.len(), 1, "a window without a cold start takes INIT from the earlier log");
+        assert_eq!(w.seeding_us.len(), 1, "the seeding's write, before the window");
         assert!(read_since(&dir.join("missing.log"), 0).is_none());
     }
 }

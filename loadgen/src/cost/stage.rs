@@ -125,6 +125,7 @@ impl TargetFacts {
                 reserved_concurrency: Some(config.concurrency_limit()),
                 provisioned_concurrency: config.function.provisioned_concurrency,
                 limits: Some(calibrate::limits(config)),
+                gateway: Some(calibrate::gateway(config)),
                 overheads_ms: local_stack::profile::Profile::load(&config.latency_profile)
                     .map(|p| (p.lambda.invoke_overhead.mean_ms(), p.lambda.cold_start_platform.mean_ms()))
                     .unwrap_or_default(),
@@ -226,6 +227,7 @@ pub async fn after_run(
             overheads_ms: facts.overheads_ms,
             cpu_share: facts.cpu_share,
             ok_latency: ok_latency(results),
+            gateway: facts.gateway.clone(),
         };
         facts.calibration = facts.limits.as_ref().and_then(|l| calibrate::calibration(l, &window, &run));
         facts.report = window.report;

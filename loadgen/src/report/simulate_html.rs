@@ -7,7 +7,7 @@
 use crate::simulate::output::{SimulatedConfiguration, Simulation};
 
 use super::charts::{self, Line};
-use super::page::{Cell, Chart, Page, Section, Table, ms, pct, usd};
+use super::page::{Cell, Chart, Page, Section, Table, ms, pct};
 
 /// Lines a chart draws at most (the palette's colours).
 const MAX_LINES: usize = 8;
@@ -49,17 +49,28 @@ pub fn render(s: &Simulation) -> String {
     }
     sec.notes.extend(s.notes.iter().cloned());
     sec.tables.push(configurations(s));
+    sec.tables.extend(failures(s));
     page.sections.push(sec);
     if let Some(c) = s.recommended.and_then(|i| s.configurations.get(i)).or(s.configurations.first()) {
         let mut sec = Section { id: "windows", heading: format!("By phase: {}", c.label()), ..Section::default() };
         let mut t = Table::new(
             "Each stretch of the plan at one offered rate",
-            &["phase", "#offered /s", "#throttled", "#cold starts", "#peak", "#ok p50 ms", "#ok p99 ms"],
+            &[
+                "phase",
+                "#offered /s",
+                "#API Gateway 429",
+                "#Lambda throttled",
+                "#cold starts",
+                "#peak",
+                "#ok p50 ms",
+                "#ok p99 ms",
+            ],
         );
         for w in &c.windows {
             t.rows.push(vec![
                 Cell::text(&w.phase),
                 Cell::num(format!("{:.1}", w.rate)),
+                Cell::num(pct(w.apigw_throttled)),
                 Cell::num(pct(w.lambda_throttled)),
                 Cell::num(format!("{:.1}", w.cold_starts)),
                 Cell::num(w.peak_concurrency.to_string()),
@@ -90,7 +101,8 @@ fn configurations(s: &Simulation) -> Table {
         &[
             "configuration",
             "#requests",
-            "#throttled",
+            "#API Gateway 429",
+            "#Lambda throttled",
             "#cold starts",
             "#peak",
             "#ok p50 ms",
@@ -109,6 +121,7 @@ fn configurations(s: &Simulation) -> Table {
         t.rows.push(vec![
             Cell::text(name),
             Cell::num(format!("{:.0}", c.requests)),
+            Cell { text: pct(c.apigw_throttled), class: if c.apigw_throttled < 0.01 { "num" } else { "num warn" } },
             Cell { text: pct(c.lambda_throttled), class: if c.lambda_throttled < 0.01 { "num" } else { "num warn" } },
             Cell::num(format!("{:.1}", c.cold_starts)),
             Cell::num(c.peak_concurrency.to_string()),
@@ -123,14 +136,35 @@ fn configurations(s: &Simulation) -> Table {
     t
 }
 
-/// `pass`, the failed thresholds, or a dash when none was simulated.
+/// Dollars with six decimals below a dollar (runs cost fractions of a cent), else cents.
+fn usd(v: f64) -> String {
+    if v.abs() < 1.0 { format!("${v:.6}") } else { format!("${v:.2}") }
+}
+
+/// `pass`, how many thresholds failed, or a dash when none was simulated (the failures are
+/// listed in their own table).
 fn thresholds(c: &SimulatedConfiguration) -> Cell {
-    let failed: Vec<&str> = c.thresholds.iter().filter(|t| !t.passed).map(|t| t.key.as_str()).collect();
-    match (c.thresholds.is_empty(), failed.is_empty()) {
+    let failed = c.thresholds.iter().filter(|t| !t.passed).count();
+    match (c.thresholds.is_empty(), failed) {
         (true, _) => Cell::text("–"),
-        (false, true) => Cell::verdict(true),
-        (false, false) => Cell { text: format!("FAIL: {}", failed.join(", ")), class: "fail" },
+        (false, 0) => Cell::verdict(true),
+        (false, n) => Cell { text: format!("FAIL {n}"), class: "fail" },
     }
+}
+
+/// Every failed threshold of every configuration, with what the model gave.
+fn failures(s: &Simulation) -> Option<Table> {
+    let mut t = Table::new("Thresholds that failed", &["configuration", "threshold", "#simulated"]);
+    for c in &s.configurations {
+        for th in c.thresholds.iter().filter(|t| !t.passed) {
+            t.rows.push(vec![
+                Cell::text(c.label()),
+                Cell::text(format!("{} {}", th.key, th.condition)),
+                Cell::num(th.simulated.map_or_else(|| "nothing measured".into(), |v| format!("{v:.4}"))),
+            ]);
+        }
+    }
+    (!t.rows.is_empty()).then_some(t)
 }
 
 /// The configurations that differ only in `axis`, grouped by their other settings (first

@@ -40,6 +40,10 @@ pub struct Calibration {
     /// `Init Duration` of the cold starts, µs, same encoding: the measured window's, or when it
     /// had none the whole log's (seeding included); empty when the function never started cold.
     pub inits_us: String,
+    /// `Duration` of the REPORT lines before the measured window — the seeding's writes — µs,
+    /// same encoding; empty when the run seeded nothing.
+    #[serde(default)]
+    pub seeding_durations_us: String,
     /// Mean invoke overhead the REPORT lines do not show, ms (the latency profile's).
     pub invoke_overhead_ms: f64,
     /// Mean platform part of a cold start before INIT, ms (the latency profile's).
@@ -58,6 +62,41 @@ pub struct Calibration {
     /// had no ok responses.
     #[serde(default)]
     pub requests: Vec<RequestCalibration>,
+    /// API Gateway's throttling of the stack's routes; absent for a document from before it
+    /// was recorded (the gateway is then not simulated).
+    #[serde(default)]
+    pub gateway: Option<GatewayLimits>,
+}
+
+/// API Gateway's throttling as the stack configures it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GatewayLimits {
+    /// Route keys (`GET /items/{id}`, `$default`), in the order API Gateway selects them.
+    pub routes: Vec<String>,
+    /// The stage's default throttle, one bucket per route.
+    pub stage: Throttle,
+    /// Routes with their own throttle instead.
+    pub overrides: Vec<RouteThrottle>,
+    /// The account's bucket, shared by every route.
+    pub account: Throttle,
+}
+
+/// A token bucket's rate and burst.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Throttle {
+    /// Requests per second.
+    pub rate: f64,
+    /// Bucket size.
+    pub burst: u32,
+}
+
+/// One route's own throttle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RouteThrottle {
+    /// Route key.
+    pub route: String,
+    /// Its throttle.
+    pub throttle: Throttle,
 }
 
 /// One request kind's handler durations.

@@ -17,22 +17,26 @@ pub enum SimulateError {
         .0.display()
     )]
     NoCalibration(PathBuf),
-    /// The calibration's histograms do not decode, or disagree with its counts.
-    #[error(
-        "{}: its calibration is damaged (the duration histograms do not decode or disagree with its invocation count); \
-         rerun the scenario for a fresh results.json",
-        .0.display()
-    )]
-    BadCalibration(PathBuf),
+    /// The calibration is not one a run could have written.
+    #[error("{}: its calibration is damaged ({why}); rerun the scenario for a fresh results.json", .file.display())]
+    BadCalibration {
+        /// The results document.
+        file: PathBuf,
+        /// The field and what is wrong with it.
+        why: String,
+    },
     /// A memory what-if without the CPU time it scales.
     #[error(
-        "{}: --set memory_mb needs the function's CPU time per invocation, which this run did not record          (no Lambda Insights events in the measured window). Rerun the scenario on the local stack, which writes          lambda-insights.log beside the function log, and simulate that run's results.json",
+        "{}: --set memory_mb needs the function's CPU time per invocation, which this run did not record \
+         (no Lambda Insights events in the measured window). Rerun the scenario on the local stack, which writes \
+         lambda-insights.log beside the function log, and simulate that run's results.json",
         .0.display()
     )]
     NoCpuTime(PathBuf),
     /// The plan simulated has a request the run did not measure.
     #[error(
-        "{}: request {request} was not measured by the calibrating run, whose request kinds are: {}. Calibrate          from a run whose scenario sends it (same method and path template)",
+        "{}: request {request} was not measured by the calibrating run, whose request kinds are: {}. Calibrate \
+         from a run whose scenario sends it (same method and path template)",
         .file.display(), if .known.is_empty() { "none".to_owned() } else { .known.join(", ") }
     )]
     Uncalibrated {
@@ -43,6 +47,32 @@ pub enum SimulateError {
         /// What the run measured.
         known: Vec<String>,
     },
+    /// A gateway what-if without the stack's gateway configuration.
+    #[error(
+        "{}: --set api_rate/api_burst need the stack's API Gateway throttling, which this results.json does not \
+         record (a URL target, or a run from before it was recorded); rerun the scenario on the local stack",
+        .0.display()
+    )]
+    NoGateway(PathBuf),
+    /// A request of the plan matches no route of the stack.
+    #[error(
+        "request {request} matches none of the stack's routes ({}): a run would get API Gateway's 404 for it; \
+         fix its path or the stack's routes",
+        .routes.join(", ")
+    )]
+    NoRoute {
+        /// `name (METHOD path)`.
+        request: String,
+        /// The routes.
+        routes: Vec<String>,
+    },
+    /// The plan offers nothing the model simulates.
+    #[error(
+        "{}: no open-model phase offers any request (closed-model phases are not simulated): give the plan a \
+         phase with a rate, or simulate another scenario with --scenario",
+        .0.display()
+    )]
+    NothingOffered(PathBuf),
     /// A what-if is invalid.
     #[error(transparent)]
     WhatIf(#[from] WhatIfError),

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::scenario::Plan;
 
+use super::gateway::Gateway;
 use super::lambda::{FunctionSpec, Holds};
 use super::schedule::{self, Window};
 
@@ -18,6 +19,8 @@ pub struct Job<'a> {
     pub spec: &'a FunctionSpec,
     /// Its hold times.
     pub holds: &'a Holds,
+    /// API Gateway in front, if simulated.
+    pub gateway: Option<&'a Gateway>,
 }
 
 /// Every job's windows over `replications`, in order, the jobs spread over the machine's cores.
@@ -32,7 +35,7 @@ pub fn run(jobs: &[Job<'_>], replications: u32) -> Vec<Vec<Window>> {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(j) = jobs.get(i) else { break mine };
-                        mine.push((i, schedule::run(j.plan, j.spec, j.holds, replications)));
+                        mine.push((i, schedule::run_with(j.plan, j.spec, j.holds, j.gateway, replications)));
                     }
                 })
             })

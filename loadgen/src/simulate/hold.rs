@@ -152,9 +152,29 @@ impl Mix {
         if self.kinds.len() == 1 {
             return self.kinds[0].sample(rng);
         }
-        let u = rng.f64();
-        let i = self.cumulative.iter().position(|c| u < *c).unwrap_or(self.kinds.len() - 1);
+        let i = self.pick(rng);
         self.kinds[i].sample(rng)
+    }
+
+    /// Kinds in the mix.
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// Whether the mix has no kind (never: [`Mix::new`] refuses one).
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// A kind by weight.
+    pub fn pick(&self, rng: &mut fastrand::Rng) -> usize {
+        let u = rng.f64();
+        self.cumulative.iter().position(|c| u < *c).unwrap_or(self.kinds.len() - 1)
+    }
+
+    /// A value of kind `i` (the last kind past the end).
+    pub fn sample_kind(&self, i: usize, rng: &mut fastrand::Rng) -> f64 {
+        self.kinds[i.min(self.kinds.len() - 1)].sample(rng)
     }
 }
 

@@ -49,13 +49,28 @@ pub struct Holds {
     pub platform_s: f64,
     /// What the client waits for an ok response beyond the hold (network, API Gateway), s.
     pub client_s: f64,
+    /// Handler duration of the seeding's writes, s, when the run measured them; `None` draws
+    /// them from `warm`.
+    pub seeding: Option<Empirical>,
 }
 
 impl Holds {
     /// These holds with the handler's part of every warm hold multiplied by `factor` (the
     /// invoke overhead, INIT and the platform's part unchanged).
     pub fn with_duration_factor(&self, factor: f64) -> Holds {
-        Holds { warm: self.warm.scaled(factor), ..self.clone() }
+        Holds {
+            warm: self.warm.scaled(factor),
+            seeding: self.seeding.as_ref().map(|s| s.scaled(factor)),
+            ..self.clone()
+        }
+    }
+
+    /// The holds of the seeding's writes: their own durations when measured.
+    pub fn for_seeding(&self) -> Holds {
+        match &self.seeding {
+            Some(s) => Holds { warm: s.clone().into(), ..self.clone() },
+            None => self.clone(),
+        }
     }
 }
 
@@ -137,6 +152,11 @@ impl FunctionModel {
         self.busy.len()
     }
 
+    /// When the last invocation running ends (0 with none running).
+    pub fn last_end(&self) -> f64 {
+        self.busy.iter().map(|Reverse(b)| b.end.get()).fold(0.0, f64::max)
+    }
+
     /// Ends every invocation finished by `now` and retires environments idle past keep-warm.
     pub fn advance(&mut self, now: f64) {
         while let Some(Reverse(b)) = self.busy.peek().copied() {
@@ -155,8 +175,15 @@ impl FunctionModel {
         }
     }
 
-    /// An invocation arriving at `now` (non-decreasing across calls).
+    /// An invocation arriving at `now` (non-decreasing across calls), its kind drawn from the
+    /// holds' mix.
     pub fn invoke(&mut self, now: f64, holds: &Holds, rng: &mut fastrand::Rng) -> Admission {
+        let kind = if holds.warm.len() == 1 { 0 } else { holds.warm.pick(rng) };
+        self.invoke_kind(now, holds, kind, rng)
+    }
+
+    /// An invocation of request kind `kind` (an index into the holds' mix) arriving at `now`.
+    pub fn invoke_kind(&mut self, now: f64, holds: &Holds, kind: usize, rng: &mut fastrand::Rng) -> Admission {
         self.advance(now);
         if self.busy.len() as u64 >= u64::from(self.spec.concurrency) {
             return Admission::Throttled(if self.spec.reserved {
@@ -174,7 +201,7 @@ impl FunctionModel {
             }
             return Admission::Throttled(ThrottleReason::AccountInvocationRate);
         }
-        let warm = holds.overhead_s + holds.warm.sample(rng);
+        let warm = holds.overhead_s + holds.warm.sample_kind(kind, rng);
         let (admission, provisioned) = if self.idle_provisioned > 0 {
             self.idle_provisioned -= 1;
             (Admission::Provisioned(warm), true)
@@ -217,6 +244,7 @@ mod tests {
             overhead_s: 0.0,
             platform_s: 0.0,
             client_s: 0.0,
+            seeding: None,
         }
     }
 
@@ -243,6 +271,7 @@ mod tests {
             overhead_s: 0.0,
             platform_s: 0.0,
             client_s: 0.0,
+            seeding: None,
         };
         let served =
             (0..1000).filter(|i| !matches!(f.invoke(*i as f64 / 100.0, &h, &mut rng), Admission::Throttled(_))).count();

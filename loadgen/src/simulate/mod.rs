@@ -7,6 +7,7 @@
 pub mod curve;
 pub mod error;
 pub mod gate;
+pub mod gateway;
 pub mod grid;
 pub mod hold;
 pub mod lambda;

@@ -81,6 +81,8 @@ pub struct SimulatedConfiguration {
     pub traffic: f64,
     /// Requests offered.
     pub requests: f64,
+    /// Share throttled by API Gateway (429: never reached Lambda, not billed).
+    pub apigw_throttled: f64,
     /// Share throttled by Lambda.
     pub lambda_throttled: f64,
     /// Cold starts.
@@ -139,6 +141,8 @@ pub struct SimulatedWindow {
     pub phase: String,
     /// Offered rate, req/s (a ramp's mean).
     pub rate: f64,
+    /// Share throttled by API Gateway.
+    pub apigw_throttled: f64,
     /// Share throttled by Lambda.
     pub lambda_throttled: f64,
     /// Cold starts, per replication.
@@ -156,9 +160,10 @@ pub struct SimulatedThreshold {
     pub key: String,
     /// The condition as written.
     pub condition: String,
-    /// The simulated value, in the threshold's unit (ms, a fraction, a count, USD).
-    pub simulated: f64,
-    /// Whether it holds.
+    /// The simulated value, in the threshold's unit (ms, a fraction, a count, USD); `None`
+    /// when there was nothing to measure (a latency with no admitted request).
+    pub simulated: Option<f64>,
+    /// Whether it holds (never with nothing measured).
     pub passed: bool,
 }
 

@@ -11,6 +11,7 @@ use crate::attack::pacer::Pacer;
 use crate::attack::phase_seed;
 use crate::scenario::{Arrivals, Load, Plan};
 
+use super::gateway::Gateway;
 use super::lambda::{Admission, FunctionModel, FunctionSpec, Holds};
 
 /// Simulated arrivals at most over every replication: enough replications to smooth a short
@@ -42,6 +43,8 @@ pub struct Window {
     pub arrivals: Arrivals,
     /// Arrivals simulated (over every replication).
     pub offered: u64,
+    /// Of them, throttled by API Gateway (429, never reaching Lambda).
+    pub apigw_throttled: u64,
     /// Of them, throttled by Lambda.
     pub throttled: u64,
     /// Of them, cold starts.
@@ -83,6 +86,7 @@ pub fn windows(plan: &Plan) -> Vec<Window> {
             ramp,
             arrivals: phase.arrivals,
             offered: 0,
+            apigw_throttled: 0,
             throttled: 0,
             cold_starts: 0,
             billed_ms: 0.0,
@@ -108,30 +112,61 @@ pub fn windows(plan: &Plan) -> Vec<Window> {
 }
 
 /// Seeding before the measured phases, as a run does it: `[data] items` writes evenly spaced
-/// at the seeding rate, through the function, counted nowhere — what it leaves is environments
-/// warm (and token buckets drawn) when the first phase starts. Returns when it ends, s.
+/// at the seeding rate, through the function, with the seeding's own hold times, counted
+/// nowhere — what it leaves is environments warm (and token buckets drawn) when the first phase
+/// starts. A run starts its phases once every write has been answered; so does this. Returns
+/// when that is, s. (A run retries a throttled write; here it is dropped: the seeding rate
+/// stays under the invocation-rate limit, so throttles are rare.)
 fn seed(plan: &Plan, spec: &FunctionSpec, holds: &Holds, f: &mut FunctionModel, rng: &mut fastrand::Rng) -> f64 {
     let items = plan.data.items;
     let rate = plan.data.seeding_rate(Some(spec.concurrency));
     if items == 0 || rate.is_nan() || rate <= 0.0 {
         return 0.0;
     }
+    let writes = holds.for_seeding();
     for n in 0..items {
-        f.invoke(n as f64 / rate, holds, rng);
+        f.invoke(n as f64 / rate, &writes, rng);
     }
-    items as f64 / rate
+    let end = f.last_end().max(items as f64 / rate);
+    f.advance(end);
+    end
 }
 
 /// Runs `plan` through one function `replications` times (the first with the run's own
 /// arrival seeds, the others with fresh ones; hold times drawn anew each time) and returns its
 /// windows with the counts and billed time summed over the replications (peak concurrency:
-/// the highest of any).
+/// the highest of any). No gateway in front: [`run_with`] has one.
 pub fn run(plan: &Plan, spec: &FunctionSpec, holds: &Holds, replications: u32) -> Vec<Window> {
+    run_with(plan, spec, holds, None, replications)
+}
+
+/// [`run`] with API Gateway's throttling in front of the function when `gateway` is given:
+/// each arrival is one of the plan's requests, drawn by weight, on its route.
+pub fn run_with(
+    plan: &Plan,
+    spec: &FunctionSpec,
+    holds: &Holds,
+    gateway: Option<&Gateway>,
+    replications: u32,
+) -> Vec<Window> {
     let mut out = windows(plan);
+    let total: f64 = plan.requests.iter().map(|r| r.weight).sum();
+    let mut sum = 0.0;
+    let cumulative: Vec<f64> = plan
+        .requests
+        .iter()
+        .map(|r| {
+            sum += r.weight / total;
+            sum
+        })
+        .collect();
+    // A mix of the plan's own kinds (another scenario's) is drawn per request.
+    let by_request = holds.warm.len() > 1 && holds.warm.len() == plan.requests.len();
     for rep in 0..u64::from(replications.max(1)) {
         let plan_seed = plan.seed.wrapping_add(rep.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut rng = fastrand::Rng::with_seed(plan_seed ^ 0x5eed_0f40_1d00);
         let mut function = FunctionModel::new(spec.clone());
+        let mut throttle = gateway.map(Gateway::throttle);
         let measured_start = seed(plan, spec, holds, &mut function, &mut rng);
         let mut phase_start = measured_start;
         for (i, phase) in plan.phases.iter().enumerate() {
@@ -143,31 +178,53 @@ pub fn run(plan: &Plan, spec: &FunctionSpec, holds: &Holds, replications: u32) -
                         continue;
                     };
                     w.offered += 1;
-                    let admission = function.invoke(t, holds, &mut rng);
-                    let hold = match admission {
-                        Admission::Throttled(_) => {
-                            w.throttled += 1;
-                            None
-                        }
-                        Admission::Cold(h) => {
-                            w.cold_starts += 1;
-                            Some(h)
-                        }
-                        Admission::Provisioned(h) => {
-                            w.provisioned_billed_ms += admission.billed_ms(holds);
-                            Some(h)
-                        }
-                        Admission::Warm(h) => Some(h),
+                    let request = if gateway.is_some() || by_request {
+                        let u = rng.f64();
+                        cumulative.iter().position(|c| u < *c).unwrap_or(cumulative.len().saturating_sub(1))
+                    } else {
+                        0
                     };
-                    if let Some(h) = hold {
-                        w.ok_latency_us.saturating_record(((h + holds.client_s) * 1e6).round().max(1.0) as u64);
+                    if let (Some(g), Some(b)) = (gateway, throttle.as_mut())
+                        && !b.admit(g.route(request), t)
+                    {
+                        w.apigw_throttled += 1;
+                        continue;
                     }
-                    w.billed_ms += admission.billed_ms(holds);
-                    w.peak_concurrency = w.peak_concurrency.max(function.busy() as u32);
+                    let kind = match (by_request, holds.warm.len()) {
+                        (true, _) => request,
+                        (false, 1) => 0,
+                        (false, _) => holds.warm.pick(&mut rng),
+                    };
+                    let admission = function.invoke_kind(t, holds, kind, &mut rng);
+                    count(w, admission, holds, function.busy());
                 }
             }
             phase_start += phase.duration.as_secs_f64();
         }
     }
     out
+}
+
+/// Counts one admission decision into its window.
+fn count(w: &mut Window, admission: Admission, holds: &Holds, busy: usize) {
+    let hold = match admission {
+        Admission::Throttled(_) => {
+            w.throttled += 1;
+            None
+        }
+        Admission::Cold(h) => {
+            w.cold_starts += 1;
+            Some(h)
+        }
+        Admission::Provisioned(h) => {
+            w.provisioned_billed_ms += admission.billed_ms(holds);
+            Some(h)
+        }
+        Admission::Warm(h) => Some(h),
+    };
+    if let Some(h) = hold {
+        w.ok_latency_us.saturating_record(((h + holds.client_s) * 1e6).round().max(1.0) as u64);
+    }
+    w.billed_ms += admission.billed_ms(holds);
+    w.peak_concurrency = w.peak_concurrency.max(busy as u32);
 }

@@ -24,13 +24,15 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("keep_warm", "seconds an idle environment lives"),
     ("memory_mb", "the function's memory, 128 to 10240 MB (CPU scales with it)"),
     ("architecture", "x86_64 or arm64 (priced; durations kept as measured)"),
+    ("api_rate", "the API stage's default throttling rate, requests per second per route"),
+    ("api_burst", "the API stage's default throttling burst"),
 ];
 
 /// Why a what-if cannot be simulated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WhatIfError {
     /// `--traffic` is not a positive factor.
-    #[error("--traffic {0}: expected positive factors up to 1000000, each once, such as 10x, 0.5x, 3 or 1x,2x,10x")]
+    #[error("--traffic {0}: expected factors from 0.0001 to 1000000, each once, such as 10x, 0.5x, 3 or 1x,2x,10x")]
     Traffic(String),
     /// `--set` without `=`.
     #[error("--set {0}: expected NAME=VALUE[,VALUE…], e.g. --set reserved_concurrency=10,50,100")]
@@ -88,7 +90,7 @@ pub fn traffic(text: &str) -> Result<f64, WhatIfError> {
     let t = text.trim();
     let number = t.strip_suffix(['x', 'X', '×']).unwrap_or(t);
     match number.trim().parse::<f64>() {
-        Ok(f) if f.is_finite() && f > 0.0 && f <= 1e6 => Ok(f),
+        Ok(f) if f.is_finite() && (1e-4..=1e6).contains(&f) => Ok(f),
         _ => Err(WhatIfError::Traffic(text.to_owned())),
     }
 }
@@ -128,6 +130,10 @@ pub struct Configuration {
     pub architecture: Option<Architecture>,
     /// The traffic factor of its plan.
     pub traffic: f64,
+    /// The stage's default throttling rate, when the grid changed it.
+    pub api_rate: Option<f64>,
+    /// The stage's default throttling burst, when the grid changed it.
+    pub api_burst: Option<u32>,
 }
 
 /// Every combination of `sets` (`NAME=V1,V2,…`) applied to `base`; just `base` when empty.
@@ -163,7 +169,14 @@ pub fn grid(base: &FunctionSpec, sets: &[String], traffic: &[f64]) -> Result<Vec
     if count > MAX_CONFIGURATIONS {
         return Err(WhatIfError::TooMany(count));
     }
-    let start = |t: f64| Configuration { settings: Vec::new(), function: base.clone(), architecture: None, traffic: t };
+    let start = |t: f64| Configuration {
+        settings: Vec::new(),
+        function: base.clone(),
+        architecture: None,
+        traffic: t,
+        api_rate: None,
+        api_burst: None,
+    };
     let mut out: Vec<Configuration> = match traffic {
         [] => vec![start(1.0)],
         [one] => vec![start(*one)],
@@ -220,7 +233,11 @@ fn apply(c: &mut Configuration, name: &str, value: &str) -> Result<(), WhatIfErr
             }
         }
         "keep_warm" => {
-            let s = value.trim_end_matches('s').parse::<f64>().map_err(|_| bad("expected seconds, e.g. 300"))?;
+            let s = value
+                .strip_suffix('s')
+                .unwrap_or(value)
+                .parse::<f64>()
+                .map_err(|_| bad("expected seconds, e.g. 300"))?;
             if !(s.is_finite() && s >= 0.0) {
                 return Err(bad("expected seconds, 0 or more"));
             }
@@ -233,6 +250,11 @@ fn apply(c: &mut Configuration, name: &str, value: &str) -> Result<(), WhatIfErr
                 _ => return Err(bad(&format!("expected whole megabytes from {low} to {high}, as AWS allows"))),
             };
         }
+        "api_rate" => match value.parse::<f64>() {
+            Ok(r) if r.is_finite() && (0.0..=1e6).contains(&r) => c.api_rate = Some(r),
+            _ => return Err(bad("expected requests per second, 0 to 1000000 (0 refuses every request)")),
+        },
+        "api_burst" => c.api_burst = Some(int()?),
         "architecture" => {
             c.architecture = Some(match value {
                 "x86_64" => Architecture::X86_64,
@@ -306,7 +328,7 @@ mod tests {
         assert_eq!(traffic("10x"), Ok(10.0));
         assert_eq!(traffic("0.5X"), Ok(0.5));
         assert_eq!(traffic("3"), Ok(3.0));
-        for bad in ["0x", "-2x", "x", "tenx", "NaNx", "infx"] {
+        for bad in ["0x", "-2x", "x", "tenx", "NaNx", "infx", "1e-300x"] {
             assert!(matches!(traffic(bad), Err(WhatIfError::Traffic(_))), "{bad}");
         }
         assert_eq!(traffic_list("1x,2x, 10x"), Ok(vec![1.0, 2.0, 10.0]));
@@ -350,6 +372,7 @@ mod tests {
         assert!(err(&["reserved_concurrency=99999999999999999999"]).to_string().contains("whole number"));
         assert!(err(&["reserved_concurrency=2000000"]).to_string().contains("at most 1000000"));
         assert!(err(&["reserved_concurrency=5,5"]).to_string().contains("listed twice"));
+        assert!(err(&["keep_warm=300ss"]).to_string().contains("expected seconds"));
         assert!(matches!(err(&["=5"]), WhatIfError::Syntax(_)));
         let blame = err(&["account_concurrency=10"]).to_string();
         assert!(blame.contains("--set account_concurrency=10") && blame.contains("unreserved"), "{blame}");

@@ -12,8 +12,7 @@ pub mod routes;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
@@ -21,13 +20,13 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::Shared;
-use crate::config::{ApiConfig, Cors, Throttle};
+use crate::config::{ApiConfig, Cors};
 use crate::lambda::{LambdaService, Outcome};
 use crate::metrics::{MetricId, Series};
 use crate::profile::{Profile, Sampler};
+use crate::rules::GatewayThrottle;
 use routes::RouteTable;
 
 /// The emulator-only header naming the cause of a gateway-made response.
@@ -37,21 +36,17 @@ pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 /// Lambda's synchronous invoke payload limit: 6 MB.
 pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 
-/// A token bucket, or `None` for a rate or burst of 0, which lets nothing through — the
-/// Terraform 0/0 pitfall of docs/aws-semantics.md 1.1, reproduced on purpose.
-type Bucket = Option<DefaultDirectRateLimiter>;
-
-fn bucket(t: &Throttle) -> Bucket {
-    let burst = NonZeroU32::new(t.burst)?;
-    if t.rate <= 0.0 {
-        return None;
+/// Each route key's index, and the `(rate, burst)` of each: its own throttle, or the stage's
+/// default (one bucket per route, as AWS applies the default per route).
+pub fn route_limits(config: &ApiConfig, routes: &RouteTable) -> (HashMap<String, usize>, Vec<(f64, u32)>) {
+    let mut index = HashMap::new();
+    let mut limits = Vec::new();
+    for (i, k) in routes.keys().enumerate() {
+        let t = config.route_throttles.iter().find(|(rk, _)| rk == k).map(|(_, t)| *t).unwrap_or(config.stage_throttle);
+        index.insert(k.to_owned(), i);
+        limits.push((t.rate, t.burst));
     }
-    let quota = Quota::with_period(Duration::from_secs_f64(1.0 / t.rate))?.allow_burst(burst);
-    Some(RateLimiter::direct(quota))
-}
-
-fn admits(b: &Bucket) -> bool {
-    b.as_ref().is_some_and(|l| l.check().is_ok())
+    (index, limits)
 }
 
 struct Metrics {
@@ -68,8 +63,11 @@ struct Gateway {
     listen_port: u16,
     account_id: String,
     routes: RouteTable,
-    route_buckets: HashMap<String, Bucket>,
-    account_bucket: Bucket,
+    /// Each route's index into `throttle`.
+    route_index: HashMap<String, usize>,
+    /// The route and account buckets, over seconds since `started`.
+    throttle: Mutex<GatewayThrottle>,
+    started: Instant,
     lambda: LambdaService,
     profile: Arc<Profile>,
     sampler: Arc<Sampler>,
@@ -86,14 +84,7 @@ pub fn router(
 ) -> Result<axum::Router, String> {
     let (profile, sampler, store) = (shared.profile.clone(), shared.sampler.clone(), &shared.metrics);
     let routes = RouteTable::new(&config.routes)?;
-    let route_buckets = routes
-        .keys()
-        .map(|k| {
-            let t =
-                config.route_throttles.iter().find(|(rk, _)| rk == k).map(|(_, t)| *t).unwrap_or(config.stage_throttle);
-            (k.to_owned(), bucket(&t))
-        })
-        .collect();
+    let (route_index, limits) = route_limits(&config, &routes);
     let dims = [("ApiId", config.api_id.as_str()), ("Stage", config.stage.as_str())];
     let series = |name: &str, pct: bool| store.series(MetricId::new("AWS/ApiGateway", name, &dims), pct);
     let metrics = Metrics {
@@ -104,12 +95,16 @@ pub fn router(
         integration_latency: series("IntegrationLatency", true),
     };
     let gw = Gateway {
-        account_bucket: bucket(&config.account_throttle),
+        throttle: Mutex::new(GatewayThrottle::new(
+            &limits,
+            (config.account_throttle.rate, config.account_throttle.burst),
+        )),
+        started: Instant::now(),
         config,
         listen_port,
         account_id: account_id.to_owned(),
         routes,
-        route_buckets,
+        route_index,
         lambda,
         profile,
         sampler,
@@ -242,7 +237,10 @@ async fn serve(
         return with_none(gateway_error(StatusCode::NOT_FOUND, "Not Found", "no-route"));
     };
     let route_key = matched.route.key.clone();
-    let admitted = gw.route_buckets.get(&route_key).is_some_and(admits) && admits(&gw.account_bucket);
+    let admitted = gw.route_index.get(&route_key).is_some_and(|i| {
+        let now = gw.started.elapsed().as_secs_f64();
+        gw.throttle.lock().unwrap_or_else(|p| p.into_inner()).admit(*i, now)
+    });
     if !admitted {
         return with_none(gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "apigw-throttled"));
     }

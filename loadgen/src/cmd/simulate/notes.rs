@@ -2,18 +2,17 @@
 //! modelled, where the hold times came from, and the doubts of the memory and architecture
 //! what-ifs when a configuration uses them.
 
-use super::Prepared;
-use crate::results::Results;
-use crate::results::calibration::Calibration;
+use super::setup::Setup;
 use crate::simulate::hold::Empirical;
-use crate::simulate::lambda::Holds;
 use crate::simulate::memory::CpuModel;
 
-/// The notes for a simulation of `doc` through `prepared`.
-pub fn notes(doc: &Results, cal: &Calibration, holds: &Holds, prepared: &[Prepared]) -> Vec<String> {
+/// The notes for a simulation.
+pub fn notes(setup: &Setup) -> Vec<String> {
+    let (doc, cal, holds, prepared) = (&setup.doc, setup.cal(), &setup.holds, &setup.prepared);
     let mut n = vec![
-        "Simulated: Lambda's admission (concurrency, invocation rate, scaling rate, provisioned environments, \
-         keep-warm). Not yet: API Gateway stage throttling and DynamoDB limits (every admitted request is served)."
+        "Simulated: API Gateway's route and account throttling (429) and Lambda's admission (concurrency, \
+         invocation rate, scaling rate, provisioned environments, keep-warm). Not yet: DynamoDB limits (every \
+         admitted request is served)."
             .to_owned(),
         format!(
             "Hold times: handler durations (mean {:.1} ms) plus the invoke overhead ({:.1} ms){}. Ok latency adds \
@@ -28,10 +27,16 @@ pub fn notes(doc: &Results, cal: &Calibration, holds: &Holds, prepared: &[Prepar
                 .unwrap_or_default(),
             holds.client_s * 1e3,
         ),
-        "Closed-model phases are not simulated (they have no offered rate). The scenario's seeding writes go \
-         first, as in a run, with the plan's hold times: the environments they warm are warm when the first phase \
-         starts."
-            .to_owned(),
+        format!(
+            "Closed-model phases are not simulated (they have no offered rate). The scenario's seeding writes go \
+             first, as in a run, {}; the phases start once every write is answered, so the environments they warmed \
+             are warm.",
+            if holds.seeding.is_some() {
+                "with the seeding durations the run measured"
+            } else {
+                "with the plan's hold times (the calibrating run seeded nothing to measure)"
+            }
+        ),
     ];
     if holds.init.is_none() {
         n.push(

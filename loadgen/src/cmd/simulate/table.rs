@@ -1,5 +1,6 @@
-//! The terminal table of `loadgen simulate`: one row per configuration — throttles, cold
-//! starts, peak concurrency, ok latency and cost — then the recommendation and the notes.
+//! The terminal table of `loadgen simulate`: one row per configuration — API Gateway's 429s
+//! and Lambda's throttles, cold starts, peak concurrency, ok latency and cost — then the
+//! recommendation and the notes.
 
 use std::fmt::Write as _;
 
@@ -22,8 +23,18 @@ pub fn table(s: &Simulation) -> String {
     let width = s.configurations.iter().map(|c| c.label().chars().count()).max().unwrap_or(0).max(13);
     let _ = writeln!(
         o,
-        "  {:<width$} {:>10} {:>8} {:>8} {:>5} {:>8} {:>8} {:>11} {:>8} {:>11}  thresholds",
-        "configuration", "requests", "thr %", "cold", "peak", "p50 ms", "p99 ms", "$ per run", "$ per M", "$ per month",
+        "  {:<width$} {:>10} {:>7} {:>8} {:>8} {:>5} {:>8} {:>8} {:>11} {:>8} {:>11}  thresholds",
+        "configuration",
+        "requests",
+        "429 %",
+        "thr %",
+        "cold",
+        "peak",
+        "p50 ms",
+        "p99 ms",
+        "$ per run",
+        "$ per M",
+        "$ per month",
     );
     for (i, c) in s.configurations.iter().enumerate() {
         let money = |f: fn(&SimulatedCost) -> f64, digits: usize| {
@@ -32,10 +43,11 @@ pub fn table(s: &Simulation) -> String {
         let ms = |v: f64| if c.ok_latency.count == 0 { "–".to_owned() } else { format!("{v:.1}") };
         let _ = writeln!(
             o,
-            "{} {:<width$} {:>10.0} {:>7.2}% {:>8.1} {:>5} {:>8} {:>8} {:>11} {:>8} {:>11}  {}",
+            "{} {:<width$} {:>10.0} {:>6.2}% {:>7.2}% {:>8.1} {:>5} {:>8} {:>8} {:>11} {:>8} {:>11}  {}",
             if s.recommended == Some(i) { "*" } else { " " },
             c.label(),
             c.requests,
+            c.apigw_throttled * 100.0,
             c.lambda_throttled * 100.0,
             c.cold_starts,
             c.peak_concurrency,
