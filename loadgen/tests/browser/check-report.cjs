@@ -13,6 +13,7 @@ const { chromium } = require("playwright-core");
 const CHARTS = {
   "report.html": ["chart-latency", "chart-throughput", "chart-concurrency", "chart-cold-starts", "chart-distribution"],
   "compare.html": ["chart-distribution", "chart-latency", "chart-throughput"],
+  "simulate.html": ["chart-memory", "chart-reserved", "chart-traffic"],
 };
 // The flags the machine notes give: without the background-networking ones Chromium dials out.
 const ARGS = [
