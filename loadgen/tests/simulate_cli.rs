@@ -416,6 +416,21 @@ fn nothing_measured_never_passes_and_nothing_offered_is_refused() {
     let (code, _, stderr) = simulate(&[r, "--scenario", closed.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("closed.toml: no open-model phase"), "{stderr}");
+    // A threshold of a closed-model phase is not simulated: listed, not failed.
+    let mixed = dir.join("mixed.toml");
+    let with_closed = SCENARIO
+        .replace(
+            "[[request]]\nname = \"one\"",
+            "[[phase]]\nname = \"users\"\nduration = \"5s\"\nusers = 2\n[[request]]\nname = \"one\"",
+        )
+        .replace("\"errors.rate\" = \"< 1%\"\n", "\"users.latency.p99\" = \"< 1ms\"\n");
+    std::fs::write(&mixed, with_closed).unwrap();
+    let out = dir.join("m");
+    let (code, _, stderr) = simulate(&[r, "--scenario", mixed.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, sim) = read(&out);
+    assert_eq!(sim.thresholds_not_simulated, ["users.latency.p99 < 1ms"]);
+    assert!(sim.configurations[0].thresholds.iter().all(|t| t.key != "users.latency.p99"));
     // A calibration edited into nonsense is refused, naming the field.
     let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
     doc["calibration"]["client_overhead_ms"] = serde_json::json!(1e300);

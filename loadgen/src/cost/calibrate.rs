@@ -243,6 +243,13 @@ fn check(c: &Calibration) -> Result<(), Damaged> {
             cpu.share, cpu.mean_ms
         )));
     }
+    if let Some(g) = &c.gateway {
+        let throttles =
+            std::iter::once(&g.stage).chain(std::iter::once(&g.account)).chain(g.overrides.iter().map(|o| &o.throttle));
+        if throttles.into_iter().any(|t| !(t.rate.is_finite() && t.rate >= 0.0)) {
+            return Err("gateway has a throttle rate that is not requests per second, 0 or more".into());
+        }
+    }
     for k in &c.requests {
         if decode(&k.durations_us).is_none_or(|h| h.is_empty()) {
             return Err(Damaged(format!("requests[{}].durations_us does not decode", k.name)));
@@ -263,22 +270,16 @@ pub fn same_mix(a: &Plan, b: &Plan) -> bool {
             .all(|(x, y)| x.method == y.method && x.path.text() == y.path.text() && x.weight == y.weight)
 }
 
-/// DynamoDB `(read, write)` units per invocation of `plan`'s mix, from each kind's units in
-/// `c`; `None` when `plan` has the run's own mix (the run's measured totals hold) or a kind's
-/// units are unknown. A throttle does not depend on the kind, so the admitted invocations keep
-/// the plan's mix.
-pub fn units_for_plan(c: &Calibration, plan: &Plan, own: &Plan) -> Option<(f64, f64)> {
-    if same_mix(plan, own) {
-        return None;
-    }
-    let total: f64 = plan.requests.iter().map(|r| r.weight).sum();
-    let mut units = (0.0, 0.0);
-    for r in &plan.requests {
-        let k = c.requests.iter().find(|k| k.method == r.method && k.path == r.path.text())?;
-        units.0 += r.weight / total * k.read_units?;
-        units.1 += r.weight / total * k.write_units?;
-    }
-    Some(units)
+/// DynamoDB `(read, write)` units per response of each of `plan`'s requests, from the kinds
+/// `c` measured; `None` when a kind is missing or did not report its units.
+pub fn units_by_request(c: &Calibration, plan: &Plan) -> Option<Vec<(f64, f64)>> {
+    plan.requests
+        .iter()
+        .map(|r| {
+            let k = c.requests.iter().find(|k| k.method == r.method && k.path == r.path.text())?;
+            Some((k.read_units?, k.write_units?))
+        })
+        .collect()
 }
 
 /// A request of the plan simulated that the calibrating run did not measure.
@@ -291,10 +292,18 @@ pub struct Uncalibrated {
 }
 
 /// The holds for `plan`: the run's own REPORT durations when `plan` has the run's request mix
-/// (`own`), else each request's kind from `c.requests` (same method and path template), drawn
-/// in the plan's weights.
-pub fn for_plan(c: &Calibration, holds: &Holds, plan: &Plan, own: &Plan) -> Result<Holds, Uncalibrated> {
+/// (`own`) and `by_kind` is false, else each request's kind from `c.requests` (same method and
+/// path template), drawn in the plan's weights. `by_kind` asks for the kinds even for the run's
+/// own mix (API Gateway throttles routes apart, so the admitted mix is not the offered one); the
+/// own mix falls back to the REPORT durations when a kind is missing.
+pub fn for_plan(c: &Calibration, holds: &Holds, plan: &Plan, own: &Plan, by_kind: bool) -> Result<Holds, Uncalibrated> {
     if same_mix(plan, own) {
+        if by_kind
+            && plan.requests.len() > 1
+            && let Ok(h) = for_plan(c, holds, plan, &Plan { requests: Vec::new(), ..own.clone() }, false)
+        {
+            return Ok(h);
+        }
         return Ok(holds.clone());
     }
     let mut kinds = Vec::new();

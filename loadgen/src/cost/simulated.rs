@@ -12,7 +12,7 @@ use crate::simulate::output::SimulatedCost;
 /// What the simulation counted for one configuration, per replication.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Counted {
-    /// Requests offered (all reach the integration: API Gateway throttling is not simulated).
+    /// Requests that reached the integration (API Gateway bills those, not its own 429s).
     pub requests: f64,
     /// Invocations admitted.
     pub invocations: f64,

@@ -124,6 +124,18 @@ impl Template {
             .collect()
     }
 
+    /// The text with every placeholder replaced by `fill` and escapes resolved (`{{` is `{`):
+    /// the shape of what it sends, for routing.
+    pub fn filled(&self, fill: &str) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Literal(s) => s.as_str(),
+                _ => fill,
+            })
+            .collect()
+    }
+
     /// The largest `{ids:N}` in the template (0 when there is none).
     pub fn max_ids(&self) -> usize {
         self.parts.iter().map(|p| if let Part::Ids(n) = p { *n } else { 0 }).max().unwrap_or(0)

@@ -4,8 +4,8 @@
 //! spaced), replacing the plan's phases.
 //!
 //! The columns: with two or more, the first is the time (RFC 3339, e.g.
-//! `2026-11-24T13:05:00Z`, or Unix seconds) and the last the value; with one, each row is one
-//! minute. The period is the smallest gap between times; a missing period (CloudWatch writes no
+//! `2026-11-24T13:05:00Z`, or Unix seconds, at least two rows) and the last the value; with
+//! one, each row is one minute. The period is the smallest gap between times; a missing period (CloudWatch writes no
 //! datapoint for a minute without requests) is zero traffic. Values are requests per period —
 //! the `Sum` of `Count` — unless the value column's header says `/s` or `rate`, then requests per
 //! second.
@@ -110,15 +110,19 @@ fn spaced(rows: &[(u64, Option<f64>, f64)]) -> Result<(Vec<f64>, f64), (u64, Str
             return Err((rows[i + 1].0, "times must increase row by row: sort the export by time".into()));
         }
     }
+    if times.len() < 2 {
+        return Err((rows[0].0, "one timed row says nothing of the period: export at least two".into()));
+    }
     let period = times.windows(2).map(|w| w[1] - w[0]).fold(f64::INFINITY, f64::min);
-    let period = if period.is_finite() { period } else { 60.0 };
     if period < 1.0 {
         return Err((rows[1].0, format!("periods of {period} s: at least 1 s")));
     }
-    let span = ((times[times.len() - 1] - times[0]) / period).round() as usize + 1;
-    if span > MAX_PERIODS {
+    // In floating point first: a far-off time must not overflow the count.
+    let span = ((times[times.len() - 1] - times[0]) / period).round() + 1.0;
+    if !(span.is_finite() && span <= MAX_PERIODS as f64) {
         return Err((0, format!("{span} periods of {period} s: at most {MAX_PERIODS}")));
     }
+    let span = span as usize;
     let mut values = vec![0.0; span];
     for (t, r) in times.iter().zip(rows) {
         let k = ((t - times[0]) / period).round() as usize;
@@ -171,5 +175,7 @@ mod tests {
         assert!(e("Time,Count\n").contains("no rows"));
         assert!(e("Time,Count\n0,1\n0.5,1\n").contains("at least 1 s"));
         assert!(e("Time,Count\n0,1\n3000000,1\n").contains("at most"));
+        assert!(e("Time,Count\n0,1\n1,1\n1e20,1\n").contains("at most"));
+        assert!(e("Time,Count\n2026-11-24T00:00:00Z,5\n").contains("at least two"));
     }
 }

@@ -8,7 +8,7 @@
 use hdrhistogram::Histogram;
 
 use crate::record::Class;
-use crate::scenario::{Metric, Plan, Threshold};
+use crate::scenario::{Load, Metric, Plan, Threshold};
 
 use super::output::{SimulatedCost, SimulatedThreshold};
 use super::schedule::{Window, latency_histogram};
@@ -23,21 +23,24 @@ pub struct Simulated<'a> {
     pub cost: Option<&'a SimulatedCost>,
 }
 
-/// Whether the model answers `t` for `plan`: a figure it simulates, of a phase the plan has
-/// (a traffic curve replaces the scenario's phases).
-pub fn simulated(t: &Threshold, plan: &Plan) -> bool {
-    if t.request.is_some() || t.phase.as_ref().is_some_and(|p| !plan.phases.iter().any(|x| x.name == *p)) {
+/// Whether the model answers `t` for `plan`: a figure it simulates, of an open-model phase the
+/// plan has (a traffic curve replaces the scenario's phases; closed-model phases are not
+/// simulated). API Gateway's 429s only when `gateway` is simulated.
+pub fn simulated(t: &Threshold, plan: &Plan, gateway: bool) -> bool {
+    let open_phase = |name: &str| plan.phases.iter().any(|x| x.name == name && !matches!(x.load, Load::Closed { .. }));
+    if t.request.is_some() || t.phase.as_deref().is_some_and(|p| !open_phase(p)) {
         return false;
     }
     match &t.metric {
+        // Every layer's throttles: only where every layer is simulated.
+        Metric::ThrottleRate => gateway,
         Metric::Latency { .. }
-        | Metric::ThrottleRate
         | Metric::ColdStartCount
         | Metric::ColdStartRate
         | Metric::RequestCount
         | Metric::AchievedRate => true,
         Metric::ClassRate { class } | Metric::ClassCount { class } => {
-            matches!(class, Class::LambdaThrottled | Class::Ok)
+            matches!(class, Class::LambdaThrottled | Class::Ok) || (gateway && *class == Class::ApigwThrottled)
         }
         m if m.is_cost() => t.phase.is_none(),
         _ => false,
@@ -45,10 +48,10 @@ pub fn simulated(t: &Threshold, plan: &Plan) -> bool {
 }
 
 /// The thresholds of `plan` the model answers, evaluated on `s`.
-pub fn evaluate(plan: &Plan, s: &Simulated<'_>) -> Vec<SimulatedThreshold> {
+pub fn evaluate(plan: &Plan, gateway: bool, s: &Simulated<'_>) -> Vec<SimulatedThreshold> {
     plan.thresholds
         .iter()
-        .filter(|t| simulated(t, plan))
+        .filter(|t| simulated(t, plan, gateway))
         .map(|t| {
             // Nothing simulated (no admitted request for a latency) fails, as it does in a run.
             let value = value(t, s);

@@ -7,7 +7,7 @@ use local_stack::apigw::routes::RouteTable;
 use local_stack::rules::GatewayThrottle;
 
 use crate::results::calibration::GatewayLimits;
-use crate::scenario::Plan;
+use crate::scenario::{Plan, Template};
 
 /// The gateway for one plan: the route of each of its requests and each route's limits.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,26 +28,11 @@ pub struct NoRoute {
     pub routes: Vec<String>,
 }
 
-/// The path a request's template would send, placeholders filled and the query dropped: what
-/// API Gateway routes on.
-fn routed_path(template: &str) -> String {
-    let path = template.split('?').next().unwrap_or_default();
-    let mut out = String::with_capacity(path.len());
-    let mut depth = 0;
-    for c in path.chars() {
-        match c {
-            '{' => {
-                if depth == 0 {
-                    out.push('x');
-                }
-                depth += 1;
-            }
-            '}' if depth > 0 => depth -= 1,
-            _ if depth > 0 => {}
-            _ => out.push(c),
-        }
-    }
-    out
+/// The path a request's template sends, as API Gateway routes it: placeholders filled, the
+/// query dropped, percent-decoded (`%2F` separates segments, as in the emulator).
+fn routed_path(template: &Template) -> String {
+    let filled = template.filled("x");
+    local_stack::apigw::routes::decode(filled.split('?').next().unwrap_or_default())
 }
 
 impl Gateway {
@@ -61,7 +46,7 @@ impl Gateway {
             .requests
             .iter()
             .map(|r| {
-                let path = routed_path(r.path.text());
+                let path = routed_path(&r.path);
                 table
                     .select(&r.method, &path)
                     .and_then(|m| limits.routes.iter().position(|k| *k == m.route.key))
@@ -99,8 +84,10 @@ mod tests {
 
     #[test]
     fn templates_route_on_their_path_with_placeholders_filled() {
-        assert_eq!(routed_path("/items/{id}"), "/items/x");
-        assert_eq!(routed_path("/items?ids={ids:25}&pattern=per-item"), "/items");
-        assert_eq!(routed_path("/a/{x}/b"), "/a/x/b");
+        let path = |t: &str| routed_path(&Template::parse(t).unwrap());
+        assert_eq!(path("/items/{id}"), "/items/x");
+        assert_eq!(path("/items?ids={ids:25}&pattern=per-item"), "/items");
+        assert_eq!(path("/a/{{b}}"), "/a/{b}", "an escaped brace is a literal one");
+        assert_eq!(path("/a%2Fb/{id}"), "/a/b/x", "decoded as the gateway routes");
     }
 }

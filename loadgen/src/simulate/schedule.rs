@@ -55,6 +55,9 @@ pub struct Window {
     pub provisioned_billed_ms: f64,
     /// Most environments busy at once.
     pub peak_concurrency: u32,
+    /// Admitted invocations of each of the plan's requests (all 0 when arrivals were not drawn
+    /// per request: no gateway and one hold distribution).
+    pub admitted_by_request: Vec<u64>,
     /// Latency the client would see for the admitted ones, µs: the hold plus what it waits
     /// beyond it.
     pub ok_latency_us: Histogram<u64>,
@@ -92,6 +95,7 @@ pub fn windows(plan: &Plan) -> Vec<Window> {
             billed_ms: 0.0,
             provisioned_billed_ms: 0.0,
             peak_concurrency: 0,
+            admitted_by_request: vec![0; plan.requests.len()],
             ok_latency_us: latency_histogram(),
         };
         match &phase.load {
@@ -169,14 +173,18 @@ pub fn run_with(
         let mut throttle = gateway.map(Gateway::throttle);
         let measured_start = seed(plan, spec, holds, &mut function, &mut rng);
         let mut phase_start = measured_start;
+        // Arrival times never decrease, so the window they fall in only moves forward (a
+        // traffic curve has thousands).
+        let mut at = 0usize;
         for (i, phase) in plan.phases.iter().enumerate() {
             if let Some(mut pacer) = Pacer::new(&phase.load, phase.duration, phase.arrivals, phase_seed(plan_seed, i)) {
                 while let Some(offset) = pacer.next_due() {
                     let t = phase_start + offset.as_secs_f64();
-                    // Windows are few and ordered: the last one starting at or before t.
-                    let Some(w) = out.iter_mut().rev().find(|w| w.start_s <= t - measured_start + 1e-9) else {
-                        continue;
-                    };
+                    let since = t - measured_start + 1e-9;
+                    while out.get(at + 1).is_some_and(|w| w.start_s <= since) {
+                        at += 1;
+                    }
+                    let Some(w) = out.get_mut(at).filter(|w| w.start_s <= since) else { continue };
                     w.offered += 1;
                     let request = if gateway.is_some() || by_request {
                         let u = rng.f64();
@@ -196,6 +204,9 @@ pub fn run_with(
                         (false, _) => holds.warm.pick(&mut rng),
                     };
                     let admission = function.invoke_kind(t, holds, kind, &mut rng);
+                    if (gateway.is_some() || by_request) && !matches!(admission, Admission::Throttled(_)) {
+                        w.admitted_by_request[request] += 1;
+                    }
                     count(w, admission, holds, function.busy());
                 }
             }

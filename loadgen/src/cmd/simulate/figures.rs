@@ -35,7 +35,7 @@ pub fn run_grid(s: &Setup) -> Vec<Vec<Window>> {
 pub fn configurations(s: &Setup, windows: &[Vec<Window>], prices: &RegionPrices) -> Vec<SimulatedConfiguration> {
     let reps = f64::from(s.replications);
     let measured = s.doc.cost.as_ref().map(|c| &c.usage);
-    let units = calibrate::units_for_plan(s.cal(), &s.source, &s.doc.scenario);
+    let by_request = calibrate::units_by_request(s.cal(), &s.source);
     let duration_s = s.source.duration().as_secs_f64();
     s.prepared
         .iter()
@@ -43,6 +43,19 @@ pub fn configurations(s: &Setup, windows: &[Vec<Window>], prices: &RegionPrices)
         .map(|(p, w)| {
             let c = &p.configuration;
             let mut out = summarise(p, w, reps, measured.map(|m| m.architecture));
+            // DynamoDB units of the requests admitted, kind by kind, when the kinds say theirs
+            // and the arrivals were drawn per request; else the run's mean per invocation.
+            let admitted: Vec<u64> = (0..s.source.requests.len())
+                .map(|k| w.iter().map(|x| x.admitted_by_request.get(k).copied().unwrap_or(0)).sum())
+                .collect();
+            let total: u64 = admitted.iter().sum();
+            let units = by_request.as_ref().filter(|_| total > 0).map(|u| {
+                let sum = u
+                    .iter()
+                    .zip(&admitted)
+                    .fold((0.0, 0.0), |a, (k, n)| (a.0 + k.0 * *n as f64, a.1 + k.1 * *n as f64));
+                (sum.0 / total as f64, sum.1 / total as f64)
+            });
             out.cost = measured.map(|m| {
                 let counted = Counted {
                     // API Gateway bills what reached the integration, not its own 429s.
@@ -58,7 +71,7 @@ pub fn configurations(s: &Setup, windows: &[Vec<Window>], prices: &RegionPrices)
                 simulated::cost(&counted, m, units, prices)
             });
             let g = gate::Simulated { windows: w, replications: reps, cost: out.cost.as_ref() };
-            out.thresholds = gate::evaluate(&s.source, &g);
+            out.thresholds = gate::evaluate(&s.source, s.gateway_known, &g);
             out
         })
         .collect()
@@ -130,16 +143,18 @@ pub fn situational(s: &Setup) -> Vec<String> {
     } else if !s.gateway_known {
         out.push("API Gateway is not simulated: the calibration does not record its throttling.".into());
     }
-    if calibrate::units_for_plan(s.cal(), source, &s.doc.scenario).is_none()
-        && !calibrate::same_mix(source, &s.doc.scenario)
-    {
+    if calibrate::units_by_request(s.cal(), source).is_none() && !calibrate::same_mix(source, &s.doc.scenario) {
         out.push(
             "DynamoDB units: the calibrating run's mean per invocation, not this mix's (a request kind did not \
              report its units)."
                 .into(),
         );
     }
-    if source.thresholds.iter().any(|t| gate::simulated(t, source) && matches!(t.metric, Metric::Latency { .. })) {
+    if source
+        .thresholds
+        .iter()
+        .any(|t| gate::simulated(t, source, s.gateway_known) && matches!(t.metric, Metric::Latency { .. }))
+    {
         out.push(
             "latency.* thresholds are checked on the admitted (ok) requests; a run's latency.* today merges every \
              outcome class, fast throttles included, so the two can differ where requests are throttled."
@@ -153,8 +168,8 @@ pub fn situational(s: &Setup) -> Vec<String> {
 /// (or, when the scenario has none, that keep throttles under 1%), and why. Traffic is what is
 /// expected, not chosen: with several factors, the settings must pass at every one, and the
 /// cheapest month at the highest factor wins.
-pub fn recommend(out: &[SimulatedConfiguration], plan: &Plan) -> (Option<usize>, String) {
-    let gated = plan.thresholds.iter().any(|t| gate::simulated(t, plan));
+pub fn recommend(out: &[SimulatedConfiguration], plan: &Plan, gateway: bool) -> (Option<usize>, String) {
+    let gated = plan.thresholds.iter().any(|t| gate::simulated(t, plan, gateway));
     let passes = |c: &SimulatedConfiguration| {
         if gated { c.thresholds.iter().all(|t| t.passed) } else { c.lambda_throttled + c.apigw_throttled < 0.01 }
     };

@@ -51,7 +51,7 @@ pub fn simulate(results: &Path, ask: &Ask) -> Result<i32, Error> {
     let region = setup.doc.cost.as_ref().map_or_else(|| "us-east-1".to_owned(), |c| c.region.clone());
     let windows = figures::run_grid(&setup);
     let out = figures::configurations(&setup, &windows, prices.region(&region)?);
-    let (recommended, recommendation) = figures::recommend(&out, &setup.source);
+    let (recommended, recommendation) = figures::recommend(&out, &setup.source, setup.gateway_known);
     let (source, cal) = (&setup.source, setup.cal());
     let sim = Simulation {
         schema: SCHEMA.into(),
@@ -72,7 +72,7 @@ pub fn simulate(results: &Path, ask: &Ask) -> Result<i32, Error> {
         thresholds_not_simulated: source
             .thresholds
             .iter()
-            .filter(|t| !gate::simulated(t, source))
+            .filter(|t| !gate::simulated(t, source, setup.gateway_known))
             .map(|t| format!("{} {}", t.key, t.condition))
             .collect(),
         notes: notes::notes(&setup).into_iter().chain(figures::situational(&setup)).collect(),

@@ -74,12 +74,13 @@ pub fn build(results: &Path, ask: &Ask) -> Result<Setup, Error> {
     if let Some(f) = &file {
         f.check(&base)?;
     }
-    let holds =
-        calibrate::for_plan(cal, &run_holds, &source, &doc.scenario).map_err(|u| SimulateError::Uncalibrated {
+    let holds = calibrate::for_plan(cal, &run_holds, &source, &doc.scenario, gateway.is_some()).map_err(|u| {
+        SimulateError::Uncalibrated {
             file: ask.scenario.clone().unwrap_or_else(|| results.to_path_buf()),
             request: u.request,
             known: u.known,
-        })?;
+        }
+    })?;
     if let Some(path) = &ask.traffic_curve {
         source = curve::plan(&source, &curve::read(path).map_err(SimulateError::from)?);
     }
