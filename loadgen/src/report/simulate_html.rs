@@ -144,11 +144,10 @@ fn usd(v: f64) -> String {
 /// `pass`, how many thresholds failed, or a dash when none was simulated (the failures are
 /// listed in their own table).
 fn thresholds(c: &SimulatedConfiguration) -> Cell {
-    let failed = c.thresholds.iter().filter(|t| !t.passed).count();
-    match (c.thresholds.is_empty(), failed) {
-        (true, _) => Cell::text("–"),
-        (false, 0) => Cell::verdict(true),
-        (false, n) => Cell { text: format!("FAIL {n}"), class: "fail" },
+    match c.failed_thresholds() {
+        None => Cell::text("–"),
+        Some(f) if f.is_empty() => Cell::verdict(true),
+        Some(f) => Cell { text: format!("FAIL {}", f.len()), class: "fail" },
     }
 }
 

@@ -119,6 +119,13 @@ impl SimulatedConfiguration {
         if shown.is_empty() { "as run".to_owned() } else { shown.join(" ") }
     }
 
+    /// The keys of the thresholds that failed (empty: every one passed); `None` when the model
+    /// answered none of the scenario's.
+    pub fn failed_thresholds(&self) -> Option<Vec<&str>> {
+        (!self.thresholds.is_empty())
+            .then(|| self.thresholds.iter().filter(|t| !t.passed).map(|t| t.key.as_str()).collect())
+    }
+
     /// The value of setting `name`, if the grid changed it.
     pub fn setting(&self, name: &str) -> Option<&str> {
         self.settings.iter().find(|x| x.name == name).map(|x| x.value.as_str())

@@ -78,10 +78,9 @@ pub fn table(s: &Simulation) -> String {
 
 /// `pass`, `FAIL key, key`, or `–` when no threshold was simulated.
 fn gate(c: &SimulatedConfiguration) -> String {
-    let failed: Vec<&str> = c.thresholds.iter().filter(|t| !t.passed).map(|t| t.key.as_str()).collect();
-    match (c.thresholds.is_empty(), failed.is_empty()) {
-        (true, _) => "–".into(),
-        (false, true) => "pass".into(),
-        (false, false) => format!("FAIL {}", failed.join(", ")),
+    match c.failed_thresholds() {
+        None => "–".into(),
+        Some(f) if f.is_empty() => "pass".into(),
+        Some(f) => format!("FAIL {}", f.join(", ")),
     }
 }
