@@ -43,6 +43,7 @@ fn main() {
         platform_s: 0.1,
         client_s: 0.002,
         seeding: None,
+        platform: None,
     };
     let spec = FunctionSpec::with_reservation(100);
     for arrivals in ["even", "poisson"] {
@@ -98,7 +99,7 @@ fn grid_of_100(holds: &Holds) {
     let p = plan_of("poisson", "10m");
     let specs: Vec<FunctionSpec> = (1..=100).map(|c| FunctionSpec::with_reservation(c * 2)).collect();
     let jobs: Vec<grid::Job<'_>> =
-        specs.iter().map(|spec| grid::Job { plan: &p, spec, holds, gateway: None }).collect();
+        specs.iter().map(|spec| grid::Job { plan: &p, spec, holds, gateway: None, table: None }).collect();
     let (t, cpu) = (Instant::now(), cpu_seconds());
     let w = grid::run(&jobs, 1);
     let (wall, used) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);

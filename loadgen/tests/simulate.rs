@@ -49,8 +49,15 @@ fn poisson_arrivals_with_exponential_holds_lose_what_erlang_b_says() {
     for (c, rate) in [(10u32, 8.0), (5, 6.0), (20, 15.0)] {
         let warm = exponential(1.0, 200_000, u64::from(c));
         let a = rate * warm.mean();
-        let holds =
-            Holds { warm: warm.into(), init: None, overhead_s: 0.0, platform_s: 0.0, client_s: 0.0, seeding: None };
+        let holds = Holds {
+            warm: warm.into(),
+            init: None,
+            overhead_s: 0.0,
+            platform_s: 0.0,
+            client_s: 0.0,
+            seeding: None,
+            platform: None,
+        };
         let mut f = FunctionModel::new(spec(c));
         let (offered, throttled) = drive(&mut f, Load::Constant { rate }, 6000, Arrivals::Poisson, &holds);
         let simulated = throttled as f64 / offered as f64;
@@ -76,6 +83,7 @@ fn even_arrivals_with_constant_holds_below_capacity_lose_nothing() {
         platform_s: 0.0,
         client_s: 0.0,
         seeding: None,
+        platform: None,
     };
     let mut f = FunctionModel::new(spec(8));
     let (offered, throttled) = drive(&mut f, Load::Constant { rate: 60.0 }, 60, Arrivals::Even, &holds);
@@ -89,6 +97,7 @@ fn even_arrivals_with_constant_holds_below_capacity_lose_nothing() {
         platform_s: 0.0,
         client_s: 0.0,
         seeding: None,
+        platform: None,
     };
     let mut f = FunctionModel::new(spec(8));
     let (_, throttled) = drive(&mut f, Load::Constant { rate: 60.0 }, 60, Arrivals::Even, &holds);
@@ -105,6 +114,7 @@ fn simulated_concurrency_obeys_littles_law() {
         platform_s: 0.0,
         client_s: 0.0,
         seeding: None,
+        platform: None,
     };
     let w = holds.warm.mean();
     let mut f = FunctionModel::new(spec(1000));
@@ -160,6 +170,7 @@ path = "/health"
         platform_s: 0.0,
         client_s: 0.0,
         seeding: None,
+        platform: None,
     };
     let w = schedule::run(&plan, &spec(8), &holds, 1);
     let labels: Vec<&str> = w.iter().map(|w| w.label.as_str()).collect();
@@ -204,6 +215,7 @@ path = "/items/{{id}}"
         platform_s: 0.0,
         client_s: 0.0,
         seeding: None,
+        platform: None,
     };
     let run = |items| {
         let plan = Plan::from_str(Path::new("seeded.toml"), &text(items), &|_| None).unwrap();
@@ -218,4 +230,53 @@ path = "/items/{{id}}"
     let ok = &seeded[0].ok_latency_us;
     assert_eq!(ok.iter_recorded().count(), 1, "every response in one bucket");
     assert!((ok.mean() - 100_000.0).abs() < 100.0, "{}", ok.mean());
+}
+
+#[test]
+fn a_table_below_the_offered_units_throttles_the_excess_and_stretches_the_holds() {
+    use loadgen::simulate::dynamodb::{Capacity, Retry, TableSpec, Units};
+    let text = r#"
+name = "reads"
+[[phase]]
+name = "flat"
+duration = "60s"
+rate = 100
+arrivals = "even"
+[[request]]
+name = "get"
+path = "/health"
+"#;
+    let plan = Plan::from_str(Path::new("reads.toml"), text, &|_| None).unwrap();
+    let holds = Holds {
+        warm: Empirical::constant(0.01).into(),
+        init: None,
+        overhead_s: 0.0,
+        platform_s: 0.0,
+        client_s: 0.0,
+        seeding: None,
+        platform: None,
+    };
+    let table = |read_per_s: f64| TableSpec {
+        capacity: Capacity { read_per_s, write_per_s: 100.0, provisioned: true },
+        retry: Retry::default(),
+        units: vec![Units { read: 2.0, write: 0.0, calls: 1 }],
+    };
+    let run = |t: &TableSpec| {
+        let around = schedule::Downstream { gateway: None, table: Some(t) };
+        schedule::run_with(&plan, &spec(50), &holds, around, 1).remove(0)
+    };
+    // 100 req/s × 2 units = 200 units/s: a table of 400 serves every one, on time.
+    let ample = run(&table(400.0));
+    assert_eq!((ample.dynamodb_throttled, ample.throttled), (0, 0));
+    assert!((ample.units.0 - 12_000.0).abs() < 1e-6, "{:?}", ample.units);
+    assert!(ample.ok_latency_us.max() < 10_100, "no backoff waited: {}", ample.ok_latency_us.max());
+    // A table of 100 serves half the units: about half the requests give up after their
+    // retries, the admitted units are what it refills, and the ones it served late waited.
+    let half = run(&table(100.0));
+    let share = half.dynamodb_throttled as f64 / half.offered as f64;
+    assert!((0.4..=0.55).contains(&share), "{share}");
+    let refilled = 100.0 * 60.0 + 100.0;
+    assert!((half.units.0 - refilled).abs() < 0.05 * refilled, "{:?}", half.units);
+    assert!(half.ok_latency_us.max() > 15_000, "a retried request held its environment longer");
+    assert_eq!(half.ok_latency_us.len() + half.dynamodb_throttled, half.offered);
 }

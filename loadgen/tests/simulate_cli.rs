@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use loadgen::results::calibration::{
-    Calibration, CpuCalibration, FunctionLimits, GatewayLimits, RequestCalibration, Throttle,
+    Calibration, CpuCalibration, FunctionLimits, GatewayLimits, RequestCalibration, TableLimits, Throttle,
 };
 use loadgen::results::{Results, encode};
 use loadgen::simulate::output::Simulation;
@@ -58,6 +58,7 @@ fn with_calibration(dir: &Path, cpu: bool) -> PathBuf {
         seeding_durations_us: histogram(5_000, 100),
         invoke_overhead_ms: 1.0,
         cold_platform_ms: 100.0,
+        cold_platform_spread: None,
         client_overhead_ms: 3.0,
         // 3 ms of CPU at half a core is 6 ms of the 12 ms durations: half of them CPU-bound.
         cpu: cpu.then(|| CpuCalibration { source: "test".into(), share: 0.5, invocations: 1000, mean_ms: 3.0 }),
@@ -70,6 +71,7 @@ fn with_calibration(dir: &Path, cpu: bool) -> PathBuf {
                 durations_us: histogram(10_000, 800),
                 read_units: Some(0.5),
                 write_units: Some(0.0),
+                calls: Some(1.0),
             },
             RequestCalibration {
                 name: "per-item-10".into(),
@@ -79,6 +81,7 @@ fn with_calibration(dir: &Path, cpu: bool) -> PathBuf {
                 durations_us: histogram(60_000, 200),
                 read_units: Some(5.0),
                 write_units: Some(0.0),
+                calls: Some(10.0),
             },
         ],
         // target-api's routes behind the stage's default 1,000/s burst 500, as infra/ has it.
@@ -87,6 +90,13 @@ fn with_calibration(dir: &Path, cpu: bool) -> PathBuf {
             stage: Throttle { rate: 1000.0, burst: 500 },
             overrides: Vec::new(),
             account: Throttle { rate: 10_000.0, burst: 5_000 },
+        }),
+        // A new on-demand table's warm throughput, as the local stack limits it by default.
+        dynamodb: Some(TableLimits {
+            read_units_per_s: 12_000.0,
+            write_units_per_s: 4_000.0,
+            partition_read_units_per_s: 3_000.0,
+            partition_write_units_per_s: 1_000.0,
         }),
     });
     let out = dir.join("results.json");
@@ -480,4 +490,92 @@ fn the_stage_throttle_turns_requests_into_429s_before_lambda() {
     let (code, _, stderr) = simulate(&[old.to_str().unwrap(), "--set", "api_rate=10"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("API Gateway throttling"), "{stderr}");
+}
+
+#[test]
+fn a_scenarios_simulate_table_is_what_simulate_does_unless_asked_otherwise() {
+    let dir = tempdir("table");
+    let results = calibrated(&dir);
+    let r = results.to_str().unwrap();
+    let other = dir.join("other.toml");
+    let table = "\n[simulate]\ntraffic = [\"1x\", \"2x\"]\n[simulate.set]\nreserved_concurrency = [10, 50]\n";
+    std::fs::write(&other, format!("{SCENARIO}{table}")).unwrap();
+    let out = dir.join("t");
+    let (code, stdout, stderr) = simulate(&[r, "--scenario", other.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, sim) = read(&out);
+    assert_eq!((sim.traffic.as_slice(), sim.configurations.len()), ([1.0, 2.0].as_slice(), 4));
+    assert!(sim.notes.iter().any(|n| n.contains("[simulate] table of")), "{:?}", sim.notes);
+    assert!(stdout.contains("reserved=10"), "{stdout}");
+    // Any what-if on the command line replaces the table.
+    let (code, _, stderr) =
+        simulate(&[r, "--scenario", other.to_str().unwrap(), "--traffic", "3x", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, sim) = read(&out);
+    assert_eq!((sim.traffic.as_slice(), sim.configurations.len()), ([3.0].as_slice(), 1));
+    // The run's own scenario's table, kept in results.json, applies to `simulate results.json`.
+    let mut doc: Results = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    doc.scenario.simulate =
+        Some(loadgen::scenario::whatif::parse(&dir.join("run.toml"), "[set]\nmemory_mb = [256, 512, 1024]\n").unwrap());
+    let own = dir.join("own.json");
+    doc.write(&own).unwrap();
+    let (code, _, stderr) = simulate(&[own.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(read(&out).1.configurations.len(), 3);
+    // `validate` checks the table's values against the scenario's function, at their line.
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, format!("{SCENARIO}\n[simulate.set]\nprovisioned_concurrency = [1, 3]\n")).unwrap();
+    let v = Command::new(env!("CARGO_BIN_EXE_loadgen")).arg("validate").arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&v.stderr);
+    assert_eq!(v.status.code(), Some(2), "{stderr}");
+    let line = SCENARIO.lines().count() + 3;
+    assert!(
+        stderr.contains(&format!("bad.toml:{line}:27: simulate.set.provisioned_concurrency: 3: more than the 2")),
+        "{stderr}"
+    );
+    std::fs::write(&bad, format!("{SCENARIO}\n[simulate]\ntrafic = \"2x\"\n")).unwrap();
+    let v = Command::new(env!("CARGO_BIN_EXE_loadgen")).arg("validate").arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&v.stderr);
+    assert!(v.status.code() == Some(2) && stderr.contains("trafic"), "{stderr}");
+}
+
+#[test]
+fn a_small_provisioned_table_throttles_where_on_demand_does_not_and_bills_by_the_hour() {
+    let dir = tempdir("table-capacity");
+    let results = calibrated(&dir);
+    let out = dir.join("d");
+    let (code, stdout, stderr) = simulate(&[
+        results.to_str().unwrap(),
+        "--set",
+        "dynamodb_capacity=on-demand,20/1,provisioned:2000/200",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("ddb %"), "{stdout}");
+    let (_, sim) = read(&out);
+    let [on_demand, small, large] = [&sim.configurations[0], &sim.configurations[1], &sim.configurations[2]];
+    assert_eq!(on_demand.table.as_ref().map(|t| t.mode.as_str()), Some("on-demand"));
+    assert_eq!(on_demand.dynamodb_throttled, 0.0);
+    // The fixture reads ~1–3 units per request at up to 150 req/s: 20 RCU cannot serve it.
+    assert!(small.dynamodb_throttled > 0.1, "{}", small.dynamodb_throttled);
+    assert!(small.ok_latency.count < on_demand.ok_latency.count);
+    assert_eq!(large.dynamodb_throttled, 0.0);
+    // 2,000 RCU and 200 WCU for a month cost ~$285, far more than the units served on demand.
+    let month = |c: &loadgen::simulate::output::SimulatedConfiguration| c.cost.as_ref().unwrap().month_usd;
+    assert!(month(large) - month(on_demand) > 150.0, "{} vs {}", month(large), month(on_demand));
+    // A bad capacity, and a table the calibration does not know, exit 2 naming the fix.
+    let (code, _, stderr) = simulate(&[results.to_str().unwrap(), "--set", "dynamodb_capacity=lots"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("provisioned read/write capacity units such as 500/100"), "{stderr}");
+    let mut doc: Results = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    doc.calibration.as_mut().unwrap().dynamodb = None;
+    let bare = dir.join("bare.json");
+    doc.write(&bare).unwrap();
+    let (code, _, stderr) = simulate(&[bare.to_str().unwrap(), "--set", "dynamodb_capacity=20/1"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("DynamoDB limits"), "{stderr}");
+    let (code, stdout, stderr) = simulate(&[bare.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("DynamoDB is not simulated"), "{stdout}");
 }

@@ -62,6 +62,7 @@ fn utc_stamp(t: time::OffsetDateTime) -> String {
 /// Loads and validates a scenario, applying the command-line overrides.
 pub fn load_plan(opts: &RunOptions) -> Result<Plan, Error> {
     let mut plan = Plan::from_file(&opts.scenario, &|k| std::env::var(k).ok())?;
+    super::simulate::check_table(&plan)?;
     if let Some(url) = &opts.target {
         plan.target.url = Some(target::url::normalise(url).ok_or_else(|| Error::TargetFlag(url.clone()))?);
     }

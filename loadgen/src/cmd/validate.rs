@@ -9,7 +9,10 @@ use crate::scenario::Plan;
 pub fn validate(files: &[PathBuf]) -> i32 {
     let mut code = EXIT_PASS;
     for f in files {
-        match Plan::from_file(f, &|k| std::env::var(k).ok()) {
+        let checked = Plan::from_file(f, &|k| std::env::var(k).ok())
+            .map_err(crate::error::Error::from)
+            .and_then(|plan| super::simulate::check_table(&plan).map(|()| plan));
+        match checked {
             Ok(plan) => println!(
                 "ok   {} — {} phase(s), {} request kind(s), {:?}",
                 f.display(),

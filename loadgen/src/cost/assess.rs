@@ -41,10 +41,14 @@ pub struct FunctionFacts {
     /// What holds an environment beyond the REPORT lines: the invoke overhead and a cold
     /// start's platform part, mean ms (the local stack's latency profile).
     pub overheads_ms: (f64, f64),
+    /// The cold-start platform time's spread (the latency profile's log-normal).
+    pub platform_spread: Option<crate::results::calibration::Spread>,
     /// Share of a core each environment had, capped at one (1 when not limited; local stack).
     pub cpu_share: Option<f64>,
     /// API Gateway's throttling (local stack).
     pub gateway: Option<crate::results::calibration::GatewayLimits>,
+    /// The table's throughput limits, when the stack's are known.
+    pub table: Option<crate::results::calibration::TableLimits>,
     /// What the knee's simulation draws from (the measured window's REPORT lines).
     pub calibration: Option<Calibration>,
 }
@@ -124,6 +128,9 @@ fn usage(
         write_units,
         cloudwatch_metrics: pulled.map_or(0.0, |x| x.metrics_requested as f64),
         log_bytes,
+        // The local stack's table, and the one Terraform describes, bill on demand.
+        table_read_capacity: 0.0,
+        table_write_capacity: 0.0,
     };
     (usage, sources, notes)
 }

@@ -45,7 +45,9 @@ pub fn knee(
     let replications = schedule::replications(plan);
     // API Gateway in front as the run had it, so the share Lambda saw is what it refused.
     let gateway = gateway.and_then(|g| Gateway::for_plan(g, plan).ok());
-    let simulated = model.map(|(spec, holds)| schedule::run_with(plan, spec, holds, gateway.as_ref(), replications));
+    // The table is left out: the knee is Lambda's, and a run near it is not DynamoDB-bound.
+    let around = schedule::Downstream { gateway: gateway.as_ref(), table: None };
+    let simulated = model.map(|(spec, holds)| schedule::run_with(plan, spec, holds, around, replications));
     let points: Vec<KneePoint> = schedule::windows(plan)
         .into_iter()
         .enumerate()

@@ -9,6 +9,7 @@ pub mod by_request;
 pub mod calibrate;
 pub mod client_view;
 pub mod cloudwatch;
+pub mod kind_durations;
 pub mod knee;
 pub mod lambda_log;
 pub mod prices;

@@ -122,6 +122,13 @@ pub struct RegionPrices {
     pub dynamodb_read_request_units_per_million: Rate,
     /// DynamoDB on-demand, per million write request units.
     pub dynamodb_write_request_units_per_million: Rate,
+    /// DynamoDB provisioned capacity, per read capacity unit-hour (a price list without it
+    /// cannot price a provisioned table).
+    #[serde(default)]
+    pub dynamodb_read_capacity_unit_hour: Option<Rate>,
+    /// DynamoDB provisioned capacity, per write capacity unit-hour.
+    #[serde(default)]
+    pub dynamodb_write_capacity_unit_hour: Option<Rate>,
     /// CloudWatch `GetMetricData`, per 1,000 metrics requested.
     pub cloudwatch_get_metric_data_per_1000_metrics: Rate,
     /// CloudWatch Logs ingestion, per GB.
@@ -217,8 +224,24 @@ pub fn price(u: &Usage, p: &RegionPrices) -> Breakdown {
         lambda_duration: tiers.cost(u.on_demand_gb_seconds(), rate.usd),
         lambda_provisioned_concurrency: u.provisioned_concurrency_gb_seconds() * configured.usd,
         lambda_provisioned_duration: u.provisioned_duration_gb_seconds() * on_provisioned.usd,
-        dynamodb_reads: per_m(u.read_units, &p.dynamodb_read_request_units_per_million),
-        dynamodb_writes: per_m(u.write_units, &p.dynamodb_write_request_units_per_million),
+        // A provisioned table bills its capacity by the hour, not its requests.
+        dynamodb_reads: if u.table_read_capacity > 0.0 {
+            0.0
+        } else {
+            per_m(u.read_units, &p.dynamodb_read_request_units_per_million)
+        },
+        dynamodb_writes: if u.table_write_capacity > 0.0 {
+            0.0
+        } else {
+            per_m(u.write_units, &p.dynamodb_write_request_units_per_million)
+        },
+        dynamodb_provisioned: {
+            let hourly = |units: f64, rate: &Option<Rate>| units * rate.as_ref().map_or(0.0, |r| r.usd);
+            (hourly(u.table_read_capacity, &p.dynamodb_read_capacity_unit_hour)
+                + hourly(u.table_write_capacity, &p.dynamodb_write_capacity_unit_hour))
+                * u.provisioned_seconds
+                / 3600.0
+        },
         cloudwatch_metrics: u.cloudwatch_metrics / 1000.0 * p.cloudwatch_get_metric_data_per_1000_metrics.usd,
         cloudwatch_logs: u.log_bytes / 1e9 * p.cloudwatch_logs_ingestion_per_gb.usd,
         total: 0.0,

@@ -126,9 +126,14 @@ impl TargetFacts {
                 provisioned_concurrency: config.function.provisioned_concurrency,
                 limits: Some(calibrate::limits(config)),
                 gateway: Some(calibrate::gateway(config)),
+                table: Some(calibrate::table(config)),
                 overheads_ms: local_stack::profile::Profile::load(&config.latency_profile)
                     .map(|p| (p.lambda.invoke_overhead.mean_ms(), p.lambda.cold_start_platform.mean_ms()))
                     .unwrap_or_default(),
+                platform_spread: local_stack::profile::Profile::load(&config.latency_profile).ok().map(|p| {
+                    let d = p.lambda.cold_start_platform;
+                    crate::results::calibration::Spread { median_ms: d.median_ms, p99_ms: d.p99_ms }
+                }),
                 // A single-threaded handler cannot use more than one core, whatever the share.
                 cpu_share: Some(match stack.lambda().cpu_enforcement() {
                     local_stack::lambda::cpu::CpuEnforcement::Off => 1.0,
@@ -225,9 +230,11 @@ pub async fn after_run(
     {
         let run = calibrate::RunFacts {
             overheads_ms: facts.overheads_ms,
+            platform_spread: facts.platform_spread,
             cpu_share: facts.cpu_share,
             ok_latency: ok_latency(results),
             gateway: facts.gateway.clone(),
+            table: facts.table,
         };
         facts.calibration = facts.limits.as_ref().and_then(|l| calibrate::calibration(l, &window, &run));
         facts.report = window.report;
@@ -271,6 +278,7 @@ fn ok_latency(results: &Results) -> Vec<calibrate::KindLatency> {
                 path: r.path.clone(),
                 latency_us,
                 units: (d.responses > 0).then_some((d.rcu_per_request, d.wcu_per_request)),
+                calls: (d.responses > 0).then_some(d.ddb_calls_per_request),
             }
         })
         .collect()

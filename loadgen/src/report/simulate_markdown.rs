@@ -23,9 +23,9 @@ pub fn render(s: &Simulation) -> String {
     );
     let _ = writeln!(
         o,
-        "| configuration | requests | API Gateway 429 | Lambda throttled | cold starts | peak | ok p50 ms | ok p99 ms | $ per run | $ per million | $ per month |"
+        "| configuration | requests | API Gateway 429 | Lambda throttled | DynamoDB throttled | cold starts | peak | ok p50 ms | ok p99 ms | $ per run | $ per million | $ per month |"
     );
-    let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (i, c) in s.configurations.iter().enumerate() {
         let money = |f: fn(&crate::simulate::output::SimulatedCost) -> f64, d: usize| {
             c.cost.as_ref().map_or_else(|| "–".to_owned(), |k| format!("{:.*}", d, f(k)))
@@ -33,11 +33,14 @@ pub fn render(s: &Simulation) -> String {
         let star = if s.recommended == Some(i) { " ★" } else { "" };
         let _ = writeln!(
             o,
-            "| {}{star} | {:.0} | {:.2}% | {:.2}% | {:.1} | {} | {:.2} | {:.2} | {} | {} | {} |",
+            "| {}{star} | {:.0} | {:.2}% | {:.2}% | {} | {:.1} | {} | {:.2} | {:.2} | {} | {} | {} |",
             cell(&c.label()),
             c.requests,
             c.apigw_throttled * 100.0,
             c.lambda_throttled * 100.0,
+            c.table
+                .as_ref()
+                .map_or_else(|| "not simulated".to_owned(), |_| format!("{:.2}%", c.dynamodb_throttled * 100.0)),
             c.cold_starts,
             c.peak_concurrency,
             c.ok_latency.p50_ms,

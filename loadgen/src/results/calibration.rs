@@ -48,6 +48,9 @@ pub struct Calibration {
     pub invoke_overhead_ms: f64,
     /// Mean platform part of a cold start before INIT, ms (the latency profile's).
     pub cold_platform_ms: f64,
+    /// Its spread, when known: the latency profile's log-normal.
+    #[serde(default)]
+    pub cold_platform_spread: Option<Spread>,
     /// What the client waited for an ok response beyond the environment's hold — network,
     /// API Gateway, the integration — mean over the window's ok responses, ms (0 when the run
     /// had none).
@@ -66,6 +69,33 @@ pub struct Calibration {
     /// was recorded (the gateway is then not simulated).
     #[serde(default)]
     pub gateway: Option<GatewayLimits>,
+    /// The table's throughput limits; absent for a document from before they were recorded or
+    /// a target whose table is not known (DynamoDB is then not simulated).
+    #[serde(default)]
+    pub dynamodb: Option<TableLimits>,
+}
+
+/// The DynamoDB table's throughput as the stack limits it (an on-demand table's warm
+/// throughput, or a provisioned table's capacity).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TableLimits {
+    /// Read units per second the table serves before throttling.
+    pub read_units_per_s: f64,
+    /// Write units per second.
+    pub write_units_per_s: f64,
+    /// Read units per second one partition-key value serves (not simulated: keys are not drawn).
+    pub partition_read_units_per_s: f64,
+    /// Write units per second one partition-key value serves.
+    pub partition_write_units_per_s: f64,
+}
+
+/// A log-normal delay's median and 99th percentile.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Spread {
+    /// Median, ms.
+    pub median_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
 }
 
 /// API Gateway's throttling as the stack configures it.
@@ -119,6 +149,9 @@ pub struct RequestCalibration {
     /// DynamoDB write units per response, likewise.
     #[serde(default)]
     pub write_units: Option<f64>,
+    /// DynamoDB calls per response, when the function reported them (`x-ddb-calls`).
+    #[serde(default)]
+    pub calls: Option<f64>,
 }
 
 /// The function's CPU time per invocation, from Lambda Insights performance events.

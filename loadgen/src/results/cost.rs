@@ -34,12 +34,20 @@ pub struct Usage {
     /// Provisioned concurrency configured: environments kept initialised.
     #[serde(default)]
     pub provisioned_concurrency: u32,
-    /// Seconds it was configured for in the time priced (the measured window; a month).
+    /// Seconds the configured capacity (provisioned concurrency, a provisioned table) is priced
+    /// for in the time priced (the measured window; a month).
     #[serde(default)]
     pub provisioned_seconds: f64,
     /// The part of `lambda_billed_ms` served by provisioned environments, ms.
     #[serde(default)]
     pub provisioned_billed_ms: f64,
+    /// A provisioned table's read capacity units, billed per hour for `provisioned_seconds`
+    /// instead of its read request units; 0 for an on-demand table.
+    #[serde(default)]
+    pub table_read_capacity: f64,
+    /// A provisioned table's write capacity units; 0 for an on-demand table.
+    #[serde(default)]
+    pub table_write_capacity: f64,
 }
 
 impl Usage {
@@ -120,6 +128,9 @@ pub struct Breakdown {
     pub dynamodb_reads: f64,
     /// DynamoDB write request units.
     pub dynamodb_writes: f64,
+    /// DynamoDB provisioned read and write capacity, per capacity-unit-hour.
+    #[serde(default)]
+    pub dynamodb_provisioned: f64,
     /// CloudWatch `GetMetricData`.
     pub cloudwatch_metrics: f64,
     /// CloudWatch Logs ingestion.
@@ -316,6 +327,8 @@ pub enum Component {
     DynamoDbReads,
     /// DynamoDB write request units.
     DynamoDbWrites,
+    /// DynamoDB provisioned capacity.
+    DynamoDbProvisioned,
     /// CloudWatch `GetMetricData`.
     CloudWatchMetrics,
     /// CloudWatch Logs ingestion.
@@ -324,7 +337,7 @@ pub enum Component {
 
 impl Component {
     /// Every component, in the order the reports list them.
-    pub const ALL: [Component; 9] = [
+    pub const ALL: [Component; 10] = [
         Component::ApiGatewayRequests,
         Component::LambdaRequests,
         Component::LambdaDuration,
@@ -332,6 +345,7 @@ impl Component {
         Component::LambdaProvisionedDuration,
         Component::DynamoDbReads,
         Component::DynamoDbWrites,
+        Component::DynamoDbProvisioned,
         Component::CloudWatchMetrics,
         Component::CloudWatchLogs,
     ];
@@ -346,6 +360,7 @@ impl Component {
             Component::LambdaProvisionedDuration => "Lambda duration on provisioned (GB-s)",
             Component::DynamoDbReads => "DynamoDB reads",
             Component::DynamoDbWrites => "DynamoDB writes",
+            Component::DynamoDbProvisioned => "DynamoDB provisioned capacity",
             Component::CloudWatchMetrics => "CloudWatch metrics",
             Component::CloudWatchLogs => "CloudWatch Logs",
         }
@@ -363,13 +378,14 @@ impl Breakdown {
             Component::LambdaProvisionedDuration => self.lambda_provisioned_duration,
             Component::DynamoDbReads => self.dynamodb_reads,
             Component::DynamoDbWrites => self.dynamodb_writes,
+            Component::DynamoDbProvisioned => self.dynamodb_provisioned,
             Component::CloudWatchMetrics => self.cloudwatch_metrics,
             Component::CloudWatchLogs => self.cloudwatch_logs,
         }
     }
 
     /// `(component, USD)` in report order; the provisioned ones only when there is
-    /// provisioned concurrency.
+    /// provisioned concurrency, or a provisioned table.
     pub fn components(&self) -> impl Iterator<Item = (Component, f64)> + '_ {
         let provisioned = self.lambda_provisioned_concurrency + self.lambda_provisioned_duration > 0.0;
         Component::ALL
@@ -378,6 +394,7 @@ impl Breakdown {
                 provisioned
                     || !matches!(c, Component::LambdaProvisionedConcurrency | Component::LambdaProvisionedDuration)
             })
+            .filter(|c| *c != Component::DynamoDbProvisioned || self.dynamodb_provisioned > 0.0)
             .map(|c| (c, self.of(c)))
     }
 }

@@ -10,6 +10,7 @@ pub mod template;
 pub mod threshold;
 mod validate;
 mod values;
+pub mod whatif;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -295,6 +296,10 @@ pub struct Plan {
     pub requests: Vec<Request>,
     /// Pass/fail conditions.
     pub thresholds: Vec<Threshold>,
+    /// What `loadgen simulate` asks of this scenario's runs when no what-if file is given
+    /// (`[simulate]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulate: Option<whatif::WhatIfs>,
 }
 
 impl Plan {

@@ -34,6 +34,8 @@ pub struct RawScenario {
     pub requests: Vec<Spanned<RawRequest>>,
     #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
     pub thresholds: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    /// What `loadgen simulate` asks of this scenario's runs by default.
+    pub simulate: Option<super::whatif::RawWhatIfs>,
 }
 
 /// `[target]`.

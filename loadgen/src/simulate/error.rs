@@ -54,6 +54,24 @@ pub enum SimulateError {
         .0.display()
     )]
     NoGateway(PathBuf),
+    /// A table what-if without the table's limits or the units each request consumes.
+    #[error(
+        "{}: the dynamodb_capacity what-if needs {why}; rerun the scenario on the local stack with target-api's \
+         diagnostic headers on (x-ddb-rcu, x-ddb-wcu, x-ddb-calls)",
+        .file.display()
+    )]
+    NoTable {
+        /// The results document.
+        file: PathBuf,
+        /// What is missing.
+        why: String,
+    },
+    /// A provisioned table with a price list that has no capacity-hour rates.
+    #[error(
+        "dynamodb_capacity: the price list has no DynamoDB capacity-hour rates for {0} \
+         (dynamodb_read_capacity_unit_hour, dynamodb_write_capacity_unit_hour); add them to the --prices file"
+    )]
+    NoTablePrice(String),
     /// A request of the plan matches no route of the stack.
     #[error(
         "request {request} matches none of the stack's routes ({}): a run would get API Gateway's 404 for it; \

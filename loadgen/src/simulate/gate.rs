@@ -1,9 +1,8 @@
 //! The scenario's thresholds on a simulated configuration: those the model can answer —
-//! latency of the admitted requests, API Gateway and Lambda throttles, cold starts, request
-//! counts and rate,
-//! cost — checked with the same comparison a run uses, whole-plan or phase-scoped; the rest
-//! (errors, DynamoDB, service time, per-request-kind figures) are named as not simulated
-//! rather than passed.
+//! latency of the admitted requests, API Gateway, Lambda and DynamoDB throttles (each where its
+//! layer is simulated), cold starts, request counts and rate, cost — checked with the same
+//! comparison a run uses, whole-plan or phase-scoped; the rest (errors, service time,
+//! per-request-kind figures) are named as not simulated rather than passed.
 
 use hdrhistogram::Histogram;
 
@@ -23,24 +22,40 @@ pub struct Simulated<'a> {
     pub cost: Option<&'a SimulatedCost>,
 }
 
+/// Which layers around the function are simulated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Layers {
+    /// API Gateway's throttling.
+    pub gateway: bool,
+    /// The DynamoDB table.
+    pub table: bool,
+}
+
 /// Whether the model answers `t` for `plan`: a figure it simulates, of an open-model phase the
 /// plan has (a traffic curve replaces the scenario's phases; closed-model phases are not
-/// simulated). API Gateway's 429s only when `gateway` is simulated.
-pub fn simulated(t: &Threshold, plan: &Plan, gateway: bool) -> bool {
+/// simulated). A layer's throttles only when `layers` has it simulated.
+pub fn simulated(t: &Threshold, plan: &Plan, layers: Layers) -> bool {
     let open_phase = |name: &str| plan.phases.iter().any(|x| x.name == name && !matches!(x.load, Load::Closed { .. }));
     if t.request.is_some() || t.phase.as_deref().is_some_and(|p| !open_phase(p)) {
         return false;
     }
     match &t.metric {
         // Every layer's throttles: only where every layer is simulated.
-        Metric::ThrottleRate => gateway,
+        Metric::ThrottleRate => layers.gateway && layers.table,
         Metric::Latency { .. }
         | Metric::ColdStartCount
         | Metric::ColdStartRate
         | Metric::RequestCount
         | Metric::AchievedRate => true,
         Metric::ClassRate { class } | Metric::ClassCount { class } => {
-            matches!(class, Class::LambdaThrottled | Class::Ok) || (gateway && *class == Class::ApigwThrottled)
+            match class {
+                Class::LambdaThrottled => true,
+                // Ok is what no layer refused: every layer must be simulated.
+                Class::Ok => layers.gateway && layers.table,
+                Class::ApigwThrottled => layers.gateway,
+                Class::DynamodbThrottled => layers.table,
+                _ => false,
+            }
         }
         m if m.is_cost() => t.phase.is_none(),
         _ => false,
@@ -48,10 +63,10 @@ pub fn simulated(t: &Threshold, plan: &Plan, gateway: bool) -> bool {
 }
 
 /// The thresholds of `plan` the model answers, evaluated on `s`.
-pub fn evaluate(plan: &Plan, gateway: bool, s: &Simulated<'_>) -> Vec<SimulatedThreshold> {
+pub fn evaluate(plan: &Plan, layers: Layers, s: &Simulated<'_>) -> Vec<SimulatedThreshold> {
     plan.thresholds
         .iter()
-        .filter(|t| simulated(t, plan, gateway))
+        .filter(|t| simulated(t, plan, layers))
         .map(|t| {
             // Nothing simulated (no admitted request for a latency) fails, as it does in a run.
             let value = value(t, s);
@@ -83,7 +98,8 @@ fn value(t: &Threshold, s: &Simulated<'_>) -> Option<f64> {
     let offered: u64 = windows.iter().map(|w| w.offered).sum();
     let throttled: u64 = windows.iter().map(|w| w.throttled).sum();
     let apigw: u64 = windows.iter().map(|w| w.apigw_throttled).sum();
-    let ok = offered - throttled - apigw;
+    let dynamodb: u64 = windows.iter().map(|w| w.dynamodb_throttled).sum();
+    let ok = offered - throttled - apigw - dynamodb;
     let cold: u64 = windows.iter().map(|w| w.cold_starts).sum();
     let share = |n: u64| if offered > 0 { n as f64 / offered as f64 } else { 0.0 };
     let seconds: f64 = windows.iter().map(|w| w.end_s - w.start_s).sum();
@@ -102,7 +118,9 @@ fn value(t: &Threshold, s: &Simulated<'_>) -> Option<f64> {
                 None => h.mean() / 1e3,
             }
         }
-        Metric::ThrottleRate => share(throttled + apigw),
+        Metric::ThrottleRate => share(throttled + apigw + dynamodb),
+        Metric::ClassRate { class: Class::DynamodbThrottled } => share(dynamodb),
+        Metric::ClassCount { class: Class::DynamodbThrottled } => dynamodb as f64 / s.replications,
         Metric::ClassRate { class: Class::LambdaThrottled } => share(throttled),
         Metric::ClassRate { class: Class::ApigwThrottled } => share(apigw),
         Metric::ClassRate { .. } => share(ok),

@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::scenario::Plan;
 
+use super::dynamodb::TableSpec;
 use super::gateway::Gateway;
 use super::lambda::{FunctionSpec, Holds};
-use super::schedule::{self, Window};
+use super::schedule::{self, Downstream, Window};
 
 /// One configuration to simulate.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +22,8 @@ pub struct Job<'a> {
     pub holds: &'a Holds,
     /// API Gateway in front, if simulated.
     pub gateway: Option<&'a Gateway>,
+    /// The table behind, if simulated.
+    pub table: Option<&'a TableSpec>,
 }
 
 /// Every job's windows over `replications`, in order, the jobs spread over the machine's cores.
@@ -35,7 +38,16 @@ pub fn run(jobs: &[Job<'_>], replications: u32) -> Vec<Vec<Window>> {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(j) = jobs.get(i) else { break mine };
-                        mine.push((i, schedule::run_with(j.plan, j.spec, j.holds, j.gateway, replications)));
+                        mine.push((
+                            i,
+                            schedule::run_with(
+                                j.plan,
+                                j.spec,
+                                j.holds,
+                                Downstream { gateway: j.gateway, table: j.table },
+                                replications,
+                            ),
+                        ));
                     }
                 })
             })

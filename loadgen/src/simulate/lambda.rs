@@ -45,8 +45,12 @@ pub struct Holds {
     /// Added to every invocation: the platform's invoke overhead, which REPORT lines do not
     /// show, s (the local stack's latency profile says; 0 when unknown).
     pub overhead_s: f64,
-    /// Added to every cold start: the platform's part of it before INIT, s (likewise).
+    /// Added to every cold start: the platform's part of it before INIT, mean s (likewise);
+    /// what billing leaves out of a cold start's hold.
     pub platform_s: f64,
+    /// The platform's part drawn per cold start when its spread is known; `None` adds
+    /// `platform_s` to each.
+    pub platform: Option<Empirical>,
     /// What the client waits for an ok response beyond the hold (network, API Gateway), s.
     pub client_s: f64,
     /// Handler duration of the seeding's writes, s, when the run measured them; `None` draws
@@ -81,8 +85,9 @@ pub enum Admission {
     Provisioned(f64),
     /// Served by an idle on-demand environment, holding it this long, s.
     Warm(f64),
-    /// Served by a new environment, holding it this long (INIT included), s.
-    Cold(f64),
+    /// Served by a new environment, holding it this long (INIT included), s, of which the
+    /// platform's part before INIT (not billed) was the second.
+    Cold(f64, f64),
     /// Refused.
     Throttled(ThrottleReason),
 }
@@ -93,7 +98,7 @@ impl Admission {
     pub fn billed_ms(&self, holds: &Holds) -> f64 {
         match *self {
             Admission::Provisioned(h) | Admission::Warm(h) => ((h - holds.overhead_s) * 1e3).max(0.0).ceil(),
-            Admission::Cold(h) => ((h - holds.overhead_s - holds.platform_s) * 1e3).max(0.0).ceil(),
+            Admission::Cold(h, platform) => ((h - holds.overhead_s - platform) * 1e3).max(0.0).ceil(),
             Admission::Throttled(_) => 0.0,
         }
     }
@@ -184,6 +189,19 @@ impl FunctionModel {
 
     /// An invocation of request kind `kind` (an index into the holds' mix) arriving at `now`.
     pub fn invoke_kind(&mut self, now: f64, holds: &Holds, kind: usize, rng: &mut fastrand::Rng) -> Admission {
+        self.invoke_with(now, holds, rng, |_, rng| holds.warm.sample_kind(kind, rng))
+    }
+
+    /// An invocation arriving at `now` whose handler runs for what `duration` returns, s: it is
+    /// given the time the handler starts (after a cold start's INIT) and is called only for an
+    /// admitted invocation, so what it does downstream (DynamoDB) happens only for those.
+    pub fn invoke_with(
+        &mut self,
+        now: f64,
+        holds: &Holds,
+        rng: &mut fastrand::Rng,
+        duration: impl FnOnce(f64, &mut fastrand::Rng) -> f64,
+    ) -> Admission {
         self.advance(now);
         if self.busy.len() as u64 >= u64::from(self.spec.concurrency) {
             return Admission::Throttled(if self.spec.reserved {
@@ -201,15 +219,14 @@ impl FunctionModel {
             }
             return Admission::Throttled(ThrottleReason::AccountInvocationRate);
         }
-        let warm = holds.overhead_s + holds.warm.sample_kind(kind, rng);
-        let (admission, provisioned) = if self.idle_provisioned > 0 {
+        let (start, provisioned) = if self.idle_provisioned > 0 {
             self.idle_provisioned -= 1;
-            (Admission::Provisioned(warm), true)
+            (Start::Provisioned, true)
         } else if self.idle.pop_back().is_some() {
-            (Admission::Warm(warm), false)
+            (Start::Warm, false)
         } else if self.scaling.try_take(now) {
-            let init = holds.platform_s + holds.init.as_ref().map_or(0.0, |d| d.sample(rng));
-            (Admission::Cold(init + warm), false)
+            let platform = holds.platform.as_ref().map_or(holds.platform_s, |p| p.sample(rng));
+            (Start::Cold(platform, holds.init.as_ref().map_or(0.0, |d| d.sample(rng))), false)
         } else {
             // Refused, so not invoked: the rate tokens it took go back, as in the emulator.
             if self.spec.rate_limits {
@@ -220,13 +237,25 @@ impl FunctionModel {
             }
             return Admission::Throttled(ThrottleReason::ScalingRate);
         };
-        let hold = match admission {
-            Admission::Provisioned(h) | Admission::Warm(h) | Admission::Cold(h) => h,
-            Admission::Throttled(_) => 0.0,
+        let init = if let Start::Cold(platform, init) = start { platform + init } else { 0.0 };
+        let warm = holds.overhead_s + duration(now + init + holds.overhead_s, rng);
+        let admission = match start {
+            Start::Provisioned => Admission::Provisioned(warm),
+            Start::Warm => Admission::Warm(warm),
+            Start::Cold(platform, init) => Admission::Cold(platform + init + warm, platform),
         };
-        self.busy.push(Reverse(Busy { end: OrderedSecs::new(now + hold), provisioned }));
+        self.busy.push(Reverse(Busy { end: OrderedSecs::new(now + init + warm), provisioned }));
         admission
     }
+}
+
+/// Where an admitted invocation runs.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    Provisioned,
+    Warm,
+    /// A new environment, with the platform's part and INIT its start adds, s.
+    Cold(f64, f64),
 }
 
 #[cfg(test)]
@@ -245,6 +274,7 @@ mod tests {
             platform_s: 0.0,
             client_s: 0.0,
             seeding: None,
+            platform: None,
         }
     }
 
@@ -253,8 +283,8 @@ mod tests {
         let mut f = FunctionModel::new(spec(2));
         let mut rng = fastrand::Rng::with_seed(1);
         let h = holds(0.1);
-        assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Cold(0.6));
-        assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Cold(0.6));
+        assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Cold(0.6, 0.0));
+        assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Cold(0.6, 0.0));
         assert_eq!(f.invoke(0.1, &h, &mut rng), Admission::Throttled(ThrottleReason::ReservedConcurrency));
         assert_eq!(f.invoke(0.6, &h, &mut rng), Admission::Warm(0.1), "ended at 0.6, reused warm");
         assert_eq!(f.busy(), 1);
@@ -272,6 +302,7 @@ mod tests {
             platform_s: 0.0,
             client_s: 0.0,
             seeding: None,
+            platform: None,
         };
         let served =
             (0..1000).filter(|i| !matches!(f.invoke(*i as f64 / 100.0, &h, &mut rng), Admission::Throttled(_))).count();
@@ -285,11 +316,11 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(1);
         let h = holds(0.1);
         assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Provisioned(0.1));
-        assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Cold(0.6), "spill-over");
+        assert_eq!(f.invoke(0.0, &h, &mut rng), Admission::Cold(0.6, 0.0), "spill-over");
         // At 5 s both are idle: the provisioned one is used first.
         assert_eq!(f.invoke(5.0, &h, &mut rng), Admission::Provisioned(0.1));
         // At 20 s the on-demand one (idle since 0.6 s) has expired; the provisioned one has not.
         assert_eq!(f.invoke(20.0, &h, &mut rng), Admission::Provisioned(0.1));
-        assert_eq!(f.invoke(20.0, &h, &mut rng), Admission::Cold(0.6));
+        assert_eq!(f.invoke(20.0, &h, &mut rng), Admission::Cold(0.6, 0.0));
     }
 }

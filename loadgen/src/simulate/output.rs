@@ -85,6 +85,13 @@ pub struct SimulatedConfiguration {
     pub apigw_throttled: f64,
     /// Share throttled by Lambda.
     pub lambda_throttled: f64,
+    /// Share admitted by Lambda and answered `dynamodb_throttled` (0 when the table is not
+    /// simulated).
+    #[serde(default)]
+    pub dynamodb_throttled: f64,
+    /// The table as simulated, when it was.
+    #[serde(default)]
+    pub table: Option<SimulatedTable>,
     /// Cold starts.
     pub cold_starts: f64,
     /// Most environments busy at once (over every replication).
@@ -137,6 +144,7 @@ fn short(name: &str) -> &str {
     match name {
         "memory_mb" => "memory",
         "architecture" => "arch",
+        "dynamodb_capacity" => "ddb",
         _ => name.strip_suffix("_concurrency").unwrap_or(name),
     }
 }
@@ -152,12 +160,30 @@ pub struct SimulatedWindow {
     pub apigw_throttled: f64,
     /// Share throttled by Lambda.
     pub lambda_throttled: f64,
+    /// Share answered `dynamodb_throttled`.
+    #[serde(default)]
+    pub dynamodb_throttled: f64,
     /// Cold starts, per replication.
     pub cold_starts: f64,
     /// Most environments busy at once.
     pub peak_concurrency: u32,
     /// Latency of the admitted requests, over every replication.
     pub ok_latency: Stats,
+}
+
+/// The DynamoDB table of a configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SimulatedTable {
+    /// `on-demand` or `provisioned`.
+    pub mode: String,
+    /// Read units per second it serves before throttling.
+    pub read_units_per_s: f64,
+    /// Write units per second.
+    pub write_units_per_s: f64,
+    /// Read units consumed, per replication.
+    pub read_units: f64,
+    /// Write units consumed, per replication.
+    pub write_units: f64,
 }
 
 /// One threshold of the scenario on a simulated configuration.

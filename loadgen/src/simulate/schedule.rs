@@ -11,6 +11,7 @@ use crate::attack::pacer::Pacer;
 use crate::attack::phase_seed;
 use crate::scenario::{Arrivals, Load, Plan};
 
+use super::dynamodb::{Served, Table, TableSpec};
 use super::gateway::Gateway;
 use super::lambda::{Admission, FunctionModel, FunctionSpec, Holds};
 
@@ -47,6 +48,11 @@ pub struct Window {
     pub apigw_throttled: u64,
     /// Of them, throttled by Lambda.
     pub throttled: u64,
+    /// Of them, admitted by Lambda and answered `dynamodb_throttled` (a DynamoDB call still
+    /// throttled after the function's retries); 0 when the table is not simulated.
+    pub dynamodb_throttled: u64,
+    /// DynamoDB `(read, write)` units the admitted calls consumed, when the table is simulated.
+    pub units: (f64, f64),
     /// Of them, cold starts.
     pub cold_starts: u64,
     /// Billed Lambda milliseconds of the admitted ones.
@@ -91,6 +97,8 @@ pub fn windows(plan: &Plan) -> Vec<Window> {
             offered: 0,
             apigw_throttled: 0,
             throttled: 0,
+            dynamodb_throttled: 0,
+            units: (0.0, 0.0),
             cold_starts: 0,
             billed_ms: 0.0,
             provisioned_billed_ms: 0.0,
@@ -141,18 +149,29 @@ fn seed(plan: &Plan, spec: &FunctionSpec, holds: &Holds, f: &mut FunctionModel, 
 /// windows with the counts and billed time summed over the replications (peak concurrency:
 /// the highest of any). No gateway in front: [`run_with`] has one.
 pub fn run(plan: &Plan, spec: &FunctionSpec, holds: &Holds, replications: u32) -> Vec<Window> {
-    run_with(plan, spec, holds, None, replications)
+    run_with(plan, spec, holds, Downstream::default(), replications)
 }
 
-/// [`run`] with API Gateway's throttling in front of the function when `gateway` is given:
-/// each arrival is one of the plan's requests, drawn by weight, on its route.
+/// What is simulated around the function: API Gateway in front, the DynamoDB table behind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Downstream<'a> {
+    /// API Gateway's throttling, when simulated.
+    pub gateway: Option<&'a Gateway>,
+    /// The table, when simulated.
+    pub table: Option<&'a TableSpec>,
+}
+
+/// [`run`] with API Gateway's throttling in front of the function and the table behind it, as
+/// `around` gives them: each arrival is then one of the plan's requests, drawn by weight, on its
+/// route and with its DynamoDB units.
 pub fn run_with(
     plan: &Plan,
     spec: &FunctionSpec,
     holds: &Holds,
-    gateway: Option<&Gateway>,
+    around: Downstream<'_>,
     replications: u32,
 ) -> Vec<Window> {
+    let Downstream { gateway, table } = around;
     let mut out = windows(plan);
     let total: f64 = plan.requests.iter().map(|r| r.weight).sum();
     let mut sum = 0.0;
@@ -166,11 +185,13 @@ pub fn run_with(
         .collect();
     // A mix of the plan's own kinds (another scenario's) is drawn per request.
     let by_request = holds.warm.len() > 1 && holds.warm.len() == plan.requests.len();
+    let drawn = gateway.is_some() || by_request || table.is_some();
     for rep in 0..u64::from(replications.max(1)) {
         let plan_seed = plan.seed.wrapping_add(rep.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut rng = fastrand::Rng::with_seed(plan_seed ^ 0x5eed_0f40_1d00);
         let mut function = FunctionModel::new(spec.clone());
         let mut throttle = gateway.map(Gateway::throttle);
+        let mut db = table.map(|t| Table::new(t.capacity, t.retry));
         let measured_start = seed(plan, spec, holds, &mut function, &mut rng);
         let mut phase_start = measured_start;
         // Arrival times never decrease, so the window they fall in only moves forward (a
@@ -186,7 +207,7 @@ pub fn run_with(
                     }
                     let Some(w) = out.get_mut(at).filter(|w| w.start_s <= since) else { continue };
                     w.offered += 1;
-                    let request = if gateway.is_some() || by_request {
+                    let request = if drawn {
                         let u = rng.f64();
                         cumulative.iter().position(|c| u < *c).unwrap_or(cumulative.len().saturating_sub(1))
                     } else {
@@ -203,11 +224,22 @@ pub fn run_with(
                         (false, 1) => 0,
                         (false, _) => holds.warm.pick(&mut rng),
                     };
-                    let admission = function.invoke_kind(t, holds, kind, &mut rng);
-                    if (gateway.is_some() || by_request) && !matches!(admission, Admission::Throttled(_)) {
+                    let mut served = None;
+                    let admission = match (table, db.as_mut()) {
+                        (Some(spec), Some(db)) => {
+                            let units = spec.units.get(request).copied().unwrap_or_default();
+                            function.invoke_with(t, holds, &mut rng, |start, rng| {
+                                let s = db.serve(start, holds.warm.sample_kind(kind, rng), units, rng);
+                                served = Some(s);
+                                s.duration_s
+                            })
+                        }
+                        _ => function.invoke_kind(t, holds, kind, &mut rng),
+                    };
+                    if drawn && !matches!(admission, Admission::Throttled(_)) {
                         w.admitted_by_request[request] += 1;
                     }
-                    count(w, admission, holds, function.busy());
+                    count(w, admission, served, holds, function.busy());
                 }
             }
             phase_start += phase.duration.as_secs_f64();
@@ -216,14 +248,20 @@ pub fn run_with(
     out
 }
 
-/// Counts one admission decision into its window.
-fn count(w: &mut Window, admission: Admission, holds: &Holds, busy: usize) {
+/// Counts one admission decision, and what the table did to it, into its window.
+fn count(w: &mut Window, admission: Admission, served: Option<Served>, holds: &Holds, busy: usize) {
+    if let Some(s) = served {
+        w.units.0 += s.units.0;
+        w.units.1 += s.units.1;
+    }
+    let dynamodb_throttled = served.is_some_and(|s| s.throttled);
+    w.dynamodb_throttled += u64::from(dynamodb_throttled);
     let hold = match admission {
         Admission::Throttled(_) => {
             w.throttled += 1;
             None
         }
-        Admission::Cold(h) => {
+        Admission::Cold(h, _) => {
             w.cold_starts += 1;
             Some(h)
         }
@@ -233,7 +271,7 @@ fn count(w: &mut Window, admission: Admission, holds: &Holds, busy: usize) {
         }
         Admission::Warm(h) => Some(h),
     };
-    if let Some(h) = hold {
+    if let Some(h) = hold.filter(|_| !dynamodb_throttled) {
         w.ok_latency_us.saturating_record(((h + holds.client_s) * 1e6).round().max(1.0) as u64);
     }
     w.billed_ms += admission.billed_ms(holds);

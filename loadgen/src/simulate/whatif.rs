@@ -16,17 +16,7 @@ pub const MAX_CONFIGURATIONS: usize = 1_000;
 /// runs ~10 M arrivals per second), a week at 800 req/s.
 pub const MAX_ARRIVALS: f64 = 5e8;
 
-/// Settings a what-if may change, with what each takes.
-pub const SETTINGS: &[(&str, &str)] = &[
-    ("reserved_concurrency", "environments, 0 to the account's limit minus 100, or \"unreserved\""),
-    ("provisioned_concurrency", "environments initialised before traffic, up to the reservation"),
-    ("account_concurrency", "the account's concurrency limit"),
-    ("keep_warm", "seconds an idle environment lives"),
-    ("memory_mb", "the function's memory, 128 to 10240 MB (CPU scales with it)"),
-    ("architecture", "x86_64 or arm64 (priced; durations kept as measured)"),
-    ("api_rate", "the API stage's default throttling rate, requests per second per route"),
-    ("api_burst", "the API stage's default throttling burst"),
-];
+pub use crate::scenario::whatif::SETTINGS;
 
 /// Why a what-if cannot be simulated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -134,6 +124,30 @@ pub struct Configuration {
     pub api_rate: Option<f64>,
     /// The stage's default throttling burst, when the grid changed it.
     pub api_burst: Option<u32>,
+    /// The table's capacity when the grid changed it: on demand (the stack's limits) or
+    /// provisioned `(read, write)` units per second.
+    pub dynamodb: Option<TableCapacity>,
+}
+
+/// A table's capacity mode as a what-if sets it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TableCapacity {
+    /// On demand, at the throughput the run's stack allows.
+    OnDemand,
+    /// Provisioned read and write capacity units.
+    Provisioned {
+        /// RCU.
+        read: f64,
+        /// WCU.
+        write: f64,
+    },
+}
+
+/// A provisioned table's `R/W` (`500/100`), as AWS allows it: at least 1 of each.
+fn provisioned(value: &str) -> Option<TableCapacity> {
+    let (r, w) = value.strip_prefix("provisioned:").unwrap_or(value).split_once('/')?;
+    let unit = |t: &str| t.trim().parse::<u32>().ok().filter(|n| (1..=1_000_000).contains(n)).map(f64::from);
+    Some(TableCapacity::Provisioned { read: unit(r)?, write: unit(w)? })
 }
 
 /// Every combination of `sets` (`NAME=V1,V2,…`) applied to `base`; just `base` when empty.
@@ -176,6 +190,7 @@ pub fn grid(base: &FunctionSpec, sets: &[String], traffic: &[f64]) -> Result<Vec
         traffic: t,
         api_rate: None,
         api_burst: None,
+        dynamodb: None,
     };
     let mut out: Vec<Configuration> = match traffic {
         [] => vec![start(1.0)],
@@ -260,6 +275,14 @@ fn apply(c: &mut Configuration, name: &str, value: &str) -> Result<(), WhatIfErr
                 "x86_64" => Architecture::X86_64,
                 "arm64" => Architecture::Arm64,
                 _ => return Err(bad("expected x86_64 or arm64")),
+            });
+        }
+        "dynamodb_capacity" => {
+            c.dynamodb = Some(match value {
+                "on-demand" => TableCapacity::OnDemand,
+                _ => provisioned(value).ok_or_else(|| {
+                    bad("expected on-demand, or provisioned read/write capacity units such as 500/100 (1 to 1000000 each)")
+                })?,
             });
         }
         _ => return Err(WhatIfError::Unknown { name: name.into() }),

@@ -2,8 +2,11 @@
 //! scenario in [`SIMULATED`] — simulated from that calibration with `--scenario`, never from its
 //! own run — must agree with what its run measured: the Lambda throttle share of every phase
 //! within 2 percentage points or 10% of it (or three standard errors of the measured share, which
-//! is itself a sample), cold starts within 20% (or 2), the ok responses' p50 and p99 within 15%,
-//! and the run's cost within 5%.
+//! is itself a sample), cold starts within 20% (or 2, or three standard errors of the measured
+//! count), the ok responses' p50 and p99 within 15%
+//! (of the measured quantile, or of where three standard errors of its rank put it: a p99 of 600
+//! responses is the 6th largest, and which of a burst's few cold starts that is, is chance), and
+//! the run's cost within 5%.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,6 +45,31 @@ pub fn calibrate(loadgen: &Path, api: &Path, root: &Path, dir: &Path) -> Result<
     let cal = &doc["calibration"];
     if cal.is_null() || cal["requests"].as_array().is_none_or(|r| r.len() != 2) || cal["cpu"].is_null() {
         return Err(format!("calibrate: results.json lacks a calibration with both request kinds and CPU: {cal}"));
+    }
+    // What the simulations draw from, printed so a failed validation shows whether the
+    // calibrating run itself was unusual (cold starts measured under contention, slow kinds).
+    let quantiles = |field: &Value| {
+        field.as_str().and_then(loadgen::results::decode).map_or_else(
+            || "none".to_owned(),
+            |h| {
+                format!(
+                    "n {} mean {:.1} p50 {:.1} p99 {:.1} ms",
+                    h.len(),
+                    h.mean() / 1e3,
+                    h.value_at_quantile(0.5) as f64 / 1e3,
+                    h.value_at_quantile(0.99) as f64 / 1e3
+                )
+            },
+        )
+    };
+    eprintln!(
+        "calibration: cold starts {}, INIT {}, durations {}",
+        doc["totals"]["cold_starts"],
+        quantiles(&cal["inits_us"]),
+        quantiles(&cal["durations_us"])
+    );
+    for k in cal["requests"].as_array().into_iter().flatten() {
+        eprintln!("calibration kind {}: {}", k["name"], quantiles(&k["durations_us"]));
     }
     Ok(Calibration { results })
 }
@@ -97,12 +125,21 @@ pub fn disagreements(
     }
     let m = measured["totals"]["cold_starts"].as_f64().unwrap();
     let s = c["cold_starts"].as_f64().unwrap();
-    report("cold starts".into(), m, s, (s - m).abs() <= (0.2 * m).max(2.0));
-    let (p50, p99) = ok_percentiles(measured);
-    for (what, m, s) in [("ok p50 ms", p50, &c["ok_latency"]["p50_ms"]), ("ok p99 ms", p99, &c["ok_latency"]["p99_ms"])]
+    // A count of rare events is itself a sample: three standard errors (√n) bound it as they
+    // bound a short window's share; runs of cold-start.toml measure 17 to 21 alike.
+    report("cold starts".into(), m, s, (s - m).abs() <= (0.2 * m).max(2.0).max(3.0 * m.sqrt()));
+    let ok = ok_latencies(measured);
+    for (what, q, s) in
+        [("ok p50 ms", 0.5, &c["ok_latency"]["p50_ms"]), ("ok p99 ms", 0.99, &c["ok_latency"]["p99_ms"])]
     {
         let s = s.as_f64().unwrap();
-        report(what.into(), m, s, (s - m).abs() <= 0.15 * m);
+        let ms = |q: f64| ok.value_at_quantile(q.clamp(0.0, 1.0)) as f64 / 1e3;
+        let m = ms(q);
+        let rank_error = 3.0 * (q * (1.0 - q) / ok.len().max(1) as f64).sqrt();
+        // Never the single largest: one slow response must not make any p99 pass.
+        let top = 1.0 - 1.0 / ok.len().max(2) as f64;
+        let (low, high) = (ms(q - rank_error), ms((q + rank_error).min(top)));
+        report(what.into(), m, s, (s - m).abs() <= 0.15 * m || (0.85 * low..=1.15 * high).contains(&s));
     }
     // The harness's own GetMetricData calls are not the API's cost; the simulation leaves them out.
     let run = &measured["cost"]["run"];
@@ -112,12 +149,12 @@ pub fn disagreements(
     problems
 }
 
-/// The p50 and p99 of every ok response of a run, ms.
-fn ok_percentiles(results: &Value) -> (f64, f64) {
+/// The latencies of every ok response of a run, µs.
+fn ok_latencies(results: &Value) -> hdrhistogram::Histogram<u64> {
     let mut all = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
     for cell in results["histograms"].as_array().unwrap().iter().filter(|c| c["class"] == "ok") {
         let h = loadgen::results::decode(cell["latency"].as_str().unwrap()).unwrap();
         all.add(&h).unwrap();
     }
-    (all.value_at_quantile(0.5) as f64 / 1e3, all.value_at_quantile(0.99) as f64 / 1e3)
+    all
 }

@@ -12,7 +12,7 @@ use crate::results::summary::Stats;
 use crate::scenario::{Metric, Plan};
 use crate::simulate::gate;
 use crate::simulate::grid;
-use crate::simulate::output::{Setting, SimulatedConfiguration, SimulatedWindow};
+use crate::simulate::output::{Setting, SimulatedConfiguration, SimulatedTable, SimulatedWindow};
 use crate::simulate::schedule::{Window, latency_histogram};
 
 /// Every configuration's windows, each through the plan of its traffic factor, on every core.
@@ -26,6 +26,7 @@ pub fn run_grid(s: &Setup) -> Vec<Vec<Window>> {
             spec: &p.configuration.function,
             holds: &p.holds,
             gateway: p.gateway.as_ref(),
+            table: p.table.as_ref(),
         })
         .collect();
     grid::run(&jobs, s.replications)
@@ -67,11 +68,20 @@ pub fn configurations(s: &Setup, windows: &[Vec<Window>], prices: &RegionPrices)
                     duration_s,
                     memory_mb: c.function.memory_mb,
                     architecture: c.architecture.unwrap_or(m.architecture),
+                    consumed_units: p.table.as_ref().map(|_| {
+                        let sum = w.iter().fold((0.0, 0.0), |a, x| (a.0 + x.units.0, a.1 + x.units.1));
+                        (sum.0 / reps, sum.1 / reps)
+                    }),
+                    table_capacity: p
+                        .table
+                        .as_ref()
+                        .filter(|t| t.capacity.provisioned)
+                        .map_or((0.0, 0.0), |t| (t.capacity.read_per_s, t.capacity.write_per_s)),
                 };
                 simulated::cost(&counted, m, units, prices)
             });
             let g = gate::Simulated { windows: w, replications: reps, cost: out.cost.as_ref() };
-            out.thresholds = gate::evaluate(&s.source, s.gateway_known, &g);
+            out.thresholds = gate::evaluate(&s.source, s.layers(), &g);
             out
         })
         .collect()
@@ -109,6 +119,17 @@ fn summarise(
         requests: offered as f64 / reps,
         apigw_throttled: share(apigw, offered),
         lambda_throttled: share(throttled, offered),
+        dynamodb_throttled: share(w.iter().map(|x| x.dynamodb_throttled).sum(), offered),
+        table: p.table.as_ref().map(|t| {
+            let units = w.iter().fold((0.0, 0.0), |a, x| (a.0 + x.units.0, a.1 + x.units.1));
+            SimulatedTable {
+                mode: if t.capacity.provisioned { "provisioned" } else { "on-demand" }.into(),
+                read_units_per_s: t.capacity.read_per_s,
+                write_units_per_s: t.capacity.write_per_s,
+                read_units: units.0 / reps,
+                write_units: units.1 / reps,
+            }
+        }),
         cold_starts: w.iter().map(|x| x.cold_starts).sum::<u64>() as f64 / reps,
         peak_concurrency: w.iter().map(|x| x.peak_concurrency).max().unwrap_or(0),
         billed_ms: w.iter().map(|x| x.billed_ms).sum::<f64>() / reps,
@@ -120,6 +141,7 @@ fn summarise(
                 rate: x.rate,
                 apigw_throttled: share(x.apigw_throttled, x.offered),
                 lambda_throttled: x.throttle_share().unwrap_or(0.0),
+                dynamodb_throttled: share(x.dynamodb_throttled, x.offered),
                 cold_starts: x.cold_starts as f64 / reps,
                 peak_concurrency: x.peak_concurrency,
                 ok_latency: Stats::of(&x.ok_latency_us),
@@ -143,6 +165,13 @@ pub fn situational(s: &Setup) -> Vec<String> {
     } else if !s.gateway_known {
         out.push("API Gateway is not simulated: the calibration does not record its throttling.".into());
     }
+    if s.table_known && calibrate::table_units(s.cal(), source).is_none() {
+        out.push(
+            "DynamoDB: each request asks the table for the run's mean units per invocation, in one call (a request \
+             kind did not report its own units and calls)."
+                .into(),
+        );
+    }
     if calibrate::units_by_request(s.cal(), source).is_none() && !calibrate::same_mix(source, &s.doc.scenario) {
         out.push(
             "DynamoDB units: the calibrating run's mean per invocation, not this mix's (a request kind did not \
@@ -153,7 +182,7 @@ pub fn situational(s: &Setup) -> Vec<String> {
     if source
         .thresholds
         .iter()
-        .any(|t| gate::simulated(t, source, s.gateway_known) && matches!(t.metric, Metric::Latency { .. }))
+        .any(|t| gate::simulated(t, source, s.layers()) && matches!(t.metric, Metric::Latency { .. }))
     {
         out.push(
             "latency.* thresholds are checked on the admitted (ok) requests; a run's latency.* today merges every \
@@ -168,10 +197,14 @@ pub fn situational(s: &Setup) -> Vec<String> {
 /// (or, when the scenario has none, that keep throttles under 1%), and why. Traffic is what is
 /// expected, not chosen: with several factors, the settings must pass at every one, and the
 /// cheapest month at the highest factor wins.
-pub fn recommend(out: &[SimulatedConfiguration], plan: &Plan, gateway: bool) -> (Option<usize>, String) {
-    let gated = plan.thresholds.iter().any(|t| gate::simulated(t, plan, gateway));
+pub fn recommend(out: &[SimulatedConfiguration], plan: &Plan, layers: gate::Layers) -> (Option<usize>, String) {
+    let gated = plan.thresholds.iter().any(|t| gate::simulated(t, plan, layers));
     let passes = |c: &SimulatedConfiguration| {
-        if gated { c.thresholds.iter().all(|t| t.passed) } else { c.lambda_throttled + c.apigw_throttled < 0.01 }
+        if gated {
+            c.thresholds.iter().all(|t| t.passed)
+        } else {
+            c.lambda_throttled + c.apigw_throttled + c.dynamodb_throttled < 0.01
+        }
     };
     let top = out.iter().map(|c| c.traffic).fold(0.0, f64::max);
     let several = out.iter().any(|c| c.traffic != top);

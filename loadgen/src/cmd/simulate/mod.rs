@@ -7,6 +7,8 @@
 mod figures;
 mod notes;
 mod setup;
+
+pub use setup::check_table;
 mod table;
 
 use std::io::Write as _;
@@ -16,6 +18,7 @@ use crate::cost::prices::Prices;
 use crate::error::{EXIT_PASS, Error};
 use crate::files;
 use crate::report;
+use crate::simulate::error::SimulateError;
 use crate::simulate::gate;
 use crate::simulate::output::{SCHEMA, Simulation};
 
@@ -49,9 +52,17 @@ pub fn simulate(results: &Path, ask: &Ask) -> Result<i32, Error> {
         None => Prices::builtin(),
     };
     let region = setup.doc.cost.as_ref().map_or_else(|| "us-east-1".to_owned(), |c| c.region.clone());
+    let region_prices = prices.region(&region)?;
+    let provisioned = setup.prepared.iter().any(|p| p.table.as_ref().is_some_and(|t| t.capacity.provisioned));
+    if provisioned
+        && (region_prices.dynamodb_read_capacity_unit_hour.is_none()
+            || region_prices.dynamodb_write_capacity_unit_hour.is_none())
+    {
+        return Err(SimulateError::NoTablePrice(region).into());
+    }
     let windows = figures::run_grid(&setup);
-    let out = figures::configurations(&setup, &windows, prices.region(&region)?);
-    let (recommended, recommendation) = figures::recommend(&out, &setup.source, setup.gateway_known);
+    let out = figures::configurations(&setup, &windows, region_prices);
+    let (recommended, recommendation) = figures::recommend(&out, &setup.source, setup.layers());
     let (source, cal) = (&setup.source, setup.cal());
     let sim = Simulation {
         schema: SCHEMA.into(),
@@ -72,7 +83,7 @@ pub fn simulate(results: &Path, ask: &Ask) -> Result<i32, Error> {
         thresholds_not_simulated: source
             .thresholds
             .iter()
-            .filter(|t| !gate::simulated(t, source, setup.gateway_known))
+            .filter(|t| !gate::simulated(t, source, setup.layers()))
             .map(|t| format!("{} {}", t.key, t.condition))
             .collect(),
         notes: notes::notes(&setup).into_iter().chain(figures::situational(&setup)).collect(),

@@ -10,10 +10,21 @@ use crate::simulate::memory::CpuModel;
 pub fn notes(setup: &Setup) -> Vec<String> {
     let (doc, cal, holds, prepared) = (&setup.doc, setup.cal(), &setup.holds, &setup.prepared);
     let mut n = vec![
-        "Simulated: API Gateway's route and account throttling (429) and Lambda's admission (concurrency, \
-         invocation rate, scaling rate, provisioned environments, keep-warm). Not yet: DynamoDB limits (every \
-         admitted request is served)."
-            .to_owned(),
+        if setup.table_known {
+            "Simulated: API Gateway's route and account throttling (429), Lambda's admission (concurrency, \
+             invocation rate, scaling rate, provisioned environments, keep-warm) and the DynamoDB table's read and \
+             write throughput, each call retried as the SDK does (3 attempts, 20 ms backoff doubling, capped at \
+             200 ms, full jitter) before the function answers dynamodb_throttled. Not modelled: per-partition \
+             limits (hot keys), the SDK's retry quota, a provisioned table's burst capacity (best effort on \
+             AWS, not counted on here), and the seeding's writes to the table (the phases start with it full)."
+                .to_owned()
+        } else {
+            "Simulated: API Gateway's route and account throttling (429) and Lambda's admission (concurrency, \
+             invocation rate, scaling rate, provisioned environments, keep-warm). DynamoDB is not simulated (every \
+             admitted request is served): the calibration does not record the table's limits or the units each \
+             request consumed."
+                .to_owned()
+        },
         format!(
             "Hold times: handler durations (mean {:.1} ms) plus the invoke overhead ({:.1} ms){}. Ok latency adds \
              the run's mean wait beyond the hold ({:.1} ms: network, API Gateway) as a constant.",
@@ -38,6 +49,9 @@ pub fn notes(setup: &Setup) -> Vec<String> {
             }
         ),
     ];
+    if let Some(from) = &setup.whatifs_from {
+        n.push(format!("What-ifs from {from} (any what-if on the command line replaces them)."));
+    }
     if holds.init.is_none() {
         n.push(
             "The function never started cold in the run's log, so INIT time is unknown and taken as 0: simulated \

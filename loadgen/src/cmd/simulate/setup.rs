@@ -8,14 +8,16 @@ use super::Ask;
 use crate::cost::calibrate;
 use crate::error::Error;
 use crate::results::Results;
-use crate::results::calibration::{Calibration, GatewayLimits, Throttle};
+use crate::results::calibration::{Calibration, GatewayLimits, TableLimits, Throttle};
 use crate::scenario::Plan;
+use crate::scenario::whatif::{self as scenario_whatif, WhatIfs};
+use crate::simulate::dynamodb::{Capacity, Retry, TableSpec, Units};
 use crate::simulate::error::SimulateError;
 use crate::simulate::gateway::Gateway;
 use crate::simulate::lambda::{FunctionSpec, Holds};
 use crate::simulate::memory::CpuModel;
-use crate::simulate::whatif::{self, Configuration, WhatIfError};
-use crate::simulate::whatif_file::{self, WhatIfFile};
+use crate::simulate::whatif::{self, Configuration, TableCapacity, WhatIfError};
+use crate::simulate::whatif_file;
 use crate::simulate::{curve, schedule};
 
 /// One configuration ready to simulate.
@@ -28,6 +30,15 @@ pub struct Prepared {
     pub factor: f64,
     /// API Gateway in front of it, when the stack's is known.
     pub gateway: Option<Gateway>,
+    /// The table behind it, when its limits and the requests' units are known.
+    pub table: Option<TableSpec>,
+}
+
+/// The limits around the function the configurations start from.
+#[derive(Clone, Copy)]
+struct Around<'a> {
+    gateway: Option<&'a GatewayLimits>,
+    table: Option<&'a TableLimits>,
 }
 
 /// Everything a simulation runs from.
@@ -48,9 +59,18 @@ pub struct Setup {
     pub replications: u32,
     /// Whether the gateway's limits are known (else it is not simulated).
     pub gateway_known: bool,
+    /// Whether the table is simulated.
+    pub table_known: bool,
+    /// Where the what-ifs came from when a scenario's `[simulate]` table gave them.
+    pub whatifs_from: Option<String>,
 }
 
 impl Setup {
+    /// The layers around the function that are simulated.
+    pub fn layers(&self) -> crate::simulate::gate::Layers {
+        crate::simulate::gate::Layers { gateway: self.gateway_known, table: self.table_known }
+    }
+
     /// The calibration (present: [`build`] checked it).
     pub fn cal(&self) -> &Calibration {
         self.doc.calibration.as_ref().expect("a calibrated run")
@@ -59,20 +79,44 @@ impl Setup {
 
 /// Reads and checks everything `ask` names against the run `results`.
 pub fn build(results: &Path, ask: &Ask) -> Result<Setup, Error> {
-    let file = ask.whatif.as_deref().map(whatif_file::read).transpose()?;
-    let ask = merged(ask, file.as_ref())?;
+    let file = ask.whatif.as_deref().map(scenario_whatif::read).transpose()?;
     let doc = Results::from_file(results)?;
     let cal = doc.calibration.as_ref().ok_or_else(|| SimulateError::NoCalibration(results.to_path_buf()))?;
     let (run_function, run_holds) =
         calibrate::model(cal).map_err(|e| SimulateError::BadCalibration { file: results.to_path_buf(), why: e.0 })?;
+    // With no what-if on the command line, the simulated scenario's `[simulate]` table says
+    // what to simulate: the --scenario file's, or the run's own.
+    let asked = file.is_some() || ask.traffic.is_some() || ask.traffic_curve.is_some() || !ask.sets.is_empty();
+    let mut other = ask.scenario.as_deref().map(|p| other_scenario(p, &run_function)).transpose()?;
+    let written = match (&file, &other) {
+        (Some(f), _) => Some(f.clone()),
+        _ if asked => None,
+        (None, Some(o)) => o.plan.simulate.clone(),
+        (None, None) => doc.scenario.simulate.clone(),
+    };
+    let whatifs_from = match (&file, &written) {
+        (None, Some(w)) => Some(format!("the [simulate] table of {}", w.file.display())),
+        _ => None,
+    };
+    let ask = merged(ask, written.as_ref())?;
+    if other.is_none()
+        && let Some(path) = &ask.scenario
+    {
+        other = Some(other_scenario(path, &run_function)?);
+    }
     let traffic =
         ask.traffic.as_deref().map(whatif::traffic_list).transpose().map_err(SimulateError::from)?.unwrap_or_default();
-    let (mut source, base, gateway) = match &ask.scenario {
-        Some(path) => other_scenario(path, &run_function)?,
-        None => (doc.scenario.clone(), run_function.clone(), cal.gateway.clone()),
+    let Base { plan: mut source, function: base, gateway, table } = match other {
+        Some(o) => o,
+        None => Base {
+            plan: doc.scenario.clone(),
+            function: run_function.clone(),
+            gateway: cal.gateway.clone(),
+            table: cal.dynamodb,
+        },
     };
-    if let Some(f) = &file {
-        f.check(&base)?;
+    if let Some(w) = &written {
+        whatif_file::check(w, &base)?;
     }
     let holds = calibrate::for_plan(cal, &run_holds, &source, &doc.scenario, gateway.is_some()).map_err(|u| {
         SimulateError::Uncalibrated {
@@ -102,22 +146,35 @@ pub fn build(results: &Path, ask: &Ask) -> Result<Setup, Error> {
         let file = ask.traffic_curve.clone().or_else(|| ask.scenario.clone()).unwrap_or_else(|| results.to_path_buf());
         return Err(SimulateError::NothingOffered(file).into());
     }
-    let prepared = prepare(configurations, &holds, cal, run_holds.warm.mean(), gateway.as_ref(), &source, results)?;
+    let around = Around { gateway: gateway.as_ref(), table: table.as_ref() };
+    let prepared = prepare(configurations, &holds, run_holds.warm.mean(), around, &source, &doc, results)?;
     // The largest plan's replications for all, so configurations compare like for like.
     let replications = plans.iter().map(|(_, p)| schedule::replications(p)).min().unwrap_or(1);
-    Ok(Setup { gateway_known: gateway.is_some(), doc, ask, source, plans, holds, prepared, replications })
+    let table_known = prepared.iter().any(|p| p.table.is_some());
+    Ok(Setup {
+        gateway_known: gateway.is_some(),
+        table_known,
+        whatifs_from,
+        doc,
+        ask,
+        source,
+        plans,
+        holds,
+        prepared,
+        replications,
+    })
 }
 
-/// The flags with the what-if file's values where a flag is not given; a setting in both is
+/// The flags with the written what-ifs' values where a flag is not given; a setting in both is
 /// an error (which would win is not obvious).
-fn merged(ask: &Ask, file: Option<&WhatIfFile>) -> Result<Ask, Error> {
-    let Some(f) = file else { return Ok(ask.clone()) };
-    for set in &f.sets {
+fn merged(ask: &Ask, written: Option<&WhatIfs>) -> Result<Ask, Error> {
+    let Some(f) = written else { return Ok(ask.clone()) };
+    for (set, at) in &f.sets {
         let name = set.split('=').next().unwrap_or_default();
         if ask.sets.iter().any(|s| s.split('=').next().map(str::trim) == Some(name)) {
             return Err(SimulateError::WhatIf(WhatIfError::Twice(format!(
                 "{name} (in {} and on the command line)",
-                ask.whatif.as_deref().unwrap_or(Path::new("")).display()
+                at.file.display()
             )))
             .into());
         }
@@ -125,23 +182,53 @@ fn merged(ask: &Ask, file: Option<&WhatIfFile>) -> Result<Ask, Error> {
     Ok(Ask {
         scenario: ask.scenario.clone().or_else(|| f.scenario.clone()),
         traffic_curve: ask.traffic_curve.clone().or_else(|| f.traffic_curve.clone()),
-        traffic: ask.traffic.clone().or_else(|| f.traffic.clone()),
+        traffic: ask.traffic.clone().or_else(|| f.traffic.as_ref().map(|(t, _)| t.clone())),
         seed: ask.seed.or(f.seed),
-        sets: f.sets.iter().chain(&ask.sets).cloned().collect(),
+        sets: f.sets.iter().map(|(s, _)| s.clone()).chain(ask.sets.iter().cloned()).collect(),
         ..ask.clone()
     })
 }
 
-/// Another scenario's plan and, when it runs on the local stack, its function and gateway as
-/// its `[stack]` configures them (a URL target keeps the run's function; its gateway is not
-/// known).
-fn other_scenario(path: &Path, run: &FunctionSpec) -> Result<(Plan, FunctionSpec, Option<GatewayLimits>), Error> {
+/// Checks a scenario's `[simulate]` table as `loadgen simulate` would use it, so `validate`
+/// and `run` report a bad value at its line before anything runs.
+pub fn check_table(plan: &Plan) -> Result<(), Error> {
+    let Some(w) = &plan.simulate else { return Ok(()) };
+    // A URL target's function is known only from its run, and checked against it then.
+    let unknown =
+        FunctionSpec { reserved: false, ..FunctionSpec::with_reservation(local_stack::rules::ACCOUNT_CONCURRENCY) };
+    // The function the grid starts from: the table's other scenario's, as `simulate` takes it.
+    let base = match &w.scenario {
+        Some(path) => other_scenario(path, &unknown)?.function,
+        None if plan.target.url.is_some() => unknown,
+        None => calibrate::limits(&crate::target::stack::config(plan, PathBuf::new(), &std::env::temp_dir())?),
+    };
+    whatif_file::check(w, &base)?;
+    Ok(())
+}
+
+/// What the grid starts from: the plan simulated and the stack around its function.
+struct Base {
+    plan: Plan,
+    function: FunctionSpec,
+    gateway: Option<GatewayLimits>,
+    table: Option<TableLimits>,
+}
+
+/// Another scenario's plan and, when it runs on the local stack, its function, gateway and
+/// table as its `[stack]` configures them (a URL target keeps the run's function; its gateway
+/// and table are not known).
+fn other_scenario(path: &Path, run: &FunctionSpec) -> Result<Base, Error> {
     let plan = Plan::from_file(path, &|k| std::env::var(k).ok())?;
     if plan.target.url.is_some() {
-        return Ok((plan, run.clone(), None));
+        return Ok(Base { plan, function: run.clone(), gateway: None, table: None });
     }
     let config = crate::target::stack::config(&plan, PathBuf::new(), &std::env::temp_dir())?;
-    Ok((plan, calibrate::limits(&config), Some(calibrate::gateway(&config))))
+    Ok(Base {
+        plan,
+        function: calibrate::limits(&config),
+        gateway: Some(calibrate::gateway(&config)),
+        table: Some(calibrate::table(&config)),
+    })
 }
 
 /// Each configuration with its holds — the handler durations scaled for its memory, which needs
@@ -150,13 +237,23 @@ fn other_scenario(path: &Path, run: &FunctionSpec) -> Result<(Plan, FunctionSpec
 fn prepare(
     configurations: Vec<Configuration>,
     holds: &Holds,
-    cal: &Calibration,
     mean_duration_s: f64,
-    gateway: Option<&GatewayLimits>,
+    around: Around<'_>,
     plan: &Plan,
+    run: &Results,
     results: &Path,
 ) -> Result<Vec<Prepared>, Error> {
+    let cal = run.calibration.as_ref().ok_or_else(|| SimulateError::NoCalibration(results.to_path_buf()))?;
+    let (measured, same_mix) = (run.cost.as_ref(), calibrate::same_mix(plan, &run.scenario));
     let cpu = cal.cpu.as_ref().map(|c| CpuModel::new(c, mean_duration_s));
+    // Each kind's own units; for the run's own mix without them, the run's mean per invocation.
+    let units = calibrate::table_units(cal, plan).or_else(|| {
+        let u = &measured?.usage;
+        let each = Units { read: u.read_units / u.lambda_requests, write: u.write_units / u.lambda_requests, calls: 1 };
+        let counts = [each.read, each.write].iter().all(|x| x.is_finite() && *x >= 0.0);
+        (same_mix && u.lambda_requests > 0.0 && counts).then(|| vec![each; plan.requests.len()])
+    });
+    let gateway = around.gateway;
     configurations
         .into_iter()
         .map(|configuration| {
@@ -183,7 +280,39 @@ fn prepare(
                     )
                 }
             };
-            Ok(Prepared { configuration, holds, factor, gateway })
+            let table = table(&configuration, around.table, units.as_ref(), results)?;
+            Ok(Prepared { configuration, holds, factor, gateway, table })
         })
         .collect()
+}
+
+/// A configuration's table: the stack's limits (on demand) or its provisioned capacity, with
+/// what each request asks of it; `None` when either is unknown and the grid does not ask.
+fn table(
+    c: &Configuration,
+    limits: Option<&TableLimits>,
+    units: Option<&Vec<Units>>,
+    results: &Path,
+) -> Result<Option<TableSpec>, Error> {
+    let missing = |why: &str| SimulateError::NoTable { file: results.to_path_buf(), why: why.into() };
+    let (Some(limits), Some(units)) = (limits, units) else {
+        return match (c.dynamodb, limits) {
+            (None, _) => Ok(None),
+            (Some(_), None) => {
+                Err(missing("the stack's DynamoDB limits, which this results.json does not record").into())
+            }
+            (Some(_), Some(_)) => {
+                Err(missing("the DynamoDB units each request consumed, which the run did not report").into())
+            }
+        };
+    };
+    let capacity = match c.dynamodb {
+        None | Some(TableCapacity::OnDemand) => {
+            Capacity { read_per_s: limits.read_units_per_s, write_per_s: limits.write_units_per_s, provisioned: false }
+        }
+        Some(TableCapacity::Provisioned { read, write }) => {
+            Capacity { read_per_s: read, write_per_s: write, provisioned: true }
+        }
+    };
+    Ok(Some(TableSpec { capacity, retry: Retry::default(), units: units.clone() }))
 }

@@ -1,5 +1,5 @@
-//! The terminal table of `loadgen simulate`: one row per configuration — API Gateway's 429s
-//! and Lambda's throttles, cold starts, peak concurrency, ok latency and cost — then the
+//! The terminal table of `loadgen simulate`: one row per configuration — API Gateway's 429s,
+//! Lambda's and DynamoDB's throttles, cold starts, peak concurrency, ok latency and cost — then the
 //! recommendation and the notes.
 
 use std::fmt::Write as _;
@@ -23,11 +23,12 @@ pub fn table(s: &Simulation) -> String {
     let width = s.configurations.iter().map(|c| c.label().chars().count()).max().unwrap_or(0).max(13);
     let _ = writeln!(
         o,
-        "  {:<width$} {:>10} {:>7} {:>8} {:>8} {:>5} {:>8} {:>8} {:>11} {:>8} {:>11}  thresholds",
+        "  {:<width$} {:>10} {:>7} {:>8} {:>8} {:>8} {:>5} {:>8} {:>8} {:>11} {:>8} {:>11}  thresholds",
         "configuration",
         "requests",
         "429 %",
         "thr %",
+        "ddb %",
         "cold",
         "peak",
         "p50 ms",
@@ -43,12 +44,14 @@ pub fn table(s: &Simulation) -> String {
         let ms = |v: f64| if c.ok_latency.count == 0 { "–".to_owned() } else { format!("{v:.1}") };
         let _ = writeln!(
             o,
-            "{} {:<width$} {:>10.0} {:>6.2}% {:>7.2}% {:>8.1} {:>5} {:>8} {:>8} {:>11} {:>8} {:>11}  {}",
+            "{} {:<width$} {:>10.0} {:>6.2}% {:>7.2}% {:>8} {:>8.1} {:>5} {:>8} {:>8} {:>11} {:>8} {:>11}  {}",
             if s.recommended == Some(i) { "*" } else { " " },
             c.label(),
             c.requests,
             c.apigw_throttled * 100.0,
             c.lambda_throttled * 100.0,
+            // Not simulated is not zero.
+            c.table.as_ref().map_or_else(|| "–".to_owned(), |_| format!("{:.2}%", c.dynamodb_throttled * 100.0)),
             c.cold_starts,
             c.peak_concurrency,
             ms(c.ok_latency.p50_ms),

@@ -1,0 +1,194 @@
+//! The table behind the function: its read and write throughput as the local stack limits it
+//! (one [`DebtBucket`] each, the emulator's rule), an invocation's DynamoDB calls spread over
+//! its handler duration, and the SDK's retries of a throttled call — capped exponential
+//! backoff with full jitter — before the function gives up with `dynamodb_throttled`.
+//!
+//! Doubts, said in the simulation's notes too: per-partition limits (a hot key) are not
+//! modelled — the simulator does not draw keys; the SDK's retry quota (a token bucket per
+//! client that stops retries after many throttles) is not modelled; a provisioned table's
+//! burst capacity (up to 300 s of unused capacity, used on a best-effort basis, per AWS) is not
+//! counted on, so a provisioned table here throttles a little sooner than AWS may.
+
+use local_stack::rules::DebtBucket;
+
+/// How the function retries a throttled DynamoDB call: the SDK's standard mode as target-api
+/// configures it (`target-api/src/client.rs`: 3 attempts, 20 ms initial backoff, 200 ms cap).
+/// The backoff before retry `k` is uniform in `[0, min(cap, initial × 2^(k-1)))`, as
+/// aws-smithy-runtime's standard strategy computes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retry {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// Backoff before the first retry (upper bound of its jitter), s.
+    pub initial_s: f64,
+    /// Largest backoff, s.
+    pub cap_s: f64,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { max_attempts: 3, initial_s: 0.020, cap_s: 0.200 }
+    }
+}
+
+/// What one invocation of a request kind asks of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Units {
+    /// Read units per invocation.
+    pub read: f64,
+    /// Write units per invocation.
+    pub write: f64,
+    /// DynamoDB calls per invocation (the units are spread evenly over them), at least 1.
+    pub calls: u32,
+}
+
+/// How a table serves: `(read, write)` units per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Capacity {
+    /// Read units per second before throttling.
+    pub read_per_s: f64,
+    /// Write units per second.
+    pub write_per_s: f64,
+    /// True for a provisioned table (priced per capacity-hour, not per request).
+    pub provisioned: bool,
+}
+
+/// What the table did to one invocation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Served {
+    /// The handler's duration with the backoffs it waited, s (up to the call that gave up
+    /// when throttled).
+    pub duration_s: f64,
+    /// True when a call was still throttled after every attempt: the function answers
+    /// `dynamodb_throttled`.
+    pub throttled: bool,
+    /// Read and write units consumed (billed on demand).
+    pub units: (f64, f64),
+}
+
+/// The table a configuration's invocations use, and what each of the plan's requests asks of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSpec {
+    /// Its throughput.
+    pub capacity: Capacity,
+    /// How the function retries a throttled call.
+    pub retry: Retry,
+    /// What each of the plan's requests asks, in the plan's order.
+    pub units: Vec<Units>,
+}
+
+/// The table's state at the current virtual time.
+#[derive(Debug, Clone)]
+pub struct Table {
+    read: DebtBucket,
+    write: DebtBucket,
+    retry: Retry,
+}
+
+impl Table {
+    /// A table serving `capacity`, its buckets full, retried as `retry` says.
+    pub fn new(capacity: Capacity, retry: Retry) -> Table {
+        Table { read: DebtBucket::new(capacity.read_per_s), write: DebtBucket::new(capacity.write_per_s), retry }
+    }
+
+    /// An invocation starting its handler at `start`, for `duration_s`, making `units`' calls.
+    ///
+    /// A call is made at its share of the duration (plus the backoffs before it) and admitted
+    /// while the balances it needs are positive, then debited (the emulator's rule). Calls are
+    /// evaluated when the invocation starts, so a later arrival may see a bucket already
+    /// advanced to a call's time: the refill is never lost, only seen up to one duration early.
+    pub fn serve(&mut self, start: f64, duration_s: f64, units: Units, rng: &mut fastrand::Rng) -> Served {
+        if units.read <= 0.0 && units.write <= 0.0 {
+            return Served { duration_s, throttled: false, units: (0.0, 0.0) };
+        }
+        let calls = units.calls.max(1);
+        let (read, write) = (units.read / f64::from(calls), units.write / f64::from(calls));
+        let mut waited = 0.0;
+        for call in 0..calls {
+            let done = duration_s * f64::from(call) / f64::from(calls);
+            let mut attempt = 1;
+            loop {
+                let at = start + done + waited;
+                let admitted =
+                    (read <= 0.0 || self.read.balance(at) > 0.0) && (write <= 0.0 || self.write.balance(at) > 0.0);
+                if admitted {
+                    if read > 0.0 {
+                        self.read.debit(at, read);
+                    }
+                    if write > 0.0 {
+                        self.write.debit(at, write);
+                    }
+                    break;
+                }
+                if attempt >= self.retry.max_attempts {
+                    let consumed = f64::from(call);
+                    return Served {
+                        duration_s: done + waited,
+                        throttled: true,
+                        units: (read * consumed, write * consumed),
+                    };
+                }
+                let ceiling = (self.retry.initial_s * 2f64.powi(attempt as i32 - 1)).min(self.retry.cap_s);
+                waited += rng.f64() * ceiling;
+                attempt += 1;
+            }
+        }
+        Served { duration_s: duration_s + waited, throttled: false, units: (units.read, units.write) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(read: f64, write: f64) -> Table {
+        Table::new(Capacity { read_per_s: read, write_per_s: write, provisioned: true }, Retry::default())
+    }
+
+    #[test]
+    fn below_capacity_nothing_is_throttled_or_delayed() {
+        let mut t = table(100.0, 10.0);
+        let mut rng = fastrand::Rng::with_seed(1);
+        let u = Units { read: 1.0, write: 0.0, calls: 1 };
+        for i in 0..1000 {
+            let s = t.serve(i as f64 / 50.0, 0.01, u, &mut rng);
+            assert_eq!((s.duration_s, s.throttled), (0.01, false));
+        }
+    }
+
+    #[test]
+    fn above_capacity_the_admitted_units_match_the_refill() {
+        // 200 reads/s of 1 unit against 100 units/s: about half give up after their retries.
+        let mut t = table(100.0, 10.0);
+        let mut rng = fastrand::Rng::with_seed(2);
+        let u = Units { read: 1.0, write: 0.0, calls: 1 };
+        let served: Vec<Served> = (0..20_000).map(|i| t.serve(i as f64 / 200.0, 0.01, u, &mut rng)).collect();
+        let ok = served.iter().filter(|s| !s.throttled).count() as f64;
+        // 100 s: 100 × 100 units refilled plus the first second's bucket.
+        assert!((ok - 10_100.0).abs() < 300.0, "{ok}");
+        // A throttled invocation waited its two backoffs, each under its ceiling.
+        let waited = served.iter().filter(|s| s.throttled).map(|s| s.duration_s).fold(0.0, f64::max);
+        assert!(waited > 0.0 && waited < 0.020 + 0.040, "{waited}");
+    }
+
+    #[test]
+    fn many_calls_each_risk_a_throttle() {
+        // The same units in 25 calls: a request fails when any call exhausts its attempts, so
+        // more requests fail than with one call, though the units admitted are alike.
+        let run = |calls| {
+            let mut t = table(100.0, 10.0);
+            let mut rng = fastrand::Rng::with_seed(3);
+            let u = Units { read: 5.0, write: 0.0, calls };
+            (0..4_000).filter(|i| t.serve(*i as f64 / 40.0, 0.05, u, &mut rng).throttled).count()
+        };
+        assert!(run(25) > run(1), "{} vs {}", run(25), run(1));
+    }
+
+    #[test]
+    fn writes_draw_on_the_write_bucket_only() {
+        let mut t = table(1.0, 1000.0);
+        let mut rng = fastrand::Rng::with_seed(4);
+        let u = Units { read: 0.0, write: 2.0, calls: 1 };
+        assert!((0..500).all(|i| !t.serve(i as f64 / 100.0, 0.01, u, &mut rng).throttled));
+    }
+}
