@@ -102,6 +102,11 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The deployed function's log could not be read: the run has no calibration.
+    LogsFailed {
+        /// Why.
+        reason: String,
+    },
     /// The run could not be priced.
     NoCost {
         /// Why.
@@ -115,7 +120,7 @@ impl Event {
     /// How much it matters.
     pub fn level(&self) -> Level {
         match self {
-            Event::CloudWatchFailed { .. } | Event::NoCost { .. } => Level::Warning,
+            Event::CloudWatchFailed { .. } | Event::LogsFailed { .. } | Event::NoCost { .. } => Level::Warning,
             Event::CpuModel { approximated: true, .. } => Level::Warning,
             _ => Level::Info,
         }

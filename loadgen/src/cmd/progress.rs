@@ -101,6 +101,9 @@ fn line(event: &Event) -> Option<String> {
             max_wait.as_secs_f64()
         ),
         Event::CloudWatchFailed { reason } => format!("loadgen: {reason} — pricing from what the client saw"),
+        Event::LogsFailed { reason } => {
+            format!("loadgen: {reason} — no calibration: `loadgen simulate` cannot use this run")
+        }
         Event::NoCost { reason } => format!("loadgen: no cost estimate: {reason}"),
         Event::Tick(_) => return None,
     })

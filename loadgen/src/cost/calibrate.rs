@@ -52,6 +52,32 @@ pub struct KindLatency {
     pub calls: Option<f64>,
 }
 
+/// The corrected latency of each request kind's ok responses, every phase merged.
+pub fn ok_latency(results: &crate::results::Results) -> Vec<KindLatency> {
+    results
+        .requests
+        .iter()
+        .map(|r| {
+            let mut latency_us = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+            for cell in results.histograms.iter().filter(|c| c.class == crate::record::Class::Ok && c.request == r.name)
+            {
+                if let Ok((h, _)) = cell.decode() {
+                    let _ = latency_us.add(&h);
+                }
+            }
+            let d = &r.diagnostics;
+            KindLatency {
+                name: r.name.clone(),
+                method: r.method.clone(),
+                path: r.path.clone(),
+                latency_us,
+                units: (d.responses > 0).then_some((d.rcu_per_request, d.wcu_per_request)),
+                calls: (d.responses > 0).then_some(d.ddb_calls_per_request),
+            }
+        })
+        .collect()
+}
+
 /// The function's limits as the local stack configured by `config` admits invocations.
 pub fn limits(config: &local_stack::StackConfig) -> FunctionLimits {
     FunctionLimits {

@@ -50,10 +50,10 @@ struct Performance {
     cpu_total_time: f64,
 }
 
-/// CPU time of the invocations `ids` from a Lambda Insights log: how many were found and
-/// their sum, ms. Lines that are not performance events are skipped.
-fn cpu_of(path: &Path, ids: &HashSet<&str>) -> Option<(u64, f64)> {
-    let text = std::fs::read_to_string(path).ok()?;
+/// CPU time of the invocations `ids` from Lambda Insights performance events, one JSON
+/// document per line: how many were found and their sum, ms. Lines that are not performance
+/// events are skipped.
+fn cpu_of(text: &str, ids: &HashSet<&str>) -> (u64, f64) {
     let mut found = (0u64, 0.0);
     for line in text.lines() {
         if let Ok(p) = serde_json::from_str::<Performance>(line)
@@ -65,7 +65,7 @@ fn cpu_of(path: &Path, ids: &HashSet<&str>) -> Option<(u64, f64)> {
             found.1 += p.cpu_total_time;
         }
     }
-    Some(found)
+    found
 }
 
 /// A field of a REPORT line in ms (`Duration: 2.50 ms`).
@@ -77,14 +77,22 @@ fn field_ms(line: &str, name: &str) -> Option<f64> {
 pub fn read_since(path: &Path, offset: u64) -> Option<LogWindow> {
     let bytes = std::fs::read(path).ok()?;
     let tail = bytes.get(offset as usize..)?;
-    let text = String::from_utf8_lossy(tail);
+    let head = String::from_utf8_lossy(&bytes[..offset as usize]);
+    let insights = std::fs::read_to_string(path.with_file_name(INSIGHTS_LOG)).ok();
+    Some(from_text(&head, &String::from_utf8_lossy(tail), insights.as_deref()))
+}
+
+/// The window of a function log whose lines before the measured window are `head` and in it
+/// `tail` (REPORT lines, local stack or CloudWatch Logs alike), with the Lambda Insights
+/// performance events `insights` when there are any.
+pub fn from_text(head: &str, tail: &str, insights: Option<&str>) -> LogWindow {
     let mut r = ReportLines::default();
     // 1 µs to an hour (beyond Lambda's 15-minute timeout), three significant digits.
     let histogram = || Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
     let (mut durations_us, mut inits_us) = (histogram(), histogram());
     let us = |ms: f64| (ms * 1000.0).round().max(1.0) as u64;
     let mut ids = HashSet::new();
-    for line in text.lines().filter(|l| l.starts_with("REPORT ")) {
+    for line in tail.lines().filter(|l| l.starts_with("REPORT ")) {
         if let Some(ms) = field_ms(line, "Billed Duration: ") {
             if let Some(id) = line.split('\t').next().and_then(|f| f.strip_prefix("REPORT RequestId: ")) {
                 ids.insert(id.trim());
@@ -104,7 +112,6 @@ pub fn read_since(path: &Path, offset: u64) -> Option<LogWindow> {
             }
         }
     }
-    let head = String::from_utf8_lossy(&bytes[..offset as usize]);
     let mut seeding_us = histogram();
     for line in head.lines().filter(|l| l.starts_with("REPORT ")) {
         if let Some(d) = field_ms(line, "Duration: ") {
@@ -116,15 +123,14 @@ pub fn read_since(path: &Path, offset: u64) -> Option<LogWindow> {
             inits_us.saturating_record(us(i));
         }
     }
-    let cpu_ms = cpu_of(&path.with_file_name(INSIGHTS_LOG), &ids);
-    Some(LogWindow {
+    LogWindow {
         report: (r.invocations > 0.0).then_some(r),
         bytes: tail.len() as f64,
         durations_us,
         inits_us,
         seeding_us,
-        cpu_ms,
-    })
+        cpu_ms: insights.map(|text| cpu_of(text, &ids)),
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! [`crate::results::cost`].
 
 pub mod assess;
+pub mod aws_calibration;
+pub mod aws_logs;
 pub mod by_request;
 pub mod calibrate;
 pub mod client_view;

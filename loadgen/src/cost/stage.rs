@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hdrhistogram::Histogram;
 use local_stack::config::Architecture;
 
 use super::assess::{FunctionFacts, assess};
@@ -232,7 +231,7 @@ pub async fn after_run(
             overheads_ms: facts.overheads_ms,
             platform_spread: facts.platform_spread,
             cpu_share: facts.cpu_share,
-            ok_latency: ok_latency(results),
+            ok_latency: calibrate::ok_latency(results),
             gateway: facts.gateway.clone(),
             table: facts.table,
         };
@@ -255,31 +254,14 @@ pub async fn after_run(
         }
         _ => None,
     };
+    // A deployed function's REPORT lines are in CloudWatch Logs, read once the metrics pull has
+    // waited for CloudWatch to catch up.
+    if ctx.log.is_none()
+        && !no_cloudwatch
+        && let (Some(Source::Aws), Some(names)) = (&ctx.source, &ctx.names)
+    {
+        facts.calibration = super::aws_calibration::calibrate(&facts, names, None, results, window, sink).await;
+    }
     let cost = assess(results, pulled.as_ref(), &facts, prices, &ctx.region);
     (pulled, cost, facts.calibration)
-}
-
-/// The corrected latency of each request kind's ok responses, every phase merged.
-fn ok_latency(results: &Results) -> Vec<calibrate::KindLatency> {
-    results
-        .requests
-        .iter()
-        .map(|r| {
-            let mut latency_us = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
-            for cell in results.histograms.iter().filter(|c| c.class == Class::Ok && c.request == r.name) {
-                if let Ok((h, _)) = cell.decode() {
-                    let _ = latency_us.add(&h);
-                }
-            }
-            let d = &r.diagnostics;
-            calibrate::KindLatency {
-                name: r.name.clone(),
-                method: r.method.clone(),
-                path: r.path.clone(),
-                latency_us,
-                units: (d.responses > 0).then_some((d.rcu_per_request, d.wcu_per_request)),
-                calls: (d.responses > 0).then_some(d.ddb_calls_per_request),
-            }
-        })
-        .collect()
 }

@@ -11,9 +11,11 @@ use super::whatif::WhatIfError;
 pub enum SimulateError {
     /// The run has no calibration.
     #[error(
-        "{}: no calibration — the run has no REPORT lines to draw hold times from (a URL target, or a \
-         document from before calibration was recorded). Run the scenario on the local stack (`loadgen run \
-         <scenario.toml>` without --target) and simulate that run's results.json",
+        "{}: no calibration — the run has no REPORT lines to draw hold times from (a URL target whose function \
+         is not known, a deployed function whose CloudWatch Logs could not be read, or a document from before \
+         calibration was recorded). Run the scenario on the local stack (`loadgen run <scenario.toml>` without \
+         --target), or against AWS with --infra DIR or [target] function_name so its log can be read, and \
+         simulate that run's results.json",
         .0.display()
     )]
     NoCalibration(PathBuf),

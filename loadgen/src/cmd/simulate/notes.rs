@@ -49,6 +49,9 @@ pub fn notes(setup: &Setup) -> Vec<String> {
             }
         ),
     ];
+    if !cal.source.contains("local stack") {
+        n.push(format!("Calibration: {}.", cal.source));
+    }
     if let Some(from) = &setup.whatifs_from {
         n.push(format!("What-ifs from {from} (any what-if on the command line replaces them)."));
     }
