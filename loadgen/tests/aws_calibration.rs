@@ -14,8 +14,20 @@ use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use loadgen::cost::assess::FunctionFacts;
 use loadgen::cost::aws_calibration;
 use loadgen::cost::cloudwatch::Names;
-use loadgen::event::{Silent, Sink};
+use loadgen::event::{Event, Sink};
 use loadgen::results::Results;
+
+/// The warnings a calibration gave.
+#[derive(Default)]
+struct Warnings(std::sync::Mutex<Vec<String>>);
+
+impl Sink for Warnings {
+    fn event(&self, e: Event) {
+        if let Event::LogsFailed { reason } = e {
+            self.0.lock().unwrap().push(reason);
+        }
+    }
+}
 
 struct Moto(Child);
 
@@ -126,13 +138,22 @@ async fn a_deployed_functions_log_calibrates_the_run_as_the_local_stacks_does() 
         table: "orders".into(),
         region: "us-east-1".into(),
     };
-    let facts = FunctionFacts { memory_mb: 256, reserved_concurrency: Some(10), ..Default::default() };
-    let sink: Arc<dyn Sink> = Arc::new(Silent);
+    // The run was told 1,024 MB; the REPORT lines say 256, and win.
+    let facts = FunctionFacts { memory_mb: 1024, reserved_concurrency: Some(10), ..Default::default() };
+    let warnings = Arc::new(Warnings::default());
+    let sink: Arc<dyn Sink> = warnings.clone();
     let cal = aws_calibration::calibrate(&facts, &names, Some(&url), &results, (window, end), &sink)
         .await
         .expect("a calibration from CloudWatch Logs");
     assert_eq!(cal.invocations, 60, "the window's REPORT lines, not the seeding's");
-    assert!(cal.source.contains("/aws/lambda/orders-api") && cal.source.contains("reserved concurrency 10"));
+    assert!(
+        cal.source.contains("/aws/lambda/orders-api") && cal.source.contains("reserved concurrency 10"),
+        "{}",
+        cal.source
+    );
+    assert!(cal.assumed.iter().all(|a| !a.starts_with("reservation") && a != "memory"), "{:?}", cal.assumed);
+    assert!(cal.assumed.iter().any(|a| a.contains("cold-start platform time")), "{:?}", cal.assumed);
+    assert!(warnings.0.lock().unwrap().is_empty(), "{:?}", warnings.0.lock().unwrap());
     assert_eq!((cal.function.concurrency, cal.function.reserved, cal.function.memory_mb), (10, true, 256));
     let durations = loadgen::results::decode(&cal.durations_us).unwrap();
     assert!((durations.mean() - 12_000.0).abs() < 100.0, "{}", durations.mean());
@@ -143,7 +164,9 @@ async fn a_deployed_functions_log_calibrates_the_run_as_the_local_stacks_does() 
     assert_eq!((cpu.invocations, cpu.mean_ms), (60, 4.0));
     assert!(!cal.requests.is_empty(), "the kinds' durations, from the run's ok latencies");
 
-    // A function without a log group is a warning and no calibration, never a made-up one.
+    // A function without a log group is a warning naming what to check, and no calibration.
     let missing = Names { function: "no-such-fn".into(), ..names };
     assert!(aws_calibration::calibrate(&facts, &missing, Some(&url), &results, (window, end), &sink).await.is_none());
+    let said = warnings.0.lock().unwrap().join("\n");
+    assert!(said.contains("/aws/lambda/no-such-fn") && said.contains("check the function name and region"), "{said}");
 }

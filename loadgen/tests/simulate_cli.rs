@@ -91,6 +91,7 @@ fn with_calibration(dir: &Path, cpu: bool) -> PathBuf {
             overrides: Vec::new(),
             account: Throttle { rate: 10_000.0, burst: 5_000 },
         }),
+        assumed: Vec::new(),
         // A new on-demand table's warm throughput, as the local stack limits it by default.
         dynamodb: Some(TableLimits {
             read_units_per_s: 12_000.0,
@@ -572,10 +573,45 @@ fn a_small_provisioned_table_throttles_where_on_demand_does_not_and_bills_by_the
     doc.calibration.as_mut().unwrap().dynamodb = None;
     let bare = dir.join("bare.json");
     doc.write(&bare).unwrap();
-    let (code, _, stderr) = simulate(&[bare.to_str().unwrap(), "--set", "dynamodb_capacity=20/1"]);
+    let (code, _, stderr) = simulate(&[bare.to_str().unwrap(), "--set", "dynamodb_capacity=on-demand"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("DynamoDB limits"), "{stderr}");
+    // A provisioned table is what the what-if says: the units are all it needs.
+    let (code, _, stderr) =
+        simulate(&[bare.to_str().unwrap(), "--set", "dynamodb_capacity=20/1", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(read(&out).1.configurations[0].dynamodb_throttled > 0.1);
     let (code, stdout, stderr) = simulate(&[bare.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("DynamoDB is not simulated"), "{stdout}");
+}
+
+#[test]
+fn a_latency_threshold_alone_never_recommends_refusing_the_traffic() {
+    let dir = tempdir("latency-only");
+    let results = calibrated(&dir);
+    let only = dir.join("latency.toml");
+    std::fs::write(
+        &only,
+        SCENARIO.replace("\"throttles.rate\" = \"< 1%\"\n", "").replace("\"errors.rate\" = \"< 1%\"\n", ""),
+    )
+    .unwrap();
+    let out = dir.join("l");
+    let (code, _, stderr) = simulate(&[
+        results.to_str().unwrap(),
+        "--scenario",
+        only.to_str().unwrap(),
+        "--set",
+        "reserved_concurrency=1,50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, sim) = read(&out);
+    // One environment serves its few requests fast and refuses the rest: it passes the latency
+    // threshold and costs least, and is still not the recommendation.
+    let one = &sim.configurations[0];
+    assert!(one.thresholds.iter().all(|t| t.passed) && one.lambda_throttled > 0.5, "{one:?}");
+    assert_eq!(sim.recommended, Some(1), "{}", sim.recommendation);
+    assert!(sim.recommendation.contains("keeps throttles under 1%"), "{}", sim.recommendation);
 }

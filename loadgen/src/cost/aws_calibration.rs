@@ -73,6 +73,13 @@ pub async fn calibrate(
         }
     };
     let w = lambda_log::from_text(&log.head, &log.tail, log.insights.as_deref());
+    // REPORT lines say the memory the function ran with; it beats what the run was told.
+    let logged_mb = log.tail.lines().find_map(|l| {
+        l.split('\t')
+            .find_map(|f| f.strip_prefix("Memory Size: "))
+            .and_then(|v| v.trim_end_matches(" MB").parse::<u32>().ok())
+    });
+    let facts = &FunctionFacts { memory_mb: logged_mb.unwrap_or(facts.memory_mb), ..facts.clone() };
     let run = RunFacts {
         overheads_ms: (0.0, 0.0),
         // Lambda's CPU share: memory ÷ 1,769 MB, a single-threaded handler using one core at most.
@@ -83,19 +90,38 @@ pub async fn calibrate(
         platform_spread: None,
     };
     let Some(mut c) = calibrate::calibration(&limits(facts), &w, &run) else {
-        sink.event(Event::LogsFailed { reason: format!("{group} has no REPORT line in the measured window") });
+        sink.event(Event::LogsFailed {
+            reason: format!(
+                "{group} has no REPORT line in the measured window{} (a function with the JSON log format writes \
+                 platform.report records instead, which are not read yet)",
+                if log.truncated { ", and its read stopped at the limit" } else { "" }
+            ),
+        });
         return None;
     };
+    let answered = results.totals.requests - results.totals.by_class[crate::record::Class::TransportError];
+    c.assumed = [
+        (facts.reserved_concurrency.is_none(), "reservation (the account's pool)"),
+        (logged_mb.is_none(), "memory"),
+        (true, "account concurrency and scaling rate (AWS's defaults)"),
+        (true, "keep-warm (300 s)"),
+        (true, "invoke overhead and cold-start platform time (0: a cold start costs INIT alone)"),
+    ]
+    .into_iter()
+    .filter(|(assumed, _)| *assumed)
+    .map(|(_, what)| what.to_owned())
+    .collect();
     c.source = format!(
-        "REPORT lines of CloudWatch Logs {group}, measured window ({} read{}); limits: {}, AWS's default account \
-         concurrency and scaling rate, keep-warm 300 s assumed; invoke overhead and cold-start platform time not \
-         visible (0)",
+        "REPORT lines of CloudWatch Logs {group}, measured window ({} read for {answered} responses the client saw{}{}); \
+         {}, {} MB",
         c.invocations,
         if log.truncated { ", truncated at the read limit" } else { "" },
+        log.insights_error.as_ref().map(|e| format!("; Lambda Insights not read: {e}")).unwrap_or_default(),
         match facts.reserved_concurrency {
-            Some(r) => format!("reserved concurrency {r} and {} MB as the run was told", facts.memory_mb),
-            None => format!("no reservation known (the account's pool) and {} MB", facts.memory_mb),
-        }
+            Some(r) => format!("reserved concurrency {r}"),
+            None => "no reservation known".to_owned(),
+        },
+        facts.memory_mb,
     );
     if let Some(cpu) = c.cpu.as_mut() {
         cpu.source = "Lambda Insights performance events (cpu_total_time) of /aws/lambda-insights".into();

@@ -5,8 +5,8 @@
 //!
 //! Doubt: Lambda writes a REPORT line when an invocation ends and CloudWatch Logs shows it
 //! seconds later; [`fetch`] reads once, after the metrics pull has waited for CloudWatch, so a
-//! few of the last invocations may be missing. They are counted: the calibration says how many
-//! REPORT lines it read against the invocations the client saw.
+//! few of the last invocations may be missing. The calibration's source says how many REPORT
+//! lines it read against the responses the client saw.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -41,6 +41,9 @@ pub struct FunctionLog {
     pub insights: Option<String>,
     /// True when a log group had more than [`MAX_EVENTS`] events and the rest were not read.
     pub truncated: bool,
+    /// Why the Lambda Insights events could not be read, when they could not (the REPORT lines
+    /// still calibrate; only the CPU time is missing).
+    pub insights_error: Option<String>,
 }
 
 /// Where and what to read.
@@ -142,18 +145,31 @@ pub async fn fetch(q: &LogsQuery<'_>) -> Result<FunctionLog, LogsError> {
     let (start, window, end) = (millis(q.times.0), millis(q.times.1), millis(q.times.2));
     let mut log = FunctionLog::default();
     let group = format!("/aws/lambda/{}", q.function);
-    let reports = events(&c, &group, "REPORT", (start, end), &mut log.truncated)
-        .await?
-        .ok_or_else(|| LogsError::Filter { group: group.clone(), why: "the log group does not exist".into() })?;
+    let reports =
+        events(&c, &group, "REPORT", (start, end), &mut log.truncated).await?.ok_or_else(|| LogsError::Filter {
+            group: group.clone(),
+            why: format!(
+                "the log group does not exist in {}: check the function name and region (a function logging to a \
+                 custom log group is not read)",
+                q.region
+            ),
+        })?;
     for (t, m) in reports.iter().filter(|(_, m)| m.starts_with("REPORT ")) {
         let part = if *t < window { &mut log.head } else { &mut log.tail };
         part.push_str(m);
         part.push('\n');
     }
-    // Every function's events share the group: the pattern narrows the read on AWS, and the
-    // name is checked here as well.
-    let pattern = format!("{{ $.function_name = \"{}\" }}", q.function);
-    let insights = events(&c, "/aws/lambda-insights", &pattern, (window, end), &mut log.truncated).await?;
+    // Every function's events share the group: the pattern narrows the read on AWS (for a name
+    // Lambda allows; anything else could break the pattern), and the name is checked here too.
+    let plain = q.function.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let pattern = if plain { format!("{{ $.function_name = \"{}\" }}", q.function) } else { String::new() };
+    let insights = match events(&c, "/aws/lambda-insights", &pattern, (window, end), &mut log.truncated).await {
+        Ok(found) => found,
+        Err(e) => {
+            log.insights_error = Some(e.to_string());
+            None
+        }
+    };
     log.insights = insights.map(|all| {
         let mine = all
             .into_iter()

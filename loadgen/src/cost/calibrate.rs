@@ -191,6 +191,7 @@ pub fn calibration(limits: &FunctionLimits, window: &LogWindow, facts: &RunFacts
         requests,
         gateway: facts.gateway.clone(),
         dynamodb: facts.table,
+        assumed: Vec::new(),
     })
 }
 

@@ -70,7 +70,10 @@ fn cpu_of(text: &str, ids: &HashSet<&str>) -> (u64, f64) {
 
 /// A field of a REPORT line in ms (`Duration: 2.50 ms`).
 fn field_ms(line: &str, name: &str) -> Option<f64> {
-    line.split('\t').find_map(|f| f.strip_prefix(name)).and_then(|v| v.trim_end_matches(" ms").parse::<f64>().ok())
+    line.split('\t')
+        .find_map(|f| f.strip_prefix(name))
+        .and_then(|v| v.trim_end_matches(" ms").parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
 }
 
 /// What the log gained since `offset`; `None` when the log cannot be read.

@@ -69,6 +69,10 @@ pub struct Calibration {
     /// was recorded (the gateway is then not simulated).
     #[serde(default)]
     pub gateway: Option<GatewayLimits>,
+    /// What the calibration assumed rather than measured (an AWS run's reservation when it was
+    /// not told it, say); empty for a local-stack run, which knows its stack.
+    #[serde(default)]
+    pub assumed: Vec<String>,
     /// The table's throughput limits; absent for a document from before they were recorded or
     /// a target whose table is not known (DynamoDB is then not simulated).
     #[serde(default)]

@@ -29,6 +29,8 @@ pub struct Layers {
     pub gateway: bool,
     /// The DynamoDB table.
     pub table: bool,
+    /// The function's concurrency limit (an AWS run not told its reservation assumed it).
+    pub function: bool,
 }
 
 /// Whether the model answers `t` for `plan`: a figure it simulates, of an open-model phase the
@@ -41,7 +43,7 @@ pub fn simulated(t: &Threshold, plan: &Plan, layers: Layers) -> bool {
     }
     match &t.metric {
         // Every layer's throttles: only where every layer is simulated.
-        Metric::ThrottleRate => layers.gateway && layers.table,
+        Metric::ThrottleRate => layers.gateway && layers.table && layers.function,
         Metric::Latency { .. }
         | Metric::ColdStartCount
         | Metric::ColdStartRate
@@ -49,9 +51,9 @@ pub fn simulated(t: &Threshold, plan: &Plan, layers: Layers) -> bool {
         | Metric::AchievedRate => true,
         Metric::ClassRate { class } | Metric::ClassCount { class } => {
             match class {
-                Class::LambdaThrottled => true,
+                Class::LambdaThrottled => layers.function,
                 // Ok is what no layer refused: every layer must be simulated.
-                Class::Ok => layers.gateway && layers.table,
+                Class::Ok => layers.gateway && layers.table && layers.function,
                 Class::ApigwThrottled => layers.gateway,
                 Class::DynamodbThrottled => layers.table,
                 _ => false,

@@ -8,6 +8,7 @@ use super::setup::{Prepared, Setup};
 use crate::cost::calibrate;
 use crate::cost::prices::RegionPrices;
 use crate::cost::simulated::{self, Counted};
+use crate::record::Class;
 use crate::results::summary::Stats;
 use crate::scenario::{Metric, Plan};
 use crate::simulate::gate;
@@ -162,8 +163,6 @@ pub fn situational(s: &Setup) -> Vec<String> {
              function is simulated, with no gateway in front.",
             source.name
         ));
-    } else if !s.gateway_known {
-        out.push("API Gateway is not simulated: the calibration does not record its throttling.".into());
     }
     if s.table_known && calibrate::table_units(s.cal(), source).is_none() {
         out.push(
@@ -194,17 +193,21 @@ pub fn situational(s: &Setup) -> Vec<String> {
 }
 
 /// The cheapest month among the configurations that pass every threshold the model answers
-/// (or, when the scenario has none, that keep throttles under 1%), and why. Traffic is what is
+/// and — unless one of them bounds throttles — keep throttles under 1%, and why. Traffic is what is
 /// expected, not chosen: with several factors, the settings must pass at every one, and the
 /// cheapest month at the highest factor wins.
 pub fn recommend(out: &[SimulatedConfiguration], plan: &Plan, layers: gate::Layers) -> (Option<usize>, String) {
-    let gated = plan.thresholds.iter().any(|t| gate::simulated(t, plan, layers));
+    let simulated: Vec<_> = plan.thresholds.iter().filter(|t| gate::simulated(t, plan, layers)).collect();
+    let gated = !simulated.is_empty();
+    // A configuration that refuses most requests is cheap: unless a threshold says how many may
+    // be refused, it must keep throttles under 1% as well.
+    let says_throttles = simulated.iter().any(|t| {
+        matches!(&t.metric, Metric::ThrottleRate)
+            || matches!(&t.metric, Metric::ClassRate { class } | Metric::ClassCount { class } if class.is_throttle() || *class == Class::Ok)
+    });
+    let under_1pct = |c: &SimulatedConfiguration| c.lambda_throttled + c.apigw_throttled + c.dynamodb_throttled < 0.01;
     let passes = |c: &SimulatedConfiguration| {
-        if gated {
-            c.thresholds.iter().all(|t| t.passed)
-        } else {
-            c.lambda_throttled + c.apigw_throttled + c.dynamodb_throttled < 0.01
-        }
+        (!gated || c.thresholds.iter().all(|t| t.passed)) && (says_throttles || under_1pct(c))
     };
     let top = out.iter().map(|c| c.traffic).fold(0.0, f64::max);
     let several = out.iter().any(|c| c.traffic != top);
@@ -221,6 +224,7 @@ pub fn recommend(out: &[SimulatedConfiguration], plan: &Plan, layers: gate::Laye
         .map(|(i, _)| i);
     let mut rule = if gated {
         format!("passes the scenario's {} simulated threshold(s)", out.first().map_or(0, |c| c.thresholds.len()))
+            + if says_throttles { "" } else { " and keeps throttles under 1% (no threshold bounds them)" }
     } else {
         "keeps throttles under 1% (the scenario has no threshold the model answers)".to_owned()
     };

@@ -6,25 +6,38 @@ use super::setup::Setup;
 use crate::simulate::hold::Empirical;
 use crate::simulate::memory::CpuModel;
 
+/// What is simulated around Lambda's admission and what is not, layer by layer.
+fn layers(setup: &Setup) -> String {
+    let gateway = if setup.gateway_known { "API Gateway's route and account throttling (429), " } else { "" };
+    let mut out = format!(
+        "Simulated: {gateway}Lambda's admission (concurrency, invocation rate, scaling rate, provisioned \
+         environments, keep-warm)"
+    );
+    if setup.table_known {
+        out.push_str(
+            " and the DynamoDB table's read and write throughput, each call retried as the SDK does (3 attempts, \
+             20 ms backoff doubling, capped at 200 ms, full jitter) before the function answers dynamodb_throttled. \
+             Not modelled: per-partition limits (hot keys), the SDK's retry quota, a provisioned table's burst \
+             capacity (best effort on AWS, not counted on here), and the seeding's writes to the table (the phases \
+             start with it full).",
+        );
+    } else {
+        out.push_str(
+            ". DynamoDB is not simulated (every admitted request is served): the calibration does not record the \
+             table's limits or the units each request consumed.",
+        );
+    }
+    if !setup.gateway_known {
+        out.push_str(" API Gateway is not simulated: the calibration does not record its throttling.");
+    }
+    out
+}
+
 /// The notes for a simulation.
 pub fn notes(setup: &Setup) -> Vec<String> {
     let (doc, cal, holds, prepared) = (&setup.doc, setup.cal(), &setup.holds, &setup.prepared);
     let mut n = vec![
-        if setup.table_known {
-            "Simulated: API Gateway's route and account throttling (429), Lambda's admission (concurrency, \
-             invocation rate, scaling rate, provisioned environments, keep-warm) and the DynamoDB table's read and \
-             write throughput, each call retried as the SDK does (3 attempts, 20 ms backoff doubling, capped at \
-             200 ms, full jitter) before the function answers dynamodb_throttled. Not modelled: per-partition \
-             limits (hot keys), the SDK's retry quota, a provisioned table's burst capacity (best effort on \
-             AWS, not counted on here), and the seeding's writes to the table (the phases start with it full)."
-                .to_owned()
-        } else {
-            "Simulated: API Gateway's route and account throttling (429) and Lambda's admission (concurrency, \
-             invocation rate, scaling rate, provisioned environments, keep-warm). DynamoDB is not simulated (every \
-             admitted request is served): the calibration does not record the table's limits or the units each \
-             request consumed."
-                .to_owned()
-        },
+        layers(setup),
         format!(
             "Hold times: handler durations (mean {:.1} ms) plus the invoke overhead ({:.1} ms){}. Ok latency adds \
              the run's mean wait beyond the hold ({:.1} ms: network, API Gateway) as a constant.",
@@ -51,6 +64,13 @@ pub fn notes(setup: &Setup) -> Vec<String> {
     ];
     if !cal.source.contains("local stack") {
         n.push(format!("Calibration: {}.", cal.source));
+    }
+    if !cal.assumed.is_empty() {
+        n.push(format!(
+            "Assumed, not measured: {}{}.",
+            cal.assumed.join("; "),
+            if setup.function_known { "" } else { " — Lambda throttle thresholds are not checked" }
+        ));
     }
     if let Some(from) = &setup.whatifs_from {
         n.push(format!("What-ifs from {from} (any what-if on the command line replaces them)."));

@@ -61,6 +61,8 @@ pub struct Setup {
     pub gateway_known: bool,
     /// Whether the table is simulated.
     pub table_known: bool,
+    /// Whether the function's concurrency limit is known (not assumed).
+    pub function_known: bool,
     /// Where the what-ifs came from when a scenario's `[simulate]` table gave them.
     pub whatifs_from: Option<String>,
 }
@@ -68,7 +70,11 @@ pub struct Setup {
 impl Setup {
     /// The layers around the function that are simulated.
     pub fn layers(&self) -> crate::simulate::gate::Layers {
-        crate::simulate::gate::Layers { gateway: self.gateway_known, table: self.table_known }
+        crate::simulate::gate::Layers {
+            gateway: self.gateway_known,
+            table: self.table_known,
+            function: self.function_known,
+        }
     }
 
     /// The calibration (present: [`build`] checked it).
@@ -106,6 +112,12 @@ pub fn build(results: &Path, ask: &Ask) -> Result<Setup, Error> {
     }
     let traffic =
         ask.traffic.as_deref().map(whatif::traffic_list).transpose().map_err(SimulateError::from)?.unwrap_or_default();
+    // Another local-stack scenario brings its own limits; the run's may be assumed (AWS).
+    let assumed = cal.assumed.iter().any(|a| a.starts_with("reservation"));
+    let function_known = match &other {
+        Some(o) => o.plan.target.url.is_none() || !assumed,
+        None => !assumed,
+    };
     let Base { plan: mut source, function: base, gateway, table } = match other {
         Some(o) => o,
         None => Base {
@@ -154,6 +166,7 @@ pub fn build(results: &Path, ask: &Ask) -> Result<Setup, Error> {
     Ok(Setup {
         gateway_known: gateway.is_some(),
         table_known,
+        function_known,
         whatifs_from,
         doc,
         ask,
@@ -295,6 +308,11 @@ fn table(
     results: &Path,
 ) -> Result<Option<TableSpec>, Error> {
     let missing = |why: &str| SimulateError::NoTable { file: results.to_path_buf(), why: why.into() };
+    // A provisioned table is what the what-if says: only the units must be known.
+    if let (Some(TableCapacity::Provisioned { read, write }), Some(units)) = (c.dynamodb, units) {
+        let capacity = Capacity { read_per_s: read, write_per_s: write, provisioned: true };
+        return Ok(Some(TableSpec { capacity, retry: Retry::default(), units: units.clone() }));
+    }
     let (Some(limits), Some(units)) = (limits, units) else {
         return match (c.dynamodb, limits) {
             (None, _) => Ok(None),
