@@ -199,16 +199,26 @@ pub fn situational(s: &Setup) -> Vec<String> {
 pub fn recommend(out: &[SimulatedConfiguration], plan: &Plan, layers: gate::Layers) -> (Option<usize>, String) {
     let simulated: Vec<_> = plan.thresholds.iter().filter(|t| gate::simulated(t, plan, layers)).collect();
     let gated = !simulated.is_empty();
-    // A configuration that refuses most requests is cheap: unless a threshold says how many may
-    // be refused, it must keep throttles under 1% as well.
-    let says_throttles = simulated.iter().any(|t| {
-        matches!(&t.metric, Metric::ThrottleRate)
-            || matches!(&t.metric, Metric::ClassRate { class } | Metric::ClassCount { class } if class.is_throttle() || *class == Class::Ok)
-    });
-    let under_1pct = |c: &SimulatedConfiguration| c.lambda_throttled + c.apigw_throttled + c.dynamodb_throttled < 0.01;
-    let passes = |c: &SimulatedConfiguration| {
-        (!gated || c.thresholds.iter().all(|t| t.passed)) && (says_throttles || under_1pct(c))
+    // A configuration that refuses most requests is cheap: the throttles of every layer no
+    // threshold bounds must stay under 1% as well.
+    let bounds = |layer: Class| {
+        simulated.iter().any(|t| match &t.metric {
+            Metric::ThrottleRate => true,
+            Metric::ClassRate { class } | Metric::ClassCount { class } => *class == layer || *class == Class::Ok,
+            _ => false,
+        })
     };
+    let free = [Class::ApigwThrottled, Class::LambdaThrottled, Class::DynamodbThrottled].map(|l| !bounds(l));
+    let says_throttles = !free.iter().any(|f| *f);
+    let unbounded = |c: &SimulatedConfiguration| {
+        [c.apigw_throttled, c.lambda_throttled, c.dynamodb_throttled]
+            .iter()
+            .zip(free)
+            .filter(|(_, f)| *f)
+            .map(|(v, _)| v)
+            .sum::<f64>()
+    };
+    let passes = |c: &SimulatedConfiguration| (!gated || c.thresholds.iter().all(|t| t.passed)) && unbounded(c) < 0.01;
     let top = out.iter().map(|c| c.traffic).fold(0.0, f64::max);
     let several = out.iter().any(|c| c.traffic != top);
     let best = out
@@ -224,7 +234,7 @@ pub fn recommend(out: &[SimulatedConfiguration], plan: &Plan, layers: gate::Laye
         .map(|(i, _)| i);
     let mut rule = if gated {
         format!("passes the scenario's {} simulated threshold(s)", out.first().map_or(0, |c| c.thresholds.len()))
-            + if says_throttles { "" } else { " and keeps throttles under 1% (no threshold bounds them)" }
+            + if says_throttles { "" } else { " and keeps the throttles no threshold bounds under 1%" }
     } else {
         "keeps throttles under 1% (the scenario has no threshold the model answers)".to_owned()
     };
