@@ -82,20 +82,8 @@ fn report(id: usize, duration_ms: f64, init_ms: Option<f64>) -> String {
 #[ignore = "needs moto_server; .ci/run installs moto and runs it"]
 async fn a_deployed_functions_log_calibrates_the_run_as_the_local_stacks_does() {
     let (_moto, url) = moto();
-    // Static dummy credentials and a region: the SDK never looks for real ones, nor at the
-    // instance-metadata address.
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&url)
-        .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new("test", "test", None, None, "test"))
-        .load()
-        .await;
+    // Static dummy credentials and a region, as every client aimed at loopback gets.
+    let config = loadgen::cost::sdk::config(Some(&url), "us-east-1").await;
     let c = aws_sdk_cloudwatchlogs::Client::new(&config);
     let start = SystemTime::now() - Duration::from_secs(600);
     let window = start + Duration::from_secs(120);

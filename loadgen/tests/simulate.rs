@@ -49,15 +49,7 @@ fn poisson_arrivals_with_exponential_holds_lose_what_erlang_b_says() {
     for (c, rate) in [(10u32, 8.0), (5, 6.0), (20, 15.0)] {
         let warm = exponential(1.0, 200_000, u64::from(c));
         let a = rate * warm.mean();
-        let holds = Holds {
-            warm: warm.into(),
-            init: None,
-            overhead_s: 0.0,
-            platform_s: 0.0,
-            client_s: 0.0,
-            seeding: None,
-            platform: None,
-        };
+        let holds = Holds::drawn(warm, None);
         let mut f = FunctionModel::new(spec(c));
         let (offered, throttled) = drive(&mut f, Load::Constant { rate }, 6000, Arrivals::Poisson, &holds);
         let simulated = throttled as f64 / offered as f64;
@@ -76,29 +68,13 @@ fn poisson_arrivals_with_exponential_holds_lose_what_erlang_b_says() {
 fn even_arrivals_with_constant_holds_below_capacity_lose_nothing() {
     // 60/s held 130 ms needs 7.8 environments: 8 suffice when arrivals are evenly spaced,
     // where Erlang B (Poisson) predicts a quarter refused.
-    let holds = Holds {
-        warm: Empirical::constant(0.130).into(),
-        init: None,
-        overhead_s: 0.0,
-        platform_s: 0.0,
-        client_s: 0.0,
-        seeding: None,
-        platform: None,
-    };
+    let holds = Holds::drawn(Empirical::constant(0.130), None);
     let mut f = FunctionModel::new(spec(8));
     let (offered, throttled) = drive(&mut f, Load::Constant { rate: 60.0 }, 60, Arrivals::Even, &holds);
     assert_eq!((offered, throttled), (3600, 0));
     assert!(erlang_b_by_definition(8, 60.0 * 0.130) > 0.2);
     // Past capacity the same arrivals do throttle: the check can fail.
-    let holds = Holds {
-        warm: Empirical::constant(0.140).into(),
-        init: None,
-        overhead_s: 0.0,
-        platform_s: 0.0,
-        client_s: 0.0,
-        seeding: None,
-        platform: None,
-    };
+    let holds = Holds::drawn(Empirical::constant(0.140), None);
     let mut f = FunctionModel::new(spec(8));
     let (_, throttled) = drive(&mut f, Load::Constant { rate: 60.0 }, 60, Arrivals::Even, &holds);
     assert!(throttled > 0);
@@ -107,15 +83,7 @@ fn even_arrivals_with_constant_holds_below_capacity_lose_nothing() {
 #[test]
 fn simulated_concurrency_obeys_littles_law() {
     // L = λ·W: at 50/s held 0.2 s on average, 10 environments busy on average.
-    let holds = Holds {
-        warm: exponential(0.2, 100_000, 3).into(),
-        init: None,
-        overhead_s: 0.0,
-        platform_s: 0.0,
-        client_s: 0.0,
-        seeding: None,
-        platform: None,
-    };
+    let holds = Holds::drawn(exponential(0.2, 100_000, 3), None);
     let w = holds.warm.mean();
     let mut f = FunctionModel::new(spec(1000));
     let mut pacer =
@@ -163,15 +131,7 @@ name = "r"
 path = "/health"
 "#;
     let plan = Plan::from_str(Path::new("ramp-like.toml"), text, &|_| None).unwrap();
-    let holds = Holds {
-        warm: Empirical::constant(0.1).into(),
-        init: Some(Empirical::constant(0.2)),
-        overhead_s: 0.0,
-        platform_s: 0.0,
-        client_s: 0.0,
-        seeding: None,
-        platform: None,
-    };
+    let holds = Holds::drawn(Empirical::constant(0.1), Some(Empirical::constant(0.2)));
     let w = schedule::run(&plan, &spec(8), &holds, 1);
     let labels: Vec<&str> = w.iter().map(|w| w.label.as_str()).collect();
     assert_eq!(labels, ["low", "steps step 1/2", "steps step 2/2", "ramp"]);
@@ -208,15 +168,7 @@ path = "/items/{{id}}"
 "#
         )
     };
-    let holds = Holds {
-        warm: Empirical::constant(0.1).into(),
-        init: Some(Empirical::constant(0.2)),
-        overhead_s: 0.0,
-        platform_s: 0.0,
-        client_s: 0.0,
-        seeding: None,
-        platform: None,
-    };
+    let holds = Holds::drawn(Empirical::constant(0.1), Some(Empirical::constant(0.2)));
     let run = |items| {
         let plan = Plan::from_str(Path::new("seeded.toml"), &text(items), &|_| None).unwrap();
         schedule::run(&plan, &spec(8), &holds, 1)
@@ -247,15 +199,7 @@ name = "get"
 path = "/health"
 "#;
     let plan = Plan::from_str(Path::new("reads.toml"), text, &|_| None).unwrap();
-    let holds = Holds {
-        warm: Empirical::constant(0.01).into(),
-        init: None,
-        overhead_s: 0.0,
-        platform_s: 0.0,
-        client_s: 0.0,
-        seeding: None,
-        platform: None,
-    };
+    let holds = Holds::drawn(Empirical::constant(0.01), None);
     let table = |read_per_s: f64| TableSpec {
         capacity: Capacity { read_per_s, write_per_s: 100.0, provisioned: true },
         retry: Retry::default(),

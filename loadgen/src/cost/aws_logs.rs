@@ -64,27 +64,6 @@ fn millis(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-async fn client(q: &LogsQuery<'_>) -> Client {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .region(aws_config::Region::new(q.region.to_owned()));
-    if let Some(url) = q.endpoint {
-        loader = loader.endpoint_url(url).credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "loadgen-test",
-        ));
-    }
-    Client::new(&loader.load().await)
-}
-
 /// Every event of `group` matching `pattern` in `[from, to)` ms, as `(timestamp, message)`;
 /// `Ok(None)` when the group does not exist.
 async fn events(
@@ -141,7 +120,7 @@ struct Named {
 
 /// Reads the function's REPORT lines and Lambda Insights events around the run.
 pub async fn fetch(q: &LogsQuery<'_>) -> Result<FunctionLog, LogsError> {
-    let c = client(q).await;
+    let c = Client::new(&super::sdk::config(q.endpoint, q.region).await);
     let (start, window, end) = (millis(q.times.0), millis(q.times.1), millis(q.times.2));
     let mut log = FunctionLog::default();
     let group = format!("/aws/lambda/{}", q.function);

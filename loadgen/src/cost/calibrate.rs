@@ -3,7 +3,7 @@
 //! the simulator's function and hold times. The knee goes through both, so it uses exactly what
 //! results.json keeps.
 
-use super::kind_durations::{ranked_onto, shifted};
+use super::kind_durations::ranked_onto;
 use super::lambda_log::LogWindow;
 use hdrhistogram::Histogram;
 
@@ -159,9 +159,8 @@ pub fn calibration(limits: &FunctionLimits, window: &LogWindow, facts: &RunFacts
     // lengthen every simulated hold's tail.
     let kinds: Vec<&KindLatency> = facts.ok_latency.iter().filter(|k| !k.latency_us.is_empty()).collect();
     let latencies: Vec<&Histogram<u64>> = kinds.iter().map(|k| &k.latency_us).collect();
-    let mapped = ranked_onto(&latencies, &window.durations_us).unwrap_or_else(|| {
-        kinds.iter().map(|k| shifted(&k.latency_us, (client_overhead_ms + overhead) * 1e3)).collect()
-    });
+    // Without ok responses there is no kind to map (the REPORT durations are never empty here).
+    let mapped = ranked_onto(&latencies, &window.durations_us).unwrap_or_default();
     let requests = kinds
         .iter()
         .zip(&mapped)
@@ -226,7 +225,7 @@ pub fn model(c: &Calibration) -> Result<(FunctionSpec, Holds), Damaged> {
         platform: c
             .cold_platform_spread
             .filter(|s| s.median_ms > 0.0)
-            .map(|s| Empirical::log_normal(s.median_ms / 1e3, s.p99_ms / 1e3)),
+            .map(|s| Empirical::profile_delay(s.median_ms, s.p99_ms)),
         client_s: c.client_overhead_ms / 1e3,
         seeding: if c.seeding_durations_us.is_empty() {
             None

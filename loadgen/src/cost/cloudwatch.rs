@@ -155,26 +155,11 @@ fn queries(names: &Names, period: i32, local: bool) -> Vec<MetricDataQuery> {
 }
 
 async fn client(source: &Source, region: &str) -> aws_sdk_cloudwatch::Client {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .region(aws_config::Region::new(region.to_owned()));
-    if let Source::Local(url) = source {
-        // The local stack checks nothing, but the SDK must sign with something, and must never
-        // look for credentials on the instance-metadata address.
-        loader = loader.endpoint_url(url).credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "loadgen-local",
-        ));
-    }
-    aws_sdk_cloudwatch::Client::new(&loader.load().await)
+    let endpoint = match source {
+        Source::Local(url) => Some(url.as_str()),
+        Source::Aws => None,
+    };
+    aws_sdk_cloudwatch::Client::new(&super::sdk::config(endpoint, region).await)
 }
 
 fn secs(t: SystemTime) -> i64 {

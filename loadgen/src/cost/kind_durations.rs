@@ -1,18 +1,7 @@
 //! A request kind's handler durations from what its client waited: ranked among every kind's
-//! ok latencies and mapped onto the REPORT lines' durations at the same rank (or, without
-//! REPORT durations, shifted by the client's mean wait beyond the hold).
+//! ok latencies and mapped onto the REPORT lines' durations at the same rank.
 
 use hdrhistogram::Histogram;
-
-/// `h` with every value less `by_us`, at least 1 µs.
-pub(super) fn shifted(h: &Histogram<u64>, by_us: f64) -> Histogram<u64> {
-    let mut out = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
-    for v in h.iter_recorded() {
-        let value = h.median_equivalent(v.value_iterated_to()) as f64;
-        out.saturating_record_n(((value - by_us).round() as u64).max(1), v.count_at_value());
-    }
-    out
-}
 
 /// Each kind's latencies mapped rank for rank onto `durations`: a latency at quantile q of
 /// every kind's latencies together becomes the duration at quantile q (the midpoint of its

@@ -66,25 +66,14 @@ impl Empirical {
         Empirical::with_table(vec![seconds.max(0.0)])
     }
 
-    /// A log-normal with this median and 99th percentile (s), as the local stack's latency
-    /// profile draws its delays: 8,192 draws from a fixed seed, so the same calibration always
-    /// gives the same table. A constant when the spread is not positive.
-    pub fn log_normal(median_s: f64, p99_s: f64) -> Empirical {
-        // z(0.99) of the standard normal.
-        const Z99: f64 = 2.326_347_874;
-        if !(median_s > 0.0 && p99_s > median_s) {
-            return Empirical::constant(median_s.max(0.0));
-        }
-        let sigma = (p99_s / median_s).ln() / Z99;
-        let mut rng = fastrand::Rng::with_seed(0x109_4045);
-        let draws: Vec<f64> = (0..8_192)
-            .map(|_| {
-                let (u1, u2) = (rng.f64(), rng.f64());
-                let z = (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                (median_s.ln() + sigma * z).exp().min(60.0)
-            })
-            .collect();
-        Empirical::from_samples(&draws).unwrap_or_else(|| Empirical::constant(median_s))
+    /// A latency profile's delay of this median and 99th percentile (ms): 8,192 draws from the
+    /// local stack's own sampler (the log-normal it delays by) with a fixed seed, so the same
+    /// calibration always gives the same table. A constant when the spread is not positive.
+    pub fn profile_delay(median_ms: f64, p99_ms: f64) -> Empirical {
+        let dist = local_stack::profile::Dist { median_ms, p99_ms };
+        let sampler = local_stack::profile::Sampler::new(0x109_4045);
+        let draws: Vec<f64> = (0..8_192).map(|_| sampler.sample(&dist).as_secs_f64()).collect();
+        Empirical::from_samples(&draws).unwrap_or_else(|| Empirical::constant(median_ms.max(0.0) / 1e3))
     }
 
     fn with_table(table: Vec<f64>) -> Empirical {

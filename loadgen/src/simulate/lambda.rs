@@ -59,6 +59,20 @@ pub struct Holds {
 }
 
 impl Holds {
+    /// Holds of handler durations `warm` and INIT `init`, with no overheads and no seeding of
+    /// their own: what the model's tests and benchmarks start from.
+    pub fn drawn(warm: impl Into<Mix>, init: Option<Empirical>) -> Holds {
+        Holds {
+            warm: warm.into(),
+            init,
+            overhead_s: 0.0,
+            platform_s: 0.0,
+            platform: None,
+            client_s: 0.0,
+            seeding: None,
+        }
+    }
+
     /// These holds with the handler's part of every warm hold multiplied by `factor` (the
     /// invoke overhead, INIT and the platform's part unchanged).
     pub fn with_duration_factor(&self, factor: f64) -> Holds {
@@ -267,15 +281,7 @@ mod tests {
     }
 
     fn holds(s: f64) -> Holds {
-        Holds {
-            warm: Empirical::constant(s).into(),
-            init: Some(Empirical::constant(0.5)),
-            overhead_s: 0.0,
-            platform_s: 0.0,
-            client_s: 0.0,
-            seeding: None,
-            platform: None,
-        }
+        Holds::drawn(Empirical::constant(s), Some(Empirical::constant(0.5)))
     }
 
     #[test]
@@ -295,15 +301,7 @@ mod tests {
         // Concurrency 5 allows 50 invocations/s; 1 ms holds never fill 5 environments.
         let mut f = FunctionModel::new(spec(5));
         let mut rng = fastrand::Rng::with_seed(1);
-        let h = Holds {
-            warm: Empirical::constant(0.001).into(),
-            init: None,
-            overhead_s: 0.0,
-            platform_s: 0.0,
-            client_s: 0.0,
-            seeding: None,
-            platform: None,
-        };
+        let h = Holds::drawn(Empirical::constant(0.001), None);
         let served =
             (0..1000).filter(|i| !matches!(f.invoke(*i as f64 / 100.0, &h, &mut rng), Admission::Throttled(_))).count();
         // 10 s at 100/s: the bucket (burst 50) lets through 50 + 10 s × 50/s, less the first second's refill.

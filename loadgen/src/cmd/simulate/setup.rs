@@ -308,28 +308,23 @@ fn table(
     results: &Path,
 ) -> Result<Option<TableSpec>, Error> {
     let missing = |why: &str| SimulateError::NoTable { file: results.to_path_buf(), why: why.into() };
-    // A provisioned table is what the what-if says: only the units must be known.
-    if let (Some(TableCapacity::Provisioned { read, write }), Some(units)) = (c.dynamodb, units) {
-        let capacity = Capacity { read_per_s: read, write_per_s: write, provisioned: true };
-        return Ok(Some(TableSpec { capacity, retry: Retry::default(), units: units.clone() }));
-    }
-    let (Some(limits), Some(units)) = (limits, units) else {
-        return match (c.dynamodb, limits) {
-            (None, _) => Ok(None),
-            (Some(_), None) => {
-                Err(missing("the stack's DynamoDB limits, which this results.json does not record").into())
-            }
-            (Some(_), Some(_)) => {
-                Err(missing("the DynamoDB units each request consumed, which the run did not report").into())
-            }
+    let Some(units) = units else {
+        return match c.dynamodb {
+            None => Ok(None),
+            Some(_) => Err(missing("the DynamoDB units each request consumed, which the run did not report").into()),
         };
     };
-    let capacity = match c.dynamodb {
-        None | Some(TableCapacity::OnDemand) => {
-            Capacity { read_per_s: limits.read_units_per_s, write_per_s: limits.write_units_per_s, provisioned: false }
-        }
-        Some(TableCapacity::Provisioned { read, write }) => {
+    // A provisioned table is what the what-if says; on demand serves what the stack allows.
+    let capacity = match (c.dynamodb, limits) {
+        (Some(TableCapacity::Provisioned { read, write }), _) => {
             Capacity { read_per_s: read, write_per_s: write, provisioned: true }
+        }
+        (None | Some(TableCapacity::OnDemand), Some(l)) => {
+            Capacity { read_per_s: l.read_units_per_s, write_per_s: l.write_units_per_s, provisioned: false }
+        }
+        (None, None) => return Ok(None),
+        (Some(TableCapacity::OnDemand), None) => {
+            return Err(missing("the stack's DynamoDB limits, which this results.json does not record").into());
         }
     };
     Ok(Some(TableSpec { capacity, retry: Retry::default(), units: units.clone() }))
