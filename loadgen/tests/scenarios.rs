@@ -7,7 +7,8 @@
 //!
 //! It also validates `loadgen simulate` against the real thing: a steady run
 //! (`tests/data/calibrate.toml`) calibrates it, and spike, ramp and cold-start — simulated with
-//! `--scenario` from that calibration alone — must match their measured runs ([`validation`]).
+//! `--scenario` from that calibration alone — must match their measured runs, and hot-key,
+//! simulated from its own run, must throttle its hot key as the run did ([`validation`]).
 //!
 //! It takes about six minutes and a release build, so it is not in the default `cargo test`;
 //! `.ci/run` runs it: `cargo test -p loadgen --test scenarios -- --ignored`.
@@ -116,6 +117,9 @@ fn every_scenario_shows_what_its_header_says() {
             && validation::SIMULATED.contains(&name.as_str())
         {
             problems.extend(validation::disagreements(&loadgen, cal, &scenario, &name, &results, &dir));
+        }
+        if validation::SELF_SIMULATED.contains(&name.as_str()) {
+            problems.extend(validation::self_disagreements(&loadgen, &name, &out_dir, &results, &dir));
         }
     }
     assert!(problems.is_empty(), "scenarios whose runs do not show their headers:\n{}", problems.join("\n"));

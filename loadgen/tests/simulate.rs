@@ -204,6 +204,7 @@ path = "/health"
         capacity: Capacity { read_per_s, write_per_s: 100.0, provisioned: true },
         retry: Retry::default(),
         units: vec![Units { read: 2.0, write: 0.0, calls: 1 }],
+        partitions: None,
     };
     let run = |t: &TableSpec| {
         let around = schedule::Downstream { gateway: None, table: Some(t) };
@@ -223,4 +224,55 @@ path = "/health"
     assert!((half.units.0 - refilled).abs() < 0.05 * refilled, "{:?}", half.units);
     assert!(half.ok_latency_us.max() > 15_000, "a retried request held its environment longer");
     assert_eq!(half.ok_latency_us.len() + half.dynamodb_throttled, half.offered);
+}
+
+#[test]
+fn a_hot_key_is_throttled_per_request_while_the_table_has_room() {
+    use loadgen::simulate::dynamodb::{Capacity, Retry, TableSpec, Units};
+    use loadgen::simulate::partition::PartitionSpec;
+    // hot-key.toml's shape: 80% of `hot`'s reads on one of 200 items, `cold` always one other.
+    let text = r#"
+name = "hot"
+[data]
+items = 200
+distribution = "hot-set"
+hot_keys = 0.005
+hot_traffic = 0.8
+[[phase]]
+name = "flat"
+duration = "30s"
+rate = 200
+arrivals = "even"
+[[request]]
+name = "hot"
+weight = 9
+path = "/items/{id}"
+[[request]]
+name = "cold"
+weight = 1
+path = "/items/item-000150"
+"#;
+    let plan = Plan::from_str(Path::new("hot.toml"), text, &|_| None).unwrap();
+    let holds = Holds::drawn(Empirical::constant(0.01), None);
+    let one = Units { read: 1.0, write: 0.0, calls: 1 };
+    let table = |partition: f64| TableSpec {
+        capacity: Capacity { read_per_s: 12_000.0, write_per_s: 4_000.0, provisioned: false },
+        retry: Retry::default(),
+        units: vec![one, one],
+        partitions: Some(PartitionSpec::new((partition, 1_000.0), &plan.requests, 200, &plan.data.distribution)),
+    };
+    let run = |t: &TableSpec| {
+        let around = schedule::Downstream { gateway: None, table: Some(t) };
+        schedule::run_with(&plan, &spec(50), &holds, around, 1).remove(0)
+    };
+    // 144 reads/s of the hot item against 100: what it refuses is what exceeds the refill
+    // (30 s × 44, less the first second's bucket), of `hot`'s 5,400; `cold`'s 20/s never.
+    let w = run(&table(100.0));
+    let [hot, cold] = [w.by_request[0], w.by_request[1]];
+    assert_eq!(cold.dynamodb_throttled, 0);
+    let share = hot.dynamodb_throttled as f64 / hot.offered as f64;
+    assert!((0.20..0.25).contains(&share), "{share} of {hot:?}");
+    assert_eq!(w.dynamodb_throttled, hot.dynamodb_throttled);
+    // AWS's own 3,000 per key: nothing is refused.
+    assert_eq!(run(&table(3_000.0)).dynamodb_throttled, 0);
 }

@@ -87,7 +87,7 @@ pub struct TableLimits {
     pub read_units_per_s: f64,
     /// Write units per second.
     pub write_units_per_s: f64,
-    /// Read units per second one partition-key value serves (not simulated: keys are not drawn).
+    /// Read units per second one partition-key value serves (a hot key).
     pub partition_read_units_per_s: f64,
     /// Write units per second one partition-key value serves.
     pub partition_write_units_per_s: f64,

@@ -3,13 +3,19 @@
 //! its handler duration, and the SDK's retries of a throttled call — capped exponential
 //! backoff with full jitter — before the function gives up with `dynamodb_throttled`.
 //!
-//! Doubts, said in the simulation's notes too: per-partition limits (a hot key) are not
-//! modelled — the simulator does not draw keys; the SDK's retry quota (a token bucket per
+//! Each call is also held to the per-partition limits of the keys it touches
+//! ([`super::partition`]), where the plan's keys are known.
+//!
+//! Doubts, said in the simulation's notes too: the SDK's retry quota (a token bucket per
 //! client that stops retries after many throttles) is not modelled; a provisioned table's
 //! burst capacity (up to 300 s of unused capacity, used on a best-effort basis, per AWS) is not
-//! counted on, so a provisioned table here throttles a little sooner than AWS may.
+//! counted on, so a provisioned table here throttles a little sooner than AWS may; a
+//! BatchGetItem is admitted or refused whole, where DynamoDB returns the keys it could not
+//! serve as unprocessed and target-api retries those alone.
 
 use local_stack::rules::DebtBucket;
+
+use super::partition::{PartitionSpec, Partitions};
 
 /// How the function retries a throttled DynamoDB call: the SDK's standard mode as target-api
 /// configures it (`target-api/src/client.rs`: 3 attempts, 20 ms initial backoff, 200 ms cap).
@@ -75,6 +81,9 @@ pub struct TableSpec {
     pub retry: Retry,
     /// What each of the plan's requests asks, in the plan's order.
     pub units: Vec<Units>,
+    /// The per-partition limits and the keys each request touches, when the plan's keys are
+    /// known.
+    pub partitions: Option<PartitionSpec>,
 }
 
 /// The table's state at the current virtual time.
@@ -83,40 +92,78 @@ pub struct Table {
     read: DebtBucket,
     write: DebtBucket,
     retry: Retry,
+    units: Vec<Units>,
+    partitions: Option<Partitions>,
+    /// The keys of the invocation being served (kept to reuse its allocation).
+    keys: Vec<u64>,
 }
 
 impl Table {
-    /// A table serving `capacity`, its buckets full, retried as `retry` says.
-    pub fn new(capacity: Capacity, retry: Retry) -> Table {
-        Table { read: DebtBucket::new(capacity.read_per_s), write: DebtBucket::new(capacity.write_per_s), retry }
+    /// The table `spec` describes, every bucket full.
+    pub fn new(spec: &TableSpec) -> Table {
+        let c = spec.capacity;
+        Table {
+            read: DebtBucket::new(c.read_per_s),
+            write: DebtBucket::new(c.write_per_s),
+            retry: spec.retry,
+            units: spec.units.clone(),
+            partitions: spec.partitions.as_ref().map(Partitions::new),
+            keys: Vec::new(),
+        }
     }
 
-    /// An invocation starting its handler at `start`, for `duration_s`, making `units`' calls.
+    /// An invocation of the plan's request `request` starting its handler at `start`, for
+    /// `duration_s`.
     ///
     /// A call is made at its share of the duration (plus the backoffs before it) and admitted
-    /// while the balances it needs are positive, then debited (the emulator's rule). Calls are
-    /// evaluated when the invocation starts, so a later arrival may see a bucket already
-    /// advanced to a call's time: the refill is never lost, only seen up to one duration early.
-    pub fn serve(&mut self, start: f64, duration_s: f64, units: Units, rng: &mut fastrand::Rng) -> Served {
+    /// while the balances it needs are positive — the table's, and each key's it touches —
+    /// then debited (the emulator's rule). Calls are evaluated when the invocation starts, so a
+    /// later arrival may see a bucket already advanced to a call's time: the refill is never
+    /// lost, only seen up to one duration early.
+    pub fn serve(&mut self, start: f64, duration_s: f64, request: usize, rng: &mut fastrand::Rng) -> Served {
+        let units = self.units.get(request).copied().unwrap_or_default();
         if units.read <= 0.0 && units.write <= 0.0 {
             return Served { duration_s, throttled: false, units: (0.0, 0.0) };
         }
+        let mut keys = std::mem::take(&mut self.keys);
+        if let Some(p) = &self.partitions {
+            p.draw(request, rng, &mut keys);
+        }
+        let served = self.calls(start, duration_s, units, &keys, rng);
+        self.keys = keys;
+        served
+    }
+
+    /// The calls of one invocation, each with its share of `keys` (every key when there are
+    /// fewer keys than calls).
+    fn calls(&mut self, start: f64, duration_s: f64, units: Units, keys: &[u64], rng: &mut fastrand::Rng) -> Served {
         let calls = units.calls.max(1);
         let (read, write) = (units.read / f64::from(calls), units.write / f64::from(calls));
         let mut waited = 0.0;
         for call in 0..calls {
             let done = duration_s * f64::from(call) / f64::from(calls);
+            let own = if keys.len() >= calls as usize {
+                let (n, c) = (keys.len(), calls as usize);
+                &keys[call as usize * n / c..(call as usize + 1) * n / c]
+            } else {
+                keys
+            };
             let mut attempt = 1;
             loop {
                 let at = start + done + waited;
-                let admitted =
+                let table =
                     (read <= 0.0 || self.read.balance(at) > 0.0) && (write <= 0.0 || self.write.balance(at) > 0.0);
+                let admitted =
+                    table && self.partitions.as_mut().is_none_or(|p| p.admits(own, at, read > 0.0, write > 0.0));
                 if admitted {
                     if read > 0.0 {
                         self.read.debit(at, read);
                     }
                     if write > 0.0 {
                         self.write.debit(at, write);
+                    }
+                    if let Some(p) = self.partitions.as_mut() {
+                        p.debit(own, at, (read, write));
                     }
                     break;
                 }
@@ -141,17 +188,21 @@ impl Table {
 mod tests {
     use super::*;
 
-    fn table(read: f64, write: f64) -> Table {
-        Table::new(Capacity { read_per_s: read, write_per_s: write, provisioned: true }, Retry::default())
+    fn table(read: f64, write: f64, units: Units) -> Table {
+        Table::new(&TableSpec {
+            capacity: Capacity { read_per_s: read, write_per_s: write, provisioned: true },
+            retry: Retry::default(),
+            units: vec![units],
+            partitions: None,
+        })
     }
 
     #[test]
     fn below_capacity_nothing_is_throttled_or_delayed() {
-        let mut t = table(100.0, 10.0);
+        let mut t = table(100.0, 10.0, Units { read: 1.0, write: 0.0, calls: 1 });
         let mut rng = fastrand::Rng::with_seed(1);
-        let u = Units { read: 1.0, write: 0.0, calls: 1 };
         for i in 0..1000 {
-            let s = t.serve(i as f64 / 50.0, 0.01, u, &mut rng);
+            let s = t.serve(i as f64 / 50.0, 0.01, 0, &mut rng);
             assert_eq!((s.duration_s, s.throttled), (0.01, false));
         }
     }
@@ -159,10 +210,9 @@ mod tests {
     #[test]
     fn above_capacity_the_admitted_units_match_the_refill() {
         // 200 reads/s of 1 unit against 100 units/s: about half give up after their retries.
-        let mut t = table(100.0, 10.0);
+        let mut t = table(100.0, 10.0, Units { read: 1.0, write: 0.0, calls: 1 });
         let mut rng = fastrand::Rng::with_seed(2);
-        let u = Units { read: 1.0, write: 0.0, calls: 1 };
-        let served: Vec<Served> = (0..20_000).map(|i| t.serve(i as f64 / 200.0, 0.01, u, &mut rng)).collect();
+        let served: Vec<Served> = (0..20_000).map(|i| t.serve(i as f64 / 200.0, 0.01, 0, &mut rng)).collect();
         let ok = served.iter().filter(|s| !s.throttled).count() as f64;
         // 100 s: 100 × 100 units refilled plus the first second's bucket.
         assert!((ok - 10_100.0).abs() < 300.0, "{ok}");
@@ -176,19 +226,17 @@ mod tests {
         // The same units in 25 calls: a request fails when any call exhausts its attempts, so
         // more requests fail than with one call, though the units admitted are alike.
         let run = |calls| {
-            let mut t = table(100.0, 10.0);
+            let mut t = table(100.0, 10.0, Units { read: 5.0, write: 0.0, calls });
             let mut rng = fastrand::Rng::with_seed(3);
-            let u = Units { read: 5.0, write: 0.0, calls };
-            (0..4_000).filter(|i| t.serve(*i as f64 / 40.0, 0.05, u, &mut rng).throttled).count()
+            (0..4_000).filter(|i| t.serve(*i as f64 / 40.0, 0.05, 0, &mut rng).throttled).count()
         };
         assert!(run(25) > run(1), "{} vs {}", run(25), run(1));
     }
 
     #[test]
     fn writes_draw_on_the_write_bucket_only() {
-        let mut t = table(1.0, 1000.0);
+        let mut t = table(1.0, 1000.0, Units { read: 0.0, write: 2.0, calls: 1 });
         let mut rng = fastrand::Rng::with_seed(4);
-        let u = Units { read: 0.0, write: 2.0, calls: 1 };
-        assert!((0..500).all(|i| !t.serve(i as f64 / 100.0, 0.01, u, &mut rng).throttled));
+        assert!((0..500).all(|i| !t.serve(i as f64 / 100.0, 0.01, 0, &mut rng).throttled));
     }
 }

@@ -15,6 +15,7 @@ pub mod hold;
 pub mod lambda;
 pub mod memory;
 pub mod output;
+pub mod partition;
 pub mod schedule;
 pub mod whatif;
 pub mod whatif_file;

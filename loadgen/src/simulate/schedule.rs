@@ -61,12 +61,32 @@ pub struct Window {
     pub provisioned_billed_ms: f64,
     /// Most environments busy at once.
     pub peak_concurrency: u32,
-    /// Admitted invocations of each of the plan's requests (all 0 when arrivals were not drawn
-    /// per request: no gateway and one hold distribution).
-    pub admitted_by_request: Vec<u64>,
+    /// What became of each of the plan's requests (all 0 when arrivals were not drawn per
+    /// request: no gateway, no table and one hold distribution).
+    pub by_request: Vec<RequestCounts>,
     /// Latency the client would see for the admitted ones, µs: the hold plus what it waits
     /// beyond it.
     pub ok_latency_us: Histogram<u64>,
+}
+
+/// What became of one request kind's arrivals in a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RequestCounts {
+    /// Arrivals.
+    pub offered: u64,
+    /// Throttled by API Gateway.
+    pub apigw_throttled: u64,
+    /// Throttled by Lambda.
+    pub throttled: u64,
+    /// Admitted and answered `dynamodb_throttled`.
+    pub dynamodb_throttled: u64,
+}
+
+impl RequestCounts {
+    /// Invocations Lambda admitted.
+    pub fn admitted(&self) -> u64 {
+        self.offered - self.apigw_throttled - self.throttled
+    }
 }
 
 /// A latency histogram: 1 µs to an hour, three significant digits, as a run's.
@@ -103,7 +123,7 @@ pub fn windows(plan: &Plan) -> Vec<Window> {
             billed_ms: 0.0,
             provisioned_billed_ms: 0.0,
             peak_concurrency: 0,
-            admitted_by_request: vec![0; plan.requests.len()],
+            by_request: vec![RequestCounts::default(); plan.requests.len()],
             ok_latency_us: latency_histogram(),
         };
         match &phase.load {
@@ -191,7 +211,7 @@ pub fn run_with(
         let mut rng = fastrand::Rng::with_seed(plan_seed ^ 0x5eed_0f40_1d00);
         let mut function = FunctionModel::new(spec.clone());
         let mut throttle = gateway.map(Gateway::throttle);
-        let mut db = table.map(|t| Table::new(t.capacity, t.retry));
+        let mut db = table.map(Table::new);
         let measured_start = seed(plan, spec, holds, &mut function, &mut rng);
         let mut phase_start = measured_start;
         // Arrival times never decrease, so the window they fall in only moves forward (a
@@ -213,10 +233,13 @@ pub fn run_with(
                     } else {
                         0
                     };
+                    let mut counts = RequestCounts { offered: 1, ..RequestCounts::default() };
                     if let (Some(g), Some(b)) = (gateway, throttle.as_mut())
                         && !b.admit(g.route(request), t)
                     {
                         w.apigw_throttled += 1;
+                        counts.apigw_throttled = 1;
+                        add(&mut w.by_request[request], counts);
                         continue;
                     }
                     let kind = match (by_request, holds.warm.len()) {
@@ -225,19 +248,18 @@ pub fn run_with(
                         (false, _) => holds.warm.pick(&mut rng),
                     };
                     let mut served = None;
-                    let admission = match (table, db.as_mut()) {
-                        (Some(spec), Some(db)) => {
-                            let units = spec.units.get(request).copied().unwrap_or_default();
-                            function.invoke_with(t, holds, &mut rng, |start, rng| {
-                                let s = db.serve(start, holds.warm.sample_kind(kind, rng), units, rng);
-                                served = Some(s);
-                                s.duration_s
-                            })
-                        }
-                        _ => function.invoke_kind(t, holds, kind, &mut rng),
+                    let admission = match db.as_mut() {
+                        Some(db) => function.invoke_with(t, holds, &mut rng, |start, rng| {
+                            let s = db.serve(start, holds.warm.sample_kind(kind, rng), request, rng);
+                            served = Some(s);
+                            s.duration_s
+                        }),
+                        None => function.invoke_kind(t, holds, kind, &mut rng),
                     };
-                    if drawn && !matches!(admission, Admission::Throttled(_)) {
-                        w.admitted_by_request[request] += 1;
+                    if drawn {
+                        counts.throttled = u64::from(matches!(admission, Admission::Throttled(_)));
+                        counts.dynamodb_throttled = u64::from(served.is_some_and(|s| s.throttled));
+                        add(&mut w.by_request[request], counts);
                     }
                     count(w, admission, served, holds, function.busy());
                 }
@@ -246,6 +268,13 @@ pub fn run_with(
         }
     }
     out
+}
+
+fn add(to: &mut RequestCounts, c: RequestCounts) {
+    to.offered += c.offered;
+    to.apigw_throttled += c.apigw_throttled;
+    to.throttled += c.throttled;
+    to.dynamodb_throttled += c.dynamodb_throttled;
 }
 
 /// Counts one admission decision, and what the table did to it, into its window.

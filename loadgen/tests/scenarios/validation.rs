@@ -6,7 +6,9 @@
 //! count), the ok responses' p50 and p99 within 15%
 //! (of the measured quantile, or of where three standard errors of its rank put it: a p99 of 600
 //! responses is the 6th largest, and which of a burst's few cold starts that is, is chance), and
-//! the run's cost within 5%.
+//! the run's cost within 5%. Each scenario in [`SELF_SIMULATED`] is simulated from its own run,
+//! and every throttle threshold the simulation answers must agree with the measured one by the
+//! same bounds ([`self_disagreements`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +17,10 @@ use serde_json::Value;
 
 /// The scenarios simulated from the calibration.
 pub const SIMULATED: &[&str] = &["spike", "ramp", "cold-start"];
+
+/// The scenarios simulated from their own run, as `loadgen simulate results.json` is used: the
+/// steady calibration has none of their request kinds.
+pub const SELF_SIMULATED: &[&str] = &["hot-key"];
 
 /// The calibrating run's results.json.
 pub struct Calibration {
@@ -146,6 +152,69 @@ pub fn disagreements(
     let m = run["total"].as_f64().unwrap() - run["cloudwatch_metrics"].as_f64().unwrap();
     let s = c["cost"]["run_usd"].as_f64().unwrap();
     report("cost per run USD".into(), m, s, (s - m).abs() <= 0.05 * m);
+    problems
+}
+
+/// Where the simulation of `name`'s own run (`measured`, written in `run_dir`) disagrees with
+/// it on a throttle threshold both answer: a share within 2 percentage points, 10% of it or
+/// three standard errors; a count within 20%, 2 or 3√n.
+pub fn self_disagreements(loadgen: &Path, name: &str, run_dir: &Path, measured: &Value, dir: &Path) -> Vec<String> {
+    let out_dir = dir.join(format!("simulate-self-{name}"));
+    let out = Command::new(loadgen)
+        .arg("simulate")
+        .arg(run_dir.join("results.json"))
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let Ok(text) = std::fs::read_to_string(out_dir.join("simulation.json")) else {
+        return vec![format!(
+            "{name}: simulate exited {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )];
+    };
+    let sim: Value = serde_json::from_str(&text).unwrap();
+    let simulated = sim["configurations"][0]["thresholds"].as_array().cloned().unwrap_or_default();
+    let mut problems = Vec::new();
+    let mut compared = 0;
+    for t in measured["thresholds"].as_array().unwrap() {
+        let key = t["key"].as_str().unwrap();
+        let Some(s) = simulated.iter().find(|x| x["key"] == key).and_then(|x| x["simulated"].as_f64()) else {
+            continue;
+        };
+        if !key.contains("throttled") {
+            continue;
+        }
+        let m = t["measured"].as_f64().unwrap();
+        let ok = if t["unit"] == "ratio" {
+            // The kind's responses, for the standard error of its share.
+            let request = key.split('.').next().unwrap();
+            let n = measured["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == request)
+                .map_or(measured["totals"]["requests"].as_f64().unwrap(), |r| {
+                    r["summary"]["requests"].as_f64().unwrap()
+                });
+            let standard_error = (m * (1.0 - m) / n.max(1.0)).sqrt();
+            (s - m).abs() <= (0.1 * m).max(0.02).max(3.0 * standard_error)
+        } else {
+            (s - m).abs() <= (0.2 * m).max(2.0).max(3.0 * m.sqrt())
+        };
+        compared += 1;
+        eprintln!(
+            "validation {name} {key}: measured {m:.4}, simulated {s:.4}{}",
+            if ok { "" } else { "  <-- outside" }
+        );
+        if !ok {
+            problems.push(format!("{name}: {key}: measured {m:.4}, simulated {s:.4}"));
+        }
+    }
+    if compared == 0 {
+        problems.push(format!("{name}: the simulation answered none of the run's throttle thresholds"));
+    }
     problems
 }
 

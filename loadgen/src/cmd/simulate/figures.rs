@@ -48,7 +48,7 @@ pub fn configurations(s: &Setup, windows: &[Vec<Window>], prices: &RegionPrices)
             // DynamoDB units of the requests admitted, kind by kind, when the kinds say theirs
             // and the arrivals were drawn per request; else the run's mean per invocation.
             let admitted: Vec<u64> = (0..s.source.requests.len())
-                .map(|k| w.iter().map(|x| x.admitted_by_request.get(k).copied().unwrap_or(0)).sum())
+                .map(|k| w.iter().map(|x| x.by_request.get(k).map_or(0, |c| c.admitted())).sum())
                 .collect();
             let total: u64 = admitted.iter().sum();
             let units = by_request.as_ref().filter(|_| total > 0).map(|u| {

@@ -14,12 +14,24 @@ fn layers(setup: &Setup) -> String {
          environments, keep-warm)"
     );
     if setup.table_known {
+        let partitions = setup.prepared.iter().find_map(|p| p.table.as_ref()?.partitions.as_ref()).map(|p| {
+            format!(
+                " Each partition-key value serves {:.0} read and {:.0} write units a second: the keys a request's \
+                 {{id}} and {{ids:N}} draw from the plan's key distribution are taken as the keys its function \
+                 touches (its units spread evenly over them), a request drawing none as touching one key of its \
+                 own every time (a scan's load is overstated), and {{new_id}} as a fresh key.",
+                p.read_per_s, p.write_per_s
+            )
+        });
         out.push_str(
             " and the DynamoDB table's read and write throughput, each call retried as the SDK does (3 attempts, \
-             20 ms backoff doubling, capped at 200 ms, full jitter) before the function answers dynamodb_throttled. \
-             Not modelled: per-partition limits (hot keys), the SDK's retry quota, a provisioned table's burst \
-             capacity (best effort on AWS, not counted on here), and the seeding's writes to the table (the phases \
-             start with it full).",
+             20 ms backoff doubling, capped at 200 ms, full jitter) before the function answers dynamodb_throttled.",
+        );
+        out.push_str(&partitions.unwrap_or_default());
+        out.push_str(
+            " Not modelled: the SDK's retry quota, a provisioned table's burst capacity (best effort on AWS, not \
+             counted on here), a BatchGetItem's unprocessed keys (a batch call is admitted or refused whole), and \
+             the seeding's writes to the table (the phases start with it full).",
         );
     } else {
         out.push_str(

@@ -16,6 +16,7 @@ use crate::simulate::error::SimulateError;
 use crate::simulate::gateway::Gateway;
 use crate::simulate::lambda::{FunctionSpec, Holds};
 use crate::simulate::memory::CpuModel;
+use crate::simulate::partition::PartitionSpec;
 use crate::simulate::whatif::{self, Configuration, TableCapacity, WhatIfError};
 use crate::simulate::whatif_file;
 use crate::simulate::{curve, schedule};
@@ -74,6 +75,7 @@ impl Setup {
             gateway: self.gateway_known,
             table: self.table_known,
             function: self.function_known,
+            by_request: self.gateway_known || self.table_known,
         }
     }
 
@@ -267,6 +269,19 @@ fn prepare(
         (same_mix && u.lambda_requests > 0.0 && counts).then(|| vec![each; plan.requests.len()])
     });
     let gateway = around.gateway;
+    // The keys are the plan's, whatever the table's capacity; the per-key limits the stack's
+    // (AWS's own where the run's stack is not known).
+    let rates = around.table.map_or(
+        (local_stack::rules::PARTITION_READ_UNITS_PER_S, local_stack::rules::PARTITION_WRITE_UNITS_PER_S),
+        |l| (l.partition_read_units_per_s, l.partition_write_units_per_s),
+    );
+    // Built once, when a configuration has a table (a Zipf picker over many items is large).
+    let partitions = std::cell::OnceCell::new();
+    let partitions = || {
+        partitions
+            .get_or_init(|| PartitionSpec::new(rates, &plan.requests, plan.data.items, &plan.data.distribution))
+            .clone()
+    };
     configurations
         .into_iter()
         .map(|configuration| {
@@ -293,7 +308,8 @@ fn prepare(
                     )
                 }
             };
-            let table = table(&configuration, around.table, units.as_ref(), results)?;
+            let table = table(&configuration, around.table, units.as_ref(), results)?
+                .map(|t| TableSpec { partitions: Some(partitions()), ..t });
             Ok(Prepared { configuration, holds, factor, gateway, table })
         })
         .collect()
@@ -327,5 +343,5 @@ fn table(
             return Err(missing("the stack's DynamoDB limits, which this results.json does not record").into());
         }
     };
-    Ok(Some(TableSpec { capacity, retry: Retry::default(), units: units.clone() }))
+    Ok(Some(TableSpec { capacity, retry: Retry::default(), units: units.clone(), partitions: None }))
 }

@@ -1,0 +1,217 @@
+//! Partition-key values in the model: which keys an invocation touches — drawn from the plan's
+//! key distribution by the picker `run` uses — and one read and one write [`DebtBucket`] per
+//! key, the emulator's per-partition rule, so a hot key is throttled while the table is not.
+//!
+//! Doubts, said in the simulation's notes too: the keys a request's templates draw (`{id}`,
+//! `{ids:N}`) are taken as the partition-key values its function reads or writes, its units
+//! spread evenly over them; a request that draws none (a literal path such as
+//! `/items/item-000150`) is taken to touch one key of its own every time, which holds for a
+//! read or write of one item or a query of one partition key but overstates a scan's load on
+//! one partition; `{new_id}` writes a key never used before, whose partition is never hot.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use local_stack::rules::DebtBucket;
+
+use crate::attack::keys::KeyPicker;
+use crate::scenario::template::Part;
+use crate::scenario::{KeyDistribution, Request};
+
+/// The keys one invocation of a request touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keys {
+    /// Keys drawn from the plan's distribution: one per `{id}`, and `n` distinct per
+    /// `{ids:n}`.
+    Drawn {
+        /// `{id}` placeholders.
+        ones: usize,
+        /// The `n` of each `{ids:n}`.
+        sets: Vec<usize>,
+    },
+    /// The same key every time (the templates draw none).
+    Fixed,
+    /// A key never used before (`{new_id}`): its partition is never hot.
+    Fresh,
+}
+
+impl Keys {
+    /// What `r`'s path and body templates draw.
+    pub fn of(r: &Request) -> Keys {
+        let parts = r.path.parts.iter().chain(r.body.iter().flat_map(|b| b.parts.iter()));
+        let (mut ones, mut sets, mut fresh) = (0, Vec::new(), false);
+        for p in parts {
+            match p {
+                Part::Id => ones += 1,
+                Part::Ids(n) => sets.push(*n),
+                Part::NewId => fresh = true,
+                Part::Literal(_) | Part::Payload => {}
+            }
+        }
+        match (ones + sets.len(), fresh) {
+            (0, true) => Keys::Fresh,
+            (0, false) => Keys::Fixed,
+            _ => Keys::Drawn { ones, sets },
+        }
+    }
+}
+
+/// What each partition-key value serves, and which keys each of the plan's requests touches.
+#[derive(Debug, Clone)]
+pub struct PartitionSpec {
+    /// Read units per second one key serves before throttling.
+    pub read_per_s: f64,
+    /// Write units per second one key serves.
+    pub write_per_s: f64,
+    /// The keys of each of the plan's requests, in the plan's order.
+    pub keys: Vec<Keys>,
+    /// The plan's seeded items the keys are drawn from.
+    pub items: u64,
+    /// Their distribution, as the plan says.
+    pub distribution: KeyDistribution,
+    /// The picker over them, built once (a Zipf picker over many items is large).
+    picker: Arc<KeyPicker>,
+}
+
+impl PartialEq for PartitionSpec {
+    fn eq(&self, other: &Self) -> bool {
+        (self.read_per_s, self.write_per_s, self.items) == (other.read_per_s, other.write_per_s, other.items)
+            && self.keys == other.keys
+            && self.distribution == other.distribution
+    }
+}
+
+impl PartitionSpec {
+    /// Keys of `requests` drawn from `items` in `distribution`, each served at `(read, write)`
+    /// units per second.
+    pub fn new(rates: (f64, f64), requests: &[Request], items: u64, distribution: &KeyDistribution) -> PartitionSpec {
+        PartitionSpec {
+            read_per_s: rates.0,
+            write_per_s: rates.1,
+            keys: requests.iter().map(Keys::of).collect(),
+            items,
+            distribution: distribution.clone(),
+            picker: Arc::new(KeyPicker::new(items, distribution)),
+        }
+    }
+}
+
+/// The buckets of the keys touched so far, at the current virtual time.
+#[derive(Debug, Clone)]
+pub struct Partitions {
+    spec: PartitionSpec,
+    buckets: HashMap<u64, (DebtBucket, DebtBucket)>,
+}
+
+impl Partitions {
+    /// Every key's buckets full.
+    pub fn new(spec: &PartitionSpec) -> Partitions {
+        Partitions { spec: spec.clone(), buckets: HashMap::new() }
+    }
+
+    /// The keys an invocation of request `request` touches, into `out` (emptied first; left
+    /// empty for a fresh key). A fixed key is numbered past the seeded items.
+    pub fn draw(&self, request: usize, rng: &mut fastrand::Rng, out: &mut Vec<u64>) {
+        out.clear();
+        match self.spec.keys.get(request) {
+            Some(Keys::Drawn { ones, sets }) => {
+                for _ in 0..*ones {
+                    out.push(self.spec.picker.pick(rng));
+                }
+                let mut set = Vec::new();
+                for n in sets {
+                    set.clear();
+                    self.spec.picker.pick_distinct(*n, rng, &mut set);
+                    out.extend_from_slice(&set);
+                }
+            }
+            Some(Keys::Fixed) => out.push(self.spec.items + request as u64),
+            Some(Keys::Fresh) | None => {}
+        }
+    }
+
+    /// Whether every one of `keys` has a positive balance at `at` for the units asked
+    /// (`read`, `write`: whether the call reads, writes).
+    pub fn admits(&mut self, keys: &[u64], at: f64, read: bool, write: bool) -> bool {
+        keys.iter().all(|k| {
+            let (r, w) = self.bucket(*k);
+            (!read || r.balance(at) > 0.0) && (!write || w.balance(at) > 0.0)
+        })
+    }
+
+    /// Takes `(read, write)` units at `at`, spread evenly over `keys`.
+    pub fn debit(&mut self, keys: &[u64], at: f64, units: (f64, f64)) {
+        if keys.is_empty() {
+            return;
+        }
+        let n = keys.len() as f64;
+        for k in keys {
+            let (r, w) = self.bucket(*k);
+            if units.0 > 0.0 {
+                r.debit(at, units.0 / n);
+            }
+            if units.1 > 0.0 {
+                w.debit(at, units.1 / n);
+            }
+        }
+    }
+
+    fn bucket(&mut self, key: u64) -> &mut (DebtBucket, DebtBucket) {
+        let (r, w) = (self.spec.read_per_s, self.spec.write_per_s);
+        self.buckets.entry(key).or_insert_with(|| (DebtBucket::new(r), DebtBucket::new(w)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::template::Template;
+
+    fn request(path: &str) -> Request {
+        Request {
+            name: "r".into(),
+            weight: 1.0,
+            method: "GET".into(),
+            path: Template::parse(path).unwrap(),
+            body: None,
+            headers: Vec::new(),
+            expect: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn templates_say_which_keys_a_request_touches() {
+        assert_eq!(Keys::of(&request("/items/{id}")), Keys::Drawn { ones: 1, sets: vec![] });
+        assert_eq!(Keys::of(&request("/items?ids={ids:25}")), Keys::Drawn { ones: 0, sets: vec![25] });
+        assert_eq!(Keys::of(&request("/items/item-000150")), Keys::Fixed);
+        let mut post = request("/items");
+        post.body = Some(Template::parse("{{\"id\":\"{new_id}\"}}").unwrap());
+        assert_eq!(Keys::of(&post), Keys::Fresh);
+    }
+
+    #[test]
+    fn a_hot_key_is_throttled_while_a_cold_one_is_not() {
+        let requests = [request("/items/{id}"), request("/items/item-000150")];
+        let hot = KeyDistribution::HotSet { keys: 0.005, traffic: 0.8 };
+        let spec = PartitionSpec::new((100.0, 100.0), &requests, 200, &hot);
+        let mut p = Partitions::new(&spec);
+        let mut rng = fastrand::Rng::with_seed(5);
+        let (mut keys, mut refused) = (Vec::new(), [0u32; 2]);
+        // 180 reads/s of the drawn key (80% on one item: 144 units/s against 100) and 20/s of
+        // the fixed one, one unit each, for 10 s.
+        for i in 0..2_000 {
+            let at = i as f64 / 200.0;
+            let r = usize::from(i % 10 == 0);
+            p.draw(r, &mut rng, &mut keys);
+            if p.admits(&keys, at, true, false) {
+                p.debit(&keys, at, (1.0, 0.0));
+            } else {
+                refused[r] += 1;
+            }
+        }
+        assert_eq!(refused[1], 0);
+        // ~44 of the hot key's 144 a second are over its limit (1,440 in 10 s, the first
+        // second's bucket aside).
+        assert!((300..500).contains(&refused[0]), "{refused:?}");
+    }
+}
