@@ -1,8 +1,9 @@
-//! A run against a deployed stack calibrates from CloudWatch Logs: the function's REPORT lines
-//! (the seeding's before the measured window, the window's after) and its Lambda Insights
-//! events, read with the real SDK from a moto server on loopback — then `loadgen simulate`
-//! takes the results.json like a local-stack run's. Needs `moto_server` (`pip install
-//! "moto[server]"`), so it is not in the default `cargo test`; `.ci/run` installs moto and runs it.
+//! A run against a deployed stack calibrates from CloudWatch Logs: the function's REPORT lines,
+//! text and JSON log format alike (the seeding's before the measured window, the window's
+//! after) and its Lambda Insights events, read with the real SDK from a moto server on
+//! loopback — then `loadgen simulate` takes the results.json like a local-stack run's. Needs
+//! `moto_server` (`pip install "moto[server]"`), so it is not in the default `cargo test`;
+//! `.ci/run` installs moto and runs it.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -78,6 +79,15 @@ fn report(id: usize, duration_ms: f64, init_ms: Option<f64>) -> String {
     )
 }
 
+/// The same report as a JSON log format `platform.report` event.
+fn json_report(id: usize, duration_ms: f64, init_ms: Option<f64>) -> String {
+    let init = init_ms.map(|i| format!(r#","initDurationMs":{i}"#)).unwrap_or_default();
+    format!(
+        r#"{{"time":"2026-12-02T10:00:00.000Z","type":"platform.report","record":{{"requestId":"r{id}","metrics":{{"durationMs":{duration_ms},"billedDurationMs":{},"memorySizeMB":256,"maxMemoryUsedMB":20{init}}},"status":"success"}}}}"#,
+        duration_ms.ceil() as u64
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto_server; .ci/run installs moto and runs it"]
 async fn a_deployed_functions_log_calibrates_the_run_as_the_local_stacks_does() {
@@ -98,7 +108,10 @@ async fn a_deployed_functions_log_calibrates_the_run_as_the_local_stacks_does() 
     ];
     for i in 0..60 {
         let cold = (i % 30 == 0).then_some(150.0);
-        lines.push((window + Duration::from_millis(100 + 900 * i as u64), report(i + 2, 10.0 + i as f64 % 5.0, cold)));
+        // Half in the JSON log format, as a function with `log_format = "JSON"` writes them.
+        let (id, d) = (i + 2, 10.0 + i as f64 % 5.0);
+        let line = if i % 2 == 0 { report(id, d, cold) } else { json_report(id, d, cold) };
+        lines.push((window + Duration::from_millis(100 + 900 * i as u64), line));
     }
     put(&c, "/aws/lambda/orders-api", &lines).await;
     let insight = |id: usize, function: &str, t: SystemTime| {

@@ -92,8 +92,7 @@ pub async fn calibrate(
     let Some(mut c) = calibrate::calibration(&limits(facts), &w, &run) else {
         sink.event(Event::LogsFailed {
             reason: format!(
-                "{group} has no REPORT line in the measured window{} (a function with the JSON log format writes \
-                 platform.report records instead, which are not read yet)",
+                "{group} has no REPORT line (or JSON platform.report event) in the measured window{}",
                 if log.truncated { ", and its read stopped at the limit" } else { "" }
             ),
         });

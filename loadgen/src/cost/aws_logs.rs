@@ -1,4 +1,5 @@
-//! A deployed function's log from CloudWatch Logs: the REPORT lines of `/aws/lambda/<name>` and
+//! A deployed function's log from CloudWatch Logs: the REPORT lines of `/aws/lambda/<name>` (or
+//! the JSON log format's `platform.report` events, written as the same lines) and
 //! the function's Lambda Insights performance events (`/aws/lambda-insights`) from the start of
 //! the run (its seeding) to the end of the measured window, split at the window's start — the
 //! same text the local stack's log gives, read by [`super::lambda_log::from_text`].
@@ -118,6 +119,10 @@ struct Named {
     function_name: String,
 }
 
+/// The events of a function's log group that are reports, in either log format: the text
+/// format's `REPORT` lines and the JSON format's `platform.report` events (any term matches).
+const REPORTS: &str = "?REPORT ?\"platform.report\"";
+
 /// Reads the function's REPORT lines and Lambda Insights events around the run.
 pub async fn fetch(q: &LogsQuery<'_>) -> Result<FunctionLog, LogsError> {
     let c = Client::new(&super::sdk::config(q.endpoint, q.region).await);
@@ -125,7 +130,7 @@ pub async fn fetch(q: &LogsQuery<'_>) -> Result<FunctionLog, LogsError> {
     let mut log = FunctionLog::default();
     let group = format!("/aws/lambda/{}", q.function);
     let reports =
-        events(&c, &group, "REPORT", (start, end), &mut log.truncated).await?.ok_or_else(|| LogsError::Filter {
+        events(&c, &group, REPORTS, (start, end), &mut log.truncated).await?.ok_or_else(|| LogsError::Filter {
             group: group.clone(),
             why: format!(
                 "the log group does not exist in {}: check the function name and region (a function logging to a \
@@ -133,9 +138,9 @@ pub async fn fetch(q: &LogsQuery<'_>) -> Result<FunctionLog, LogsError> {
                 q.region
             ),
         })?;
-    for (t, m) in reports.iter().filter(|(_, m)| m.starts_with("REPORT ")) {
+    for (t, line) in reports.iter().filter_map(|(t, m)| Some((t, super::lambda_log::report_line(m)?))) {
         let part = if *t < window { &mut log.head } else { &mut log.tail };
-        part.push_str(m);
+        part.push_str(&line);
         part.push('\n');
     }
     // Every function's events share the group: the pattern narrows the read on AWS (for a name

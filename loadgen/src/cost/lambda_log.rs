@@ -68,6 +68,64 @@ fn cpu_of(text: &str, ids: &HashSet<&str>) -> (u64, f64) {
     found
 }
 
+/// The `record` of a `platform.report` event, the part read.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlatformReport {
+    request_id: String,
+    metrics: ReportMetrics,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReportMetrics {
+    duration_ms: f64,
+    billed_duration_ms: f64,
+    #[serde(rename = "memorySizeMB")]
+    memory_size_mb: Option<f64>,
+    #[serde(rename = "maxMemoryUsedMB")]
+    max_memory_used_mb: Option<f64>,
+    init_duration_ms: Option<f64>,
+}
+
+/// A log event as a REPORT line: a text-format REPORT line as it is, and the JSON log format's
+/// `platform.report` event (`{"time", "type": "platform.report", "record": {"requestId",
+/// "metrics": {"durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB",
+/// "initDurationMs"?}}}`, the Telemetry API's schema, which a function configured with
+/// `log_format = "JSON"` writes to CloudWatch Logs) written as the line the text format has.
+/// Anything else is `None`.
+pub fn report_line(message: &str) -> Option<String> {
+    if message.starts_with("REPORT ") {
+        return Some(message.to_owned());
+    }
+    #[derive(serde::Deserialize)]
+    struct Event {
+        #[serde(rename = "type")]
+        kind: String,
+        record: serde_json::Value,
+    }
+    let e: Event = serde_json::from_str(message.trim_start()).ok()?;
+    if e.kind != "platform.report" {
+        return None;
+    }
+    let r: PlatformReport = serde_json::from_value(e.record).ok()?;
+    let m = r.metrics;
+    let mut line = format!(
+        "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {:.0} ms",
+        r.request_id, m.duration_ms, m.billed_duration_ms
+    );
+    if let Some(v) = m.memory_size_mb {
+        line.push_str(&format!("\tMemory Size: {v:.0} MB"));
+    }
+    if let Some(v) = m.max_memory_used_mb {
+        line.push_str(&format!("\tMax Memory Used: {v:.0} MB"));
+    }
+    if let Some(v) = m.init_duration_ms {
+        line.push_str(&format!("\tInit Duration: {v:.2} ms"));
+    }
+    Some(line)
+}
+
 /// A field of a REPORT line in ms (`Duration: 2.50 ms`).
 fn field_ms(line: &str, name: &str) -> Option<f64> {
     line.split('\t')
@@ -139,6 +197,27 @@ pub fn from_text(head: &str, tail: &str, insights: Option<&str>) -> LogWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_json_log_formats_report_reads_as_the_text_line() {
+        let json = r#"{"time":"2026-12-02T10:00:00.000Z","type":"platform.report","record":{"requestId":"r-1","metrics":{"durationMs":12.345,"billedDurationMs":13,"memorySizeMB":512,"maxMemoryUsedMB":70,"initDurationMs":180.5},"status":"success"}}"#;
+        let line = report_line(json).unwrap();
+        assert_eq!(
+            line,
+            "REPORT RequestId: r-1\tDuration: 12.35 ms\tBilled Duration: 13 ms\tMemory Size: 512 MB\tMax Memory Used: 70 MB\tInit Duration: 180.50 ms"
+        );
+        let w = from_text("", &line, None);
+        assert_eq!(w.report.map(|r| (r.billed_ms, r.invocations)), Some((13.0, 1.0)));
+        assert_eq!(w.inits_us.len(), 1);
+        // A warm one has no INIT; other events and other formats are not reports.
+        let warm = json.replace(r#","initDurationMs":180.5"#, "");
+        assert!(!report_line(&warm).unwrap().contains("Init Duration"));
+        assert_eq!(report_line(r#"{"time":"t","type":"platform.start","record":{"requestId":"r-1"}}"#), None);
+        assert_eq!(report_line(r#"{"type":"platform.report","record":{"requestId":"x"}}"#), None);
+        assert_eq!(report_line("START RequestId: r-1"), None);
+        let text = "REPORT RequestId: a\tDuration: 1.00 ms\tBilled Duration: 2 ms";
+        assert_eq!(report_line(text).as_deref(), Some(text));
+    }
 
     #[test]
     fn report_lines_after_the_offset_are_summed() {
