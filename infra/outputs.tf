@@ -47,3 +47,23 @@ output "reserved_concurrency" {
   description = "Reserved concurrency (the knee analysis's number of servers)."
   value       = var.reserved_concurrency
 }
+
+output "routes" {
+  description = "The HTTP API's route keys (loadgen simulate maps each request to its route)."
+  value       = local.routes
+}
+
+output "throttling_rate_limit" {
+  description = "The stage's default route throttle, requests per second (simulated by loadgen simulate)."
+  value       = var.throttling_rate_limit
+}
+
+output "throttling_burst_limit" {
+  description = "The stage's default route burst."
+  value       = var.throttling_burst_limit
+}
+
+output "table_billing_mode" {
+  description = "The table's capacity mode (PAY_PER_REQUEST: on demand)."
+  value       = aws_dynamodb_table.items.billing_mode
+}

@@ -72,7 +72,8 @@ aws_() { aws --endpoint-url "$endpoint" --output json "$@"; }
 table=$(jq -r .table_name.value <<<"$out")
 fn=$(jq -r .function_name.value <<<"$out")
 api=$(jq -r .api_id.value <<<"$out")
-for k in api_url api_id stage function_name table_name region memory_mb timeout_s architecture reserved_concurrency; do
+for k in api_url api_id stage function_name table_name region memory_mb timeout_s architecture reserved_concurrency \
+  routes throttling_rate_limit throttling_burst_limit table_billing_mode; do
   [ "$(jq -r ".$k.value" <<<"$out")" != "null" ] || fail "output $k missing"
 done
 
@@ -102,6 +103,8 @@ check "policy statements" "$(jq '.Statement | length' <<<"$policy")" "2"
 check "policy resources are not wildcards" "$(jq '[.Statement[] | .Resource] | flatten | map(select(. == "*")) | length' <<<"$policy")" "0"
 
 check "routes" "$(aws_ apigatewayv2 get-routes --api-id "$api" | jq -c '[.Items[].RouteKey] | sort')" '["DELETE /items/{id}","GET /health","GET /items","GET /items/{id}","POST /items"]'
+check "routes output (loadgen simulate's)" "$(jq -c '.routes.value | sort' <<<"$out")" "$(aws_ apigatewayv2 get-routes --api-id "$api" | jq -c '[.Items[].RouteKey] | sort')"
+check "billing mode output" "$(jq -r .table_billing_mode.value <<<"$out")" "PAY_PER_REQUEST"
 integ=$(aws_ apigatewayv2 get-integrations --api-id "$api")
 check "integration type" "$(jq -r '.Items[0].IntegrationType' <<<"$integ")" "AWS_PROXY"
 check "payload format" "$(jq -r '.Items[0].PayloadFormatVersion' <<<"$integ")" "2.0"

@@ -140,7 +140,16 @@ async fn a_deployed_functions_log_calibrates_the_run_as_the_local_stacks_does() 
         region: "us-east-1".into(),
     };
     // The run was told 1,024 MB; the REPORT lines say 256, and win.
-    let facts = FunctionFacts { memory_mb: 1024, reserved_concurrency: Some(10), ..Default::default() };
+    // Its Terraform outputs say the stage's throttle, the routes and an on-demand table.
+    let outputs = loadgen::results::InfraOutputs {
+        routes: Some(vec!["GET /health".into()]),
+        throttling_rate_limit: Some(200.0),
+        throttling_burst_limit: Some(100.0),
+        table_billing_mode: Some("PAY_PER_REQUEST".into()),
+        ..Default::default()
+    };
+    let (gateway, table) = aws_calibration::deployed_limits(&outputs);
+    let facts = FunctionFacts { memory_mb: 1024, reserved_concurrency: Some(10), gateway, table, ..Default::default() };
     let warnings = Arc::new(Warnings::default());
     let sink: Arc<dyn Sink> = warnings.clone();
     let cal = aws_calibration::calibrate(&facts, &names, Some(&url), &results, (window, end), &sink)
@@ -154,6 +163,10 @@ async fn a_deployed_functions_log_calibrates_the_run_as_the_local_stacks_does() 
     );
     assert!(cal.assumed.iter().all(|a| !a.starts_with("reservation") && a != "memory"), "{:?}", cal.assumed);
     assert!(cal.assumed.iter().any(|a| a.contains("cold-start platform time")), "{:?}", cal.assumed);
+    assert_eq!(cal.gateway.as_ref().map(|g| g.stage.rate), Some(200.0), "the stage's throttle, from the outputs");
+    assert_eq!(cal.dynamodb.map(|t| t.read_units_per_s), Some(12_000.0));
+    assert!(cal.assumed.iter().any(|a| a.contains("account throttle")), "{:?}", cal.assumed);
+    assert!(cal.assumed.iter().any(|a| a.contains("table throughput")), "{:?}", cal.assumed);
     assert!(warnings.0.lock().unwrap().is_empty(), "{:?}", warnings.0.lock().unwrap());
     assert_eq!((cal.function.concurrency, cal.function.reserved, cal.function.memory_mb), (10, true, 256));
     let durations = loadgen::results::decode(&cal.durations_us).unwrap();

@@ -8,8 +8,9 @@
 //! 1,000 new environments per 10 s; keep-warm, unpublished by AWS, the local stack's 5 minutes;
 //! the invoke overhead and a cold start's platform time, which REPORT lines do not show, 0 (the
 //! client's wait beyond the hold absorbs them, so ok latency keeps its mean but a cold start's
-//! penalty is INIT alone). API Gateway's throttling and the table's limits are not read, so
-//! neither is simulated.
+//! penalty is INIT alone). API Gateway's throttling and the table's limits come from the
+//! Terraform outputs where they say them ([`deployed_limits`]); without them neither is
+//! simulated.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -20,8 +21,37 @@ use super::calibrate::{self, RunFacts};
 use super::cloudwatch::Names;
 use super::lambda_log;
 use crate::event::{Event, Sink};
+use crate::results::InfraOutputs;
 use crate::results::Results;
-use crate::results::calibration::{Calibration, FunctionLimits};
+use crate::results::calibration::{Calibration, FunctionLimits, GatewayLimits, TableLimits, Throttle};
+
+/// API Gateway's throttling and the table's limits of a deployed stack, as its Terraform outputs
+/// say them, with AWS's defaults — the local stack's own — for what no output says: the stage's
+/// default route throttle over its route keys, behind the account's 10,000 req/s (burst 5,000);
+/// an on-demand table serving what a new one sustains at once, 12,000 read and 4,000 write
+/// units a second, 3,000 and 1,000 per partition-key value. Each is `None` when its outputs are
+/// missing, and a provisioned table (its capacity is no output) is `None`.
+///
+/// Doubt, listed in the calibration's `assumed`: an on-demand table that has served more
+/// before serves up to twice its previous peak at once, so the model may throttle it sooner
+/// than AWS would; the account's throttle may have been raised.
+pub fn deployed_limits(o: &InfraOutputs) -> (Option<GatewayLimits>, Option<TableLimits>) {
+    let aws = local_stack::StackConfig::new("");
+    let gateway = match (&o.routes, o.throttling_rate_limit, o.throttling_burst_limit) {
+        (Some(routes), Some(rate), Some(burst)) if rate.is_finite() && rate >= 0.0 && burst >= 0.0 => {
+            let account = aws.api.account_throttle;
+            Some(GatewayLimits {
+                routes: routes.clone(),
+                stage: Throttle { rate, burst: burst.min(f64::from(u32::MAX)) as u32 },
+                overrides: Vec::new(),
+                account: Throttle { rate: account.rate, burst: account.burst },
+            })
+        }
+        _ => None,
+    };
+    let table = (o.table_billing_mode.as_deref() == Some("PAY_PER_REQUEST")).then(|| calibrate::table(&aws));
+    (gateway, table)
+}
 
 /// How far before the measured window the seeding's REPORT lines are looked for: the seeding's
 /// own time at its rate, and a minute more for the alignment to CloudWatch's minute.
@@ -85,8 +115,8 @@ pub async fn calibrate(
         // Lambda's CPU share: memory ÷ 1,769 MB, a single-threaded handler using one core at most.
         cpu_share: Some(local_stack::rules::cpu_share(facts.memory_mb).min(1.0)),
         ok_latency: calibrate::ok_latency(results),
-        gateway: None,
-        table: None,
+        gateway: facts.gateway.clone(),
+        table: facts.table,
         platform_spread: None,
     };
     let Some(mut c) = calibrate::calibration(&limits(facts), &w, &run) else {
@@ -105,6 +135,12 @@ pub async fn calibrate(
         (true, "account concurrency and scaling rate (AWS's defaults)"),
         (true, "keep-warm (300 s)"),
         (true, "invoke overhead and cold-start platform time (0: a cold start costs INIT alone)"),
+        (facts.gateway.is_some(), "API Gateway's account throttle (AWS's default 10,000 req/s, burst 5,000)"),
+        (
+            facts.table.is_some(),
+            "table throughput (a new on-demand table's 12,000 read and 4,000 write units/s; one that served more \
+             before serves up to twice that peak)",
+        ),
     ]
     .into_iter()
     .filter(|(assumed, _)| *assumed)
@@ -126,4 +162,30 @@ pub async fn calibrate(
         cpu.source = "Lambda Insights performance events (cpu_total_time) of /aws/lambda-insights".into();
     }
     Some(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outputs_say_the_gateway_and_an_on_demand_table() {
+        let o = InfraOutputs {
+            routes: Some(vec!["GET /items/{id}".into()]),
+            throttling_rate_limit: Some(100.0),
+            throttling_burst_limit: Some(50.0),
+            table_billing_mode: Some("PAY_PER_REQUEST".into()),
+            ..InfraOutputs::default()
+        };
+        let (g, t) = deployed_limits(&o);
+        let g = g.expect("a gateway");
+        assert_eq!((g.routes.len(), g.stage.rate, g.stage.burst), (1, 100.0, 50));
+        assert_eq!((g.account.rate, g.account.burst), (10_000.0, 5_000));
+        let t = t.expect("an on-demand table");
+        assert_eq!((t.read_units_per_s, t.write_units_per_s), (12_000.0, 4_000.0));
+        assert_eq!((t.partition_read_units_per_s, t.partition_write_units_per_s), (3_000.0, 1_000.0));
+        // Without the routes, or with a provisioned table, neither is known.
+        let partial = InfraOutputs { routes: None, table_billing_mode: Some("PROVISIONED".into()), ..o };
+        assert_eq!(deployed_limits(&partial), (None, None));
+    }
 }

@@ -95,11 +95,16 @@ impl TargetFacts {
                 table: text(&o.table_name),
                 region: region.clone(),
             }),
-            facts: FunctionFacts {
-                memory_mb: o.memory_mb.unwrap_or(256),
-                architecture: o.architecture.unwrap_or(Architecture::X86_64),
-                reserved_concurrency: o.reserved_concurrency,
-                ..Default::default()
+            facts: {
+                let (gateway, table) = super::aws_calibration::deployed_limits(o);
+                FunctionFacts {
+                    memory_mb: o.memory_mb.unwrap_or(256),
+                    architecture: o.architecture.unwrap_or(Architecture::X86_64),
+                    reserved_concurrency: o.reserved_concurrency,
+                    gateway,
+                    table,
+                    ..Default::default()
+                }
             },
             log: None,
             region,

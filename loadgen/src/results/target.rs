@@ -50,6 +50,14 @@ pub struct InfraOutputs {
     pub architecture: Option<Architecture>,
     /// Reserved concurrency.
     pub reserved_concurrency: Option<u32>,
+    /// The HTTP API's route keys (`GET /items/{id}`).
+    pub routes: Option<Vec<String>>,
+    /// The stage's default route throttle, requests per second.
+    pub throttling_rate_limit: Option<f64>,
+    /// The stage's default route burst.
+    pub throttling_burst_limit: Option<f64>,
+    /// The table's capacity mode (`PAY_PER_REQUEST` or `PROVISIONED`).
+    pub table_billing_mode: Option<String>,
 }
 
 /// Where the load went.

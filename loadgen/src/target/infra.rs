@@ -39,6 +39,10 @@ fn parse(dir: &Path, json: &[u8]) -> Result<InfraOutputs, TargetError> {
         timeout_s: value(&v, "timeout_s"),
         architecture: value(&v, "architecture"),
         reserved_concurrency: value(&v, "reserved_concurrency"),
+        routes: value(&v, "routes"),
+        throttling_rate_limit: value(&v, "throttling_rate_limit"),
+        throttling_burst_limit: value(&v, "throttling_burst_limit"),
+        table_billing_mode: typed("table_billing_mode"),
     })
 }
 
@@ -59,6 +63,10 @@ mod tests {
         assert_eq!(o.memory_mb, Some(512));
         assert_eq!(o.architecture, Some(local_stack::config::Architecture::Arm64));
         assert_eq!(o.reserved_concurrency, None, "an output of the wrong type is left out");
+        let o = parse(dir, br#"{"api_url":{"value":"u","type":"string"},"routes":{"value":["GET /health","GET /items/{id}"],"type":["tuple",["string","string"]]},"throttling_rate_limit":{"value":100,"type":"number"},"throttling_burst_limit":{"value":50,"type":"number"},"table_billing_mode":{"value":"PAY_PER_REQUEST","type":"string"}}"#).unwrap();
+        assert_eq!(o.routes.as_deref(), Some(&["GET /health".to_owned(), "GET /items/{id}".to_owned()][..]));
+        assert_eq!((o.throttling_rate_limit, o.throttling_burst_limit), (Some(100.0), Some(50.0)));
+        assert_eq!(o.table_billing_mode.as_deref(), Some("PAY_PER_REQUEST"));
         assert_eq!(
             parse(dir, b"{}").unwrap_err().to_string(),
             "--infra tf: no api_url output; run `terraform apply` there first"
