@@ -44,6 +44,10 @@ pub enum Command {
         /// Do not pull CloudWatch metrics (cost from what the client saw; no reconciliation).
         #[arg(long)]
         no_cloudwatch: bool,
+        /// Write `[data] items` into a URL target (`--target`, `--infra`) before the phases,
+        /// through POST /items; without it a URL target is never written to.
+        #[arg(long)]
+        seed_data: bool,
         /// A price list TOML instead of the built-in one (loadgen/prices.toml).
         #[arg(long, value_name = "FILE")]
         prices: Option<PathBuf>,

@@ -57,6 +57,12 @@ pub enum Error {
     /// `loadgen simulate` cannot simulate as asked.
     #[error(transparent)]
     Simulate(#[from] crate::simulate::error::SimulateError),
+    /// `[data] seed = false` on the local stack, whose table starts empty.
+    #[error(
+        "{0}: [data] seed = false, but the local stack's table starts empty, so every {{id}} read would miss; \
+         remove `seed = false`, or point the scenario at your API with --target or --infra"
+    )]
+    UnseededStack(std::path::PathBuf),
     /// Ctrl-C cannot be waited for.
     #[error("cannot wait for Ctrl-C")]
     Signal(#[source] std::io::Error),
@@ -73,7 +79,8 @@ impl Error {
             | Error::Results(_)
             | Error::Compare(_)
             | Error::StackUp(_)
-            | Error::Simulate(_) => EXIT_BAD_INPUT,
+            | Error::Simulate(_)
+            | Error::UnseededStack(_) => EXIT_BAD_INPUT,
             Error::Target(e) if e.is_bad_input() => EXIT_BAD_INPUT,
             Error::Target(_) | Error::Write(_) | Error::Tls(_) | Error::Signal(_) => EXIT_NOT_RUN,
         }

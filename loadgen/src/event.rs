@@ -72,6 +72,13 @@ pub enum Event {
         /// Items per second.
         rate: f64,
     },
+    /// `[data]` not written into a URL target: `--seed-data` was not given.
+    NotSeeded {
+        /// Items the scenario would have written.
+        items: u64,
+        /// The target.
+        url: String,
+    },
     /// How the local stack gives each environment its CPU share.
     CpuModel {
         /// One line: the share and how it is enforced.
@@ -120,7 +127,10 @@ impl Event {
     /// How much it matters.
     pub fn level(&self) -> Level {
         match self {
-            Event::CloudWatchFailed { .. } | Event::LogsFailed { .. } | Event::NoCost { .. } => Level::Warning,
+            Event::CloudWatchFailed { .. }
+            | Event::LogsFailed { .. }
+            | Event::NoCost { .. }
+            | Event::NotSeeded { .. } => Level::Warning,
             Event::CpuModel { approximated: true, .. } => Level::Warning,
             _ => Level::Info,
         }

@@ -31,7 +31,7 @@ use cli::{Cli, Command, StackAction};
 /// Runs a parsed command line; returns the process exit code, or the error that stopped it.
 pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
     match cli.command {
-        Command::Run { scenario, target, infra, out, seed, quiet, no_cloudwatch, prices, max_cost_usd } => {
+        Command::Run { scenario, target, infra, out, seed, quiet, no_cloudwatch, seed_data, prices, max_cost_usd } => {
             let opts = cmd::run::RunOptions {
                 scenario,
                 target,
@@ -40,6 +40,7 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
                 seed,
                 quiet,
                 no_cloudwatch,
+                seed_data,
                 prices,
                 max_cost_usd: Some(max_cost_usd),
             };

@@ -11,32 +11,50 @@ use loadgen::cmd::run::{RunOptions, run};
 
 /// A loopback server counting hits; `stall` makes it pause `stall_ms` every `every_ms`.
 async fn server(delay_ms: u64, stall: Option<(u64, u64)>) -> (String, Arc<AtomicU64>) {
+    let (url, hits, _) = server_counting_writes(delay_ms, stall).await;
+    (url, hits)
+}
+
+/// [`server`], also counting the `POST /items` it was sent.
+async fn server_counting_writes(delay_ms: u64, stall: Option<(u64, u64)>) -> (String, Arc<AtomicU64>, Arc<AtomicU64>) {
     let hits = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let counter = hits.clone();
-    let app = Router::new().route(
-        "/hit",
-        get(move || {
-            let counter = counter.clone();
-            async move {
-                counter.fetch_add(1, Ordering::Relaxed);
-                if let Some((every, stall_ms)) = stall {
-                    let into = start.elapsed().as_millis() as u64 % every;
-                    if into < stall_ms {
-                        tokio::time::sleep(Duration::from_millis(stall_ms - into)).await;
+    let writes = Arc::new(AtomicU64::new(0));
+    let written = writes.clone();
+    let app = Router::new()
+        // What a function reporting its own handler time answers: the client's view can price it.
+        .route("/diag", get(|| async { ([("x-env-id", "e1"), ("x-handler-us", "2000"), ("x-ddb-rcu", "0.5")], "ok") }))
+        .route(
+            "/items",
+            axum::routing::post(move || {
+                written.fetch_add(1, Ordering::Relaxed);
+                async { (axum::http::StatusCode::CREATED, "{}") }
+            }),
+        )
+        .route(
+            "/hit",
+            get(move || {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    if let Some((every, stall_ms)) = stall {
+                        let into = start.elapsed().as_millis() as u64 % every;
+                        if into < stall_ms {
+                            tokio::time::sleep(Duration::from_millis(stall_ms - into)).await;
+                        }
                     }
+                    if delay_ms > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    }
+                    "ok"
                 }
-                if delay_ms > 0 {
-                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-                }
-                "ok"
-            }
-        }),
-    );
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, hits)
+    (url, hits, writes)
 }
 
 /// The timing-sensitive tests of this file run one at a time: on 2 cores, two generators at
@@ -59,6 +77,7 @@ fn opts(file: std::path::PathBuf, url: &str, out: &std::path::Path) -> RunOption
         out: Some(out.to_path_buf()),
         seed: None,
         infra: None,
+        seed_data: false,
         quiet: true,
     }
 }
@@ -173,7 +192,7 @@ async fn cost_thresholds_gate_the_run() {
     let dir = tempdir("costgate");
     let file = scenario(
         &dir,
-        "name = \"cg\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 50\n[[request]]\nname = \"hit\"\npath = \"/hit\"\n[thresholds]\n\"cost.per_million_usd\" = \"< 0.01\"\n\"cost.run_usd\" = \"< 1\"\n",
+        "name = \"cg\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 50\n[[request]]\nname = \"hit\"\npath = \"/diag\"\n[thresholds]\n\"cost.per_million_usd\" = \"< 0.01\"\n\"cost.run_usd\" = \"< 1\"\n",
     );
     let out = run(opts(file, &url, &dir)).await.unwrap();
     let cost = out.results.cost.as_ref().expect("priced from the client's view");
@@ -183,6 +202,39 @@ async fn cost_thresholds_gate_the_run() {
     assert!(!per_m.passed);
     assert!(out.results.thresholds.iter().find(|t| t.key == "cost.run_usd").unwrap().passed);
     assert_eq!(out.exit_code, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_target_is_never_written_to_or_priced_from_nothing() {
+    let _serial = SERIAL.lock().await;
+    let (url, _, writes) = server_counting_writes(0, None).await;
+    let dir = tempdir("unpriced");
+    let file = scenario(
+        &dir,
+        "name = \"up\"\n[data]\nitems = 20\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 50\n[[request]]\nname = \"hit\"\npath = \"/hit\"\n[thresholds]\n\"cost.run_usd\" = \"< 1\"\n",
+    );
+    let out = run(opts(file.clone(), &url, &dir)).await.unwrap();
+    let r = &out.results;
+    // Nothing was written into someone else's API, and results.json says so.
+    assert_eq!(writes.load(Ordering::Relaxed), 0);
+    assert!(!r.scenario.data.seed);
+    // Nothing measured what the function billed: no figure anywhere, and the cost gate fails.
+    assert!(r.cost.is_none());
+    assert!(r.cost_unknown.as_deref().is_some_and(|w| w.contains("--infra")), "{:?}", r.cost_unknown);
+    assert!(!r.thresholds[0].passed);
+    assert_eq!(out.exit_code, 1);
+    let terminal = loadgen::report::terminal::summary(r);
+    assert!(terminal.contains("cost unknown") && !terminal.contains('$'), "{terminal}");
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(md.contains("Cost unknown") && !md.contains("per million"), "{md}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("Cost unknown") && !html.contains("per million requests"));
+    // Asked, it seeds through POST /items.
+    let out_dir = dir.join("seeded");
+    let seeded = RunOptions { seed_data: true, out: Some(out_dir), ..opts(file, &url, &dir) };
+    let out = run(seeded).await.unwrap();
+    assert_eq!(writes.load(Ordering::Relaxed), 20);
+    assert!(out.results.scenario.data.seed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,7 @@ async fn junit_and_markdown_are_read_back_and_rerendered_identically() {
         infra: None,
         quiet: true,
         no_cloudwatch: false,
+        seed_data: false,
         prices: None,
         max_cost_usd: None,
     };

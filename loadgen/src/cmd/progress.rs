@@ -80,6 +80,10 @@ fn line(event: &Event) -> Option<String> {
         Event::Seeding { items, item_size, rate } => {
             format!("loadgen: seeding {items} items of ~{item_size} bytes at {rate} items/s (not measured)…")
         }
+        Event::NotSeeded { items, url } => format!(
+            "loadgen: not writing [data]'s {items} items into {url}: a URL target is written to only when asked. \
+             Pass --seed-data to POST them through /items, or set [data] seed = false to say they exist already."
+        ),
         Event::CpuModel { description, .. } => format!("loadgen: local stack CPU: {description}"),
         Event::WorstCase(w) => format!(
             "loadgen: worst case for this run against a real stack: {:.0} requests × ${:.8} = ${:.2} ({} MB, {} s timeout{}); limit --max-cost-usd {}",

@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub infra: Option<PathBuf>,
     /// Skip the CloudWatch pull (cost from what the client saw).
     pub no_cloudwatch: bool,
+    /// Write `[data] items` into a URL target before the phases (never without it).
+    pub seed_data: bool,
     /// A price list instead of the built-in one.
     pub prices: Option<PathBuf>,
     /// Refuse a run against a real stack whose worst case costs more (USD; `None` = 5).
@@ -183,13 +185,24 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     if let Some(o) = &infra {
         plan.target.url = Some(o.api_url.clone());
     }
-    let plan = Arc::new(plan);
     let prices = match &opts.prices {
         Some(p) => Prices::from_file(p)?,
         None => Prices::builtin(),
     };
     let console = Arc::new(Console::new(&plan.name, opts.quiet));
     let sink: Arc<dyn Sink> = console.clone();
+    if plan.target.url.is_none() && !plan.data.seed && plan.data.items > 0 {
+        return Err(Error::UnseededStack(opts.scenario.clone()));
+    }
+    // Someone else's API is written to only when asked: results.json then says it was not.
+    if let Some(url) = plan.target.url.clone()
+        && plan.data.seeded_items() > 0
+        && !opts.seed_data
+    {
+        sink.event(Event::NotSeeded { items: plan.data.items, url });
+        plan.data.seed = false;
+    }
+    let plan = Arc::new(plan);
     let started = time::OffsetDateTime::now_utc();
     let dir = opts
         .out
@@ -202,7 +215,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     let reserved =
         info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
     target::seed::seed(&plan, &client, &base, reserved, &sink).await?;
-    let window_start = cost::stage::align_start(&ctx, plan.data.items > 0 && !opts.no_cloudwatch, &sink).await;
+    let window_start = cost::stage::align_start(&ctx, plan.data.seeded_items() > 0 && !opts.no_cloudwatch, &sink).await;
     if let Some((path, offset)) = &mut ctx.log {
         *offset = std::fs::metadata(&*path).map(|m| m.len()).unwrap_or(0);
     }
@@ -241,7 +254,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     results.calibration = calibration;
     match cost {
         Ok(c) => results.cost = Some(c),
-        Err(e) => sink.event(Event::NoCost { reason: e.to_string() }),
+        Err(e) => {
+            results.cost_unknown = Some(e.to_string());
+            sink.event(Event::NoCost { reason: e.to_string() });
+        }
     }
     results.cloudwatch = pulled;
     let verdicts = {

@@ -106,7 +106,16 @@ fn usage(
     let read_units = cw(MetricId::ReadUnits)
         .inspect(|_| sources.push("DynamoDB units: CloudWatch ConsumedRead/WriteCapacityUnits".into()))
         .unwrap_or_else(|| {
-            sources.push("DynamoDB units: x-ddb-rcu / x-ddb-wcu headers".into());
+            if client.diagnosed > 0.0 {
+                sources.push("DynamoDB units: x-ddb-rcu / x-ddb-wcu headers".into());
+            } else {
+                sources.push(
+                    "DynamoDB units: unknown (no CloudWatch table metrics, no x-ddb-* headers), priced as 0".into(),
+                );
+                notes.push(
+                    "DynamoDB is priced as 0: neither CloudWatch nor the function said what the table consumed.".into(),
+                );
+            }
             client.rcu
         });
     let write_units = cw(MetricId::WriteUnits).unwrap_or(client.wcu);

@@ -42,7 +42,8 @@ pub fn deployed_limits(o: &InfraOutputs) -> (Option<GatewayLimits>, Option<Table
             let account = aws.api.account_throttle;
             Some(GatewayLimits {
                 routes: routes.clone(),
-                stage: Throttle { rate, burst: burst.min(f64::from(u32::MAX)) as u32 },
+                // API Gateway's burst is a whole number of requests; a fraction still lets one in.
+                stage: Throttle { rate, burst: burst.ceil().min(f64::from(u32::MAX)) as u32 },
                 overrides: Vec::new(),
                 account: Throttle { rate: account.rate, burst: account.burst },
             })
@@ -58,7 +59,8 @@ pub fn deployed_limits(o: &InfraOutputs) -> (Option<GatewayLimits>, Option<Table
 fn seeding_lead(results: &Results) -> Duration {
     let plan = &results.scenario;
     let rate = plan.data.seeding_rate(None);
-    let seconds = if plan.data.items > 0 && rate > 0.0 { plan.data.items as f64 / rate } else { 0.0 };
+    let items = plan.data.seeded_items();
+    let seconds = if items > 0 && rate > 0.0 { items as f64 / rate } else { 0.0 };
     Duration::from_secs_f64(seconds.min(3_600.0) + 60.0)
 }
 

@@ -66,10 +66,10 @@ pub fn ok_latency(results: &crate::results::Results) -> Vec<KindLatency> {
                 }
             }
             let d = &r.diagnostics;
-            // What a served request asks of the table: the ok responses' figures (a throttled
-            // one reports only the calls that got through), every response's without them.
-            let (units, calls) = if d.ok_responses > 0 {
-                (Some((d.ok_rcu_per_request, d.ok_wcu_per_request)), Some(d.ok_ddb_calls_per_request))
+            // What a request asks of the table: the figures of the responses it served (a
+            // throttled one reports only the calls that got through), every response's without.
+            let (units, calls) = if d.served_responses > 0 {
+                (Some((d.served_rcu_per_request, d.served_wcu_per_request)), Some(d.served_ddb_calls_per_request))
             } else {
                 let any = d.responses > 0;
                 (any.then_some((d.rcu_per_request, d.wcu_per_request)), any.then_some(d.ddb_calls_per_request))

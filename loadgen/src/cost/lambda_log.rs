@@ -109,6 +109,10 @@ pub fn report_line(message: &str) -> Option<String> {
         return None;
     }
     let r: PlatformReport = serde_json::from_value(e.record).ok()?;
+    // The id goes into a tab-separated line: one that could split it is no request id.
+    if r.request_id.chars().any(char::is_control) {
+        return None;
+    }
     let m = r.metrics;
     let mut line = format!(
         "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {:.0} ms",
@@ -215,6 +219,8 @@ mod tests {
         assert_eq!(report_line(r#"{"time":"t","type":"platform.start","record":{"requestId":"r-1"}}"#), None);
         assert_eq!(report_line(r#"{"type":"platform.report","record":{"requestId":"x"}}"#), None);
         assert_eq!(report_line("START RequestId: r-1"), None);
+        let forged = json.replace("r-1", "r-1\\nREPORT RequestId: x\\tBilled Duration: 99999 ms");
+        assert_eq!(report_line(&forged), None, "an id with a line break would forge a line");
         let text = "REPORT RequestId: a\tDuration: 1.00 ms\tBilled Duration: 2 ms";
         assert_eq!(report_line(text).as_deref(), Some(text));
     }

@@ -38,6 +38,21 @@ pub struct TargetFacts {
     pub region: String,
 }
 
+/// Why a run has no cost.
+#[derive(Debug, thiserror::Error)]
+pub enum NoCost {
+    /// The region cannot be priced.
+    #[error(transparent)]
+    Prices(#[from] PriceError),
+    /// Nothing measured what the function billed, so any figure would be made up.
+    #[error(
+        "nothing measured what the function billed — no REPORT lines, no CloudWatch metrics and no \
+         diagnostic headers from the function. To price the run, name the deployed stack so CloudWatch can be read: \
+         --infra DIR (its terraform outputs), or [target] function_name, api_id, stage, table_name and region"
+    )]
+    Unknown,
+}
+
 /// Why a run is refused before it starts.
 #[derive(Debug, thiserror::Error)]
 pub enum GuardError {
@@ -160,7 +175,7 @@ fn planned_requests(plan: &Plan) -> f64 {
             load => load.mean_rate().unwrap_or(0.0) * p.duration.as_secs_f64(),
         })
         .sum::<f64>()
-        + plan.data.items as f64
+        + plan.data.seeded_items() as f64
 }
 
 /// Refuses a run against a non-loopback target whose worst case — every request billed for
@@ -227,7 +242,7 @@ pub async fn after_run(
     prices: &Prices,
     no_cloudwatch: bool,
     sink: &Arc<dyn Sink>,
-) -> (Option<Pulled>, Result<CostResult, PriceError>, Option<Calibration>) {
+) -> (Option<Pulled>, Result<CostResult, NoCost>, Option<Calibration>) {
     let mut facts = ctx.facts.clone();
     if let Some((path, offset)) = &ctx.log
         && let Some(window) = lambda_log::read_since(path, *offset)
@@ -267,6 +282,14 @@ pub async fn after_run(
     {
         facts.calibration = super::aws_calibration::calibrate(&facts, names, None, results, window, sink).await;
     }
-    let cost = assess(results, pulled.as_ref(), &facts, prices, &ctx.region);
+    // The billed duration is what Lambda costs; without a server-side source or the function's
+    // own handler times it would be a 1 ms floor per request, a figure nothing measured.
+    let measured = facts.report.is_some()
+        || pulled.as_ref().and_then(|p| p.get(crate::results::MetricId::DurationSum)).is_some()
+        || super::client_view::ClientView::of(results).diagnosed > 0.0;
+    let cost = match measured {
+        true => assess(results, pulled.as_ref(), &facts, prices, &ctx.region).map_err(NoCost::from),
+        false => Err(NoCost::Unknown),
+    };
     (pulled, cost, facts.calibration)
 }

@@ -73,15 +73,16 @@ pub struct DiagSum {
     pub wcu: f64,
     /// Sum of `x-handler-us`.
     pub handler_us: f64,
-    /// Of them, `ok` responses: what a served request asks of the table (a throttled one
-    /// reports only the calls that got through).
-    pub ok_responses: u64,
+    /// Of them, the ones the table served (any class but `dynamodb_throttled`, a 404 among
+    /// them): what a request asks of the table — a throttled one reports only the calls that
+    /// got through.
+    pub served_responses: u64,
     /// Their `x-ddb-calls`.
-    pub ok_ddb_calls: f64,
+    pub served_ddb_calls: f64,
     /// Their `x-ddb-rcu`.
-    pub ok_rcu: f64,
+    pub served_rcu: f64,
     /// Their `x-ddb-wcu`.
-    pub ok_wcu: f64,
+    pub served_wcu: f64,
 }
 
 /// One second of the run.
@@ -195,11 +196,11 @@ impl Recorder {
             sum.rcu += d.rcu;
             sum.wcu += d.wcu;
             sum.handler_us += d.handler_us;
-            if s.class == Class::Ok {
-                sum.ok_responses += 1;
-                sum.ok_ddb_calls += d.ddb_calls;
-                sum.ok_rcu += d.rcu;
-                sum.ok_wcu += d.wcu;
+            if s.class != Class::DynamodbThrottled {
+                sum.served_responses += 1;
+                sum.served_ddb_calls += d.ddb_calls;
+                sum.served_rcu += d.rcu;
+                sum.served_wcu += d.wcu;
             }
             if s.cold {
                 self.cold[s.request].saturating_record(s.latency_us.max(1));
@@ -325,9 +326,10 @@ mod tests {
         assert_eq!(lat.len(), 2);
         assert!(svc.max() < lat.max());
         assert!((r.diag[0].rcu - 1.0).abs() < 1e-9);
-        // What a served request asked: the ok response's alone.
-        assert_eq!(r.diag[0].ok_responses, 1);
-        assert!((r.diag[0].ok_rcu - 0.5).abs() < 1e-9);
         assert!(r.open.is_empty() && r.spare.len() == 2, "closed seconds keep their histograms for reuse");
+        // What a served request asked: not a DynamoDB-throttled one's.
+        r.record(&sample(Class::DynamodbThrottled, 2_000, 1, false));
+        assert_eq!((r.diag[0].responses, r.diag[0].served_responses), (3, 2));
+        assert!((r.diag[0].served_rcu - 1.0).abs() < 1e-9);
     }
 }

@@ -79,6 +79,8 @@ pub fn render(r: &Results) -> String {
     }
     if let Some(c) = &r.cost {
         cost(&mut o, c);
+    } else if let Some(why) = &r.cost_unknown {
+        let _ = writeln!(o, "\n**Cost unknown:** {}", super::escape::markdown_cell(why));
     }
     if r.generator.saturated {
         let _ = writeln!(

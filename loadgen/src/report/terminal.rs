@@ -96,6 +96,15 @@ pub fn summary(r: &Results) -> String {
     );
     if let Some(c) = &r.cost {
         cost(&mut out, c);
+        // Off the local stack some figures may be the client's estimates: say which.
+        if r.target.kind == crate::results::TargetKind::Url {
+            let _ = writeln!(out, "    where the figures came from:");
+            for s in &c.sources {
+                let _ = writeln!(out, "      {s}");
+            }
+        }
+    } else if let Some(why) = &r.cost_unknown {
+        let _ = writeln!(out, "\n  cost unknown: {why}");
     }
     if !r.thresholds.is_empty() {
         let _ = writeln!(out, "\n  thresholds:");

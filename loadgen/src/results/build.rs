@@ -72,6 +72,7 @@ impl Results {
             thresholds: Vec::new(),
             series: rec.series.clone(),
             cost: None,
+            cost_unknown: None,
             cloudwatch: None,
             calibration: None,
             histograms: cells(plan, rec),

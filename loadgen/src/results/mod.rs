@@ -206,8 +206,12 @@ pub struct Results {
     pub thresholds: Vec<ThresholdResult>,
     /// Per second.
     pub series: Vec<Second>,
-    /// What the run cost (absent when pricing failed, e.g. an unknown region).
+    /// What the run cost (absent when pricing failed, e.g. an unknown region, or nothing
+    /// measured what the function billed).
     pub cost: Option<CostResult>,
+    /// Why `cost` is absent, when it is.
+    #[serde(default)]
+    pub cost_unknown: Option<String>,
     /// What CloudWatch reported for the run window (absent with `--no-cloudwatch`).
     pub cloudwatch: Option<Pulled>,
     /// What a simulation of this run draws from (absent without REPORT lines: a URL target).

@@ -98,24 +98,25 @@ pub struct DiagnosticsResult {
     pub wcu_per_request: f64,
     /// Mean handler time, ms.
     pub handler_ms_mean: f64,
-    /// Of the responses, `ok` ones (absent from results written before it was recorded).
+    /// Of the responses, the ones the table served (any class but `dynamodb_throttled`;
+    /// absent from results written before it was recorded).
     #[serde(default)]
-    pub ok_responses: u64,
-    /// Mean DynamoDB calls per `ok` response: what a served request makes.
+    pub served_responses: u64,
+    /// Mean DynamoDB calls per served response: what a request makes.
     #[serde(default)]
-    pub ok_ddb_calls_per_request: f64,
-    /// Mean read units per `ok` response.
+    pub served_ddb_calls_per_request: f64,
+    /// Mean read units per served response.
     #[serde(default)]
-    pub ok_rcu_per_request: f64,
-    /// Mean write units per `ok` response.
+    pub served_rcu_per_request: f64,
+    /// Mean write units per served response.
     #[serde(default)]
-    pub ok_wcu_per_request: f64,
+    pub served_wcu_per_request: f64,
 }
 
 impl From<DiagSum> for DiagnosticsResult {
     fn from(d: DiagSum) -> Self {
         let per = |v: f64| if d.responses == 0 { 0.0 } else { v / d.responses as f64 };
-        let ok = |v: f64| if d.ok_responses == 0 { 0.0 } else { v / d.ok_responses as f64 };
+        let served = |v: f64| if d.served_responses == 0 { 0.0 } else { v / d.served_responses as f64 };
         DiagnosticsResult {
             responses: d.responses,
             ddb_calls: d.ddb_calls,
@@ -125,10 +126,10 @@ impl From<DiagSum> for DiagnosticsResult {
             rcu_per_request: per(d.rcu),
             wcu_per_request: per(d.wcu),
             handler_ms_mean: per(d.handler_us) / 1000.0,
-            ok_responses: d.ok_responses,
-            ok_ddb_calls_per_request: ok(d.ok_ddb_calls),
-            ok_rcu_per_request: ok(d.ok_rcu),
-            ok_wcu_per_request: ok(d.ok_wcu),
+            served_responses: d.served_responses,
+            served_ddb_calls_per_request: served(d.served_ddb_calls),
+            served_rcu_per_request: served(d.served_rcu),
+            served_wcu_per_request: served(d.served_wcu),
         }
     }
 }

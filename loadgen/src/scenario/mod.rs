@@ -180,6 +180,14 @@ pub struct Data {
     pub seed_rate: f64,
     /// Key distribution of `{id}` and `{ids:N}`.
     pub distribution: KeyDistribution,
+    /// Whether the run writes the items before the phases (`[data] seed = false`: they exist
+    /// already; a URL target is written to only with `--seed-data`).
+    #[serde(default = "written")]
+    pub seed: bool,
+}
+
+fn written() -> bool {
+    true
 }
 
 /// The share of a function's invocation-rate limit seeding uses at most, leaving room for
@@ -187,6 +195,12 @@ pub struct Data {
 const SEED_SHARE_OF_RATE_LIMIT: f64 = 0.8;
 
 impl Data {
+    /// The items the run writes before the measured phases: `items`, or none when they are not
+    /// seeded.
+    pub fn seeded_items(&self) -> u64 {
+        if self.seed { self.items } else { 0 }
+    }
+
     /// The rate seeding writes at against a function reserving `reserved_concurrency`: the
     /// scenario's `seed_rate`, kept under the reservation's invocation-rate limit (10 per second
     /// per environment), which would otherwise throttle the writes.

@@ -79,6 +79,8 @@ pub struct RawData {
     pub hot_keys: Option<Spanned<f64>>,
     #[schemars(with = "Option<f64>")]
     pub hot_traffic: Option<Spanned<f64>>,
+    #[schemars(with = "Option<bool>")]
+    pub seed: Option<Spanned<bool>>,
 }
 
 /// `[[phase]]`.

@@ -110,7 +110,7 @@ fn value(t: &Threshold, plan: &Plan, s: &Simulated<'_>) -> Option<f64> {
     let (offered, throttled, apigw, dynamodb) = match &t.request {
         Some(name) => {
             let k = plan.requests.iter().position(|r| &r.name == name)?;
-            let of = |f: fn(&RequestCounts) -> u64| windows.iter().filter_map(|w| w.by_request.get(k)).map(f).sum();
+            let of = |f: fn(&RequestCounts) -> u64| windows.iter().filter_map(|w| w.by_request.get(k)).map(f).sum::<u64>();
             (of(|c| c.offered), of(|c| c.throttled), of(|c| c.apigw_throttled), of(|c| c.dynamodb_throttled))
         }
         None => (
@@ -120,7 +120,11 @@ fn value(t: &Threshold, plan: &Plan, s: &Simulated<'_>) -> Option<f64> {
             windows.iter().map(|w| w.dynamodb_throttled).sum(),
         ),
     };
-    let ok = offered - throttled - apigw - dynamodb;
+    // A kind that never arrived has no share, as a run records none.
+    if t.request.is_some() && offered == 0 {
+        return None;
+    }
+    let ok = offered.saturating_sub(throttled + apigw + dynamodb);
     let cold: u64 = windows.iter().map(|w| w.cold_starts).sum();
     let share = |n: u64| if offered > 0 { n as f64 / offered as f64 } else { 0.0 };
     let seconds: f64 = windows.iter().map(|w| w.end_s - w.start_s).sum();

@@ -10,7 +10,10 @@
 //! one partition; `{new_id}` writes a key never used before, whose partition is never hot.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
+
+use rustc_hash::FxHasher;
 
 use local_stack::rules::DebtBucket;
 
@@ -96,33 +99,43 @@ impl PartitionSpec {
     }
 }
 
+/// One read and one write bucket per key touched.
+type Buckets = HashMap<u64, (DebtBucket, DebtBucket), BuildHasherDefault<FxHasher>>;
+
+/// Buckets kept before the full ones are forgotten (a full bucket is what a new one would be),
+/// as the emulator keeps them.
+const KEPT: usize = 10_000;
+
 /// The buckets of the keys touched so far, at the current virtual time.
 #[derive(Debug, Clone)]
 pub struct Partitions {
     spec: PartitionSpec,
-    buckets: HashMap<u64, (DebtBucket, DebtBucket)>,
+    buckets: Buckets,
+    /// Size at which the full buckets are next forgotten: doubles with what stays, so the trim
+    /// costs a constant per key touched.
+    trim_at: usize,
+    /// One `{ids:N}` draw (kept to reuse its allocation).
+    set: Vec<u64>,
 }
 
 impl Partitions {
     /// Every key's buckets full.
     pub fn new(spec: &PartitionSpec) -> Partitions {
-        Partitions { spec: spec.clone(), buckets: HashMap::new() }
+        Partitions { spec: spec.clone(), buckets: Buckets::default(), trim_at: KEPT, set: Vec::new() }
     }
 
-    /// The keys an invocation of request `request` touches, into `out` (emptied first; left
-    /// empty for a fresh key). A fixed key is numbered past the seeded items.
-    pub fn draw(&self, request: usize, rng: &mut fastrand::Rng, out: &mut Vec<u64>) {
-        out.clear();
+    /// The keys an invocation of request `request` touches, appended to `out` (nothing for a
+    /// fresh key). A fixed key is numbered past the seeded items.
+    pub fn draw(&mut self, request: usize, rng: &mut fastrand::Rng, out: &mut Vec<u64>) {
         match self.spec.keys.get(request) {
             Some(Keys::Drawn { ones, sets }) => {
                 for _ in 0..*ones {
                     out.push(self.spec.picker.pick(rng));
                 }
-                let mut set = Vec::new();
                 for n in sets {
-                    set.clear();
-                    self.spec.picker.pick_distinct(*n, rng, &mut set);
-                    out.extend_from_slice(&set);
+                    self.set.clear();
+                    self.spec.picker.pick_distinct(*n, rng, &mut self.set);
+                    out.extend_from_slice(&self.set);
                 }
             }
             Some(Keys::Fixed) => out.push(self.spec.items + request as u64),
@@ -130,13 +143,18 @@ impl Partitions {
         }
     }
 
-    /// Whether every one of `keys` has a positive balance at `at` for the units asked
-    /// (`read`, `write`: whether the call reads, writes).
-    pub fn admits(&mut self, keys: &[u64], at: f64, read: bool, write: bool) -> bool {
-        keys.iter().all(|k| {
-            let (r, w) = self.bucket(*k);
-            (!read || r.balance(at) > 0.0) && (!write || w.balance(at) > 0.0)
-        })
+    /// Moves the keys of `pending` whose balance at `at` is not positive (for a call that
+    /// `reads`, `writes`) into `held`; `pending` keeps the admitted ones.
+    pub fn hold_back(&mut self, pending: &mut Vec<u64>, held: &mut Vec<u64>, at: f64, reads: bool, writes: bool) {
+        let mut i = 0;
+        while i < pending.len() {
+            let (r, w) = self.bucket(pending[i], at);
+            if (!reads || r.balance(at) > 0.0) && (!writes || w.balance(at) > 0.0) {
+                i += 1;
+            } else {
+                held.push(pending.swap_remove(i));
+            }
+        }
     }
 
     /// Takes `(read, write)` units at `at`, spread evenly over `keys`.
@@ -146,7 +164,7 @@ impl Partitions {
         }
         let n = keys.len() as f64;
         for k in keys {
-            let (r, w) = self.bucket(*k);
+            let (r, w) = self.bucket(*k, at);
             if units.0 > 0.0 {
                 r.debit(at, units.0 / n);
             }
@@ -156,9 +174,18 @@ impl Partitions {
         }
     }
 
-    fn bucket(&mut self, key: u64) -> &mut (DebtBucket, DebtBucket) {
+    fn bucket(&mut self, key: u64, at: f64) -> &mut (DebtBucket, DebtBucket) {
+        if self.buckets.len() >= self.trim_at && !self.buckets.contains_key(&key) {
+            self.buckets.retain(|_, (r, w)| !(r.is_full(at) && w.is_full(at)));
+            self.trim_at = (2 * self.buckets.len()).max(KEPT);
+        }
         let (r, w) = (self.spec.read_per_s, self.spec.write_per_s);
         self.buckets.entry(key).or_insert_with(|| (DebtBucket::new(r), DebtBucket::new(w)))
+    }
+
+    /// Buckets kept now.
+    pub fn kept(&self) -> usize {
+        self.buckets.len()
     }
 }
 
@@ -199,11 +226,15 @@ mod tests {
         let (mut keys, mut refused) = (Vec::new(), [0u32; 2]);
         // 180 reads/s of the drawn key (80% on one item: 144 units/s against 100) and 20/s of
         // the fixed one, one unit each, for 10 s.
+        let mut held = Vec::new();
         for i in 0..2_000 {
             let at = i as f64 / 200.0;
             let r = usize::from(i % 10 == 0);
+            keys.clear();
             p.draw(r, &mut rng, &mut keys);
-            if p.admits(&keys, at, true, false) {
+            held.clear();
+            p.hold_back(&mut keys, &mut held, at, true, false);
+            if held.is_empty() {
                 p.debit(&keys, at, (1.0, 0.0));
             } else {
                 refused[r] += 1;
@@ -213,5 +244,33 @@ mod tests {
         // ~44 of the hot key's 144 a second are over its limit (1,440 in 10 s, the first
         // second's bucket aside).
         assert!((300..500).contains(&refused[0]), "{refused:?}");
+    }
+
+    #[test]
+    fn full_buckets_are_forgotten_so_memory_stays_bounded() {
+        let requests = [request("/items/{id}")];
+        let spec = PartitionSpec::new((100.0, 100.0), &requests, 1_000_000, &KeyDistribution::Uniform);
+        let mut p = Partitions::new(&spec);
+        let mut rng = fastrand::Rng::with_seed(6);
+        let mut keys = Vec::new();
+        // 200,000 reads over 2,000 s of a million items: each bucket refills within a second.
+        for i in 0..200_000 {
+            keys.clear();
+            p.draw(0, &mut rng, &mut keys);
+            p.debit(&keys, i as f64 / 100.0, (1.0, 0.0));
+        }
+        assert!(p.kept() <= 2 * KEPT, "{}", p.kept());
+    }
+
+    #[test]
+    fn a_batch_holds_back_only_its_hot_keys() {
+        let requests = [request("/items?ids={ids:3}")];
+        let spec = PartitionSpec::new((1.0, 1.0), &requests, 10, &KeyDistribution::Uniform);
+        let mut p = Partitions::new(&spec);
+        p.debit(&[4], 0.0, (2.0, 0.0));
+        let (mut pending, mut held) = (vec![3, 4, 5], Vec::new());
+        p.hold_back(&mut pending, &mut held, 0.0, true, false);
+        pending.sort_unstable();
+        assert_eq!((pending, held), (vec![3, 5], vec![4]));
     }
 }

@@ -85,7 +85,7 @@ pub struct RequestCounts {
 impl RequestCounts {
     /// Invocations Lambda admitted.
     pub fn admitted(&self) -> u64 {
-        self.offered - self.apigw_throttled - self.throttled
+        self.offered.saturating_sub(self.apigw_throttled + self.throttled)
     }
 }
 
@@ -150,7 +150,7 @@ pub fn windows(plan: &Plan) -> Vec<Window> {
 /// when that is, s. (A run retries a throttled write; here it is dropped: the seeding rate
 /// stays under the invocation-rate limit, so throttles are rare.)
 fn seed(plan: &Plan, spec: &FunctionSpec, holds: &Holds, f: &mut FunctionModel, rng: &mut fastrand::Rng) -> f64 {
-    let items = plan.data.items;
+    let items = plan.data.seeded_items();
     let rate = plan.data.seeding_rate(Some(spec.concurrency));
     if items == 0 || rate.is_nan() || rate <= 0.0 {
         return 0.0;

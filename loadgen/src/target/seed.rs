@@ -30,7 +30,7 @@ pub async fn seed(
     reserved_concurrency: Option<u32>,
     sink: &Arc<dyn Sink>,
 ) -> Result<(), TargetError> {
-    let items = plan.data.items;
+    let items = plan.data.seeded_items();
     if items == 0 {
         return Ok(());
     }

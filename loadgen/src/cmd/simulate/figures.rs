@@ -10,7 +10,7 @@ use crate::cost::prices::RegionPrices;
 use crate::cost::simulated::{self, Counted};
 use crate::record::Class;
 use crate::results::summary::Stats;
-use crate::scenario::{Metric, Plan};
+use crate::scenario::{Cmp, Metric, Plan, Threshold};
 use crate::simulate::gate;
 use crate::simulate::grid;
 use crate::simulate::output::{Setting, SimulatedConfiguration, SimulatedTable, SimulatedWindow};
@@ -201,10 +201,15 @@ pub fn recommend(out: &[SimulatedConfiguration], plan: &Plan, layers: gate::Laye
     let gated = !simulated.is_empty();
     // A configuration that refuses most requests is cheap: the throttles of every layer no
     // threshold bounds must stay under 1% as well.
+    // Only a whole-plan threshold that caps them bounds them: a cap on throttles, or a floor on
+    // ok responses. One request kind's bound leaves the others' free.
+    let caps = |t: &&&Threshold| matches!(t.cmp, Cmp::Lt | Cmp::Le | Cmp::Eq);
+    let floors = |t: &&&Threshold| matches!(t.cmp, Cmp::Gt | Cmp::Ge | Cmp::Eq);
     let bounds = |layer: Class| {
-        simulated.iter().any(|t| match &t.metric {
-            Metric::ThrottleRate => true,
-            Metric::ClassRate { class } | Metric::ClassCount { class } => *class == layer || *class == Class::Ok,
+        simulated.iter().filter(|t| t.request.is_none()).any(|t| match &t.metric {
+            Metric::ThrottleRate => caps(&t),
+            Metric::ClassRate { class: Class::Ok } | Metric::ClassCount { class: Class::Ok } => floors(&t),
+            Metric::ClassRate { class } | Metric::ClassCount { class } => *class == layer && caps(&t),
             _ => false,
         })
     };

@@ -6,7 +6,13 @@ use crate::results::Results;
 
 /// The cost of the run, a month, each request kind; reconciliation; the knee.
 pub(super) fn section(r: &Results) -> Option<Section> {
-    let c = r.cost.as_ref()?;
+    let Some(c) = r.cost.as_ref() else {
+        // No figure where nothing measured one: the section says why and how to get one.
+        let why = r.cost_unknown.as_ref()?;
+        let mut s = Section { id: "cost", heading: "Cost unknown".into(), ..Section::default() };
+        s.notes.push(why.clone());
+        return Some(s);
+    };
     let mut s = Section { id: "cost", heading: "Cost".into(), ..Section::default() };
     s.notes.push(format!(
         "Prices for {} (checked {}). This run: {}; {} per million requests; {} a month at the average {:.1} req/s, \

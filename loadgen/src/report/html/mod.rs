@@ -162,6 +162,8 @@ fn key_numbers(r: &Results) -> Section {
             format!("at the average {:.1} req/s", c.average_rate),
             "",
         ));
+    } else if r.cost_unknown.is_some() {
+        s.figures.push(fig("cost", "unknown".into(), "see the Cost unknown section".into(), ""));
     }
     let mut lat = Table::new(
         "Latency, ms — corrected: from each request's intended send time (what a user waits, free of coordinated omission); service: from the actual send",

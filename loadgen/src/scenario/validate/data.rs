@@ -10,7 +10,7 @@ use crate::scenario::{Data, KeyDistribution};
 /// Validates `[data]` (nothing seeded when it is absent).
 pub(super) fn data(loc: &Locator<'_>, raw: Option<&RawData>) -> Result<Data, ScenarioError> {
     let data = match raw {
-        None => Data { items: 0, item_size: 200, seed_rate: 500.0, distribution: KeyDistribution::Uniform },
+        None => Data { items: 0, item_size: 200, seed_rate: 500.0, distribution: KeyDistribution::Uniform, seed: true },
         Some(d) => {
             let items =
                 d.items.as_ref().map(|v| int_in(loc, v, "data.items", 0, 10_000_000)).transpose()?.unwrap_or(0) as u64;
@@ -52,7 +52,8 @@ pub(super) fn data(loc: &Locator<'_>, raw: Option<&RawData>) -> Result<Data, Sce
                     ));
                 }
             };
-            Data { items, item_size, seed_rate, distribution }
+            let seed = d.seed.as_ref().is_none_or(|v| *v.get_ref());
+            Data { items, item_size, seed_rate, distribution, seed }
         }
     };
     Ok(data)
