@@ -24,6 +24,7 @@ pub mod report;
 pub mod results;
 pub mod scenario;
 pub mod simulate;
+pub mod stdout;
 pub mod target;
 
 use cli::{Cli, Command, StackAction};

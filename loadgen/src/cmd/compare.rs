@@ -16,16 +16,16 @@ pub fn compare_runs(base: &Path, new: &Path, allowances: Option<&str>, out: Opti
     if !c.unmatched.is_empty() {
         return Err(CompareError::Unmatched(c.unmatched).into());
     }
-    println!("loadgen compare: {} → {}\n", base.display(), new.display());
-    print!("{}", report::terminal::comparison(&c));
+    crate::outln!("loadgen compare: {} → {}\n", base.display(), new.display());
+    crate::out!("{}", report::terminal::comparison(&c));
     let file = super::dir_or_beside(out, new).join("compare.html");
     files::write(&file, report::compare_html::render(&b, &n, &c))?;
     let regressed: Vec<&str> = c.rows.iter().filter(|r| r.regressed).map(|r| r.key.as_str()).collect();
     if regressed.is_empty() {
-        println!("\n  verdict: no regression\n  report:  {}", file.display());
+        crate::outln!("\n  verdict: no regression\n  report:  {}", file.display());
         Ok(EXIT_PASS)
     } else {
-        println!("\n  verdict: REGRESSED ({})\n  report:  {}", regressed.join(", "), file.display());
+        crate::outln!("\n  verdict: REGRESSED ({})\n  report:  {}", regressed.join(", "), file.display());
         Ok(EXIT_GATE_FAILED)
     }
 }

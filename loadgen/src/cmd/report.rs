@@ -12,6 +12,6 @@ pub fn rerender(results: &Path, out: Option<&Path>) -> Result<i32, Error> {
     let doc = Results::from_file(results)?;
     let dir = super::dir_or_beside(out, results);
     report::write_all(&doc, &dir)?;
-    println!("wrote report.html, junit.xml and summary.md in {}", dir.display());
+    crate::outln!("wrote report.html, junit.xml and summary.md in {}", dir.display());
     Ok(EXIT_PASS)
 }

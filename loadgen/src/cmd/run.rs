@@ -272,9 +272,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         s.stop();
     }
     if !opts.quiet {
-        print!("{}", report::terminal::summary(&results));
-        println!("  results: {}", path.display());
-        println!("  report:  {}", dir.join("report.html").display());
+        crate::out!("{}", report::terminal::summary(&results));
+        crate::outln!("  results: {}", path.display());
+        crate::outln!("  report:  {}", dir.join("report.html").display());
     }
     let exit_code = match &stop {
         Some(s) if s.is_gate() => EXIT_GATE_FAILED,

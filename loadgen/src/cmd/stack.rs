@@ -18,16 +18,16 @@ pub async fn up(profile: String, reserved_concurrency: u32) -> Result<i32, Error
     let memory_mb = config.function.memory_mb;
     let stack = local_stack::Stack::start(config).await.map_err(Error::StackUp)?;
     let e = stack.endpoints();
-    println!("API:          {}", e.api_url);
-    println!("DynamoDB:     {} (table {})", e.dynamodb_url, e.table_name);
-    println!("CloudWatch:   {}", e.cloudwatch_url);
-    println!("Function log: {}", stack.log_path().display());
-    println!("CPU:          {}", stack.lambda().cpu_enforcement().describe(memory_mb));
-    println!("\nPoint the aws CLI and SDKs at it:");
+    crate::outln!("API:          {}", e.api_url);
+    crate::outln!("DynamoDB:     {} (table {})", e.dynamodb_url, e.table_name);
+    crate::outln!("CloudWatch:   {}", e.cloudwatch_url);
+    crate::outln!("Function log: {}", stack.log_path().display());
+    crate::outln!("CPU:          {}", stack.lambda().cpu_enforcement().describe(memory_mb));
+    crate::outln!("\nPoint the aws CLI and SDKs at it:");
     for line in e.env_exports() {
-        println!("  {line}");
+        crate::outln!("  {line}");
     }
-    println!("\nServing until Ctrl-C.");
+    crate::outln!("\nServing until Ctrl-C.");
     tokio::signal::ctrl_c().await.map_err(Error::Signal)?;
     stack.stop();
     Ok(EXIT_PASS)

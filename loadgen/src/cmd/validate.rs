@@ -13,7 +13,7 @@ pub fn validate(files: &[PathBuf]) -> i32 {
             .map_err(crate::error::Error::from)
             .and_then(|plan| super::simulate::check_table(&plan).map(|()| plan));
         match checked {
-            Ok(plan) => println!(
+            Ok(plan) => crate::outln!(
                 "ok   {} — {} phase(s), {} request kind(s), {:?}",
                 f.display(),
                 plan.phases.len(),

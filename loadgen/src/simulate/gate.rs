@@ -110,7 +110,8 @@ fn value(t: &Threshold, plan: &Plan, s: &Simulated<'_>) -> Option<f64> {
     let (offered, throttled, apigw, dynamodb) = match &t.request {
         Some(name) => {
             let k = plan.requests.iter().position(|r| &r.name == name)?;
-            let of = |f: fn(&RequestCounts) -> u64| windows.iter().filter_map(|w| w.by_request.get(k)).map(f).sum::<u64>();
+            let of =
+                |f: fn(&RequestCounts) -> u64| windows.iter().filter_map(|w| w.by_request.get(k)).map(f).sum::<u64>();
             (of(|c| c.offered), of(|c| c.throttled), of(|c| c.apigw_throttled), of(|c| c.dynamodb_throttled))
         }
         None => (
