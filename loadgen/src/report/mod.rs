@@ -35,6 +35,10 @@ pub fn shown(value: f64, unit: Unit) -> String {
         Unit::Millis => format!("{value:.2} ms"),
         Unit::Fraction => format!("{:.3}%", value * 100.0),
         Unit::Count => format!("{value}"),
+        // Cents where they matter, more digits for the fractions of a cent a short run costs.
+        Unit::Usd if value >= 1.0 => format!("${value:.2}"),
+        Unit::Usd if value >= 0.01 => format!("${value:.4}"),
+        Unit::Usd => format!("${value:.6}"),
     }
 }
 
@@ -107,4 +111,17 @@ pub fn concurrency_setting(stack: &local_stack::StackConfig) -> String {
         s.push_str(&format!(" · provisioned concurrency {}", f.provisioned_concurrency));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollars_print_as_dollars_not_raw_floats() {
+        assert_eq!(shown(2.1733075901201926, Unit::Usd), "$2.17");
+        assert_eq!(shown(0.0733, Unit::Usd), "$0.0733");
+        assert_eq!(shown(0.00741, Unit::Usd), "$0.007410");
+        assert_eq!(shown(f64::NAN, Unit::Usd), "nothing measured");
+    }
 }

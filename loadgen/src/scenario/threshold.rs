@@ -119,6 +119,7 @@ impl Metric {
             Metric::ErrorRate | Metric::ThrottleRate | Metric::ClassRate { .. } | Metric::ColdStartRate => {
                 Unit::Fraction
             }
+            m if m.is_cost() => Unit::Usd,
             _ => Unit::Count,
         }
     }
@@ -136,6 +137,9 @@ pub enum Unit {
     /// A plain number.
     #[serde(rename = "count")]
     Count,
+    /// US dollars (`< 2.5`, `< $2.5`).
+    #[serde(rename = "usd")]
+    Usd,
 }
 
 /// Why a threshold key names no metric.
@@ -228,6 +232,9 @@ pub enum ConditionError {
     /// A share that is none.
     #[error("'{0}' must be a percentage (\"1%\") or a fraction from 0 to 1")]
     Share(String),
+    /// A bare `1` for a share: one percent was almost always meant, and it reads as 100%.
+    #[error("'{0}' as a share is 100%; write \"1%\" for one percent, or \"100%\" if you mean all")]
+    WholeShare(String),
     /// A count that is none.
     #[error("'{0}' must be a number >= 0")]
     Number(String),
@@ -326,10 +333,15 @@ pub fn parse_condition(text: &str, unit: Unit) -> Result<(Cmp, f64), ConditionEr
             if let Some(n) = v.strip_suffix('%').and_then(number) {
                 n / 100.0
             } else {
-                number(v).filter(|n| *n <= 1.0).ok_or_else(|| ConditionError::Share(v.to_owned()))?
+                match number(v) {
+                    Some(1.0) => return Err(ConditionError::WholeShare(v.to_owned())),
+                    Some(n) if n < 1.0 => n,
+                    _ => return Err(ConditionError::Share(v.to_owned())),
+                }
             }
         }
         Unit::Count => number(v).ok_or_else(|| ConditionError::Number(v.to_owned()))?,
+        Unit::Usd => number(v.strip_prefix('$').unwrap_or(v)).ok_or_else(|| ConditionError::Number(v.to_owned()))?,
     };
     Ok((cmp, limit))
 }
@@ -391,6 +403,11 @@ mod tests {
         assert!(parse_condition("300ms", Unit::Millis).is_err());
         assert!(parse_condition("< 300", Unit::Millis).unwrap_err().to_string().contains("time unit"));
         assert!(parse_condition("< 5", Unit::Fraction).is_err());
+        // "< 1" would silently mean below 100%.
+        assert!(parse_condition("< 1", Unit::Fraction).unwrap_err().to_string().contains("\"1%\" for one percent"));
+        assert_eq!(parse_condition("<= 100%", Unit::Fraction).unwrap(), (Cmp::Le, 1.0));
+        assert_eq!(parse_condition("< $2.5", Unit::Usd).unwrap(), (Cmp::Lt, 2.5));
+        assert_eq!(parse_condition("< 2.5", Unit::Usd).unwrap(), (Cmp::Lt, 2.5));
         assert!(Cmp::Lt.holds(1.0, 2.0) && !Cmp::Gt.holds(1.0, 2.0));
         assert_eq!(parse_condition("== 0", Unit::Count).unwrap(), (Cmp::Eq, 0.0));
         assert_eq!(parse_condition("!= 0", Unit::Count).unwrap(), (Cmp::Ne, 0.0));
