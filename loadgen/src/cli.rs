@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
     about,
     after_help = "Examples:\n  \
         loadgen run scenarios/spike.toml                      # on the local stack (no AWS account)\n  \
-        loadgen run scenarios/steady.toml --target https://abc123.execute-api.us-east-1.amazonaws.com\n  \
+        loadgen run scenarios/steady.toml --target https://abc123.execute-api.us-east-1.amazonaws.com --seed-data\n  \
         loadgen report reports/spike-20261127T073232Z/results.json\n  \
         loadgen compare base/results.json new/results.json\n  \
         loadgen validate scenarios/*.toml\n  \
@@ -30,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario and write reports/<scenario>-<UTC time>/results.json.
     #[command(
-        after_help = "Examples:\n  loadgen run scenarios/spike.toml\n  loadgen run scenarios/ci-smoke.toml --out reports/ci --quiet\n  loadgen run scenarios/steady.toml --target https://api.example.com --seed 7\n  loadgen run scenarios/steady.toml --infra infra/"
+        after_help = "Examples:\n  loadgen run scenarios/spike.toml\n  loadgen run scenarios/ci-smoke.toml --out reports/ci --quiet\n  loadgen run scenarios/steady.toml --target https://api.example.com --seed-data --seed 7\n  loadgen run scenarios/steady.toml --infra infra/ --seed-data"
     )]
     Run {
         /// The scenario file (TOML).
@@ -41,11 +41,13 @@ pub enum Command {
         /// Target the stack deployed from this Terraform directory (reads `terraform output -json`).
         #[arg(long, value_name = "DIR")]
         infra: Option<PathBuf>,
-        /// Do not pull CloudWatch metrics (cost from what the client saw; no reconciliation).
+        /// Do not pull CloudWatch metrics (cost from the REPORT lines and the function's headers,
+        /// unknown without them; no reconciliation).
         #[arg(long)]
         no_cloudwatch: bool,
         /// Write `[data] items` into a URL target (`--target`, `--infra`) before the phases,
-        /// through POST /items; without it a URL target is never written to.
+        /// through POST /items; without it a URL target is never seeded. (`--seed` is the
+        /// random seed, unrelated.)
         #[arg(long)]
         seed_data: bool,
         /// A price list TOML instead of the built-in one (loadgen/prices.toml).

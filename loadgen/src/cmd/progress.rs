@@ -2,7 +2,7 @@
 //! and the run in progress as a progress bar on a terminal or a plain line every 5 s elsewhere.
 //! `--quiet` keeps the warnings and drops the rest.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -66,7 +66,13 @@ impl Console {
         } else if state.last_plain.is_none_or(|t| t.elapsed() >= PLAIN_EVERY) {
             // The first line waits PLAIN_EVERY too, as a run's first seconds say little.
             if state.last_plain.is_some() {
-                eprintln!("[{:>5.0}s/{}s] {line}", s.elapsed.as_secs_f64(), s.planned.as_secs());
+                // A closed stderr must not stop the run: its results still get written.
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "[{:>5.0}s/{}s] {line}",
+                    s.elapsed.as_secs_f64(),
+                    s.planned.as_secs()
+                );
             }
             state.last_plain = Some(Instant::now());
         }
@@ -122,7 +128,7 @@ impl Sink for Console {
             Event::Tick(s) => self.tick(s),
             other => {
                 if let Some(text) = line(other) {
-                    eprintln!("{text}");
+                    let _ = writeln!(std::io::stderr().lock(), "{text}");
                 }
             }
         }

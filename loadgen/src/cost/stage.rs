@@ -282,11 +282,12 @@ pub async fn after_run(
     {
         facts.calibration = super::aws_calibration::calibrate(&facts, names, None, results, window, sink).await;
     }
-    // The billed duration is what Lambda costs; without a server-side source or the function's
-    // own handler times it would be a 1 ms floor per request, a figure nothing measured.
+    // The billed duration is what Lambda costs; without a server-side source or the handler
+    // times the function reports (`x-handler-us`) it would be a 1 ms floor per request, a
+    // figure nothing measured.
     let measured = facts.report.is_some()
         || pulled.as_ref().and_then(|p| p.get(crate::results::MetricId::DurationSum)).is_some()
-        || super::client_view::ClientView::of(results).diagnosed > 0.0;
+        || super::client_view::ClientView::of(results).handler_ms > 0.0;
     let cost = match measured {
         true => assess(results, pulled.as_ref(), &facts, prices, &ctx.region).map_err(NoCost::from),
         false => Err(NoCost::Unknown),

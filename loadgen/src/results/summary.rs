@@ -100,16 +100,16 @@ pub struct DiagnosticsResult {
     pub handler_ms_mean: f64,
     /// Of the responses, the ones the table served (any class but `dynamodb_throttled`;
     /// absent from results written before it was recorded).
-    #[serde(default)]
+    #[serde(default, alias = "ok_responses")]
     pub served_responses: u64,
     /// Mean DynamoDB calls per served response: what a request makes.
-    #[serde(default)]
+    #[serde(default, alias = "ok_ddb_calls_per_request")]
     pub served_ddb_calls_per_request: f64,
     /// Mean read units per served response.
-    #[serde(default)]
+    #[serde(default, alias = "ok_rcu_per_request")]
     pub served_rcu_per_request: f64,
     /// Mean write units per served response.
-    #[serde(default)]
+    #[serde(default, alias = "ok_wcu_per_request")]
     pub served_wcu_per_request: f64,
 }
 
@@ -147,5 +147,19 @@ pub fn summarize(rec: &Recorder, request: Option<usize>, phase: Option<usize>) -
         cold_starts,
         latency: Stats::of(&lat),
         service_time: Stats::of(&svc),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_written_with_the_ok_names_keep_their_figures() {
+        let old = r#"{"responses":4,"ddb_calls":3,"rcu":3,"wcu":0,"ddb_calls_per_request":0.75,"rcu_per_request":0.75,
+            "wcu_per_request":0,"handler_ms_mean":1,"ok_responses":3,"ok_ddb_calls_per_request":1,"ok_rcu_per_request":1,
+            "ok_wcu_per_request":0}"#;
+        let d: DiagnosticsResult = serde_json::from_str(old).unwrap();
+        assert_eq!((d.served_responses, d.served_rcu_per_request), (3, 1.0));
     }
 }

@@ -230,7 +230,7 @@ pub enum ConditionError {
     #[error("'{0}' needs a time unit: ms, s or us (e.g. \"< 300ms\")")]
     TimeUnit(String),
     /// A share that is none.
-    #[error("'{0}' must be a percentage (\"1%\") or a fraction from 0 to 1")]
+    #[error("'{0}' must be a percentage (\"1%\") or a fraction below 1 (\"0.01\")")]
     Share(String),
     /// A bare `1` for a share: one percent was almost always meant, and it reads as 100%.
     #[error("'{0}' as a share is 100%; write \"1%\" for one percent, or \"100%\" if you mean all")]
