@@ -356,19 +356,27 @@ impl Plan {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(path: &str) -> Request {
+impl Request {
+    /// `GET path` named `r`, weight 1: the request a unit test needs.
+    pub(crate) fn get(path: &str) -> Request {
         Request {
             name: "r".into(),
             weight: 1.0,
             method: "GET".into(),
-            path: Template::parse(path).unwrap(),
+            path: Template::parse(path).expect("a valid template"),
             body: None,
             headers: Vec::new(),
             expect: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(path: &str) -> Request {
+        Request::get(path)
     }
 
     #[test]

@@ -300,16 +300,8 @@ mod tests {
 
     #[test]
     fn a_batch_gets_its_cold_keys_and_calls_again_for_a_hot_one() {
-        use crate::scenario::{KeyDistribution, Request, Template};
-        let batch = Request {
-            name: "b".into(),
-            weight: 1.0,
-            method: "GET".into(),
-            path: Template::parse("/items?ids={ids:3}&pattern=batch").unwrap(),
-            body: None,
-            headers: Vec::new(),
-            expect: Vec::new(),
-        };
+        use crate::scenario::{KeyDistribution, Request};
+        let batch = Request::get("/items?ids={ids:3}&pattern=batch");
         let spec = TableSpec {
             capacity: Capacity { read_per_s: 1_000.0, write_per_s: 1_000.0, provisioned: false },
             retry: Retry::default(),

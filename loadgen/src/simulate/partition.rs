@@ -195,15 +195,7 @@ mod tests {
     use crate::scenario::template::Template;
 
     fn request(path: &str) -> Request {
-        Request {
-            name: "r".into(),
-            weight: 1.0,
-            method: "GET".into(),
-            path: Template::parse(path).unwrap(),
-            body: None,
-            headers: Vec::new(),
-            expect: Vec::new(),
-        }
+        Request::get(path)
     }
 
     #[test]

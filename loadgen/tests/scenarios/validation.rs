@@ -89,24 +89,11 @@ pub fn disagreements(
     measured: &Value,
     dir: &Path,
 ) -> Vec<String> {
-    let out_dir = dir.join(format!("simulate-{name}"));
-    let out = Command::new(loadgen)
-        .arg("simulate")
-        .arg(&cal.results)
-        .arg("--scenario")
-        .arg(scenario)
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    let Ok(text) = std::fs::read_to_string(out_dir.join("simulation.json")) else {
-        return vec![format!(
-            "{name}: simulate exited {:?}: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        )];
+    let args = [cal.results.as_os_str(), "--scenario".as_ref(), scenario.as_os_str()];
+    let sim = match simulate(loadgen, &args, &dir.join(format!("simulate-{name}"))) {
+        Ok(sim) => sim,
+        Err(e) => return vec![format!("{name}: {e}")],
     };
-    let sim: Value = serde_json::from_str(&text).unwrap();
     let c = &sim["configurations"][0];
     let mut problems = Vec::new();
     let mut report = |what: String, m: f64, s: f64, ok: bool| {
@@ -159,22 +146,11 @@ pub fn disagreements(
 /// it on a throttle threshold both answer: a share within 2 percentage points, 10% of it or
 /// three standard errors; a count within 20%, 2 or 3√n.
 pub fn self_disagreements(loadgen: &Path, name: &str, run_dir: &Path, measured: &Value, dir: &Path) -> Vec<String> {
-    let out_dir = dir.join(format!("simulate-self-{name}"));
-    let out = Command::new(loadgen)
-        .arg("simulate")
-        .arg(run_dir.join("results.json"))
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    let Ok(text) = std::fs::read_to_string(out_dir.join("simulation.json")) else {
-        return vec![format!(
-            "{name}: simulate exited {:?}: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        )];
+    let results = run_dir.join("results.json");
+    let sim = match simulate(loadgen, &[results.as_os_str()], &dir.join(format!("simulate-self-{name}"))) {
+        Ok(sim) => sim,
+        Err(e) => return vec![format!("{name}: {e}")],
     };
-    let sim: Value = serde_json::from_str(&text).unwrap();
     let simulated = sim["configurations"][0]["thresholds"].as_array().cloned().unwrap_or_default();
     let mut problems = Vec::new();
     let mut compared = 0;
@@ -216,6 +192,14 @@ pub fn self_disagreements(loadgen: &Path, name: &str, run_dir: &Path, measured: 
         problems.push(format!("{name}: the simulation answered none of the run's throttle thresholds"));
     }
     problems
+}
+
+/// `loadgen simulate ARGS --out OUT_DIR`'s simulation.json; an error says how it exited.
+fn simulate(loadgen: &Path, args: &[&std::ffi::OsStr], out_dir: &Path) -> Result<Value, String> {
+    let out = Command::new(loadgen).arg("simulate").args(args).arg("--out").arg(out_dir).output().unwrap();
+    let text = std::fs::read_to_string(out_dir.join("simulation.json"))
+        .map_err(|_| format!("simulate exited {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr)))?;
+    Ok(serde_json::from_str(&text).unwrap())
 }
 
 /// The latencies of every ok response of a run, µs.
