@@ -38,9 +38,13 @@ pub enum Command {
         /// Send the load to this base URL instead of the local stack (overrides [target] url).
         #[arg(long, value_name = "URL", conflicts_with = "infra")]
         target: Option<String>,
-        /// Target the stack deployed from this Terraform directory (reads `terraform output -json`).
+        /// Target the stack deployed from this Terraform directory (reads `terraform output -json`);
+        /// with --local, run the stack it describes on the local stack instead.
         #[arg(long, value_name = "DIR")]
         infra: Option<PathBuf>,
+        /// Run the stack --infra's Terraform describes (functions, routes, tables) on the local stack.
+        #[arg(long, requires = "infra", conflicts_with = "target")]
+        local: bool,
         /// Do not pull CloudWatch metrics (cost from the REPORT lines and the function's headers,
         /// unknown without them; no reconciliation).
         #[arg(long)]
@@ -147,14 +151,34 @@ loadgen compare base.json new.json --max-regression \"latency.p99=10%,errors.rat
 /// `loadgen stack …`.
 #[derive(Debug, Subcommand)]
 pub enum StackAction {
-    /// Serve API Gateway, Lambda (running target-api), DynamoDB and CloudWatch on loopback until Ctrl-C.
+    /// Serve API Gateway, Lambda, DynamoDB and CloudWatch on loopback until Ctrl-C: the bundled
+    /// target-api stack, or the stack a Terraform directory or a scenario's [stack] describes.
+    #[command(
+        after_help = "Examples:\n  loadgen stack up\n  loadgen stack up --infra examples/orders --port 3000 --dynamodb-port 8000\n  \
+loadgen stack up --scenario examples/orders/load.toml"
+    )]
     Up {
-        /// Latency profile: aws-typical, none, or a profile .toml.
-        #[arg(long, default_value = "aws-typical")]
-        profile: String,
-        /// Reserved concurrency of the function.
-        #[arg(long, default_value_t = 100)]
-        reserved_concurrency: u32,
+        /// The Terraform directory that describes the stack (functions, routes, tables).
+        #[arg(long, value_name = "DIR", conflicts_with = "scenario")]
+        infra: Option<PathBuf>,
+        /// A scenario whose [stack] describes the stack (infra, functions, tables, overrides).
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+        /// Latency profile: aws-typical, none, or a profile .toml (default: the description's, else aws-typical).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Reserved concurrency of the (first) function.
+        #[arg(long)]
+        reserved_concurrency: Option<u32>,
+        /// Serve the HTTP API on this loopback port (default: any free port).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        port: Option<u16>,
+        /// Serve DynamoDB on this loopback port.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        dynamodb_port: Option<u16>,
+        /// Serve CloudWatch on this loopback port.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        cloudwatch_port: Option<u16>,
     },
 }
 

@@ -63,6 +63,9 @@ pub enum Error {
          remove `seed = false`, or point the scenario at your API with --target or --infra"
     )]
     UnseededStack(std::path::PathBuf),
+    /// A command-line value that cannot be used, with the fix.
+    #[error("{0}")]
+    Usage(String),
     /// Ctrl-C cannot be waited for.
     #[error("cannot wait for Ctrl-C")]
     Signal(#[source] std::io::Error),
@@ -80,7 +83,8 @@ impl Error {
             | Error::Compare(_)
             | Error::StackUp(_)
             | Error::Simulate(_)
-            | Error::UnseededStack(_) => EXIT_BAD_INPUT,
+            | Error::UnseededStack(_)
+            | Error::Usage(_) => EXIT_BAD_INPUT,
             Error::Target(e) if e.is_bad_input() => EXIT_BAD_INPUT,
             Error::Target(_) | Error::Write(_) | Error::Tls(_) | Error::Signal(_) => EXIT_NOT_RUN,
         }

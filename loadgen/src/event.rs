@@ -79,6 +79,12 @@ pub enum Event {
         /// The target.
         url: String,
     },
+    /// Something about how the local stack runs the described stack: a route left out, an
+    /// authorizer not checked, a resource not emulated, a Python runtime on another version.
+    StackNote {
+        /// One line.
+        note: String,
+    },
     /// How the local stack gives each environment its CPU share.
     CpuModel {
         /// One line: the share and how it is enforced.

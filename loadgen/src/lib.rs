@@ -32,11 +32,24 @@ use cli::{Cli, Command, StackAction};
 /// Runs a parsed command line; returns the process exit code, or the error that stopped it.
 pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
     match cli.command {
-        Command::Run { scenario, target, infra, out, seed, quiet, no_cloudwatch, seed_data, prices, max_cost_usd } => {
+        Command::Run {
+            scenario,
+            target,
+            infra,
+            local,
+            out,
+            seed,
+            quiet,
+            no_cloudwatch,
+            seed_data,
+            prices,
+            max_cost_usd,
+        } => {
             let opts = cmd::run::RunOptions {
                 scenario,
                 target,
                 infra,
+                local,
                 out,
                 seed,
                 quiet,
@@ -56,8 +69,18 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
         Command::Compare { base, new, max_regression, out } => {
             cmd::compare::compare_runs(&base, &new, max_regression.as_deref(), out.as_deref())
         }
-        Command::Stack { action: StackAction::Up { profile, reserved_concurrency } } => {
-            cmd::stack::up(profile, reserved_concurrency).await
+        Command::Stack {
+            action:
+                StackAction::Up { infra, scenario, profile, reserved_concurrency, port, dynamodb_port, cloudwatch_port },
+        } => {
+            let ask = cmd::stack::Up {
+                infra,
+                scenario,
+                profile,
+                reserved_concurrency,
+                ports: local_stack::config::Ports { api: port, dynamodb: dynamodb_port, cloudwatch: cloudwatch_port },
+            };
+            cmd::stack::up(ask).await
         }
     }
 }

@@ -138,6 +138,7 @@ async fn a_deployed_functions_log_calibrates_the_run_as_the_local_stacks_does() 
         stage: "$default".into(),
         table: "orders".into(),
         region: "us-east-1".into(),
+        ..Names::default()
     };
     // The run was told 1,024 MB; the REPORT lines say 256, and win.
     // Its Terraform outputs say the stage's throttle, the routes and an on-demand table.

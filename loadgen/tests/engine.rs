@@ -77,6 +77,7 @@ fn opts(file: std::path::PathBuf, url: &str, out: &std::path::Path) -> RunOption
         out: Some(out.to_path_buf()),
         seed: None,
         infra: None,
+        local: false,
         seed_data: false,
         quiet: true,
     }

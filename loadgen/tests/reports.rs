@@ -31,6 +31,7 @@ async fn junit_and_markdown_are_read_back_and_rerendered_identically() {
         out: Some(out_dir.clone()),
         seed: None,
         infra: None,
+        local: false,
         quiet: true,
         no_cloudwatch: false,
         seed_data: false,

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::tables::{Billing, KeyAttribute, SecondaryIndex};
+
 /// Lambda instruction set. Only changes the price and the reported setting locally: the
 /// emulator runs whatever binary it is given.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -72,8 +74,23 @@ pub struct Cors {
 pub struct FunctionConfig {
     /// Function name.
     pub name: String,
-    /// The `bootstrap` binary each execution environment runs (target-api).
-    pub binary: PathBuf,
+    /// The function's code, as Lambda is given it: a `bootstrap` executable, a directory
+    /// holding the code, or a deployment `.zip` ([`crate::lambda::code`]).
+    #[serde(alias = "binary")]
+    pub code: PathBuf,
+    /// Lambda's runtime identifier: `provided.al2023` / `provided.al2` (an OS-only runtime
+    /// that runs `bootstrap`) or `python3.N` (the handler run through the AWS Lambda runtime
+    /// interface client).
+    #[serde(default = "provided")]
+    pub runtime: String,
+    /// The handler: what `_HANDLER` says (`bootstrap` on OS-only runtimes, by convention), or
+    /// a Python `module.function`.
+    #[serde(default = "bootstrap")]
+    pub handler: String,
+    /// The route keys this function serves when it is one of [`StackConfig::extra_functions`];
+    /// the main function serves [`ApiConfig::routes`].
+    #[serde(default)]
+    pub routes: Vec<String>,
     /// Memory size, MB (priced; reported in REPORT lines).
     pub memory_mb: u32,
     /// Function timeout.
@@ -110,6 +127,26 @@ pub struct FunctionConfig {
     /// How environments get CPU.
     #[serde(default)]
     pub cpu_model: CpuModel,
+    /// The payload format version of the API's integration with this function. The local
+    /// stack sends 2.0 events (`1.0` is refused at start with the fix).
+    #[serde(default = "payload_v2")]
+    pub payload_format_version: String,
+    /// The integration's own timeout, when it sets one below the API's
+    /// [`ApiConfig::integration_timeout`].
+    #[serde(default)]
+    pub integration_timeout: Option<Duration>,
+}
+
+fn payload_v2() -> String {
+    "2.0".to_owned()
+}
+
+fn provided() -> String {
+    "provided.al2023".to_owned()
+}
+
+fn bootstrap() -> String {
+    "bootstrap".to_owned()
 }
 
 fn enforced() -> bool {
@@ -157,11 +194,27 @@ pub struct ApiConfig {
     pub stage_variables: Vec<(String, String)>,
 }
 
-/// The DynamoDB table and its throughput limits.
+/// A DynamoDB table: its keys, indexes and capacity mode ([`crate::tables`]), and the
+/// throughput limits the emulator holds it to.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct DynamoConfig {
-    /// Table name, created with `PK`/`SK` string keys on start.
+    /// Table name, created on start.
     pub table_name: String,
+    /// Partition key; target-api's `PK` (a string) by default.
+    #[serde(default = "pk")]
+    pub hash_key: KeyAttribute,
+    /// Sort key; target-api's `SK` by default.
+    #[serde(default = "sk")]
+    pub range_key: Option<KeyAttribute>,
+    /// Global secondary indexes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub global_indexes: Vec<SecondaryIndex>,
+    /// Local secondary indexes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub local_indexes: Vec<SecondaryIndex>,
+    /// Capacity mode. A provisioned table's capacity is also its throughput limit.
+    #[serde(default)]
+    pub billing: Billing,
     /// Read units per second the table serves before throttling. Default 12,000: what a new
     /// on-demand table sustains at once (warm throughput).
     pub read_units_per_s: f64,
@@ -174,6 +227,32 @@ pub struct DynamoConfig {
     /// Write units per second per partition-key value. Default 1,000.
     #[serde(default = "partition_write")]
     pub partition_write_units_per_s: f64,
+}
+
+fn pk() -> KeyAttribute {
+    KeyAttribute::string("PK")
+}
+
+fn sk() -> Option<KeyAttribute> {
+    Some(KeyAttribute::string("SK"))
+}
+
+impl DynamoConfig {
+    /// An on-demand table with AWS's default limits and target-api's `PK`/`SK` keys.
+    pub fn on_demand(name: &str) -> DynamoConfig {
+        DynamoConfig {
+            table_name: name.to_owned(),
+            hash_key: pk(),
+            range_key: sk(),
+            global_indexes: Vec::new(),
+            local_indexes: Vec::new(),
+            billing: Billing::OnDemand,
+            read_units_per_s: 12_000.0,
+            write_units_per_s: 4_000.0,
+            partition_read_units_per_s: crate::rules::PARTITION_READ_UNITS_PER_S,
+            partition_write_units_per_s: crate::rules::PARTITION_WRITE_UNITS_PER_S,
+        }
+    }
 }
 
 fn partition_read() -> f64 {
@@ -194,25 +273,175 @@ pub struct StackConfig {
     pub account_concurrency: u32,
     /// Account id reported in ARNs and events.
     pub account_id: String,
-    /// Lambda settings.
+    /// The main function: it serves [`ApiConfig::routes`], and the cost figures are its.
     pub function: FunctionConfig,
+    /// Further functions in the same account, each serving its own
+    /// [`FunctionConfig::routes`] of the same HTTP API and writing its own log.
+    #[serde(default)]
+    pub extra_functions: Vec<FunctionConfig>,
     /// API Gateway settings.
     pub api: ApiConfig,
-    /// DynamoDB settings.
+    /// The main DynamoDB table: target-api's, and the one `[stack]`'s table limits set. An
+    /// empty name means the stack has no main table (a stack described only by its own tables).
     pub dynamodb: DynamoConfig,
+    /// Further tables, each with its own keys, indexes and limits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_tables: Vec<DynamoConfig>,
     /// Latency profile: a built-in name (`aws-typical`, `none`) or a path to a profile file.
     pub latency_profile: String,
     /// Seed of the latency sampler.
     pub seed: u64,
     /// Where function logs (with REPORT lines) go; a fresh temporary directory when `None`.
     pub log_dir: Option<PathBuf>,
+    /// Fixed loopback ports, for an app configured to find the stack there; OS-assigned
+    /// when not set.
+    #[serde(default, skip_serializing_if = "Ports::is_unset")]
+    pub ports: Ports,
+}
+
+/// Loopback ports asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Ports {
+    /// The HTTP API.
+    pub api: Option<u16>,
+    /// DynamoDB.
+    pub dynamodb: Option<u16>,
+    /// CloudWatch.
+    pub cloudwatch: Option<u16>,
+}
+
+impl Ports {
+    /// True when every port is OS-assigned.
+    pub fn is_unset(&self) -> bool {
+        *self == Ports::default()
+    }
 }
 
 impl StackConfig {
     /// The most environments the function may have at once: its reservation, or else the
     /// account's quota (it is the only function the stack hosts, so none is reserved elsewhere).
     pub fn concurrency_limit(&self) -> u32 {
-        self.function.reserved_concurrency.unwrap_or(self.account_concurrency)
+        let elsewhere: u32 = self.extra_functions.iter().map(FunctionConfig::set_aside).sum();
+        self.function.reserved_concurrency.unwrap_or(self.account_concurrency.saturating_sub(elsewhere))
+    }
+
+    /// Every table the stack creates, the main one first.
+    pub fn tables(&self) -> impl Iterator<Item = &DynamoConfig> {
+        std::iter::once(&self.dynamodb).filter(|t| !t.table_name.is_empty()).chain(&self.extra_tables)
+    }
+
+    /// Every function the stack hosts, the main one first.
+    pub fn functions(&self) -> impl Iterator<Item = &FunctionConfig> {
+        std::iter::once(&self.function).chain(&self.extra_functions)
+    }
+}
+
+impl FunctionConfig {
+    /// What the function takes from the account's quota for itself alone: its reservation,
+    /// or its provisioned concurrency when it has none.
+    pub fn set_aside(&self) -> u32 {
+        self.reserved_concurrency.unwrap_or(self.provisioned_concurrency)
+    }
+
+    /// Checks what AWS would refuse of one function, `at` naming it in messages.
+    fn validate(&self, at: &str, account: u32) -> Result<(), String> {
+        let (f, keep) = (self, crate::rules::UNRESERVED_MINIMUM);
+        if !(128..=10_240).contains(&f.memory_mb) {
+            return Err(format!("{at}.memory_mb must be 128 to 10240, got {}", f.memory_mb));
+        }
+        if f.timeout < Duration::from_secs(1) || f.timeout > Duration::from_secs(900) {
+            return Err(format!("{at}.timeout must be 1 s to 900 s, got {:?}", f.timeout));
+        }
+        if let Some(r) = f.reserved_concurrency
+            && r > account.saturating_sub(keep)
+        {
+            return Err(format!(
+                "{at}.reserved_concurrency {r} is more than AWS allows with account_concurrency {account}: \
+                 at least {keep} must stay unreserved, so reserve at most {} or raise account_concurrency",
+                account.saturating_sub(keep)
+            ));
+        }
+        if f.provisioned_concurrency > 0 {
+            let cap = f.reserved_concurrency.unwrap_or(account.saturating_sub(keep));
+            if f.provisioned_concurrency > cap {
+                return Err(format!(
+                    "{at}.provisioned_concurrency {} is more than the function may have: at most {cap} \
+                     (its reserved concurrency, or the account's concurrency less the {keep} AWS keeps unreserved)",
+                    f.provisioned_concurrency
+                ));
+            }
+        }
+        if f.scaling_per_10s == 0 {
+            return Err(format!("{at}.scaling_per_10s must be at least 1"));
+        }
+        crate::lambda::code::Runtime::parse(&f.runtime).map_err(|e| format!("{at}.runtime: {e}"))?;
+        if f.payload_format_version != "2.0" {
+            return Err(format!(
+                "{at}: its integration uses payload format version {}; the local stack sends 2.0 events, \
+                 as HTTP APIs do by default in the console — set payload_format_version = \"2.0\" on the integration",
+                f.payload_format_version
+            ));
+        }
+        if let Some(t) = f.integration_timeout
+            && (t < Duration::from_millis(50) || t > Duration::from_secs(30))
+        {
+            return Err(format!("{at}.integration_timeout must be 50 ms to 30 s, got {t:?}"));
+        }
+        if !valid_function_name(&f.name) {
+            return Err(format!(
+                "{at}.name '{}' is not a Lambda function name: 1 to 64 letters, digits, '-' or '_'",
+                f.name
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Lambda's function-name rule (<https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html>).
+fn valid_function_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl StackConfig {
+    /// Checks the functions together: unique names, reservations the account can hold, and
+    /// every route served by exactly one function.
+    fn validate_functions(&self) -> Result<(), String> {
+        let account = self.account_concurrency;
+        self.function.validate("function", account)?;
+        let mut names = vec![self.function.name.as_str()];
+        let mut routes: Vec<(&str, &str)> =
+            self.api.routes.iter().map(|r| (r.as_str(), self.function.name.as_str())).collect();
+        for (i, f) in self.extra_functions.iter().enumerate() {
+            let at = format!("extra_functions[{i}] ({})", f.name);
+            f.validate(&at, account)?;
+            if names.contains(&f.name.as_str()) {
+                return Err(format!("{at}: two functions are named '{}'; give each its own name", f.name));
+            }
+            names.push(&f.name);
+            if f.routes.is_empty() {
+                return Err(format!(
+                    "{at}.routes is empty: name the route keys it serves, e.g. \"GET /orders/{{id}}\""
+                ));
+            }
+            for r in &f.routes {
+                crate::apigw::routes::RouteKey::parse(r).map_err(|e| format!("{at}.routes: {e}"))?;
+                if let Some((_, other)) = routes.iter().find(|(k, _)| *k == r.as_str()) {
+                    return Err(format!(
+                        "{at}.routes: '{r}' is already served by function '{other}'; a route has one integration"
+                    ));
+                }
+                routes.push((r, &f.name));
+            }
+        }
+        let keep = crate::rules::UNRESERVED_MINIMUM;
+        let reserved: u32 = self.functions().map(FunctionConfig::set_aside).sum();
+        if self.functions().count() > 1 && reserved > account.saturating_sub(keep) {
+            return Err(format!(
+                "the functions reserve {reserved} of account_concurrency {account} together: AWS keeps {keep} unreserved, \
+                 so lower the reservations or raise account_concurrency"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -230,7 +459,10 @@ impl StackConfig {
             account_id: "123456789012".into(),
             function: FunctionConfig {
                 name: "target-api".into(),
-                binary: binary.into(),
+                code: binary.into(),
+                runtime: provided(),
+                handler: bootstrap(),
+                routes: Vec::new(),
                 memory_mb: 256,
                 timeout: Duration::from_secs(10),
                 reserved_concurrency: Some(100),
@@ -238,10 +470,13 @@ impl StackConfig {
                 architecture: Architecture::X86_64,
                 keep_warm: Duration::from_secs(300),
                 init_limit: Duration::from_secs(10),
-                environment: Vec::new(),
+                // target-api reads its table's name from here, as it does on AWS.
+                environment: vec![("TABLE_NAME".into(), "target-api-items".into())],
                 invocation_rate_limit: true,
                 scaling_per_10s: crate::rules::NEW_ENVIRONMENTS_PER_10_S,
                 cpu_model: CpuModel::Proportional,
+                payload_format_version: payload_v2(),
+                integration_timeout: None,
             },
             api: ApiConfig {
                 api_id: "loc4lapi01".into(),
@@ -254,54 +489,22 @@ impl StackConfig {
                 cors: None,
                 stage_variables: Vec::new(),
             },
-            dynamodb: DynamoConfig {
-                table_name: "target-api-items".into(),
-                read_units_per_s: 12_000.0,
-                write_units_per_s: 4_000.0,
-                partition_read_units_per_s: crate::rules::PARTITION_READ_UNITS_PER_S,
-                partition_write_units_per_s: crate::rules::PARTITION_WRITE_UNITS_PER_S,
-            },
+            extra_functions: Vec::new(),
+            dynamodb: DynamoConfig::on_demand("target-api-items"),
+            extra_tables: Vec::new(),
             latency_profile: "aws-typical".into(),
             seed: 1,
             log_dir: None,
+            ports: Ports::default(),
         }
     }
 
     /// Checks the values AWS would refuse, naming the field.
     pub fn validate(&self) -> Result<(), String> {
-        let f = &self.function;
-        if !(128..=10_240).contains(&f.memory_mb) {
-            return Err(format!("function.memory_mb must be 128 to 10240, got {}", f.memory_mb));
-        }
-        if f.timeout < Duration::from_secs(1) || f.timeout > Duration::from_secs(900) {
-            return Err(format!("function.timeout must be 1 s to 900 s, got {:?}", f.timeout));
-        }
-        let (account, keep) = (self.account_concurrency, crate::rules::UNRESERVED_MINIMUM);
-        if account == 0 {
+        if self.account_concurrency == 0 {
             return Err("account_concurrency must be at least 1".into());
         }
-        if let Some(r) = f.reserved_concurrency
-            && r > account.saturating_sub(keep)
-        {
-            return Err(format!(
-                "function.reserved_concurrency {r} is more than AWS allows with account_concurrency {account}: \
-                 at least {keep} must stay unreserved, so reserve at most {} or raise account_concurrency",
-                account.saturating_sub(keep)
-            ));
-        }
-        if f.provisioned_concurrency > 0 {
-            let cap = f.reserved_concurrency.unwrap_or(account.saturating_sub(keep));
-            if f.provisioned_concurrency > cap {
-                return Err(format!(
-                    "function.provisioned_concurrency {} is more than the function may have: at most {cap} \
-                     (its reserved concurrency, or the account's concurrency less the {keep} AWS keeps unreserved)",
-                    f.provisioned_concurrency
-                ));
-            }
-        }
-        if f.scaling_per_10s == 0 {
-            return Err("function.scaling_per_10s must be at least 1".into());
-        }
+        self.validate_functions()?;
         let a = &self.api;
         if a.integration_timeout < Duration::from_millis(50) || a.integration_timeout > Duration::from_secs(30) {
             return Err(format!("api.integration_timeout must be 50 ms to 30 s, got {:?}", a.integration_timeout));
@@ -317,15 +520,25 @@ impl StackConfig {
         for route in &a.routes {
             crate::apigw::routes::RouteKey::parse(route).map_err(|e| format!("api.routes: {e}"))?;
         }
-        let d = &self.dynamodb;
-        if d.table_name.len() < 3 || d.table_name.len() > 255 {
-            return Err(format!("dynamodb.table_name must be 3 to 255 characters, got '{}'", d.table_name));
-        }
-        if !(d.read_units_per_s > 0.0 && d.write_units_per_s > 0.0) {
-            return Err("dynamodb.read_units_per_s and write_units_per_s must be > 0".into());
-        }
-        if !(d.partition_read_units_per_s > 0.0 && d.partition_write_units_per_s > 0.0) {
-            return Err("dynamodb.partition_read_units_per_s and partition_write_units_per_s must be > 0".into());
+        let mut names: Vec<&str> = Vec::new();
+        for (i, d) in self.tables().enumerate() {
+            let at = if i == 0 && !self.dynamodb.table_name.is_empty() {
+                "dynamodb".to_owned()
+            } else {
+                format!("tables[{i}] ({})", d.table_name)
+            };
+            crate::tables::validate(d, &at)?;
+            if names.contains(&d.table_name.as_str()) {
+                return Err(format!("{at}: two tables are named '{}'", d.table_name));
+            }
+            names.push(&d.table_name);
+            let positive = |v: f64| v > 0.0 && v.is_finite();
+            if !(positive(d.read_units_per_s) && positive(d.write_units_per_s)) {
+                return Err(format!("{at}.read_units_per_s and write_units_per_s must be > 0"));
+            }
+            if !(positive(d.partition_read_units_per_s) && positive(d.partition_write_units_per_s)) {
+                return Err(format!("{at}.partition_read_units_per_s and partition_write_units_per_s must be > 0"));
+            }
         }
         Ok(())
     }

@@ -24,8 +24,6 @@ use crate::metrics::{MetricId, MetricStore, Series};
 use crate::profile::{Profile, Sampler};
 use crate::rules::DebtBucket;
 
-/// The table's partition-key attribute (target-api's single-table design).
-const PARTITION_KEY: &str = "PK";
 /// Partition buckets kept before full (forgotten) ones are dropped.
 const PARTITIONS_KEPT: usize = 10_000;
 
@@ -72,44 +70,57 @@ impl TableMetrics {
     }
 }
 
+/// One table's limits, buckets and metrics.
+struct TableState {
+    /// Its partition-key attribute.
+    partition_key: String,
+    buckets: Mutex<(DebtBucket, DebtBucket)>,
+    /// Read and write buckets per partition-key value.
+    partitions: Mutex<HashMap<String, (DebtBucket, DebtBucket)>>,
+    partition_rates: (f64, f64),
+    arn: String,
+    metrics: TableMetrics,
+}
+
 /// Shared state of the DynamoDB endpoint.
 #[derive(Clone)]
 pub struct DynamoLayer {
     upstream: Arc<str>,
     client: Client<HttpConnector, Full<Bytes>>,
-    buckets: Arc<Mutex<(DebtBucket, DebtBucket)>>,
-    /// Read and write buckets per partition-key value.
-    partitions: Arc<Mutex<HashMap<String, (DebtBucket, DebtBucket)>>>,
-    partition_rates: (f64, f64),
+    /// The stack's tables by name; a table made later through the API has no limits here.
+    tables: Arc<HashMap<String, TableState>>,
     started: Instant,
     profile: Arc<Profile>,
     sampler: Arc<Sampler>,
-    table: Arc<str>,
-    table_arn: Arc<str>,
-    metrics: Arc<TableMetrics>,
 }
 
 impl DynamoLayer {
-    /// A layer in front of dynoxide at `upstream` (`http://127.0.0.1:port`).
-    pub fn new(upstream: String, config: &DynamoConfig, region: &str, account: &str, shared: &Shared) -> Self {
+    /// A layer in front of dynoxide at `upstream` (`http://127.0.0.1:port`) holding each of
+    /// `tables` to its limits.
+    pub fn new<'a>(
+        upstream: String,
+        tables: impl IntoIterator<Item = &'a DynamoConfig>,
+        region: &str,
+        account: &str,
+        shared: &Shared,
+    ) -> Self {
         let (profile, sampler, store) = (shared.profile.clone(), shared.sampler.clone(), &shared.metrics);
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(256).build_http();
-        Self {
-            upstream: upstream.into(),
-            client,
-            buckets: Arc::new(Mutex::new((
-                DebtBucket::new(config.read_units_per_s),
-                DebtBucket::new(config.write_units_per_s),
-            ))),
-            partitions: Arc::new(Mutex::new(HashMap::new())),
-            partition_rates: (config.partition_read_units_per_s, config.partition_write_units_per_s),
-            started: Instant::now(),
-            profile,
-            sampler,
-            table: config.table_name.as_str().into(),
-            table_arn: format!("arn:aws:dynamodb:{region}:{account}:table/{}", config.table_name).into(),
-            metrics: Arc::new(TableMetrics::new(store, &config.table_name)),
-        }
+        let tables = tables
+            .into_iter()
+            .map(|c| {
+                let state = TableState {
+                    partition_key: c.hash_key.name.clone(),
+                    buckets: Mutex::new((DebtBucket::new(c.read_units_per_s), DebtBucket::new(c.write_units_per_s))),
+                    partitions: Mutex::new(HashMap::new()),
+                    partition_rates: (c.partition_read_units_per_s, c.partition_write_units_per_s),
+                    arn: format!("arn:aws:dynamodb:{region}:{account}:table/{}", c.table_name),
+                    metrics: TableMetrics::new(store, &c.table_name),
+                };
+                (c.table_name.clone(), state)
+            })
+            .collect();
+        Self { upstream: upstream.into(), client, tables: Arc::new(tables), started: Instant::now(), profile, sampler }
     }
 
     /// The axum router of the endpoint.
@@ -167,18 +178,31 @@ fn throttled(kind: Kind, limit: Limit, table_arn: &str) -> Response {
 }
 
 /// The partition-key value of a key or item, as text.
-fn partition_of(key: &Value) -> Option<String> {
-    key.get(PARTITION_KEY).map(|v| v.to_string())
+fn partition_of(partition_key: &str, key: &Value) -> Option<String> {
+    key.get(partition_key).map(|v| v.to_string())
 }
 
 impl DynamoLayer {
     fn now_s(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
     }
+}
+
+impl TableState {
+    /// The balance of the table's bucket for `kind`.
+    fn balance(&self, kind: Kind, now: f64) -> f64 {
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if kind == Kind::Read { b.0.balance(now) } else { b.1.balance(now) }
+    }
+
+    /// Takes `units` from the table's bucket for `kind`.
+    fn debit(&self, kind: Kind, now: f64, units: f64) {
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if kind == Kind::Read { b.0.debit(now, units) } else { b.1.debit(now, units) }
+    }
 
     /// The balance of `partition`'s bucket for `kind`.
-    fn partition_balance(&self, kind: Kind, partition: &str) -> f64 {
-        let now = self.now_s();
+    fn partition_balance(&self, kind: Kind, partition: &str, now: f64) -> f64 {
         let mut map = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
         let (r, w) = self.partition_rates;
         let b = map.entry(partition.to_owned()).or_insert_with(|| (DebtBucket::new(r), DebtBucket::new(w)));
@@ -187,11 +211,10 @@ impl DynamoLayer {
 
     /// Debits `units` spread evenly over `partitions`, and forgets buckets that refilled once
     /// many are kept.
-    fn debit_partitions(&self, kind: Kind, partitions: &[String], units: f64) {
+    fn debit_partitions(&self, kind: Kind, partitions: &[String], units: f64, now: f64) {
         if partitions.is_empty() {
             return;
         }
-        let now = self.now_s();
         let each = units / partitions.len() as f64;
         let mut map = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
         let (r, w) = self.partition_rates;
@@ -205,13 +228,132 @@ impl DynamoLayer {
     }
 }
 
-/// Units reported in a `ConsumedCapacity` field (object or list).
-fn consumed_units(v: &Value) -> f64 {
-    match v.get("ConsumedCapacity") {
-        Some(Value::Array(items)) => items.iter().filter_map(|c| c["CapacityUnits"].as_f64()).sum(),
-        Some(c) => c["CapacityUnits"].as_f64().unwrap_or(0.0),
-        None => 0.0,
+/// The tables a data-plane request names, in order: `TableName`, the keys of a batch's
+/// `RequestItems`, or each item of a transaction.
+fn tables_named(request: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |t: &str| {
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_owned());
+        }
+    };
+    if let Some(t) = request.get("TableName").and_then(Value::as_str) {
+        add(t);
     }
+    if let Some(items) = request.get("RequestItems").and_then(Value::as_object) {
+        items.keys().for_each(|t| add(t));
+    }
+    if let Some(items) = request.get("TransactItems").and_then(Value::as_array) {
+        for item in items {
+            if let Some(t) = item.as_object().and_then(|o| o.values().next()).and_then(|v| v["TableName"].as_str()) {
+                add(t);
+            }
+        }
+    }
+    out
+}
+
+/// Units reported in a `ConsumedCapacity` field (object or list), by table; an entry without a
+/// table name is `default`'s.
+fn consumed_by_table(v: &Value, default: &str) -> Vec<(String, f64)> {
+    let entry =
+        |c: &Value| (c["TableName"].as_str().unwrap_or(default).to_owned(), c["CapacityUnits"].as_f64().unwrap_or(0.0));
+    match v.get("ConsumedCapacity") {
+        Some(Value::Array(items)) => items.iter().map(entry).collect(),
+        Some(c) => vec![entry(c)],
+        None => Vec::new(),
+    }
+}
+
+/// Units reported in a `ConsumedCapacity` field, all tables together.
+#[cfg(test)]
+fn consumed_units(v: &Value) -> f64 {
+    consumed_by_table(v, "").iter().map(|(_, u)| u).sum()
+}
+
+/// What admission decided for one table of a request.
+#[derive(Default)]
+struct Admitted {
+    /// Partitions the admitted keys are in.
+    partitions: Vec<String>,
+    /// A batch's keys held back for `UnprocessedKeys`.
+    held_back: Vec<Value>,
+}
+
+/// Admission: a positive balance admits — each table's, and the partition's of each key;
+/// BatchGetItem gets as many keys per table as the balances cover, the rest come back
+/// unprocessed. `Err` is the throttling response for a request refused whole.
+fn admit(
+    layer: &DynamoLayer,
+    kind: Kind,
+    op: &'static str,
+    request: &mut Value,
+    names: &[String],
+) -> Result<HashMap<String, Admitted>, Box<Response>> {
+    let now = layer.now_s();
+    let mut out: HashMap<String, Admitted> = HashMap::new();
+    for name in names {
+        if let Some(t) = layer.tables.get(name)
+            && t.balance(kind, now) <= 0.0
+        {
+            return Err(Box::new(reject_whole(t, kind, op, Limit::Table, request)));
+        }
+    }
+    if op == "BatchGetItem" {
+        let (mut any_admitted, mut hot_table) = (false, None);
+        if let Some(items) = request.get_mut("RequestItems").and_then(Value::as_object_mut) {
+            for (name, table_req) in items.iter_mut() {
+                let Some(t) = layer.tables.get(name) else {
+                    any_admitted = true;
+                    continue;
+                };
+                let per_key =
+                    if table_req.get("ConsistentRead").and_then(Value::as_bool) == Some(true) { 1.0 } else { 0.5 };
+                let Some(keys) = table_req.get_mut("Keys").and_then(Value::as_array_mut) else { continue };
+                let a = out.entry(name.clone()).or_default();
+                let allowed = (t.balance(kind, now) / per_key).ceil() as usize;
+                if allowed < keys.len() {
+                    a.held_back = keys.split_off(allowed);
+                }
+                let (admitted, hot): (Vec<Value>, Vec<Value>) = keys.drain(..).partition(|k| {
+                    partition_of(&t.partition_key, k).is_none_or(|p| t.partition_balance(kind, &p, now) > 0.0)
+                });
+                if !hot.is_empty() {
+                    hot_table.get_or_insert(name.clone());
+                }
+                any_admitted |= !admitted.is_empty();
+                a.partitions = admitted.iter().filter_map(|k| partition_of(&t.partition_key, k)).collect();
+                *keys = admitted;
+                // Hot keys first: they are the ones the caller retries.
+                let mut held = hot;
+                held.append(&mut a.held_back);
+                a.held_back = held;
+            }
+        }
+        if !any_admitted && let Some(name) = hot_table {
+            // Nothing could be served: put the keys back and refuse the whole request.
+            if let Some(items) = request.get_mut("RequestItems").and_then(Value::as_object_mut) {
+                for (n, a) in out.drain() {
+                    if let Some(keys) = items.get_mut(&n).and_then(|r| r.get_mut("Keys")).and_then(Value::as_array_mut)
+                    {
+                        keys.extend(a.held_back);
+                    }
+                }
+            }
+            let t = &layer.tables[&name];
+            return Err(Box::new(reject_whole(t, kind, op, Limit::Partition, request)));
+        }
+    } else if let Some(name) = request.get("TableName").and_then(Value::as_str)
+        && let Some(t) = layer.tables.get(name)
+        && let Some(p) =
+            request.get("Key").or_else(|| request.get("Item")).and_then(|k| partition_of(&t.partition_key, k))
+    {
+        if t.partition_balance(kind, &p, now) <= 0.0 {
+            return Err(Box::new(reject_whole(t, kind, op, Limit::Partition, request)));
+        }
+        out.entry(name.to_owned()).or_default().partitions.push(p);
+    }
+    Ok(out)
 }
 
 async fn handle(
@@ -242,52 +384,24 @@ async fn handle(
         return forward(&layer, method, &uri, &headers, body).await.0;
     };
     let op: &'static str = READ_OPS.iter().chain(WRITE_OPS).find(|o| **o == op).copied().unwrap_or("GetItem");
+    let names = tables_named(&request);
+    if !names.iter().any(|n| layer.tables.contains_key(n)) {
+        // A table the stack did not make (created through the API): no limits, no metrics.
+        return forward(&layer, method, &uri, &headers, body).await.0;
+    }
     let started = Instant::now();
-
-    // Admission: a positive balance admits — the table's, and the partition's of each key;
-    // BatchGetItem gets as many keys as the balances cover, the rest come back unprocessed.
-    let balance = {
-        let now = layer.now_s();
-        let mut b = layer.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if kind == Kind::Read { b.0.balance(now) } else { b.1.balance(now) }
+    let mut admitted = match admit(&layer, kind, op, &mut request, &names) {
+        Ok(a) => a,
+        Err(throttled) => return *throttled,
     };
-    let mut held_back: Vec<Value> = Vec::new();
-    if balance <= 0.0 {
-        return reject_whole(&layer, kind, op, Limit::Table, &request);
-    }
-    let mut partitions: Vec<String> = Vec::new();
-    if op == "BatchGetItem"
-        && let Some(table_req) = request.get_mut("RequestItems").and_then(|r| r.get_mut(&*layer.table))
-    {
-        let per_key = if table_req.get("ConsistentRead").and_then(Value::as_bool) == Some(true) { 1.0 } else { 0.5 };
-        if let Some(keys) = table_req.get_mut("Keys").and_then(Value::as_array_mut) {
-            let allowed = (balance / per_key).ceil() as usize;
-            if allowed < keys.len() {
-                held_back = keys.split_off(allowed);
-            }
-            let (admitted, hot): (Vec<Value>, Vec<Value>) =
-                keys.drain(..).partition(|k| partition_of(k).is_none_or(|p| layer.partition_balance(kind, &p) > 0.0));
-            if admitted.is_empty() && !hot.is_empty() {
-                keys.extend(hot);
-                return reject_whole(&layer, kind, op, Limit::Partition, &request);
-            }
-            partitions = admitted.iter().filter_map(partition_of).collect();
-            *keys = admitted;
-            held_back.extend(hot);
-        }
-    } else if let Some(p) = request.get("Key").or_else(|| request.get("Item")).and_then(partition_of) {
-        if layer.partition_balance(kind, &p) <= 0.0 {
-            return reject_whole(&layer, kind, op, Limit::Partition, &request);
-        }
-        partitions.push(p);
-    }
+    let held_back_any = admitted.values().any(|a| !a.held_back.is_empty());
     let client_wants_capacity =
         request.get("ReturnConsumedCapacity").and_then(Value::as_str).is_some_and(|v| v != "NONE");
     if !client_wants_capacity && let Some(obj) = request.as_object_mut() {
         obj.insert("ReturnConsumedCapacity".into(), json!("TOTAL"));
     }
-    // Re-encode only what was changed; target-api's requests usually pass through as sent.
-    let forwarded = if client_wants_capacity && held_back.is_empty() {
+    // Re-encode only what was changed; a client's requests usually pass through as sent.
+    let forwarded = if client_wants_capacity && !held_back_any {
         body.clone()
     } else {
         Bytes::from(serde_json::to_vec(&request).unwrap_or_else(|_| body.to_vec()))
@@ -299,29 +413,28 @@ async fn handle(
     let Ok(mut answer) = serde_json::from_slice::<Value>(&resp_body) else {
         return response;
     };
-    let units = consumed_units(&answer);
-    {
-        let now = layer.now_s();
-        let mut b = layer.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if kind == Kind::Read { b.0.debit(now, units) } else { b.1.debit(now, units) }
+    let now = layer.now_s();
+    for (name, units) in consumed_by_table(&answer, &names[0]) {
+        let Some(t) = layer.tables.get(&name) else { continue };
+        t.debit(kind, now, units);
+        // A batch's units are spread evenly over its keys: the response gives only their total.
+        let partitions = admitted.get(&name).map(|a| a.partitions.as_slice()).unwrap_or(&[]);
+        t.debit_partitions(kind, partitions, units, now);
+        match kind {
+            Kind::Read => t.metrics.consumed_read.record(units),
+            Kind::Write => t.metrics.consumed_write.record(units),
+        }
     }
-    // A batch's units are spread evenly over its keys: the response gives only their total.
-    layer.debit_partitions(kind, &partitions, units);
-    let m = &layer.metrics;
-    match kind {
-        Kind::Read => m.consumed_read.record(units),
-        Kind::Write => m.consumed_write.record(units),
-    }
-    let rewrite = !client_wants_capacity || !held_back.is_empty();
-    if !held_back.is_empty() {
-        m.read_throttle_events.record(held_back.len() as f64);
-        let table = layer.table.to_string();
-        if let Some(obj) = answer.as_object_mut() {
-            let unprocessed = obj.entry("UnprocessedKeys").or_insert_with(|| json!({}));
+    if held_back_any && let Some(obj) = answer.as_object_mut() {
+        let unprocessed = obj.entry("UnprocessedKeys").or_insert_with(|| json!({}));
+        for (name, a) in admitted.iter_mut().filter(|(_, a)| !a.held_back.is_empty()) {
+            if let Some(t) = layer.tables.get(name) {
+                t.metrics.read_throttle_events.record(a.held_back.len() as f64);
+            }
             if let Some(u) = unprocessed.as_object_mut() {
-                let entry = u.entry(table).or_insert_with(|| json!({ "Keys": [] }));
+                let entry = u.entry(name.clone()).or_insert_with(|| json!({ "Keys": [] }));
                 if let Some(keys) = entry.get_mut("Keys").and_then(Value::as_array_mut) {
-                    keys.extend(held_back);
+                    keys.append(&mut a.held_back);
                 }
             }
         }
@@ -333,16 +446,20 @@ async fn handle(
     if !delay.is_zero() {
         tokio::time::sleep(delay.saturating_sub(started.elapsed())).await;
     }
-    if let Some(s) = m.latency.get(op) {
+    if let Some(s) = layer.tables.get(&names[0]).and_then(|t| t.metrics.latency.get(op)) {
         s.record(started.elapsed().as_secs_f64() * 1e3);
     }
-    let out = if rewrite { serde_json::to_vec(&answer).unwrap_or_default() } else { resp_body.to_vec() };
+    let out = if !client_wants_capacity || held_back_any {
+        serde_json::to_vec(&answer).unwrap_or_default()
+    } else {
+        resp_body.to_vec()
+    };
     amz_json(StatusCode::OK, out)
 }
 
 /// The whole request is throttled: `ThrottledRequests` plus one throttle event per item.
-fn reject_whole(layer: &DynamoLayer, kind: Kind, op: &'static str, limit: Limit, request: &Value) -> Response {
-    let m = &layer.metrics;
+fn reject_whole(t: &TableState, kind: Kind, op: &'static str, limit: Limit, request: &Value) -> Response {
+    let m = &t.metrics;
     if let Some(s) = m.throttled_requests.get(op) {
         s.record(1.0);
     }
@@ -361,7 +478,7 @@ fn reject_whole(layer: &DynamoLayer, kind: Kind, op: &'static str, limit: Limit,
         Kind::Read => m.read_throttle_events.record(items as f64),
         Kind::Write => m.write_throttle_events.record(items as f64),
     }
-    throttled(kind, limit, &layer.table_arn)
+    throttled(kind, limit, &t.arn)
 }
 
 /// Sends the request on to dynoxide; returns the response to relay, its status and body.
@@ -403,18 +520,6 @@ async fn forward(
     let response =
         r.body(axum::body::Body::from(bytes.clone())).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response());
     (response, parts.status, bytes)
-}
-
-/// Creates the `PK`/`SK` on-demand table directly in dynoxide.
-pub fn create_table(db: &dynoxide::Database, table: &str) -> Result<(), String> {
-    let request = json!({
-        "TableName": table,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
-        "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}]
-    });
-    let request = serde_json::from_value(request).map_err(|e| e.to_string())?;
-    db.create_table(request).map(|_| ()).map_err(|e| format!("{e:?}"))
 }
 
 #[cfg(test)]

@@ -9,11 +9,12 @@ pub mod apigw;
 pub mod cloudwatch;
 pub mod config;
 pub mod dynamodb;
-pub mod infra;
 pub mod lambda;
 pub mod metrics;
 pub mod profile;
 pub mod rules;
+pub mod tables;
+pub mod terraform;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,10 +50,14 @@ pub struct Endpoints {
     pub cloudwatch_url: String,
     /// Region.
     pub region: String,
-    /// Table name.
+    /// The main table's name (empty when the stack has none).
     pub table_name: String,
-    /// Function name.
+    /// Every table's name, the main one first.
+    pub tables: Vec<String>,
+    /// The main function's name.
     pub function_name: String,
+    /// Every function's name, the main one first.
+    pub functions: Vec<String>,
     /// API id.
     pub api_id: String,
     /// Stage.
@@ -80,9 +85,19 @@ pub enum StartError {
     /// The latency profile could not be loaded.
     #[error(transparent)]
     Profile(#[from] profile::ProfileError),
-    /// The function binary does not exist.
-    #[error("the function binary {0} does not exist: build target-api first (cargo build --release -p target-api)")]
-    MissingBinary(PathBuf),
+    /// A function's code is missing or cannot run.
+    #[error(transparent)]
+    Code(#[from] lambda::code::CodeError),
+    /// A fixed port could not be bound.
+    #[error("cannot serve {what} on 127.0.0.1:{port}: {source}; pick another port or stop what uses it")]
+    Port {
+        /// What was to listen there.
+        what: &'static str,
+        /// The port.
+        port: u16,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Binding a loopback port or creating a file failed.
     #[error("cannot start the local stack: {0}")]
     Io(#[from] std::io::Error),
@@ -98,10 +113,15 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct Stack {
     endpoints: Endpoints,
-    lambda: LambdaService,
+    /// Every function's service, the main one first.
+    lambdas: Vec<LambdaService>,
     metrics: MetricStore,
-    log_path: PathBuf,
+    /// Every function's log, in the same order.
+    log_paths: Vec<PathBuf>,
     insights_path: PathBuf,
+    notes: Vec<String>,
+    /// Where zipped code was unpacked.
+    scratch: PathBuf,
     stop: watch::Sender<bool>,
 }
 
@@ -111,6 +131,18 @@ async fn bind() -> std::io::Result<(tokio::net::TcpListener, String)> {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", l.local_addr()?);
     Ok((l, url))
+}
+
+/// Binds `port` on loopback when one is asked for (an OS-assigned one otherwise), naming
+/// `what` listens there when it is taken.
+async fn bind_at(what: &'static str, port: Option<u16>) -> Result<(tokio::net::TcpListener, String), StartError> {
+    let Some(port) = port else { return Ok(bind().await?) };
+    let l = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|source| StartError::Port {
+        what,
+        port,
+        source,
+    })?;
+    Ok((l, format!("http://127.0.0.1:{port}")))
 }
 
 fn serve(listener: tokio::net::TcpListener, app: axum::Router, mut stop: watch::Receiver<bool>) {
@@ -129,8 +161,21 @@ impl Stack {
     /// loopback. Must run inside a Tokio runtime.
     pub async fn start(config: StackConfig) -> Result<Stack, StartError> {
         config.validate().map_err(StartError::Config)?;
-        if !config.function.binary.is_file() {
-            return Err(StartError::MissingBinary(config.function.binary.clone()));
+        let seq = STACK_SEQ.fetch_add(1, Ordering::Relaxed);
+        let scratch = std::env::temp_dir().join(format!("local-stack-code-{}-{seq}", std::process::id()));
+        let cache = lambda::python::default_cache();
+        let mut code = Vec::new();
+        for f in config.functions() {
+            code.push(lambda::code::prepare(f, &scratch, &cache)?);
+        }
+        let mut notes: Vec<String> = Vec::new();
+        for f in config.functions() {
+            if let Ok(lambda::code::Runtime::Python { version }) = lambda::code::Runtime::parse(&f.runtime)
+                && let Some(n) = lambda::python::interpreter(&version).ok().and_then(|p| p.mismatch())
+                && !notes.contains(&n)
+            {
+                notes.push(n);
+            }
         }
         let shared = Shared {
             profile: Arc::new(profile::Profile::load(&config.latency_profile)?),
@@ -143,7 +188,9 @@ impl Stack {
 
         // DynamoDB: dynoxide on an internal port, our layer on the public one.
         let db = dynoxide::Database::memory().map_err(|e| StartError::Table(format!("{e:?}")))?;
-        dynamodb::create_table(&db, &config.dynamodb.table_name).map_err(StartError::Table)?;
+        for t in config.tables() {
+            tables::create(&db, t).map_err(StartError::Table)?;
+        }
         let (inner_listener, inner_url) = bind().await?;
         let mut inner_stop = stop_rx.clone();
         tokio::spawn(async move {
@@ -152,30 +199,23 @@ impl Stack {
             })
             .await;
         });
-        let layer =
-            dynamodb::DynamoLayer::new(inner_url, &config.dynamodb, &config.region, &config.account_id, &shared);
-        let (ddb_listener, dynamodb_url) = bind().await?;
+        let layer = dynamodb::DynamoLayer::new(inner_url, config.tables(), &config.region, &config.account_id, &shared);
+        let (ddb_listener, dynamodb_url) = bind_at("DynamoDB", config.ports.dynamodb).await?;
         serve(ddb_listener, layer.router(), stop_rx.clone());
 
-        let (cw_listener, cloudwatch_url) = bind().await?;
+        let (cw_listener, cloudwatch_url) = bind_at("CloudWatch", config.ports.cloudwatch).await?;
         serve(cw_listener, cloudwatch::router(metrics.clone()), stop_rx.clone());
 
-        // Lambda: environments log where a CloudWatch log group would hold their output.
+        // Lambda: environments log where a CloudWatch log group would hold their output, one
+        // log per function.
         let log_dir = match &config.log_dir {
             Some(d) => d.clone(),
-            None => std::env::temp_dir().join(format!(
-                "local-stack-{}-{}",
-                std::process::id(),
-                STACK_SEQ.fetch_add(1, Ordering::Relaxed)
-            )),
+            None => std::env::temp_dir().join(format!("local-stack-{}-{seq}", std::process::id())),
         };
         std::fs::create_dir_all(&log_dir)?;
-        let log_path = log_dir.join(format!("{}.log", config.function.name));
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
         let insights_path = log_dir.join("lambda-insights.log");
-        let insights = std::fs::OpenOptions::new().create(true).append(true).open(&insights_path)?;
+        let open = |p: &Path| std::fs::OpenOptions::new().create(true).append(true).open(p);
         let env_vars = vec![
-            ("TABLE_NAME".to_owned(), config.dynamodb.table_name.clone()),
             ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), dynamodb_url.clone()),
             // The role's temporary credentials, as Lambda provides them (dummies: the local
             // stack checks no signature).
@@ -184,36 +224,59 @@ impl Stack {
             ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
             ("AWS_SESSION_TOKEN".to_owned(), "test".to_owned()),
         ];
-        let lambda = LambdaService::new(
-            config.function.clone(),
-            &config.region,
-            &config.account_id,
-            env_vars,
-            log,
-            insights,
-            &shared,
-        );
+        let (mut lambdas, mut log_paths, mut integrations) = (Vec::new(), Vec::new(), Vec::new());
+        for (f, code) in config.functions().zip(code) {
+            let log_path = log_dir.join(format!("{}.log", f.name));
+            let logs = (open(&log_path)?, open(&insights_path)?);
+            let svc = LambdaService::new(
+                f.clone(),
+                &config.region,
+                &config.account_id,
+                code,
+                env_vars.clone(),
+                logs,
+                &shared,
+            );
+            let routes = if lambdas.is_empty() { config.api.routes.clone() } else { f.routes.clone() };
+            integrations.push((routes, svc.clone()));
+            lambdas.push(svc);
+            log_paths.push(log_path);
+        }
         // Provisioned concurrency is ready before the API takes traffic, as on AWS once the
         // configuration reports READY.
-        lambda.provision().await?;
+        for l in &lambdas {
+            if let Err(e) = l.provision().await {
+                let _ = stop.send(true);
+                lambdas.iter().for_each(LambdaService::shutdown);
+                let _ = std::fs::remove_dir_all(&scratch);
+                return Err(e.into());
+            }
+        }
 
-        let (api_listener, api_url) = bind().await?;
+        let (api_listener, api_url) = bind_at("the API", config.ports.api).await?;
         let api_port = api_listener.local_addr()?.port();
-        let gateway = apigw::router(config.api.clone(), &config.account_id, api_port, lambda.clone(), &shared)
+        let gateway = apigw::router(config.api.clone(), &config.account_id, api_port, integrations, &shared)
             .map_err(StartError::Config)?;
         serve(api_listener, gateway, stop_rx);
 
+        // The invoke URL names a stage other than `$default`, as AWS's does.
+        let api_url = match config.api.stage.as_str() {
+            "$default" => api_url,
+            stage => format!("{api_url}/{stage}"),
+        };
         let endpoints = Endpoints {
             api_url,
             dynamodb_url,
             cloudwatch_url,
             region: config.region.clone(),
             table_name: config.dynamodb.table_name.clone(),
+            tables: config.tables().map(|t| t.table_name.clone()).collect(),
             function_name: config.function.name.clone(),
+            functions: config.functions().map(|f| f.name.clone()).collect(),
             api_id: config.api.api_id.clone(),
             stage: config.api.stage.clone(),
         };
-        Ok(Stack { endpoints, lambda, metrics, log_path, insights_path, stop })
+        Ok(Stack { endpoints, lambdas, metrics, log_paths, insights_path, notes, scratch, stop })
     }
 
     /// Where everything listens.
@@ -226,14 +289,30 @@ impl Stack {
         &self.metrics
     }
 
-    /// The Lambda emulator (environment counts, process ids).
+    /// The main function's Lambda emulator (environment counts, process ids).
     pub fn lambda(&self) -> &LambdaService {
-        &self.lambda
+        &self.lambdas[0]
     }
 
-    /// The function log: process output plus START/END/REPORT lines.
+    /// Every function's Lambda emulator, the main one first.
+    pub fn lambdas(&self) -> &[LambdaService] {
+        &self.lambdas
+    }
+
+    /// The main function's log: process output plus START/END/REPORT lines.
     pub fn log_path(&self) -> &Path {
-        &self.log_path
+        &self.log_paths[0]
+    }
+
+    /// Every function's log, in [`Stack::lambdas`]' order.
+    pub fn log_paths(&self) -> &[PathBuf] {
+        &self.log_paths
+    }
+
+    /// What the user should know about how the stack runs their code (a Python runtime on
+    /// another version, say).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// The Lambda Insights log: one performance event per invocation, with its CPU time.
@@ -250,6 +329,7 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        self.lambda.shutdown();
+        self.lambdas.iter().for_each(LambdaService::shutdown);
+        let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }

@@ -21,6 +21,8 @@ mod names {
     pub const ERROR_KIND: HeaderName = HeaderName::from_static("x-error-kind");
     pub const CAUSE: HeaderName = HeaderName::from_static("x-local-stack-cause");
     pub const COLD: HeaderName = HeaderName::from_static("x-cold-start");
+    pub const INIT: HeaderName = HeaderName::from_static("x-local-stack-init-ms");
+    pub const BILLED: HeaderName = HeaderName::from_static("x-local-stack-billed-ms");
     pub const DDB_CALLS: HeaderName = HeaderName::from_static("x-ddb-calls");
     pub const RCU: HeaderName = HeaderName::from_static("x-ddb-rcu");
     pub const WCU: HeaderName = HeaderName::from_static("x-ddb-wcu");
@@ -66,6 +68,7 @@ impl Engine {
             latency_us: done.saturating_duration_since(from).as_micros() as u64,
             service_us: done.saturating_duration_since(sent_at).as_micros() as u64,
             cold: false,
+            billed_ms: None,
             diag: None,
             second: done.saturating_duration_since(self.start).as_secs() as usize,
             heuristic_mismatch: false,
@@ -97,7 +100,10 @@ fn classify(resp: &Response, expect: &[u16], sample: &mut Sample) {
     let (class, mismatch) = outcome::classify(&seen, expect);
     sample.class = class;
     sample.heuristic_mismatch = mismatch;
-    sample.cold = text(names::COLD) == Some("true");
+    // The local stack says what the REPORT line says of every function; target-api also says
+    // it itself, which is all there is on AWS.
+    sample.cold = h.contains_key(names::INIT) || text(names::COLD) == Some("true");
+    sample.billed_ms = text(names::BILLED).and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0);
     if has_diag {
         sample.diag = Some(Diag {
             ddb_calls: num(names::DDB_CALLS),

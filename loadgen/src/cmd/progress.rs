@@ -90,6 +90,7 @@ fn line(event: &Event) -> Option<String> {
             "loadgen: not writing [data]'s {items} items into {url}: a URL target is written to only when asked. \
              Pass --seed-data to POST them through /items, or set [data] seed = false to say they exist already."
         ),
+        Event::StackNote { note } => format!("loadgen: stack: {note}"),
         Event::CpuModel { description, .. } => format!("loadgen: local stack CPU: {description}"),
         Event::WorstCase(w) => format!(
             "loadgen: worst case for this run against a real stack: {:.0} requests × ${:.8} = ${:.2} ({} MB, {} s timeout{}); limit --max-cost-usd {}",

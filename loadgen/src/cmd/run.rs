@@ -32,8 +32,11 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
-    /// Read the target URL and resource names from `terraform output -json` here.
+    /// Read the target URL and resource names from `terraform output -json` here (or, with
+    /// `local`, run the stack its Terraform describes on the local stack).
     pub infra: Option<PathBuf>,
+    /// Run the stack `infra` describes on the local stack instead of loading the deployed one.
+    pub local: bool,
     /// Skip the CloudWatch pull (cost from what the client saw).
     pub no_cloudwatch: bool,
     /// Write `[data] items` into a URL target before the phases (never without it).
@@ -109,9 +112,11 @@ async fn set_up(
         };
         return Ok(SetUp { base: url.clone(), info, ctx, stack: None });
     }
-    let binary = target::binary::target_api(sink)?;
-    let config = target::stack::config(plan, binary, dir)?;
-    let stack = target::stack::start(config.clone()).await?;
+    let local_infra = opts.infra.as_deref().filter(|_| opts.local);
+    let source = target::stack::Source::of(&plan.stack, local_infra);
+    let described = target::stack::describe(&plan.stack, plan.seed, &source, Some(dir), Some(sink))?;
+    let stack = target::stack::start(&described, sink).await?;
+    let config = described.config;
     let ctx = cost::TargetFacts::for_stack(&stack, &config);
     let url = stack.endpoints().api_url.clone();
     let cpu = stack.lambda().cpu_enforcement();
@@ -181,7 +186,7 @@ async fn attack(
 /// Runs a scenario end to end.
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     let mut plan = load_plan(&opts)?;
-    let infra = opts.infra.as_deref().map(target::infra::outputs).transpose()?;
+    let infra = opts.infra.as_deref().filter(|_| !opts.local).map(target::infra::outputs).transpose()?;
     if let Some(o) = &infra {
         plan.target.url = Some(o.api_url.clone());
     }
@@ -216,7 +221,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
     target::seed::seed(&plan, &client, &base, reserved, &sink).await?;
     let window_start = cost::stage::align_start(&ctx, plan.data.seeded_items() > 0 && !opts.no_cloudwatch, &sink).await;
-    if let Some((path, offset)) = &mut ctx.log {
+    let logs = ctx.log.iter_mut().chain(ctx.more_logs.iter_mut().map(|m| &mut m.log));
+    for (path, offset) in logs {
         *offset = std::fs::metadata(&*path).map(|m| m.len()).unwrap_or(0);
     }
 

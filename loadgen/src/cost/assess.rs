@@ -264,5 +264,6 @@ pub fn assess(
         knee,
         notes,
         usage,
+        functions: Vec::new(),
     })
 }

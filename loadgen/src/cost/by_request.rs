@@ -1,5 +1,5 @@
-//! Cost per request kind — its handler time plus the run's mean per-invocation overhead, its
-//! read and write units — and, when a run has both of target-api's read patterns, the verdict
+//! Cost per request kind — its billed time (as the local stack billed each response, else its
+//! handler time plus the run's mean per-invocation overhead), its read and write units — and, when a run has both of target-api's read patterns, the verdict
 //! of BatchGetItem against one GetItem per id.
 
 use local_stack::config::Architecture;
@@ -23,7 +23,9 @@ pub fn costs(
         .iter()
         .map(|q| {
             let d = &q.diagnostics;
-            let ms = d.handler_ms_mean + overhead_ms;
+            // What the local stack billed each of them, where it said; else the handler's own
+            // time plus the run's mean overhead.
+            let ms = if d.billed_responses > 0 { d.billed_ms_mean } else { d.handler_ms_mean + overhead_ms };
             let one = Usage {
                 api_requests: 1.0,
                 lambda_requests: 1.0,

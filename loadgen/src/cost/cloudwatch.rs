@@ -15,10 +15,14 @@ use crate::event::{Event, Sink};
 use crate::results::{CloudWatchSource, MetricId, Pulled};
 
 /// The resources whose metrics are pulled.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Names {
-    /// Lambda function name.
+    /// Lambda function name (the main one: percentiles and the concurrency series are its).
     pub function: String,
+    /// The stack's other functions: their counts and sums are added to the main one's.
+    pub more_functions: Vec<String>,
+    /// The stack's other tables, added likewise.
+    pub more_tables: Vec<String>,
     /// HTTP API id.
     pub api_id: String,
     /// Stage name.
@@ -129,29 +133,51 @@ fn dim(name: &str, value: &str) -> Dimension {
     Dimension::builder().name(name).value(value).build()
 }
 
+/// A query id for the `n`th resource of a kind: the metric's own id for the main one,
+/// `<id>__<n>` for the others.
+fn query_id(id: &str, n: usize) -> String {
+    if n == 0 { id.to_owned() } else { format!("{id}__{n}") }
+}
+
+/// Whether a statistic adds up across functions or tables: counts and sums do; percentiles
+/// and maxima (compared with the main function's own limits) stay the main function's.
+fn adds_up(stat: &str) -> bool {
+    matches!(stat, "Sum" | "SampleCount")
+}
+
 fn queries(names: &Names, period: i32, local: bool) -> Vec<MetricDataQuery> {
     let fine = if local { 1 } else { 60 };
-    QUERIES
+    let functions: Vec<&String> = std::iter::once(&names.function).chain(&names.more_functions).collect();
+    let tables: Vec<&String> =
+        std::iter::once(&names.table).chain(&names.more_tables).filter(|t| !t.is_empty()).collect();
+    let mut out = Vec::new();
+    let all = QUERIES
         .iter()
         .map(|(id, ns, m, stat, by)| (id.as_str(), *ns, *m, *stat, *by, period))
         .chain([(SERIES_ID, "AWS/Lambda", "ConcurrentExecutions", "Maximum", By::Function, fine)])
         // AWS has no LocalStack namespace: INIT durations come from REPORT lines there.
-        .filter(|q| local || q.1 != "LocalStack/Lambda")
-        .map(|(id, ns, metric, stat, by, period)| {
-            let dims = match by {
-                By::Function => vec![dim("FunctionName", &names.function)],
-                By::Api => vec![dim("ApiId", &names.api_id), dim("Stage", &names.stage)],
-                By::Table => vec![dim("TableName", &names.table)],
-                By::TableOp(op) => vec![dim("TableName", &names.table), dim("Operation", op)],
-                By::FunctionReason(r) => vec![dim("FunctionName", &names.function), dim("Reason", r)],
-            };
+        .filter(|q| local || q.1 != "LocalStack/Lambda");
+    for (id, ns, metric, stat, by, period) in all {
+        // Every function's and table's counts; the main one's alone for percentiles and series.
+        let many = adds_up(stat) && id != SERIES_ID;
+        let dims: Vec<Vec<Dimension>> = match by {
+            By::Function => functions.iter().map(|f| vec![dim("FunctionName", f)]).collect(),
+            By::FunctionReason(r) => functions.iter().map(|f| vec![dim("FunctionName", f), dim("Reason", r)]).collect(),
+            By::Api => vec![vec![dim("ApiId", &names.api_id), dim("Stage", &names.stage)]],
+            By::Table => tables.iter().map(|t| vec![dim("TableName", t)]).collect(),
+            By::TableOp(op) => tables.iter().map(|t| vec![dim("TableName", t), dim("Operation", op)]).collect(),
+        };
+        for (n, dims) in dims.into_iter().enumerate().take(if many { usize::MAX } else { 1 }) {
             let m = Metric::builder().namespace(ns).metric_name(metric).set_dimensions(Some(dims)).build();
-            MetricDataQuery::builder()
-                .id(id)
-                .metric_stat(MetricStat::builder().metric(m).period(period).stat(stat).build())
-                .build()
-        })
-        .collect()
+            out.push(
+                MetricDataQuery::builder()
+                    .id(query_id(id, n))
+                    .metric_stat(MetricStat::builder().metric(m).period(period).stat(stat).build())
+                    .build(),
+            );
+        }
+    }
+    out
 }
 
 async fn client(source: &Source, region: &str) -> aws_sdk_cloudwatch::Client {
@@ -237,12 +263,13 @@ pub async fn pull(req: Pull<'_>, sink: &Arc<dyn Sink>) -> Result<Pulled, CloudWa
                 pulled.concurrency_series = points;
                 continue;
             }
-            let Some(id) = MetricId::from_name(id) else { continue };
+            let Some(id) = MetricId::from_name(id.split("__").next().unwrap_or(id)) else { continue };
             if values.is_empty() {
                 continue;
             }
+            // Each resource's value, then the resources' together (only sums have several).
             let v = if is_max(id) { values.iter().copied().fold(f64::MIN, f64::max) } else { values.iter().sum() };
-            pulled.values.insert(id, v);
+            *pulled.values.entry(id).or_insert(0.0) += v;
         }
         let count = pulled.get(MetricId::ApiCount).unwrap_or(0.0);
         let done = expect_count.is_none_or(|want| count >= want * 0.99);
@@ -262,6 +289,21 @@ pub async fn pull(req: Pull<'_>, sink: &Arc<dyn Sink>) -> Result<Pulled, CloudWa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_functions_and_tables_add_their_counts_but_not_their_percentiles() {
+        let names = Names {
+            function: "a".into(),
+            more_functions: vec!["b".into()],
+            table: "t".into(),
+            more_tables: vec!["u".into()],
+            ..Names::default()
+        };
+        let ids: Vec<String> = queries(&names, 60, true).iter().filter_map(|q| q.id().map(str::to_owned)).collect();
+        assert!(ids.contains(&"invocations__1".to_owned()) && ids.contains(&"read_units__1".to_owned()), "{ids:?}");
+        assert!(!ids.iter().any(|i| i.starts_with("duration_p99__")), "{ids:?}");
+        assert_eq!(ids.iter().filter(|i| i.starts_with(SERIES_ID)).count(), 1);
+    }
 
     #[test]
     fn every_metric_id_has_exactly_one_query() {

@@ -37,7 +37,7 @@ pub fn rows(results: &Results, client: &ClientView, pulled: &Pulled) -> Vec<Reco
             cw(MetricId::Invocations),
         ),
         row(
-            "Cold starts (x-cold-start) vs INIT durations",
+            "Cold starts (client) vs INIT durations",
             results.totals.cold_starts as f64,
             cw(MetricId::InitCount).or((pulled.source == CloudWatchSource::LocalStack).then_some(0.0)),
         ),

@@ -16,6 +16,7 @@ use super::prices::{PriceError, Prices};
 use crate::event::{Event, Sink, WorstCase};
 use crate::record::Class;
 use crate::results::calibration::Calibration;
+use crate::results::cost::FunctionBill;
 use crate::results::{CostResult, InfraOutputs, Pulled, Results};
 use crate::scenario::{AwsNames, Load, Plan};
 
@@ -34,8 +35,21 @@ pub struct TargetFacts {
     pub facts: FunctionFacts,
     /// The local stack's function log and its size when the measured phases began.
     pub log: Option<(PathBuf, u64)>,
+    /// The stack's other functions' logs, likewise, with each function's name and memory.
+    pub more_logs: Vec<MoreLog>,
     /// Region priced.
     pub region: String,
+}
+
+/// Another function's log in a stack of several.
+#[derive(Debug, Clone, Default)]
+pub struct MoreLog {
+    /// Function name.
+    pub name: String,
+    /// Its memory, MB.
+    pub memory_mb: u32,
+    /// The log, and its size when the measured phases began.
+    pub log: (PathBuf, u64),
 }
 
 /// Why a run has no cost.
@@ -83,9 +97,11 @@ impl TargetFacts {
                     stage: n.stage.clone(),
                     table: n.table_name.clone(),
                     region: n.region.clone(),
+                    ..Names::default()
                 }),
                 facts: FunctionFacts { memory_mb: n.memory_mb, ..Default::default() },
                 log: None,
+                more_logs: Vec::new(),
                 region: n.region.clone(),
             };
         }
@@ -109,6 +125,7 @@ impl TargetFacts {
                 stage: text(&o.stage),
                 table: text(&o.table_name),
                 region: region.clone(),
+                ..Names::default()
             }),
             facts: {
                 let (gateway, table) = super::aws_calibration::deployed_limits(o);
@@ -122,6 +139,7 @@ impl TargetFacts {
                 }
             },
             log: None,
+            more_logs: Vec::new(),
             region,
         }
     }
@@ -133,9 +151,11 @@ impl TargetFacts {
             source: Some(Source::Local(e.cloudwatch_url.clone())),
             names: Some(Names {
                 function: e.function_name.clone(),
+                more_functions: e.functions.iter().skip(1).cloned().collect(),
                 api_id: e.api_id.clone(),
                 stage: e.stage.clone(),
                 table: e.table_name.clone(),
+                more_tables: config.extra_tables.iter().map(|t| t.table_name.clone()).collect(),
                 region: e.region.clone(),
             }),
             facts: FunctionFacts {
@@ -161,6 +181,12 @@ impl TargetFacts {
                 ..Default::default()
             },
             log: Some((stack.log_path().to_path_buf(), 0)),
+            more_logs: config
+                .extra_functions
+                .iter()
+                .zip(stack.log_paths().iter().skip(1))
+                .map(|(f, p)| MoreLog { name: f.name.clone(), memory_mb: f.memory_mb, log: (p.clone(), 0) })
+                .collect(),
             region: e.region.clone(),
         }
     }
@@ -259,6 +285,7 @@ pub async fn after_run(
         facts.report = window.report;
         facts.log_bytes = Some(window.bytes);
     }
+    let bills = more_functions(ctx, &mut facts);
     let pulled = match (&ctx.source, &ctx.names, no_cloudwatch) {
         (Some(source), Some(names), false) => {
             let completed = results.totals.requests as f64 - results.totals.by_class[Class::TransportError] as f64;
@@ -291,6 +318,51 @@ pub async fn after_run(
     let cost = match measured {
         true => assess(results, pulled.as_ref(), &facts, prices, &ctx.region).map_err(NoCost::from),
         false => Err(NoCost::Unknown),
-    };
+    }
+    .map(|mut c| {
+        c.functions = bills;
+        c
+    });
     (pulled, cost, facts.calibration)
+}
+
+/// Adds the other functions' REPORT lines to the main one's in `facts` — their billed time at
+/// the main function's memory, so the GB-seconds are the stack's — and returns every
+/// function's own bill (none for a stack of one).
+fn more_functions(ctx: &TargetFacts, facts: &mut FunctionFacts) -> Vec<FunctionBill> {
+    if ctx.more_logs.is_empty() {
+        return Vec::new();
+    }
+    let bill = |name: &str, memory_mb: u32, r: Option<lambda_log::ReportLines>| {
+        let r = r.unwrap_or_default();
+        FunctionBill {
+            name: name.to_owned(),
+            memory_mb,
+            invocations: r.invocations,
+            cold_starts: r.invocations - r.warm_invocations,
+            billed_ms: r.billed_ms,
+        }
+    };
+    let main = ctx.names.as_ref().map(|n| n.function.clone()).unwrap_or_default();
+    let mut bills = vec![bill(&main, facts.memory_mb, facts.report)];
+    let mut total = facts.report.unwrap_or_default();
+    for m in &ctx.more_logs {
+        let window = lambda_log::read_since(&m.log.0, m.log.1);
+        let r = window.as_ref().and_then(|w| w.report);
+        let ratio = f64::from(m.memory_mb) / f64::from(facts.memory_mb.max(1));
+        if let Some(r) = r {
+            total.billed_ms += r.billed_ms * ratio;
+            total.warm_billed_ms += r.warm_billed_ms * ratio;
+            total.invocations += r.invocations;
+            total.warm_invocations += r.warm_invocations;
+        }
+        if let Some(w) = &window {
+            facts.log_bytes = Some(facts.log_bytes.unwrap_or(0.0) + w.bytes);
+        }
+        bills.push(bill(&m.name, m.memory_mb, r));
+    }
+    if total.invocations > 0.0 {
+        facts.report = Some(total);
+    }
+    bills
 }

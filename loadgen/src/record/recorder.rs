@@ -41,8 +41,12 @@ pub struct Sample {
     pub latency_us: u64,
     /// Actual send → response complete, µs.
     pub service_us: u64,
-    /// `x-cold-start: true`.
+    /// The invocation paid an INIT: the local stack's `x-local-stack-init-ms` (any function),
+    /// or the function's own `x-cold-start: true` (target-api, on AWS too).
     pub cold: bool,
+    /// Billed duration of the invocation, ms, when the local stack said it
+    /// (`x-local-stack-billed-ms`, as its REPORT line has it).
+    pub billed_ms: Option<f64>,
     /// Diagnostic headers, when the function sent them.
     pub diag: Option<Diag>,
     /// Second of the run in which it completed.
@@ -83,6 +87,10 @@ pub struct DiagSum {
     pub served_rcu: f64,
     /// Their `x-ddb-wcu`.
     pub served_wcu: f64,
+    /// Responses whose billed duration the local stack said (any function's).
+    pub billed_responses: u64,
+    /// Their billed duration summed, ms.
+    pub billed_ms: f64,
 }
 
 /// One second of the run.
@@ -202,6 +210,14 @@ impl Recorder {
                 sum.served_rcu += d.rcu;
                 sum.served_wcu += d.wcu;
             }
+        }
+        if let Some(ms) = s.billed_ms {
+            let sum = &mut self.diag[s.request];
+            sum.billed_responses += 1;
+            sum.billed_ms += ms;
+        }
+        // Cold against warm among the responses a function gave (a throttle has neither).
+        if s.diag.is_some() || s.billed_ms.is_some() {
             if s.cold {
                 self.cold[s.request].saturating_record(s.latency_us.max(1));
                 *self.cold_cells.entry((s.request, s.phase)).or_default() += 1;
@@ -295,6 +311,7 @@ mod tests {
 
     fn sample(class: Class, latency_us: u64, second: usize, cold: bool) -> Sample {
         Sample {
+            billed_ms: None,
             request: 0,
             phase: 0,
             class,

@@ -308,6 +308,26 @@ pub struct CostResult {
     pub knee: Option<Knee>,
     /// Caveats of this estimate.
     pub notes: Vec<String>,
+    /// Each function of the stack as its REPORT lines bill it, when the stack has several
+    /// (the usage's `lambda_billed_ms` then counts the others at the main function's memory,
+    /// so its GB-seconds are their sum).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<FunctionBill>,
+}
+
+/// One function's invocations as its REPORT lines bill them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FunctionBill {
+    /// Function name.
+    pub name: String,
+    /// Configured memory, MB.
+    pub memory_mb: u32,
+    /// REPORT lines in the measured window.
+    pub invocations: f64,
+    /// Of them, those with an `Init Duration`: cold starts.
+    pub cold_starts: f64,
+    /// `Billed Duration` summed, ms.
+    pub billed_ms: f64,
 }
 
 /// One line of the cost breakdown.

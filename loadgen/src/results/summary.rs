@@ -111,6 +111,13 @@ pub struct DiagnosticsResult {
     /// Mean write units per served response.
     #[serde(default, alias = "ok_wcu_per_request")]
     pub served_wcu_per_request: f64,
+    /// Responses whose billed duration the local stack said (any function's, diagnostics or
+    /// not).
+    #[serde(default)]
+    pub billed_responses: u64,
+    /// Their mean billed duration, ms (INIT included on cold starts).
+    #[serde(default)]
+    pub billed_ms_mean: f64,
 }
 
 impl From<DiagSum> for DiagnosticsResult {
@@ -130,6 +137,8 @@ impl From<DiagSum> for DiagnosticsResult {
             served_ddb_calls_per_request: served(d.served_ddb_calls),
             served_rcu_per_request: served(d.served_rcu),
             served_wcu_per_request: served(d.served_wcu),
+            billed_responses: d.billed_responses,
+            billed_ms_mean: if d.billed_responses == 0 { 0.0 } else { d.billed_ms / d.billed_responses as f64 },
         }
     }
 }

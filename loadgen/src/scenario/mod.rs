@@ -3,7 +3,9 @@
 //! records of the scenario (header values redacted), so it reads back into the same types.
 
 pub mod error;
+pub mod function;
 pub mod millis;
+pub mod own_stack;
 pub mod raw;
 pub mod stack;
 pub mod template;

@@ -3,10 +3,11 @@
 //! allows ([`StackOverrides`], recorded in results.json), and as applied to the stack's
 //! settings. A new setting is added here and documented in `docs/scenarios.md`, nowhere else.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use local_stack::StackConfig;
-use local_stack::config::CpuModel;
+use local_stack::config::{CpuModel, DynamoConfig, FunctionConfig};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -14,7 +15,9 @@ use toml::Spanned;
 use std::collections::BTreeMap;
 
 use super::error::{Locator, ScenarioError};
-use super::values::{duration, expand_env, int_in, positive, span};
+use super::function::{Reservation, environment, reservation};
+use super::own_stack::{RawFunction, RawTable};
+use super::values::{duration, int_in, positive, span};
 use super::{REDACTED, millis};
 
 /// `[stack]`: overrides for the local stack.
@@ -57,19 +60,12 @@ pub struct RawStack {
     pub environment: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub stage_variables: BTreeMap<String, String>,
-}
-
-/// `reserved_concurrency` as written: a number, or `"unreserved"`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum Reservation {
-    /// Environments reserved.
-    Count(i64),
-    /// `"unreserved"`: share the account's concurrency.
-    Word(String),
-    /// Anything else (a fraction, a boolean, a table), refused at validation with its place.
-    #[schemars(skip)]
-    Other(toml::Value),
+    #[schemars(with = "Option<String>")]
+    pub infra: Option<Spanned<String>>,
+    #[serde(default, rename = "function")]
+    pub functions: Vec<RawFunction>,
+    #[serde(default, rename = "table")]
+    pub tables: Vec<RawTable>,
 }
 
 /// `[stack]`: overrides of the local stack's settings; `None` keeps the stack's default.
@@ -127,6 +123,17 @@ pub struct StackOverrides {
     /// The API stage's variables (every event's `stageVariables`).
     #[serde(default)]
     pub stage_variables: BTreeMap<String, String>,
+    /// `infra`: the Terraform directory that describes the stack, relative to the working
+    /// directory (the scenario gives it relative to itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub infra: Option<PathBuf>,
+    /// `[[stack.function]]`: functions the scenario adds (or, without `infra`, the only ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<FunctionConfig>,
+    /// `[[stack.table]]`: tables the scenario adds (or, without `infra`, the only ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<DynamoConfig>,
 }
 
 fn redact_values<S: serde::Serializer>(vars: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
@@ -200,62 +207,6 @@ impl StackOverrides {
     }
 }
 
-/// The function's own variables: names as the shell writes them, none that AWS reserves.
-fn environment(
-    loc: &Locator<'_>,
-    raw: &BTreeMap<String, Spanned<String>>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<(String, String)>, ScenarioError> {
-    let mut out = Vec::new();
-    for (name, value) in raw {
-        let field = format!("stack.environment.{name}");
-        let shell_like = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !shell_like {
-            return Err(loc.error(
-                span(value),
-                &field,
-                format!("'{name}' is not a variable name (letters, digits, _)"),
-            ));
-        }
-        if local_stack::lambda::RESERVED_VARIABLES.contains(&name.as_str()) {
-            return Err(loc.error(span(value), &field, format!("Lambda reserves {name}; a function cannot set it")));
-        }
-        out.push((name.clone(), expand_env(loc, value, &field, env)?));
-    }
-    Ok(out)
-}
-
-/// `reserved_concurrency`: a count, or `None` for `"unreserved"`.
-fn reservation(loc: &Locator<'_>, v: &Spanned<Reservation>) -> Result<Option<u32>, ScenarioError> {
-    match v.get_ref() {
-        Reservation::Count(n) => {
-            let n = Spanned::new(v.span(), *n);
-            Ok(Some(u32_in(loc, &n, "stack.reserved_concurrency", 0, 1_000_000)?))
-        }
-        Reservation::Word(w) if w == "unreserved" => Ok(None),
-        Reservation::Word(w) => Err(loc.error(
-            span(v),
-            "stack.reserved_concurrency",
-            format!("expected a number of environments or \"unreserved\", got \"{w}\""),
-        )),
-        Reservation::Other(x) => Err(loc.error(
-            span(v),
-            "stack.reserved_concurrency",
-            format!(
-                "expected a whole number of environments or \"unreserved\", got {}",
-                match x {
-                    toml::Value::Float(f) => f.to_string(),
-                    toml::Value::Boolean(b) => b.to_string(),
-                    toml::Value::Array(_) => "an array".into(),
-                    toml::Value::Table(_) => "a table".into(),
-                    other => other.type_str().into(),
-                }
-            ),
-        )),
-    }
-}
-
 fn cpu_model(loc: &Locator<'_>, v: &Spanned<String>) -> Result<CpuModel, ScenarioError> {
     match v.get_ref().as_str() {
         "proportional" => Ok(CpuModel::Proportional),
@@ -278,13 +229,19 @@ fn u32_in(loc: &Locator<'_>, v: &Spanned<i64>, field: &str, lo: u32, hi: u32) ->
 /// Validates `[stack]` (no overrides when it is absent); `env` expands `${VAR}` in variables.
 pub(super) fn validate(
     loc: &Locator<'_>,
+    file: &Path,
     raw: Option<&RawStack>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<StackOverrides, ScenarioError> {
     let stack = match raw {
         None => StackOverrides::default(),
         Some(s) => StackOverrides {
-            reserved_concurrency: s.reserved_concurrency.as_ref().map(|v| reservation(loc, v)).transpose()?.flatten(),
+            reserved_concurrency: s
+                .reserved_concurrency
+                .as_ref()
+                .map(|v| reservation(loc, v, "stack.reserved_concurrency"))
+                .transpose()?
+                .flatten(),
             unreserved: s.reserved_concurrency.as_ref().is_some_and(|v| matches!(v.get_ref(), Reservation::Word(_))),
             provisioned_concurrency: s
                 .provisioned_concurrency
@@ -354,10 +311,16 @@ pub(super) fn validate(
                 .as_ref()
                 .map(|v| positive(loc, v, "stack.dynamodb_partition_write_units", "write units per second"))
                 .transpose()?,
-            environment: environment(loc, &s.environment, env)?,
+            environment: environment(loc, &s.environment, "stack.environment", env)?,
             stage_variables: s.stage_variables.clone(),
+            ..StackOverrides::default()
         },
     };
+    let mut stack = stack;
+    if let Some(s) = raw {
+        let own = super::own_stack::validate(loc, file, s.infra.as_ref(), &s.functions, &s.tables, env)?;
+        (stack.infra, stack.functions, stack.tables) = (own.infra, own.functions, own.tables);
+    }
     if let (Some(t), Some(raw_s)) = (stack.timeout, raw.and_then(|s| s.timeout.as_ref()))
         && (t < Duration::from_secs(1) || t > Duration::from_secs(900))
     {

@@ -12,7 +12,7 @@ pub fn outputs(dir: &Path) -> Result<InfraOutputs, TargetError> {
         .arg(format!("-chdir={}", dir.display()))
         .args(["output", "-json"])
         .output()
-        .map_err(TargetError::Terraform)?;
+        .map_err(TargetError::TerraformCli)?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         return Err(TargetError::TerraformFailed { dir: dir.to_path_buf(), stderr });
@@ -69,7 +69,7 @@ mod tests {
         assert_eq!(o.table_billing_mode.as_deref(), Some("PAY_PER_REQUEST"));
         assert_eq!(
             parse(dir, b"{}").unwrap_err().to_string(),
-            "--infra tf: no api_url output; run `terraform apply` there first"
+            "--infra tf: no api_url output; run `terraform apply` there first, or add --local to run the stack it describes on the local stack"
         );
         assert!(parse(dir, b"nope").unwrap_err().to_string().contains("not JSON"));
     }

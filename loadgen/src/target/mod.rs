@@ -32,15 +32,18 @@ pub enum TargetError {
     /// cargo succeeded but the binary is not where it should be.
     #[error("cargo built target-api but {} is missing", .0.display())]
     BuiltMissing(PathBuf),
-    /// `infra/` could not be read for the stack's settings.
-    #[error("cannot read the stack settings from infra/: {0}")]
-    InfraSettings(String),
+    /// The stack's Terraform could not be read.
+    #[error("cannot read the stack from its Terraform: {0}")]
+    Terraform(String),
+    /// The described stack is one AWS would refuse or the local stack cannot run.
+    #[error("{0} cannot run locally: {1}")]
+    StackInvalid(String, String),
     /// The local stack did not start.
     #[error(transparent)]
     StackStart(#[from] local_stack::StartError),
     /// `--infra`: terraform could not be run.
-    #[error("--infra needs terraform on PATH")]
-    Terraform(#[source] std::io::Error),
+    #[error("--infra needs terraform on PATH (or add --local to run the stack it describes on the local stack)")]
+    TerraformCli(#[source] std::io::Error),
     /// `--infra`: `terraform output` failed.
     #[error("--infra {}: terraform output failed: {}", dir.display(), stderr.trim())]
     TerraformFailed {
@@ -59,7 +62,11 @@ pub enum TargetError {
         source: serde_json::Error,
     },
     /// `--infra`: the directory has no `api_url` output (not applied yet, or not our `infra/`).
-    #[error("--infra {}: no api_url output; run `terraform apply` there first", .0.display())]
+    #[error(
+        "--infra {}: no api_url output; run `terraform apply` there first, or add --local to run the stack it \
+         describes on the local stack",
+        .0.display()
+    )]
     NoApiUrl(PathBuf),
     /// Seeding could not write every item.
     #[error("seeding failed for {failed} of {items} items (last error: {last})")]
@@ -79,6 +86,9 @@ impl TargetError {
         matches!(
             self,
             TargetError::Terraform(_)
+                | TargetError::StackInvalid(..)
+                | TargetError::StackStart(local_stack::StartError::Code(_))
+                | TargetError::TerraformCli(_)
                 | TargetError::TerraformFailed { .. }
                 | TargetError::NotJson { .. }
                 | TargetError::NoApiUrl(_)

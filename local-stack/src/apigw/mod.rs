@@ -31,6 +31,11 @@ use routes::RouteTable;
 
 /// The emulator-only header naming the cause of a gateway-made response.
 pub const CAUSE_HEADER: &str = "x-local-stack-cause";
+/// The emulator-only header on a response whose invocation started a new environment: its INIT
+/// duration, ms, as the REPORT line's `Init Duration`.
+pub const INIT_HEADER: &str = "x-local-stack-init-ms";
+/// The emulator-only header with the invocation's billed duration, ms, as the REPORT line's.
+pub const BILLED_HEADER: &str = "x-local-stack-billed-ms";
 /// HTTP API payload limit: 10 MB.
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 /// Lambda's synchronous invoke payload limit: 6 MB.
@@ -68,7 +73,9 @@ struct Gateway {
     /// The route and account buckets, over seconds since `started`.
     throttle: Mutex<GatewayThrottle>,
     started: Instant,
-    lambda: LambdaService,
+    /// Each route's function, an index into `functions`.
+    route_function: HashMap<String, usize>,
+    functions: Vec<LambdaService>,
     profile: Arc<Profile>,
     sampler: Arc<Sampler>,
     metrics: Metrics,
@@ -79,11 +86,21 @@ pub fn router(
     config: ApiConfig,
     account_id: &str,
     listen_port: u16,
-    lambda: LambdaService,
+    integrations: Vec<(Vec<String>, LambdaService)>,
     shared: &Shared,
 ) -> Result<axum::Router, String> {
     let (profile, sampler, store) = (shared.profile.clone(), shared.sampler.clone(), &shared.metrics);
-    let routes = RouteTable::new(&config.routes)?;
+    let keys: Vec<String> = integrations.iter().flat_map(|(keys, _)| keys.iter().cloned()).collect();
+    let routes = RouteTable::new(&keys)?;
+    let mut route_function = HashMap::new();
+    for (i, (keys, _)) in integrations.iter().enumerate() {
+        for k in keys {
+            if route_function.insert(k.clone(), i).is_some() {
+                return Err(format!("route '{k}' has two integrations; a route invokes one function"));
+            }
+        }
+    }
+    let functions = integrations.into_iter().map(|(_, f)| f).collect();
     let (route_index, limits) = route_limits(&config, &routes);
     let dims = [("ApiId", config.api_id.as_str()), ("Stage", config.stage.as_str())];
     let series = |name: &str, pct: bool| store.series(MetricId::new("AWS/ApiGateway", name, &dims), pct);
@@ -105,7 +122,8 @@ pub fn router(
         account_id: account_id.to_owned(),
         routes,
         route_index,
-        lambda,
+        route_function,
+        functions,
         profile,
         sampler,
         metrics,
@@ -233,7 +251,17 @@ async fn serve(
 
     // HTTP APIs route on, and deliver, the decoded path.
     let path = routes::decode(parts.uri.path());
-    let Some(matched) = gw.routes.select(method.as_str(), &path) else {
+    // A named stage is served under its name; routes match what follows it, while the event's
+    // rawPath keeps the stage, as AWS delivers it.
+    let routed = match gw.config.stage.as_str() {
+        "$default" => Some(path.as_str()),
+        stage => path.strip_prefix('/').and_then(|p| p.strip_prefix(stage)).and_then(|rest| match rest {
+            "" => Some("/"),
+            r if r.starts_with('/') => Some(r),
+            _ => None,
+        }),
+    };
+    let Some(matched) = routed.and_then(|p| gw.routes.select(method.as_str(), p)) else {
         return with_none(gateway_error(StatusCode::NOT_FOUND, "Not Found", "no-route"));
     };
     let route_key = matched.route.key.clone();
@@ -284,10 +312,14 @@ async fn serve(
 
     // The invoke runs on its own task: when the integration times out the function keeps
     // running (and is billed), exactly as on AWS.
-    let lambda = gw.lambda.clone();
+    let Some(lambda) = gw.route_function.get(&route_key).and_then(|i| gw.functions.get(*i)).cloned() else {
+        return with_none(gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "emulator-error"));
+    };
     let invoke_started = Instant::now();
-    let task = tokio::spawn(async move { lambda.invoke(event).await });
-    let result = match tokio::time::timeout(gw.config.integration_timeout, task).await {
+    let invoked = lambda.clone();
+    let task = tokio::spawn(async move { invoked.invoke(event).await });
+    let timeout = lambda.config().integration_timeout.unwrap_or(gw.config.integration_timeout);
+    let result = match tokio::time::timeout(timeout, task).await {
         Ok(Ok(r)) => r,
         Ok(Err(_)) => {
             return with_none(gateway_error(
@@ -302,7 +334,7 @@ async fn serve(
         }
     };
     let integration = Some(invoke_started.elapsed());
-    let served = match &result.outcome {
+    let mut served = match &result.outcome {
         Outcome::Throttled(_) => {
             gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "lambda-throttled")
         }
@@ -314,5 +346,13 @@ async fn serve(
             None => gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "malformed-response"),
         },
     };
+    // What the REPORT line says of this invocation, for a client that cannot read the log:
+    // emulator-only, as the cause header is.
+    if let Some(init) = result.init_ms {
+        served.1.push((INIT_HEADER.to_owned(), format!("{init:.2}")));
+    }
+    if !matches!(result.outcome, Outcome::Throttled(_)) {
+        served.1.push((BILLED_HEADER.to_owned(), result.billed_ms.to_string()));
+    }
     (served.0, served.1, served.2, integration)
 }

@@ -1,7 +1,6 @@
 //! One execution environment: a real `bootstrap` process, its own Runtime API endpoint on
 //! loopback, and a watcher that notices when the process ends.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,14 +8,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::code::Entrypoint;
 use super::cpu::CpuLimiter;
 use super::runtime_api::{self, EnvRuntime, InitSignal, Invocation};
 
 /// What a new environment is started with.
 #[derive(Debug, Clone)]
 pub struct Spawn<'a> {
-    /// The binary to run.
-    pub binary: &'a Path,
+    /// The code's command and directory.
+    pub entry: &'a Entrypoint,
     /// The environment variables Lambda sets (without `AWS_LAMBDA_RUNTIME_API`, added here).
     pub env: &'a [(String, String)],
     /// ARN reported in `Lambda-Runtime-Invoked-Function-Arn`.
@@ -75,7 +75,9 @@ impl Env {
             let _ = axum::serve(listener, app).await;
         });
 
-        let mut cmd = tokio::process::Command::new(spawn.binary);
+        let entry = spawn.entry;
+        let mut cmd = tokio::process::Command::new(&entry.program);
+        cmd.args(&entry.args).current_dir(&entry.task_root);
         cmd.env_clear().envs(spawn.env.iter().map(|(k, v)| (k, v))).env("AWS_LAMBDA_RUNTIME_API", &addr);
         let (out, err) = match (spawn.log.try_clone(), spawn.log.try_clone()) {
             (Ok(o), Ok(e)) => (Stdio::from(o), Stdio::from(e)),
@@ -89,7 +91,7 @@ impl Env {
                 server.abort();
                 return Started::Failed(
                     "Runtime.InvalidEntrypoint".into(),
-                    format!("cannot start {}: {e}", spawn.binary.display()),
+                    format!("cannot start {}: {e}", entry.program.display()),
                 );
             }
         };
@@ -97,6 +99,7 @@ impl Env {
         // Without a cgroup (none here, or the kernel refused this one) the CPU time is measured.
         let cgroup = pid.and_then(|p| spawn.cpu.attach(p).ok().flatten());
         let measured = spawn.cpu.measures() && cgroup.is_none();
+        let limit = cgroup.as_ref().map(super::cpu::CgroupGuard::limit);
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
         let exited = Arc::new(AtomicBool::new(false));
         let watcher_rt = runtime.clone();
@@ -134,7 +137,19 @@ impl Env {
             memory: Mutex::new(None),
         });
         match tokio::time::timeout(init_limit, init_rx).await {
-            Ok(Ok(InitSignal::Ready)) => Started::Ready(env, started_at.elapsed()),
+            Ok(Ok(InitSignal::Ready)) => {
+                // INIT ran unthrottled; invocations run under the share.
+                if let Some(l) = &limit
+                    && l.apply().is_err()
+                {
+                    env.kill();
+                    return Started::Failed(
+                        "Runtime.Unknown".into(),
+                        "the environment's CPU share could not be applied".into(),
+                    );
+                }
+                Started::Ready(env, started_at.elapsed())
+            }
             Ok(Ok(InitSignal::Failed { error_type, body })) => {
                 env.kill();
                 Started::Failed(error_type, String::from_utf8_lossy(&body).into_owned())

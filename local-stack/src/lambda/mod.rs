@@ -8,9 +8,11 @@
 //! The limits' arithmetic is in [`crate::rules`].
 
 pub mod account;
+pub mod code;
 pub mod cpu;
 pub mod env;
 pub mod insights;
+pub mod python;
 pub mod report;
 pub mod runtime_api;
 pub mod variables;
@@ -30,6 +32,7 @@ use crate::metrics::{Gauge, MetricId, Series};
 use crate::profile::{Profile, Sampler};
 use crate::rules::{self, TokenBucket};
 use account::Account;
+use code::Entrypoint;
 use cpu::{CpuEnforcement, CpuLimiter};
 use env::{Env, Spawn, Started};
 use insights::{InsightsLog, PerformanceEvent};
@@ -124,6 +127,7 @@ struct Inner {
     config: FunctionConfig,
     function_arn: String,
     env_vars: Vec<(String, String)>,
+    code: Entrypoint,
     profile: Arc<Profile>,
     sampler: Arc<Sampler>,
     pool: Mutex<Pool>,
@@ -162,18 +166,18 @@ struct Lease {
 }
 
 impl LambdaService {
-    /// A service for `config`. `env_vars` are what each environment gets on top of Lambda's
-    /// own variables (table name, DynamoDB endpoint, credentials); `log` receives process
-    /// output and REPORT lines, `insights` one Lambda Insights performance event per
-    /// invocation. The function's reservation (or provisioned concurrency, when
+    /// A service for `config` running `code`. `env_vars` are what each environment gets on top
+    /// of Lambda's own variables (table name, DynamoDB endpoint, credentials); of `logs`, the
+    /// first receives process output and REPORT lines, the second one Lambda Insights
+    /// performance event per invocation. The function's reservation (or provisioned concurrency, when
     /// it has none) is set aside in `shared`'s account.
     pub fn new(
         config: FunctionConfig,
         region: &str,
         account: &str,
+        code: Entrypoint,
         env_vars: Vec<(String, String)>,
-        log: File,
-        insights: File,
+        (log, insights): (File, File),
         shared: &Shared,
     ) -> Self {
         let (profile, sampler, store) = (shared.profile.clone(), shared.sampler.clone(), &shared.metrics);
@@ -211,7 +215,8 @@ impl LambdaService {
             provisioned_concurrent: gauge("ProvisionedConcurrentExecutions"),
             provisioned_utilization: gauge("ProvisionedConcurrencyUtilization"),
         };
-        let mut vars = lambda_environment(&config, region);
+        let mut vars = lambda_environment(&config, region, &code.task_root);
+        vars.extend(code.env.iter().cloned());
         vars.extend(env_vars);
         vars.extend(config.environment.iter().cloned());
         let account = shared.account.clone();
@@ -224,6 +229,7 @@ impl LambdaService {
                 config,
                 function_arn,
                 env_vars: vars,
+                code,
                 profile,
                 sampler,
                 pool: Mutex::new(Pool::default()),
@@ -339,6 +345,16 @@ impl LambdaService {
                 }
             }
         });
+    }
+
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        &self.inner.config.name
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &FunctionConfig {
+        &self.inner.config
     }
 
     /// Environments alive now (idle or busy).
@@ -578,7 +594,7 @@ impl LambdaService {
                 }
             }
             let spawn = Spawn {
-                binary: &inner.config.binary,
+                entry: &inner.code,
                 env: &vars,
                 function_arn: inner.function_arn.clone(),
                 log: &log,

@@ -1,6 +1,8 @@
 //! The variables each execution environment starts with: those Lambda defines for an OS-only
 //! runtime, with Lambda's values, and the names a function may not set itself.
 
+use std::path::Path;
+
 use crate::config::FunctionConfig;
 
 /// The variables Lambda defines for an OS-only runtime (`provided.al2023`, `provided.al2`), as
@@ -12,13 +14,14 @@ use crate::config::FunctionConfig;
 /// `AWS_LAMBDA_RUNTIME_API`; the credentials come with the stack's own variables.
 ///
 /// `/var/task` and `/var/runtime` do not exist on this machine: `LAMBDA_TASK_ROOT` and
-/// `LAMBDA_RUNTIME_DIR` name the directory the function's bootstrap is in, so code that reads
-/// files beside itself finds them. `AWS_EC2_METADATA_DISABLED` is the emulator's one addition:
+/// `LAMBDA_RUNTIME_DIR` name `task_root`, the directory the function's code is in (a zip's
+/// unpacked copy), so code that reads files beside itself finds them. `_HANDLER` is the
+/// function's handler; a Python runtime adds its own variables ([`super::code::Entrypoint`]). `AWS_EC2_METADATA_DISABLED` is the emulator's one addition:
 /// it keeps SDKs from looking for credentials on the instance-metadata address.
-pub fn lambda_environment(config: &FunctionConfig, region: &str) -> Vec<(String, String)> {
-    let root = config.binary.parent().map(|d| d.display().to_string()).unwrap_or_else(|| ".".into());
+pub fn lambda_environment(config: &FunctionConfig, region: &str, task_root: &Path) -> Vec<(String, String)> {
+    let root = task_root.display().to_string();
     [
-        ("_HANDLER", "bootstrap".to_owned()),
+        ("_HANDLER", config.handler.clone()),
         ("AWS_REGION", region.to_owned()),
         ("AWS_DEFAULT_REGION", region.to_owned()),
         ("AWS_LAMBDA_FUNCTION_NAME", config.name.clone()),

@@ -2,7 +2,7 @@
 //! the flags, the plan (the run's, another scenario's, a traffic curve), the function and the
 //! gateway the grid starts from, and each configuration with its hold times and gateway.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::Ask;
 use crate::cost::calibrate;
@@ -215,10 +215,16 @@ pub fn check_table(plan: &Plan) -> Result<(), Error> {
     let base = match &w.scenario {
         Some(path) => other_scenario(path, &unknown)?.function,
         None if plan.target.url.is_some() => unknown,
-        None => calibrate::limits(&crate::target::stack::config(plan, PathBuf::new(), &std::env::temp_dir())?),
+        None => calibrate::limits(&settings(plan)?),
     };
     whatif_file::check(w, &base)?;
     Ok(())
+}
+
+/// The local stack's settings for `plan`, read but not started.
+fn settings(plan: &Plan) -> Result<local_stack::StackConfig, Error> {
+    use crate::target::stack::{Source, describe};
+    Ok(describe(&plan.stack, plan.seed, &Source::of(&plan.stack, None), None, None)?.config)
 }
 
 /// What the grid starts from: the plan simulated and the stack around its function.
@@ -237,7 +243,7 @@ fn other_scenario(path: &Path, run: &FunctionSpec) -> Result<Base, Error> {
     if plan.target.url.is_some() {
         return Ok(Base { plan, function: run.clone(), gateway: None, table: None });
     }
-    let config = crate::target::stack::config(&plan, PathBuf::new(), &std::env::temp_dir())?;
+    let config = settings(&plan)?;
     Ok(Base {
         plan,
         function: calibrate::limits(&config),

@@ -33,7 +33,7 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
         None => 1,
     };
     let target = target::target(&loc, raw.target.as_ref(), env)?;
-    let stack = super::stack::validate(&loc, raw.stack.as_ref(), env)?;
+    let stack = super::stack::validate(&loc, path, raw.stack.as_ref(), env)?;
     let data = data::data(&loc, raw.data.as_ref())?;
     let phases = phases::phases(&loc, &raw.phases)?;
     let requests = requests::requests(&loc, &raw.requests, &data)?;
