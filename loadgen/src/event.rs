@@ -63,14 +63,16 @@ pub struct Snapshot {
 pub enum Event {
     /// The target-api binary is missing and cargo is building it (first run only).
     BuildingTargetApi,
-    /// Seeding `[data]` through the API before the measured phases.
+    /// Seeding `[data]` before the measured phases.
     Seeding {
         /// Items to write.
         items: u64,
-        /// Approximate size of each, bytes.
+        /// Approximate size of each, bytes (generated items).
         item_size: usize,
         /// Items per second.
         rate: f64,
+        /// Where to: `table orders (BatchWriteItem)`, `POST /items`.
+        into: String,
     },
     /// `[data]` not written into a URL target: `--seed-data` was not given.
     NotSeeded {

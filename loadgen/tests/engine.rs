@@ -230,9 +230,19 @@ async fn a_url_target_is_never_written_to_or_priced_from_nothing() {
     assert!(md.contains("Cost unknown") && !md.contains("per million"), "{md}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("Cost unknown") && !html.contains("per million requests"));
-    // Asked, it seeds through POST /items.
-    let out_dir = dir.join("seeded");
-    let seeded = RunOptions { seed_data: true, out: Some(out_dir), ..opts(file, &url, &dir) };
+    // Asked, it seeds into the table by default — whose name it must be told, before anything
+    // is sent.
+    let seeded = RunOptions { seed_data: true, out: Some(dir.join("seeded")), ..opts(file, &url, &dir) };
+    let e = run(seeded).await.unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(e.to_string().contains("[target] table_name") && e.to_string().contains("seed_via"), "{e}");
+    assert_eq!(writes.load(Ordering::Relaxed), 0);
+    // Through the API only when the scenario says so: then POST /items, each item once.
+    let api = scenario(
+        &dir,
+        "name = \"up\"\n[data]\nitems = 20\nseed_via = \"api\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 50\n[[request]]\nname = \"hit\"\npath = \"/hit\"\n",
+    );
+    let seeded = RunOptions { seed_data: true, out: Some(dir.join("seeded-api")), ..opts(api, &url, &dir) };
     let out = run(seeded).await.unwrap();
     assert_eq!(writes.load(Ordering::Relaxed), 20);
     assert!(out.results.scenario.data.seed);

@@ -156,6 +156,7 @@ fn seeding_warms_environments_before_the_first_phase_as_in_a_run() {
 name = "seeded"
 [data]
 items = {items}
+seed_via = "api"
 seed_rate = 50
 [[phase]]
 name = "flat"
@@ -178,6 +179,10 @@ path = "/items/{{id}}"
     assert_eq!(seeded[0].offered, 200, "the seeding's writes are not the phase's");
     assert_eq!(seeded[0].cold_starts, 0);
     assert!(run(1)[0].cold_starts >= 1, "one write warms one environment; the phase needs two");
+    // Seeded straight into the table, the writes never reach the function: the phase starts cold.
+    let direct =
+        Plan::from_str(Path::new("seeded.toml"), &text(200).replace("seed_via = \"api\"", ""), &|_| None).unwrap();
+    assert!(schedule::run(&direct, &spec(8), &holds, 1)[0].cold_starts >= 1);
     // Ok latency is the hold as the client sees it: 0.1 s warm.
     let ok = &seeded[0].ok_latency_us;
     assert_eq!(ok.iter_recorded().count(), 1, "every response in one bucket");
@@ -235,6 +240,7 @@ fn a_hot_key_is_throttled_per_request_while_the_table_has_room() {
 name = "hot"
 [data]
 items = 200
+seed_via = "api"
 distribution = "hot-set"
 hot_keys = 0.005
 hot_traffic = 0.8

@@ -110,6 +110,7 @@ const SCENARIO: &str = r#"
 name = "other"
 [data]
 items = 100
+seed_via = "api"
 [stack]
 reserved_concurrency = 2
 [[phase]]

@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::keys::KeyPicker;
 use crate::scenario::Plan;
+use crate::scenario::template::push_id;
 
 /// A request ready to send.
 pub struct Prepared {
@@ -32,6 +33,8 @@ pub struct Mix {
     payload: String,
     fresh_ids: AtomicU64,
     run_tag: u64,
+    /// A data file's rows, whose keys `{id}` renders.
+    file_keys: crate::scenario::seed_data::Rows,
 }
 
 struct Kind {
@@ -65,6 +68,7 @@ impl Mix {
             payload: "x".repeat(plan.data.item_size),
             fresh_ids: AtomicU64::new(0),
             run_tag: plan.seed,
+            file_keys: plan.data.rows.clone(),
         }
     }
 
@@ -92,9 +96,15 @@ impl Mix {
             let mut id = || keys.pick(&mut rng_cell.borrow_mut());
             let mut ids = |n: usize, out: &mut Vec<u64>| keys.pick_distinct(n, &mut rng_cell.borrow_mut(), out);
             let mut new_id = || format!("new-{}-{}", self.run_tag, self.fresh_ids.fetch_add(1, Ordering::Relaxed));
-            kind.path.render(&mut path, &mut id, &mut ids, &mut new_id, &self.payload);
+            // A data file's keys, or the generated items' ids.
+            let file_keys = self.file_keys.as_deref();
+            let id_text = |out: &mut String, n: u64| match file_keys.and_then(|r| r.keys.get(n as usize)) {
+                Some(k) => out.push_str(k),
+                None => push_id(out, n),
+            };
+            kind.path.render(&mut path, &mut id, &mut ids, &mut new_id, &self.payload, &id_text);
             if let Some(b) = &kind.body {
-                b.render(&mut body, &mut id, &mut ids, &mut new_id, &self.payload);
+                b.render(&mut body, &mut id, &mut ids, &mut new_id, &self.payload, &id_text);
             }
         }
         let uri = hyper::Uri::try_from(path).unwrap_or_else(|_| hyper::Uri::from_static("http://invalid./"));

@@ -83,12 +83,13 @@ impl Console {
 fn line(event: &Event) -> Option<String> {
     Some(match event {
         Event::BuildingTargetApi => "loadgen: target-api is not built yet; building it now (cargo build --release -p target-api, first run only)…".into(),
-        Event::Seeding { items, item_size, rate } => {
-            format!("loadgen: seeding {items} items of ~{item_size} bytes at {rate} items/s (not measured)…")
+        Event::Seeding { items, item_size, rate, into } => {
+            format!("loadgen: seeding {items} items of ~{item_size} bytes into {into} at {rate} items/s (not measured)…")
         }
         Event::NotSeeded { items, url } => format!(
             "loadgen: not writing [data]'s {items} items into {url}: a URL target is written to only when asked. \
-             Pass --seed-data to POST them through /items, or set [data] seed = false to say they exist already."
+             Pass --seed-data to write them (into the table, or through the API with [data] seed_via = \"api\"), \
+             or set [data] seed = false to say they exist already."
         ),
         Event::StackNote { note } => format!("loadgen: stack: {note}"),
         Event::CpuModel { description, .. } => format!("loadgen: local stack CPU: {description}"),

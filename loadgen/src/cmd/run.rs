@@ -19,6 +19,7 @@ use crate::event::{Event, Sink};
 use crate::record::{Recorder, cpu};
 use crate::results::{InfraOutputs, Results, RunFacts, TargetInfo, TargetKind};
 use crate::scenario::Plan;
+use crate::scenario::seed_data::SeedVia;
 use crate::{files, gates, http, report, target};
 
 /// Options of `loadgen run`.
@@ -146,6 +147,62 @@ async fn set_up(
     Ok(SetUp { base: url, info, ctx, stack: Some(stack) })
 }
 
+/// Seeds `[data]` as asked: into the table (the local stack's, or with `--seed-data` a URL
+/// target's by name), or through the API.
+async fn seed(
+    plan: &Plan,
+    info: &TargetInfo,
+    stack: Option<&Stack>,
+    region: &str,
+    (client, base, reserved): (&http::HttpClient, &str, Option<u32>),
+    sink: &Arc<dyn Sink>,
+) -> Result<(), Error> {
+    use target::seed_table::Table;
+    if plan.data.seeded_items() == 0 {
+        return Ok(());
+    }
+    if plan.data.seed_via == SeedVia::Api {
+        return Ok(target::seed::seed(plan, client, base, reserved, sink).await?);
+    }
+    let table = match (stack, &info.stack) {
+        (Some(stack), Some(config)) => {
+            let names: Vec<&str> = config.tables().map(|t| t.table_name.as_str()).collect();
+            let name = plan.data.table.clone().or_else(|| names.first().map(|n| n.to_string()));
+            let Some(t) = name.as_deref().and_then(|n| config.tables().find(|t| t.table_name == n)) else {
+                let why = match &plan.data.table {
+                    Some(n) => format!("'{n}' is not a table of the stack (its tables: {})", names.join(", ")),
+                    None => "the stack has no table; declare one, or set [data] seed_via = \"api\"".to_owned(),
+                };
+                return Err(target::TargetError::SeedTable(why).into());
+            };
+            Table {
+                name: t.table_name.clone(),
+                region: config.region.clone(),
+                endpoint: Some(stack.endpoints().dynamodb_url.clone()),
+                keys: Some((t.hash_key.clone(), t.range_key.clone())),
+            }
+        }
+        _ => {
+            let name = plan
+                .data
+                .table
+                .clone()
+                .or_else(|| info.infra.as_ref().and_then(|o| o.table_name.clone()))
+                .or_else(|| plan.target.aws.as_ref().map(|a| a.table_name.clone()));
+            let Some(name) = name.filter(|n| !n.is_empty()) else {
+                return Err(target::TargetError::SeedTable(
+                    "the table's name is not known: pass --infra DIR, set [target] table_name or [data] table, \
+                     or seed through the API with [data] seed_via = \"api\""
+                        .into(),
+                )
+                .into());
+            };
+            Table { name, region: region.to_owned(), endpoint: None, keys: None }
+        }
+    };
+    Ok(target::seed_table::seed(plan, &table, sink).await?)
+}
+
 /// What the attack left behind.
 struct Attacked {
     engine: Arc<Engine>,
@@ -219,7 +276,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     let client = http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(Error::Tls)?;
     let reserved =
         info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
-    target::seed::seed(&plan, &client, &base, reserved, &sink).await?;
+    seed(&plan, &info, stack.as_ref(), &ctx.region, (&client, &base, reserved), &sink).await?;
     let window_start = cost::stage::align_start(&ctx, plan.data.seeded_items() > 0 && !opts.no_cloudwatch, &sink).await;
     let logs = ctx.log.iter_mut().chain(ctx.more_logs.iter_mut().map(|m| &mut m.log));
     for (path, offset) in logs {

@@ -106,8 +106,15 @@ fn usage(
     let read_units = cw(MetricId::ReadUnits)
         .inspect(|_| sources.push("DynamoDB units: CloudWatch ConsumedRead/WriteCapacityUnits".into()))
         .unwrap_or_else(|| {
-            if client.diagnosed > 0.0 {
+            if client.diagnosed > 0.0 && client.units_complete {
                 sources.push("DynamoDB units: x-ddb-rcu / x-ddb-wcu headers".into());
+            } else if client.diagnosed > 0.0 {
+                sources.push("DynamoDB units: x-ddb-rcu / x-ddb-wcu headers of the kinds that send them".into());
+                notes.push(
+                    "DynamoDB is a floor: without CloudWatch, only the request kinds whose function reports its units \
+                     (x-ddb-* headers) are priced."
+                        .into(),
+                );
             } else {
                 sources.push(
                     "DynamoDB units: unknown (no CloudWatch table metrics, no x-ddb-* headers), priced as 0".into(),
@@ -239,6 +246,14 @@ pub fn assess(
         0.0
     };
     let by_request = costs(results, facts.memory_mb, facts.architecture, overhead_ms, p);
+    if by_request.iter().any(|q| !q.units_reported) {
+        notes.push(
+            "The function does not report its DynamoDB units per response (target-api's x-ddb-rcu/x-ddb-wcu headers), \
+             so the per-request costs leave DynamoDB out and the read/write units are compared with nothing; the run's \
+             cost prices the table's consumed units from CloudWatch."
+                .into(),
+        );
+    }
     let batch_vs_item = batch_vs_item(results, &by_request);
     let cw_mean = pulled.and_then(|x| x.get(MetricId::DurationSum)).map(|s| s / per_invocation);
     let knee = facts.reserved_concurrency.and_then(|c| {

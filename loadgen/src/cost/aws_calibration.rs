@@ -59,7 +59,8 @@ pub fn deployed_limits(o: &InfraOutputs) -> (Option<GatewayLimits>, Option<Table
 fn seeding_lead(results: &Results) -> Duration {
     let plan = &results.scenario;
     let rate = plan.data.seeding_rate(None);
-    let items = plan.data.seeded_items();
+    let through_api = plan.data.seed_via == crate::scenario::seed_data::SeedVia::Api;
+    let items = if through_api { plan.data.seeded_items() } else { 0 };
     let seconds = if items > 0 && rate > 0.0 { items as f64 / rate } else { 0.0 };
     Duration::from_secs_f64(seconds.min(3_600.0) + 60.0)
 }

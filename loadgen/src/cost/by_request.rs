@@ -43,6 +43,7 @@ pub fn costs(
                 read_units_per_request: d.rcu_per_request,
                 write_units_per_request: d.wcu_per_request,
                 per_million_usd: price(&one.scaled(1e6), p).total,
+                units_reported: d.responses > 0,
             }
         })
         .collect()

@@ -21,6 +21,10 @@ pub struct ClientView {
     pub handler_ms: f64,
     /// Responses that carried diagnostics.
     pub diagnosed: f64,
+    /// Whether every request kind the functions answered reported its units: when one did
+    /// not (a function without target-api's headers), the units the client saw are not the
+    /// table's.
+    pub units_complete: bool,
 }
 
 impl ClientView {
@@ -31,8 +35,11 @@ impl ClientView {
         let api = completed - class(Class::ApigwThrottled) - class(Class::TransportError);
         let mut view =
             ClientView { completed, api, invocations: api - class(Class::LambdaThrottled), ..ClientView::default() };
+        view.units_complete = true;
         for q in &results.requests {
             let d = &q.diagnostics;
+            let answered = d.billed_responses > 0 || q.summary.by_class[Class::Ok] > 0;
+            view.units_complete &= d.responses > 0 || !answered;
             view.rcu += d.rcu;
             view.wcu += d.wcu;
             view.handler_ms += d.handler_ms_mean * d.responses as f64;

@@ -41,12 +41,16 @@ pub fn rows(results: &Results, client: &ClientView, pulled: &Pulled) -> Vec<Reco
             results.totals.cold_starts as f64,
             cw(MetricId::InitCount).or((pulled.source == CloudWatchSource::LocalStack).then_some(0.0)),
         ),
-        row("Read units (x-ddb-rcu) vs ConsumedReadCapacityUnits", client.rcu, cw(MetricId::ReadUnits).or(Some(0.0))),
+        // Units only where every function reports them (target-api's headers): a client that
+        // saw none, or some kinds' only, has nothing to compare.
+        row("Read units (x-ddb-rcu) vs ConsumedReadCapacityUnits", client.rcu, cw(MetricId::ReadUnits).or(Some(0.0)))
+            .filter(|_| client.diagnosed > 0.0 && client.units_complete),
         row(
             "Write units (x-ddb-wcu) vs ConsumedWriteCapacityUnits",
             client.wcu,
             cw(MetricId::WriteUnits).or(Some(0.0)),
-        ),
+        )
+        .filter(|_| client.diagnosed > 0.0 && client.units_complete),
     ]
     .into_iter()
     .flatten()

@@ -66,15 +66,15 @@ pub fn render(r: &Results) -> String {
         let cold = if q.cold_latency.count > 0 { format!("{:.1}", q.cold_latency.p50_ms) } else { "–".into() };
         let _ = writeln!(
             o,
-            "| {} | {} | {:.2} | {:.2} | {cold} | {:.2}% | {:.2}% | {:.2} | {:.2} |",
+            "| {} | {} | {:.2} | {:.2} | {cold} | {:.2}% | {:.2}% | {} | {} |",
             cell(&q.name),
             q.summary.requests,
             q.summary.latency.p50_ms,
             q.summary.latency.p99_ms,
             q.summary.error_rate * 100.0,
             q.summary.throttle_rate * 100.0,
-            q.diagnostics.rcu_per_request,
-            q.diagnostics.ddb_calls_per_request
+            super::units(q.diagnostics.rcu_per_request, q.diagnostics.responses > 0),
+            super::units(q.diagnostics.ddb_calls_per_request, q.diagnostics.responses > 0)
         );
     }
     if let Some(c) = &r.cost {
@@ -112,6 +112,23 @@ fn cost(o: &mut String, c: &CostResult) {
     let _ = writeln!(o, "\n| component | this run USD |\n|---|---:|");
     for (c, v) in b.components() {
         let _ = writeln!(o, "| {} | {v:.6} |", c.label());
+    }
+    if !c.functions.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n| function | memory MB | invocations | cold starts | billed ms |\n|---|---:|---:|---:|---:|"
+        );
+        for f in &c.functions {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {:.0} | {:.0} | {:.0} |",
+                cell(&f.name),
+                f.memory_mb,
+                f.invocations,
+                f.cold_starts,
+                f.billed_ms
+            );
+        }
     }
     if !c.reconciliation.is_empty() {
         let _ = writeln!(o, "\n| reconciliation | client | CloudWatch | gap |\n|---|---:|---:|---:|");

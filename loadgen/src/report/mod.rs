@@ -49,6 +49,13 @@ pub fn knee_pct(share: Option<f64>) -> String {
 }
 
 /// `s` cut to `n` characters, with an ellipsis when cut, for fixed-width terminal columns.
+/// A per-request DynamoDB figure with two decimals, or `–` when the function does not report
+/// it (only target-api's headers say calls and units per response).
+pub fn units(value: f64, reported: bool) -> String {
+    if reported { format!("{value:.2}") } else { "–".into() }
+}
+
+/// Truncates `s` to `n` characters.
 pub fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_owned()

@@ -51,7 +51,7 @@ pub fn summary(r: &Results) -> String {
         let cold = if q.cold_latency.count > 0 { format!("{:.1}", q.cold_latency.p50_ms) } else { "-".into() };
         let _ = writeln!(
             out,
-            "  {:<22} {:>8} {:>9.2} {:>9.2} {:>9} {:>8.2} {:>8.2} {:>7.2} {:>7.2}",
+            "  {:<22} {:>8} {:>9.2} {:>9.2} {:>9} {:>8.2} {:>8.2} {:>7} {:>7}",
             q.name,
             q.summary.requests,
             q.summary.latency.p50_ms,
@@ -59,8 +59,8 @@ pub fn summary(r: &Results) -> String {
             cold,
             q.summary.error_rate * 100.0,
             q.summary.throttle_rate * 100.0,
-            q.diagnostics.rcu_per_request,
-            q.diagnostics.ddb_calls_per_request
+            super::units(q.diagnostics.rcu_per_request, q.diagnostics.responses > 0),
+            super::units(q.diagnostics.ddb_calls_per_request, q.diagnostics.responses > 0)
         );
     }
     let _ = writeln!(
@@ -103,6 +103,9 @@ pub fn summary(r: &Results) -> String {
                 let _ = writeln!(out, "      {s}");
             }
         }
+        for n in &c.notes {
+            let _ = writeln!(out, "    note: {n}");
+        }
     } else if let Some(why) = &r.cost_unknown {
         let _ = writeln!(out, "\n  cost unknown: {why}");
     }
@@ -140,13 +143,20 @@ fn cost(out: &mut String, c: &CostResult) {
     for q in &c.by_request {
         let _ = writeln!(
             out,
-            "    {:<22} ${:>9.2}/M   {:>7.2} billed ms   {:>6.2} calls   {:>6.2} RRU   {:>6.2} WRU",
+            "    {:<22} ${:>9.2}/M   {:>7.2} billed ms   {:>6} calls   {:>6} RRU   {:>6} WRU",
             q.name,
             q.per_million_usd,
             q.lambda_ms_per_request,
-            q.ddb_calls_per_request,
-            q.read_units_per_request,
-            q.write_units_per_request
+            super::units(q.ddb_calls_per_request, q.units_reported),
+            super::units(q.read_units_per_request, q.units_reported),
+            super::units(q.write_units_per_request, q.units_reported)
+        );
+    }
+    for f in &c.functions {
+        let _ = writeln!(
+            out,
+            "    function {:<20} {:>5} MB  {:>7.0} invocations  {:>4.0} cold  {:>9.0} billed ms",
+            f.name, f.memory_mb, f.invocations, f.cold_starts, f.billed_ms
         );
     }
     if let Some(v) = &c.batch_vs_item {

@@ -169,6 +169,14 @@ pub struct RequestCost {
     pub write_units_per_request: f64,
     /// Cost per million of these requests, USD.
     pub per_million_usd: f64,
+    /// Whether the function reported its DynamoDB calls and units per response (target-api's
+    /// headers); without them the per-request figures leave DynamoDB out.
+    #[serde(default = "reported")]
+    pub units_reported: bool,
+}
+
+fn reported() -> bool {
+    true
 }
 
 /// BatchGetItem against one GetItem per id, when a run has both.

@@ -7,6 +7,7 @@ pub mod function;
 pub mod millis;
 pub mod own_stack;
 pub mod raw;
+pub mod seed_data;
 pub mod stack;
 pub mod template;
 pub mod threshold;
@@ -14,6 +15,7 @@ mod validate;
 mod values;
 pub mod whatif;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -134,7 +136,7 @@ pub struct Request {
 pub enum ReadPattern {
     /// `pattern=batch`: BatchGetItem in chunks of 100.
     Batch,
-    /// `pattern=per-item`: one GetItem per id.
+    /// `pattern=per-item`: one `GetItem` per id.
     PerItem,
 }
 
@@ -186,10 +188,44 @@ pub struct Data {
     /// already; a URL target is written to only with `--seed-data`).
     #[serde(default = "written")]
     pub seed: bool,
+    /// Where the items are written: the table (default) or the API under test.
+    #[serde(default = "through_api")]
+    pub seed_via: seed_data::SeedVia,
+    /// The table written to (default: the stack's first; a URL target's from `--infra` or
+    /// `[target] table_name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// The item template (default: target-api's layout, `PK = "ITEM#{id}"`, `SK = "ITEM"`,
+    /// `id`, `payload`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub item: BTreeMap<String, seed_data::ItemValue>,
+    /// A JSON-lines or CSV file whose rows are the items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub file: Option<std::path::PathBuf>,
+    /// The file's column `{id}` draws from (default `id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The path seeding through the API posts to.
+    #[serde(default = "items_path")]
+    pub seed_path: String,
+    /// The file's rows, read once at validation.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub rows: seed_data::Rows,
 }
 
 fn written() -> bool {
     true
+}
+
+/// Results written before `seed_via` existed seeded through the API.
+fn through_api() -> seed_data::SeedVia {
+    seed_data::SeedVia::Api
+}
+
+fn items_path() -> String {
+    "/items".to_owned()
 }
 
 /// The share of a function's invocation-rate limit seeding uses at most, leaving room for

@@ -81,6 +81,17 @@ pub struct RawData {
     pub hot_traffic: Option<Spanned<f64>>,
     #[schemars(with = "Option<bool>")]
     pub seed: Option<Spanned<bool>>,
+    #[schemars(with = "Option<String>")]
+    pub seed_via: Option<Spanned<String>>,
+    pub table: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub item: BTreeMap<String, Spanned<toml::Value>>,
+    #[schemars(with = "Option<String>")]
+    pub file: Option<Spanned<String>>,
+    pub key: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub seed_path: Option<Spanned<String>>,
 }
 
 /// `[[phase]]`.

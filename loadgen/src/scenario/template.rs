@@ -154,12 +154,13 @@ impl Template {
         ids: &mut dyn FnMut(usize, &mut Vec<u64>),
         new_id: &mut dyn FnMut() -> String,
         payload: &str,
+        id_text: &dyn Fn(&mut String, u64),
     ) {
         let mut scratch = Vec::new();
         for p in &self.parts {
             match p {
                 Part::Literal(s) => out.push_str(s),
-                Part::Id => push_id(out, id()),
+                Part::Id => id_text(out, id()),
                 Part::Ids(n) => {
                     scratch.clear();
                     ids(*n, &mut scratch);
@@ -167,7 +168,7 @@ impl Template {
                         if i > 0 {
                             out.push(',');
                         }
-                        push_id(out, *v);
+                        id_text(out, *v);
                     }
                 }
                 Part::NewId => out.push_str(&new_id()),
@@ -195,7 +196,8 @@ pub fn seeded_id(n: u64) -> String {
     format!("item-{n:06}")
 }
 
-fn push_id(out: &mut String, n: u64) {
+/// Writes the id of seeded item `n` (generated items: `item-000042`).
+pub fn push_id(out: &mut String, n: u64) {
     use std::fmt::Write;
     let _ = write!(out, "item-{n:06}");
 }
@@ -208,16 +210,16 @@ mod tests {
     fn parses_and_renders() {
         let t = Template::parse("/items/{id}?x={{y}}").unwrap();
         let mut out = String::new();
-        t.render(&mut out, &mut || 7, &mut |_, _| {}, &mut || "n".into(), "");
+        t.render(&mut out, &mut || 7, &mut |_, _| {}, &mut || "n".into(), "", &push_id);
         assert_eq!(out, "/items/item-000007?x={y}");
         let t = Template::parse("/items?ids={ids:3}&pattern=batch").unwrap();
         assert_eq!(t.max_ids(), 3);
         let mut out = String::new();
-        t.render(&mut out, &mut || 0, &mut |n, v| v.extend(0..n as u64), &mut || "n".into(), "");
+        t.render(&mut out, &mut || 0, &mut |n, v| v.extend(0..n as u64), &mut || "n".into(), "", &push_id);
         assert_eq!(out, "/items?ids=item-000000,item-000001,item-000002&pattern=batch");
         let t = Template::parse(r#"{{"id":"{new_id}","pad":"{payload}"}}"#).unwrap();
         let mut out = String::new();
-        t.render(&mut out, &mut || 0, &mut |_, _| {}, &mut || "fresh-1".into(), "xx");
+        t.render(&mut out, &mut || 0, &mut |_, _| {}, &mut || "fresh-1".into(), "xx", &push_id);
         assert_eq!(out, r#"{"id":"fresh-1","pad":"xx"}"#);
     }
 

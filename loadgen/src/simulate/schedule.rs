@@ -143,13 +143,17 @@ pub fn windows(plan: &Plan) -> Vec<Window> {
     out
 }
 
-/// Seeding before the measured phases, as a run does it: `[data] items` writes evenly spaced
-/// at the seeding rate, through the function, with the seeding's own hold times, counted
+/// Seeding through the API before the measured phases, as a run does it: `[data] items`
+/// writes evenly spaced at the seeding rate, through the function, with the seeding's own hold times, counted
 /// nowhere — what it leaves is environments warm (and token buckets drawn) when the first phase
 /// starts. A run starts its phases once every write has been answered; so does this. Returns
 /// when that is, s. (A run retries a throttled write; here it is dropped: the seeding rate
 /// stays under the invocation-rate limit, so throttles are rare.)
 fn seed(plan: &Plan, spec: &FunctionSpec, holds: &Holds, f: &mut FunctionModel, rng: &mut fastrand::Rng) -> f64 {
+    // Seeding straight into the table never reaches the function.
+    if plan.data.seed_via != crate::scenario::seed_data::SeedVia::Api {
+        return 0.0;
+    }
     let items = plan.data.seeded_items();
     let rate = plan.data.seeding_rate(Some(spec.concurrency));
     if items == 0 || rate.is_nan() || rate <= 0.0 {

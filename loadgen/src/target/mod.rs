@@ -6,6 +6,7 @@
 pub mod binary;
 pub mod infra;
 pub mod seed;
+pub mod seed_table;
 pub mod stack;
 pub mod url;
 
@@ -68,6 +69,12 @@ pub enum TargetError {
         .0.display()
     )]
     NoApiUrl(PathBuf),
+    /// An item cannot be written into the table as `[data]` makes it.
+    #[error("[data] cannot seed table {0}: {1}")]
+    SeedItem(String, #[source] Box<seed_table::ItemError>),
+    /// Seeding into the table was asked, but which table is not known.
+    #[error("[data] seeds into the table, but {0}")]
+    SeedTable(String),
     /// Seeding could not write every item.
     #[error("seeding failed for {failed} of {items} items (last error: {last})")]
     Seeding {
@@ -87,6 +94,8 @@ impl TargetError {
             self,
             TargetError::Terraform(_)
                 | TargetError::StackInvalid(..)
+                | TargetError::SeedItem(..)
+                | TargetError::SeedTable(_)
                 | TargetError::StackStart(local_stack::StartError::Code(_))
                 | TargetError::TerraformCli(_)
                 | TargetError::TerraformFailed { .. }

@@ -1,6 +1,7 @@
-//! `[data]` seeding: `items` items written through `POST /items` at the scenario's seed rate,
-//! before the measured phases and never measured; throttled writes are retried, since seeding
-//! must finish whatever the stack's limits.
+//! `[data]` seeding through the API under test (`seed_via = "api"`): each item `POST`ed to
+//! `seed_path` at the scenario's seed rate, before the measured phases and never measured;
+//! throttled writes are retried, since seeding must finish whatever the stack's limits.
+//! Seeding straight into the table is [`super::seed_table`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ use super::TargetError;
 use crate::event::{Event, Sink};
 use crate::http::HttpClient;
 use crate::scenario::Plan;
-use crate::scenario::template::seeded_id;
+use crate::scenario::seed_data::{SeedVia, item, to_json};
 
 /// Seeding writes in flight at most.
 const IN_FLIGHT: usize = 64;
@@ -35,8 +36,8 @@ pub async fn seed(
         return Ok(());
     }
     let rate = plan.data.seeding_rate(reserved_concurrency);
-    sink.event(Event::Seeding { items, item_size: plan.data.item_size, rate });
-    let payload = "x".repeat(plan.data.item_size);
+    let path = plan.data.seed_path.clone();
+    sink.event(Event::Seeding { items, item_size: plan.data.item_size, rate, into: format!("POST {path}") });
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     let interval = Duration::from_secs_f64(1.0 / rate);
     let start = Instant::now();
@@ -47,8 +48,8 @@ pub async fn seed(
         tokio::time::sleep_until((start + interval.mul_f64(n as f64)).into()).await;
         // The semaphore is never closed, so acquiring only waits.
         let Ok(permit) = permits.clone().acquire_owned().await else { break };
-        let body = format!(r#"{{"id":"{}","payload":"{payload}"}}"#, seeded_id(n));
-        let mut req = hyper::Request::post(format!("{base}/items")).header("content-type", "application/json");
+        let body = to_json(&item(&plan.data, n, SeedVia::Api)).to_string();
+        let mut req = hyper::Request::post(format!("{base}{path}")).header("content-type", "application/json");
         for (k, v) in &plan.target.headers {
             req = req.header(k.as_str(), v.as_str());
         }

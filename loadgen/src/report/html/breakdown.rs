@@ -1,6 +1,7 @@
 //! report.html's tables per request kind (latency, outcomes, what the function did) and per phase.
 
 use crate::report::page::{Cell, Section, Table, ms, pct};
+use crate::report::units;
 use crate::results::{Results, Stats, Summary};
 
 fn summary_cells(name: String, s: &Summary) -> Vec<Cell> {
@@ -45,6 +46,7 @@ pub(super) fn section(r: &Results) -> Section {
         ],
     );
     for q in &r.requests {
+        let d = &q.diagnostics;
         let opt = |st: &Stats| if st.count > 0 { ms(st.p50_ms) } else { "–".into() };
         t.rows.push(vec![
             Cell::text(&q.name),
@@ -52,10 +54,10 @@ pub(super) fn section(r: &Results) -> Section {
             Cell::num(q.summary.cold_starts.to_string()),
             Cell::num(opt(&q.cold_latency)),
             Cell::num(opt(&q.warm_latency)),
-            Cell::num(ms(q.diagnostics.handler_ms_mean)),
-            Cell::num(format!("{:.2}", q.diagnostics.ddb_calls_per_request)),
-            Cell::num(format!("{:.2}", q.diagnostics.rcu_per_request)),
-            Cell::num(format!("{:.2}", q.diagnostics.wcu_per_request)),
+            Cell::num(if d.responses > 0 { ms(d.handler_ms_mean) } else { "–".into() }),
+            Cell::num(units(d.ddb_calls_per_request, d.responses > 0)),
+            Cell::num(units(d.rcu_per_request, d.responses > 0)),
+            Cell::num(units(d.wcu_per_request, d.responses > 0)),
         ]);
     }
     s.tables.push(t);

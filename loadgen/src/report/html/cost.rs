@@ -2,6 +2,7 @@
 //! kind, reconciliation, the knee) and the batch-vs-per-item comparison.
 
 use crate::report::page::{Cell, Section, Table, ms, pct, usd};
+use crate::report::units;
 use crate::results::Results;
 
 /// The cost of the run, a month, each request kind; reconciliation; the knee.
@@ -48,14 +49,15 @@ pub(super) fn section(r: &Results) -> Option<Section> {
             t.rows.push(vec![
                 Cell::text(&q.name),
                 Cell::num(format!("{:.2}", q.lambda_ms_per_request)),
-                Cell::num(format!("{:.2}", q.ddb_calls_per_request)),
-                Cell::num(format!("{:.2}", q.read_units_per_request)),
-                Cell::num(format!("{:.2}", q.write_units_per_request)),
+                Cell::num(units(q.ddb_calls_per_request, q.units_reported)),
+                Cell::num(units(q.read_units_per_request, q.units_reported)),
+                Cell::num(units(q.write_units_per_request, q.units_reported)),
                 Cell::num(usd(q.per_million_usd)),
             ]);
         }
         s.tables.push(t);
     }
+    s.tables.extend(functions_and_sources(c));
     if !c.reconciliation.is_empty() {
         let mut t = Table::new(
             "Reconciliation: what the client counted against what the service reported",
@@ -103,6 +105,39 @@ pub(super) fn section(r: &Results) -> Option<Section> {
     Some(s)
 }
 
+/// Each function's bill from its REPORT lines (a stack of several), and where every usage
+/// figure came from.
+fn functions_and_sources(c: &crate::results::CostResult) -> Vec<Table> {
+    let mut out = Vec::new();
+    if !c.functions.is_empty() {
+        let mut t = Table::new(
+            "Each function, as its REPORT lines bill it",
+            &["function", "#memory MB", "#invocations", "#cold starts", "#billed ms", "#billed ms/invocation"],
+        );
+        for f in &c.functions {
+            t.rows.push(vec![
+                Cell::text(&f.name),
+                Cell::num(f.memory_mb.to_string()),
+                Cell::num(format!("{:.0}", f.invocations)),
+                Cell::num(format!("{:.0}", f.cold_starts)),
+                Cell::num(format!("{:.0}", f.billed_ms)),
+                Cell::num(if f.invocations > 0.0 {
+                    format!("{:.2}", f.billed_ms / f.invocations)
+                } else {
+                    "–".into()
+                }),
+            ]);
+        }
+        out.push(t);
+    }
+    if !c.sources.is_empty() {
+        let mut t = Table::new("Where each figure came from", &["source"]);
+        t.rows.extend(c.sources.iter().map(|x| vec![Cell::text(x)]));
+        out.push(t);
+    }
+    out
+}
+
 /// BatchGetItem against per-item GetItem, when the run has both.
 pub(super) fn batch_section(r: &Results) -> Option<Section> {
     let v = r.cost.as_ref()?.batch_vs_item.as_ref()?;
@@ -120,8 +155,8 @@ pub(super) fn batch_section(r: &Results) -> Option<Section> {
             Cell::num(q.summary.requests.to_string()),
             Cell::num(ms(q.summary.latency.p50_ms)),
             Cell::num(ms(q.summary.latency.p99_ms)),
-            Cell::num(format!("{:.2}", q.diagnostics.ddb_calls_per_request)),
-            Cell::num(format!("{:.2}", q.diagnostics.rcu_per_request)),
+            Cell::num(units(q.diagnostics.ddb_calls_per_request, q.diagnostics.responses > 0)),
+            Cell::num(units(q.diagnostics.rcu_per_request, q.diagnostics.responses > 0)),
             Cell::num(per_m.map(usd).unwrap_or_else(|| "–".into())),
         ]);
     }

@@ -1,16 +1,35 @@
 //! `[data]`: the items seeded before the phases and the distribution their keys are read with.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
 use toml::Spanned;
 
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawData;
+use crate::scenario::seed_data::{ItemValue, SeedVia, read_file, resolve};
+use crate::scenario::template::{Part, Template};
 use crate::scenario::values::{int_in, positive, size, span};
 use crate::scenario::{Data, KeyDistribution};
 
-/// Validates `[data]` (nothing seeded when it is absent).
-pub(super) fn data(loc: &Locator<'_>, raw: Option<&RawData>) -> Result<Data, ScenarioError> {
+/// Validates `[data]` of the scenario at `file` (nothing seeded when it is absent).
+pub(super) fn data(loc: &Locator<'_>, file: &Path, raw: Option<&RawData>) -> Result<Data, ScenarioError> {
     let data = match raw {
-        None => Data { items: 0, item_size: 200, seed_rate: 500.0, distribution: KeyDistribution::Uniform, seed: true },
+        None => Data {
+            items: 0,
+            item_size: 200,
+            seed_rate: 500.0,
+            distribution: KeyDistribution::Uniform,
+            seed: true,
+            seed_via: SeedVia::Table,
+            table: None,
+            item: BTreeMap::new(),
+            file: None,
+            key: None,
+            seed_path: "/items".into(),
+            rows: None,
+        },
         Some(d) => {
             let items =
                 d.items.as_ref().map(|v| int_in(loc, v, "data.items", 0, 10_000_000)).transpose()?.unwrap_or(0) as u64;
@@ -53,8 +72,84 @@ pub(super) fn data(loc: &Locator<'_>, raw: Option<&RawData>) -> Result<Data, Sce
                 }
             };
             let seed = d.seed.as_ref().is_none_or(|v| *v.get_ref());
-            Data { items, item_size, seed_rate, distribution, seed }
+            let mut data = Data {
+                items,
+                item_size,
+                seed_rate,
+                distribution,
+                seed,
+                seed_via: SeedVia::Table,
+                table: d.table.clone(),
+                item: BTreeMap::new(),
+                file: None,
+                key: d.key.clone(),
+                seed_path: "/items".into(),
+                rows: None,
+            };
+            seeding(loc, file, d, &mut data)?;
+            data
         }
     };
     Ok(data)
+}
+
+/// `seed_via`, `item`, `file`, `key` and `seed_path`: how and what is seeded.
+fn seeding(loc: &Locator<'_>, scenario: &Path, d: &RawData, data: &mut Data) -> Result<(), ScenarioError> {
+    data.seed_via = match d.seed_via.as_ref().map(|v| (v, v.get_ref().as_str())) {
+        None | Some((_, "table")) => SeedVia::Table,
+        Some((_, "api")) => SeedVia::Api,
+        Some((v, other)) => {
+            return Err(loc.error(
+                span(v),
+                "data.seed_via",
+                format!("'{other}': use \"table\" (BatchWriteItem) or \"api\""),
+            ));
+        }
+    };
+    if let Some(p) = &d.seed_path {
+        if !p.get_ref().starts_with('/') {
+            return Err(loc.error(span(p), "data.seed_path", "a path starting with '/', e.g. \"/orders\""));
+        }
+        data.seed_path = p.get_ref().clone();
+    }
+    for (name, v) in &d.item {
+        let field = format!("data.item.{name}");
+        let value = match v.get_ref() {
+            toml::Value::String(t) => {
+                let t = Template::parse(t).map_err(|e| loc.error(span(v), &field, e.to_string()))?;
+                if t.parts.iter().any(|p| !matches!(p, Part::Literal(_) | Part::Id | Part::Payload)) {
+                    return Err(loc.error(span(v), &field, "an item's text may use {id} and {payload}"));
+                }
+                ItemValue::Text(t)
+            }
+            toml::Value::Integer(n) => ItemValue::Number(*n as f64),
+            toml::Value::Float(f) if f.is_finite() => ItemValue::Number(*f),
+            toml::Value::Boolean(b) => ItemValue::Bool(*b),
+            _ => {
+                return Err(loc.error(
+                    span(v),
+                    &field,
+                    "an item's values are strings, numbers or booleans; for nested values seed from a file",
+                ));
+            }
+        };
+        data.item.insert(name.clone(), value);
+    }
+    let Some(f) = &d.file else { return Ok(()) };
+    if let Some(items) = &d.items {
+        return Err(loc.error(span(items), "data.items", "with a file, the items are its rows; remove items"));
+    }
+    if !d.item.is_empty() {
+        return Err(loc.error(
+            span(f),
+            "data.file",
+            "give the items either as a file or as an item template, not both",
+        ));
+    }
+    let path = resolve(scenario, f.get_ref());
+    let rows = read_file(&path, data.key.as_deref()).map_err(|e| loc.error(span(f), "data.file", e.to_string()))?;
+    data.items = rows.keys.len() as u64;
+    data.file = Some(path);
+    data.rows = Some(Arc::new(rows));
+    Ok(())
 }

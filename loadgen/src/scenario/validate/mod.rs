@@ -34,7 +34,7 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
     };
     let target = target::target(&loc, raw.target.as_ref(), env)?;
     let stack = super::stack::validate(&loc, path, raw.stack.as_ref(), env)?;
-    let data = data::data(&loc, raw.data.as_ref())?;
+    let data = data::data(&loc, path, raw.data.as_ref())?;
     let phases = phases::phases(&loc, &raw.phases)?;
     let requests = requests::requests(&loc, &raw.requests, &data)?;
     let thresholds = thresholds::thresholds(&loc, raw.thresholds.as_ref(), &phases, &requests)?;
