@@ -181,6 +181,8 @@ fn mistakes_in_the_description_exit_2_with_the_place_and_the_fix() {
     assert_eq!(code, 2, "{msg}");
     assert!(msg.contains("app.py defines no function 'handle'"), "{msg}");
 
+    let out_dir = dir.join("out");
+    let out = out_dir.to_str().unwrap();
     // A Terraform route whose integration names a function the files do not declare.
     let tf = dir.join("tf");
     std::fs::create_dir_all(&tf).unwrap();
@@ -196,12 +198,47 @@ fn mistakes_in_the_description_exit_2_with_the_place_and_the_fix() {
     .unwrap();
     let scenario = dir.join("s.toml");
     std::fs::write(&scenario, "name = \"s\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 1\n[[request]]\nname = \"x\"\npath = \"/x\"\n").unwrap();
-    let (code, _, err) =
-        loadgen(&["run", "--quiet", scenario.to_str().unwrap(), "--infra", tf.to_str().unwrap(), "--local"]);
+    let (code, _, err) = loadgen(&[
+        "run",
+        "--quiet",
+        "--out",
+        out,
+        scenario.to_str().unwrap(),
+        "--infra",
+        tf.to_str().unwrap(),
+        "--local",
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("route 'GET /x' invokes function 'other', which no aws_lambda_function here declares"),
         "{err}"
     );
+
+    // --local with a scenario that names a URL: which one was meant is not guessed.
+    let with_url = dir.join("url.toml");
+    let text = "name = \"u\"\n[target]\nurl = \"https://api.example.com\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 1\n[[request]]\nname = \"x\"\npath = \"/x\"\n";
+    std::fs::write(&with_url, text).unwrap();
+    let (code, _, err) = loadgen(&[
+        "run",
+        "--quiet",
+        "--out",
+        out,
+        with_url.to_str().unwrap(),
+        "--infra",
+        tf.to_str().unwrap(),
+        "--local",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--local") && err.contains("https://api.example.com"), "{err}");
+
+    // A data file that repeats a key is refused before anything is written, naming both lines.
+    let row = |id: &str| format!("{{\"PK\":\"ITEM#{id}\",\"SK\":\"ITEM\",\"id\":\"{id}\"}}\n");
+    std::fs::write(dir.join("rows.jsonl"), row("a") + &row("b") + &row("a")).unwrap();
+    let dup = dir.join("dup.toml");
+    let text = "name = \"d\"\n[data]\nfile = \"rows.jsonl\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 1\n[[request]]\nname = \"x\"\npath = \"/items/{id}\"\n";
+    std::fs::write(&dup, text).unwrap();
+    let (code, _, err) = loadgen(&["run", "--quiet", "--out", out, dup.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("rows.jsonl:3 has the same key as") && err.contains("rows.jsonl:1"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

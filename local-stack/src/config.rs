@@ -127,8 +127,8 @@ pub struct FunctionConfig {
     /// How environments get CPU.
     #[serde(default)]
     pub cpu_model: CpuModel,
-    /// The payload format version of the API's integration with this function. The local
-    /// stack sends 2.0 events (`1.0` is refused at start with the fix).
+    /// The payload format version of the API's integration with this function: `2.0`, or
+    /// `1.0` (the REST-API-shaped event, and Terraform's default).
     #[serde(default = "payload_v2")]
     pub payload_format_version: String,
     /// The integration's own timeout, when it sets one below the API's
@@ -189,8 +189,10 @@ pub struct ApiConfig {
     pub integration_timeout: Duration,
     /// CORS; `None` leaves CORS to the function.
     pub cors: Option<Cors>,
-    /// The stage's variables, delivered in every event's `stageVariables`.
-    #[serde(default)]
+    /// The stage's variables, delivered in every event's `stageVariables`. They may carry
+    /// secrets, so a serialized config shows each name with `<redacted>`, as for the
+    /// functions' variables.
+    #[serde(default, serialize_with = "redacted_values")]
     pub stage_variables: Vec<(String, String)>,
 }
 
@@ -375,10 +377,9 @@ impl FunctionConfig {
             return Err(format!("{at}.scaling_per_10s must be at least 1"));
         }
         crate::lambda::code::Runtime::parse(&f.runtime).map_err(|e| format!("{at}.runtime: {e}"))?;
-        if f.payload_format_version != "2.0" {
+        if f.payload_format_version != "2.0" && f.payload_format_version != "1.0" {
             return Err(format!(
-                "{at}: its integration uses payload format version {}; the local stack sends 2.0 events, \
-                 as HTTP APIs do by default in the console — set payload_format_version = \"2.0\" on the integration",
+                "{at}: payload format version '{}' is not one HTTP APIs have; use \"1.0\" or \"2.0\"",
                 f.payload_format_version
             ));
         }
@@ -386,6 +387,11 @@ impl FunctionConfig {
             && (t < Duration::from_millis(50) || t > Duration::from_secs(30))
         {
             return Err(format!("{at}.integration_timeout must be 50 ms to 30 s, got {t:?}"));
+        }
+        if f.name == "lambda-insights" {
+            return Err(format!(
+                "{at}.name 'lambda-insights' is the local stack's Lambda Insights log; rename the function"
+            ));
         }
         if !valid_function_name(&f.name) {
             return Err(format!(
@@ -552,8 +558,10 @@ mod tests {
     fn a_serialized_config_never_shows_the_functions_variable_values() {
         let mut c = StackConfig::new("bootstrap");
         c.function.environment = vec![("API_KEY".into(), "s3cret".into())];
+        c.api.stage_variables = vec![("token".into(), "t0ken".into())];
         let json = serde_json::to_string(&c).unwrap();
         assert!(!json.contains("s3cret") && json.contains(r#"["API_KEY","<redacted>"]"#), "{json}");
+        assert!(!json.contains("t0ken") && json.contains(r#"["token","<redacted>"]"#), "{json}");
         let back: StackConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back.function.environment, vec![("API_KEY".to_owned(), "<redacted>".to_owned())]);
     }

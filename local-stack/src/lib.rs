@@ -127,6 +127,37 @@ pub struct Stack {
 
 static STACK_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// The loopback listeners the stack serves on, bound before anything else.
+struct Listeners {
+    api: (tokio::net::TcpListener, String),
+    dynamodb: (tokio::net::TcpListener, String),
+    cloudwatch: (tokio::net::TcpListener, String),
+}
+
+/// What [`Stack::start_parts`] starts from.
+struct Parts<'a> {
+    config: &'a StackConfig,
+    listeners: Listeners,
+    seq: u64,
+    scratch: &'a Path,
+    stop_rx: watch::Receiver<bool>,
+}
+
+/// A new directory under the system's temporary one that only this user can enter, with a
+/// name no one can guess ahead of it: code unpacked there cannot be swapped by another user.
+fn private_dir(prefix: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut last = None;
+    for _ in 0..8 {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}-{:016x}", std::process::id(), fastrand::u64(..)));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no temporary directory")))
+}
+
 async fn bind() -> std::io::Result<(tokio::net::TcpListener, String)> {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", l.local_addr()?);
@@ -157,17 +188,53 @@ fn serve(listener: tokio::net::TcpListener, app: axum::Router, mut stop: watch::
 }
 
 impl Stack {
-    /// Starts DynamoDB (with the table created), CloudWatch, Lambda and the HTTP API on
-    /// loopback. Must run inside a Tokio runtime.
+    /// Starts DynamoDB (with the tables created), CloudWatch, Lambda and the HTTP API on
+    /// loopback. Must run inside a Tokio runtime. Whatever fails, nothing it started is left
+    /// running and its scratch directory is removed.
     pub async fn start(config: StackConfig) -> Result<Stack, StartError> {
         config.validate().map_err(StartError::Config)?;
+        // Fixed ports first: one that is taken is said before anything is prepared.
+        let listeners = Listeners {
+            api: bind_at("the API", config.ports.api).await?,
+            dynamodb: bind_at("DynamoDB", config.ports.dynamodb).await?,
+            cloudwatch: bind_at("CloudWatch", config.ports.cloudwatch).await?,
+        };
         let seq = STACK_SEQ.fetch_add(1, Ordering::Relaxed);
-        let scratch = std::env::temp_dir().join(format!("local-stack-code-{}-{seq}", std::process::id()));
-        let cache = lambda::python::default_cache();
-        let mut code = Vec::new();
-        for f in config.functions() {
-            code.push(lambda::code::prepare(f, &scratch, &cache)?);
+        let scratch = private_dir("local-stack-code")?;
+        let (stop, stop_rx) = watch::channel(false);
+        let mut started: Vec<LambdaService> = Vec::new();
+        let parts = Parts { config: &config, listeners, seq, scratch: &scratch, stop_rx };
+        match Self::start_parts(parts, &mut started).await {
+            Ok(mut stack) => {
+                stack.scratch = scratch;
+                stack.stop = stop;
+                Ok(stack)
+            }
+            Err(e) => {
+                let _ = stop.send(true);
+                started.iter().for_each(LambdaService::shutdown);
+                let _ = std::fs::remove_dir_all(&scratch);
+                Err(e)
+            }
         }
+    }
+
+    /// The services, each pushed to `started` as soon as it runs so a failure can stop it.
+    async fn start_parts(p: Parts<'_>, started: &mut Vec<LambdaService>) -> Result<Stack, StartError> {
+        let Parts { config, listeners, seq, scratch, stop_rx } = p;
+        // Unpacking code and installing a Python runtime block: off the async threads.
+        let code = {
+            let (functions, scratch) = (config.functions().cloned().collect::<Vec<_>>(), scratch.to_path_buf());
+            tokio::task::spawn_blocking(move || {
+                let cache = lambda::python::default_cache();
+                functions
+                    .iter()
+                    .map(|f| lambda::code::prepare(f, &scratch, cache.as_deref()))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .map_err(|e| StartError::Io(std::io::Error::other(e)))??
+        };
         let mut notes: Vec<String> = Vec::new();
         for f in config.functions() {
             if let Ok(lambda::code::Runtime::Python { version }) = lambda::code::Runtime::parse(&f.runtime)
@@ -184,7 +251,6 @@ impl Stack {
             account: Arc::new(lambda::account::Account::new(config.account_concurrency)),
         };
         let metrics = shared.metrics.clone();
-        let (stop, stop_rx) = watch::channel(false);
 
         // DynamoDB: dynoxide on an internal port, our layer on the public one.
         let db = dynoxide::Database::memory().map_err(|e| StartError::Table(format!("{e:?}")))?;
@@ -200,10 +266,9 @@ impl Stack {
             .await;
         });
         let layer = dynamodb::DynamoLayer::new(inner_url, config.tables(), &config.region, &config.account_id, &shared);
-        let (ddb_listener, dynamodb_url) = bind_at("DynamoDB", config.ports.dynamodb).await?;
+        let (ddb_listener, dynamodb_url) = listeners.dynamodb;
         serve(ddb_listener, layer.router(), stop_rx.clone());
-
-        let (cw_listener, cloudwatch_url) = bind_at("CloudWatch", config.ports.cloudwatch).await?;
+        let (cw_listener, cloudwatch_url) = listeners.cloudwatch;
         serve(cw_listener, cloudwatch::router(metrics.clone()), stop_rx.clone());
 
         // Lambda: environments log where a CloudWatch log group would hold their output, one
@@ -213,7 +278,7 @@ impl Stack {
             None => std::env::temp_dir().join(format!("local-stack-{}-{seq}", std::process::id())),
         };
         std::fs::create_dir_all(&log_dir)?;
-        let insights_path = log_dir.join("lambda-insights.log");
+        let insights_path = log_dir.join(lambda::insights::LOG_NAME);
         let open = |p: &Path| std::fs::OpenOptions::new().create(true).append(true).open(p);
         let env_vars = vec![
             ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), dynamodb_url.clone()),
@@ -224,7 +289,7 @@ impl Stack {
             ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
             ("AWS_SESSION_TOKEN".to_owned(), "test".to_owned()),
         ];
-        let (mut lambdas, mut log_paths, mut integrations) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut log_paths, mut integrations) = (Vec::new(), Vec::new());
         for (f, code) in config.functions().zip(code) {
             let log_path = log_dir.join(format!("{}.log", f.name));
             let logs = (open(&log_path)?, open(&insights_path)?);
@@ -237,23 +302,18 @@ impl Stack {
                 logs,
                 &shared,
             );
-            let routes = if lambdas.is_empty() { config.api.routes.clone() } else { f.routes.clone() };
+            let routes = if started.is_empty() { config.api.routes.clone() } else { f.routes.clone() };
             integrations.push((routes, svc.clone()));
-            lambdas.push(svc);
+            started.push(svc);
             log_paths.push(log_path);
         }
         // Provisioned concurrency is ready before the API takes traffic, as on AWS once the
         // configuration reports READY.
-        for l in &lambdas {
-            if let Err(e) = l.provision().await {
-                let _ = stop.send(true);
-                lambdas.iter().for_each(LambdaService::shutdown);
-                let _ = std::fs::remove_dir_all(&scratch);
-                return Err(e.into());
-            }
+        for l in started.iter() {
+            l.provision().await?;
         }
 
-        let (api_listener, api_url) = bind_at("the API", config.ports.api).await?;
+        let (api_listener, api_url) = listeners.api;
         let api_port = api_listener.local_addr()?.port();
         let gateway = apigw::router(config.api.clone(), &config.account_id, api_port, integrations, &shared)
             .map_err(StartError::Config)?;
@@ -276,7 +336,9 @@ impl Stack {
             api_id: config.api.api_id.clone(),
             stage: config.api.stage.clone(),
         };
-        Ok(Stack { endpoints, lambdas, metrics, log_paths, insights_path, notes, scratch, stop })
+        let (stop, _) = watch::channel(false);
+        let lambdas = started.clone();
+        Ok(Stack { endpoints, lambdas, metrics, log_paths, insights_path, notes, scratch: PathBuf::new(), stop })
     }
 
     /// Where everything listens.

@@ -150,6 +150,49 @@ async fn a_zip_runs_from_its_own_unpacked_task_root() {
     assert!(!root.exists(), "the unpacked copy goes with the stack");
 }
 
+#[tokio::test]
+async fn code_given_by_a_relative_path_runs_from_its_task_root() {
+    // Tests run in the crate's directory; environments start in their task root, so the
+    // program must be found wherever that is.
+    let mut c = config(PathBuf::from("tests/functions/misbehave.py"));
+    c.api.routes = vec!["ANY /{proxy+}".into()];
+    let stack = Stack::start(c).await.unwrap_or_else(|e| panic!("{e}"));
+    let r = get(&format!("{}/env", stack.endpoints().api_url)).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(Path::new(r.json()["LAMBDA_TASK_ROOT"].as_str().unwrap()).is_absolute());
+    // A single Python module (an archive_file's source_file) is a task root of its own.
+    let f = FunctionConfig {
+        code: example().join("app.py"),
+        runtime: "python3.12".into(),
+        handler: "app.lambda_handler".into(),
+        ..c_function()
+    };
+    local_stack::lambda::code::check(&f).unwrap();
+}
+
+fn c_function() -> FunctionConfig {
+    StackConfig::new("bootstrap").function
+}
+
+#[tokio::test]
+async fn a_1_0_integration_gets_the_rest_shaped_event_and_no_inference() {
+    let mut c = config(misbehave());
+    c.api.routes = vec!["ANY /{proxy+}".into()];
+    c.function.payload_format_version = "1.0".into();
+    let stack = Stack::start(c).await.unwrap_or_else(|e| panic!("{e}"));
+    let api = stack.endpoints().api_url.clone();
+    let r = get(&format!("{api}/echo/x?a=1&a=2")).await;
+    assert_eq!(r.status, 200);
+    let e = r.json();
+    assert_eq!((e["version"].as_str(), e["httpMethod"].as_str()), (Some("1.0"), Some("GET")));
+    assert_eq!((e["resource"].as_str(), e["path"].as_str()), (Some("/{proxy+}"), Some("/echo/x")));
+    assert_eq!(e["multiValueQueryStringParameters"]["a"], json!(["1", "2"]));
+    assert_eq!(e["pathParameters"]["proxy"], "echo/x");
+    // A 2.0-style `cookies` field means nothing in 1.0.
+    let r = get(&format!("{api}/other")).await;
+    assert_eq!((r.status, r.header("set-cookie")), (200, None));
+}
+
 async fn refused(c: StackConfig) -> String {
     match Stack::start(c).await {
         Err(StartError::Code(e)) => e.to_string(),
@@ -179,6 +222,14 @@ async fn code_that_cannot_run_is_refused_with_the_fix() {
     c.function.handler = "orders.lambda_handler".into();
     let e = refused(c.clone()).await;
     assert!(e.contains("no orders.py"), "{e}");
+
+    // A zip whose bootstrap lost its executable bit.
+    let mut plain = c.clone();
+    plain.function.runtime = "provided.al2023".into();
+    plain.function.handler = "bootstrap".into();
+    plain.function.code = zip(&dir, &[("bootstrap", &misbehave(), 0o644)]);
+    let e = refused(plain).await;
+    assert!(e.contains("not executable") && e.contains("chmod +x it before zipping"), "{e}");
 
     c.function.runtime = "nodejs20.x".into();
     let e = Stack::start(c).await.err().unwrap().to_string();

@@ -107,10 +107,11 @@ fn the_article_reads_and_says_what_cannot_run() {
     // What the local stack cannot run is refused before anything starts, with the fix.
     let e = c.validate().unwrap_err();
     assert!(e.contains("nodejs20.x") && e.contains("python3.N"), "{e}");
+    // The integration's payload format is Terraform's default, 1.0, which the stack serves.
     let mut node_fixed = c.clone();
     node_fixed.function.runtime = "python3.12".into();
-    let e = node_fixed.validate().unwrap_err();
-    assert!(e.contains("payload format version 1.0") && e.contains("payload_format_version = \"2.0\""), "{e}");
+    assert_eq!(node_fixed.function.payload_format_version, "1.0");
+    node_fixed.validate().unwrap();
 }
 
 #[test]
@@ -161,6 +162,13 @@ fn for_each_count_tfvars_and_unsupported_resources() {
     assert!(notes.contains("module \"dashboards\""), "{notes}");
     assert!(notes.contains("'POST /checkout' has authorization_type JWT"), "{notes}");
     assert!(notes.contains("'ANY /legacy/{proxy+}' targets"), "{notes}");
+    // A secret read from a data source is left out, the function's other variables kept.
+    assert!(
+        notes.contains("function 'shop-checkout': environment variable API_KEY cannot be evaluated here"),
+        "{notes}"
+    );
+    assert!(env(&checkout.environment, "API_KEY").is_none());
+    assert!(notes.contains("aws_s3_bucket.broken") && notes.contains("count = -1 is not a whole number"), "{notes}");
     c.validate().unwrap();
 }
 

@@ -197,6 +197,16 @@ async fn seed(
                 )
                 .into());
             };
+            // A table behind a loopback API is a local one: never write to AWS's table of that
+            // name unless the SDK is pointed elsewhere on purpose.
+            if target::url::is_loopback(&info.url) && std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
+                return Err(target::TargetError::SeedTable(format!(
+                    "the target {} is on loopback, so table '{name}' is not AWS's: export AWS_ENDPOINT_URL_DYNAMODB \
+                     (loadgen stack up prints it) or seed through the API with [data] seed_via = \"api\"",
+                    info.url
+                ))
+                .into());
+            }
             Table { name, region: region.to_owned(), endpoint: None, keys: None }
         }
     };
@@ -243,6 +253,12 @@ async fn attack(
 /// Runs a scenario end to end.
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     let mut plan = load_plan(&opts)?;
+    if let (true, Some(url)) = (opts.local, &plan.target.url) {
+        return Err(Error::Usage(format!(
+            "--local runs the stack --infra describes on loopback, but the scenario's [target] url sends the load to {url}; \
+             remove one of them"
+        )));
+    }
     let infra = opts.infra.as_deref().filter(|_| !opts.local).map(target::infra::outputs).transpose()?;
     if let Some(o) = &infra {
         plan.target.url = Some(o.api_url.clone());
@@ -272,7 +288,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         .unwrap_or_else(|| PathBuf::from("reports").join(format!("{}-{}", plan.name, utc_stamp(started))));
     files::create_dir(&dir)?;
 
-    let SetUp { base, info, mut ctx, stack } = set_up(&plan, &opts, infra, &prices, &dir, &sink).await?;
+    let SetUp { base, info, mut ctx, stack } = match set_up(&plan, &opts, infra, &prices, &dir, &sink).await {
+        Ok(s) => s,
+        Err(e) => {
+            // Nothing was measured: leave no empty report directory behind (one holding the
+            // function logs of a stack that failed to start stays, for them).
+            let _ = std::fs::remove_dir(&dir);
+            return Err(e);
+        }
+    };
     let client = http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(Error::Tls)?;
     let reserved =
         info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));

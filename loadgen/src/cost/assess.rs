@@ -5,7 +5,7 @@
 
 use local_stack::config::Architecture;
 
-use super::by_request::{batch_vs_item, costs};
+use super::by_request::{Serving, ServingFunction, batch_vs_item, costs};
 use super::calibrate;
 use super::client_view::ClientView;
 use super::knee::knee;
@@ -51,6 +51,11 @@ pub struct FunctionFacts {
     pub table: Option<crate::results::calibration::TableLimits>,
     /// What the knee's simulation draws from (the measured window's REPORT lines).
     pub calibration: Option<Calibration>,
+    /// A stack of several functions: each one's routes, memory and architecture, the first's
+    /// first (what serves each request kind, so it is priced at its own memory).
+    pub functions: Vec<ServingFunction>,
+    /// The first function's own REPORT lines, when the stack has several (its knee is its own).
+    pub main_report: Option<ReportLines>,
 }
 
 /// The usage of the run from the best source for each figure, with where each came from and
@@ -245,7 +250,23 @@ pub fn assess(
     } else {
         0.0
     };
-    let by_request = costs(results, facts.memory_mb, facts.architecture, overhead_ms, p);
+    let serving = Serving { memory_mb: facts.memory_mb, architecture: facts.architecture, functions: &facts.functions };
+    let by_request = costs(results, &serving, overhead_ms, p);
+    let timed_out = results.totals.by_class[crate::record::Class::Timeout];
+    if timed_out > 0 && results.requests.iter().any(|q| q.diagnostics.billed_responses > 0) {
+        notes.push(format!(
+            "The billed ms per request kind leave out the {timed_out} invocation(s) the gateway timed out (no response said \
+             what they were billed); the run's Lambda duration has them, from the REPORT lines."
+        ));
+    }
+    let unpriced: Vec<&str> =
+        facts.functions.iter().skip(1).filter(|f| f.provisioned_concurrency > 0).map(|f| f.name.as_str()).collect();
+    if !unpriced.is_empty() {
+        notes.push(format!(
+            "The provisioned concurrency of {} is not priced: the cost prices the first function's only.",
+            unpriced.join(", ")
+        ));
+    }
     if by_request.iter().any(|q| !q.units_reported) {
         notes.push(
             "The function does not report its DynamoDB units per response (target-api's x-ddb-rcu/x-ddb-wcu headers), \
@@ -260,7 +281,12 @@ pub fn assess(
         let model = facts.calibration.as_ref().and_then(|c| calibrate::model(c).ok());
         let gateway = facts.calibration.as_ref().and_then(|c| c.gateway.as_ref());
         let model = model.as_ref().map(|(f, h)| (f, h));
-        knee(results, c, usage.lambda_billed_ms / per_invocation, cw_mean, pulled, model, gateway)
+        // With several functions the knee is the first's: its own REPORT lines, not the mix.
+        let (mean_ms, cw_mean) = match facts.main_report.filter(|r| r.invocations > 0.0) {
+            Some(r) => (r.billed_ms / r.invocations, None),
+            None => (usage.lambda_billed_ms / per_invocation, cw_mean),
+        };
+        knee(results, c, mean_ms, cw_mean, pulled, model, gateway)
     });
     Ok(CostResult {
         region: region.into(),

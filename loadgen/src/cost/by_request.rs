@@ -8,20 +8,65 @@ use super::prices::{RegionPrices, price};
 use crate::results::Results;
 use crate::results::cost::{BatchVsItem, RequestCost, Usage};
 use crate::scenario::ReadPattern;
+use crate::scenario::template::push_id;
 
-/// The cost of each request kind, in the plan's order, for a function of `memory_mb` on `arch`;
-/// `overhead_ms` is the billed time per invocation beyond the handler's own.
-pub fn costs(
-    results: &Results,
-    memory_mb: u32,
-    arch: Architecture,
-    overhead_ms: f64,
-    p: &RegionPrices,
-) -> Vec<RequestCost> {
+/// A function of a stack of several, as its request kinds are priced.
+#[derive(Debug, Clone, Default)]
+pub struct ServingFunction {
+    /// Its name.
+    pub name: String,
+    /// The route keys it serves.
+    pub routes: Vec<String>,
+    /// Memory, MB.
+    pub memory_mb: u32,
+    /// Instruction set.
+    pub architecture: Architecture,
+    /// Provisioned concurrency.
+    pub provisioned_concurrency: u32,
+}
+
+/// What request kinds are priced at: the function's memory and architecture, and in a stack
+/// of several each function's.
+#[derive(Debug, Clone, Copy)]
+pub struct Serving<'a> {
+    /// The (first) function's memory, MB.
+    pub memory_mb: u32,
+    /// Its instruction set.
+    pub architecture: Architecture,
+    /// Every function of a stack of several, the first first.
+    pub functions: &'a [ServingFunction],
+}
+
+/// The memory and architecture of the function that serves request kind `i`: in a stack of
+/// several, the one whose route its path selects; else the function's.
+fn serving(results: &Results, facts: &Serving<'_>, i: usize) -> (u32, Architecture) {
+    let own = (facts.memory_mb, facts.architecture);
+    let Some(q) = results.scenario.requests.get(i).filter(|_| facts.functions.len() > 1) else { return own };
+    // The path as sent, every placeholder an id: enough to select a route.
+    let mut path = String::new();
+    q.path.render(&mut path, &mut || 0, &mut |n, v| v.extend(0..n as u64), &mut || "new".into(), "x", &push_id);
+    let path = path.split('?').next().unwrap_or("/");
+    facts
+        .functions
+        .iter()
+        .find(|f| {
+            local_stack::apigw::routes::RouteTable::new(&f.routes)
+                .ok()
+                .is_some_and(|t| t.select(&q.method, path).is_some())
+        })
+        .map_or(own, |f| (f.memory_mb, f.architecture))
+}
+
+/// The cost of each request kind, in the plan's order, each at the memory and architecture of
+/// the function that serves it; `overhead_ms` is the billed time per invocation beyond the
+/// handler's own.
+pub fn costs(results: &Results, facts: &Serving<'_>, overhead_ms: f64, p: &RegionPrices) -> Vec<RequestCost> {
     results
         .requests
         .iter()
-        .map(|q| {
+        .enumerate()
+        .map(|(i, q)| {
+            let (memory_mb, arch) = serving(results, facts, i);
             let d = &q.diagnostics;
             // What the local stack billed each of them, where it said; else the handler's own
             // time plus the run's mean overhead.

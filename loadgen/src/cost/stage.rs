@@ -173,6 +173,24 @@ impl TargetFacts {
                     let d = p.lambda.cold_start_platform;
                     crate::results::calibration::Spread { median_ms: d.median_ms, p99_ms: d.p99_ms }
                 }),
+                functions: if config.extra_functions.is_empty() {
+                    Vec::new()
+                } else {
+                    config
+                        .functions()
+                        .map(|f| super::by_request::ServingFunction {
+                            name: f.name.clone(),
+                            routes: if f.name == config.function.name {
+                                config.api.routes.clone()
+                            } else {
+                                f.routes.clone()
+                            },
+                            memory_mb: f.memory_mb,
+                            architecture: f.architecture,
+                            provisioned_concurrency: f.provisioned_concurrency,
+                        })
+                        .collect()
+                },
                 // A single-threaded handler cannot use more than one core, whatever the share.
                 cpu_share: Some(match stack.lambda().cpu_enforcement() {
                     local_stack::lambda::cpu::CpuEnforcement::Off => 1.0,
@@ -344,6 +362,7 @@ fn more_functions(ctx: &TargetFacts, facts: &mut FunctionFacts) -> Vec<FunctionB
         }
     };
     let main = ctx.names.as_ref().map(|n| n.function.clone()).unwrap_or_default();
+    facts.main_report = facts.report;
     let mut bills = vec![bill(&main, facts.memory_mb, facts.report)];
     let mut total = facts.report.unwrap_or_default();
     for m in &ctx.more_logs {

@@ -120,8 +120,9 @@ pub struct StackOverrides {
     #[serde(default, serialize_with = "redact_values", deserialize_with = "redacted")]
     #[schemars(with = "BTreeMap<String, String>")]
     pub environment: Vec<(String, String)>,
-    /// The API stage's variables (every event's `stageVariables`).
-    #[serde(default)]
+    /// The API stage's variables (every event's `stageVariables`); each name with
+    /// [`REDACTED`] in results.json.
+    #[serde(default, serialize_with = "redact_map")]
     pub stage_variables: BTreeMap<String, String>,
     /// `infra`: the Terraform directory that describes the stack, relative to the working
     /// directory (the scenario gives it relative to itself).
@@ -140,6 +141,15 @@ fn redact_values<S: serde::Serializer>(vars: &[(String, String)], s: S) -> Resul
     use serde::ser::SerializeMap;
     let mut m = s.serialize_map(Some(vars.len()))?;
     for (k, _) in vars {
+        m.serialize_entry(k, REDACTED)?;
+    }
+    m.end()
+}
+
+fn redact_map<S: serde::Serializer>(vars: &BTreeMap<String, String>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(vars.len()))?;
+    for k in vars.keys() {
         m.serialize_entry(k, REDACTED)?;
     }
     m.end()

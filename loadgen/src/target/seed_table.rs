@@ -76,6 +76,14 @@ pub enum ItemError {
         /// The value.
         value: SeedValue,
     },
+    /// Two items with the same primary key.
+    #[error("{again} has the same key as {first}; a table holds one item per key, so give each its own")]
+    Duplicate {
+        /// Where the key first appears.
+        first: String,
+        /// Where it appears again.
+        again: String,
+    },
     /// The SDK refused to build the request.
     #[error("{0}")]
     Request(String),
@@ -156,7 +164,25 @@ async fn write(client: &aws_sdk_dynamodb::Client, table: &str, mut batch: Vec<Wr
                 }
                 last = format!("{} items unprocessed", batch.len());
             }
-            Err(e) => last = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+            Err(e) => {
+                last = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
+                // Only what may pass on a later try is tried again: throttles, the service's
+                // own faults and the network — not a refused item, a missing table or access.
+                let code = aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&e).unwrap_or("");
+                let transient = code.contains("Throttl")
+                    || code.contains("ProvisionedThroughputExceeded")
+                    || code.contains("RequestLimitExceeded")
+                    || code.contains("InternalServerError")
+                    || code.contains("ServiceUnavailable")
+                    || matches!(
+                        e,
+                        aws_sdk_dynamodb::error::SdkError::DispatchFailure(_)
+                            | aws_sdk_dynamodb::error::SdkError::TimeoutError(_)
+                    );
+                if !transient {
+                    return (batch.len(), last);
+                }
+            }
         }
         // Capped exponential backoff with full jitter, as the SDKs retry.
         let cap = Duration::from_millis((25u64 << attempt.min(6)).min(2_000));
@@ -177,8 +203,21 @@ pub async fn seed(plan: &Plan, t: &Table, sink: &Arc<dyn Sink>) -> Result<(), Ta
         t.keys = described_keys(&client, &t.name).await;
     }
     let mut requests = Vec::with_capacity(items as usize);
+    // A batch may not hold one key twice; and a file that repeats a key would silently keep
+    // only its last row.
+    let mut seen: HashMap<String, u64> = HashMap::new();
     for n in 0..items {
         let item = attributes(plan, &t, n).map_err(|e| TargetError::SeedItem(t.name.clone(), Box::new(e)))?;
+        if let Some((hash, range)) = &t.keys {
+            let key = format!("{:?}|{:?}", item.get(&hash.name), range.as_ref().and_then(|r| item.get(&r.name)));
+            if let Some(first) = seen.insert(key, n) {
+                let at = |i: u64| line_of(&plan.data, i).unwrap_or_else(|| format!("item {i}"));
+                return Err(TargetError::SeedItem(
+                    t.name.clone(),
+                    Box::new(ItemError::Duplicate { first: at(first), again: at(n) }),
+                ));
+            }
+        }
         requests.push(
             WriteRequest::builder()
                 .put_request(

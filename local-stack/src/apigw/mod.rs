@@ -7,6 +7,7 @@
 //! the true cause, so loadgen can test the heuristics it must use on AWS.
 
 pub mod event;
+pub mod event_v1;
 pub mod response;
 pub mod routes;
 
@@ -301,7 +302,12 @@ async fn serve(
         request_id,
         time_epoch_ms: now_ms,
     };
-    let event = Bytes::from(event::build(&meta, headers, &body).to_string());
+    let Some(lambda) = gw.route_function.get(&route_key).and_then(|i| gw.functions.get(*i)).cloned() else {
+        return with_none(gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "emulator-error"));
+    };
+    let v1 = lambda.config().payload_format_version == "1.0";
+    let event = if v1 { event_v1::build(&meta, headers, &body) } else { event::build(&meta, headers, &body) };
+    let event = Bytes::from(event.to_string());
     if event.len() > MAX_EVENT_BYTES {
         return with_none(gateway_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -312,9 +318,6 @@ async fn serve(
 
     // The invoke runs on its own task: when the integration times out the function keeps
     // running (and is billed), exactly as on AWS.
-    let Some(lambda) = gw.route_function.get(&route_key).and_then(|i| gw.functions.get(*i)).cloned() else {
-        return with_none(gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "emulator-error"));
-    };
     let invoke_started = Instant::now();
     let invoked = lambda.clone();
     let task = tokio::spawn(async move { invoked.invoke(event).await });
@@ -341,7 +344,7 @@ async fn serve(
         Outcome::FunctionError { .. } => {
             gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "function-error")
         }
-        Outcome::Success(payload) => match response::map(payload) {
+        Outcome::Success(payload) => match if v1 { response::map_v1(payload) } else { response::map(payload) } {
             Some(m) => (StatusCode::from_u16(m.status).unwrap_or(StatusCode::OK), m.headers, m.body),
             None => gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "malformed-response"),
         },

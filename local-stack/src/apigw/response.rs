@@ -1,6 +1,7 @@
 //! Maps a function's payload format 2.0 response to HTTP: `statusCode`, `headers`,
 //! `cookies` (one `set-cookie` each), base64 bodies, and the inference API Gateway applies to
-//! valid JSON without `statusCode` (200, `application/json`, the JSON as the body).
+//! valid JSON without `statusCode` (200, `application/json`, the JSON as the body). A 1.0
+//! response ([`map_v1`]) must say its `statusCode`: there is no inference in that format.
 
 use base64::Engine;
 use serde_json::Value;
@@ -60,6 +61,18 @@ pub fn map(payload: &[u8]) -> Option<Mapped> {
     Some(Mapped { status, headers, body })
 }
 
+/// Maps a payload format 1.0 response: `statusCode` (required: 1.0 infers nothing),
+/// `headers`, `multiValueHeaders`, `body`, `isBase64Encoded`; `None` when API Gateway would
+/// call it malformed.
+pub fn map_v1(payload: &[u8]) -> Option<Mapped> {
+    let value: Value = serde_json::from_slice(payload).ok()?;
+    let obj = value.as_object().filter(|o| o.contains_key("statusCode"))?;
+    // The 2.0 mapping of a structured response is the same but for `cookies`, which 1.0 lacks.
+    let mut without_cookies = obj.clone();
+    without_cookies.remove("cookies");
+    map(&serde_json::to_vec(&without_cookies).ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +91,15 @@ mod tests {
         let m = map(br#"{"message":"hi"}"#).unwrap();
         assert_eq!((m.status, m.body.as_slice()), (200, &br#"{"message":"hi"}"#[..]));
         assert_eq!(map(br#""Hello""#).unwrap().status, 200);
+    }
+
+    #[test]
+    fn a_1_0_response_must_say_its_status() {
+        let m = map_v1(br#"{"statusCode":200,"multiValueHeaders":{"set-cookie":["a=1","b=2"]},"body":"ok"}"#).unwrap();
+        assert_eq!((m.status, m.body.as_slice()), (200, &b"ok"[..]));
+        assert_eq!(m.headers.iter().filter(|(k, _)| k == "set-cookie").count(), 2);
+        assert!(map_v1(br#"{"message":"hi"}"#).is_none(), "no inference in 1.0");
+        assert!(map_v1(br#"{"statusCode":200,"cookies":["c=1"]}"#).unwrap().headers.is_empty());
     }
 
     #[test]

@@ -75,6 +75,18 @@ pub enum CodeError {
         /// The file.
         path: PathBuf,
     },
+    /// A zip whose `bootstrap` is not executable.
+    #[error(
+        "function '{function}': the bootstrap in {} is not executable, and Lambda runs it only when it is; \
+         chmod +x it before zipping",
+        path.display()
+    )]
+    NotExecutableInZip {
+        /// Function name.
+        function: String,
+        /// The zip.
+        path: PathBuf,
+    },
     /// The zip cannot be read or unpacked.
     #[error("function '{function}': cannot unpack {}: {reason}", path.display())]
     BadZip {
@@ -223,7 +235,14 @@ pub fn check(f: &FunctionConfig) -> Result<(), CodeError> {
         let file = std::fs::File::open(path).map_err(|e| bad_zip(f, e))?;
         let mut zip = zip::ZipArchive::new(file).map_err(|e| bad_zip(f, e))?;
         return match runtime {
-            Runtime::Provided => zip.index_for_name("bootstrap").map(|_| ()).ok_or_else(no_bootstrap),
+            Runtime::Provided => {
+                let entry = zip.by_name("bootstrap").map_err(|_| no_bootstrap())?;
+                // Lambda runs `bootstrap` only when the zip records it executable.
+                if entry.unix_mode().is_some_and(|m| m & 0o111 == 0) {
+                    return Err(CodeError::NotExecutableInZip { function: f.name.clone(), path: path.clone() });
+                }
+                Ok(())
+            }
             Runtime::Python { .. } => check_handler(f, &mut |name| {
                 let mut s = String::new();
                 zip.by_name(name).ok()?.read_to_string(&mut s).ok().map(|_| s)
@@ -241,10 +260,15 @@ pub fn check(f: &FunctionConfig) -> Result<(), CodeError> {
             }
         }
         (Runtime::Python { .. }, true) => check_handler(f, &mut |name| std::fs::read_to_string(path.join(name)).ok()),
+        // A single module, as an `archive_file` with `source_file` zips it.
+        (Runtime::Python { .. }, false) if path.extension().is_some_and(|e| e == "py") => {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            check_handler(f, &mut |want| (want == name).then(|| std::fs::read_to_string(path).ok()).flatten())
+        }
         (Runtime::Python { .. }, false) => Err(CodeError::BadHandler {
             function: f.name.clone(),
             handler: f.handler.clone(),
-            reason: format!("{} is a file; give the directory or .zip holding the module", path.display()),
+            reason: format!("{} is a file; give the directory, .zip or .py holding the module", path.display()),
         }),
     }
 }
@@ -261,22 +285,44 @@ fn unpack(f: &FunctionConfig, scratch: &Path) -> Result<PathBuf, CodeError> {
     Ok(dir)
 }
 
+/// A single Python module copied into a directory of its own, as Lambda would unpack a zip of
+/// it: the task root holds the module and nothing beside it.
+fn copy_module(f: &FunctionConfig, module: &Path, scratch: &Path) -> Result<PathBuf, CodeError> {
+    let dir = scratch.join(format!("code-{}", f.name));
+    let name = module.file_name().unwrap_or_default();
+    std::fs::create_dir_all(&dir).and_then(|()| std::fs::copy(module, dir.join(name))).map_err(|e| {
+        CodeError::BadZip { function: f.name.clone(), path: module.to_path_buf(), reason: e.to_string() }
+    })?;
+    Ok(dir)
+}
+
 /// The code of `f` ready to run: checked, unpacked under `scratch` when it is a zip, and the
 /// command its runtime starts resolved (for Python, the runtime interface client installed
 /// in `cache` when it is not there yet).
-pub fn prepare(f: &FunctionConfig, scratch: &Path, cache: &Path) -> Result<Entrypoint, CodeError> {
+pub fn prepare(f: &FunctionConfig, scratch: &Path, cache: Option<&Path>) -> Result<Entrypoint, CodeError> {
     check(f)?;
-    let unpacked = if is_zip(&f.code) { Some(unpack(f, scratch)?) } else { None };
-    let task_root = match (&unpacked, f.code.is_dir()) {
+    // Absolute, as environments start in their task root: a relative program would be looked
+    // for from there.
+    let code = std::fs::canonicalize(&f.code)
+        .map_err(|_| CodeError::Missing { function: f.name.clone(), path: f.code.clone() })?;
+    let python_file =
+        matches!(runtime(f)?, Runtime::Python { .. }) && !code.is_dir() && code.extension().is_some_and(|e| e == "py");
+    let unpacked = if is_zip(&code) {
+        Some(unpack(f, scratch)?)
+    } else if python_file {
+        Some(copy_module(f, &code, scratch)?)
+    } else {
+        None
+    };
+    let task_root = match (&unpacked, code.is_dir()) {
         (Some(d), _) => d.clone(),
-        (None, true) => f.code.clone(),
-        (None, false) => f.code.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(".")),
+        (None, true) => code.clone(),
+        (None, false) => code.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/")),
     };
     let task_root = std::fs::canonicalize(&task_root).unwrap_or(task_root);
     let (program, args, env) = match runtime(f)? {
         Runtime::Provided => {
-            let program =
-                if f.code.is_file() && unpacked.is_none() { f.code.clone() } else { task_root.join("bootstrap") };
+            let program = if code.is_file() && unpacked.is_none() { code.clone() } else { task_root.join("bootstrap") };
             if !executable(&program) {
                 return Err(CodeError::NotExecutable { function: f.name.clone(), path: program });
             }
@@ -285,6 +331,12 @@ pub fn prepare(f: &FunctionConfig, scratch: &Path, cache: &Path) -> Result<Entry
         Runtime::Python { version } => {
             let python = super::python::interpreter(&version)
                 .map_err(|reason| CodeError::Python { function: f.name.clone(), reason })?;
+            let cache = cache.ok_or_else(|| CodeError::Python {
+                function: f.name.clone(),
+                reason: "there is nowhere to install the AWS Lambda runtime interface client: set LOADGEN_CACHE_DIR \
+                         (or HOME) to a directory of yours"
+                    .into(),
+            })?;
             let ric = super::python::runtime_client(&python, cache)
                 .map_err(|reason| CodeError::Python { function: f.name.clone(), reason })?;
             let env = vec![

@@ -37,6 +37,10 @@ pub struct PerformanceEvent<'a> {
     pub cpu_total_time: f64,
 }
 
+/// The name of the events' log, beside the function logs (no function may be named
+/// `lambda-insights`, whose log it would be).
+pub const LOG_NAME: &str = "lambda-insights.log";
+
 /// Where the events go: `lambda-insights.log` beside the function log.
 #[derive(Debug)]
 pub struct InsightsLog {

@@ -28,6 +28,9 @@ pub struct Evaluated {
     pub attrs: Vec<(String, Result<Value, String>)>,
     /// Nested blocks (a `dynamic` block's instances under its label).
     pub blocks: Vec<(String, Evaluated)>,
+    /// Entries of an object attribute that could not be evaluated here and were left out of
+    /// it, the rest kept: `(attribute, key, why)`.
+    pub left_out: Vec<(String, String, String)>,
 }
 
 impl Evaluated {
@@ -171,7 +174,32 @@ fn evaluate(body: &Body, ctx: &Context<'_>) -> Evaluated {
         if META_ARGS.contains(&a.key()) {
             continue;
         }
-        out.attrs.push((a.key().to_owned(), a.expr().evaluate(ctx).map_err(|e| e.to_string())));
+        let value = match (a.expr().evaluate(ctx), a.expr()) {
+            // An object literal (a function's `environment.variables`) keeps the entries that
+            // evaluate: one secret read from a data source must not lose the rest.
+            (Err(_), Expression::Object(obj)) => {
+                let mut kept = Map::new();
+                for (k, v) in obj.iter() {
+                    let key = match k {
+                        hcl::expr::ObjectKey::Identifier(id) => Some(id.to_string()),
+                        hcl::expr::ObjectKey::Expression(e) => {
+                            e.evaluate(ctx).ok().and_then(|v| v.as_str().map(str::to_owned))
+                        }
+                        _ => None,
+                    };
+                    let Some(key) = key else { continue };
+                    match v.evaluate(ctx) {
+                        Ok(v) => {
+                            kept.insert(key, v);
+                        }
+                        Err(e) => out.left_out.push((a.key().to_owned(), key, e.to_string())),
+                    }
+                }
+                Ok(Value::Object(kept))
+            }
+            (v, _) => v.map_err(|e| e.to_string()),
+        };
+        out.attrs.push((a.key().to_owned(), value));
     }
     for b in body.blocks() {
         let id = b.identifier();
@@ -217,9 +245,13 @@ fn elements(v: &Value) -> Vec<(Value, Value)> {
     }
 }
 
+/// Instances one block may expand to: far more than any stack the local stack could host.
+const MAX_INSTANCES: usize = 1_000;
+
 /// The instances of one declared block in `ctx`: one, `count` of them, or one per `for_each`
-/// element. `None` when the meta-argument cannot be evaluated yet.
-fn instances(d: &Declared, ctx: &Context<'_>) -> Option<Vec<Instance>> {
+/// element. `Err(None)` when the meta-argument cannot be evaluated yet, `Err(Some(why))` when
+/// it is not a usable count or collection.
+fn instances(d: &Declared, ctx: &Context<'_>) -> Result<Vec<Instance>, Option<String>> {
     let meta = |k: &str| d.block.body().attributes().find(|a| a.key() == k).map(|a| a.expr().clone());
     let make = |key: Option<Value>, inner: &Context<'_>| Instance {
         kind: d.kind.clone(),
@@ -229,34 +261,37 @@ fn instances(d: &Declared, ctx: &Context<'_>) -> Option<Vec<Instance>> {
         body: evaluate(d.block.body(), inner),
     };
     if let Some(e) = meta("for_each") {
-        let each = e.evaluate(ctx).ok()?;
-        return Some(
-            elements(&each)
-                .into_iter()
-                .map(|(k, v)| {
-                    let mut inner = ctx.clone();
-                    inner.declare_var(
-                        "each",
-                        Value::Object(Map::from_iter([("key".into(), k.clone()), ("value".into(), v)])),
-                    );
-                    make(Some(k), &inner)
-                })
-                .collect(),
-        );
+        let each = e.evaluate(ctx).map_err(|_| None)?;
+        if elements(&each).len() > MAX_INSTANCES {
+            return Err(Some(format!("its for_each has more than {MAX_INSTANCES} elements")));
+        }
+        return Ok(elements(&each)
+            .into_iter()
+            .map(|(k, v)| {
+                let mut inner = ctx.clone();
+                inner.declare_var(
+                    "each",
+                    Value::Object(Map::from_iter([("key".into(), k.clone()), ("value".into(), v)])),
+                );
+                make(Some(k), &inner)
+            })
+            .collect());
     }
     if let Some(e) = meta("count") {
-        let n = e.evaluate(ctx).ok()?.as_u64()?;
-        return Some(
-            (0..n)
-                .map(|i| {
-                    let mut inner = ctx.clone();
-                    inner.declare_var("count", Value::Object(Map::from_iter([("index".into(), Value::from(i))])));
-                    make(Some(Value::from(i)), &inner)
-                })
-                .collect(),
-        );
+        let v = e.evaluate(ctx).map_err(|_| None)?;
+        let n = v
+            .as_u64()
+            .filter(|n| *n as usize <= MAX_INSTANCES)
+            .ok_or_else(|| Some(format!("count = {v} is not a whole number from 0 to {MAX_INSTANCES}")))?;
+        return Ok((0..n)
+            .map(|i| {
+                let mut inner = ctx.clone();
+                inner.declare_var("count", Value::Object(Map::from_iter([("index".into(), Value::from(i))])));
+                make(Some(Value::from(i)), &inner)
+            })
+            .collect());
     }
-    Some(vec![make(None, ctx)])
+    Ok(vec![make(None, ctx)])
 }
 
 fn text(m: &Map<String, Value>, k: &str) -> Option<String> {
@@ -444,14 +479,15 @@ pub fn read(dir: &Path) -> Result<Module, String> {
             let mut out = Vec::new();
             for d in list {
                 match instances(d, &ctx) {
-                    Some(i) => out.extend(i),
-                    None if last => module.skipped.push(format!(
-                        "{}.{} ({}): its count or for_each cannot be evaluated here, so it is left out",
+                    Ok(i) => out.extend(i),
+                    Err(why) if last => module.skipped.push(format!(
+                        "{}.{} ({}): {}, so it is left out",
                         d.kind,
                         d.name,
-                        d.file.display()
+                        d.file.display(),
+                        why.unwrap_or_else(|| "its count or for_each cannot be evaluated here".into())
                     )),
-                    None => {}
+                    Err(_) => {}
                 }
             }
             out

@@ -55,6 +55,21 @@ pub(super) fn number(i: &Instance, body: &Evaluated, key: &str) -> Result<Option
     }
 }
 
+/// A number argument that must be finite and within `lo..=hi` (and whole, when `whole`), named
+/// with the resource and its file when it is not — as AWS would refuse it.
+fn bounded(i: &Instance, body: &Evaluated, key: &str, lo: f64, hi: f64, whole: bool) -> Result<Option<f64>, String> {
+    let Some(n) = number(i, body, key)? else { return Ok(None) };
+    if !n.is_finite() || n < lo || n > hi || (whole && n.fract() != 0.0) {
+        return Err(format!(
+            "{} ({}): {key} = {n} is not {} from {lo} to {hi}",
+            i.address(),
+            i.file.display(),
+            if whole { "a whole number" } else { "a number" }
+        ));
+    }
+    Ok(Some(n))
+}
+
 pub(super) fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
@@ -93,7 +108,7 @@ fn function(i: &Instance, dir: &Path, base: &FunctionConfig) -> Result<FunctionC
         }
         None => return Err(format!("{}: function '{name}' has no filename", i.address())),
     };
-    let reserved = number(i, b, "reserved_concurrent_executions")?.unwrap_or(-1.0);
+    let reserved = bounded(i, b, "reserved_concurrent_executions", -1.0, 1e6, true)?.unwrap_or(-1.0);
     let architecture = match strings(value(i, b, "architectures")?).first().map(String::as_str) {
         None | Some("x86_64") => Architecture::X86_64,
         Some("arm64") => Architecture::Arm64,
@@ -117,8 +132,8 @@ fn function(i: &Instance, dir: &Path, base: &FunctionConfig) -> Result<FunctionC
         runtime: string(i, b, "runtime")?.unwrap_or_default(),
         handler: string(i, b, "handler")?.unwrap_or_default(),
         routes: Vec::new(),
-        memory_mb: number(i, b, "memory_size")?.unwrap_or(128.0) as u32,
-        timeout: Duration::from_secs_f64(number(i, b, "timeout")?.unwrap_or(3.0).max(0.0)),
+        memory_mb: bounded(i, b, "memory_size", 128.0, 10_240.0, true)?.unwrap_or(128.0) as u32,
+        timeout: Duration::from_secs_f64(bounded(i, b, "timeout", 1.0, 900.0, true)?.unwrap_or(3.0)),
         reserved_concurrency: (reserved >= 0.0).then_some(reserved as u32),
         architecture,
         environment,
@@ -182,17 +197,17 @@ fn table(i: &Instance) -> Result<DynamoConfig, String> {
         "PAY_PER_REQUEST" => {
             // A table may cap its own on-demand throughput; that cap is then its limit.
             if let Some(cap) = b.block("on_demand_throughput") {
-                if let Some(r) = number(i, cap, "max_read_request_units")?.filter(|r| *r > 0.0) {
+                if let Some(r) = bounded(i, cap, "max_read_request_units", -1.0, 1e9, true)?.filter(|r| *r > 0.0) {
                     t.read_units_per_s = r;
                 }
-                if let Some(w) = number(i, cap, "max_write_request_units")?.filter(|w| *w > 0.0) {
+                if let Some(w) = bounded(i, cap, "max_write_request_units", -1.0, 1e9, true)?.filter(|w| *w > 0.0) {
                     t.write_units_per_s = w;
                 }
             }
         }
         "PROVISIONED" => {
-            let read = number(i, b, "read_capacity")?;
-            let write = number(i, b, "write_capacity")?;
+            let read = bounded(i, b, "read_capacity", 1.0, 1e8, true)?;
+            let write = bounded(i, b, "write_capacity", 1.0, 1e8, true)?;
             let (Some(read), Some(write)) = (read, write) else {
                 return Err(format!(
                     "{}: a PROVISIONED table (the provider's default billing_mode) needs read_capacity and write_capacity; \
@@ -215,7 +230,7 @@ pub(super) fn cors(i: &Instance) -> Result<Option<Cors>, String> {
         allow_methods: strings(value(i, c, "allow_methods")?),
         allow_headers: strings(value(i, c, "allow_headers")?),
         expose_headers: strings(value(i, c, "expose_headers")?),
-        max_age: number(i, c, "max_age")?.map(|n| n as u32),
+        max_age: bounded(i, c, "max_age", 0.0, 86_400.0, true)?.map(|n| n as u32),
         allow_credentials: matches!(value(i, c, "allow_credentials")?, Some(Value::Bool(true))),
     }))
 }
@@ -223,8 +238,8 @@ pub(super) fn cors(i: &Instance) -> Result<Option<Cors>, String> {
 /// A stage's throttle block: both values, or 0 for the one left out — which is what the
 /// provider sends, and why such a stage answers every request 429.
 pub(super) fn throttle(i: &Instance, b: &Evaluated) -> Result<Throttle, String> {
-    let rate = number(i, b, "throttling_rate_limit")?.unwrap_or(0.0);
-    let burst = number(i, b, "throttling_burst_limit")?.unwrap_or(0.0);
+    let rate = bounded(i, b, "throttling_rate_limit", 0.0, 1e7, false)?.unwrap_or(0.0);
+    let burst = bounded(i, b, "throttling_burst_limit", 0.0, 1e7, false)?.unwrap_or(0.0);
     Ok(Throttle { rate, burst: burst.ceil() as u32 })
 }
 
@@ -250,7 +265,17 @@ pub fn build(module: &Module, dir: &Path, base: StackConfig) -> Result<Described
     let mut provisioned: Vec<(String, u32)> = Vec::new();
     for i in &module.resources {
         match i.kind.as_str() {
-            "aws_lambda_function" => functions.push(function(i, dir, &base.function)?),
+            "aws_lambda_function" => {
+                let f = function(i, dir, &base.function)?;
+                for (_, key, why) in i.body.block("environment").map(|e| e.left_out.as_slice()).unwrap_or(&[]) {
+                    notes.push(format!(
+                        "function '{}': environment variable {key} cannot be evaluated here ({why}), so it is left out; \
+                         give it with [stack] environment (the first function's) if the function needs it",
+                        f.name
+                    ));
+                }
+                functions.push(f);
+            }
             "aws_dynamodb_table" => tables.push(table(i)?),
             "aws_apigatewayv2_api" => {
                 let protocol = string(i, &i.body, "protocol_type")?.unwrap_or_else(|| "HTTP".into());
@@ -268,8 +293,8 @@ pub fn build(module: &Module, dir: &Path, base: StackConfig) -> Result<Described
                         id: format!("integrations/{}", super::load::short_id(&i.address())),
                         function,
                         payload: string(i, &i.body, "payload_format_version")?.unwrap_or_else(|| "1.0".into()),
-                        timeout: number(i, &i.body, "timeout_milliseconds")?
-                            .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+                        timeout: bounded(i, &i.body, "timeout_milliseconds", 50.0, 30_000.0, true)?
+                            .map(|ms| Duration::from_millis(ms as u64)),
                     }),
                     None => ignored.push(format!(
                         "{} (a {kind} integration: the local stack runs Lambda proxy integrations only)",
@@ -290,7 +315,7 @@ pub fn build(module: &Module, dir: &Path, base: StackConfig) -> Result<Described
             "aws_apigatewayv2_stage" => stages.push(i),
             "aws_lambda_provisioned_concurrency_config" => {
                 let f = required(i, string(i, &i.body, "function_name")?, "function_name")?;
-                let n = number(i, &i.body, "provisioned_concurrent_executions")?.unwrap_or(0.0) as u32;
+                let n = bounded(i, &i.body, "provisioned_concurrent_executions", 1.0, 1e6, true)?.unwrap_or(0.0) as u32;
                 provisioned.push((function_in_arn(&f).unwrap_or(f), n));
             }
             kind => match NOT_NEEDED.iter().find(|(prefix, _)| kind.starts_with(prefix)) {

@@ -40,7 +40,7 @@ while True:
     event_bytes = r.read()
     rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
     event = json.loads(event_bytes)
-    path = event.get("rawPath", "/")
+    path = event.get("rawPath") or event.get("path", "/")
     base = f"/2018-06-01/runtime/invocation/{rid}"
     if path.startswith("/sleep/"):
         time.sleep(int(path.split("/")[2]) / 1000)

@@ -85,8 +85,18 @@ resource "aws_lambda_function" "worker" {
     variables = {
       TABLE_NAME = aws_dynamodb_table.carts.name
       MODE       = upper(each.key)
+      API_KEY    = data.aws_ssm_parameter.api_key.value
     }
   }
+}
+
+data "aws_ssm_parameter" "api_key" {
+  name = "/shop/api-key"
+}
+
+resource "aws_s3_bucket" "broken" {
+  count  = -1
+  bucket = "never"
 }
 
 resource "aws_lambda_provisioned_concurrency_config" "checkout" {
