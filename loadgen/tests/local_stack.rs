@@ -2,33 +2,14 @@
 //! outcome class produced for real and recognised, and an interrupted run that still writes
 //! its results.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
+use common::{target_api, tempdir};
 use serde_json::Value;
-
-/// The workspace's target-api binary (debug), built once if needed.
-fn target_api() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "target-api", "--bin", "target-api"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        PathBuf::from(env!("CARGO_BIN_EXE_loadgen")).parent().unwrap().join("target-api")
-    })
-    .clone()
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("loadgen-ls-{tag}-{}-{}", std::process::id(), fastrand::u64(..)));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn loadgen(dir: &Path, scenario: &str, extra: &[&str]) -> (i32, Value, String) {
     let file = dir.join("s.toml");

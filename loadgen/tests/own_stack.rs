@@ -3,35 +3,16 @@
 //! starts, billed time and the reconciliation right for both — and the mistakes a user makes
 //! in describing it, refused with exit 2, the place and the fix.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
+use common::{target_api, tempdir};
 use serde_json::Value;
 
 fn repo(p: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
-}
-
-/// The workspace's target-api binary (debug), built once if needed.
-fn target_api() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "target-api", "--bin", "target-api"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        PathBuf::from(env!("CARGO_BIN_EXE_loadgen")).parent().unwrap().join("target-api")
-    })
-    .clone()
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("loadgen-own-{tag}-{}-{}", std::process::id(), fastrand::u64(..)));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// `loadgen <args…>`: exit code, stdout, stderr.

@@ -70,7 +70,7 @@ impl Endpoints {
         vec![
             format!("export AWS_ENDPOINT_URL_DYNAMODB={}", self.dynamodb_url),
             format!("export AWS_ENDPOINT_URL_CLOUDWATCH={}", self.cloudwatch_url),
-            format!("export AWS_REGION={}", self.region),
+            format!("export AWS_REGION={r} AWS_DEFAULT_REGION={r}", r = self.region),
             "export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true".to_owned(),
         ]
     }

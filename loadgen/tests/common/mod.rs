@@ -1,0 +1,29 @@
+//! What the tests that run the loadgen binary on the local stack share: the target-api binary it
+//! runs, built once, and a fresh temporary directory.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace's target-api binary (debug), built once if needed.
+pub fn target_api() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "target-api", "--bin", "target-api"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        PathBuf::from(env!("CARGO_BIN_EXE_loadgen")).parent().unwrap().join("target-api")
+    })
+    .clone()
+}
+
+/// A new directory under the system's temporary one, named for `tag`.
+pub fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("loadgen-{tag}-{}-{}", std::process::id(), fastrand::u64(..)));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
