@@ -1,13 +1,18 @@
-//! What is sent next: a request kind drawn by weight from the mix, its path and body rendered
-//! from their templates with seeded keys, fresh ids and the payload.
+//! What is sent next: a request kind drawn by weight from the mix, its path, headers and body
+//! rendered from their templates with seeded keys, fresh ids, the payload and the run's
+//! sequence. Headers without placeholders are made once; a request's header replaces
+//! `[target]`'s of the same name, and `content-type: application/json` is added to a body only
+//! when neither sets one (a server never sees two).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 
 use super::keys::KeyPicker;
-use crate::scenario::Plan;
-use crate::scenario::template::push_id;
+use crate::scenario::seed_data::SeedRows;
+use crate::scenario::template::{Fill, Template, push_id};
+use crate::scenario::{Plan, Request};
 
 /// A request ready to send.
 pub struct Prepared {
@@ -17,8 +22,17 @@ pub struct Prepared {
     pub method: hyper::Method,
     /// Where to.
     pub uri: hyper::Uri,
+    /// Headers, each name once.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Body (empty for none).
     pub body: Bytes,
+}
+
+/// A header of a request kind: made once, or rendered per request.
+#[derive(Clone)]
+enum HeaderTemplate {
+    Fixed(HeaderValue),
+    Rendered(Template),
 }
 
 /// The request mix of one run.
@@ -32,7 +46,9 @@ pub struct Mix {
     keys: KeyPicker,
     payload: String,
     fresh_ids: AtomicU64,
-    run_tag: u64,
+    seq: AtomicU64,
+    /// What makes this run's `{new_id}`s its own: the seed and the start time.
+    run_tag: String,
     /// A data file's rows, whose keys `{id}` renders.
     file_keys: crate::scenario::seed_data::Rows,
 }
@@ -40,10 +56,88 @@ pub struct Mix {
 struct Kind {
     weight: f64,
     method: hyper::Method,
-    path: crate::scenario::Template,
-    body: Option<crate::scenario::Template>,
+    path: Template,
+    body: Option<Template>,
+    headers: Vec<(HeaderName, HeaderTemplate)>,
+    /// Whether any header is rendered per request.
+    dynamic_headers: bool,
     /// The URI when the path has no placeholders: parsed once, cloned cheaply.
     fixed: Option<hyper::Uri>,
+}
+
+/// `[target]`'s headers and then the request's, a later name replacing an earlier (names are
+/// case-insensitive), and the JSON content type for a body that sets none. Validation has
+/// checked every name and literal value, so one that still does not parse is left out.
+fn headers_of(plan: &Plan, r: &Request) -> Vec<(HeaderName, HeaderTemplate)> {
+    let mut out: Vec<(HeaderName, HeaderTemplate)> = Vec::new();
+    for (k, v) in plan.target.headers.iter().chain(&r.headers) {
+        let Ok(name) = HeaderName::from_bytes(k.as_bytes()) else { continue };
+        let value = match v.literal() {
+            Some(l) => match HeaderValue::from_str(&l) {
+                Ok(v) => HeaderTemplate::Fixed(v),
+                Err(_) => continue,
+            },
+            None => HeaderTemplate::Rendered(v.clone()),
+        };
+        out.retain(|(n, _)| n != name);
+        out.push((name, value));
+    }
+    if r.body.is_some() && !out.iter().any(|(n, _)| n == CONTENT_TYPE) {
+        out.push((CONTENT_TYPE, HeaderTemplate::Fixed(HeaderValue::from_static("application/json"))));
+    }
+    out
+}
+
+/// A tag no other run shares: the seed and the start time in ms, mixed (FNV-1a) and written in
+/// base 36, so `{new_id}` is `new-<tag>-<n>` and a rerun with the same seed writes new items.
+fn run_tag(seed: u64) -> String {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seed.to_le_bytes().into_iter().chain(ms.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut out = String::new();
+    while h > 0 {
+        out.insert(0, char::from_digit((h % 36) as u32, 36).unwrap_or('0'));
+        h /= 36;
+    }
+    out
+}
+
+/// What one rendering draws from.
+struct MixFill<'a> {
+    mix: &'a Mix,
+    rng: &'a mut fastrand::Rng,
+    file_keys: Option<&'a SeedRows>,
+}
+
+impl Fill for MixFill<'_> {
+    fn id(&mut self) -> u64 {
+        self.mix.keys.pick(self.rng)
+    }
+    fn ids(&mut self, n: usize, out: &mut Vec<u64>) {
+        self.mix.keys.pick_distinct(n, self.rng, out);
+    }
+    fn id_text(&self, out: &mut String, n: u64) {
+        // A data file's keys, or the generated items' ids.
+        match self.file_keys.and_then(|r| r.keys.get(n as usize)) {
+            Some(k) => out.push_str(k),
+            None => push_id(out, n),
+        }
+    }
+    fn new_id(&mut self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "new-{}-{}", self.mix.run_tag, self.mix.fresh_ids.fetch_add(1, Ordering::Relaxed));
+    }
+    fn payload(&self) -> &str {
+        &self.mix.payload
+    }
+    fn seq(&mut self) -> u64 {
+        self.mix.seq.fetch_add(1, Ordering::Relaxed)
+    }
+    fn rng(&mut self) -> &mut fastrand::Rng {
+        self.rng
+    }
 }
 
 impl Mix {
@@ -52,12 +146,17 @@ impl Mix {
         let requests = plan
             .requests
             .iter()
-            .map(|r| Kind {
-                weight: r.weight,
-                method: hyper::Method::from_bytes(r.method.as_bytes()).unwrap_or(hyper::Method::GET),
-                path: r.path.clone(),
-                body: r.body.clone(),
-                fixed: r.path.literal().and_then(|l| format!("{prefix}{l}").parse().ok()),
+            .map(|r| {
+                let headers = headers_of(plan, r);
+                Kind {
+                    weight: r.weight,
+                    method: hyper::Method::from_bytes(r.method.as_bytes()).unwrap_or(hyper::Method::GET),
+                    path: r.path.clone(),
+                    body: r.body.clone(),
+                    dynamic_headers: headers.iter().any(|(_, v)| matches!(v, HeaderTemplate::Rendered(_))),
+                    headers,
+                    fixed: r.path.literal().and_then(|l| format!("{prefix}{l}").parse().ok()),
+                }
             })
             .collect::<Vec<_>>();
         Mix {
@@ -67,7 +166,8 @@ impl Mix {
             keys: KeyPicker::new(plan.data.items, &plan.data.distribution),
             payload: "x".repeat(plan.data.item_size),
             fresh_ids: AtomicU64::new(0),
-            run_tag: plan.seed,
+            seq: AtomicU64::new(0),
+            run_tag: run_tag(plan.seed),
             file_keys: plan.data.rows.clone(),
         }
     }
@@ -84,30 +184,65 @@ impl Mix {
             x -= r.weight;
         }
         let kind = &self.requests[idx];
-        if let (Some(uri), None) = (&kind.fixed, &kind.body) {
-            return Prepared { request: idx, method: kind.method.clone(), uri: uri.clone(), body: Bytes::new() };
+        let fixed_headers = || {
+            kind.headers
+                .iter()
+                .filter_map(|(n, v)| match v {
+                    HeaderTemplate::Fixed(v) => Some((n.clone(), v.clone())),
+                    HeaderTemplate::Rendered(_) => None,
+                })
+                .collect()
+        };
+        if let (Some(uri), None, false) = (&kind.fixed, &kind.body, kind.dynamic_headers) {
+            let headers = fixed_headers();
+            return Prepared {
+                request: idx,
+                method: kind.method.clone(),
+                uri: uri.clone(),
+                headers,
+                body: Bytes::new(),
+            };
         }
         let mut path = String::with_capacity(self.prefix.len() + 64);
         path.push_str(&self.prefix);
         let mut body = String::new();
+        let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(kind.headers.len());
         {
-            let rng_cell = std::cell::RefCell::new(&mut *rng);
-            let keys = &self.keys;
-            let mut id = || keys.pick(&mut rng_cell.borrow_mut());
-            let mut ids = |n: usize, out: &mut Vec<u64>| keys.pick_distinct(n, &mut rng_cell.borrow_mut(), out);
-            let mut new_id = || format!("new-{}-{}", self.run_tag, self.fresh_ids.fetch_add(1, Ordering::Relaxed));
-            // A data file's keys, or the generated items' ids.
-            let file_keys = self.file_keys.as_deref();
-            let id_text = |out: &mut String, n: u64| match file_keys.and_then(|r| r.keys.get(n as usize)) {
-                Some(k) => out.push_str(k),
-                None => push_id(out, n),
-            };
-            kind.path.render(&mut path, &mut id, &mut ids, &mut new_id, &self.payload, &id_text);
+            let mut fill = MixFill { mix: self, rng, file_keys: self.file_keys.as_deref() };
+            kind.path.render(&mut path, &mut fill);
             if let Some(b) = &kind.body {
-                b.render(&mut body, &mut id, &mut ids, &mut new_id, &self.payload, &id_text);
+                b.render(&mut body, &mut fill);
+            }
+            let mut text = String::new();
+            for (name, v) in &kind.headers {
+                let value = match v {
+                    HeaderTemplate::Fixed(v) => Some(v.clone()),
+                    HeaderTemplate::Rendered(t) => {
+                        text.clear();
+                        t.render(&mut text, &mut fill);
+                        // A value drawn from a data file that no header may carry is left out.
+                        HeaderValue::from_str(&text).ok()
+                    }
+                };
+                if let Some(value) = value {
+                    headers.push((name.clone(), value));
+                }
             }
         }
         let uri = hyper::Uri::try_from(path).unwrap_or_else(|_| hyper::Uri::from_static("http://invalid./"));
-        Prepared { request: idx, method: kind.method.clone(), uri, body: Bytes::from(body) }
+        Prepared { request: idx, method: kind.method.clone(), uri, headers, body: Bytes::from(body) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_tags_differ_between_runs_of_one_seed() {
+        let a = run_tag(7);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert_ne!(a, run_tag(7));
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
     }
 }

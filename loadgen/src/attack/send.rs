@@ -41,14 +41,14 @@ impl Engine {
         self.recorder.lock().unwrap_or_else(|e| e.into_inner()).sent(phase, second, lag_us);
         let req = &self.plan.requests[p.request];
         let mut builder = hyper::Request::builder().method(p.method).uri(p.uri);
-        if let Some(pool) = &self.fast {
+        if let Some(pool) = &self.fast
+            && !p.headers.iter().any(|(n, _)| n == hyper::header::HOST)
+        {
             builder = builder.header(hyper::header::HOST, pool.host().clone());
         }
-        for (k, v) in self.plan.target.headers.iter().chain(req.headers.iter()) {
-            builder = builder.header(k.as_str(), v.as_str());
-        }
-        if !p.body.is_empty() {
-            builder = builder.header("content-type", "application/json");
+        // The mix made each name once: the scenario's own replace the defaults.
+        for (k, v) in p.headers {
+            builder = builder.header(k, v);
         }
         let outcome = match builder.body(Full::new(p.body)) {
             Ok(http_req) => {

@@ -8,7 +8,6 @@ use super::prices::{RegionPrices, price};
 use crate::results::Results;
 use crate::results::cost::{BatchVsItem, RequestCost, Usage};
 use crate::scenario::ReadPattern;
-use crate::scenario::template::push_id;
 
 /// A function of a stack of several, as its request kinds are priced.
 #[derive(Debug, Clone, Default)]
@@ -43,8 +42,7 @@ fn serving(results: &Results, facts: &Serving<'_>, i: usize) -> (u32, Architectu
     let own = (facts.memory_mb, facts.architecture);
     let Some(q) = results.scenario.requests.get(i).filter(|_| facts.functions.len() > 1) else { return own };
     // The path as sent, every placeholder an id: enough to select a route.
-    let mut path = String::new();
-    q.path.render(&mut path, &mut || 0, &mut |n, v| v.extend(0..n as u64), &mut || "new".into(), "x", &push_id);
+    let path = q.path.filled("x");
     let path = path.split('?').next().unwrap_or("/");
     facts
         .functions

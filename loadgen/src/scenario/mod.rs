@@ -125,8 +125,11 @@ pub struct Request {
     /// Body template. Not written to results.json: a body may carry what a header would.
     #[serde(skip)]
     pub body: Option<Template>,
-    /// Extra headers.
-    pub headers: Vec<(String, String)>,
+    /// Extra headers, templates like the path (a request's replaces `[target]`'s of the same
+    /// name); results.json has each name with [`REDACTED`], as for `[target]`'s.
+    #[serde(default, serialize_with = "redact_headers", deserialize_with = "redacted_headers")]
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
+    pub headers: Vec<(String, Template)>,
     /// Statuses that count as `ok` beyond 2xx/3xx (e.g. 404 when reading deleted items).
     pub expect: Vec<u16>,
 }
@@ -255,11 +258,11 @@ impl Data {
 pub struct Target {
     /// Base URL; `None` runs the local stack.
     pub url: Option<String>,
-    /// Headers sent with every request, `${ENV}` expanded. Values never leave the process:
-    /// results.json has each name with [`REDACTED`].
+    /// Headers sent with every request: templates, `${ENV}` resolved. Values never leave the
+    /// process: results.json has each name with [`REDACTED`].
     #[serde(serialize_with = "redact_headers", deserialize_with = "redacted_headers")]
     #[schemars(with = "std::collections::BTreeMap<String, String>")]
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(String, Template)>,
     /// Per-request timeout (ms in results.json).
     #[serde(with = "millis")]
     #[schemars(with = "f64")]
@@ -289,7 +292,7 @@ pub struct AwsNames {
     pub memory_mb: u32,
 }
 
-fn redact_headers<S: serde::Serializer>(h: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+fn redact_headers<S: serde::Serializer>(h: &[(String, Template)], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut m = s.serialize_map(Some(h.len()))?;
     for (k, _) in h {
@@ -298,9 +301,20 @@ fn redact_headers<S: serde::Serializer>(h: &[(String, String)], s: S) -> Result<
     m.end()
 }
 
-fn redacted_headers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
-    let names = std::collections::BTreeMap::<String, String>::deserialize(d)?;
-    Ok(names.into_keys().map(|k| (k, REDACTED.to_owned())).collect())
+fn redacted_headers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, Template)>, D::Error> {
+    /// A name → value map; results written before request headers were redacted have pairs.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Map(std::collections::BTreeMap<String, String>),
+        Pairs(Vec<(String, String)>),
+    }
+    let names: Vec<String> = match Written::deserialize(d)? {
+        Written::Map(m) => m.into_keys().collect(),
+        Written::Pairs(p) => p.into_iter().map(|(k, _)| k).collect(),
+    };
+    let redacted = Template::parse(REDACTED).map_err(serde::de::Error::custom)?;
+    Ok(names.into_iter().map(|k| (k, redacted.clone())).collect())
 }
 
 /// One threshold.
@@ -432,7 +446,7 @@ mod tests {
         let json = serde_json::to_string(&plan).unwrap();
         assert!(!json.contains("secret") && json.contains(REDACTED), "{json}");
         let back: Plan = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.target.headers, vec![("authorization".to_owned(), REDACTED.to_owned())]);
+        assert_eq!(back.target.headers, vec![("authorization".to_owned(), Template::parse(REDACTED).unwrap())]);
         assert_eq!(back.stack.environment, vec![("API_KEY".to_owned(), REDACTED.to_owned())]);
         assert_eq!(plan.stack.environment, vec![("API_KEY".to_owned(), "secret".to_owned())], "the run has the value");
         assert_eq!(back.phases, plan.phases, "durations survive the round trip in ms");

@@ -141,7 +141,8 @@ pub struct RawRequest {
     #[schemars(with = "Option<String>")]
     pub body: Option<Spanned<String>>,
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub headers: BTreeMap<String, Spanned<String>>,
     #[schemars(with = "Option<Vec<i64>>")]
     pub expect: Option<Spanned<Vec<i64>>>,
 }

@@ -186,7 +186,8 @@ pub fn item(data: &super::Data, n: u64, via: SeedVia) -> BTreeMap<String, SeedVa
     let payload = "x".repeat(data.item_size);
     let text = |t: &Template| {
         let mut out = String::new();
-        t.render(&mut out, &mut || n, &mut |_, _| {}, &mut String::new, &payload, &super::template::push_id);
+        let mut fill = super::template::OneFill { n, payload: &payload, rng: fastrand::Rng::with_seed(n) };
+        t.render(&mut out, &mut fill);
         out
     };
     if data.item.is_empty() {

@@ -1,6 +1,9 @@
-//! Path and body templates: literal text with `{id}`, `{ids:N}`, `{new_id}` and `{payload}`
-//! placeholders, parsed once and rendered per request. In results.json a template is the text
-//! as written.
+//! Templates — of paths, query strings, headers, bodies and seeded items — are literal text with
+//! placeholders, parsed once and rendered per request: `{id}`, `{ids:N}` (seeded keys),
+//! `{new_id}` (fresh, unique across runs), `{payload}`, `{uuid}`, `{seq}`, `{now_ms}`,
+//! `{random_int:LO:HI}`, and `{env:NAME}` / `${NAME}` (an environment variable, resolved once at
+//! validation). In results.json a template is the text as written, so a variable's value never
+//! is.
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +18,71 @@ pub enum Part {
     NewId,
     /// Filler text of the scenario's item size.
     Payload,
+    /// A random version-4 UUID.
+    Uuid,
+    /// This run's sequence number: 0, 1, 2, … across every request.
+    Seq,
+    /// Milliseconds since the Unix epoch at render time.
+    NowMs,
+    /// A random integer from the first to the second, both included.
+    RandomInt(i64, i64),
+    /// An environment variable, until [`Template::resolve_env`] puts its value in.
+    Env(String),
+}
+
+/// What rendering a template draws from. The defaults serve every caller but the hot path's
+/// mix, which keeps its own sequence and keys.
+pub trait Fill {
+    /// A seeded item's number, from the key distribution.
+    fn id(&mut self) -> u64;
+    /// `n` distinct seeded item numbers.
+    fn ids(&mut self, n: usize, out: &mut Vec<u64>);
+    /// Writes the key of item `n` (generated items: `item-000042`).
+    fn id_text(&self, out: &mut String, n: u64) {
+        push_id(out, n);
+    }
+    /// Writes a fresh id.
+    fn new_id(&mut self, out: &mut String);
+    /// The payload text.
+    fn payload(&self) -> &str;
+    /// The next sequence number.
+    fn seq(&mut self) -> u64;
+    /// The random source of `{uuid}` and `{random_int}`.
+    fn rng(&mut self) -> &mut fastrand::Rng;
+}
+
+/// A [`Fill`] for rendering one item or request off the hot path: item `n`, fresh ids from
+/// `tag`.
+#[derive(Debug)]
+pub struct OneFill<'a> {
+    /// The item `{id}` renders.
+    pub n: u64,
+    /// The payload.
+    pub payload: &'a str,
+    /// The random source.
+    pub rng: fastrand::Rng,
+}
+
+impl Fill for OneFill<'_> {
+    fn id(&mut self) -> u64 {
+        self.n
+    }
+    fn ids(&mut self, n: usize, out: &mut Vec<u64>) {
+        out.extend(self.n..self.n + n as u64);
+    }
+    fn new_id(&mut self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "new-{}", self.n);
+    }
+    fn payload(&self) -> &str {
+        self.payload
+    }
+    fn seq(&mut self) -> u64 {
+        self.n
+    }
+    fn rng(&mut self) -> &mut fastrand::Rng {
+        &mut self.rng
+    }
 }
 
 /// Why a template does not parse; positions count characters from 1.
@@ -40,13 +108,64 @@ pub enum TemplateError {
     },
     /// A name that is no placeholder.
     #[error(
-        "unknown placeholder '{{{placeholder}}}'; use {{id}}, {{ids:N}}, {{new_id}} or {{payload}} (write {{{{ for a literal brace)"
+        "unknown placeholder '{{{placeholder}}}'; use {{id}}, {{ids:N}}, {{new_id}}, {{payload}}, {{uuid}}, {{seq}}, \
+         {{now_ms}}, {{random_int:LO:HI}} or {{env:NAME}} (write {{{{ for a literal brace)"
     )]
     Unknown {
         /// The name as written.
         placeholder: String,
     },
+    /// `{random_int:LO:HI}` without two integers, the first not above the second.
+    #[error("'{{{placeholder}}}': write {{random_int:LO:HI}} with whole numbers LO <= HI")]
+    RandomInt {
+        /// The placeholder as written, without braces.
+        placeholder: String,
+    },
+    /// `{env:…}` or `${…}` without a variable name.
+    #[error("'{{{placeholder}}}': name the environment variable, e.g. {{env:API_TOKEN}} or ${{API_TOKEN}}")]
+    EnvName {
+        /// The placeholder as written, without braces.
+        placeholder: String,
+    },
 }
+
+/// A placeholder's name read into its part.
+fn part(name: &str) -> Result<Part, TemplateError> {
+    let env_name = |n: &str| {
+        let ok = !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ok { Ok(Part::Env(n.to_owned())) } else { Err(TemplateError::EnvName { placeholder: name.to_owned() }) }
+    };
+    Ok(match name {
+        "id" => Part::Id,
+        "new_id" => Part::NewId,
+        "payload" => Part::Payload,
+        "uuid" => Part::Uuid,
+        "seq" => Part::Seq,
+        "now_ms" => Part::NowMs,
+        n if n.starts_with("ids:") => {
+            let count: usize = n[4..]
+                .parse()
+                .ok()
+                .filter(|c| (1..=10_000).contains(c))
+                .ok_or_else(|| TemplateError::IdsCount { placeholder: n.to_owned() })?;
+            Part::Ids(count)
+        }
+        n if n.starts_with("random_int:") => {
+            let bounds: Vec<Option<i64>> = n["random_int:".len()..].split(':').map(|x| x.trim().parse().ok()).collect();
+            match bounds.as_slice() {
+                [Some(lo), Some(hi)] if lo <= hi => Part::RandomInt(*lo, *hi),
+                _ => return Err(TemplateError::RandomInt { placeholder: n.to_owned() }),
+            }
+        }
+        n if n.starts_with("env:") => env_name(&n[4..])?,
+        other => return Err(TemplateError::Unknown { placeholder: other.to_owned() }),
+    })
+}
+
+/// An environment variable a template names that is not set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {0} is not set; export it or change the value")]
+pub struct UnsetVariable(pub String);
 
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,23 +199,15 @@ impl Template {
                     for _ in 0..=end {
                         chars.next();
                     }
+                    // `${NAME}` is `{env:NAME}`, as the shell writes it.
+                    let shell = literal.ends_with('$');
+                    if shell {
+                        literal.pop();
+                    }
                     if !literal.is_empty() {
                         parts.push(Part::Literal(std::mem::take(&mut literal)));
                     }
-                    parts.push(match name {
-                        "id" => Part::Id,
-                        "new_id" => Part::NewId,
-                        "payload" => Part::Payload,
-                        n if n.starts_with("ids:") => {
-                            let count: usize = n[4..]
-                                .parse()
-                                .ok()
-                                .filter(|c| (1..=10_000).contains(c))
-                                .ok_or_else(|| TemplateError::IdsCount { placeholder: n.to_owned() })?;
-                            Part::Ids(count)
-                        }
-                        other => return Err(TemplateError::Unknown { placeholder: other.to_owned() }),
-                    });
+                    parts.push(if shell { part(&format!("env:{name}"))? } else { part(name)? });
                 }
                 '}' => return Err(TemplateError::Unmatched { at: i + 1 }),
                 c => literal.push(c),
@@ -146,33 +257,83 @@ impl Template {
         self.parts.iter().any(|p| matches!(p, Part::Id | Part::Ids(_)))
     }
 
-    /// Renders with the given sources.
-    pub fn render(
-        &self,
-        out: &mut String,
-        id: &mut dyn FnMut() -> u64,
-        ids: &mut dyn FnMut(usize, &mut Vec<u64>),
-        new_id: &mut dyn FnMut() -> String,
-        payload: &str,
-        id_text: &dyn Fn(&mut String, u64),
-    ) {
+    /// The environment variables it names (`{env:NAME}`, `${NAME}`) not yet resolved.
+    pub fn env_names(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| if let Part::Env(n) = p { Some(n.as_str()) } else { None })
+    }
+
+    /// Puts each environment variable's value in as literal text; `Err` names the first that
+    /// `env` does not know.
+    pub fn resolve_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), UnsetVariable> {
+        let mut parts: Vec<Part> = Vec::with_capacity(self.parts.len());
+        for p in std::mem::take(&mut self.parts) {
+            let p = match p {
+                Part::Env(name) => Part::Literal(env(&name).ok_or(UnsetVariable(name))?),
+                other => other,
+            };
+            // Adjacent literals join, so a template that was literal but for its variables is
+            // literal again (and sent without rendering).
+            match (parts.last_mut(), p) {
+                (Some(Part::Literal(a)), Part::Literal(b)) => a.push_str(&b),
+                (_, p) => parts.push(p),
+            }
+        }
+        self.parts = parts;
+        Ok(())
+    }
+
+    /// Renders into `out` from `fill`.
+    pub fn render(&self, out: &mut String, fill: &mut dyn Fill) {
+        use std::fmt::Write;
         let mut scratch = Vec::new();
         for p in &self.parts {
             match p {
                 Part::Literal(s) => out.push_str(s),
-                Part::Id => id_text(out, id()),
+                Part::Id => {
+                    let n = fill.id();
+                    fill.id_text(out, n);
+                }
                 Part::Ids(n) => {
                     scratch.clear();
-                    ids(*n, &mut scratch);
+                    fill.ids(*n, &mut scratch);
                     for (i, v) in scratch.iter().enumerate() {
                         if i > 0 {
                             out.push(',');
                         }
-                        id_text(out, *v);
+                        fill.id_text(out, *v);
                     }
                 }
-                Part::NewId => out.push_str(&new_id()),
-                Part::Payload => out.push_str(payload),
+                Part::NewId => fill.new_id(out),
+                Part::Payload => out.push_str(fill.payload()),
+                Part::Uuid => {
+                    let r = fill.rng().u128(..);
+                    // Version 4, variant 10.
+                    let r = (r & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+                    let _ = write!(
+                        out,
+                        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                        (r >> 96) as u32,
+                        (r >> 80) as u16,
+                        (r >> 64) as u16,
+                        (r >> 48) as u16,
+                        (r & 0xffff_ffff_ffff) as u64
+                    );
+                }
+                Part::Seq => {
+                    let n = fill.seq();
+                    let _ = write!(out, "{n}");
+                }
+                Part::NowMs => {
+                    let ms =
+                        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                    let _ = write!(out, "{ms}");
+                }
+                Part::RandomInt(lo, hi) => {
+                    let v = fill.rng().i64(*lo..=*hi);
+                    let _ = write!(out, "{v}");
+                }
+                // Resolved at validation; a template read back from results.json is never sent.
+                Part::Env(_) => {}
             }
         }
     }
@@ -206,27 +367,71 @@ pub fn push_id(out: &mut String, n: u64) {
 mod tests {
     use super::*;
 
+    struct Fixed(u64, fastrand::Rng);
+
+    impl Fill for Fixed {
+        fn id(&mut self) -> u64 {
+            self.0
+        }
+        fn ids(&mut self, n: usize, out: &mut Vec<u64>) {
+            out.extend(0..n as u64);
+        }
+        fn new_id(&mut self, out: &mut String) {
+            out.push_str("fresh-1");
+        }
+        fn payload(&self) -> &str {
+            "xx"
+        }
+        fn seq(&mut self) -> u64 {
+            41
+        }
+        fn rng(&mut self) -> &mut fastrand::Rng {
+            &mut self.1
+        }
+    }
+
+    fn rendered(t: &str) -> String {
+        let mut out = String::new();
+        Template::parse(t).unwrap().render(&mut out, &mut Fixed(7, fastrand::Rng::with_seed(7)));
+        out
+    }
+
     #[test]
     fn parses_and_renders() {
-        let t = Template::parse("/items/{id}?x={{y}}").unwrap();
-        let mut out = String::new();
-        t.render(&mut out, &mut || 7, &mut |_, _| {}, &mut || "n".into(), "", &push_id);
-        assert_eq!(out, "/items/item-000007?x={y}");
+        assert_eq!(rendered("/items/{id}?x={{y}}"), "/items/item-000007?x={y}");
         let t = Template::parse("/items?ids={ids:3}&pattern=batch").unwrap();
         assert_eq!(t.max_ids(), 3);
-        let mut out = String::new();
-        t.render(&mut out, &mut || 0, &mut |n, v| v.extend(0..n as u64), &mut || "n".into(), "", &push_id);
-        assert_eq!(out, "/items?ids=item-000000,item-000001,item-000002&pattern=batch");
-        let t = Template::parse(r#"{{"id":"{new_id}","pad":"{payload}"}}"#).unwrap();
-        let mut out = String::new();
-        t.render(&mut out, &mut || 0, &mut |_, _| {}, &mut || "fresh-1".into(), "xx", &push_id);
-        assert_eq!(out, r#"{"id":"fresh-1","pad":"xx"}"#);
+        assert_eq!(
+            rendered("/items?ids={ids:3}&pattern=batch"),
+            "/items?ids=item-000000,item-000001,item-000002&pattern=batch"
+        );
+        assert_eq!(
+            rendered(r#"{{"id":"{new_id}","pad":"{payload}","n":{seq}}}"#),
+            r#"{"id":"fresh-1","pad":"xx","n":41}"#
+        );
+        let uuid = rendered("{uuid}");
+        assert_eq!((uuid.len(), &uuid[14..15], uuid.matches('-').count()), (36, "4", 4), "{uuid}");
+        let n: i64 = rendered("{random_int:3:5}").parse().unwrap();
+        assert!((3..=5).contains(&n));
+        assert!(rendered("{now_ms}").parse::<u64>().unwrap() > 1_700_000_000_000);
+    }
+
+    #[test]
+    fn environment_variables_resolve_once_and_stay_out_of_the_text() {
+        let mut t = Template::parse("Bearer ${TOKEN} {env:OTHER}").unwrap();
+        assert_eq!(t.env_names().collect::<Vec<_>>(), ["TOKEN", "OTHER"]);
+        assert_eq!(t.clone().resolve_env(&|_| None), Err(UnsetVariable("TOKEN".to_owned())));
+        t.resolve_env(&|k| Some(format!("<{k}>"))).unwrap();
+        assert_eq!(t.literal().as_deref(), Some("Bearer <TOKEN> <OTHER>"), "literal again: sent as is");
+        assert_eq!(t.text(), "Bearer ${TOKEN} {env:OTHER}", "results.json keeps the names, not the values");
+        assert!(Template::parse("${}").is_err() && Template::parse("{env:A-B}").is_err());
     }
 
     #[test]
     fn rejects_bad_placeholders() {
         let e = |t: &str| Template::parse(t).unwrap_err().to_string();
         assert!(e("/items/{idd}").contains("unknown placeholder '{idd}'"), "{}", e("/items/{idd}"));
+        assert!(e("{random_int:5:1}").contains("LO <= HI"));
         assert!(e("/items/{ids:0}").contains("'{ids:0}': the count after 'ids:' must be 1 to 10000"));
         assert_eq!(e("/items/{id"), "unclosed '{' at character 8");
         assert_eq!(e("/items/}"), "unmatched '}' at character 8; write }} for a literal brace");

@@ -91,3 +91,36 @@ pub(crate) fn expand_env(
     out.push_str(rest);
     Ok(out)
 }
+
+/// A header as a scenario writes it, `field` naming it: a valid name, and a template value whose
+/// environment variables are set (their values put in now) and whose literal text a header may
+/// carry (no line breaks or other control characters).
+pub(crate) fn header(
+    loc: &Locator<'_>,
+    name: &str,
+    v: &Spanned<String>,
+    field: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, super::template::Template), ScenarioError> {
+    if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(loc.error(
+            span(v),
+            field,
+            format!("'{name}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces)"),
+        ));
+    }
+    let mut t = super::template::Template::parse(v.get_ref()).map_err(|e| loc.error(span(v), field, e.to_string()))?;
+    t.resolve_env(env).map_err(|e| loc.error(span(v), field, e.to_string()))?;
+    for p in &t.parts {
+        if let super::template::Part::Literal(text) = p
+            && hyper::header::HeaderValue::from_str(text).is_err()
+        {
+            return Err(loc.error(
+                span(v),
+                field,
+                "a header value may not hold line breaks or other control characters",
+            ));
+        }
+    }
+    Ok((name.to_owned(), t))
+}

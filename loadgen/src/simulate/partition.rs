@@ -47,8 +47,10 @@ impl Keys {
             match p {
                 Part::Id => ones += 1,
                 Part::Ids(n) => sets.push(*n),
-                Part::NewId => fresh = true,
-                Part::Literal(_) | Part::Payload => {}
+                // Whatever varies per request names a key of its own (a small `{random_int}`
+                // range would repeat keys; the model takes them as fresh).
+                Part::NewId | Part::Uuid | Part::Seq | Part::NowMs | Part::RandomInt(..) => fresh = true,
+                Part::Literal(_) | Part::Payload | Part::Env(_) => {}
             }
         }
         match (ones + sets.len(), fresh) {

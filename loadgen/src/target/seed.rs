@@ -16,6 +16,7 @@ use crate::event::{Event, Sink};
 use crate::http::HttpClient;
 use crate::scenario::Plan;
 use crate::scenario::seed_data::{SeedVia, item, to_json};
+use crate::scenario::template::OneFill;
 
 /// Seeding writes in flight at most.
 const IN_FLIGHT: usize = 64;
@@ -51,7 +52,9 @@ pub async fn seed(
         let body = to_json(&item(&plan.data, n, SeedVia::Api)).to_string();
         let mut req = hyper::Request::post(format!("{base}{path}")).header("content-type", "application/json");
         for (k, v) in &plan.target.headers {
-            req = req.header(k.as_str(), v.as_str());
+            let mut value = String::new();
+            v.render(&mut value, &mut OneFill { n, payload: "", rng: fastrand::Rng::with_seed(n) });
+            req = req.header(k.as_str(), value);
         }
         let req = match req.body(Full::new(Bytes::from(body))) {
             Ok(r) => r,

@@ -14,7 +14,12 @@ use crate::scenario::values::{int_in, positive, size, span};
 use crate::scenario::{Data, KeyDistribution};
 
 /// Validates `[data]` of the scenario at `file` (nothing seeded when it is absent).
-pub(super) fn data(loc: &Locator<'_>, file: &Path, raw: Option<&RawData>) -> Result<Data, ScenarioError> {
+pub(super) fn data(
+    loc: &Locator<'_>,
+    file: &Path,
+    raw: Option<&RawData>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Data, ScenarioError> {
     let data = match raw {
         None => Data {
             items: 0,
@@ -86,7 +91,7 @@ pub(super) fn data(loc: &Locator<'_>, file: &Path, raw: Option<&RawData>) -> Res
                 seed_path: "/items".into(),
                 rows: None,
             };
-            seeding(loc, file, d, &mut data)?;
+            seeding(loc, file, d, env, &mut data)?;
             data
         }
     };
@@ -94,7 +99,13 @@ pub(super) fn data(loc: &Locator<'_>, file: &Path, raw: Option<&RawData>) -> Res
 }
 
 /// `seed_via`, `item`, `file`, `key` and `seed_path`: how and what is seeded.
-fn seeding(loc: &Locator<'_>, scenario: &Path, d: &RawData, data: &mut Data) -> Result<(), ScenarioError> {
+fn seeding(
+    loc: &Locator<'_>,
+    scenario: &Path,
+    d: &RawData,
+    env: &dyn Fn(&str) -> Option<String>,
+    data: &mut Data,
+) -> Result<(), ScenarioError> {
     data.seed_via = match d.seed_via.as_ref().map(|v| (v, v.get_ref().as_str())) {
         None | Some((_, "table")) => SeedVia::Table,
         Some((_, "api")) => SeedVia::Api,
@@ -116,9 +127,10 @@ fn seeding(loc: &Locator<'_>, scenario: &Path, d: &RawData, data: &mut Data) -> 
         let field = format!("data.item.{name}");
         let value = match v.get_ref() {
             toml::Value::String(t) => {
-                let t = Template::parse(t).map_err(|e| loc.error(span(v), &field, e.to_string()))?;
-                if t.parts.iter().any(|p| !matches!(p, Part::Literal(_) | Part::Id | Part::Payload)) {
-                    return Err(loc.error(span(v), &field, "an item's text may use {id} and {payload}"));
+                let mut t = Template::parse(t).map_err(|e| loc.error(span(v), &field, e.to_string()))?;
+                t.resolve_env(env).map_err(|e| loc.error(span(v), &field, e.to_string()))?;
+                if t.parts.iter().any(|p| matches!(p, Part::Ids(_))) {
+                    return Err(loc.error(span(v), &field, "an item is one item: its text may not use {ids:N}"));
                 }
                 ItemValue::Text(t)
             }

@@ -34,9 +34,9 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
     };
     let target = target::target(&loc, raw.target.as_ref(), env)?;
     let stack = super::stack::validate(&loc, path, raw.stack.as_ref(), env)?;
-    let data = data::data(&loc, path, raw.data.as_ref())?;
+    let data = data::data(&loc, path, raw.data.as_ref(), env)?;
     let phases = phases::phases(&loc, &raw.phases)?;
-    let requests = requests::requests(&loc, &raw.requests, &data)?;
+    let requests = requests::requests(&loc, &raw.requests, &data, env)?;
     let thresholds = thresholds::thresholds(&loc, raw.thresholds.as_ref(), &phases, &requests)?;
     let simulate = raw.simulate.as_ref().map(|w| super::whatif::from_raw(&loc, path, w, "simulate.")).transpose()?;
 

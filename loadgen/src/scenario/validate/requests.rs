@@ -8,7 +8,7 @@ use toml::Spanned;
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawRequest;
 use crate::scenario::template::Template;
-use crate::scenario::values::{positive, span};
+use crate::scenario::values::{header, positive, span};
 use crate::scenario::{Data, Request};
 
 /// Validates the request kinds, in order.
@@ -16,6 +16,7 @@ pub(super) fn requests(
     loc: &Locator<'_>,
     raw: &[Spanned<RawRequest>],
     data: &Data,
+    env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Request>, ScenarioError> {
     if raw.is_empty() {
         return Err(loc.error(0..0, "request", "a scenario needs at least one [[request]] (name, method, path)"));
@@ -54,12 +55,13 @@ pub(super) fn requests(
         if !r.path.get_ref().starts_with('/') {
             return Err(loc.error(span(&r.path), f("path"), format!("'{}' must start with '/'", r.path.get_ref())));
         }
-        let path = Template::parse(r.path.get_ref()).map_err(|e| loc.error(span(&r.path), f("path"), e.to_string()))?;
-        let body = r
-            .body
-            .as_ref()
-            .map(|b| Template::parse(b.get_ref()).map_err(|e| loc.error(span(b), f("body"), e.to_string())))
-            .transpose()?;
+        let template = |v: &Spanned<String>, field: String| {
+            let mut t = Template::parse(v.get_ref()).map_err(|e| loc.error(span(v), &field, e.to_string()))?;
+            t.resolve_env(env).map_err(|e| loc.error(span(v), &field, e.to_string()))?;
+            Ok::<_, ScenarioError>(t)
+        };
+        let path = template(&r.path, f("path"))?;
+        let body = r.body.as_ref().map(|b| template(b, f("body"))).transpose()?;
         for (t, field, sp) in [(Some(&path), f("path"), span(&r.path))]
             .into_iter()
             .chain(body.as_ref().map(|b| (Some(b), f("body"), span(r.body.as_ref().expect("set")))))
@@ -93,7 +95,14 @@ pub(super) fn requests(
             }
             None => Vec::new(),
         };
-        let headers = r.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut headers = Vec::new();
+        for (k, v) in &r.headers {
+            let (k, t) = header(loc, k, v, &f(&format!("headers.{k}")), env)?;
+            if t.needs_ids() && data.items == 0 {
+                return Err(loc.error(span(v), f(&format!("headers.{k}")), "uses {id} but [data] items is 0"));
+            }
+            headers.push((k, t));
+        }
         requests.push(Request { name: rname, weight, method, path, body, headers, expect });
     }
     Ok(requests)

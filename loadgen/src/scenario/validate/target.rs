@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawTarget;
-use crate::scenario::values::{duration, expand_env, int_in, span};
+use crate::scenario::values::{duration, header, int_in, span};
 use crate::scenario::{AwsNames, Target};
 
 /// Most requests in flight when `[target] max_in_flight` is not set.
@@ -44,11 +44,7 @@ pub(super) fn target(
             };
             let mut headers = Vec::new();
             for (k, v) in &t.headers {
-                let field = format!("target.headers.{k}");
-                if hyper::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
-                    return Err(loc.error(span(v), &field, format!("'{k}' is not a valid header name")));
-                }
-                headers.push((k.clone(), expand_env(loc, v, &field, env)?));
+                headers.push(header(loc, k, v, &format!("target.headers.{k}"), env)?);
             }
             let timeout = match &t.timeout {
                 Some(v) => duration(loc, v, "target.timeout")?,

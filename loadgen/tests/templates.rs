@@ -1,0 +1,100 @@
+//! Templates everywhere, as a server sees them: headers rendered per request (`{new_id}`,
+//! `{seq}`, `{random_int}`, `{uuid}` in a body), a scenario's header replacing the default so a
+//! server gets one `content-type`, and `{new_id}` never the same in two runs of one seed.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::http::HeaderMap;
+use loadgen::cmd::run::{RunOptions, run};
+
+/// What the server received: each request's headers (every value of each name) and body.
+type Seen = Arc<Mutex<Vec<(Vec<(String, String)>, String)>>>;
+
+async fn recording_server() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let app = Router::new().route(
+        "/orders",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let h = headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned())).collect();
+            log.lock().unwrap().push((h, body));
+            async { (axum::http::StatusCode::CREATED, "{}") }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+const SCENARIO: &str = r#"name = "templated"
+[target]
+headers = { x-client = "loadgen-{seq}", content-type = "text/plain" }
+[[phase]]
+name = "p"
+duration = "1s"
+rate = 20
+[[request]]
+name = "create"
+method = "POST"
+path = "/orders"
+body = '{{"ref": "{uuid}"}}'
+headers = { content-type = "application/vnd.api+json", idempotency-key = "{new_id}", x-n = "{random_int:1:3}" }
+"#;
+
+async fn run_once(url: &str, tag: &str) {
+    let dir = std::env::temp_dir().join(format!("loadgen-templates-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("s.toml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let opts = RunOptions {
+        scenario: file,
+        target: Some(url.to_owned()),
+        out: Some(dir.join("out")),
+        quiet: true,
+        ..RunOptions::default()
+    };
+    let out = run(opts).await.unwrap();
+    assert_eq!(out.results.totals.by_class[loadgen::record::Class::Ok], 20);
+    // results.json names the request's headers but never says their values.
+    let text = std::fs::read_to_string(dir.join("out/results.json")).unwrap();
+    assert!(text.contains("idempotency-key") && !text.contains("{new_id}") && !text.contains("vnd.api"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn values<'a>(h: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    h.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_are_rendered_and_new_ids_are_never_reused() {
+    let (url, seen) = recording_server().await;
+    run_once(&url, "a").await;
+    let first: Vec<_> = seen.lock().unwrap().drain(..).collect();
+    assert_eq!(first.len(), 20);
+    let mut seqs = Vec::new();
+    for (h, body) in &first {
+        // The request's content type replaced both [target]'s and the JSON default: one only.
+        assert_eq!(values(h, "content-type"), ["application/vnd.api+json"], "{h:?}");
+        let key = values(h, "idempotency-key");
+        assert!(key.len() == 1 && key[0].starts_with("new-") && key[0].matches('-').count() == 2, "{key:?}");
+        let n: i64 = values(h, "x-n")[0].parse().unwrap();
+        assert!((1..=3).contains(&n));
+        seqs.push(values(h, "x-client")[0].trim_start_matches("loadgen-").parse::<u64>().unwrap());
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["ref"].as_str().unwrap().len(), 36, "a uuid: {body}");
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..20).collect::<Vec<_>>(), "{{seq}} counts every request once");
+    let keys = |reqs: &[(Vec<(String, String)>, String)]| -> HashSet<String> {
+        reqs.iter().map(|(h, _)| values(h, "idempotency-key")[0].to_owned()).collect()
+    };
+    let a = keys(&first);
+    assert_eq!(a.len(), 20, "unique within a run");
+    // The same scenario and seed again: none of its new ids is one the first run wrote.
+    run_once(&url, "b").await;
+    let second: Vec<_> = seen.lock().unwrap().drain(..).collect();
+    assert!(keys(&second).is_disjoint(&a));
+}
