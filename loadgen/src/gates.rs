@@ -55,6 +55,17 @@ pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64, cost:
         Metric::ReadUnitsPerRequest => per_response(rec, request, |d| d.rcu),
         Metric::WriteUnitsPerRequest => per_response(rec, request, |d| d.wcu),
         Metric::DynamoDbCallsPerRequest => per_response(rec, request, |d| d.ddb_calls),
+        Metric::ChecksRate | Metric::ChecksFailed => {
+            let sums: Vec<&crate::record::checks::CheckSum> = match request {
+                Some(r) => rec.checks.get(r).into_iter().collect(),
+                None => rec.checks.iter().collect(),
+            };
+            let (checked, failed) = sums.iter().fold((0, 0), |(c, f), s| (c + s.checked, f + s.failed));
+            match t.metric {
+                Metric::ChecksFailed => (checked > 0).then_some(failed as f64),
+                _ => (checked > 0).then(|| failed as f64 / checked as f64),
+            }
+        }
     }
 }
 

@@ -98,3 +98,73 @@ async fn headers_are_rendered_and_new_ids_are_never_reused() {
     let second: Vec<_> = seen.lock().unwrap().drain(..).collect();
     assert!(keys(&second).is_disjoint(&a));
 }
+
+/// A server whose every other answer has an empty `items`, and a token in every body.
+async fn half_empty_server() -> String {
+    let n = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let app = Router::new().route(
+        "/orders",
+        axum::routing::get(move || {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async move {
+                let items = if i.is_multiple_of(2) { "[1]" } else { "[]" };
+                ([("content-type", "application/json")], format!(r#"{{"items":{items},"sessionToken":"secret-xyz"}}"#))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_checks_are_counted_gated_and_shown_without_secrets() {
+    let url = half_empty_server().await;
+    let dir = std::env::temp_dir().join(format!("loadgen-checks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        r#"name = "checked"
+[[phase]]
+name = "p"
+duration = "1s"
+rate = 20
+[[request]]
+name = "list"
+path = "/orders"
+check = { status = [200], json = { "$.items" = "non-empty", "$.sessionToken" = "exists" } }
+[thresholds]
+"checks.rate" = "< 10%"
+"list.checks.failed" = "<= 10"
+"#,
+    )
+    .unwrap();
+    let opts = RunOptions {
+        scenario: file,
+        target: Some(url),
+        out: Some(dir.join("out")),
+        quiet: true,
+        ..RunOptions::default()
+    };
+    let out = run(opts).await.unwrap();
+    let r = &out.results;
+    // The class is the response's: every one is ok; the check failed on half of them.
+    assert_eq!(r.totals.by_class[loadgen::record::Class::Ok], 20);
+    let c = r.requests[0].checks.as_ref().unwrap();
+    assert_eq!((c.checked, c.failed), (20, 10));
+    assert_eq!(c.failures.len(), 3);
+    assert_eq!(c.failures[0].reason, "$.items is missing or empty");
+    assert!(
+        !c.failures[0].body.contains("secret-xyz") && c.failures[0].body.contains("<redacted>"),
+        "{:?}",
+        c.failures[0]
+    );
+    let verdicts: Vec<(&str, bool)> = r.thresholds.iter().map(|t| (t.key.as_str(), t.passed)).collect();
+    assert_eq!(verdicts, [("checks.rate", false), ("list.checks.failed", true)]);
+    assert_eq!(out.exit_code, 1);
+    let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(html.contains("First failing responses") && !html.contains("secret-xyz"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

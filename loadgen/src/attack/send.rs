@@ -12,6 +12,7 @@ use crate::http::{Failed, Response, response};
 use crate::record::Class;
 use crate::record::outcome::{self, Seen};
 use crate::record::recorder::{Diag, Sample};
+use crate::scenario::check::{self, Check};
 
 /// The response headers read on every request, named once: a `&str` lookup parses the name
 /// again each time.
@@ -50,12 +51,18 @@ impl Engine {
         for (k, v) in p.headers {
             builder = builder.header(k, v);
         }
+        // A check on the body reads more of it than classification needs.
+        let keep =
+            if req.check.as_ref().is_some_and(Check::reads_body) { check::BODY_LIMIT } else { response::BODY_PEEK };
         let outcome = match builder.body(Full::new(p.body)) {
             Ok(http_req) => {
                 let timeout = self.plan.target.timeout;
                 match &self.fast {
-                    Some(pool) => tokio::time::timeout(timeout, pool.exchange(http_req, response::read)).await,
-                    None => tokio::time::timeout(timeout, response::exchange(&self.client, http_req)).await,
+                    Some(pool) => {
+                        tokio::time::timeout(timeout, pool.exchange(http_req, move |r| response::read_up_to(r, keep)))
+                            .await
+                    }
+                    None => tokio::time::timeout(timeout, response::exchange(&self.client, http_req, keep)).await,
                 }
             }
             Err(_) => Ok(Err(Failed)),
@@ -73,12 +80,32 @@ impl Engine {
             second: done.saturating_duration_since(self.start).as_secs() as usize,
             heuristic_mismatch: false,
         };
-        match outcome {
-            Err(_) => sample.class = Class::Timeout,
-            Ok(Err(Failed)) => sample.class = Class::TransportError,
-            Ok(Ok(resp)) => classify(&resp, &req.expect, &mut sample),
+        let mut checked: Option<(u16, Option<check::Mismatch>)> = None;
+        let resp = match outcome {
+            Err(_) => {
+                sample.class = Class::Timeout;
+                None
+            }
+            Ok(Err(Failed)) => None,
+            Ok(Ok(resp)) => {
+                classify(&resp, &req.expect, &mut sample);
+                Some(resp)
+            }
+        };
+        // A request with a check is checked whatever came back: no response fails it.
+        if let Some(c) = &req.check {
+            checked = Some(match &resp {
+                Some(r) => (r.status, c.verify(r.status, &r.body, r.truncated).err()),
+                None => (0, Some(check::Mismatch::NoResponse(sample.class.name()))),
+            });
         }
-        self.recorder.lock().unwrap_or_else(|e| e.into_inner()).record(&sample);
+        let mut rec = self.recorder.lock().unwrap_or_else(|e| e.into_inner());
+        rec.record(&sample);
+        if let Some((status, failure)) = checked {
+            let body = resp.as_ref().map_or(&[][..], |r| r.body.as_slice());
+            rec.checks[p.request].record(status, failure.map(|f| (f.to_string(), body)));
+        }
+        drop(rec);
         // Only once recorded does the request stop counting: the drain then sees every result.
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }

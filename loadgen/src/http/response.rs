@@ -1,5 +1,6 @@
 //! Reading a response: the whole body is consumed (so the connection can be reused) but only
-//! its first bytes are kept — classification never needs more.
+//! its first bytes are kept — classification never needs more; a request with a check on its
+//! body keeps more ([`read_up_to`]).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -16,27 +17,34 @@ pub struct Response {
     pub status: u16,
     /// Response headers.
     pub headers: hyper::HeaderMap,
-    /// The first [`BODY_PEEK`] bytes of the body.
+    /// The first bytes of the body ([`BODY_PEEK`] unless more were asked for).
     pub body: Vec<u8>,
+    /// Whether the body was longer than what was kept.
+    pub truncated: bool,
 }
 
-/// Sends through the general client and reads the response.
-pub async fn exchange(client: &HttpClient, req: hyper::Request<Full<Bytes>>) -> Result<Response, Failed> {
+/// Sends through the general client and reads the response, keeping `keep` bytes of its body.
+pub async fn exchange(client: &HttpClient, req: hyper::Request<Full<Bytes>>, keep: usize) -> Result<Response, Failed> {
     let resp = client.request(req).await.map_err(|_| Failed)?;
-    read(resp).await
+    read_up_to(resp, keep).await
 }
 
 /// Reads the whole response, keeping only its first bytes.
 pub async fn read(resp: hyper::Response<hyper::body::Incoming>) -> Result<Response, Failed> {
+    read_up_to(resp, BODY_PEEK).await
+}
+
+/// Reads the whole response, keeping its first `keep` bytes.
+pub async fn read_up_to(resp: hyper::Response<hyper::body::Incoming>, keep: usize) -> Result<Response, Failed> {
     let (parts, mut body) = resp.into_parts();
-    let mut kept = Vec::new();
+    let (mut kept, mut truncated) = (Vec::new(), false);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| Failed)?;
-        if let Some(data) = frame.data_ref()
-            && kept.len() < BODY_PEEK
-        {
-            kept.extend_from_slice(&data[..data.len().min(BODY_PEEK - kept.len())]);
+        if let Some(data) = frame.data_ref() {
+            let room = keep.saturating_sub(kept.len());
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+            truncated |= data.len() > room;
         }
     }
-    Ok(Response { status: parts.status.as_u16(), headers: parts.headers, body: kept })
+    Ok(Response { status: parts.status.as_u16(), headers: parts.headers, body: kept, truncated })
 }

@@ -3,6 +3,7 @@
 //! early ([`stop`]) and what the generator itself cost ([`cpu`]). This is the floor every later
 //! stage reads from; it imports nothing else of loadgen's.
 
+pub mod checks;
 pub mod cpu;
 pub mod histogram;
 pub mod outcome;

@@ -131,6 +131,8 @@ pub struct Recorder {
     pub warm: Vec<Histogram<u64>>,
     /// Diagnostic sums per request kind.
     pub diag: Vec<DiagSum>,
+    /// What each request kind's checks found.
+    pub checks: Vec<super::checks::CheckSum>,
     /// The series, by second.
     pub series: Vec<Second>,
     open: BTreeMap<usize, Histogram<u64>>,
@@ -155,6 +157,7 @@ impl Recorder {
             cold_cells: HashMap::new(),
             warm: (0..requests).map(|_| hist::new()).collect(),
             diag: vec![DiagSum::default(); requests],
+            checks: vec![super::checks::CheckSum::default(); requests],
             series: Vec::new(),
             open: BTreeMap::new(),
             spare: Vec::new(),

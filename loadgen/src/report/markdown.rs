@@ -77,6 +77,14 @@ pub fn render(r: &Results) -> String {
             super::units(q.diagnostics.ddb_calls_per_request, q.diagnostics.responses > 0)
         );
     }
+    let checked: Vec<_> = r.requests.iter().filter_map(|q| q.checks.as_ref().map(|c| (q, c))).collect();
+    if !checked.is_empty() {
+        let _ = writeln!(o, "\n| checks | checked | failed | first failure |\n|---|---:|---:|---|");
+        for (q, c) in checked {
+            let first = c.failures.first().map(|f| format!("{} {}", f.status, cell(&f.reason))).unwrap_or_default();
+            let _ = writeln!(o, "| {} | {} | {} | {first} |", cell(&q.name), c.checked, c.failed);
+        }
+    }
     if let Some(c) = &r.cost {
         cost(&mut o, c);
     } else if let Some(why) = &r.cost_unknown {

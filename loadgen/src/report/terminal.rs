@@ -63,6 +63,7 @@ pub fn summary(r: &Results) -> String {
             super::units(q.diagnostics.ddb_calls_per_request, q.diagnostics.responses > 0)
         );
     }
+    checks(&mut out, r);
     let _ = writeln!(
         out,
         "\n  {:<22} {:>8} {:>10} {:>10} {:>9} {:>8}",
@@ -127,6 +128,23 @@ pub fn summary(r: &Results) -> String {
     }
     let _ = writeln!(out, "\n  verdict: {}", if r.passed { "PASS" } else { "FAIL" });
     out
+}
+
+/// A line per checked request kind: how many failed, and the first failure.
+fn checks(out: &mut String, r: &Results) {
+    for q in &r.requests {
+        if let Some(c) = &q.checks {
+            let first = c.failures.first().map(|f| format!(" — first: {} {}", f.status, f.reason)).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  checks {:<15} {} of {} failed ({:.2}%){first}",
+                q.name,
+                c.failed,
+                c.checked,
+                c.rate * 100.0
+            );
+        }
+    }
 }
 
 /// The cost lines of the summary.

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::ChecksResult;
 use super::summary::summarize;
 use super::{
     Environment, GeneratorHealth, HistogramCell, PhaseResult, RequestResult, Results, SCHEMA, Stats, Status,
@@ -130,6 +131,15 @@ fn requests(plan: &Plan, rec: &Recorder) -> Vec<RequestResult> {
             cold_latency: Stats::of(&rec.cold[i]),
             warm_latency: Stats::of(&rec.warm[i]),
             diagnostics: rec.diag[i].into(),
+            checks: r.check.as_ref().map(|_| {
+                let c = &rec.checks[i];
+                ChecksResult {
+                    checked: c.checked,
+                    failed: c.failed,
+                    rate: if c.checked == 0 { 0.0 } else { c.failed as f64 / c.checked as f64 },
+                    failures: c.first.clone(),
+                }
+            }),
         })
         .collect()
 }

@@ -79,6 +79,24 @@ pub struct RequestResult {
     pub warm_latency: Stats,
     /// Sums of the function's diagnostic headers.
     pub diagnostics: DiagnosticsResult,
+    /// What its checks found, when it has a `check`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<ChecksResult>,
+}
+
+pub use crate::record::checks::CheckFailure;
+
+/// What a request kind's checks found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChecksResult {
+    /// Responses checked (every completed request of the kind, none answered included).
+    pub checked: u64,
+    /// Of them, failed.
+    pub failed: u64,
+    /// `failed ÷ checked`.
+    pub rate: f64,
+    /// The first few failures: status, what was wrong, the body cut short and redacted.
+    pub failures: Vec<CheckFailure>,
 }
 
 /// The generator's own health.

@@ -2,6 +2,7 @@
 //! line and column, the field, and what is expected. The plan is also what results.json
 //! records of the scenario (header values redacted), so it reads back into the same types.
 
+pub mod check;
 pub mod error;
 pub mod function;
 pub mod millis;
@@ -132,6 +133,9 @@ pub struct Request {
     pub headers: Vec<(String, Template)>,
     /// Statuses that count as `ok` beyond 2xx/3xx (e.g. 404 when reading deleted items).
     pub expect: Vec<u16>,
+    /// What each response must be beyond its class (`check = { … }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<check::Check>,
 }
 
 /// Which of target-api's two read patterns a request uses (`GET /items?ids=…&pattern=…`).
@@ -419,6 +423,7 @@ impl Request {
             body: None,
             headers: Vec::new(),
             expect: Vec::new(),
+            check: None,
         }
     }
 }

@@ -145,6 +145,8 @@ pub struct RawRequest {
     pub headers: BTreeMap<String, Spanned<String>>,
     #[schemars(with = "Option<Vec<i64>>")]
     pub expect: Option<Spanned<Vec<i64>>>,
+    #[schemars(with = "Option<super::check::RawCheck>")]
+    pub check: Option<Spanned<super::check::RawCheck>>,
 }
 
 /// The JSON Schema of a scenario file, generated from these types (for editor completion:

@@ -98,6 +98,10 @@ pub enum Metric {
     WriteUnitsPerRequest,
     /// DynamoDB calls per response (`x-ddb-calls`).
     DynamoDbCallsPerRequest,
+    /// Share of checked responses whose `check` failed.
+    ChecksRate,
+    /// Checked responses whose `check` failed.
+    ChecksFailed,
 }
 
 impl Metric {
@@ -109,16 +113,25 @@ impl Metric {
     /// True for the figures the function's diagnostic headers give per request kind, which
     /// are not kept per phase.
     pub fn is_per_request_kind(&self) -> bool {
-        matches!(self, Metric::ReadUnitsPerRequest | Metric::WriteUnitsPerRequest | Metric::DynamoDbCallsPerRequest)
+        matches!(
+            self,
+            Metric::ReadUnitsPerRequest
+                | Metric::WriteUnitsPerRequest
+                | Metric::DynamoDbCallsPerRequest
+                | Metric::ChecksRate
+                | Metric::ChecksFailed
+        )
     }
 
     /// What the limit's unit must be: `ms`, `%` (or a fraction), or a plain number.
     pub fn unit(&self) -> Unit {
         match self {
             Metric::Latency { .. } | Metric::ServiceTime { .. } => Unit::Millis,
-            Metric::ErrorRate | Metric::ThrottleRate | Metric::ClassRate { .. } | Metric::ColdStartRate => {
-                Unit::Fraction
-            }
+            Metric::ErrorRate
+            | Metric::ThrottleRate
+            | Metric::ClassRate { .. }
+            | Metric::ColdStartRate
+            | Metric::ChecksRate => Unit::Fraction,
             m if m.is_cost() => Unit::Usd,
             _ => Unit::Count,
         }
@@ -153,7 +166,7 @@ pub enum MetricError {
         "unknown metric '{key}'{hint}; use latency.pNN, service_time.pNN, errors.rate, throttles.rate, \
          cold_starts.count, cold_starts.rate, requests.count, rate.achieved, cost.run_usd, \
          cost.per_million_usd, cost.monthly_usd, read_units.per_request, write_units.per_request, \
-         dynamodb_calls.per_request or <class>.rate/<class>.count, optionally prefixed with a \
+         dynamodb_calls.per_request, checks.rate, checks.failed or <class>.rate/<class>.count, optionally prefixed with a \
          phase name, a request name or both (phase first)"
     )]
     Unknown {
@@ -277,6 +290,8 @@ pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>
         Some(("read_units", "per_request")) => Metric::ReadUnitsPerRequest,
         Some(("write_units", "per_request")) => Metric::WriteUnitsPerRequest,
         Some(("dynamodb_calls", "per_request")) => Metric::DynamoDbCallsPerRequest,
+        Some(("checks", "rate")) => Metric::ChecksRate,
+        Some(("checks", "failed")) => Metric::ChecksFailed,
         Some((class, "rate")) if Class::from_name(class).is_some() => {
             Metric::ClassRate { class: Class::from_name(class).expect("checked") }
         }

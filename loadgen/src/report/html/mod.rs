@@ -4,6 +4,7 @@
 //! inline SVG, and a Content-Security-Policy that forbids every fetch.
 
 mod breakdown;
+mod checks;
 mod cost;
 mod environment;
 mod over_time;
@@ -52,6 +53,9 @@ pub fn render(r: &Results) -> String {
     page.sections.push(key_numbers(r));
     page.sections.push(over_time::section(r));
     page.sections.push(breakdown::section(r));
+    if let Some(s) = checks::section(r) {
+        page.sections.push(s);
+    }
     if let Some(s) = cost::section(r) {
         page.sections.push(s);
     }

@@ -103,7 +103,8 @@ pub(super) fn requests(
             }
             headers.push((k, t));
         }
-        requests.push(Request { name: rname, weight, method, path, body, headers, expect });
+        let check = r.check.as_ref().map(|c| crate::scenario::check::validate(loc, c, &f("check"))).transpose()?;
+        requests.push(Request { name: rname, weight, method, path, body, headers, expect, check });
     }
     Ok(requests)
 }
