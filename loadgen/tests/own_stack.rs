@@ -57,9 +57,13 @@ hash_key = "orderId"
 global_index = [{ name = "by-customer", hash_key = "customerId", range_key = "createdAt:N" }]
 
 [data]
-file = "ORDERS"
+seed_from = "orders"
 key = "orderId"
 table = "orders"
+
+[[data.file]]
+name = "orders"
+path = "ORDERS"
 
 [[phase]]
 name = "p"
@@ -216,7 +220,7 @@ fn mistakes_in_the_description_exit_2_with_the_place_and_the_fix() {
     let row = |id: &str| format!("{{\"PK\":\"ITEM#{id}\",\"SK\":\"ITEM\",\"id\":\"{id}\"}}\n");
     std::fs::write(dir.join("rows.jsonl"), row("a") + &row("b") + &row("a")).unwrap();
     let dup = dir.join("dup.toml");
-    let text = "name = \"d\"\n[data]\nfile = \"rows.jsonl\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 1\n[[request]]\nname = \"x\"\npath = \"/items/{id}\"\n";
+    let text = "name = \"d\"\n[data]\nseed_from = \"rows\"\n[[data.file]]\nname = \"rows\"\npath = \"rows.jsonl\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 1\n[[request]]\nname = \"x\"\npath = \"/items/{id}\"\n";
     std::fs::write(&dup, text).unwrap();
     let (code, _, err) = loadgen(&["run", "--quiet", "--out", out, dup.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");

@@ -168,3 +168,53 @@ check = { status = [200], json = { "$.items" = "non-empty", "$.sessionToken" = "
     assert!(html.contains("First failing responses") && !html.contains("secret-xyz"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_files_feed_fields_in_order_and_unique_rows_end_the_run() {
+    let (url, seen) = recording_server().await;
+    let dir = std::env::temp_dir().join(format!("loadgen-feeders-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("users.csv"), "email,plan\na@x.example,free\nb@x.example,pro\nc@x.example,free\n").unwrap();
+    let scenario = |order: &str, rate: u32| {
+        format!(
+            "name = \"fed\"\n[[data.file]]\nname = \"users\"\npath = \"users.csv\"\norder = \"{order}\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = {rate}\n[[request]]\nname = \"create\"\nmethod = \"POST\"\npath = \"/orders\"\nbody = '{{{{\"email\": \"{{users.email}}\"}}}}'\nheaders = {{ x-plan = \"{{users.plan}}\" }}\n"
+        )
+    };
+    let go = |text: String, out: &str| {
+        let file = dir.join(format!("{out}.toml"));
+        std::fs::write(&file, text).unwrap();
+        RunOptions {
+            scenario: file,
+            target: Some(url.clone()),
+            out: Some(dir.join(out)),
+            quiet: true,
+            ..RunOptions::default()
+        }
+    };
+    // Sequential: rows in turn, and a request's two fields from one row.
+    let out = run(go(scenario("sequential", 6), "seq")).await.unwrap();
+    assert_eq!(out.exit_code, 0);
+    let got: Vec<(String, String)> = seen
+        .lock()
+        .unwrap()
+        .drain(..)
+        .map(|(h, body)| {
+            let email = serde_json::from_str::<serde_json::Value>(&body).unwrap()["email"].as_str().unwrap().to_owned();
+            (email, values(&h, "x-plan")[0].to_owned())
+        })
+        .collect();
+    let plan_of = |e: &str| match e {
+        "b@x.example" => "pro",
+        _ => "free",
+    };
+    assert!(got.iter().all(|(e, p)| plan_of(e) == p), "one row per request: {got:?}");
+    let emails: HashSet<&str> = got.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(emails.len(), 3, "every row taken: {got:?}");
+    // Unique: three rows for ten sends — the run stops at the fourth, saying why, never a pass.
+    let out = run(go(scenario("unique", 10), "uniq")).await.unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert_eq!(out.exit_code, 3);
+    let why = out.results.abort_reason.clone().unwrap_or_default();
+    assert!(why.contains("data file 'users' ran out of rows"), "{why}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 
 use super::keys::KeyPicker;
-use crate::scenario::seed_data::SeedRows;
+use crate::scenario::seed_data::{RowOrder, SeedRows};
 use crate::scenario::template::{Fill, Template, push_id};
 use crate::scenario::{Plan, Request};
 
@@ -51,7 +51,22 @@ pub struct Mix {
     run_tag: String,
     /// A data file's rows, whose keys `{id}` renders.
     file_keys: crate::scenario::seed_data::Rows,
+    /// The `[[data.file]]`s templates draw fields from.
+    files: Vec<FileState>,
 }
+
+/// A data file as requests take its rows.
+struct FileState {
+    name: String,
+    rows: std::sync::Arc<SeedRows>,
+    order: RowOrder,
+    /// The next row of a sequential or unique file.
+    next: AtomicU64,
+}
+
+/// A `unique` data file whose rows have all been used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exhausted(pub String);
 
 struct Kind {
     weight: f64,
@@ -109,6 +124,10 @@ struct MixFill<'a> {
     mix: &'a Mix,
     rng: &'a mut fastrand::Rng,
     file_keys: Option<&'a SeedRows>,
+    /// This rendering's row of each data file, taken on its first field.
+    chosen: Vec<Option<usize>>,
+    /// A unique file that ran out.
+    exhausted: Option<usize>,
 }
 
 impl Fill for MixFill<'_> {
@@ -137,6 +156,35 @@ impl Fill for MixFill<'_> {
     }
     fn rng(&mut self) -> &mut fastrand::Rng {
         self.rng
+    }
+    fn field(&mut self, file: usize, column: &str, out: &mut String) {
+        let Some(f) = self.mix.files.get(file) else { return };
+        if self.chosen.len() < self.mix.files.len() {
+            self.chosen.resize(self.mix.files.len(), None);
+        }
+        let len = f.rows.items.len().max(1);
+        let row = match self.chosen[file] {
+            Some(r) => r,
+            None => {
+                let r = match f.order {
+                    RowOrder::Sequential => f.next.fetch_add(1, Ordering::Relaxed) as usize % len,
+                    RowOrder::Random => self.rng.usize(..len),
+                    RowOrder::Unique => {
+                        let n = f.next.fetch_add(1, Ordering::Relaxed) as usize;
+                        if n >= f.rows.items.len() {
+                            self.exhausted = Some(file);
+                            return;
+                        }
+                        n
+                    }
+                };
+                self.chosen[file] = Some(r);
+                r
+            }
+        };
+        if let Some(v) = f.rows.items.get(row).and_then(|(_, item)| item.get(column)) {
+            v.write_to(out);
+        }
     }
 }
 
@@ -169,11 +217,25 @@ impl Mix {
             seq: AtomicU64::new(0),
             run_tag: run_tag(plan.seed),
             file_keys: plan.data.rows.clone(),
+            files: plan
+                .data
+                .files
+                .iter()
+                .filter_map(|f| {
+                    Some(FileState {
+                        name: f.name.clone(),
+                        rows: f.rows.clone()?,
+                        order: f.order,
+                        next: AtomicU64::new(0),
+                    })
+                })
+                .collect(),
         }
     }
 
-    /// Draws a request kind by weight and renders it.
-    pub fn prepare(&self, rng: &mut fastrand::Rng) -> Prepared {
+    /// Draws a request kind by weight and renders it; `Err` when it needs a row of a `unique`
+    /// data file that has none left.
+    pub fn prepare(&self, rng: &mut fastrand::Rng) -> Result<Prepared, Exhausted> {
         let mut x = rng.f64() * self.weights_total;
         let mut idx = 0;
         for (i, r) in self.requests.iter().enumerate() {
@@ -195,20 +257,21 @@ impl Mix {
         };
         if let (Some(uri), None, false) = (&kind.fixed, &kind.body, kind.dynamic_headers) {
             let headers = fixed_headers();
-            return Prepared {
+            return Ok(Prepared {
                 request: idx,
                 method: kind.method.clone(),
                 uri: uri.clone(),
                 headers,
                 body: Bytes::new(),
-            };
+            });
         }
         let mut path = String::with_capacity(self.prefix.len() + 64);
         path.push_str(&self.prefix);
         let mut body = String::new();
         let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(kind.headers.len());
         {
-            let mut fill = MixFill { mix: self, rng, file_keys: self.file_keys.as_deref() };
+            let mut fill =
+                MixFill { mix: self, rng, file_keys: self.file_keys.as_deref(), chosen: Vec::new(), exhausted: None };
             kind.path.render(&mut path, &mut fill);
             if let Some(b) = &kind.body {
                 b.render(&mut body, &mut fill);
@@ -228,9 +291,12 @@ impl Mix {
                     headers.push((name.clone(), value));
                 }
             }
+            if let Some(f) = fill.exhausted {
+                return Err(Exhausted(self.files[f].name.clone()));
+            }
         }
         let uri = hyper::Uri::try_from(path).unwrap_or_else(|_| hyper::Uri::from_static("http://invalid./"));
-        Prepared { request: idx, method: kind.method.clone(), uri, headers, body: Bytes::from(body) }
+        Ok(Prepared { request: idx, method: kind.method.clone(), uri, headers, body: Bytes::from(body) })
     }
 }
 

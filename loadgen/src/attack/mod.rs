@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
 use crate::http::{HttpClient, Pool};
-use crate::record::Recorder;
+use crate::record::{Recorder, Stop};
 use crate::scenario::{Load, Plan};
 use mix::Mix;
 use pacer::Pacer;
@@ -160,7 +160,13 @@ impl Engine {
                 }
                 // The fallback timer may wake up to half a tick early: send then.
             }
-            let prepared = self.mix.prepare(&mut rng);
+            let prepared = match self.mix.prepare(&mut rng) {
+                Ok(p) => p,
+                Err(mix::Exhausted(file)) => {
+                    self.stop.stop(Stop::DataExhausted { file });
+                    break;
+                }
+            };
             let me = self.clone();
             // Counted before the send runs, so the final drain waits for it too.
             self.in_flight.fetch_add(1, Ordering::SeqCst);
@@ -181,7 +187,13 @@ impl Engine {
                 tokio::spawn(async move {
                     let mut rng = fastrand::Rng::with_seed(seed ^ (u as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
                     while Instant::now() < end && !me.stopped() && !done.load(Ordering::Relaxed) {
-                        let prepared = me.mix.prepare(&mut rng);
+                        let prepared = match me.mix.prepare(&mut rng) {
+                            Ok(p) => p,
+                            Err(mix::Exhausted(file)) => {
+                                me.stop.stop(Stop::DataExhausted { file });
+                                break;
+                            }
+                        };
                         // A closed model waits for each answer by design: the send is the
                         // intended time, so its latency is service time.
                         me.in_flight.fetch_add(1, Ordering::SeqCst);

@@ -28,6 +28,11 @@ pub enum Stop {
     },
     /// Every request failed to connect for 5 s in a row.
     TargetDead,
+    /// A `unique` data file had no row left for the next request.
+    DataExhausted {
+        /// The file's name.
+        file: String,
+    },
 }
 
 impl Stop {
@@ -47,6 +52,10 @@ impl fmt::Display for Stop {
                 write!(f, "threshold {key} {condition} failed (measured {measured:.4})")
             }
             Stop::TargetDead => f.write_str("target unreachable: every request failed to connect for 5 s"),
+            Stop::DataExhausted { file } => write!(
+                f,
+                "data file '{file}' ran out of rows: order = \"unique\" uses each row once; give it more rows or a shorter plan"
+            ),
         }
     }
 }

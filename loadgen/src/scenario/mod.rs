@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod error;
+pub mod fill;
 pub mod function;
 pub mod millis;
 pub mod own_stack;
@@ -206,17 +207,19 @@ pub struct Data {
     /// `id`, `payload`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub item: BTreeMap<String, seed_data::ItemValue>,
-    /// A JSON-lines or CSV file whose rows are the items.
+    /// `[[data.file]]`: files of rows that templates draw fields from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<seed_data::DataFile>,
+    /// The data file whose rows are the seeded items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<String>")]
-    pub file: Option<std::path::PathBuf>,
-    /// The file's column `{id}` draws from (default `id`).
+    pub seed_from: Option<String>,
+    /// The seeded file's column `{id}` draws from (default `id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// The path seeding through the API posts to.
     #[serde(default = "items_path")]
     pub seed_path: String,
-    /// The file's rows, read once at validation.
+    /// The seeded file's rows, with their keys.
     #[serde(skip)]
     #[schemars(skip)]
     pub rows: seed_data::Rows,

@@ -87,11 +87,25 @@ pub struct RawData {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub item: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default, rename = "file")]
+    pub files: Vec<RawDataFile>,
     #[schemars(with = "Option<String>")]
-    pub file: Option<Spanned<String>>,
+    pub seed_from: Option<Spanned<String>>,
     pub key: Option<String>,
     #[schemars(with = "Option<String>")]
     pub seed_path: Option<Spanned<String>>,
+}
+
+/// `[[data.file]]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDataFile {
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    #[schemars(with = "String")]
+    pub path: Spanned<String>,
+    #[schemars(with = "Option<String>")]
+    pub order: Option<Spanned<String>>,
 }
 
 /// `[[phase]]`.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::template::Template;
+use super::template::{FieldError, Template};
 
 /// Where seeded items are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -120,8 +120,8 @@ pub enum DataFileError {
 }
 
 /// Reads `path` — JSON lines (`.jsonl`, `.ndjson`, `.json`: one object per line) or CSV (a
-/// header row) — keeping `key`'s value of each row (`id` when not named). Errors name the file
-/// and line.
+/// header row) — keeping `key`'s value of each row when a key column is named. Errors name the
+/// file and line.
 pub fn read_file(path: &Path, key: Option<&str>) -> Result<SeedRows, DataFileError> {
     let at = |line: usize, why: String| DataFileError::Line { path: path.to_path_buf(), line: line as u64, why };
     let text =
@@ -161,19 +161,77 @@ pub fn read_file(path: &Path, key: Option<&str>) -> Result<SeedRows, DataFileErr
     if rows.items.is_empty() {
         return Err(DataFileError::Empty(path.to_path_buf()));
     }
-    let key = key.unwrap_or("id");
-    for (line, item) in &rows.items {
-        let Some(k) = item.get(key).and_then(SeedValue::as_key) else {
-            return Err(at(
-                *line,
-                format!(
-                    "no '{key}' value; every row needs the column {{id}} draws from (name it with [data] key = \"…\")"
-                ),
-            ));
-        };
-        rows.keys.push(k.to_owned());
+    if let Some(key) = key {
+        rows.keys = keys_of(&rows, key, path)?;
     }
     Ok(rows)
+}
+
+/// Each row's value of the column `key`, for `{id}`; a row without one is an error at its line.
+pub fn keys_of(rows: &SeedRows, key: &str, path: &Path) -> Result<Vec<String>, DataFileError> {
+    let mut keys = Vec::with_capacity(rows.items.len());
+    for (line, item) in &rows.items {
+        let Some(k) = item.get(key).and_then(SeedValue::as_key) else {
+            return Err(DataFileError::Line {
+                path: path.to_path_buf(),
+                line: *line as u64,
+                why: format!(
+                    "no '{key}' value; every row needs the column {{id}} draws from (name it with [data] key = \"…\")"
+                ),
+            });
+        };
+        keys.push(k.to_owned());
+    }
+    Ok(keys)
+}
+
+impl SeedValue {
+    /// The value as a template renders it: strings and numbers as they are, a boolean as
+    /// `true`/`false`, null as nothing, lists and maps as JSON.
+    pub fn write_to(&self, out: &mut String) {
+        match self {
+            SeedValue::S(s) | SeedValue::N(s) => out.push_str(s),
+            SeedValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            SeedValue::Null => {}
+            SeedValue::L(_) | SeedValue::M(_) => {
+                let one = BTreeMap::from([(String::new(), self.clone())]);
+                if let Some(v) = to_json(&one).get("") {
+                    out.push_str(&v.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// How a data file's rows are taken by the requests that use its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RowOrder {
+    /// One after another, starting over at the end.
+    #[default]
+    Sequential,
+    /// Any row, each time.
+    Random,
+    /// Each row once; when they run out the run stops, saying so.
+    Unique,
+}
+
+/// `[[data.file]]`: rows that templates draw fields from (`{users.email}`), and that `[data]
+/// seed_from` may seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DataFile {
+    /// The name templates use.
+    pub name: String,
+    /// The file, resolved against the scenario's directory.
+    #[schemars(with = "String")]
+    pub path: PathBuf,
+    /// How rows are taken.
+    #[serde(default)]
+    pub order: RowOrder,
+    /// Its rows, read once at validation.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub rows: Rows,
 }
 
 /// Item `n` of `data` as `via` writes it: the file's row; else the `item` template rendered,
@@ -237,7 +295,32 @@ pub fn to_json(item: &BTreeMap<String, SeedValue>) -> serde_json::Value {
 pub fn line_of(data: &super::Data, n: u64) -> Option<String> {
     let rows = data.rows.as_ref()?;
     let (line, _) = rows.items.get(n as usize)?;
-    Some(format!("{}:{line}", data.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default()))
+    let file = data.seed_from.as_ref().and_then(|n| data.files.iter().find(|f| &f.name == n));
+    Some(format!("{}:{line}", file.map(|f| f.path.display().to_string()).unwrap_or_default()))
+}
+
+/// What `{file.column}` resolves with: the file's number among `files`, or why it cannot be
+/// used — no such file, or the first row without the column (named with its file and line).
+pub fn field_lookup(files: &[DataFile]) -> impl Fn(&str, &str) -> Result<usize, FieldError> + '_ {
+    move |name, column| {
+        let Some(i) = files.iter().position(|f| f.name == name) else {
+            return Err(FieldError::NoFile {
+                name: name.to_owned(),
+                known: files.iter().map(|f| f.name.clone()).collect::<Vec<_>>().join(", "),
+            });
+        };
+        let file = &files[i];
+        if let Some((line, _)) =
+            file.rows.as_ref().and_then(|r| r.items.iter().find(|(_, row)| !row.contains_key(column)))
+        {
+            return Err(FieldError::NoColumn {
+                at: format!("{}:{line}", file.path.display()),
+                column: column.to_owned(),
+                name: name.to_owned(),
+            });
+        }
+        Ok(i)
+    }
 }
 
 /// `path` against the scenario's directory.
@@ -258,8 +341,8 @@ mod tests {
 
     #[test]
     fn json_lines_and_csv_read_with_their_lines_named() {
-        let rows =
-            read_file(&file("a.jsonl", "{\"id\":\"o1\",\"n\":2,\"tags\":[\"x\"]}\n\n{\"id\":7}\n"), None).unwrap();
+        let rows = read_file(&file("a.jsonl", "{\"id\":\"o1\",\"n\":2,\"tags\":[\"x\"]}\n\n{\"id\":7}\n"), Some("id"))
+            .unwrap();
         assert_eq!(rows.keys, ["o1", "7"]);
         assert_eq!(rows.items[1].0, 3, "the blank line counts");
         assert_eq!(rows.items[0].1["n"], SeedValue::N("2".into()));
@@ -268,7 +351,7 @@ mod tests {
         assert!(!rows.items[1].1.contains_key("total"), "an empty cell is no attribute");
         let e = read_file(&file("c.csv", "orderId,total\no1,1\n,2\n"), Some("orderId")).unwrap_err().to_string();
         assert!(e.contains("c.csv:3: no 'orderId' value"), "{e}");
-        let e = read_file(&file("d.jsonl", "{\"id\":1}\n[1]\n"), None).unwrap_err().to_string();
+        let e = read_file(&file("d.jsonl", "{\"id\":1}\n[1]\n"), Some("id")).unwrap_err().to_string();
         assert!(e.contains("d.jsonl:2: each line must be a JSON object"), "{e}");
         assert!(read_file(&file("e.txt", "x"), None).unwrap_err().to_string().contains("JSON lines"));
     }

@@ -5,6 +5,8 @@
 //! validation). In results.json a template is the text as written, so a variable's value never
 //! is.
 
+pub use super::fill::{Fill, OneFill, push_id, seeded_id};
+
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Part {
@@ -28,61 +30,10 @@ pub enum Part {
     RandomInt(i64, i64),
     /// An environment variable, until [`Template::resolve_env`] puts its value in.
     Env(String),
-}
-
-/// What rendering a template draws from. The defaults serve every caller but the hot path's
-/// mix, which keeps its own sequence and keys.
-pub trait Fill {
-    /// A seeded item's number, from the key distribution.
-    fn id(&mut self) -> u64;
-    /// `n` distinct seeded item numbers.
-    fn ids(&mut self, n: usize, out: &mut Vec<u64>);
-    /// Writes the key of item `n` (generated items: `item-000042`).
-    fn id_text(&self, out: &mut String, n: u64) {
-        push_id(out, n);
-    }
-    /// Writes a fresh id.
-    fn new_id(&mut self, out: &mut String);
-    /// The payload text.
-    fn payload(&self) -> &str;
-    /// The next sequence number.
-    fn seq(&mut self) -> u64;
-    /// The random source of `{uuid}` and `{random_int}`.
-    fn rng(&mut self) -> &mut fastrand::Rng;
-}
-
-/// A [`Fill`] for rendering one item or request off the hot path: item `n`, fresh ids from
-/// `tag`.
-#[derive(Debug)]
-pub struct OneFill<'a> {
-    /// The item `{id}` renders.
-    pub n: u64,
-    /// The payload.
-    pub payload: &'a str,
-    /// The random source.
-    pub rng: fastrand::Rng,
-}
-
-impl Fill for OneFill<'_> {
-    fn id(&mut self) -> u64 {
-        self.n
-    }
-    fn ids(&mut self, n: usize, out: &mut Vec<u64>) {
-        out.extend(self.n..self.n + n as u64);
-    }
-    fn new_id(&mut self, out: &mut String) {
-        use std::fmt::Write;
-        let _ = write!(out, "new-{}", self.n);
-    }
-    fn payload(&self) -> &str {
-        self.payload
-    }
-    fn seq(&mut self) -> u64 {
-        self.n
-    }
-    fn rng(&mut self) -> &mut fastrand::Rng {
-        &mut self.rng
-    }
+    /// `{file.column}` as written, until [`Template::resolve_fields`] finds the file.
+    FieldName(String, String),
+    /// A column of the request's row of data file number `.0`.
+    Field(usize, String),
 }
 
 /// Why a template does not parse; positions count characters from 1.
@@ -109,7 +60,7 @@ pub enum TemplateError {
     /// A name that is no placeholder.
     #[error(
         "unknown placeholder '{{{placeholder}}}'; use {{id}}, {{ids:N}}, {{new_id}}, {{payload}}, {{uuid}}, {{seq}}, \
-         {{now_ms}}, {{random_int:LO:HI}} or {{env:NAME}} (write {{{{ for a literal brace)"
+         {{now_ms}}, {{random_int:LO:HI}}, {{env:NAME}} or {{file.column}} of a [[data.file]] (write {{{{ for a literal brace)"
     )]
     Unknown {
         /// The name as written.
@@ -127,6 +78,11 @@ pub enum TemplateError {
         /// The placeholder as written, without braces.
         placeholder: String,
     },
+}
+
+fn ident(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// A placeholder's name read into its part.
@@ -158,8 +114,36 @@ fn part(name: &str) -> Result<Part, TemplateError> {
             }
         }
         n if n.starts_with("env:") => env_name(&n[4..])?,
+        // `{users.email}`: a column of a data file.
+        n if n.split_once('.').is_some_and(|(f, c)| ident(f) && !c.is_empty() && !c.contains(['{', '}'])) => {
+            let (f, c) = n.split_once('.').unwrap_or_default();
+            Part::FieldName(f.to_owned(), c.to_owned())
+        }
         other => return Err(TemplateError::Unknown { placeholder: other.to_owned() }),
     })
+}
+
+/// A `{file.column}` that names no file, or a column some row lacks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    /// No `[[data.file]]` has the name.
+    #[error("no [[data.file]] is named '{name}'{}", if known.is_empty() { " (the scenario has none)".to_owned() } else { format!(" (data files: {known})") })]
+    NoFile {
+        /// The name.
+        name: String,
+        /// The files there are.
+        known: String,
+    },
+    /// A row without the column.
+    #[error("{at}: no '{column}' in this row of data file '{name}'; every row must have the columns templates use")]
+    NoColumn {
+        /// `file:line`.
+        at: String,
+        /// The column.
+        column: String,
+        /// The file's name.
+        name: String,
+    },
 }
 
 /// An environment variable a template names that is not set.
@@ -282,6 +266,25 @@ impl Template {
         Ok(())
     }
 
+    /// Whether it draws a column of a data file.
+    pub fn uses_fields(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::FieldName(..) | Part::Field(..)))
+    }
+
+    /// Resolves each `{file.column}` with `lookup`, which gives the file's number or says why
+    /// it cannot be used ([`super::seed_data::field_lookup`] checks the files' rows).
+    pub fn resolve_fields(
+        &mut self,
+        lookup: &dyn Fn(&str, &str) -> Result<usize, FieldError>,
+    ) -> Result<(), FieldError> {
+        for p in &mut self.parts {
+            let Part::FieldName(name, column) = p else { continue };
+            let i = lookup(name, column)?;
+            *p = Part::Field(i, std::mem::take(column));
+        }
+        Ok(())
+    }
+
     /// Renders into `out` from `fill`.
     pub fn render(&self, out: &mut String, fill: &mut dyn Fill) {
         use std::fmt::Write;
@@ -332,8 +335,9 @@ impl Template {
                     let v = fill.rng().i64(*lo..=*hi);
                     let _ = write!(out, "{v}");
                 }
+                Part::Field(file, column) => fill.field(*file, column, out),
                 // Resolved at validation; a template read back from results.json is never sent.
-                Part::Env(_) => {}
+                Part::Env(_) | Part::FieldName(..) => {}
             }
         }
     }
@@ -350,17 +354,6 @@ impl<'de> serde::Deserialize<'de> for Template {
         let text = String::deserialize(d)?;
         Template::parse(&text).map_err(serde::de::Error::custom)
     }
-}
-
-/// The id of seeded item `n`: `item-000042`.
-pub fn seeded_id(n: u64) -> String {
-    format!("item-{n:06}")
-}
-
-/// Writes the id of seeded item `n` (generated items: `item-000042`).
-pub fn push_id(out: &mut String, n: u64) {
-    use std::fmt::Write;
-    let _ = write!(out, "item-{n:06}");
 }
 
 #[cfg(test)]

@@ -49,7 +49,13 @@ impl Keys {
                 Part::Ids(n) => sets.push(*n),
                 // Whatever varies per request names a key of its own (a small `{random_int}`
                 // range would repeat keys; the model takes them as fresh).
-                Part::NewId | Part::Uuid | Part::Seq | Part::NowMs | Part::RandomInt(..) => fresh = true,
+                Part::NewId
+                | Part::Uuid
+                | Part::Seq
+                | Part::NowMs
+                | Part::RandomInt(..)
+                | Part::Field(..)
+                | Part::FieldName(..) => fresh = true,
                 Part::Literal(_) | Part::Payload | Part::Env(_) => {}
             }
         }

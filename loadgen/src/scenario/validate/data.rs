@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawData;
-use crate::scenario::seed_data::{ItemValue, SeedVia, read_file, resolve};
+use crate::scenario::seed_data::{ItemValue, SeedRows, SeedVia, keys_of};
 use crate::scenario::template::{Part, Template};
 use crate::scenario::values::{int_in, positive, size, span};
 use crate::scenario::{Data, KeyDistribution};
@@ -30,7 +30,8 @@ pub(super) fn data(
             seed_via: SeedVia::Table,
             table: None,
             item: BTreeMap::new(),
-            file: None,
+            files: Vec::new(),
+            seed_from: None,
             key: None,
             seed_path: "/items".into(),
             rows: None,
@@ -86,7 +87,8 @@ pub(super) fn data(
                 seed_via: SeedVia::Table,
                 table: d.table.clone(),
                 item: BTreeMap::new(),
-                file: None,
+                files: Vec::new(),
+                seed_from: None,
                 key: d.key.clone(),
                 seed_path: "/items".into(),
                 rows: None,
@@ -98,7 +100,8 @@ pub(super) fn data(
     Ok(data)
 }
 
-/// `seed_via`, `item`, `file`, `key` and `seed_path`: how and what is seeded.
+/// `seed_via`, `item`, `[[data.file]]`, `seed_from`, `key` and `seed_path`: how and what is
+/// seeded, and the files templates draw from.
 fn seeding(
     loc: &Locator<'_>,
     scenario: &Path,
@@ -132,6 +135,9 @@ fn seeding(
                 if t.parts.iter().any(|p| matches!(p, Part::Ids(_))) {
                     return Err(loc.error(span(v), &field, "an item is one item: its text may not use {ids:N}"));
                 }
+                if t.uses_fields() {
+                    return Err(loc.error(span(v), &field, "to seed a data file's rows, name it with seed_from"));
+                }
                 ItemValue::Text(t)
             }
             toml::Value::Integer(n) => ItemValue::Number(*n as f64),
@@ -147,21 +153,31 @@ fn seeding(
         };
         data.item.insert(name.clone(), value);
     }
-    let Some(f) = &d.file else { return Ok(()) };
+    data.files = super::data_files::files(loc, scenario, &d.files)?;
+    let Some(from) = &d.seed_from else { return Ok(()) };
     if let Some(items) = &d.items {
-        return Err(loc.error(span(items), "data.items", "with a file, the items are its rows; remove items"));
+        return Err(loc.error(span(items), "data.items", "seeding from a file, the items are its rows; remove items"));
     }
     if !d.item.is_empty() {
         return Err(loc.error(
-            span(f),
-            "data.file",
+            span(from),
+            "data.seed_from",
             "give the items either as a file or as an item template, not both",
         ));
     }
-    let path = resolve(scenario, f.get_ref());
-    let rows = read_file(&path, data.key.as_deref()).map_err(|e| loc.error(span(f), "data.file", e.to_string()))?;
-    data.items = rows.keys.len() as u64;
-    data.file = Some(path);
-    data.rows = Some(Arc::new(rows));
+    let Some(file) = data.files.iter().find(|f| &f.name == from.get_ref()) else {
+        let names: Vec<&str> = data.files.iter().map(|f| f.name.as_str()).collect();
+        return Err(loc.error(
+            span(from),
+            "data.seed_from",
+            format!("no [[data.file]] is named '{}' (files: {})", from.get_ref(), names.join(", ")),
+        ));
+    };
+    let Some(rows) = file.rows.as_deref() else { return Ok(()) };
+    let key = data.key.as_deref().unwrap_or("id");
+    let keys = keys_of(rows, key, &file.path).map_err(|e| loc.error(span(from), "data.seed_from", e.to_string()))?;
+    data.items = keys.len() as u64;
+    data.seed_from = Some(from.get_ref().clone());
+    data.rows = Some(Arc::new(SeedRows { items: rows.items.clone(), keys }));
     Ok(())
 }

@@ -58,6 +58,8 @@ pub(super) fn requests(
         let template = |v: &Spanned<String>, field: String| {
             let mut t = Template::parse(v.get_ref()).map_err(|e| loc.error(span(v), &field, e.to_string()))?;
             t.resolve_env(env).map_err(|e| loc.error(span(v), &field, e.to_string()))?;
+            t.resolve_fields(&crate::scenario::seed_data::field_lookup(&data.files))
+                .map_err(|e| loc.error(span(v), &field, e.to_string()))?;
             Ok::<_, ScenarioError>(t)
         };
         let path = template(&r.path, f("path"))?;
@@ -97,7 +99,9 @@ pub(super) fn requests(
         };
         let mut headers = Vec::new();
         for (k, v) in &r.headers {
-            let (k, t) = header(loc, k, v, &f(&format!("headers.{k}")), env)?;
+            let (k, mut t) = header(loc, k, v, &f(&format!("headers.{k}")), env)?;
+            t.resolve_fields(&crate::scenario::seed_data::field_lookup(&data.files))
+                .map_err(|e| loc.error(span(v), f(&format!("headers.{k}")), e.to_string()))?;
             if t.needs_ids() && data.items == 0 {
                 return Err(loc.error(span(v), f(&format!("headers.{k}")), "uses {id} but [data] items is 0"));
             }
