@@ -134,6 +134,16 @@ struct Listeners {
     cloudwatch: (tokio::net::TcpListener, String),
 }
 
+/// What [`Stack::start_parts`] started besides the Lambda services (which it pushes to its
+/// caller's list as they run, so a failure midway can stop them).
+struct Started {
+    endpoints: Endpoints,
+    metrics: MetricStore,
+    log_paths: Vec<PathBuf>,
+    insights_path: PathBuf,
+    notes: Vec<String>,
+}
+
 /// What [`Stack::start_parts`] starts from.
 struct Parts<'a> {
     config: &'a StackConfig,
@@ -205,11 +215,16 @@ impl Stack {
         let mut started: Vec<LambdaService> = Vec::new();
         let parts = Parts { config: &config, listeners, seq, scratch: &scratch, stop_rx };
         match Self::start_parts(parts, &mut started).await {
-            Ok(mut stack) => {
-                stack.scratch = scratch;
-                stack.stop = stop;
-                Ok(stack)
-            }
+            Ok(s) => Ok(Stack {
+                endpoints: s.endpoints,
+                lambdas: started,
+                metrics: s.metrics,
+                log_paths: s.log_paths,
+                insights_path: s.insights_path,
+                notes: s.notes,
+                scratch,
+                stop,
+            }),
             Err(e) => {
                 let _ = stop.send(true);
                 started.iter().for_each(LambdaService::shutdown);
@@ -220,7 +235,7 @@ impl Stack {
     }
 
     /// The services, each pushed to `started` as soon as it runs so a failure can stop it.
-    async fn start_parts(p: Parts<'_>, started: &mut Vec<LambdaService>) -> Result<Stack, StartError> {
+    async fn start_parts(p: Parts<'_>, started: &mut Vec<LambdaService>) -> Result<Started, StartError> {
         let Parts { config, listeners, seq, scratch, stop_rx } = p;
         // Unpacking code and installing a Python runtime block: off the async threads.
         let code = {
@@ -235,12 +250,10 @@ impl Stack {
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))??
         };
+        // One note per distinct message: two functions on the same missing Python say it once.
         let mut notes: Vec<String> = Vec::new();
-        for f in config.functions() {
-            if let Ok(lambda::code::Runtime::Python { version }) = lambda::code::Runtime::parse(&f.runtime)
-                && let Some(n) = lambda::python::interpreter(&version).ok().and_then(|p| p.mismatch())
-                && !notes.contains(&n)
-            {
+        for n in code.iter().filter_map(|e| e.note.clone()) {
+            if !notes.contains(&n) {
                 notes.push(n);
             }
         }
@@ -336,9 +349,7 @@ impl Stack {
             api_id: config.api.api_id.clone(),
             stage: config.api.stage.clone(),
         };
-        let (stop, _) = watch::channel(false);
-        let lambdas = started.clone();
-        Ok(Stack { endpoints, lambdas, metrics, log_paths, insights_path, notes, scratch: PathBuf::new(), stop })
+        Ok(Started { endpoints, metrics, log_paths, insights_path, notes })
     }
 
     /// Where everything listens.

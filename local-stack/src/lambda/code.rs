@@ -136,6 +136,8 @@ pub struct Entrypoint {
     pub args: Vec<String>,
     /// Variables the runtime adds (`AWS_EXECUTION_ENV`, `PYTHONPATH`).
     pub env: Vec<(String, String)>,
+    /// What the user should know about how the code runs (a Python on another version).
+    pub note: Option<String>,
     /// The directory a zip was unpacked into, removed with the entrypoint.
     unpacked: Option<PathBuf>,
 }
@@ -305,8 +307,9 @@ pub fn prepare(f: &FunctionConfig, scratch: &Path, cache: Option<&Path>) -> Resu
     // for from there.
     let code = std::fs::canonicalize(&f.code)
         .map_err(|_| CodeError::Missing { function: f.name.clone(), path: f.code.clone() })?;
+    let runtime = runtime(f)?;
     let python_file =
-        matches!(runtime(f)?, Runtime::Python { .. }) && !code.is_dir() && code.extension().is_some_and(|e| e == "py");
+        matches!(runtime, Runtime::Python { .. }) && !code.is_dir() && code.extension().is_some_and(|e| e == "py");
     let unpacked = if is_zip(&code) {
         Some(unpack(f, scratch)?)
     } else if python_file {
@@ -320,13 +323,13 @@ pub fn prepare(f: &FunctionConfig, scratch: &Path, cache: Option<&Path>) -> Resu
         (None, false) => code.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/")),
     };
     let task_root = std::fs::canonicalize(&task_root).unwrap_or(task_root);
-    let (program, args, env) = match runtime(f)? {
+    let (program, args, env, note) = match runtime {
         Runtime::Provided => {
             let program = if code.is_file() && unpacked.is_none() { code.clone() } else { task_root.join("bootstrap") };
             if !executable(&program) {
                 return Err(CodeError::NotExecutable { function: f.name.clone(), path: program });
             }
-            (program, Vec::new(), Vec::new())
+            (program, Vec::new(), Vec::new(), None)
         }
         Runtime::Python { version } => {
             let python = super::python::interpreter(&version)
@@ -345,8 +348,9 @@ pub fn prepare(f: &FunctionConfig, scratch: &Path, cache: Option<&Path>) -> Resu
                 // Lambda's Python runtime sends print() output to the log as it happens.
                 ("PYTHONUNBUFFERED".to_owned(), "1".to_owned()),
             ];
-            (python.path, vec!["-m".to_owned(), "awslambdaric".to_owned(), f.handler.clone()], env)
+            let note = python.mismatch();
+            (python.path, vec!["-m".to_owned(), "awslambdaric".to_owned(), f.handler.clone()], env, note)
         }
     };
-    Ok(Entrypoint { task_root, program, args, env, unpacked })
+    Ok(Entrypoint { task_root, program, args, env, note, unpacked })
 }
