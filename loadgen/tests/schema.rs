@@ -55,10 +55,35 @@ fn committed_results_schema_is_generated_and_the_sample_validates() {
     committed("results.schema.json", &loadgen::results::json_schema());
     let sample = root.join("tests/data/sample-results.json");
     validate_with_jsonschema(&path, &sample).unwrap_or_else(|e| panic!("the sample does not validate:\n{e}"));
-
-    // The check can fail: a wrong type and an undocumented field are both caught.
     let dir = std::env::temp_dir().join(format!("loadgen-schema-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+
+    // A request's check and what it found, as serde writes them, validate too.
+    use loadgen::scenario::check::{Check, EqualTo, Expect, JsonPath};
+    let mut results: loadgen::results::Results =
+        serde_json::from_str(&std::fs::read_to_string(&sample).unwrap()).unwrap();
+    results.scenario.requests[0].check = Some(Check {
+        status: vec![200],
+        body_contains: Some("id".into()),
+        json: vec![
+            (JsonPath::parse("$.id").unwrap(), Expect::Exists),
+            (JsonPath::parse("$.state").unwrap(), Expect::Equals(EqualTo::Text("open".into()))),
+        ],
+    });
+    results.requests[0].checks = Some(loadgen::results::ChecksResult {
+        checked: 10,
+        failed: 1,
+        rate: 0.1,
+        failures: vec![loadgen::results::CheckFailure { status: 200, reason: "r".into(), body: "{}".into() }],
+    });
+    let checked = dir.join("checked.json");
+    std::fs::write(&checked, serde_json::to_string(&results).unwrap()).unwrap();
+    validate_with_jsonschema(&path, &checked)
+        .unwrap_or_else(|e| panic!("a document with checks does not validate:\n{e}"));
+    let back: loadgen::results::Results = serde_json::from_str(&std::fs::read_to_string(&checked).unwrap()).unwrap();
+    assert_eq!(back.scenario.requests[0].check, results.scenario.requests[0].check, "a check reads back as written");
+
+    // The check can fail: a wrong type and an undocumented field are both caught.
     let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sample).unwrap()).unwrap();
     doc["totals"]["requests"] = "many".into();
     doc["surprise"] = true.into();

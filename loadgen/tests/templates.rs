@@ -1,6 +1,7 @@
 //! Templates everywhere, as a server sees them: headers rendered per request (`{new_id}`,
 //! `{seq}`, `{random_int}`, `{uuid}` in a body), a scenario's header replacing the default so a
-//! server gets one `content-type`, and `{new_id}` never the same in two runs of one seed.
+//! server gets one `content-type`, and `{new_id}` never the same in two runs of one seed; data
+//! files feeding fields (seeding through the API too) and checks counting without secrets.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -216,5 +217,59 @@ async fn data_files_feed_fields_in_order_and_unique_rows_end_the_run() {
     assert_eq!(out.exit_code, 3);
     let why = out.results.abort_reason.clone().unwrap_or_default();
     assert!(why.contains("data file 'users' ran out of rows"), "{why}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeding_through_the_api_sends_the_target_headers_once_each_with_their_rows() {
+    let (url, seen) = recording_server().await;
+    let dir = std::env::temp_dir().join(format!("loadgen-seed-headers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("users.csv"), "email\na@x.example\nb@x.example\n").unwrap();
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        r#"name = "seeded"
+[target]
+headers = { x-user = "{users.email}", Content-Type = "application/json; charset=utf-8" }
+[[data.file]]
+name = "users"
+path = "users.csv"
+[data]
+items = 3
+seed_via = "api"
+seed_path = "/orders"
+[[phase]]
+name = "p"
+duration = "1s"
+rate = 1
+[[request]]
+name = "create"
+method = "POST"
+path = "/orders"
+"#,
+    )
+    .unwrap();
+    let opts = RunOptions {
+        scenario: file,
+        target: Some(url),
+        out: Some(dir.join("out")),
+        seed_data: true,
+        quiet: true,
+        ..RunOptions::default()
+    };
+    assert_eq!(run(opts).await.unwrap().exit_code, 0);
+    let seen = seen.lock().unwrap();
+    // Seeding posts run concurrently, so their order of arrival is not theirs.
+    let mut seeded: Vec<(Vec<&str>, Vec<&str>)> =
+        seen[..3].iter().map(|(h, _)| (values(h, "content-type"), values(h, "x-user"))).collect();
+    seeded.sort();
+    let json = vec!["application/json; charset=utf-8"];
+    assert_eq!(
+        seeded,
+        [(json.clone(), vec!["a@x.example"]), (json.clone(), vec!["a@x.example"]), (json, vec!["b@x.example"])],
+        "item n draws row n (wrapping), and the scenario's content type replaces the default"
+    );
+    drop(seen);
     std::fs::remove_dir_all(&dir).unwrap();
 }

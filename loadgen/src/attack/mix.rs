@@ -88,7 +88,7 @@ fn headers_of(plan: &Plan, r: &Request) -> Vec<(HeaderName, HeaderTemplate)> {
     for (k, v) in plan.target.headers.iter().chain(&r.headers) {
         let Ok(name) = HeaderName::from_bytes(k.as_bytes()) else { continue };
         let value = match v.literal() {
-            Some(l) => match HeaderValue::from_str(&l) {
+            Some(l) => match HeaderValue::from_bytes(l.as_bytes()) {
                 Ok(v) => HeaderTemplate::Fixed(v),
                 Err(_) => continue,
             },
@@ -221,13 +221,12 @@ impl Mix {
                 .data
                 .files
                 .iter()
-                .filter_map(|f| {
-                    Some(FileState {
-                        name: f.name.clone(),
-                        rows: f.rows.clone()?,
-                        order: f.order,
-                        next: AtomicU64::new(0),
-                    })
+                // One state per file, in the plan's order: `{file.column}` names a file by index.
+                .map(|f| FileState {
+                    name: f.name.clone(),
+                    rows: f.rows.clone().unwrap_or_default(),
+                    order: f.order,
+                    next: AtomicU64::new(0),
                 })
                 .collect(),
         }
@@ -283,8 +282,8 @@ impl Mix {
                     HeaderTemplate::Rendered(t) => {
                         text.clear();
                         t.render(&mut text, &mut fill);
-                        // A value drawn from a data file that no header may carry is left out.
-                        HeaderValue::from_str(&text).ok()
+                        // Validation checked every literal and data-file value, so this holds.
+                        HeaderValue::from_bytes(text.as_bytes()).ok()
                     }
                 };
                 if let Some(value) = value {
@@ -295,9 +294,31 @@ impl Mix {
                 return Err(Exhausted(self.files[f].name.clone()));
             }
         }
-        let uri = hyper::Uri::try_from(path).unwrap_or_else(|_| hyper::Uri::from_static("http://invalid./"));
+        // A data-file value a path may not hold as is (a space, `José`) goes percent-encoded, as
+        // a browser would send it; what is already valid is sent byte for byte.
+        let uri = hyper::Uri::try_from(path.as_str())
+            .or_else(|_| hyper::Uri::try_from(encoded(&path)))
+            .unwrap_or_else(|_| hyper::Uri::from_static("http://invalid./"));
         Ok(Prepared { request: idx, method: kind.method.clone(), uri, headers, body: Bytes::from(body) })
     }
+}
+
+/// `path` with every byte a URI may not hold percent-encoded (controls, space, the quote, angle
+/// brackets, backslash, caret, backtick, braces, bar and non-ASCII); `%`, `?`, `&` and the rest
+/// of the URI syntax are left as written.
+fn encoded(path: &str) -> String {
+    const UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'<')
+        .add(b'>')
+        .add(b'\\')
+        .add(b'^')
+        .add(b'`')
+        .add(b'{')
+        .add(b'|')
+        .add(b'}');
+    percent_encoding::utf8_percent_encode(path, UNSAFE).to_string()
 }
 
 #[cfg(test)]
@@ -310,5 +331,12 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(2));
         assert_ne!(a, run_tag(7));
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn paths_a_uri_cannot_hold_are_encoded_and_the_rest_kept() {
+        let e = encoded("/u/José a?x=1&y=%41");
+        assert_eq!(e, "/u/Jos%C3%A9%20a?x=1&y=%41");
+        assert!(hyper::Uri::try_from(e.as_str()).is_ok());
     }
 }

@@ -57,6 +57,8 @@ pub struct Engine {
     fast: Option<Pool>,
     /// Which request to send next and how it reads.
     mix: Mix,
+    /// What a failing check's body must not show (the scenario's own secrets).
+    secrets: Vec<String>,
 }
 
 impl Engine {
@@ -73,7 +75,9 @@ impl Engine {
             None => base.to_owned(),
         };
         let mix = Mix::new(&plan, prefix);
+        let secrets = plan.secrets();
         Self {
+            secrets,
             plan,
             client,
             phases_end: Mutex::new(None),

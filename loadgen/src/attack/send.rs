@@ -103,7 +103,11 @@ impl Engine {
         rec.record(&sample);
         if let Some((status, failure)) = checked {
             let body = resp.as_ref().map_or(&[][..], |r| r.body.as_slice());
-            rec.checks[p.request].record(status, failure.map(|f| (f.to_string(), body)));
+            rec.checks[p.request].record(
+                status,
+                failure.as_ref().map(|f| (f as &dyn std::fmt::Display, body)),
+                &self.secrets,
+            );
         }
         drop(rec);
         // Only once recorded does the request stop counting: the drain then sees every result.

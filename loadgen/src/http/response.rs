@@ -29,11 +29,6 @@ pub async fn exchange(client: &HttpClient, req: hyper::Request<Full<Bytes>>, kee
     read_up_to(resp, keep).await
 }
 
-/// Reads the whole response, keeping only its first bytes.
-pub async fn read(resp: hyper::Response<hyper::body::Incoming>) -> Result<Response, Failed> {
-    read_up_to(resp, BODY_PEEK).await
-}
-
 /// Reads the whole response, keeping its first `keep` bytes.
 pub async fn read_up_to(resp: hyper::Response<hyper::body::Incoming>, keep: usize) -> Result<Response, Failed> {
     let (parts, mut body) = resp.into_parts();

@@ -130,9 +130,28 @@ pub struct Check {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_contains: Option<String>,
     /// JSON paths and what their values must be.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "json_map")]
     #[schemars(with = "std::collections::BTreeMap<String, Expect>")]
     pub json: Vec<(JsonPath, Expect)>,
+}
+
+/// `json` in results.json as the scenario writes it and the schema says: an object of path →
+/// expectation (serde would write the pairs as arrays).
+mod json_map {
+    use super::{Expect, JsonPath};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[(JsonPath, Expect)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(v.iter().map(|(p, e)| (p, e)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(JsonPath, Expect)>, D::Error> {
+        // Ordered as the scenario's table is (by path), so a re-read check is the one written.
+        std::collections::BTreeMap::<String, Expect>::deserialize(d)?
+            .into_iter()
+            .map(|(k, e)| Ok((JsonPath::parse(&k).map_err(serde::de::Error::custom)?, e)))
+            .collect()
+    }
 }
 
 /// What a response was not, of what its check asked.

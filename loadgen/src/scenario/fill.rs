@@ -27,9 +27,8 @@ pub trait Fill {
     }
 }
 
-/// A [`Fill`] for rendering one item or request off the hot path: item `n`, fresh ids from
-/// `tag`.
-#[derive(Debug)]
+/// A [`Fill`] for rendering one item or request off the hot path: item `n`, and `{file.column}`
+/// as `field` writes it (the caller owns the data files, so this module need not know them).
 pub struct OneFill<'a> {
     /// The item `{id}` renders.
     pub n: u64,
@@ -37,6 +36,8 @@ pub struct OneFill<'a> {
     pub payload: &'a str,
     /// The random source.
     pub rng: fastrand::Rng,
+    /// Writes column `.1` of data file `.0` for this rendering.
+    pub field: &'a dyn Fn(usize, &str, &mut String),
 }
 
 impl Fill for OneFill<'_> {
@@ -58,6 +59,9 @@ impl Fill for OneFill<'_> {
     }
     fn rng(&mut self) -> &mut fastrand::Rng {
         &mut self.rng
+    }
+    fn field(&mut self, file: usize, column: &str, out: &mut String) {
+        (self.field)(file, column, out);
     }
 }
 

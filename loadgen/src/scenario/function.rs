@@ -35,9 +35,7 @@ pub(super) fn environment(
     let mut out = Vec::new();
     for (name, value) in raw {
         let field = format!("{field}.{name}");
-        let shell_like = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !shell_like {
+        if !super::template::ident(name) {
             return Err(loc.error(
                 span(value),
                 &field,

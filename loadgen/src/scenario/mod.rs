@@ -29,8 +29,8 @@ pub use stack::StackOverrides;
 pub use template::Template;
 pub use threshold::{Cmp, Metric, Unit};
 
-/// What results.json writes in place of every header value.
-pub const REDACTED: &str = "<redacted>";
+/// What results.json writes in place of every header value (the mark every output uses).
+pub use crate::record::checks::REDACTED;
 
 /// How arrivals are spaced within an open-model phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -393,6 +393,29 @@ impl Plan {
         validate::plan(path, text, env)
     }
 
+    /// Its own secrets as a response may echo them, longest first (so one that holds another
+    /// goes whole): every environment variable's value, and the words of headers whose name
+    /// says they carry a credential (`Bearer abc…` gives `abc…`). Short ones are left out: a
+    /// 3-character "secret" would blank unrelated text.
+    pub fn secrets(&self) -> Vec<String> {
+        let headers = || self.target.headers.iter().chain(self.requests.iter().flat_map(|r| r.headers.iter()));
+        let templates = headers()
+            .map(|(_, t)| t)
+            .chain(self.requests.iter().flat_map(|r| std::iter::once(&r.path).chain(r.body.as_ref())));
+        let mut out: Vec<String> = templates.flat_map(|t| t.env_values().iter().cloned()).collect();
+        for (_, t) in headers().filter(|(name, _)| crate::record::checks::secret_key(name)) {
+            for part in &t.parts {
+                if let template::Part::Literal(text) = part {
+                    out.extend(text.split_whitespace().filter(|w| w.len() >= 8).map(str::to_owned));
+                }
+            }
+        }
+        out.retain(|s| s.len() >= 4);
+        out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        out.dedup();
+        out
+    }
+
     /// Total planned duration of the measured phases.
     pub fn duration(&self) -> Duration {
         self.phases.iter().map(|p| p.duration).sum()
@@ -445,6 +468,14 @@ mod tests {
         assert_eq!(request("/items?pattern=per-item&ids={ids:5}").read_pattern(), Some(ReadPattern::PerItem));
         assert_eq!(request("/items?ids={ids:5}&pattern=batches").read_pattern(), None);
         assert_eq!(request("/items/pattern=batch").read_pattern(), None, "a path segment is no query");
+    }
+
+    #[test]
+    fn secrets_are_the_environment_values_and_credential_header_words() {
+        let text = "name = \"x\"\n[target]\nheaders = { authorization = \"Bearer ${TOKEN}\", x-api-key = \"literal-key-123\", accept = \"application/json\" }\n[[phase]]\nname = \"p\"\nduration = \"2s\"\nrate = 1\n[[request]]\nname = \"r\"\nmethod = \"POST\"\npath = \"/login\"\nbody = '{{\"pw\":\"{env:PW}\"}}'\n";
+        let env = |k: &str| Some(if k == "TOKEN" { "tok-abcdef" } else { "pw12" }.to_owned());
+        let plan = Plan::from_str(Path::new("x.toml"), text, &env).unwrap();
+        assert_eq!(plan.secrets(), ["literal-key-123", "tok-abcdef", "pw12"]);
     }
 
     #[test]

@@ -244,7 +244,9 @@ pub fn item(data: &super::Data, n: u64, via: SeedVia) -> BTreeMap<String, SeedVa
     let payload = "x".repeat(data.item_size);
     let text = |t: &Template| {
         let mut out = String::new();
-        let mut fill = super::template::OneFill { n, payload: &payload, rng: fastrand::Rng::with_seed(n) };
+        // Item templates draw no data file (validation refuses them).
+        let mut fill =
+            super::template::OneFill { n, payload: &payload, rng: fastrand::Rng::with_seed(n), field: &|_, _, _| {} };
         t.render(&mut out, &mut fill);
         out
     };

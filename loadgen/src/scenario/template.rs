@@ -80,7 +80,9 @@ pub enum TemplateError {
     },
 }
 
-fn ident(s: &str) -> bool {
+/// Whether `s` is a name as a shell and a template write it: a letter or `_`, then letters,
+/// digits and `_`.
+pub(crate) fn ident(s: &str) -> bool {
     s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
@@ -158,6 +160,9 @@ pub struct Template {
     text: String,
     /// The pieces in order.
     pub parts: Vec<Part>,
+    /// The environment variables' values [`Template::resolve_env`] put in: secrets that no
+    /// output may show, even echoed in a response.
+    env_values: Vec<String>,
 }
 
 impl Template {
@@ -180,9 +185,8 @@ impl Template {
                     let rest = &text[i + 1..];
                     let end = rest.find('}').ok_or(TemplateError::Unclosed { at: i + 1 })?;
                     let name = &rest[..end];
-                    for _ in 0..=end {
-                        chars.next();
-                    }
+                    // Past the `}`: `end` counts bytes, so skip by position, not by character.
+                    while chars.next_if(|(j, _)| *j <= i + 1 + end).is_some() {}
                     // `${NAME}` is `{env:NAME}`, as the shell writes it.
                     let shell = literal.ends_with('$');
                     if shell {
@@ -200,7 +204,7 @@ impl Template {
         if !literal.is_empty() {
             parts.push(Part::Literal(literal));
         }
-        Ok(Template { text: text.to_owned(), parts })
+        Ok(Template { text: text.to_owned(), parts, env_values: Vec::new() })
     }
 
     /// The text as written.
@@ -252,7 +256,11 @@ impl Template {
         let mut parts: Vec<Part> = Vec::with_capacity(self.parts.len());
         for p in std::mem::take(&mut self.parts) {
             let p = match p {
-                Part::Env(name) => Part::Literal(env(&name).ok_or(UnsetVariable(name))?),
+                Part::Env(name) => {
+                    let value = env(&name).ok_or(UnsetVariable(name))?;
+                    self.env_values.push(value.clone());
+                    Part::Literal(value)
+                }
                 other => other,
             };
             // Adjacent literals join, so a template that was literal but for its variables is
@@ -264,6 +272,11 @@ impl Template {
         }
         self.parts = parts;
         Ok(())
+    }
+
+    /// The values of the environment variables it was resolved with.
+    pub fn env_values(&self) -> &[String] {
+        &self.env_values
     }
 
     /// Whether it draws a column of a data file.
@@ -416,8 +429,18 @@ mod tests {
         assert_eq!(t.clone().resolve_env(&|_| None), Err(UnsetVariable("TOKEN".to_owned())));
         t.resolve_env(&|k| Some(format!("<{k}>"))).unwrap();
         assert_eq!(t.literal().as_deref(), Some("Bearer <TOKEN> <OTHER>"), "literal again: sent as is");
+        assert_eq!(t.env_values(), ["<TOKEN>", "<OTHER>"], "remembered, so outputs can take them out");
         assert_eq!(t.text(), "Bearer ${TOKEN} {env:OTHER}", "results.json keeps the names, not the values");
         assert!(Template::parse("${}").is_err() && Template::parse("{env:A-B}").is_err());
+    }
+
+    #[test]
+    fn text_after_a_non_ascii_placeholder_is_kept() {
+        let t = Template::parse("/u/{users.prénom}/x").unwrap();
+        assert_eq!(
+            t.parts,
+            [Part::Literal("/u/".into()), Part::FieldName("users".into(), "prénom".into()), Part::Literal("/x".into())]
+        );
     }
 
     #[test]

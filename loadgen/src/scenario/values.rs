@@ -92,16 +92,46 @@ pub(crate) fn expand_env(
     Ok(out)
 }
 
-/// A header as a scenario writes it, `field` naming it: a valid name, and a template value whose
-/// environment variables are set (their values put in now) and whose literal text a header may
-/// carry (no line breaks or other control characters).
+/// A template as a scenario writes it, `field` naming it: parsed, its environment variables
+/// set (their values put in now), each `{file.column}` found in every row of `data`'s files,
+/// and its ids within what `data` seeds. Paths, bodies and header values all pass here.
+pub(crate) fn template(
+    loc: &Locator<'_>,
+    v: &Spanned<String>,
+    field: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    data: &super::Data,
+) -> Result<super::template::Template, ScenarioError> {
+    let err = |m: String| loc.error(span(v), field, m);
+    let mut t = super::template::Template::parse(v.get_ref()).map_err(|e| err(e.to_string()))?;
+    t.resolve_env(env).map_err(|e| err(e.to_string()))?;
+    t.resolve_fields(&super::seed_data::field_lookup(&data.files)).map_err(|e| err(e.to_string()))?;
+    if t.needs_ids() && data.items == 0 {
+        return Err(err("uses {id}/{ids:N} but [data] items is 0; seed items with [data] items = N".into()));
+    }
+    if t.max_ids() as u64 > data.items {
+        return Err(err(format!("asks for {} distinct ids but only {} items are seeded", t.max_ids(), data.items)));
+    }
+    Ok(t)
+}
+
+/// Whether a header may carry `text` (no line breaks or other control characters; UTF-8 goes
+/// as its bytes, as HTTP allows).
+pub(crate) fn header_value_ok(text: &str) -> bool {
+    hyper::header::HeaderValue::from_bytes(text.as_bytes()).is_ok()
+}
+
+/// A header as a scenario writes it, `field` naming it: a valid name, and a [`template`]
+/// value whose literal text, and every data-file value it draws, a header may carry.
 pub(crate) fn header(
     loc: &Locator<'_>,
     name: &str,
     v: &Spanned<String>,
     field: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    data: &super::Data,
 ) -> Result<(String, super::template::Template), ScenarioError> {
+    use super::template::Part;
     if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
         return Err(loc.error(
             span(v),
@@ -109,17 +139,38 @@ pub(crate) fn header(
             format!("'{name}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces)"),
         ));
     }
-    let mut t = super::template::Template::parse(v.get_ref()).map_err(|e| loc.error(span(v), field, e.to_string()))?;
-    t.resolve_env(env).map_err(|e| loc.error(span(v), field, e.to_string()))?;
+    let t = template(loc, v, field, env, data)?;
     for p in &t.parts {
-        if let super::template::Part::Literal(text) = p
-            && hyper::header::HeaderValue::from_str(text).is_err()
-        {
-            return Err(loc.error(
-                span(v),
-                field,
-                "a header value may not hold line breaks or other control characters",
-            ));
+        match p {
+            Part::Literal(text) if !header_value_ok(text) => {
+                return Err(loc.error(
+                    span(v),
+                    field,
+                    "a header value may not hold line breaks or other control characters",
+                ));
+            }
+            // Checked here, row by row, so the run never has to drop a header it cannot send.
+            Part::Field(i, column) => {
+                let file = &data.files[*i];
+                for (line, row) in file.rows.iter().flat_map(|r| r.items.iter()) {
+                    let mut text = String::new();
+                    if let Some(v) = row.get(column) {
+                        v.write_to(&mut text);
+                    }
+                    if !header_value_ok(&text) {
+                        return Err(loc.error(
+                            span(v),
+                            field,
+                            format!(
+                                "{}:{line}: column '{column}' holds a line break or another control character, \
+                                 which a header may not carry",
+                                file.path.display()
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => {}
         }
     }
     Ok((name.to_owned(), t))

@@ -50,11 +50,25 @@ pub async fn seed(
         // The semaphore is never closed, so acquiring only waits.
         let Ok(permit) = permits.clone().acquire_owned().await else { break };
         let body = to_json(&item(&plan.data, n, SeedVia::Api)).to_string();
-        let mut req = hyper::Request::post(format!("{base}{path}")).header("content-type", "application/json");
+        let mut req = hyper::Request::post(format!("{base}{path}"));
+        // `[target]`'s headers as every request sends them: one of a name, the JSON content type
+        // unless they set their own.
+        let mut typed = false;
+        // Item n takes row n of each data file (wrapping), as a sequential feeder would.
+        let field = |file: usize, column: &str, out: &mut String| {
+            let rows = plan.data.files.get(file).and_then(|f| f.rows.as_deref()).filter(|r| !r.items.is_empty());
+            if let Some(v) = rows.and_then(|r| r.items[n as usize % r.items.len()].1.get(column)) {
+                v.write_to(out);
+            }
+        };
         for (k, v) in &plan.target.headers {
             let mut value = String::new();
-            v.render(&mut value, &mut OneFill { n, payload: "", rng: fastrand::Rng::with_seed(n) });
+            v.render(&mut value, &mut OneFill { n, payload: "", rng: fastrand::Rng::with_seed(n), field: &field });
+            typed |= k.eq_ignore_ascii_case("content-type");
             req = req.header(k.as_str(), value);
+        }
+        if !typed {
+            req = req.header("content-type", "application/json");
         }
         let req = match req.body(Full::new(Bytes::from(body))) {
             Ok(r) => r,

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawData;
-use crate::scenario::seed_data::{ItemValue, SeedRows, SeedVia, keys_of};
+use crate::scenario::seed_data::{ItemValue, SeedVia, keys_of};
 use crate::scenario::template::{Part, Template};
 use crate::scenario::values::{int_in, positive, size, span};
 use crate::scenario::{Data, KeyDistribution};
@@ -165,7 +165,7 @@ fn seeding(
             "give the items either as a file or as an item template, not both",
         ));
     }
-    let Some(file) = data.files.iter().find(|f| &f.name == from.get_ref()) else {
+    let Some(file) = data.files.iter_mut().find(|f| &f.name == from.get_ref()) else {
         let names: Vec<&str> = data.files.iter().map(|f| f.name.as_str()).collect();
         return Err(loc.error(
             span(from),
@@ -173,11 +173,13 @@ fn seeding(
             format!("no [[data.file]] is named '{}' (files: {})", from.get_ref(), names.join(", ")),
         ));
     };
-    let Some(rows) = file.rows.as_deref() else { return Ok(()) };
+    let Some(rows) = file.rows.as_mut() else { return Ok(()) };
     let key = data.key.as_deref().unwrap_or("id");
     let keys = keys_of(rows, key, &file.path).map_err(|e| loc.error(span(from), "data.seed_from", e.to_string()))?;
     data.items = keys.len() as u64;
     data.seed_from = Some(from.get_ref().clone());
-    data.rows = Some(Arc::new(SeedRows { items: rows.items.clone(), keys }));
+    // The seeded rows are the file's: one copy, shared, with the keys `{id}` draws from added.
+    Arc::make_mut(rows).keys = keys;
+    data.rows = Some(rows.clone());
     Ok(())
 }

@@ -18,9 +18,7 @@ pub(super) fn files(
     for (i, f) in raw.iter().enumerate() {
         let at = |k: &str| format!("data.file[{i}].{k}");
         let name = f.name.get_ref();
-        let identifier = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !identifier {
+        if !crate::scenario::template::ident(name) {
             return Err(loc.error(
                 span(&f.name),
                 at("name"),

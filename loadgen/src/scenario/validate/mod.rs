@@ -33,15 +33,10 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
         Some(s) => int_in(&loc, s, "seed", 0, i64::MAX)? as u64,
         None => 1,
     };
-    let mut target = target::target(&loc, raw.target.as_ref(), env)?;
-    let stack = super::stack::validate(&loc, path, raw.stack.as_ref(), env)?;
+    // Data first: every template (`[target]`'s headers too) may draw from its files and ids.
     let data = data::data(&loc, path, raw.data.as_ref(), env)?;
-    // [target]'s headers may draw from the data files, read after it.
-    for (k, t) in &mut target.headers {
-        let at = raw.target.as_ref().and_then(|r| r.headers.get(k.as_str())).map_or(0..0, span);
-        t.resolve_fields(&crate::scenario::seed_data::field_lookup(&data.files))
-            .map_err(|e| loc.error(at, format!("target.headers.{k}"), e.to_string()))?;
-    }
+    let target = target::target(&loc, raw.target.as_ref(), env, &data)?;
+    let stack = super::stack::validate(&loc, path, raw.stack.as_ref(), env)?;
     let phases = phases::phases(&loc, &raw.phases)?;
     let requests = requests::requests(&loc, &raw.requests, &data, env)?;
     let thresholds = thresholds::thresholds(&loc, raw.thresholds.as_ref(), &phases, &requests)?;

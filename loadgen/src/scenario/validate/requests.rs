@@ -7,8 +7,7 @@ use toml::Spanned;
 
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawRequest;
-use crate::scenario::template::Template;
-use crate::scenario::values::{header, positive, span};
+use crate::scenario::values::{header, positive, span, template};
 use crate::scenario::{Data, Request};
 
 /// Validates the request kinds, in order.
@@ -55,35 +54,8 @@ pub(super) fn requests(
         if !r.path.get_ref().starts_with('/') {
             return Err(loc.error(span(&r.path), f("path"), format!("'{}' must start with '/'", r.path.get_ref())));
         }
-        let template = |v: &Spanned<String>, field: String| {
-            let mut t = Template::parse(v.get_ref()).map_err(|e| loc.error(span(v), &field, e.to_string()))?;
-            t.resolve_env(env).map_err(|e| loc.error(span(v), &field, e.to_string()))?;
-            t.resolve_fields(&crate::scenario::seed_data::field_lookup(&data.files))
-                .map_err(|e| loc.error(span(v), &field, e.to_string()))?;
-            Ok::<_, ScenarioError>(t)
-        };
-        let path = template(&r.path, f("path"))?;
-        let body = r.body.as_ref().map(|b| template(b, f("body"))).transpose()?;
-        for (t, field, sp) in [(Some(&path), f("path"), span(&r.path))]
-            .into_iter()
-            .chain(body.as_ref().map(|b| (Some(b), f("body"), span(r.body.as_ref().expect("set")))))
-        {
-            let t = t.expect("some");
-            if t.needs_ids() && data.items == 0 {
-                return Err(loc.error(
-                    sp,
-                    field,
-                    "uses {id}/{ids:N} but [data] items is 0; seed items with [data] items = N",
-                ));
-            }
-            if t.max_ids() as u64 > data.items {
-                return Err(loc.error(
-                    sp,
-                    field,
-                    format!("asks for {} distinct ids but only {} items are seeded", t.max_ids(), data.items),
-                ));
-            }
-        }
+        let path = template(loc, &r.path, &f("path"), env, data)?;
+        let body = r.body.as_ref().map(|b| template(loc, b, &f("body"), env, data)).transpose()?;
         let expect = match &r.expect {
             Some(e) => {
                 let mut out = Vec::new();
@@ -99,13 +71,7 @@ pub(super) fn requests(
         };
         let mut headers = Vec::new();
         for (k, v) in &r.headers {
-            let (k, mut t) = header(loc, k, v, &f(&format!("headers.{k}")), env)?;
-            t.resolve_fields(&crate::scenario::seed_data::field_lookup(&data.files))
-                .map_err(|e| loc.error(span(v), f(&format!("headers.{k}")), e.to_string()))?;
-            if t.needs_ids() && data.items == 0 {
-                return Err(loc.error(span(v), f(&format!("headers.{k}")), "uses {id} but [data] items is 0"));
-            }
-            headers.push((k, t));
+            headers.push(header(loc, k, v, &f(&format!("headers.{k}")), env, data)?);
         }
         let check = r.check.as_ref().map(|c| crate::scenario::check::validate(loc, c, &f("check"))).transpose()?;
         requests.push(Request { name: rname, weight, method, path, body, headers, expect, check });

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawTarget;
 use crate::scenario::values::{duration, header, int_in, span};
-use crate::scenario::{AwsNames, Target};
+use crate::scenario::{AwsNames, Data, Target};
 
 /// Most requests in flight when `[target] max_in_flight` is not set.
 const DEFAULT_MAX_IN_FLIGHT: usize = 10_000;
@@ -16,6 +16,7 @@ pub(super) fn target(
     loc: &Locator<'_>,
     raw: Option<&RawTarget>,
     env: &dyn Fn(&str) -> Option<String>,
+    data: &Data,
 ) -> Result<Target, ScenarioError> {
     Ok(match raw {
         None => Target {
@@ -44,7 +45,7 @@ pub(super) fn target(
             };
             let mut headers = Vec::new();
             for (k, v) in &t.headers {
-                headers.push(header(loc, k, v, &format!("target.headers.{k}"), env)?);
+                headers.push(header(loc, k, v, &format!("target.headers.{k}"), env, data)?);
             }
             let timeout = match &t.timeout {
                 Some(v) => duration(loc, v, "target.timeout")?,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 use crate::scenario::error::{Locator, ScenarioError, suggestion};
-use crate::scenario::threshold::{parse_condition, parse_key};
+use crate::scenario::threshold::{Metric, parse_condition, parse_key};
 use crate::scenario::values::span;
 use crate::scenario::{Phase, Request, Threshold};
 
@@ -25,6 +25,19 @@ pub(super) fn thresholds(
         let parsed =
             parse_key(key.get_ref(), &phase_names, &names).map_err(|e| loc.error(span(key), &field, e.to_string()))?;
         let metric = parsed.metric;
+        // A check threshold with no check behind it would measure nothing and fail at the end.
+        if matches!(metric, Metric::ChecksRate | Metric::ChecksFailed) {
+            let checked = |r: &&Request| r.check.is_some() && parsed.request.as_ref().is_none_or(|n| &r.name == n);
+            if !requests.iter().any(|r| checked(&r)) {
+                let none =
+                    parsed.request.as_ref().map_or("no request has".to_owned(), |n| format!("request '{n}' has no"));
+                return Err(loc.error(
+                    span(key),
+                    &field,
+                    format!("{none} check to count; give it one, e.g. check = {{ status = [200] }}"),
+                ));
+            }
+        }
         let (condition, abort_on_fail) = match value.get_ref() {
             toml::Value::String(s) => (s.clone(), false),
             toml::Value::Table(t) => {
