@@ -55,6 +55,25 @@ pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64, cost:
         Metric::ReadUnitsPerRequest => per_response(rec, request, |d| d.rcu),
         Metric::WriteUnitsPerRequest => per_response(rec, request, |d| d.wcu),
         Metric::DynamoDbCallsPerRequest => per_response(rec, request, |d| d.ddb_calls),
+        Metric::FlowDuration { percentile } => {
+            let mut h = crate::record::histogram::new();
+            for (f, sum) in plan.flows.iter().zip(&rec.flows) {
+                if t.request.as_ref().is_none_or(|n| *n == f.name) {
+                    let _ = h.add(&sum.duration);
+                }
+            }
+            statistic_ms(&h, *percentile)
+        }
+        Metric::FlowsFailedRate => {
+            let (mut ended, mut failed) = (0, 0);
+            for (f, sum) in plan.flows.iter().zip(&rec.flows) {
+                if t.request.as_ref().is_none_or(|n| *n == f.name) {
+                    ended += sum.completed + sum.failed;
+                    failed += sum.failed;
+                }
+            }
+            (ended > 0).then(|| failed as f64 / ended as f64)
+        }
         Metric::ChecksRate | Metric::ChecksFailed => {
             let sums: Vec<&crate::record::checks::CheckSum> = match request {
                 Some(r) => rec.checks.get(r).into_iter().collect(),

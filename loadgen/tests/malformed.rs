@@ -70,7 +70,11 @@ fn shipped_scenarios_are_valid() {
 fn a_reader_that_goes_away_ends_the_output_without_a_panic() {
     // `loadgen validate scenarios/*.toml | head -1`: the pipe closes after the first line.
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
     files.sort();
     let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .arg("validate")

@@ -76,12 +76,35 @@ fn committed_results_schema_is_generated_and_the_sample_validates() {
         rate: 0.1,
         failures: vec![loadgen::results::CheckFailure { status: 200, reason: "r".into(), body: "{}".into() }],
     });
+    // A flow, a step's captures and what the flow's instances came to, too.
+    use loadgen::scenario::flow::{Capture, Flow, FlowStep, Source};
+    results.scenario.requests[0].capture = vec![
+        Capture { name: "etag".into(), source: Source::parse("header:etag").unwrap(), slot: 0 },
+        Capture { name: "order_id".into(), source: Source::parse("$.id").unwrap(), slot: 0 },
+    ];
+    results.scenario.flows = vec![Flow {
+        name: "checkout".into(),
+        weight: 2.0,
+        steps: vec![FlowStep { request: 0, think: std::time::Duration::from_millis(250) }],
+        captures: vec!["etag".into(), "order_id".into()],
+    }];
+    results.flows = vec![loadgen::results::FlowResult {
+        name: "checkout".into(),
+        steps: vec![results.requests[0].name.clone()],
+        started: 10,
+        completed: 8,
+        failed: 1,
+        cut: 1,
+        duration: loadgen::results::Stats::default(),
+    }];
     let checked = dir.join("checked.json");
     std::fs::write(&checked, serde_json::to_string(&results).unwrap()).unwrap();
     validate_with_jsonschema(&path, &checked)
         .unwrap_or_else(|e| panic!("a document with checks does not validate:\n{e}"));
     let back: loadgen::results::Results = serde_json::from_str(&std::fs::read_to_string(&checked).unwrap()).unwrap();
     assert_eq!(back.scenario.requests[0].check, results.scenario.requests[0].check, "a check reads back as written");
+    assert_eq!(back.scenario.requests[0].capture, results.scenario.requests[0].capture, "captures read back");
+    assert_eq!((&back.scenario.flows, &back.flows), (&results.scenario.flows, &results.flows), "flows read back");
 
     // The check can fail: a wrong type and an undocumented field are both caught.
     let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sample).unwrap()).unwrap();

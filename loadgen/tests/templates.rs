@@ -10,6 +10,8 @@ use axum::Router;
 use axum::http::HeaderMap;
 use loadgen::cmd::run::{RunOptions, run};
 
+mod common;
+
 /// What the server received: each request's headers (every value of each name) and body.
 type Seen = Arc<Mutex<Vec<(Vec<(String, String)>, String)>>>;
 
@@ -50,14 +52,7 @@ async fn run_once(url: &str, tag: &str) {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("s.toml");
     std::fs::write(&file, SCENARIO).unwrap();
-    let opts = RunOptions {
-        scenario: file,
-        target: Some(url.to_owned()),
-        out: Some(dir.join("out")),
-        quiet: true,
-        ..RunOptions::default()
-    };
-    let out = run(opts).await.unwrap();
+    let out = run(common::quiet_run(file, url, dir.join("out"))).await.unwrap();
     assert_eq!(out.results.totals.by_class[loadgen::record::Class::Ok], 20);
     // results.json names the request's headers but never says their values.
     let text = std::fs::read_to_string(dir.join("out/results.json")).unwrap();
@@ -142,14 +137,7 @@ check = { status = [200], json = { "$.items" = "non-empty", "$.sessionToken" = "
 "#,
     )
     .unwrap();
-    let opts = RunOptions {
-        scenario: file,
-        target: Some(url),
-        out: Some(dir.join("out")),
-        quiet: true,
-        ..RunOptions::default()
-    };
-    let out = run(opts).await.unwrap();
+    let out = run(common::quiet_run(file, &url, dir.join("out"))).await.unwrap();
     let r = &out.results;
     // The class is the response's: every one is ok; the check failed on half of them.
     assert_eq!(r.totals.by_class[loadgen::record::Class::Ok], 20);
@@ -184,13 +172,7 @@ async fn data_files_feed_fields_in_order_and_unique_rows_end_the_run() {
     let go = |text: String, out: &str| {
         let file = dir.join(format!("{out}.toml"));
         std::fs::write(&file, text).unwrap();
-        RunOptions {
-            scenario: file,
-            target: Some(url.clone()),
-            out: Some(dir.join(out)),
-            quiet: true,
-            ..RunOptions::default()
-        }
+        common::quiet_run(file, &url, dir.join(out))
     };
     // Sequential: rows in turn, and a request's two fields from one row.
     let out = run(go(scenario("sequential", 6), "seq")).await.unwrap();
@@ -250,14 +232,7 @@ path = "/orders"
 "#,
     )
     .unwrap();
-    let opts = RunOptions {
-        scenario: file,
-        target: Some(url),
-        out: Some(dir.join("out")),
-        seed_data: true,
-        quiet: true,
-        ..RunOptions::default()
-    };
+    let opts = RunOptions { seed_data: true, ..common::quiet_run(file, &url, dir.join("out")) };
     assert_eq!(run(opts).await.unwrap().exit_code, 0);
     let seen = seen.lock().unwrap();
     // Seeding posts run concurrently, so their order of arrival is not theirs.

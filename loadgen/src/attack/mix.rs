@@ -1,6 +1,6 @@
-//! What is sent next: a request kind drawn by weight from the mix, its path, headers and body
-//! rendered from their templates with seeded keys, fresh ids, the payload and the run's
-//! sequence. Headers without placeholders are made once; a request's header replaces
+//! What is sent next: a request kind or a flow drawn by weight from the mix, and a request
+//! kind's path, headers and body rendered from their templates with seeded keys, fresh ids, the
+//! payload, the run's sequence, data-file rows and (in a flow) what earlier steps captured. Headers without placeholders are made once; a request's header replaces
 //! `[target]`'s of the same name, and `content-type: application/json` is added to a body only
 //! when neither sets one (a server never sees two).
 
@@ -37,8 +37,10 @@ enum HeaderTemplate {
 
 /// The request mix of one run.
 pub struct Mix {
-    /// Request kinds, their weights and templates.
+    /// Request kinds and their templates (a flow step's too).
     requests: Vec<Kind>,
+    /// What an arrival draws among, by weight (requests of weight 0 are flow steps only).
+    units: Vec<(f64, Unit)>,
     weights_total: f64,
     /// What request paths are appended to: the whole base URL for the general client, only its
     /// path for the fast path (origin-form request targets).
@@ -64,12 +66,38 @@ struct FileState {
     next: AtomicU64,
 }
 
+/// What an arrival (or a closed-model user's iteration) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Sends request kind `.0`.
+    Request(usize),
+    /// Runs flow `.0`.
+    Flow(usize),
+}
+
+/// What one standalone request or one flow instance keeps across its renderings: its row of
+/// each data file (every field of one instance comes from one row, so a user's email and
+/// password match) and the values its steps captured.
+#[derive(Debug, Default)]
+pub struct Instance {
+    /// The row taken of each data file, on its first field.
+    chosen: Vec<Option<usize>>,
+    /// The captured values, by slot (empty until captured).
+    pub vars: Vec<String>,
+}
+
+impl Instance {
+    /// An instance with `slots` captures.
+    pub fn new(slots: usize) -> Instance {
+        Instance { chosen: Vec::new(), vars: vec![String::new(); slots] }
+    }
+}
+
 /// A `unique` data file whose rows have all been used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exhausted(pub String);
 
 struct Kind {
-    weight: f64,
     method: hyper::Method,
     path: Template,
     body: Option<Template>,
@@ -124,8 +152,8 @@ struct MixFill<'a> {
     mix: &'a Mix,
     rng: &'a mut fastrand::Rng,
     file_keys: Option<&'a SeedRows>,
-    /// This rendering's row of each data file, taken on its first field.
-    chosen: Vec<Option<usize>>,
+    /// The instance rendering: its rows and captures.
+    inst: &'a mut Instance,
     /// A unique file that ran out.
     exhausted: Option<usize>,
 }
@@ -159,11 +187,12 @@ impl Fill for MixFill<'_> {
     }
     fn field(&mut self, file: usize, column: &str, out: &mut String) {
         let Some(f) = self.mix.files.get(file) else { return };
-        if self.chosen.len() < self.mix.files.len() {
-            self.chosen.resize(self.mix.files.len(), None);
+        let chosen = &mut self.inst.chosen;
+        if chosen.len() < self.mix.files.len() {
+            chosen.resize(self.mix.files.len(), None);
         }
         let len = f.rows.items.len().max(1);
-        let row = match self.chosen[file] {
+        let row = match chosen[file] {
             Some(r) => r,
             None => {
                 let r = match f.order {
@@ -178,12 +207,17 @@ impl Fill for MixFill<'_> {
                         n
                     }
                 };
-                self.chosen[file] = Some(r);
+                chosen[file] = Some(r);
                 r
             }
         };
         if let Some(v) = f.rows.items.get(row).and_then(|(_, item)| item.get(column)) {
             v.write_to(out);
+        }
+    }
+    fn captured(&self, slot: usize, out: &mut String) {
+        if let Some(v) = self.inst.vars.get(slot) {
+            out.push_str(v);
         }
     }
 }
@@ -197,7 +231,6 @@ impl Mix {
             .map(|r| {
                 let headers = headers_of(plan, r);
                 Kind {
-                    weight: r.weight,
                     method: hyper::Method::from_bytes(r.method.as_bytes()).unwrap_or(hyper::Method::GET),
                     path: r.path.clone(),
                     body: r.body.clone(),
@@ -207,8 +240,14 @@ impl Mix {
                 }
             })
             .collect::<Vec<_>>();
+        let units: Vec<(f64, Unit)> = (plan.requests.iter().enumerate())
+            .map(|(i, r)| (r.weight, Unit::Request(i)))
+            .chain(plan.flows.iter().enumerate().map(|(i, f)| (f.weight, Unit::Flow(i))))
+            .filter(|(w, _)| *w > 0.0)
+            .collect();
         Mix {
-            weights_total: requests.iter().map(|k| k.weight).sum(),
+            weights_total: units.iter().map(|(w, _)| w).sum(),
+            units,
             requests,
             prefix,
             keys: KeyPicker::new(plan.data.items, &plan.data.distribution),
@@ -232,18 +271,22 @@ impl Mix {
         }
     }
 
-    /// Draws a request kind by weight and renders it; `Err` when it needs a row of a `unique`
-    /// data file that has none left.
-    pub fn prepare(&self, rng: &mut fastrand::Rng) -> Result<Prepared, Exhausted> {
+    /// Draws what the next arrival does, by weight.
+    pub fn draw(&self, rng: &mut fastrand::Rng) -> Unit {
         let mut x = rng.f64() * self.weights_total;
-        let mut idx = 0;
-        for (i, r) in self.requests.iter().enumerate() {
-            idx = i;
-            if x < r.weight {
-                break;
+        for (w, u) in &self.units {
+            if x < *w {
+                return *u;
             }
-            x -= r.weight;
+            x -= w;
         }
+        // Only rounding gets here: the last unit.
+        self.units.last().map_or(Unit::Request(0), |(_, u)| *u)
+    }
+
+    /// Renders request kind `idx` for `inst`; `Err` when it needs a row of a `unique` data file
+    /// that has none left.
+    pub fn render(&self, idx: usize, rng: &mut fastrand::Rng, inst: &mut Instance) -> Result<Prepared, Exhausted> {
         let kind = &self.requests[idx];
         let fixed_headers = || {
             kind.headers
@@ -269,8 +312,7 @@ impl Mix {
         let mut body = String::new();
         let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(kind.headers.len());
         {
-            let mut fill =
-                MixFill { mix: self, rng, file_keys: self.file_keys.as_deref(), chosen: Vec::new(), exhausted: None };
+            let mut fill = MixFill { mix: self, rng, file_keys: self.file_keys.as_deref(), inst, exhausted: None };
             kind.path.render(&mut path, &mut fill);
             if let Some(b) = &kind.body {
                 b.render(&mut body, &mut fill);

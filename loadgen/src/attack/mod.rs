@@ -4,9 +4,11 @@
 //! bounded; when the bound or the machine makes a send late, the lateness is recorded and the
 //! run is marked saturated — the rate is never quietly lowered.
 //!
-//! [`pacer`] says when, [`mix`] what, [`send`] sends and records one request, [`timer`] wakes
-//! the dispatcher, [`monitor`] watches the run, [`switch`] ends it early.
+//! [`pacer`] says when, [`mix`] what, [`send`] sends and records one request, [`flow`] runs a
+//! flow's steps in order, [`timer`] wakes the dispatcher, [`monitor`] watches the run,
+//! [`switch`] ends it early.
 
+pub mod flow;
 pub mod keys;
 pub mod mix;
 pub mod monitor;
@@ -25,7 +27,7 @@ use futures_util::stream::FuturesUnordered;
 use crate::http::{HttpClient, Pool};
 use crate::record::{Recorder, Stop};
 use crate::scenario::{Load, Plan};
-use mix::Mix;
+use mix::{Instance, Mix, Unit};
 use pacer::Pacer;
 pub use switch::StopSwitch;
 
@@ -33,6 +35,23 @@ pub use switch::StopSwitch;
 /// function, so the simulator draws the very schedule a run sends.
 pub fn phase_seed(plan_seed: u64, i: usize) -> u64 {
     plan_seed.wrapping_mul(1_000_003).wrapping_add(i as u64)
+}
+
+/// One arrival's work.
+enum Work {
+    /// A standalone request.
+    One(mix::Prepared),
+    /// A flow instance, its first step rendered (so a data file's end stops the dispatcher).
+    Flow {
+        /// Which flow.
+        flow: usize,
+        /// Its first request.
+        first: mix::Prepared,
+        /// Its rows and captures.
+        inst: Instance,
+        /// The seed of its later steps' renderings.
+        seed: u64,
+    },
 }
 
 /// Shared state of one run.
@@ -64,7 +83,9 @@ pub struct Engine {
 impl Engine {
     /// An engine for `plan` against `base`.
     pub fn new(plan: Arc<Plan>, base: &str, client: HttpClient, stop: StopSwitch) -> Self {
-        let recorder = Arc::new(Mutex::new(Recorder::new(plan.requests.len(), plan.phases.len())));
+        let mut rec = Recorder::new(plan.requests.len(), plan.phases.len());
+        rec.flows = vec![crate::record::flows::FlowSum::default(); plan.flows.len()];
+        let recorder = Arc::new(Mutex::new(rec));
         // HTTP/2 is only ever negotiated by ALPN over TLS, so plain http is HTTP/1.1 either way.
         let fast = Pool::for_base(base, plan.target.max_in_flight.min(4096));
         // The fast path sends origin-form request targets: only the base URL's path prefixes them.
@@ -93,6 +114,47 @@ impl Engine {
 
     fn stopped(&self) -> bool {
         self.stop.is_stopped()
+    }
+
+    /// Whether the last phase has ended or the run was stopped: no new step starts then.
+    fn over(&self) -> bool {
+        self.stopped() || self.phases_end.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    /// What the next arrival does, its first request rendered; `Err` when a `unique` data file
+    /// has run out (the run is then stopped).
+    fn next_work(&self, rng: &mut fastrand::Rng) -> Option<Work> {
+        let work = match self.mix.draw(rng) {
+            Unit::Request(i) => self.mix.render(i, rng, &mut Instance::default()).map(Work::One),
+            Unit::Flow(f) => {
+                let flow = &self.plan.flows[f];
+                let mut inst = Instance::new(flow.captures.len());
+                self.mix.render(flow.steps[0].request, rng, &mut inst).map(|first| Work::Flow {
+                    flow: f,
+                    first,
+                    inst,
+                    seed: rng.u64(..),
+                })
+            }
+        };
+        match work {
+            Ok(w) => Some(w),
+            Err(mix::Exhausted(file)) => {
+                self.stop.stop(Stop::DataExhausted { file });
+                None
+            }
+        }
+    }
+
+    /// Does one arrival's work, due at `due`; the caller has counted its first request in
+    /// `in_flight`.
+    async fn work(&self, phase: usize, work: Work, due: Instant) {
+        match work {
+            Work::One(p) => {
+                self.send(phase, p, due, send::Part::Arrival).await;
+            }
+            Work::Flow { flow, first, inst, seed } => self.flow(phase, flow, first, inst, due, seed).await,
+        }
     }
 
     /// The measured duration: from the start to the end of the last phase that ran (or the
@@ -164,17 +226,11 @@ impl Engine {
                 }
                 // The fallback timer may wake up to half a tick early: send then.
             }
-            let prepared = match self.mix.prepare(&mut rng) {
-                Ok(p) => p,
-                Err(mix::Exhausted(file)) => {
-                    self.stop.stop(Stop::DataExhausted { file });
-                    break;
-                }
-            };
+            let Some(work) = self.next_work(&mut rng) else { break };
             let me = self.clone();
             // Counted before the send runs, so the final drain waits for it too.
             self.in_flight.fetch_add(1, Ordering::SeqCst);
-            inflight.push(async move { me.send(phase, prepared, due).await });
+            inflight.push(async move { me.work(phase, work, due).await });
             next = pacer.next_due();
         }
         if !inflight.is_empty() {
@@ -191,17 +247,11 @@ impl Engine {
                 tokio::spawn(async move {
                     let mut rng = fastrand::Rng::with_seed(seed ^ (u as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
                     while Instant::now() < end && !me.stopped() && !done.load(Ordering::Relaxed) {
-                        let prepared = match me.mix.prepare(&mut rng) {
-                            Ok(p) => p,
-                            Err(mix::Exhausted(file)) => {
-                                me.stop.stop(Stop::DataExhausted { file });
-                                break;
-                            }
-                        };
+                        let Some(work) = me.next_work(&mut rng) else { break };
                         // A closed model waits for each answer by design: the send is the
                         // intended time, so its latency is service time.
                         me.in_flight.fetch_add(1, Ordering::SeqCst);
-                        me.send(phase, prepared, Instant::now()).await;
+                        me.work(phase, work, Instant::now()).await;
                         if !think.is_zero() {
                             tokio::time::sleep(think.min(end.saturating_duration_since(Instant::now()))).await;
                         }

@@ -12,7 +12,7 @@ use crate::http::{Failed, Response, response};
 use crate::record::Class;
 use crate::record::outcome::{self, Seen};
 use crate::record::recorder::{Diag, Sample};
-use crate::scenario::check::{self, Check};
+use crate::scenario::check;
 
 /// The response headers read on every request, named once: a `&str` lookup parses the name
 /// again each time.
@@ -30,16 +30,41 @@ mod names {
     pub const HANDLER_US: HeaderName = HeaderName::from_static("x-handler-us");
 }
 
+/// What a send is part of.
+pub(super) enum Part<'a> {
+    /// An arrival's standalone request.
+    Arrival,
+    /// A flow's step (the first is its arrival's request); what it captures goes to `vars`.
+    Step {
+        /// Whether it is the flow's first step.
+        first: bool,
+        /// The instance's captured values, by slot.
+        vars: &'a mut Vec<String>,
+    },
+}
+
+/// How a send went, for the flow that made it.
+pub(super) struct Sent {
+    /// When its response (or failure) came.
+    pub done: Instant,
+    /// Whether every capture found its value (true without captures).
+    pub captured: bool,
+}
+
 impl Engine {
-    /// Sends one request; the caller has already counted it in `in_flight`.
-    pub(super) async fn send(&self, phase: usize, p: Prepared, due: Instant) {
+    /// Sends one request; the caller has already counted it in `in_flight`. An arrival's
+    /// request counts as sent with its scheduling lag; a later flow step's is paced by the step
+    /// before it, not the schedule.
+    pub(super) async fn send(&self, phase: usize, p: Prepared, due: Instant, part: Part<'_>) -> Sent {
         let sent_at = Instant::now();
         let second = sent_at.saturating_duration_since(self.start).as_secs() as usize;
         // Scheduling lag either way: late by the machine, or early by up to half a timer tick.
         let lag_us =
             sent_at.saturating_duration_since(due).max(due.saturating_duration_since(sent_at)).as_micros() as u64;
         let from = due.min(sent_at);
-        self.recorder.lock().unwrap_or_else(|e| e.into_inner()).sent(phase, second, lag_us);
+        if matches!(part, Part::Arrival | Part::Step { first: true, .. }) {
+            self.recorder.lock().unwrap_or_else(|e| e.into_inner()).sent(phase, second, lag_us);
+        }
         let req = &self.plan.requests[p.request];
         let mut builder = hyper::Request::builder().method(p.method).uri(p.uri);
         if let Some(pool) = &self.fast
@@ -51,9 +76,8 @@ impl Engine {
         for (k, v) in p.headers {
             builder = builder.header(k, v);
         }
-        // A check on the body reads more of it than classification needs.
-        let keep =
-            if req.check.as_ref().is_some_and(Check::reads_body) { check::BODY_LIMIT } else { response::BODY_PEEK };
+        // A check or capture on the body reads more of it than classification needs.
+        let keep = if req.reads_body() { check::BODY_LIMIT } else { response::BODY_PEEK };
         let outcome = match builder.body(Full::new(p.body)) {
             Ok(http_req) => {
                 let timeout = self.plan.target.timeout;
@@ -92,11 +116,24 @@ impl Engine {
                 Some(resp)
             }
         };
-        // A request with a check is checked whatever came back: no response fails it.
-        if let Some(c) = &req.check {
+        // A request with a check or captures is checked whatever came back: no response fails
+        // it. The check's own failure is said first; then the first capture that found nothing.
+        let mut captured = true;
+        if req.is_checked() {
             checked = Some(match &resp {
-                Some(r) => (r.status, c.verify(r.status, &r.body, r.truncated).err()),
-                None => (0, Some(check::Mismatch::NoResponse(sample.class.name()))),
+                Some(r) => {
+                    let failed = req.check.as_ref().and_then(|c| c.verify(r.status, &r.body, r.truncated).err());
+                    let took = match part {
+                        Part::Step { vars, .. } => capture(req, r, vars),
+                        Part::Arrival => Ok(()),
+                    };
+                    captured = took.is_ok();
+                    (r.status, failed.or(took.err()))
+                }
+                None => {
+                    captured = req.capture.is_empty();
+                    (0, Some(check::Mismatch::NoResponse(sample.class.name())))
+                }
             });
         }
         let mut rec = self.recorder.lock().unwrap_or_else(|e| e.into_inner());
@@ -112,7 +149,31 @@ impl Engine {
         drop(rec);
         // Only once recorded does the request stop counting: the drain then sees every result.
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        Sent { done, captured }
     }
+}
+
+/// Takes `req`'s captures from `resp` into their slots of `vars`; the first that finds nothing
+/// says why. The body is parsed once for all of them.
+fn capture(req: &crate::scenario::Request, resp: &Response, vars: &mut [String]) -> Result<(), check::Mismatch> {
+    if req.capture.is_empty() {
+        return Ok(());
+    }
+    use crate::scenario::flow::{NotJson, Source};
+    let json = if !req.capture.iter().any(|c| matches!(c.source, Source::Json(_))) {
+        Err(NotJson(String::new()))
+    } else if resp.truncated {
+        Err(NotJson(format!("larger than the {} KiB read", check::BODY_LIMIT / 1024)))
+    } else {
+        serde_json::from_slice::<serde_json::Value>(&resp.body).map_err(|e| NotJson(e.to_string()))
+    };
+    for c in &req.capture {
+        let value = c.take(&resp.headers, &json)?;
+        if let Some(slot) = vars.get_mut(c.slot) {
+            *slot = value;
+        }
+    }
+    Ok(())
 }
 
 /// Fills in the class, cold start and diagnostics of `sample` from the response.

@@ -41,10 +41,14 @@ pub fn validate(files: &[PathBuf]) -> i32 {
             .and_then(|plan| check_stack(&plan).map(|()| plan));
         match checked {
             Ok(plan) => crate::outln!(
-                "ok   {} — {} phase(s), {} request kind(s), {:?}",
+                "ok   {} — {} phase(s), {} request kind(s){}, {:?}",
                 f.display(),
                 plan.phases.len(),
                 plan.requests.len(),
+                match plan.flows.len() {
+                    0 => String::new(),
+                    n => format!(" ({n} flow(s)' steps among them)"),
+                },
                 plan.duration()
             ),
             Err(e) => {

@@ -231,7 +231,14 @@ pub fn assess(
     }
     let peak_rate = peak_rate(results);
     let average_rate = results.target_rate.unwrap_or(results.achieved_rate);
-    let month_factor = |rate: f64| if completed > 0.0 { rate * MONTH_SECONDS / completed } else { 0.0 };
+    // A month at `rate` repeats the run's usage per unit of that rate: a request, or with flows
+    // an arrival (a flow instance sends several requests).
+    let per_unit = if results.scenario.flows.is_empty() {
+        completed
+    } else {
+        results.phases.iter().map(|ph| ph.sent as f64).sum::<f64>()
+    };
+    let month_factor = |rate: f64| if per_unit > 0.0 { rate * MONTH_SECONDS / per_unit } else { 0.0 };
     let month = |rate: f64| price(&usage.month(month_factor(rate)), p);
     let free_tier_monthly_usd = free_tier_value(&usage.month(month_factor(average_rate)), p, &prices.free_tier);
     let reconciliation = match pulled {
@@ -277,7 +284,17 @@ pub fn assess(
     }
     let batch_vs_item = batch_vs_item(results, &by_request);
     let cw_mean = pulled.and_then(|x| x.get(MetricId::DurationSum)).map(|s| s / per_invocation);
-    let knee = facts.reserved_concurrency.and_then(|c| {
+    // A flow sends several requests per arrival, paced by its answers: the knee's offered rate
+    // (arrivals) and its simulation (one request each) would both be wrong.
+    let flows = !results.scenario.flows.is_empty();
+    if flows && results.totals.by_class[crate::record::Class::LambdaThrottled] > 0 {
+        notes.push(
+            "No knee: the scenario's flows send several requests per arrival, which neither the offered rate nor the \
+             simulation of the knee counts."
+                .into(),
+        );
+    }
+    let knee = facts.reserved_concurrency.filter(|_| !flows).and_then(|c| {
         let model = facts.calibration.as_ref().and_then(|c| calibrate::model(c).ok());
         let gateway = facts.calibration.as_ref().and_then(|c| c.gateway.as_ref());
         let model = model.as_ref().map(|(f, h)| (f, h));

@@ -5,6 +5,7 @@
 
 pub mod checks;
 pub mod cpu;
+pub mod flows;
 pub mod histogram;
 pub mod outcome;
 pub mod recorder;

@@ -142,8 +142,11 @@ pub struct Recorder {
     pub lag: Histogram<u64>,
     /// Sends more than [`LATE_US`] late.
     pub late_sends: u64,
-    /// Requests sent, per phase.
+    /// Arrivals sent, per phase: each standalone request, and each flow instance's first step
+    /// (what the phase's rate schedules).
     pub sent: Vec<u64>,
+    /// What each flow's instances came to (empty until the engine sizes it).
+    pub flows: Vec<super::flows::FlowSum>,
     /// Disagreements between the AWS heuristic and the emulator's cause.
     pub heuristic_mismatches: u64,
 }
@@ -164,6 +167,7 @@ impl Recorder {
             lag: hist::new(),
             late_sends: 0,
             sent: vec![0; phases],
+            flows: Vec::new(),
             heuristic_mismatches: 0,
         }
     }
@@ -176,7 +180,7 @@ impl Recorder {
         &mut self.series[t]
     }
 
-    /// A request left at `second`, `lag_us` after its intended time.
+    /// An arrival's request left at `second`, `lag_us` after its intended time.
     pub fn sent(&mut self, phase: usize, second: usize, lag_us: u64) {
         self.sent[phase] += 1;
         self.second(second).sent += 1;

@@ -85,8 +85,27 @@ pub fn render(r: &Results) -> String {
             let _ = writeln!(o, "| {} | {} | {} | {first} |", cell(&q.name), c.checked, c.failed);
         }
     }
+    if !r.flows.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n| flow | started | completed | failed | cut | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|---:|"
+        );
+        for f in &r.flows {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {:.1} | {:.1} |",
+                cell(&f.name),
+                f.started,
+                f.completed,
+                f.failed,
+                f.cut,
+                f.duration.p50_ms,
+                f.duration.p99_ms
+            );
+        }
+    }
     if let Some(c) = &r.cost {
-        cost(&mut o, c);
+        cost(&mut o, c, super::rate_unit(r));
     } else if let Some(why) = &r.cost_unknown {
         let _ = writeln!(o, "\n**Cost unknown:** {}", super::escape::markdown_cell(why));
     }
@@ -101,10 +120,10 @@ pub fn render(r: &Results) -> String {
 }
 
 /// The cost paragraph and tables.
-fn cost(o: &mut String, c: &CostResult) {
+fn cost(o: &mut String, c: &CostResult, unit: &str) {
     let _ = writeln!(
         o,
-        "\n**Cost** ({}): this run ${:.6}, **${:.2} per million requests**, ${:.2}/month at the average {:.1} req/s, ${:.2}/month at the peak {:.1} req/s.",
+        "\n**Cost** ({}): this run ${:.6}, **${:.2} per million requests**, ${:.2}/month at the average {:.1} {unit}, ${:.2}/month at the peak {:.1} {unit}.",
         cell(&c.region),
         c.run.total,
         c.per_million_usd,

@@ -48,14 +48,19 @@ pub fn knee_pct(share: Option<f64>) -> String {
     share.map_or_else(|| "–".into(), |v| format!("{:.2}%", v * 100.0))
 }
 
-/// `s` cut to `n` characters, with an ellipsis when cut, for fixed-width terminal columns.
+/// What a run's rates count: requests, or arrivals when flows make one arrival several
+/// requests (a month "at 10 arrivals/s" prices each arrival's requests).
+pub fn rate_unit(r: &crate::results::Results) -> &'static str {
+    if r.scenario.flows.is_empty() { "req/s" } else { "arrivals/s" }
+}
+
 /// A per-request DynamoDB figure with two decimals, or `–` when the function does not report
 /// it (only target-api's headers say calls and units per response).
 pub fn units(value: f64, reported: bool) -> String {
     if reported { format!("{value:.2}") } else { "–".into() }
 }
 
-/// Truncates `s` to `n` characters.
+/// `s` cut to `n` characters, with an ellipsis when cut, for fixed-width terminal columns.
 pub fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_owned()

@@ -64,6 +64,7 @@ pub fn summary(r: &Results) -> String {
         );
     }
     checks(&mut out, r);
+    flows(&mut out, r);
     let _ = writeln!(
         out,
         "\n  {:<22} {:>8} {:>10} {:>10} {:>9} {:>8}",
@@ -96,7 +97,7 @@ pub fn summary(r: &Results) -> String {
         }
     );
     if let Some(c) = &r.cost {
-        cost(&mut out, c);
+        cost(&mut out, c, super::rate_unit(r));
         // Off the local stack some figures may be the client's estimates: say which.
         if r.target.kind == crate::results::TargetKind::Url {
             let _ = writeln!(out, "    where the figures came from:");
@@ -147,15 +148,26 @@ fn checks(out: &mut String, r: &Results) {
     }
 }
 
+/// A line per flow: how its instances ended, and how long the completed ones took.
+fn flows(out: &mut String, r: &Results) {
+    for f in &r.flows {
+        let _ = writeln!(
+            out,
+            "  flow {:<17} {} started, {} completed, {} failed, {} cut at the end; duration p50 {:.1} ms p99 {:.1} ms",
+            f.name, f.started, f.completed, f.failed, f.cut, f.duration.p50_ms, f.duration.p99_ms
+        );
+    }
+}
+
 /// The cost lines of the summary.
-fn cost(out: &mut String, c: &CostResult) {
+fn cost(out: &mut String, c: &CostResult, unit: &str) {
     let _ = writeln!(out, "\n  cost ({}, prices checked {}):", c.region, c.prices_checked);
     let parts: Vec<String> = c.run.components().map(|(part, usd)| format!("{} {usd:.6}", part.label())).collect();
     let _ = writeln!(out, "    this run ${:.6}  = {}", c.run.total, parts.join(" + "));
     let _ = writeln!(out, "    per million requests ${:.2}", c.per_million_usd);
     let _ = writeln!(
         out,
-        "    a 30-day month at the average {:.1} req/s: ${:.2}; at the peak {:.1} req/s: ${:.2} (free tier would take off ${:.2}, not applied)",
+        "    a 30-day month at the average {:.1} {unit}: ${:.2}; at the peak {:.1} {unit}: ${:.2} (free tier would take off ${:.2}, not applied)",
         c.average_rate, c.monthly_average.total, c.peak_rate, c.monthly_peak.total, c.free_tier_monthly_usd
     );
     for q in &c.by_request {

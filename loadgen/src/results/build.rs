@@ -70,6 +70,7 @@ impl Results {
             totals: summarize(rec, None, None),
             phases: phases(plan, rec, secs),
             requests: requests(plan, rec),
+            flows: flows(plan, rec),
             thresholds: Vec::new(),
             series: rec.series.clone(),
             cost: None,
@@ -119,6 +120,22 @@ fn phases(plan: &Plan, rec: &Recorder, secs: f64) -> Vec<PhaseResult> {
         .collect()
 }
 
+fn flows(plan: &Plan, rec: &Recorder) -> Vec<super::FlowResult> {
+    plan.flows
+        .iter()
+        .zip(&rec.flows)
+        .map(|(f, sum)| super::FlowResult {
+            name: f.name.clone(),
+            steps: f.steps.iter().map(|s| plan.requests[s.request].name.clone()).collect(),
+            started: sum.started,
+            completed: sum.completed,
+            failed: sum.failed,
+            cut: sum.cut(),
+            duration: Stats::of(&sum.duration),
+        })
+        .collect()
+}
+
 fn requests(plan: &Plan, rec: &Recorder) -> Vec<RequestResult> {
     plan.requests
         .iter()
@@ -131,7 +148,7 @@ fn requests(plan: &Plan, rec: &Recorder) -> Vec<RequestResult> {
             cold_latency: Stats::of(&rec.cold[i]),
             warm_latency: Stats::of(&rec.warm[i]),
             diagnostics: rec.diag[i].into(),
-            checks: r.check.as_ref().map(|_| {
+            checks: r.is_checked().then(|| {
                 let c = &rec.checks[i];
                 ChecksResult {
                     checked: c.checked,

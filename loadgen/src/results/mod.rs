@@ -156,6 +156,26 @@ mod nan_as_null {
     }
 }
 
+/// What one flow's instances came to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FlowResult {
+    /// The flow's name.
+    pub name: String,
+    /// Its steps' request kinds, in order.
+    pub steps: Vec<String>,
+    /// Instances started.
+    pub started: u64,
+    /// Instances whose every step was answered (whatever their checks said).
+    pub completed: u64,
+    /// Instances ended by a step whose capture found nothing.
+    pub failed: u64,
+    /// Instances cut between steps by the run's end or a stop.
+    pub cut: u64,
+    /// Completed instances' duration, from the arrival's intended time to the last answer,
+    /// think time included.
+    pub duration: Stats,
+}
+
 /// One histogram cell, losslessly encoded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HistogramCell {
@@ -210,7 +230,7 @@ pub struct Results {
     pub duration_s: f64,
     /// Planned mean rate over all open-model phases, req/s.
     pub target_rate: Option<f64>,
-    /// Requests sent ÷ duration.
+    /// Arrivals sent ÷ duration (a flow instance is one arrival, however many steps it sends).
     pub achieved_rate: f64,
     /// Generator health.
     pub generator: GeneratorHealth,
@@ -218,8 +238,11 @@ pub struct Results {
     pub totals: Summary,
     /// Per phase.
     pub phases: Vec<PhaseResult>,
-    /// Per request kind, in the plan's order.
+    /// Per request kind, in the plan's order (a flow's steps are kinds of their own).
     pub requests: Vec<RequestResult>,
+    /// Per flow, in the plan's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<FlowResult>,
     /// Threshold verdicts.
     pub thresholds: Vec<ThresholdResult>,
     /// Per second.

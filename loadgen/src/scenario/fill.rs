@@ -25,6 +25,11 @@ pub trait Fill {
     fn field(&mut self, file: usize, column: &str, out: &mut String) {
         let _ = (file, column, out);
     }
+    /// Writes the value of capture slot `slot` of the flow instance rendering (only a flow's
+    /// steps capture).
+    fn captured(&self, slot: usize, out: &mut String) {
+        let _ = (slot, out);
+    }
 }
 
 /// A [`Fill`] for rendering one item or request off the hot path: item `n`, and `{file.column}`

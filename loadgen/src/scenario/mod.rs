@@ -5,12 +5,16 @@
 pub mod check;
 pub mod error;
 pub mod fill;
+pub mod flow;
 pub mod function;
+pub mod json_path;
 pub mod millis;
 pub mod own_stack;
+pub mod placeholder;
 pub mod raw;
 pub mod seed_data;
 pub mod stack;
+pub mod target;
 pub mod template;
 pub mod threshold;
 mod validate;
@@ -129,7 +133,7 @@ pub struct Request {
     pub body: Option<Template>,
     /// Extra headers, templates like the path (a request's replaces `[target]`'s of the same
     /// name); results.json has each name with [`REDACTED`], as for `[target]`'s.
-    #[serde(default, serialize_with = "redact_headers", deserialize_with = "redacted_headers")]
+    #[serde(default, serialize_with = "target::redact_headers", deserialize_with = "target::redacted_headers")]
     #[schemars(with = "std::collections::BTreeMap<String, String>")]
     pub headers: Vec<(String, Template)>,
     /// Statuses that count as `ok` beyond 2xx/3xx (e.g. 404 when reading deleted items).
@@ -137,6 +141,24 @@ pub struct Request {
     /// What each response must be beyond its class (`check = { … }`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<check::Check>,
+    /// Values its response gives the later steps of its flow (`capture = { … }`; a flow's
+    /// steps only). A capture that finds nothing fails the step's check and ends the flow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "flow::capture_map")]
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
+    pub capture: Vec<flow::Capture>,
+}
+
+impl Request {
+    /// Whether its responses are checked: a check, or captures that must find their values.
+    pub fn is_checked(&self) -> bool {
+        self.check.is_some() || !self.capture.is_empty()
+    }
+
+    /// Whether its body must be read whole (up to [`check::BODY_LIMIT`]).
+    pub fn reads_body(&self) -> bool {
+        self.check.as_ref().is_some_and(check::Check::reads_body)
+            || self.capture.iter().any(|c| matches!(c.source, flow::Source::Json(_)))
+    }
 }
 
 /// Which of target-api's two read patterns a request uses (`GET /items?ids=…&pattern=…`).
@@ -260,69 +282,7 @@ impl Data {
     }
 }
 
-/// `[target]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Target {
-    /// Base URL; `None` runs the local stack.
-    pub url: Option<String>,
-    /// Headers sent with every request: templates, `${ENV}` resolved. Values never leave the
-    /// process: results.json has each name with [`REDACTED`].
-    #[serde(serialize_with = "redact_headers", deserialize_with = "redacted_headers")]
-    #[schemars(with = "std::collections::BTreeMap<String, String>")]
-    pub headers: Vec<(String, Template)>,
-    /// Per-request timeout (ms in results.json).
-    #[serde(with = "millis")]
-    #[schemars(with = "f64")]
-    pub timeout: Duration,
-    /// Most requests in flight at once.
-    pub max_in_flight: usize,
-    /// Allow HTTP/2 (negotiated by ALPN on https).
-    pub http2: bool,
-    /// The deployed stack's names for the CloudWatch pull (`--infra` supplies them too).
-    pub aws: Option<AwsNames>,
-}
-
-/// A deployed stack's resource names, as `[target]` gives them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct AwsNames {
-    /// Lambda function name.
-    pub function_name: String,
-    /// HTTP API id.
-    pub api_id: String,
-    /// Stage (default `$default`).
-    pub stage: String,
-    /// Table name.
-    pub table_name: String,
-    /// Region.
-    pub region: String,
-    /// Function memory, MB (default 256).
-    pub memory_mb: u32,
-}
-
-fn redact_headers<S: serde::Serializer>(h: &[(String, Template)], s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut m = s.serialize_map(Some(h.len()))?;
-    for (k, _) in h {
-        m.serialize_entry(k, REDACTED)?;
-    }
-    m.end()
-}
-
-fn redacted_headers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, Template)>, D::Error> {
-    /// A name → value map; results written before request headers were redacted have pairs.
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Written {
-        Map(std::collections::BTreeMap<String, String>),
-        Pairs(Vec<(String, String)>),
-    }
-    let names: Vec<String> = match Written::deserialize(d)? {
-        Written::Map(m) => m.into_keys().collect(),
-        Written::Pairs(p) => p.into_iter().map(|(k, _)| k).collect(),
-    };
-    let redacted = Template::parse(REDACTED).map_err(serde::de::Error::custom)?;
-    Ok(names.into_iter().map(|k| (k, redacted.clone())).collect())
-}
+pub use target::{AwsNames, Target};
 
 /// One threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -365,8 +325,12 @@ pub struct Plan {
     pub data: Data,
     /// The phases, in order.
     pub phases: Vec<Phase>,
-    /// The request mix.
+    /// The request kinds: the `[[request]]`s, then every flow step's own (weight 0: sent only
+    /// by its flow).
     pub requests: Vec<Request>,
+    /// `[[flow]]`s: ordered steps with captured values, drawn by weight beside the requests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<flow::Flow>,
     /// Pass/fail conditions.
     pub thresholds: Vec<Threshold>,
     /// What `loadgen simulate` asks of this scenario's runs when no what-if file is given
@@ -450,6 +414,7 @@ impl Request {
             headers: Vec::new(),
             expect: Vec::new(),
             check: None,
+            capture: Vec::new(),
         }
     }
 }

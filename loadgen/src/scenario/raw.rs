@@ -32,6 +32,9 @@ pub struct RawScenario {
     #[serde(default, rename = "request")]
     #[schemars(with = "Vec<RawRequest>")]
     pub requests: Vec<Spanned<RawRequest>>,
+    #[serde(default, rename = "flow")]
+    #[schemars(with = "Vec<RawFlow>")]
+    pub flows: Vec<Spanned<RawFlow>>,
     #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
     pub thresholds: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     /// What `loadgen simulate` asks of this scenario's runs by default.
@@ -161,6 +164,49 @@ pub struct RawRequest {
     pub expect: Option<Spanned<Vec<i64>>>,
     #[schemars(with = "Option<super::check::RawCheck>")]
     pub check: Option<Spanned<super::check::RawCheck>>,
+}
+
+/// `[[flow]]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    #[schemars(with = "Option<f64>")]
+    pub weight: Option<Spanned<f64>>,
+    #[serde(default, rename = "step")]
+    #[schemars(with = "Vec<RawStep>")]
+    pub steps: Vec<Spanned<RawStep>>,
+}
+
+/// `[[flow.step]]`: a `[[request]]` by name, or a request written in place. The request's
+/// fields are repeated, not flattened in: serde cannot flatten into a table that refuses
+/// unknown keys, and a misspelt key must be an error.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub request: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub method: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub path: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub body: Option<Spanned<String>>,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    #[schemars(with = "Option<Vec<i64>>")]
+    pub expect: Option<Spanned<Vec<i64>>>,
+    #[schemars(with = "Option<super::check::RawCheck>")]
+    pub check: Option<Spanned<super::check::RawCheck>>,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub capture: BTreeMap<String, Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub think: Option<Spanned<String>>,
 }
 
 /// The JSON Schema of a scenario file, generated from these types (for editor completion:

@@ -1,129 +1,16 @@
 //! Templates — of paths, query strings, headers, bodies and seeded items — are literal text with
 //! placeholders, parsed once and rendered per request: `{id}`, `{ids:N}` (seeded keys),
 //! `{new_id}` (fresh, unique across runs), `{payload}`, `{uuid}`, `{seq}`, `{now_ms}`,
-//! `{random_int:LO:HI}`, and `{env:NAME}` / `${NAME}` (an environment variable, resolved once at
-//! validation). In results.json a template is the text as written, so a variable's value never
-//! is.
+//! `{random_int:LO:HI}`, `{env:NAME}` / `${NAME}` (an environment variable, resolved once at
+//! validation), `{file.column}` (a data file's field) and, in a flow's steps, `{name}` (a value an
+//! earlier step captured). In results.json a template is the text as written, so a variable's
+//! value never is.
 
 pub use super::fill::{Fill, OneFill, push_id, seeded_id};
 
-/// One piece of a template.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Part {
-    /// Text sent as is.
-    Literal(String),
-    /// One seeded id from the key distribution.
-    Id,
-    /// `N` distinct seeded ids, comma-separated.
-    Ids(usize),
-    /// A fresh id never used before in this run.
-    NewId,
-    /// Filler text of the scenario's item size.
-    Payload,
-    /// A random version-4 UUID.
-    Uuid,
-    /// This run's sequence number: 0, 1, 2, … across every request.
-    Seq,
-    /// Milliseconds since the Unix epoch at render time.
-    NowMs,
-    /// A random integer from the first to the second, both included.
-    RandomInt(i64, i64),
-    /// An environment variable, until [`Template::resolve_env`] puts its value in.
-    Env(String),
-    /// `{file.column}` as written, until [`Template::resolve_fields`] finds the file.
-    FieldName(String, String),
-    /// A column of the request's row of data file number `.0`.
-    Field(usize, String),
-}
-
-/// Why a template does not parse; positions count characters from 1.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TemplateError {
-    /// A `{` without its `}`.
-    #[error("unclosed '{{' at character {at}")]
-    Unclosed {
-        /// Where the `{` is.
-        at: usize,
-    },
-    /// A `}` without its `{`.
-    #[error("unmatched '}}' at character {at}; write }}}} for a literal brace")]
-    Unmatched {
-        /// Where the `}` is.
-        at: usize,
-    },
-    /// `{ids:N}` with N outside 1–10000.
-    #[error("'{{{placeholder}}}': the count after 'ids:' must be 1 to 10000")]
-    IdsCount {
-        /// The placeholder as written, without braces.
-        placeholder: String,
-    },
-    /// A name that is no placeholder.
-    #[error(
-        "unknown placeholder '{{{placeholder}}}'; use {{id}}, {{ids:N}}, {{new_id}}, {{payload}}, {{uuid}}, {{seq}}, \
-         {{now_ms}}, {{random_int:LO:HI}}, {{env:NAME}} or {{file.column}} of a [[data.file]] (write {{{{ for a literal brace)"
-    )]
-    Unknown {
-        /// The name as written.
-        placeholder: String,
-    },
-    /// `{random_int:LO:HI}` without two integers, the first not above the second.
-    #[error("'{{{placeholder}}}': write {{random_int:LO:HI}} with whole numbers LO <= HI")]
-    RandomInt {
-        /// The placeholder as written, without braces.
-        placeholder: String,
-    },
-    /// `{env:…}` or `${…}` without a variable name.
-    #[error("'{{{placeholder}}}': name the environment variable, e.g. {{env:API_TOKEN}} or ${{API_TOKEN}}")]
-    EnvName {
-        /// The placeholder as written, without braces.
-        placeholder: String,
-    },
-}
-
-/// Whether `s` is a name as a shell and a template write it: a letter or `_`, then letters,
-/// digits and `_`.
-pub(crate) fn ident(s: &str) -> bool {
-    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// A placeholder's name read into its part.
-fn part(name: &str) -> Result<Part, TemplateError> {
-    let env_name = |n: &str| {
-        let ok = !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if ok { Ok(Part::Env(n.to_owned())) } else { Err(TemplateError::EnvName { placeholder: name.to_owned() }) }
-    };
-    Ok(match name {
-        "id" => Part::Id,
-        "new_id" => Part::NewId,
-        "payload" => Part::Payload,
-        "uuid" => Part::Uuid,
-        "seq" => Part::Seq,
-        "now_ms" => Part::NowMs,
-        n if n.starts_with("ids:") => {
-            let count: usize = n[4..]
-                .parse()
-                .ok()
-                .filter(|c| (1..=10_000).contains(c))
-                .ok_or_else(|| TemplateError::IdsCount { placeholder: n.to_owned() })?;
-            Part::Ids(count)
-        }
-        n if n.starts_with("random_int:") => {
-            let bounds: Vec<Option<i64>> = n["random_int:".len()..].split(':').map(|x| x.trim().parse().ok()).collect();
-            match bounds.as_slice() {
-                [Some(lo), Some(hi)] if lo <= hi => Part::RandomInt(*lo, *hi),
-                _ => return Err(TemplateError::RandomInt { placeholder: n.to_owned() }),
-            }
-        }
-        n if n.starts_with("env:") => env_name(&n[4..])?,
-        // `{users.email}`: a column of a data file.
-        n if n.split_once('.').is_some_and(|(f, c)| ident(f) && !c.is_empty() && !c.contains(['{', '}'])) => {
-            let (f, c) = n.split_once('.').unwrap_or_default();
-            Part::FieldName(f.to_owned(), c.to_owned())
-        }
-        other => return Err(TemplateError::Unknown { placeholder: other.to_owned() }),
-    })
-}
+pub(crate) use super::placeholder::ident;
+use super::placeholder::part;
+pub use super::placeholder::{Part, TemplateError};
 
 /// A `{file.column}` that names no file, or a column some row lacks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -298,6 +185,27 @@ impl Template {
         Ok(())
     }
 
+    /// Resolves each bare `{name}` to its slot in `captures` (the values earlier steps of a flow
+    /// capture, in slot order); outside a flow `captures` is empty and any bare name is an
+    /// unknown placeholder.
+    pub fn resolve_captures(&mut self, captures: &[String]) -> Result<(), TemplateError> {
+        for p in &mut self.parts {
+            let Part::CaptureName(name) = p else { continue };
+            match captures.iter().position(|c| c == name) {
+                Some(slot) => *p = Part::Captured(slot),
+                None => {
+                    let known = if captures.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (captured so far: {})", captures.join(", "))
+                    };
+                    return Err(TemplateError::Unknown { placeholder: name.clone(), known });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Renders into `out` from `fill`.
     pub fn render(&self, out: &mut String, fill: &mut dyn Fill) {
         use std::fmt::Write;
@@ -349,8 +257,9 @@ impl Template {
                     let _ = write!(out, "{v}");
                 }
                 Part::Field(file, column) => fill.field(*file, column, out),
+                Part::Captured(slot) => fill.captured(*slot, out),
                 // Resolved at validation; a template read back from results.json is never sent.
-                Part::Env(_) | Part::FieldName(..) => {}
+                Part::Env(_) | Part::FieldName(..) | Part::CaptureName(_) => {}
             }
         }
     }
@@ -435,6 +344,38 @@ mod tests {
     }
 
     #[test]
+    fn bare_names_are_captured_values_when_an_earlier_step_captures_them() {
+        let mut t = Template::parse("/orders/{order_id}?v={etag}").unwrap();
+        let e = t.clone().resolve_captures(&["etag".into()]).unwrap_err().to_string();
+        assert!(e.contains("unknown placeholder '{order_id}'") && e.contains("(captured so far: etag)"), "{e}");
+        t.resolve_captures(&["etag".into(), "order_id".into()]).unwrap();
+        assert_eq!(t.parts[1], Part::Captured(1));
+        struct Vars(fastrand::Rng);
+        impl Fill for Vars {
+            fn id(&mut self) -> u64 {
+                0
+            }
+            fn ids(&mut self, _: usize, _: &mut Vec<u64>) {}
+            fn new_id(&mut self, _: &mut String) {}
+            fn payload(&self) -> &str {
+                ""
+            }
+            fn seq(&mut self) -> u64 {
+                0
+            }
+            fn rng(&mut self) -> &mut fastrand::Rng {
+                &mut self.0
+            }
+            fn captured(&self, slot: usize, out: &mut String) {
+                out.push_str(["\"v1\"", "o-7"][slot]);
+            }
+        }
+        let mut out = String::new();
+        t.render(&mut out, &mut Vars(fastrand::Rng::with_seed(1)));
+        assert_eq!(out, "/orders/o-7?v=\"v1\"");
+    }
+
+    #[test]
     fn text_after_a_non_ascii_placeholder_is_kept() {
         let t = Template::parse("/u/{users.prénom}/x").unwrap();
         assert_eq!(
@@ -445,8 +386,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_placeholders() {
-        let e = |t: &str| Template::parse(t).unwrap_err().to_string();
+        let e =
+            |t: &str| Template::parse(t).and_then(|mut t| t.resolve_captures(&[]).map(|()| t)).unwrap_err().to_string();
         assert!(e("/items/{idd}").contains("unknown placeholder '{idd}'"), "{}", e("/items/{idd}"));
+        assert!(e("/items/{a b}").contains("unknown placeholder '{a b}'"));
         assert!(e("{random_int:5:1}").contains("LO <= HI"));
         assert!(e("/items/{ids:0}").contains("'{ids:0}': the count after 'ids:' must be 1 to 10000"));
         assert_eq!(e("/items/{id"), "unclosed '{' at character 8");

@@ -102,12 +102,26 @@ pub enum Metric {
     ChecksRate,
     /// Checked responses whose `check` failed.
     ChecksFailed,
+    /// A flow's duration (`<flow>.flow_duration.p99`; every flow's without the prefix), from the
+    /// arrival's intended time to its last answer, think time included.
+    FlowDuration {
+        /// Percentile, or `None` for the mean.
+        percentile: Option<f64>,
+    },
+    /// Share of a flow's ended instances that a failed capture ended (`flows_failed.rate`).
+    FlowsFailedRate,
 }
 
 impl Metric {
     /// True for the metrics of the whole run's bill, which no phase has on its own.
     pub fn is_cost(&self) -> bool {
         matches!(self, Metric::CostRun | Metric::CostPerMillion | Metric::CostMonthly)
+    }
+
+    /// True for the figures of flows, which a threshold scopes by a flow's name (never a
+    /// request's or a phase's: an instance spans both).
+    pub fn is_flow(&self) -> bool {
+        matches!(self, Metric::FlowDuration { .. } | Metric::FlowsFailedRate)
     }
 
     /// True for the figures the function's diagnostic headers give per request kind, which
@@ -126,8 +140,9 @@ impl Metric {
     /// What the limit's unit must be: `ms`, `%` (or a fraction), or a plain number.
     pub fn unit(&self) -> Unit {
         match self {
-            Metric::Latency { .. } | Metric::ServiceTime { .. } => Unit::Millis,
-            Metric::ErrorRate
+            Metric::Latency { .. } | Metric::ServiceTime { .. } | Metric::FlowDuration { .. } => Unit::Millis,
+            Metric::FlowsFailedRate
+            | Metric::ErrorRate
             | Metric::ThrottleRate
             | Metric::ClassRate { .. }
             | Metric::ColdStartRate
@@ -167,7 +182,8 @@ pub enum MetricError {
          cold_starts.count, cold_starts.rate, requests.count, rate.achieved, cost.run_usd, \
          cost.per_million_usd, cost.monthly_usd, read_units.per_request, write_units.per_request, \
          dynamodb_calls.per_request, checks.rate, checks.failed or <class>.rate/<class>.count, optionally prefixed with a \
-         phase name, a request name or both (phase first)"
+         phase name, a request name or both (phase first); or flow_duration.pNN, flows_failed.rate, optionally \
+         prefixed with a flow name"
     )]
     Unknown {
         /// The key as written.
@@ -181,6 +197,14 @@ pub enum MetricError {
     /// A per-request-kind figure scoped to a phase.
     #[error("{metric} is kept per request kind, not per phase; drop the phase '{phase}' from the key")]
     NotPerPhase {
+        /// The metric as written.
+        metric: String,
+        /// The phase.
+        phase: String,
+    },
+    /// A flow's figure scoped to a phase.
+    #[error("{metric} is a flow's, whose instances span phases; drop the phase '{phase}' from the key")]
+    FlowOfPhase {
         /// The metric as written.
         metric: String,
         /// The phase.
@@ -226,6 +250,9 @@ pub fn parse_key(key: &str, phases: &[&str], requests: &[&str]) -> Result<Key, M
     })?;
     if let (Some(p), true) = (&phase, metric.is_cost()) {
         return Err(MetricError::CostOfPhase { metric: rest.to_owned(), phase: p.clone() });
+    }
+    if let (Some(p), true) = (&phase, metric.is_flow()) {
+        return Err(MetricError::FlowOfPhase { metric: rest.to_owned(), phase: p.clone() });
     }
     if let (Some(p), true) = (&phase, metric.is_per_request_kind()) {
         return Err(MetricError::NotPerPhase { metric: rest.to_owned(), phase: p.clone() });
@@ -292,6 +319,8 @@ pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>
         Some(("dynamodb_calls", "per_request")) => Metric::DynamoDbCallsPerRequest,
         Some(("checks", "rate")) => Metric::ChecksRate,
         Some(("checks", "failed")) => Metric::ChecksFailed,
+        Some(("flow_duration", p)) => Metric::FlowDuration { percentile: percentile(p)? },
+        Some(("flows_failed", "rate")) => Metric::FlowsFailedRate,
         Some((class, "rate")) if Class::from_name(class).is_some() => {
             Metric::ClassRate { class: Class::from_name(class).expect("checked") }
         }

@@ -94,6 +94,7 @@ pub(crate) fn expand_env(
 
 /// A template as a scenario writes it, `field` naming it: parsed, its environment variables
 /// set (their values put in now), each `{file.column}` found in every row of `data`'s files,
+/// each bare `{name}` among `captures` (what earlier steps of a flow capture; none elsewhere),
 /// and its ids within what `data` seeds. Paths, bodies and header values all pass here.
 pub(crate) fn template(
     loc: &Locator<'_>,
@@ -101,9 +102,11 @@ pub(crate) fn template(
     field: &str,
     env: &dyn Fn(&str) -> Option<String>,
     data: &super::Data,
+    captures: &[String],
 ) -> Result<super::template::Template, ScenarioError> {
     let err = |m: String| loc.error(span(v), field, m);
     let mut t = super::template::Template::parse(v.get_ref()).map_err(|e| err(e.to_string()))?;
+    t.resolve_captures(captures).map_err(|e| err(e.to_string()))?;
     t.resolve_env(env).map_err(|e| err(e.to_string()))?;
     t.resolve_fields(&super::seed_data::field_lookup(&data.files)).map_err(|e| err(e.to_string()))?;
     if t.needs_ids() && data.items == 0 {
@@ -130,6 +133,7 @@ pub(crate) fn header(
     field: &str,
     env: &dyn Fn(&str) -> Option<String>,
     data: &super::Data,
+    captures: &[String],
 ) -> Result<(String, super::template::Template), ScenarioError> {
     use super::template::Part;
     if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -139,7 +143,7 @@ pub(crate) fn header(
             format!("'{name}' is not a header name (letters, digits and !#$%&'*+-.^_`|~, no spaces)"),
         ));
     }
-    let t = template(loc, v, field, env, data)?;
+    let t = template(loc, v, field, env, data, captures)?;
     for p in &t.parts {
         match p {
             Part::Literal(text) if !header_value_ok(text) => {

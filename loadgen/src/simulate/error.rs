@@ -49,6 +49,14 @@ pub enum SimulateError {
         /// What the run measured.
         known: Vec<String>,
     },
+    /// The plan simulated has flows, which the simulator does not model.
+    #[error(
+        "{}: the scenario has [[flow]]s, and the simulator sends one request per arrival: a flow's later steps \
+         follow its earlier answers and think times, which it does not model yet. Simulate a scenario of \
+         [[request]]s (calibrated from this run with --scenario FILE), or run the flows at the traffic you ask about",
+        .0.display()
+    )]
+    Flows(PathBuf),
     /// A gateway what-if without the stack's gateway configuration.
     #[error(
         "{}: --set api_rate/api_burst need the stack's API Gateway throttling, which this results.json does not \

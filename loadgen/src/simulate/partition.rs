@@ -55,7 +55,9 @@ impl Keys {
                 | Part::NowMs
                 | Part::RandomInt(..)
                 | Part::Field(..)
-                | Part::FieldName(..) => fresh = true,
+                | Part::FieldName(..)
+                | Part::CaptureName(_)
+                | Part::Captured(_) => fresh = true,
                 Part::Literal(_) | Part::Payload | Part::Env(_) => {}
             }
         }

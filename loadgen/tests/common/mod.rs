@@ -1,5 +1,5 @@
-//! What the tests that run the loadgen binary on the local stack share: the target-api binary it
-//! runs, built once, and a fresh temporary directory.
+//! What the tests that run loadgen share: the target-api binary it runs on the local stack,
+//! built once, a fresh temporary directory, and the options of a quiet run against a URL.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -26,4 +26,15 @@ pub fn tempdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("loadgen-{tag}-{}-{}", std::process::id(), fastrand::u64(..)));
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// `loadgen run FILE --target URL --out OUT --quiet`.
+pub fn quiet_run(file: PathBuf, url: &str, out: PathBuf) -> loadgen::cmd::run::RunOptions {
+    loadgen::cmd::run::RunOptions {
+        scenario: file,
+        target: Some(url.to_owned()),
+        out: Some(out),
+        quiet: true,
+        ..loadgen::cmd::run::RunOptions::default()
+    }
 }

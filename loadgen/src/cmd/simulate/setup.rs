@@ -132,6 +132,9 @@ pub fn build(results: &Path, ask: &Ask) -> Result<Setup, Error> {
     if let Some(w) = &written {
         whatif_file::check(w, &base)?;
     }
+    if !source.flows.is_empty() {
+        return Err(SimulateError::Flows(ask.scenario.clone().unwrap_or_else(|| results.to_path_buf())).into());
+    }
     let holds = calibrate::for_plan(cal, &run_holds, &source, &doc.scenario, gateway.is_some()).map_err(|u| {
         SimulateError::Uncalibrated {
             file: ask.scenario.clone().unwrap_or_else(|| results.to_path_buf()),
@@ -208,6 +211,9 @@ fn merged(ask: &Ask, written: Option<&WhatIfs>) -> Result<Ask, Error> {
 /// and `run` report a bad value at its line before anything runs.
 pub fn check_table(plan: &Plan) -> Result<(), Error> {
     let Some(w) = &plan.simulate else { return Ok(()) };
+    if !plan.flows.is_empty() && w.scenario.is_none() {
+        return Err(SimulateError::Flows(plan.file.clone()).into());
+    }
     // A URL target's function is known only from its run, and checked against it then.
     let unknown =
         FunctionSpec { reserved: false, ..FunctionSpec::with_reservation(local_stack::rules::ACCOUNT_CONCURRENCY) };

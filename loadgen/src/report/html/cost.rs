@@ -15,9 +15,10 @@ pub(super) fn section(r: &Results) -> Option<Section> {
         return Some(s);
     };
     let mut s = Section { id: "cost", heading: "Cost".into(), ..Section::default() };
+    let unit = crate::report::rate_unit(r);
     s.notes.push(format!(
-        "Prices for {} (checked {}). This run: {}; {} per million requests; {} a month at the average {:.1} req/s, \
-         {} at the peak {:.1} req/s (before the free tier, worth up to {} a month).",
+        "Prices for {} (checked {}). This run: {}; {} per million requests; {} a month at the average {:.1} {unit}, \
+         {} at the peak {:.1} {unit} (before the free tier, worth up to {} a month).",
         c.region,
         c.prices_checked,
         usd(c.run.total),

@@ -7,6 +7,7 @@ mod breakdown;
 mod checks;
 mod cost;
 mod environment;
+mod flows;
 mod over_time;
 
 use crate::record::ALL;
@@ -53,6 +54,9 @@ pub fn render(r: &Results) -> String {
     page.sections.push(key_numbers(r));
     page.sections.push(over_time::section(r));
     page.sections.push(breakdown::section(r));
+    if let Some(s) = flows::section(r) {
+        page.sections.push(s);
+    }
     if let Some(s) = checks::section(r) {
         page.sections.push(s);
     }
@@ -163,7 +167,7 @@ fn key_numbers(r: &Results) -> Section {
         s.figures.push(fig(
             "per month",
             usd(c.monthly_average.total),
-            format!("at the average {:.1} req/s", c.average_rate),
+            format!("at the average {:.1} {}", c.average_rate, super::rate_unit(r)),
             "",
         ));
     } else if r.cost_unknown.is_some() {

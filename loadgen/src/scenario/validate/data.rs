@@ -130,7 +130,9 @@ fn seeding(
         let field = format!("data.item.{name}");
         let value = match v.get_ref() {
             toml::Value::String(t) => {
-                let mut t = Template::parse(t).map_err(|e| loc.error(span(v), &field, e.to_string()))?;
+                let mut t = Template::parse(t)
+                    .and_then(|mut t| t.resolve_captures(&[]).map(|()| t))
+                    .map_err(|e| loc.error(span(v), &field, e.to_string()))?;
                 t.resolve_env(env).map_err(|e| loc.error(span(v), &field, e.to_string()))?;
                 if t.parts.iter().any(|p| matches!(p, Part::Ids(_))) {
                     return Err(loc.error(span(v), &field, "an item is one item: its text may not use {ids:N}"));

@@ -3,6 +3,7 @@
 
 mod data;
 mod data_files;
+mod flows;
 mod phases;
 mod requests;
 mod target;
@@ -38,8 +39,9 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
     let target = target::target(&loc, raw.target.as_ref(), env, &data)?;
     let stack = super::stack::validate(&loc, path, raw.stack.as_ref(), env)?;
     let phases = phases::phases(&loc, &raw.phases)?;
-    let requests = requests::requests(&loc, &raw.requests, &data, env)?;
-    let thresholds = thresholds::thresholds(&loc, raw.thresholds.as_ref(), &phases, &requests)?;
+    let mut requests = requests::requests(&loc, &raw.requests, &data, env)?;
+    let flows = flows::flows(&loc, &raw.flows, &raw.requests, &mut requests, &data, env)?;
+    let thresholds = thresholds::thresholds(&loc, raw.thresholds.as_ref(), &phases, &requests, &flows)?;
     let simulate = raw.simulate.as_ref().map(|w| super::whatif::from_raw(&loc, path, w, "simulate.")).transpose()?;
 
     Ok(Plan {
@@ -52,6 +54,7 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
         data,
         phases,
         requests,
+        flows,
         thresholds,
         simulate,
     })

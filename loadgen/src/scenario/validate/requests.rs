@@ -1,25 +1,95 @@
 //! `[[request]]`: the request mix — names, weights, methods, path and body templates, extra
-//! headers and expected statuses — checked against the seeded data.
+//! headers and expected statuses — checked against the seeded data. A flow's steps written in
+//! place pass the same checks ([`kind`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use toml::Spanned;
 
+use crate::scenario::check::RawCheck;
 use crate::scenario::error::{Locator, ScenarioError};
 use crate::scenario::raw::RawRequest;
-use crate::scenario::values::{header, positive, span, template};
+use crate::scenario::values::{header, span, template};
 use crate::scenario::{Data, Request};
 
-/// Validates the request kinds, in order.
+/// A request's fields as written, wherever it is written (a `[[request]]` or a flow's step).
+pub(super) struct Fields<'a> {
+    pub method: Option<&'a Spanned<String>>,
+    pub path: &'a Spanned<String>,
+    pub body: Option<&'a Spanned<String>>,
+    pub headers: &'a BTreeMap<String, Spanned<String>>,
+    pub expect: Option<&'a Spanned<Vec<i64>>>,
+    pub check: Option<&'a Spanned<RawCheck>>,
+}
+
+/// The place a request's values are checked in: the environment, the data its templates draw
+/// from and the values earlier flow steps capture.
+pub(super) struct Scope<'a> {
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub data: &'a Data,
+    pub captures: &'a [String],
+}
+
+/// A request kind from its fields; `f` names a field (`request[2].path`). Name, weight and
+/// captures are the caller's.
+pub(super) fn kind(
+    loc: &Locator<'_>,
+    w: Fields<'_>,
+    f: &dyn Fn(&str) -> String,
+    scope: &Scope<'_>,
+) -> Result<Request, ScenarioError> {
+    let Scope { env, data, captures } = *scope;
+    let method = match w.method {
+        Some(m) => {
+            let up = m.get_ref().to_ascii_uppercase();
+            if !["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"].contains(&up.as_str()) {
+                return Err(loc.error(
+                    span(m),
+                    f("method"),
+                    format!(
+                        "'{}' is not an HTTP method; use GET, POST, PUT, DELETE, PATCH, HEAD or OPTIONS",
+                        m.get_ref()
+                    ),
+                ));
+            }
+            up
+        }
+        None => "GET".to_owned(),
+    };
+    if !w.path.get_ref().starts_with('/') {
+        return Err(loc.error(span(w.path), f("path"), format!("'{}' must start with '/'", w.path.get_ref())));
+    }
+    let path = template(loc, w.path, &f("path"), env, data, captures)?;
+    let body = w.body.map(|b| template(loc, b, &f("body"), env, data, captures)).transpose()?;
+    let expect = match w.expect {
+        Some(e) => {
+            let mut out = Vec::new();
+            for s in e.get_ref() {
+                if !(100..=599).contains(s) {
+                    return Err(loc.error(span(e), f("expect"), format!("{s} is not an HTTP status (100-599)")));
+                }
+                out.push(*s as u16);
+            }
+            out
+        }
+        None => Vec::new(),
+    };
+    let mut headers = Vec::new();
+    for (k, v) in w.headers {
+        headers.push(header(loc, k, v, &f(&format!("headers.{k}")), env, data, captures)?);
+    }
+    let check = w.check.map(|c| crate::scenario::check::validate(loc, c, &f("check"))).transpose()?;
+    Ok(Request { name: String::new(), weight: 0.0, method, path, body, headers, expect, check, capture: Vec::new() })
+}
+
+/// Validates the request kinds, in order. A weight may be 0 for a request only flows send
+/// (the flows check that one does).
 pub(super) fn requests(
     loc: &Locator<'_>,
     raw: &[Spanned<RawRequest>],
     data: &Data,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Request>, ScenarioError> {
-    if raw.is_empty() {
-        return Err(loc.error(0..0, "request", "a scenario needs at least one [[request]] (name, method, path)"));
-    }
     let mut requests = Vec::new();
     let mut request_names = HashSet::new();
     for (i, r) in raw.iter().enumerate() {
@@ -33,48 +103,34 @@ pub(super) fn requests(
                 format!("request names must be non-empty and unique ('{rname}')"),
             ));
         }
-        let weight = r.weight.as_ref().map(|w| positive(loc, w, &f("weight"), "a weight")).transpose()?.unwrap_or(1.0);
-        let method = match &r.method {
-            Some(m) => {
-                let up = m.get_ref().to_ascii_uppercase();
-                if !["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"].contains(&up.as_str()) {
-                    return Err(loc.error(
-                        span(m),
-                        f("method"),
-                        format!(
-                            "'{}' is not an HTTP method; use GET, POST, PUT, DELETE, PATCH, HEAD or OPTIONS",
-                            m.get_ref()
-                        ),
-                    ));
-                }
-                up
-            }
-            None => "GET".to_owned(),
+        let weight = r.weight.as_ref().map(|w| weight(loc, w, &f("weight"))).transpose()?.unwrap_or(1.0);
+        let fields = Fields {
+            method: r.method.as_ref(),
+            path: &r.path,
+            body: r.body.as_ref(),
+            headers: &r.headers,
+            expect: r.expect.as_ref(),
+            check: r.check.as_ref(),
         };
-        if !r.path.get_ref().starts_with('/') {
-            return Err(loc.error(span(&r.path), f("path"), format!("'{}' must start with '/'", r.path.get_ref())));
-        }
-        let path = template(loc, &r.path, &f("path"), env, data)?;
-        let body = r.body.as_ref().map(|b| template(loc, b, &f("body"), env, data)).transpose()?;
-        let expect = match &r.expect {
-            Some(e) => {
-                let mut out = Vec::new();
-                for s in e.get_ref() {
-                    if !(100..=599).contains(s) {
-                        return Err(loc.error(span(e), f("expect"), format!("{s} is not an HTTP status (100-599)")));
-                    }
-                    out.push(*s as u16);
-                }
-                out
+        let scope = Scope { env, data, captures: &[] };
+        let request = kind(loc, fields, &f, &scope).map_err(|mut e| {
+            if e.message.starts_with("unknown placeholder") {
+                e.message.push_str("; a value a flow step captured is used in the later [[flow.step]]s only");
             }
-            None => Vec::new(),
-        };
-        let mut headers = Vec::new();
-        for (k, v) in &r.headers {
-            headers.push(header(loc, k, v, &f(&format!("headers.{k}")), env, data)?);
-        }
-        let check = r.check.as_ref().map(|c| crate::scenario::check::validate(loc, c, &f("check"))).transpose()?;
-        requests.push(Request { name: rname, weight, method, path, body, headers, expect, check });
+            e
+        })?;
+        requests.push(Request { name: rname, weight, ..request });
     }
     Ok(requests)
+}
+
+/// A weight: 0 (sent only by flows) or more.
+pub(super) fn weight(loc: &Locator<'_>, w: &Spanned<f64>, field: &str) -> Result<f64, ScenarioError> {
+    let n = *w.get_ref();
+    // The sum of every weight must stay finite, or the draw sends everything to one kind.
+    if n.is_finite() && (0.0..=1e9).contains(&n) {
+        Ok(n)
+    } else {
+        Err(loc.error(span(w), field, format!("expected a weight from 0 to 1e9, got {n}")))
+    }
 }

@@ -45,7 +45,7 @@ pub(super) fn target(
             };
             let mut headers = Vec::new();
             for (k, v) in &t.headers {
-                headers.push(header(loc, k, v, &format!("target.headers.{k}"), env, data)?);
+                headers.push(header(loc, k, v, &format!("target.headers.{k}"), env, data, &[])?);
             }
             let timeout = match &t.timeout {
                 Some(v) => duration(loc, v, "target.timeout")?,

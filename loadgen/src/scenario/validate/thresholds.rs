@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 use crate::scenario::error::{Locator, ScenarioError, suggestion};
+use crate::scenario::flow::Flow;
 use crate::scenario::threshold::{Metric, parse_condition, parse_key};
 use crate::scenario::values::span;
 use crate::scenario::{Phase, Request, Threshold};
@@ -16,18 +17,45 @@ pub(super) fn thresholds(
     raw: Option<&BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     phases: &[Phase],
     requests: &[Request],
+    flows: &[Flow],
 ) -> Result<Vec<Threshold>, ScenarioError> {
     let mut thresholds = Vec::new();
-    let names: Vec<&str> = requests.iter().map(|r| r.name.as_str()).collect();
+    // A flow's name prefixes its own metrics as a request's does (no flow is named as a request).
+    let names: Vec<&str> =
+        requests.iter().map(|r| r.name.as_str()).chain(flows.iter().map(|f| f.name.as_str())).collect();
     let phase_names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
     for (key, value) in raw.into_iter().flatten() {
         let field = format!("thresholds.\"{}\"", key.get_ref());
         let parsed =
             parse_key(key.get_ref(), &phase_names, &names).map_err(|e| loc.error(span(key), &field, e.to_string()))?;
         let metric = parsed.metric;
+        let is_flow = |n: &String| flows.iter().any(|f| &f.name == n);
+        match (&parsed.request, metric.is_flow()) {
+            (Some(n), false) if is_flow(n) => {
+                return Err(loc.error(
+                    span(key),
+                    &field,
+                    format!(
+                        "'{n}' is a flow: its metrics are {n}.flow_duration.pNN and {n}.flows_failed.rate; a step's \
+                         own are under its request kind, {n}/<step>.…"
+                    ),
+                ));
+            }
+            (Some(n), true) if !is_flow(n) => {
+                return Err(loc.error(
+                    span(key),
+                    &field,
+                    format!("'{n}' is a request, not a flow; flow_duration and flows_failed are a flow's"),
+                ));
+            }
+            (None, true) if flows.is_empty() => {
+                return Err(loc.error(span(key), &field, "the scenario has no [[flow]] to measure"));
+            }
+            _ => {}
+        }
         // A check threshold with no check behind it would measure nothing and fail at the end.
         if matches!(metric, Metric::ChecksRate | Metric::ChecksFailed) {
-            let checked = |r: &&Request| r.check.is_some() && parsed.request.as_ref().is_none_or(|n| &r.name == n);
+            let checked = |r: &&Request| r.is_checked() && parsed.request.as_ref().is_none_or(|n| &r.name == n);
             if !requests.iter().any(|r| checked(&r)) {
                 let none =
                     parsed.request.as_ref().map_or("no request has".to_owned(), |n| format!("request '{n}' has no"));

@@ -1,0 +1,74 @@
+//! `[target]` as the plan holds it: where the load goes, its headers (templates whose values
+//! never leave the process: results.json names them with [`REDACTED`]), its timeout and bounds,
+//! and the names of a deployed stack for the CloudWatch pull.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{REDACTED, Template, millis};
+
+/// `[target]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Target {
+    /// Base URL; `None` runs the local stack.
+    pub url: Option<String>,
+    /// Headers sent with every request: templates, `${ENV}` resolved. Values never leave the
+    /// process: results.json has each name with [`REDACTED`].
+    #[serde(serialize_with = "redact_headers", deserialize_with = "redacted_headers")]
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
+    pub headers: Vec<(String, Template)>,
+    /// Per-request timeout (ms in results.json).
+    #[serde(with = "millis")]
+    #[schemars(with = "f64")]
+    pub timeout: Duration,
+    /// Most requests in flight at once.
+    pub max_in_flight: usize,
+    /// Allow HTTP/2 (negotiated by ALPN on https).
+    pub http2: bool,
+    /// The deployed stack's names for the CloudWatch pull (`--infra` supplies them too).
+    pub aws: Option<AwsNames>,
+}
+
+/// A deployed stack's resource names, as `[target]` gives them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AwsNames {
+    /// Lambda function name.
+    pub function_name: String,
+    /// HTTP API id.
+    pub api_id: String,
+    /// Stage (default `$default`).
+    pub stage: String,
+    /// Table name.
+    pub table_name: String,
+    /// Region.
+    pub region: String,
+    /// Function memory, MB (default 256).
+    pub memory_mb: u32,
+}
+
+pub(super) fn redact_headers<S: serde::Serializer>(h: &[(String, Template)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(h.len()))?;
+    for (k, _) in h {
+        m.serialize_entry(k, REDACTED)?;
+    }
+    m.end()
+}
+
+pub(super) fn redacted_headers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, Template)>, D::Error> {
+    /// A name → value map; results written before request headers were redacted have pairs.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Map(std::collections::BTreeMap<String, String>),
+        Pairs(Vec<(String, String)>),
+    }
+    let names: Vec<String> = match Written::deserialize(d)? {
+        Written::Map(m) => m.into_keys().collect(),
+        Written::Pairs(p) => p.into_iter().map(|(k, _)| k).collect(),
+    };
+    let redacted = Template::parse(REDACTED).map_err(serde::de::Error::custom)?;
+    Ok(names.into_iter().map(|k| (k, redacted.clone())).collect())
+}
