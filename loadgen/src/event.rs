@@ -127,6 +127,14 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// How requests are authorized, or a token or credentials that could not be fetched again
+    /// (the last good one is kept).
+    Auth {
+        /// One line, with no secret in it.
+        note: String,
+        /// A refresh failed.
+        failed: bool,
+    },
     /// The run in progress.
     Tick(Snapshot),
 }
@@ -138,7 +146,8 @@ impl Event {
             Event::CloudWatchFailed { .. }
             | Event::LogsFailed { .. }
             | Event::NoCost { .. }
-            | Event::NotSeeded { .. } => Level::Warning,
+            | Event::NotSeeded { .. }
+            | Event::Auth { failed: true, .. } => Level::Warning,
             Event::CpuModel { approximated: true, .. } => Level::Warning,
             _ => Level::Info,
         }

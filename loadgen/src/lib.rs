@@ -2,14 +2,16 @@
 //!
 //! The pipeline, one module per stage, data flowing one way: [`scenario`] (TOML → typed
 //! [`scenario::Plan`]) → [`target`] (a URL or the local stack, plus seeding) → [`attack`]
-//! (requests at their intended times, sent by [`http`]) → [`record`] (outcome classes,
-//! histograms, series) → [`results`] (the versioned document) → [`cost`] (prices, CloudWatch,
-//! usage) → [`gates`] and [`compare`] (thresholds, baselines) → [`report`] (every renderer).
-//! [`cmd`] holds the subcommands — the only code that prints or picks exit codes — and domain
-//! code reports progress to it through [`event`]. `main.rs` parses the command line, calls
-//! [`main_with`] and prints an error once.
+//! (requests at their intended times, sent by [`http`], signed or given tokens by [`auth`]) →
+//! [`record`] (outcome classes, histograms, series) → [`results`] (the versioned document) →
+//! [`cost`] (prices, CloudWatch, usage) → [`gates`] and [`compare`] (thresholds, baselines) →
+//! [`report`] (every renderer). [`cmd`] holds the subcommands — the only code that prints or
+//! picks exit codes — and domain code reports progress to it through [`event`]; every AWS SDK
+//! client is configured by [`sdk`]. `main.rs` parses the command line, calls [`main_with`] and
+//! prints an error once.
 
 pub mod attack;
+pub mod auth;
 pub mod cli;
 pub mod cmd;
 pub mod compare;
@@ -23,6 +25,7 @@ pub mod record;
 pub mod report;
 pub mod results;
 pub mod scenario;
+pub mod sdk;
 pub mod simulate;
 pub mod stdout;
 pub mod target;

@@ -93,7 +93,7 @@ fn json_report(id: usize, duration_ms: f64, init_ms: Option<f64>) -> String {
 async fn a_deployed_functions_log_calibrates_the_run_as_the_local_stacks_does() {
     let (_moto, url) = moto();
     // Static dummy credentials and a region, as every client aimed at loopback gets.
-    let config = loadgen::cost::sdk::config(Some(&url), "us-east-1").await;
+    let config = loadgen::sdk::config(Some(&url), "us-east-1").await;
     let c = aws_sdk_cloudwatchlogs::Client::new(&config);
     let start = SystemTime::now() - Duration::from_secs(600);
     let window = start + Duration::from_secs(120);

@@ -179,3 +179,38 @@ async fn closed_model_users_run_whole_flows() {
     assert!((s.deletes.len() as u64).abs_diff(f.completed) <= 2, "{} deletes, {f:?}", s.deletes.len());
     assert!(s.deletes.iter().all(|(_, read_first)| *read_first), "steps in order");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_without_an_answer_fails_its_flow_and_a_closed_phase_cuts_thinking_users() {
+    let app = Router::new().route("/fast", axum::routing::get(|| async { "{}" })).route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            "{}"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = common::tempdir("flows-fail");
+    // A flow whose second step times out: no capture, yet it cannot count as completed.
+    let timeouts = "name = \"t\"\n[target]\ntimeout = \"200ms\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 5\n\
+        [[flow]]\nname = \"f\"\n[[flow.step]]\npath = \"/fast\"\n[[flow.step]]\npath = \"/slow\"\n\
+        [thresholds]\n\"f.flows_failed.rate\" = \"< 1%\"\n";
+    std::fs::write(dir.join("t.toml"), timeouts).unwrap();
+    let out = run(common::quiet_run(dir.join("t.toml"), &url, dir.join("t"))).await.unwrap();
+    let f = &out.results.flows[0];
+    assert_eq!((f.started, f.completed, f.failed), (5, 0, 5), "{f:?}");
+    assert_eq!(out.exit_code, 1, "every flow failed: the gate fails");
+    // Users thinking 3 s after the first step when their 1 s phase ends stop there.
+    let closed = "name = \"c\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nusers = 2\n\
+        [[flow]]\nname = \"f\"\n[[flow.step]]\npath = \"/fast\"\nthink = \"3s\"\n[[flow.step]]\npath = \"/fast\"\n";
+    std::fs::write(dir.join("c.toml"), closed).unwrap();
+    let started = std::time::Instant::now();
+    let out = run(common::quiet_run(dir.join("c.toml"), &url, dir.join("c"))).await.unwrap();
+    let f = &out.results.flows[0];
+    assert!(started.elapsed() < std::time::Duration::from_millis(2500), "{:?}", started.elapsed());
+    assert_eq!((f.started, f.completed, f.cut), (2, 0, 2), "{f:?}");
+    assert_eq!(out.results.requests[1].summary.requests, 0, "no step after the phase's end");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -194,6 +194,11 @@ pub struct ApiConfig {
     /// functions' variables.
     #[serde(default, serialize_with = "redacted_values")]
     pub stage_variables: Vec<(String, String)>,
+    /// Route keys with `authorization_type = "AWS_IAM"`: each request must be signed (SigV4,
+    /// service `execute-api`, the stack's region) with the local stack's credentials
+    /// ([`crate::apigw::iam::ACCESS_KEY_ID`]).
+    #[serde(default)]
+    pub iam_routes: Vec<String>,
 }
 
 /// A DynamoDB table: its keys, indexes and capacity mode ([`crate::tables`]), and the
@@ -494,6 +499,7 @@ impl StackConfig {
                 integration_timeout: Duration::from_secs(30),
                 cors: None,
                 stage_variables: Vec::new(),
+                iam_routes: Vec::new(),
             },
             extra_functions: Vec::new(),
             dynamodb: DynamoConfig::on_demand("target-api-items"),
@@ -525,6 +531,11 @@ impl StackConfig {
         }
         for route in &a.routes {
             crate::apigw::routes::RouteKey::parse(route).map_err(|e| format!("api.routes: {e}"))?;
+        }
+        let served: Vec<&String> = a.routes.iter().chain(self.extra_functions.iter().flat_map(|f| &f.routes)).collect();
+        if let Some(r) = a.iam_routes.iter().find(|r| !served.contains(r)) {
+            let all: Vec<&str> = served.iter().map(|s| s.as_str()).collect();
+            return Err(format!("api.iam_routes: '{r}' is not a route of the API (its routes: {})", all.join(", ")));
         }
         let mut names: Vec<&str> = Vec::new();
         for (i, d) in self.tables().enumerate() {

@@ -328,8 +328,9 @@ impl Stack {
 
         let (api_listener, api_url) = listeners.api;
         let api_port = api_listener.local_addr()?.port();
-        let gateway = apigw::router(config.api.clone(), &config.account_id, api_port, integrations, &shared)
-            .map_err(StartError::Config)?;
+        let gateway =
+            apigw::router(config.api.clone(), (&config.account_id, &config.region), api_port, integrations, &shared)
+                .map_err(StartError::Config)?;
         serve(api_listener, gateway, stop_rx);
 
         // The invoke URL names a stage other than `$default`, as AWS's does.

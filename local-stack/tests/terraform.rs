@@ -161,6 +161,9 @@ fn for_each_count_tfvars_and_unsupported_resources() {
     let notes = d.notes.join("\n");
     assert!(notes.contains("module \"dashboards\""), "{notes}");
     assert!(notes.contains("'POST /checkout' has authorization_type JWT"), "{notes}");
+    // IAM is checked: the route is listed for the gateway, with no note.
+    assert_eq!(d.config.api.iam_routes, ["GET /search"]);
+    assert!(!notes.contains("AWS_IAM"), "{notes}");
     assert!(notes.contains("'ANY /legacy/{proxy+}' targets"), "{notes}");
     // A secret read from a data source is left out, the function's other variables kept.
     assert!(

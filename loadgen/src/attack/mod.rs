@@ -78,6 +78,8 @@ pub struct Engine {
     mix: Mix,
     /// What a failing check's body must not show (the scenario's own secrets).
     secrets: Vec<String>,
+    /// How each request is authorized (`[target.auth]`).
+    auth: Option<Arc<crate::auth::Authorizer>>,
 }
 
 impl Engine {
@@ -99,6 +101,7 @@ impl Engine {
         let secrets = plan.secrets();
         Self {
             secrets,
+            auth: None,
             plan,
             client,
             phases_end: Mutex::new(None),
@@ -110,6 +113,12 @@ impl Engine {
             stop,
             phase_now: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Authorizes every request with `auth`.
+    pub fn with_auth(mut self, auth: Option<Arc<crate::auth::Authorizer>>) -> Self {
+        self.auth = auth;
+        self
     }
 
     fn stopped(&self) -> bool {
@@ -147,13 +156,17 @@ impl Engine {
     }
 
     /// Does one arrival's work, due at `due`; the caller has counted its first request in
-    /// `in_flight`.
-    async fn work(&self, phase: usize, work: Work, due: Instant) {
+    /// `in_flight`. A flow starts no step after `deadline` (a closed phase's end: its users
+    /// stop there).
+    async fn work(&self, phase: usize, work: Work, due: Instant, deadline: Option<Instant>) {
         match work {
             Work::One(p) => {
                 self.send(phase, p, due, send::Part::Arrival).await;
             }
-            Work::Flow { flow, first, inst, seed } => self.flow(phase, flow, first, inst, due, seed).await,
+            Work::Flow { flow, first, inst, seed } => {
+                let run = flow::Run { phase, flow, due, seed, deadline };
+                self.flow(run, first, inst).await
+            }
         }
     }
 
@@ -230,7 +243,7 @@ impl Engine {
             let me = self.clone();
             // Counted before the send runs, so the final drain waits for it too.
             self.in_flight.fetch_add(1, Ordering::SeqCst);
-            inflight.push(async move { me.work(phase, work, due).await });
+            inflight.push(async move { me.work(phase, work, due, None).await });
             next = pacer.next_due();
         }
         if !inflight.is_empty() {
@@ -251,7 +264,7 @@ impl Engine {
                         // A closed model waits for each answer by design: the send is the
                         // intended time, so its latency is service time.
                         me.in_flight.fetch_add(1, Ordering::SeqCst);
-                        me.work(phase, work, Instant::now()).await;
+                        me.work(phase, work, Instant::now(), Some(end)).await;
                         if !think.is_zero() {
                             tokio::time::sleep(think.min(end.saturating_duration_since(Instant::now()))).await;
                         }

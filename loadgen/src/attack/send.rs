@@ -47,6 +47,8 @@ pub(super) enum Part<'a> {
 pub(super) struct Sent {
     /// When its response (or failure) came.
     pub done: Instant,
+    /// Whether a response came (not a timeout or transport error).
+    pub answered: bool,
     /// Whether every capture found its value (true without captures).
     pub captured: bool,
 }
@@ -78,8 +80,18 @@ impl Engine {
         }
         // A check or capture on the body reads more of it than classification needs.
         let keep = if req.reads_body() { check::BODY_LIMIT } else { response::BODY_PEEK };
+        let signed_body = self.auth.as_ref().map(|_| p.body.clone());
         let outcome = match builder.body(Full::new(p.body)) {
-            Ok(http_req) => {
+            Ok(mut http_req) => {
+                if let (Some(auth), Some(body)) = (&self.auth, &signed_body) {
+                    // Signed for the host the request names: its own, the pool's, or the URL's.
+                    let host = match (http_req.headers().get(hyper::header::HOST), http_req.uri().authority()) {
+                        (Some(h), _) => h.to_str().unwrap_or("").to_owned(),
+                        (None, Some(a)) => a.as_str().to_owned(),
+                        (None, None) => String::new(),
+                    };
+                    auth.apply(&mut http_req, &host, body);
+                }
                 let timeout = self.plan.target.timeout;
                 match &self.fast {
                     Some(pool) => {
@@ -140,16 +152,22 @@ impl Engine {
         rec.record(&sample);
         if let Some((status, failure)) = checked {
             let body = resp.as_ref().map_or(&[][..], |r| r.body.as_slice());
+            // A failing body may echo the token in use now, which changes as it is refreshed.
+            let token = failure.as_ref().and_then(|_| self.auth.as_ref()?.token());
+            let secrets: std::borrow::Cow<'_, [String]> = match token {
+                Some(t) => std::iter::once(t).chain(self.secrets.iter().cloned()).collect::<Vec<_>>().into(),
+                None => (&self.secrets[..]).into(),
+            };
             rec.checks[p.request].record(
                 status,
                 failure.as_ref().map(|f| (f as &dyn std::fmt::Display, body)),
-                &self.secrets,
+                &secrets,
             );
         }
         drop(rec);
         // Only once recorded does the request stop counting: the drain then sees every result.
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        Sent { done, captured }
+        Sent { done, captured, answered: resp.is_some() }
     }
 }
 

@@ -92,6 +92,7 @@ fn line(event: &Event) -> Option<String> {
              or set [data] seed = false to say they exist already."
         ),
         Event::StackNote { note } => format!("loadgen: stack: {note}"),
+        Event::Auth { note, .. } => format!("loadgen: auth: {note}"),
         Event::CpuModel { description, .. } => format!("loadgen: local stack CPU: {description}"),
         Event::WorstCase(w) => format!(
             "loadgen: worst case for this run against a real stack: {:.0} requests × ${:.8} = ${:.2} ({} MB, {} s timeout{}); limit --max-cost-usd {}",

@@ -154,7 +154,7 @@ async fn seed(
     info: &TargetInfo,
     stack: Option<&Stack>,
     region: &str,
-    (client, base, reserved): (&http::HttpClient, &str, Option<u32>),
+    (client, base, reserved, auth): (&http::HttpClient, &str, Option<u32>, Option<&crate::auth::Authorizer>),
     sink: &Arc<dyn Sink>,
 ) -> Result<(), Error> {
     use target::seed_table::Table;
@@ -162,7 +162,7 @@ async fn seed(
         return Ok(());
     }
     if plan.data.seed_via == SeedVia::Api {
-        return Ok(target::seed::seed(plan, client, base, reserved, sink).await?);
+        return Ok(target::seed::seed(plan, (client, auth), base, reserved, sink).await?);
     }
     let table = match (stack, &info.stack) {
         (Some(stack), Some(config)) => {
@@ -225,12 +225,12 @@ struct Attacked {
 async fn attack(
     plan: &Arc<Plan>,
     base: &str,
-    client: http::HttpClient,
+    (client, auth): (http::HttpClient, Option<Arc<crate::auth::Authorizer>>),
     switch: StopSwitch,
     console: &Arc<Console>,
 ) -> Attacked {
     let cpu_before = cpu::seconds();
-    let engine = Arc::new(Engine::new(plan.clone(), base, client, switch.clone()));
+    let engine = Arc::new(Engine::new(plan.clone(), base, client, switch.clone()).with_auth(auth));
     let gate_plan = plan.clone();
     let abort: AbortCheck = Box::new(move |rec: &Recorder, secs| gates::abort_check(&gate_plan, rec, secs));
     let sink: Arc<dyn Sink> = console.clone();
@@ -248,6 +248,21 @@ async fn attack(
         finished: time::OffsetDateTime::now_utc(),
         window_end: SystemTime::now(),
     }
+}
+
+/// What authorizes the run's requests, started (its first credentials or token fetched).
+async fn authorizer(
+    plan: &Plan,
+    local: bool,
+    region: &str,
+    sink: &Arc<dyn Sink>,
+) -> Result<Option<Arc<crate::auth::Authorizer>>, Error> {
+    let Some(a) = &plan.target.auth else { return Ok(None) };
+    let place = match local {
+        true => crate::auth::Place::LocalStack { region },
+        false => crate::auth::Place::Url { region },
+    };
+    Ok(Some(Arc::new(crate::auth::Authorizer::start(a, place, sink).await?)))
 }
 
 /// Runs a scenario end to end.
@@ -300,7 +315,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     let client = http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(Error::Tls)?;
     let reserved =
         info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
-    seed(&plan, &info, stack.as_ref(), &ctx.region, (&client, &base, reserved), &sink).await?;
+    // Credentials and tokens before the first request: seeding through the API sends some.
+    let auth = authorizer(&plan, stack.is_some(), &ctx.region, &sink).await?;
+    seed(&plan, &info, stack.as_ref(), &ctx.region, (&client, &base, reserved, auth.as_deref()), &sink).await?;
     let window_start = cost::stage::align_start(&ctx, plan.data.seeded_items() > 0 && !opts.no_cloudwatch, &sink).await;
     let logs = ctx.log.iter_mut().chain(ctx.more_logs.iter_mut().map(|m| &mut m.log));
     for (path, offset) in logs {
@@ -310,7 +327,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     // Stop on Ctrl-C or SIGTERM; the run still writes what it measured.
     let switch = StopSwitch::new();
     tokio::spawn(on_signal(switch.clone()));
-    let run = attack(&plan, &base, client, switch.clone(), &console).await;
+    let run = attack(&plan, &base, (client, auth), switch.clone(), &console).await;
     let stop = switch.reason();
     let facts = RunFacts {
         measured: run.engine.measured(),
@@ -363,11 +380,16 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         crate::outln!("  results: {}", path.display());
         crate::outln!("  report:  {}", dir.join("report.html").display());
     }
-    let exit_code = match &stop {
+    Ok(RunOutcome { exit_code: exit_code(stop.as_ref(), results.passed), results, dir })
+}
+
+/// A run's exit code: 1 when a gate failed (at the end or aborting it), 3 when it was stopped
+/// otherwise, 0 when it ran and passed.
+fn exit_code(stop: Option<&crate::record::Stop>, passed: bool) -> i32 {
+    match stop {
         Some(s) if s.is_gate() => EXIT_GATE_FAILED,
         Some(_) => EXIT_NOT_RUN,
-        None if results.passed => EXIT_PASS,
+        None if passed => EXIT_PASS,
         None => EXIT_GATE_FAILED,
-    };
-    Ok(RunOutcome { exit_code, results, dir })
+    }
 }

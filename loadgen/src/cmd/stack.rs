@@ -63,6 +63,15 @@ pub async fn up(ask: Up) -> Result<i32, Error> {
     let e = stack.endpoints();
     crate::outln!("Stack:        {}", target::stack::describe_source(&source));
     crate::outln!("API:          {}  (API id {}, stage {})", e.api_url, e.api_id, e.stage);
+    if !c.api.iam_routes.is_empty() {
+        crate::outln!(
+            "IAM:          {} need SigV4 (execute-api, {}) with access key {} / secret {}",
+            c.api.iam_routes.join(", "),
+            c.region,
+            local_stack::apigw::iam::ACCESS_KEY_ID,
+            local_stack::apigw::iam::SECRET_ACCESS_KEY
+        );
+    }
     for (f, log) in c.functions().zip(stack.log_paths()) {
         let routes = if f.name == c.function.name { &c.api.routes } else { &f.routes };
         crate::outln!("Function:     {} ({}, {} MB) — log {}", f.name, f.runtime, f.memory_mb, log.display());

@@ -125,7 +125,7 @@ const REPORTS: &str = "?REPORT ?\"platform.report\"";
 
 /// Reads the function's REPORT lines and Lambda Insights events around the run.
 pub async fn fetch(q: &LogsQuery<'_>) -> Result<FunctionLog, LogsError> {
-    let c = Client::new(&super::sdk::config(q.endpoint, q.region).await);
+    let c = Client::new(&crate::sdk::config(q.endpoint, q.region).await);
     let (start, window, end) = (millis(q.times.0), millis(q.times.1), millis(q.times.2));
     let mut log = FunctionLog::default();
     let group = format!("/aws/lambda/{}", q.function);

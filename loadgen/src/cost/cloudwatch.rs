@@ -185,7 +185,7 @@ async fn client(source: &Source, region: &str) -> aws_sdk_cloudwatch::Client {
         Source::Local(url) => Some(url.as_str()),
         Source::Aws => None,
     };
-    aws_sdk_cloudwatch::Client::new(&super::sdk::config(endpoint, region).await)
+    aws_sdk_cloudwatch::Client::new(&crate::sdk::config(endpoint, region).await)
 }
 
 fn secs(t: SystemTime) -> i64 {

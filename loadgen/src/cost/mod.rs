@@ -16,7 +16,6 @@ pub mod knee;
 pub mod lambda_log;
 pub mod prices;
 pub mod reconcile;
-pub mod sdk;
 pub mod simulated;
 pub mod stage;
 

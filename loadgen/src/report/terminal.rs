@@ -29,7 +29,8 @@ pub fn summary(r: &Results) -> String {
     }
     let t = &r.totals;
     let target = r.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed model".into());
-    let _ = writeln!(out, "  requests {}   achieved {:.1} req/s (target {target})", t.requests, r.achieved_rate);
+    let unit = super::rate_unit(r);
+    let _ = writeln!(out, "  requests {}   achieved {:.1} {unit} (target {target})", t.requests, r.achieved_rate);
     let _ = writeln!(out, "{}", stats_row("latency", &t.latency));
     let _ = writeln!(out, "{}", stats_row("service time", &t.service_time));
     let _ = writeln!(

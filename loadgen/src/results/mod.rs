@@ -167,9 +167,9 @@ pub struct FlowResult {
     pub started: u64,
     /// Instances whose every step was answered (whatever their checks said).
     pub completed: u64,
-    /// Instances ended by a step whose capture found nothing.
+    /// Instances ended by a step that got no response or whose capture found nothing.
     pub failed: u64,
-    /// Instances cut between steps by the run's end or a stop.
+    /// Instances cut between steps by the run's end, a stop or a closed phase's end.
     pub cut: u64,
     /// Completed instances' duration, from the arrival's intended time to the last answer,
     /// think time included.

@@ -2,6 +2,7 @@
 //! line and column, the field, and what is expected. The plan is also what results.json
 //! records of the scenario (header values redacted), so it reads back into the same types.
 
+pub mod auth;
 pub mod check;
 pub mod error;
 pub mod fill;
@@ -367,6 +368,7 @@ impl Plan {
             .map(|(_, t)| t)
             .chain(self.requests.iter().flat_map(|r| std::iter::once(&r.path).chain(r.body.as_ref())));
         let mut out: Vec<String> = templates.flat_map(|t| t.env_values().iter().cloned()).collect();
+        out.extend(self.target.auth.iter().flat_map(auth::Auth::secrets));
         for (_, t) in headers().filter(|(name, _)| crate::record::checks::secret_key(name)) {
             for part in &t.parts {
                 if let template::Part::Literal(text) = part {

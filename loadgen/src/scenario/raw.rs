@@ -62,6 +62,8 @@ pub struct RawTarget {
     pub table_name: Option<String>,
     pub region: Option<String>,
     pub memory_mb: Option<i64>,
+    #[schemars(with = "Option<super::auth::RawAuth>")]
+    pub auth: Option<Spanned<super::auth::RawAuth>>,
 }
 
 /// `[data]`.

@@ -58,6 +58,8 @@ pub struct RawStack {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub environment: BTreeMap<String, Spanned<String>>,
+    #[schemars(with = "Option<Vec<String>>")]
+    pub iam_routes: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     pub stage_variables: BTreeMap<String, String>,
     #[schemars(with = "Option<String>")]
@@ -120,6 +122,10 @@ pub struct StackOverrides {
     #[serde(default, serialize_with = "redact_values", deserialize_with = "redacted")]
     #[schemars(with = "BTreeMap<String, String>")]
     pub environment: Vec<(String, String)>,
+    /// Route keys that require SigV4 (`authorization_type = "AWS_IAM"`), beside those the
+    /// Terraform marks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iam_routes: Vec<String>,
     /// The API stage's variables (every event's `stageVariables`); each name with
     /// [`REDACTED`] in results.json.
     #[serde(default, serialize_with = "redact_map")]
@@ -213,6 +219,11 @@ impl StackOverrides {
             c.dynamodb.partition_write_units_per_s = v;
         }
         c.function.environment.extend(o.environment.iter().cloned());
+        for r in &o.iam_routes {
+            if !c.api.iam_routes.contains(r) {
+                c.api.iam_routes.push(r.clone());
+            }
+        }
         c.api.stage_variables.extend(o.stage_variables.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 }
@@ -322,6 +333,17 @@ pub(super) fn validate(
                 .map(|v| positive(loc, v, "stack.dynamodb_partition_write_units", "write units per second"))
                 .transpose()?,
             environment: environment(loc, &s.environment, "stack.environment", env)?,
+            iam_routes: match &s.iam_routes {
+                Some(v) => {
+                    for r in v.get_ref() {
+                        local_stack::apigw::routes::RouteKey::parse(r).map_err(|e| {
+                            loc.error(span(v), "stack.iam_routes", format!("{e}, e.g. \"GET /items/{{id}}\""))
+                        })?;
+                    }
+                    v.get_ref().clone()
+                }
+                None => Vec::new(),
+            },
             stage_variables: s.stage_variables.clone(),
             ..StackOverrides::default()
         },

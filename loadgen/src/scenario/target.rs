@@ -29,6 +29,9 @@ pub struct Target {
     pub http2: bool,
     /// The deployed stack's names for the CloudWatch pull (`--infra` supplies them too).
     pub aws: Option<AwsNames>,
+    /// How requests are authorized (`[target.auth]`); no value of it is ever written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<super::auth::Auth>,
 }
 
 /// A deployed stack's resource names, as `[target]` gives them.

@@ -108,7 +108,8 @@ pub enum Metric {
         /// Percentile, or `None` for the mean.
         percentile: Option<f64>,
     },
-    /// Share of a flow's ended instances that a failed capture ended (`flows_failed.rate`).
+    /// Share of a flow's ended instances that a step without a response or a failed capture
+    /// ended (`flows_failed.rate`).
     FlowsFailedRate,
 }
 
@@ -192,7 +193,7 @@ pub enum MetricError {
         hint: String,
     },
     /// The key starts with a name that is both a phase and a request kind.
-    #[error("'{0}' names both a phase and a request, so the threshold is ambiguous; rename one of them")]
+    #[error("'{0}' names both a phase and a request (or flow), so the threshold is ambiguous; rename one of them")]
     Ambiguous(String),
     /// A per-request-kind figure scoped to a phase.
     #[error("{metric} is kept per request kind, not per phase; drop the phase '{phase}' from the key")]

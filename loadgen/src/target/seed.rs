@@ -27,7 +27,7 @@ const ATTEMPTS: u32 = 8;
 /// function's reserved concurrency when it is known.
 pub async fn seed(
     plan: &Plan,
-    client: &HttpClient,
+    (client, auth): (&HttpClient, Option<&crate::auth::Authorizer>),
     base: &str,
     reserved_concurrency: Option<u32>,
     sink: &Arc<dyn Sink>,
@@ -70,10 +70,15 @@ pub async fn seed(
         if !typed {
             req = req.header("content-type", "application/json");
         }
-        let req = match req.body(Full::new(Bytes::from(body))) {
+        let body = Bytes::from(body);
+        let mut req = match req.body(Full::new(body.clone())) {
             Ok(r) => r,
             Err(e) => return Err(TargetError::Seeding { failed: items - n, items, last: e.to_string() }),
         };
+        if let Some(a) = auth {
+            let host = req.uri().authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
+            a.apply(&mut req, &host, &body);
+        }
         let (client, failures, last_error) = (client.clone(), failures.clone(), last_error.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = permit;

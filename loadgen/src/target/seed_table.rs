@@ -197,7 +197,7 @@ pub async fn seed(plan: &Plan, t: &Table, sink: &Arc<dyn Sink>) -> Result<(), Ta
     if items == 0 {
         return Ok(());
     }
-    let client = aws_sdk_dynamodb::Client::new(&crate::cost::sdk::config(t.endpoint.as_deref(), &t.region).await);
+    let client = aws_sdk_dynamodb::Client::new(&crate::sdk::config(t.endpoint.as_deref(), &t.region).await);
     let mut t = t.clone();
     if t.keys.is_none() {
         t.keys = described_keys(&client, &t.name).await;

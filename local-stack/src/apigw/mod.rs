@@ -8,6 +8,7 @@
 
 pub mod event;
 pub mod event_v1;
+pub mod iam;
 pub mod response;
 pub mod routes;
 
@@ -68,6 +69,8 @@ struct Gateway {
     /// The port clients connect to (`x-forwarded-port`).
     listen_port: u16,
     account_id: String,
+    /// The stack's region: an IAM route's signatures are scoped to it.
+    region: String,
     routes: RouteTable,
     /// Each route's index into `throttle`.
     route_index: HashMap<String, usize>,
@@ -85,7 +88,7 @@ struct Gateway {
 /// The gateway's router, to be served with `into_make_service_with_connect_info`.
 pub fn router(
     config: ApiConfig,
-    account_id: &str,
+    (account_id, region): (&str, &str),
     listen_port: u16,
     integrations: Vec<(Vec<String>, LambdaService)>,
     shared: &Shared,
@@ -121,6 +124,7 @@ pub fn router(
         config,
         listen_port,
         account_id: account_id.to_owned(),
+        region: region.to_owned(),
         routes,
         route_index,
         route_function,
@@ -142,7 +146,8 @@ fn new_request_id() -> String {
 fn gateway_error(status: StatusCode, message: &str, cause: &str) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
     let headers =
         vec![("content-type".to_owned(), "application/json".to_owned()), (CAUSE_HEADER.to_owned(), cause.to_owned())];
-    (status, headers, format!(r#"{{"message":"{message}"}}"#).into_bytes())
+    // A message may quote what the request said (a region), so it is written as JSON.
+    (status, headers, serde_json::json!({ "message": message }).to_string().into_bytes())
 }
 
 fn origin_allowed<'a>(cors: &'a Cors, origin: &'a str) -> Option<&'a str> {
@@ -280,6 +285,12 @@ async fn serve(
             "payload-too-large",
         ));
     };
+    if gw.config.iam_routes.contains(&route_key) {
+        let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        if let Err(denied) = iam::verify(method.as_str(), pq, headers, &body, &gw.region, SystemTime::now()) {
+            return with_none(gateway_error(StatusCode::FORBIDDEN, &denied.message(), "iam-denied"));
+        }
+    }
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let protocol = match parts.version {
         axum::http::Version::HTTP_2 => "HTTP/2.0",

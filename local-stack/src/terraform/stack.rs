@@ -261,6 +261,7 @@ pub fn build(module: &Module, dir: &Path, base: StackConfig) -> Result<Described
     let mut apis: Vec<&Instance> = Vec::new();
     let mut integrations: Vec<Integration> = Vec::new();
     let mut routes: Vec<(&Instance, String, Option<String>)> = Vec::new();
+    let mut iam_routes: Vec<String> = Vec::new();
     let mut stages: Vec<&Instance> = Vec::new();
     let mut provisioned: Vec<(String, u32)> = Vec::new();
     for i in &module.resources {
@@ -305,10 +306,12 @@ pub fn build(module: &Module, dir: &Path, base: StackConfig) -> Result<Described
             "aws_apigatewayv2_route" => {
                 let key = required(i, string(i, &i.body, "route_key")?, "route_key")?;
                 let target = string(i, &i.body, "target")?;
-                if let Some(auth) = string(i, &i.body, "authorization_type")?.filter(|a| a != "NONE") {
-                    notes.push(format!(
+                match string(i, &i.body, "authorization_type")?.as_deref() {
+                    None | Some("NONE") => {}
+                    Some("AWS_IAM") => iam_routes.push(key.clone()),
+                    Some(auth) => notes.push(format!(
                         "route '{key}' has authorization_type {auth}: the local stack does not check it, every request is let through"
-                    ));
+                    )),
                 }
                 routes.push((i, key, target));
             }
@@ -330,7 +333,7 @@ pub fn build(module: &Module, dir: &Path, base: StackConfig) -> Result<Described
             None => notes.push(format!("provisioned concurrency for '{f}', which is not a function here, is left out")),
         }
     }
-    super::api::assemble(super::api::Parts {
+    let mut described = super::api::assemble(super::api::Parts {
         module,
         base,
         functions,
@@ -341,5 +344,11 @@ pub fn build(module: &Module, dir: &Path, base: StackConfig) -> Result<Described
         stages,
         notes,
         ignored,
-    })
+    })?;
+    // Only the routes the served API keeps: one left out answers 404 before any check.
+    let c = &described.config;
+    let served = |k: &String| c.api.routes.contains(k) || c.extra_functions.iter().any(|f| f.routes.contains(k));
+    let kept: Vec<String> = iam_routes.into_iter().filter(served).collect();
+    described.config.api.iam_routes = kept;
+    Ok(described)
 }

@@ -61,13 +61,15 @@ pub(super) fn section(r: &Results) -> Section {
         ]);
     }
     s.tables.push(t);
+    let unit = crate::report::rate_unit(r);
+    let (target, achieved) = (format!("#target {unit}"), format!("#achieved {unit}"));
     let mut t = Table::new(
         "Per phase",
         &[
             "phase",
             "#duration s",
-            "#target req/s",
-            "#achieved req/s",
+            &target,
+            &achieved,
             "#requests",
             "#p50 ms",
             "#p99 ms",

@@ -12,8 +12,9 @@ pub(super) fn section(r: &Results) -> Option<Section> {
     let mut s = Section { id: "flows", heading: "Flows".into(), ..Section::default() };
     s.notes.push(
         "Each arrival started one flow instance; its steps are request kinds of their own in the breakdown \
-         (flow/step). Failed: a step's capture found nothing, so the flow could not go on (also counted in that \
-         step's checks). Cut: the run ended between its steps. Duration: from the arrival's intended time to the \
+         (flow/step). Failed: a step got no response (timeout, transport error) or its capture found nothing, so \
+         the flow could not go on (a capture is also counted in that step's checks). Cut: the run, or a closed \
+         phase, ended between its steps. Duration: from the arrival's intended time to the \
          last answer, think time included."
             .into(),
     );

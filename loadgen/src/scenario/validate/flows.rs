@@ -58,6 +58,13 @@ pub(super) fn flows(
             ));
         }
         let weight = fl.weight.as_ref().map(|w| weight(loc, w, &f("weight"))).transpose()?.unwrap_or(1.0);
+        if let Some(w) = fl.weight.as_ref().filter(|_| weight == 0.0) {
+            return Err(loc.error(
+                span(w),
+                f("weight"),
+                "a flow of weight 0 never runs; give it a weight or remove it",
+            ));
+        }
         if fl.steps.is_empty() {
             return Err(loc.error(
                 span(&fl.name),
@@ -161,8 +168,15 @@ fn step_request(
             .chain([("headers", !st.headers.is_empty()), ("expect", st.expect.is_some())])
             .find(|(_, set)| *set);
         if let Some((key, _)) = own {
+            let at = match key {
+                "method" => st.method.as_ref().map(span),
+                "path" => st.path.as_ref().map(span),
+                "body" => st.body.as_ref().map(span),
+                "headers" => st.headers.values().next().map(span),
+                _ => st.expect.as_ref().map(span),
+            };
             return Err(loc.error(
-                span(r),
+                at.unwrap_or_else(|| span(r)),
                 sf(key),
                 format!(
                     "this step sends [[request]] '{wanted}', which has its own {key}; write the request in the step \

@@ -41,6 +41,9 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
     let phases = phases::phases(&loc, &raw.phases)?;
     let mut requests = requests::requests(&loc, &raw.requests, &data, env)?;
     let flows = flows::flows(&loc, &raw.flows, &raw.requests, &mut requests, &data, env)?;
+    if target.auth.is_some() {
+        auth_headers_clash(&loc, &raw)?;
+    }
     let thresholds = thresholds::thresholds(&loc, raw.thresholds.as_ref(), &phases, &requests, &flows)?;
     let simulate = raw.simulate.as_ref().map(|w| super::whatif::from_raw(&loc, path, w, "simulate.")).transpose()?;
 
@@ -58,6 +61,25 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
         thresholds,
         simulate,
     })
+}
+
+/// With `[target.auth]`, no request or step may set `authorization` itself: one of the two
+/// would be sent and the other silently lost.
+fn auth_headers_clash(loc: &Locator<'_>, raw: &RawScenario) -> Result<(), ScenarioError> {
+    let requests = raw.requests.iter().enumerate().map(|(i, r)| (format!("request[{i}]"), &r.get_ref().headers));
+    let steps = raw.flows.iter().enumerate().flat_map(|(i, f)| {
+        f.get_ref().steps.iter().enumerate().map(move |(k, s)| (format!("flow[{i}].step[{k}]"), &s.get_ref().headers))
+    });
+    for (at, headers) in requests.chain(steps) {
+        if let Some((k, v)) = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+            return Err(loc.error(
+                span(v),
+                format!("{at}.headers.{k}"),
+                "[target.auth] sets the authorization header of every request; remove this one",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Turns a TOML/serde error into one that names the place, the key and a fix.

@@ -26,6 +26,7 @@ pub(super) fn target(
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             http2: true,
             aws: None,
+            auth: None,
         },
         Some(t) => {
             let url = match &t.url {
@@ -80,7 +81,17 @@ pub(super) fn target(
                     ));
                 }
             };
-            Target { url, headers, timeout, max_in_flight, http2: t.http2.unwrap_or(true), aws }
+            let auth = t.auth.as_ref().map(|a| crate::scenario::auth::validate(loc, a, env)).transpose()?;
+            if let (Some(_), Some((k, v))) =
+                (&auth, t.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")))
+            {
+                return Err(loc.error(
+                    span(v),
+                    format!("target.headers.{k}"),
+                    "[target.auth] sets the authorization header of every request; remove this one",
+                ));
+            }
+            Target { url, headers, timeout, max_in_flight, http2: t.http2.unwrap_or(true), aws, auth }
         }
     })
 }

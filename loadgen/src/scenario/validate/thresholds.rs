@@ -28,44 +28,8 @@ pub(super) fn thresholds(
         let field = format!("thresholds.\"{}\"", key.get_ref());
         let parsed =
             parse_key(key.get_ref(), &phase_names, &names).map_err(|e| loc.error(span(key), &field, e.to_string()))?;
-        let metric = parsed.metric;
-        let is_flow = |n: &String| flows.iter().any(|f| &f.name == n);
-        match (&parsed.request, metric.is_flow()) {
-            (Some(n), false) if is_flow(n) => {
-                return Err(loc.error(
-                    span(key),
-                    &field,
-                    format!(
-                        "'{n}' is a flow: its metrics are {n}.flow_duration.pNN and {n}.flows_failed.rate; a step's \
-                         own are under its request kind, {n}/<step>.…"
-                    ),
-                ));
-            }
-            (Some(n), true) if !is_flow(n) => {
-                return Err(loc.error(
-                    span(key),
-                    &field,
-                    format!("'{n}' is a request, not a flow; flow_duration and flows_failed are a flow's"),
-                ));
-            }
-            (None, true) if flows.is_empty() => {
-                return Err(loc.error(span(key), &field, "the scenario has no [[flow]] to measure"));
-            }
-            _ => {}
-        }
-        // A check threshold with no check behind it would measure nothing and fail at the end.
-        if matches!(metric, Metric::ChecksRate | Metric::ChecksFailed) {
-            let checked = |r: &&Request| r.is_checked() && parsed.request.as_ref().is_none_or(|n| &r.name == n);
-            if !requests.iter().any(|r| checked(&r)) {
-                let none =
-                    parsed.request.as_ref().map_or("no request has".to_owned(), |n| format!("request '{n}' has no"));
-                return Err(loc.error(
-                    span(key),
-                    &field,
-                    format!("{none} check to count; give it one, e.g. check = {{ status = [200] }}"),
-                ));
-            }
-        }
+        let metric = parsed.metric.clone();
+        scoped(loc, key, &field, &parsed, requests, flows)?;
         let (condition, abort_on_fail) = match value.get_ref() {
             toml::Value::String(s) => (s.clone(), false),
             toml::Value::Table(t) => {
@@ -117,4 +81,78 @@ pub(super) fn thresholds(
         });
     }
     Ok(thresholds)
+}
+
+/// Whether the request or flow a key names can have its metric: a flow's metrics only of a
+/// flow, a request's never of one, and none of a `[[request]]` only flows send (its steps are
+/// kinds of their own, so it would measure nothing and pass).
+fn scoped(
+    loc: &Locator<'_>,
+    key: &Spanned<String>,
+    field: &str,
+    parsed: &crate::scenario::threshold::Key,
+    requests: &[Request],
+    flows: &[Flow],
+) -> Result<(), ScenarioError> {
+    let metric = &parsed.metric;
+    // A [[request]] of weight 0 is sent only as flow steps, which are kinds of their own: a
+    // threshold on it would measure nothing and pass.
+    let step = |i: usize| flows.iter().any(|f| f.steps.iter().any(|s| s.request == i));
+    if let Some(i) = parsed.request.as_ref().and_then(|n| requests.iter().position(|r| &r.name == n))
+        && requests[i].weight == 0.0
+        && !step(i)
+    {
+        let name = &requests[i].name;
+        let steps: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.name.rsplit_once('/').is_some_and(|(_, s)| s == name))
+            .map(|r| r.name.as_str())
+            .collect();
+        return Err(loc.error(
+            span(key),
+            field,
+            format!(
+                "request '{name}' has weight 0: only flow steps send it, as kinds of their own ({}); put the \
+                     step's name in the key",
+                if steps.is_empty() { "<flow>/<step>".to_owned() } else { steps.join(", ") }
+            ),
+        ));
+    }
+    let is_flow = |n: &String| flows.iter().any(|f| &f.name == n);
+    match (&parsed.request, metric.is_flow()) {
+        (Some(n), false) if is_flow(n) => {
+            return Err(loc.error(
+                span(key),
+                field,
+                format!(
+                    "'{n}' is a flow: its metrics are {n}.flow_duration.pNN and {n}.flows_failed.rate; a step's \
+                         own are under its request kind, {n}/<step>.…"
+                ),
+            ));
+        }
+        (Some(n), true) if !is_flow(n) => {
+            return Err(loc.error(
+                span(key),
+                field,
+                format!("'{n}' is a request, not a flow; flow_duration and flows_failed are a flow's"),
+            ));
+        }
+        (None, true) if flows.is_empty() => {
+            return Err(loc.error(span(key), field, "the scenario has no [[flow]] to measure"));
+        }
+        _ => {}
+    }
+    // A check threshold with no check behind it would measure nothing and fail at the end.
+    if matches!(metric, Metric::ChecksRate | Metric::ChecksFailed) {
+        let checked = |r: &&Request| r.is_checked() && parsed.request.as_ref().is_none_or(|n| &r.name == n);
+        if !requests.iter().any(|r| checked(&r)) {
+            let none = parsed.request.as_ref().map_or("no request has".to_owned(), |n| format!("request '{n}' has no"));
+            return Err(loc.error(
+                span(key),
+                field,
+                format!("{none} check to count; give it one, e.g. check = {{ status = [200] }}"),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -150,7 +150,7 @@ resource "aws_apigatewayv2_route" "fn" {
   api_id             = aws_apigatewayv2_api.http.id
   route_key          = each.key
   target             = "integrations/${aws_apigatewayv2_integration.fn[each.value].id}"
-  authorization_type = each.key == "POST /checkout" ? "JWT" : "NONE"
+  authorization_type = each.key == "POST /checkout" ? "JWT" : (each.key == "GET /search" ? "AWS_IAM" : "NONE")
 }
 
 resource "aws_apigatewayv2_route" "legacy" {
