@@ -64,6 +64,12 @@ async fn the_local_stack_serves_signed_requests_on_iam_routes_and_refuses_unsign
     assert_eq!(by("get")["by_class"]["client_error"], by("get")["requests"], "{}", by("get"));
     assert_eq!(by("put")["by_class"]["client_error"], by("put")["requests"]);
     assert_eq!(by("open")["by_class"]["client_error"], 0);
+    // Refused at authorization: counted apart, and neither billed nor an invocation.
+    let denied = r["gateway_denied"].as_u64().unwrap();
+    assert_eq!(denied, by("get")["requests"].as_u64().unwrap() + by("put")["requests"].as_u64().unwrap());
+    let billed = r["cost"]["run"]["apigw_requests"].as_f64().unwrap();
+    let open = by("open")["requests"].as_f64().unwrap();
+    assert!((billed - open * 1.0 / 1e6).abs() < 1e-12, "only the open route's requests are billed: ${billed}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

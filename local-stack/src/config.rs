@@ -199,6 +199,39 @@ pub struct ApiConfig {
     /// ([`crate::apigw::iam::ACCESS_KEY_ID`]).
     #[serde(default)]
     pub iam_routes: Vec<String>,
+    /// JWT authorizers (`aws_apigatewayv2_authorizer` of type JWT).
+    #[serde(default)]
+    pub jwt_authorizers: Vec<JwtAuthorizer>,
+    /// Routes a JWT authorizer guards, with the scopes they ask for.
+    #[serde(default)]
+    pub jwt_routes: Vec<JwtRoute>,
+}
+
+/// A JWT authorizer: tokens from `header`, signed by a key of `issuer`'s JWKS, for one of
+/// `audience`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct JwtAuthorizer {
+    /// Its id (what a route's `authorizer_id` names).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The issuer (`iss`), whose `/.well-known/openid-configuration` gives the keys.
+    pub issuer: String,
+    /// Accepted `aud` (or, without one, `client_id`) values.
+    pub audience: Vec<String>,
+    /// The request header the token comes from (lower case; `authorization` by default).
+    pub header: String,
+}
+
+/// A route a JWT authorizer guards.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct JwtRoute {
+    /// The route key.
+    pub route: String,
+    /// The authorizer's id.
+    pub authorizer: String,
+    /// Scopes of which the token must hold one (none: any valid token).
+    pub scopes: Vec<String>,
 }
 
 /// A DynamoDB table: its keys, indexes and capacity mode ([`crate::tables`]), and the
@@ -500,6 +533,8 @@ impl StackConfig {
                 cors: None,
                 stage_variables: Vec::new(),
                 iam_routes: Vec::new(),
+                jwt_authorizers: Vec::new(),
+                jwt_routes: Vec::new(),
             },
             extra_functions: Vec::new(),
             dynamodb: DynamoConfig::on_demand("target-api-items"),

@@ -84,11 +84,17 @@ impl Engine {
         let outcome = match builder.body(Full::new(p.body)) {
             Ok(mut http_req) => {
                 if let (Some(auth), Some(body)) = (&self.auth, &signed_body) {
-                    // Signed for the host the request names: its own, the pool's, or the URL's.
-                    let host = match (http_req.headers().get(hyper::header::HOST), http_req.uri().authority()) {
-                        (Some(h), _) => h.to_str().unwrap_or("").to_owned(),
-                        (None, Some(a)) => a.as_str().to_owned(),
-                        (None, None) => String::new(),
+                    // Signed for the host the request sends: its own header, the pool's, or the
+                    // URL's as the client would write it (set now, so the two cannot differ).
+                    let host = match http_req.headers().get(hyper::header::HOST) {
+                        Some(h) => h.to_str().unwrap_or("").to_owned(),
+                        None => {
+                            let h = crate::auth::host_of(http_req.uri());
+                            if let Ok(v) = hyper::header::HeaderValue::from_str(&h) {
+                                http_req.headers_mut().insert(hyper::header::HOST, v);
+                            }
+                            h
+                        }
                     };
                     auth.apply(&mut http_req, &host, body);
                 }
@@ -115,6 +121,7 @@ impl Engine {
             diag: None,
             second: done.saturating_duration_since(self.start).as_secs() as usize,
             heuristic_mismatch: false,
+            gateway_denied: false,
         };
         let mut checked: Option<(u16, Option<check::Mismatch>)> = None;
         let resp = match outcome {
@@ -153,10 +160,11 @@ impl Engine {
         if let Some((status, failure)) = checked {
             let body = resp.as_ref().map_or(&[][..], |r| r.body.as_slice());
             // A failing body may echo the token in use now, which changes as it is refreshed.
-            let token = failure.as_ref().and_then(|_| self.auth.as_ref()?.token());
-            let secrets: std::borrow::Cow<'_, [String]> = match token {
-                Some(t) => std::iter::once(t).chain(self.secrets.iter().cloned()).collect::<Vec<_>>().into(),
-                None => (&self.secrets[..]).into(),
+            // A failing body may echo a token: the one in use, or one refreshed away since.
+            let tokens = failure.as_ref().and(self.auth.as_ref()).map(|a| a.tokens()).unwrap_or_default();
+            let secrets: std::borrow::Cow<'_, [String]> = match tokens.is_empty() {
+                true => (&self.secrets[..]).into(),
+                false => tokens.into_iter().chain(self.secrets.iter().cloned()).collect::<Vec<_>>().into(),
             };
             rec.checks[p.request].record(
                 status,
@@ -194,6 +202,24 @@ fn capture(req: &crate::scenario::Request, resp: &Response, vars: &mut [String])
     Ok(())
 }
 
+/// Whether API Gateway itself refused the request at authorization: the local stack says so;
+/// on AWS, a 401/403 without the function's diagnostics whose body is one of the gateway's
+/// messages (IAM's SigV4 errors, a JWT authorizer's `Unauthorized`, `Forbidden`) — a heuristic,
+/// as a function may answer the same.
+fn denied_at_authorization(resp: &Response, has_diag: bool, cause: Option<&str>) -> bool {
+    if let Some(c) = cause {
+        return c == "iam-denied" || c == "jwt-denied";
+    }
+    const GATEWAY: [&[u8]; 5] = [
+        br#"{"message":"Unauthorized"}"#,
+        br#"{"message":"Forbidden"}"#,
+        br#"{"message":"The security token"#,
+        br#"{"message":"The request signature"#,
+        br#"{"message":"Signature expired"#,
+    ];
+    !has_diag && matches!(resp.status, 401 | 403) && GATEWAY.iter().any(|g| resp.body.starts_with(g))
+}
+
 /// Fills in the class, cold start and diagnostics of `sample` from the response.
 fn classify(resp: &Response, expect: &[u16], sample: &mut Sample) {
     let h = &resp.headers;
@@ -210,6 +236,7 @@ fn classify(resp: &Response, expect: &[u16], sample: &mut Sample) {
     let (class, mismatch) = outcome::classify(&seen, expect);
     sample.class = class;
     sample.heuristic_mismatch = mismatch;
+    sample.gateway_denied = denied_at_authorization(resp, has_diag, text(names::CAUSE));
     // The local stack says what the REPORT line says of every function; target-api also says
     // it itself, which is all there is on AWS.
     sample.cold = h.contains_key(names::INIT) || text(names::COLD) == Some("true");

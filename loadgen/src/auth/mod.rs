@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{AUTHORIZATION, HeaderValue};
+use hyper::header::AUTHORIZATION;
 
 use crate::event::{Event, Sink};
 use crate::scenario::auth::Auth;
@@ -44,8 +44,11 @@ pub enum Place<'a> {
         /// The stack's region.
         region: &'a str,
     },
-    /// A URL: the standard credential chain, this region unless the scenario names one.
+    /// A URL: the standard credential chain; the region the scenario names, else the one an
+    /// `execute-api` host names, else `AWS_REGION` / `AWS_DEFAULT_REGION`, else the run's.
     Url {
+        /// The base URL.
+        url: &'a str,
         /// The region the run's other AWS calls use.
         region: &'a str,
     },
@@ -60,8 +63,8 @@ pub struct Authorizer {
 
 enum How {
     SigV4(sigv4::Signer),
-    /// The whole `authorization` header value, swapped when the token is fetched again.
-    Bearer(Arc<RwLock<HeaderValue>>),
+    /// The token sent now (and those sent before), swapped when it is fetched again.
+    Bearer(Arc<RwLock<token::Tokens>>),
 }
 
 impl Drop for Authorizer {
@@ -85,7 +88,7 @@ impl Authorizer {
             Auth::BearerEnv { env, token } => {
                 note(format!("bearer token from ${env}"));
                 let value = token::header(token).map_err(|e| AuthError::Command(e.to_string()))?;
-                Ok(Authorizer { how: How::Bearer(Arc::new(RwLock::new(value))), refresher: None })
+                Ok(Authorizer { how: How::Bearer(Arc::new(RwLock::new(token::Tokens::new(value)))), refresher: None })
             }
             Auth::BearerCommand { .. } | Auth::Oauth2 { .. } => {
                 let (value, refresher, what) = token::start(auth, sink).await?;
@@ -100,20 +103,32 @@ impl Authorizer {
         match &self.how {
             How::SigV4(s) => s.sign(req, host, body),
             How::Bearer(v) => {
-                let v = v.read().unwrap_or_else(|e| e.into_inner()).clone();
+                let v = v.read().unwrap_or_else(|e| e.into_inner()).current.clone();
                 req.headers_mut().insert(AUTHORIZATION, v);
             }
         }
     }
 
-    /// The bearer token in use now (what a response echoing it must not show), if any.
-    pub fn token(&self) -> Option<String> {
+    /// Every bearer token this run has sent (what a response echoing one must not show).
+    pub fn tokens(&self) -> Vec<String> {
         match &self.how {
-            How::Bearer(v) => {
-                let v = v.read().unwrap_or_else(|e| e.into_inner());
-                v.to_str().ok().and_then(|s| s.strip_prefix("Bearer ")).map(str::to_owned)
-            }
-            How::SigV4(_) => None,
+            How::Bearer(v) => v.read().unwrap_or_else(|e| e.into_inner()).all(),
+            How::SigV4(_) => Vec::new(),
         }
+    }
+}
+
+/// The `host` a client sends for `uri`: its host, and its port unless it is the scheme's
+/// default (what hyper writes, so a signature over it is over what is sent).
+pub fn host_of(uri: &hyper::Uri) -> String {
+    let host = uri.host().unwrap_or("");
+    let default = match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    };
+    match uri.port_u16() {
+        Some(p) if Some(p) != default => format!("{host}:{p}"),
+        _ => host.to_owned(),
     }
 }

@@ -21,6 +21,56 @@ const REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
 /// How often credentials without an expiry are fetched again (a profile can change).
 const REFRESH_EVERY: Duration = Duration::from_secs(15 * 60);
 
+/// The region an API Gateway host names: `abc123.execute-api.eu-west-1.amazonaws.com`.
+fn region_of(url: &str) -> Option<String> {
+    let host = url.split_once("://")?.1.split(['/', ':', '?']).next()?;
+    let rest = host.split_once(".execute-api.")?.1;
+    let region = rest.split('.').next()?;
+    (!region.is_empty()).then(|| region.to_owned())
+}
+
+/// Fetches the credentials again before they expire (or every 15 minutes), and after a
+/// failure soon: 5 s, doubling to a minute.
+async fn refresh(
+    shared: Arc<RwLock<Credentials>>,
+    provider: aws_credential_types::provider::SharedCredentialsProvider,
+    sink: Arc<dyn Sink>,
+) {
+    let mut retry = Duration::from_secs(5);
+    let mut failed = false;
+    loop {
+        let expiry = shared.read().unwrap_or_else(|e| e.into_inner()).expiry();
+        let wait = match (failed, expiry) {
+            (true, _) => retry,
+            (false, None) => REFRESH_EVERY,
+            // Expired already: fetch at once.
+            (false, Some(t)) => {
+                t.duration_since(SystemTime::now()).map_or(Duration::ZERO, |left| left.saturating_sub(REFRESH_AHEAD))
+            }
+        };
+        tokio::time::sleep(wait.max(Duration::from_millis(100))).await;
+        match provider.provide_credentials().await {
+            Ok(c) => {
+                *shared.write().unwrap_or_else(|e| e.into_inner()) = c;
+                (failed, retry) = (false, Duration::from_secs(5));
+            }
+            Err(e) => {
+                sink.event(Event::Auth {
+                    note: format!(
+                        "could not refresh the AWS credentials ({e}); signing with the last ones, trying again in {} s",
+                        retry.as_secs()
+                    ),
+                    failed: true,
+                });
+                if failed {
+                    retry = (retry * 2).min(Duration::from_secs(60));
+                }
+                failed = true;
+            }
+        }
+    }
+}
+
 /// Signs requests.
 pub struct Signer {
     service: String,
@@ -55,8 +105,13 @@ impl Signer {
                 };
                 Ok((signer, None))
             }
-            Place::Url { region: run } => {
-                let region = region.unwrap_or(run).to_owned();
+            Place::Url { url, region: run } => {
+                let region = region
+                    .map(str::to_owned)
+                    .or_else(|| region_of(url))
+                    .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+                    .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok().filter(|r| !r.is_empty()))
+                    .unwrap_or_else(|| run.to_owned());
                 if region.is_empty() {
                     return Err(AuthError::NoRegion);
                 }
@@ -67,28 +122,7 @@ impl Signer {
                 let first =
                     provider.provide_credentials().await.map_err(|e| AuthError::NoCredentials(e.to_string()))?;
                 let credentials = Arc::new(RwLock::new(first));
-                let shared = credentials.clone();
-                let sink = sink.clone();
-                let refresher = tokio::spawn(async move {
-                    loop {
-                        let expiry = shared.read().unwrap_or_else(|e| e.into_inner()).expiry();
-                        let wait = expiry
-                            .and_then(|t| t.duration_since(SystemTime::now()).ok())
-                            .map_or(REFRESH_EVERY, |left| {
-                                left.saturating_sub(REFRESH_AHEAD).max(Duration::from_secs(5))
-                            });
-                        tokio::time::sleep(wait).await;
-                        match provider.provide_credentials().await {
-                            Ok(c) => *shared.write().unwrap_or_else(|e| e.into_inner()) = c,
-                            Err(e) => sink.event(Event::Auth {
-                                note: format!(
-                                    "could not refresh the AWS credentials ({e}); signing with the last ones"
-                                ),
-                                failed: true,
-                            }),
-                        }
-                    }
-                });
+                let refresher = tokio::spawn(refresh(credentials.clone(), provider, sink.clone()));
                 let signer = Signer {
                     service: service.to_owned(),
                     region,
@@ -131,5 +165,17 @@ impl Signer {
             let (instructions, _) = out.into_parts();
             instructions.apply_to_request_http1x(req);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_execute_api_host_names_its_region() {
+        assert_eq!(
+            super::region_of("https://abc123.execute-api.eu-west-1.amazonaws.com/prod").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(super::region_of("https://api.example.com"), None);
     }
 }

@@ -253,14 +253,14 @@ async fn attack(
 /// What authorizes the run's requests, started (its first credentials or token fetched).
 async fn authorizer(
     plan: &Plan,
-    local: bool,
+    (local, url): (bool, &str),
     region: &str,
     sink: &Arc<dyn Sink>,
 ) -> Result<Option<Arc<crate::auth::Authorizer>>, Error> {
     let Some(a) = &plan.target.auth else { return Ok(None) };
     let place = match local {
         true => crate::auth::Place::LocalStack { region },
-        false => crate::auth::Place::Url { region },
+        false => crate::auth::Place::Url { url, region },
     };
     Ok(Some(Arc::new(crate::auth::Authorizer::start(a, place, sink).await?)))
 }
@@ -316,7 +316,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     let reserved =
         info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
     // Credentials and tokens before the first request: seeding through the API sends some.
-    let auth = authorizer(&plan, stack.is_some(), &ctx.region, &sink).await?;
+    let auth = authorizer(&plan, (stack.is_some(), &base), &ctx.region, &sink).await?;
     seed(&plan, &info, stack.as_ref(), &ctx.region, (&client, &base, reserved, auth.as_deref()), &sink).await?;
     let window_start = cost::stage::align_start(&ctx, plan.data.seeded_items() > 0 && !opts.no_cloudwatch, &sink).await;
     let logs = ctx.log.iter_mut().chain(ctx.more_logs.iter_mut().map(|m| &mut m.log));

@@ -69,11 +69,15 @@ fn usage(
     let cw = |id| pulled.and_then(|x| x.get(id));
     let mut sources = Vec::new();
     let mut notes = Vec::new();
-    // API Gateway bills what reached the integration; its own 429s are free.
+    // API Gateway bills what reached the integration; its own 429s and refusals at
+    // authorization are free.
     let api_requests = match cw(MetricId::ApiCount) {
         Some(count) => {
-            sources.push("API requests: CloudWatch Count minus the 429s API Gateway answered itself".into());
-            (count - results.totals.by_class[Class::ApigwThrottled] as f64).max(0.0)
+            sources.push(
+                "API requests: CloudWatch Count minus the 429s and authorization refusals API Gateway answered itself"
+                    .into(),
+            );
+            (count - results.totals.by_class[Class::ApigwThrottled] as f64 - results.gateway_denied as f64).max(0.0)
         }
         None => {
             sources

@@ -32,7 +32,9 @@ impl ClientView {
     pub fn of(results: &Results) -> ClientView {
         let class = |c| results.totals.by_class[c] as f64;
         let completed = results.totals.requests as f64;
-        let api = completed - class(Class::ApigwThrottled) - class(Class::TransportError);
+        // Neither API Gateway's own 429s nor its refusals at authorization reach the integration.
+        let api =
+            completed - class(Class::ApigwThrottled) - class(Class::TransportError) - results.gateway_denied as f64;
         let mut view =
             ClientView { completed, api, invocations: api - class(Class::LambdaThrottled), ..ClientView::default() };
         view.units_complete = true;

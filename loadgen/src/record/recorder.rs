@@ -53,6 +53,8 @@ pub struct Sample {
     pub second: usize,
     /// The emulator's true cause disagreed with the AWS heuristic.
     pub heuristic_mismatch: bool,
+    /// API Gateway refused it at authorization (IAM or a JWT authorizer): not billed.
+    pub gateway_denied: bool,
 }
 
 /// Histograms of one request × phase × class cell.
@@ -149,6 +151,8 @@ pub struct Recorder {
     pub flows: Vec<super::flows::FlowSum>,
     /// Disagreements between the AWS heuristic and the emulator's cause.
     pub heuristic_mismatches: u64,
+    /// Responses API Gateway gave at authorization (refused before any integration).
+    pub gateway_denied: u64,
 }
 
 impl Recorder {
@@ -169,6 +173,7 @@ impl Recorder {
             sent: vec![0; phases],
             flows: Vec::new(),
             heuristic_mismatches: 0,
+            gateway_denied: 0,
         }
     }
 
@@ -234,6 +239,9 @@ impl Recorder {
         }
         if s.heuristic_mismatch {
             self.heuristic_mismatches += 1;
+        }
+        if s.gateway_denied {
+            self.gateway_denied += 1;
         }
         let sec = self.second(s.second);
         sec.completed.add(s.class, 1);
@@ -328,6 +336,7 @@ mod tests {
             diag: Some(Diag { rcu: 0.5, ..Diag::default() }),
             second,
             heuristic_mismatch: false,
+            gateway_denied: false,
         }
     }
 

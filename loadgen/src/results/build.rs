@@ -71,6 +71,7 @@ impl Results {
             phases: phases(plan, rec, secs),
             requests: requests(plan, rec),
             flows: flows(plan, rec),
+            gateway_denied: rec.gateway_denied,
             thresholds: Vec::new(),
             series: rec.series.clone(),
             cost: None,

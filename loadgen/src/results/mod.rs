@@ -176,6 +176,10 @@ pub struct FlowResult {
     pub duration: Stats,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// One histogram cell, losslessly encoded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HistogramCell {
@@ -240,6 +244,10 @@ pub struct Results {
     pub phases: Vec<PhaseResult>,
     /// Per request kind, in the plan's order (a flow's steps are kinds of their own).
     pub requests: Vec<RequestResult>,
+    /// Requests API Gateway refused at authorization (IAM, a JWT authorizer): counted as
+    /// `client_error`, and not billed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gateway_denied: u64,
     /// Per flow, in the plan's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flows: Vec<FlowResult>,

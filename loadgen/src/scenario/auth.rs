@@ -82,10 +82,14 @@ pub enum Auth {
     /// `authorization: Bearer <token>`, the token what a command prints, run before the load
     /// and again every `refresh`.
     BearerCommand {
-        /// The command (`sh -c`); results.json has only its program's name, as the rest may
-        /// carry a secret.
-        #[serde(serialize_with = "program_only")]
+        /// The command (`sh -c`, run in the scenario's directory); results.json never has it,
+        /// as any word of it may carry a secret.
+        #[serde(serialize_with = "hidden")]
         command: String,
+        /// Where it runs: the scenario's directory, as its other paths are read from.
+        #[serde(skip)]
+        #[schemars(skip)]
+        dir: std::path::PathBuf,
         /// How often it is run again (ms in results.json).
         #[serde(with = "millis")]
         #[schemars(with = "f64")]
@@ -93,7 +97,9 @@ pub enum Auth {
     },
     /// OAuth2 client credentials: a token from `token_url`, fetched again before it expires.
     Oauth2 {
-        /// The token endpoint (Cognito: `https://<domain>/oauth2/token`).
+        /// The token endpoint (Cognito: `https://<domain>/oauth2/token`); results.json and
+        /// every message have it without its query string, which may carry a secret.
+        #[serde(serialize_with = "without_query")]
         token_url: String,
         /// The client id.
         client_id: String,
@@ -108,8 +114,17 @@ pub enum Auth {
     },
 }
 
-fn program_only<S: serde::Serializer>(command: &str, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{} …", command.split_whitespace().next().unwrap_or("")))
+fn hidden<S: serde::Serializer>(_: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(super::REDACTED)
+}
+
+fn without_query<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(shown_url(url))
+}
+
+/// A URL as outputs show it: without its query string or fragment.
+pub fn shown_url(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
 }
 
 impl Auth {
@@ -195,12 +210,18 @@ pub(super) fn validate(
                         "refresh every 1s or longer (default 50m)",
                     ));
                 }
-                Ok(Auth::BearerCommand { command: command.clone(), refresh })
+                let dir = loc.file().parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+                Ok(Auth::BearerCommand { command: command.clone(), dir, refresh })
             }
-            _ => Err(loc.error(
+            (Some(_), Some(_)) => Err(loc.error(
                 span(b),
                 "target.auth.bearer",
                 "give env = \"TOKEN\" (a variable holding the token) or command = \"…\" (printing it), not both",
+            )),
+            _ => Err(loc.error(
+                span(b),
+                "target.auth.bearer",
+                "give env = \"TOKEN\" (a variable holding the token) or a non-empty command = \"…\" (printing it)",
             )),
         };
     }
@@ -208,11 +229,12 @@ pub(super) fn validate(
         return Err(loc.error(span(raw), "target.auth", "give one of sigv4, bearer or oauth2"));
     };
     let v = o.get_ref();
-    if !(v.token_url.starts_with("https://") || v.token_url.starts_with("http://")) {
+    let host = v.token_url.split_once("://").map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    if !(v.token_url.starts_with("https://") || v.token_url.starts_with("http://")) || host.is_empty() {
         return Err(loc.error(
             span(o),
             "target.auth.oauth2.token_url",
-            format!("'{}' is not an http(s) URL; Cognito's is https://<domain>/oauth2/token", v.token_url),
+            format!("'{}' is not an http(s) URL; Cognito's is https://<domain>/oauth2/token", shown_url(&v.token_url)),
         ));
     }
     if v.client_id.trim().is_empty() {

@@ -43,6 +43,11 @@ pub struct Locator<'a> {
 }
 
 impl<'a> Locator<'a> {
+    /// The file being read.
+    pub fn file(&self) -> &'a Path {
+        self.file
+    }
+
     /// A locator over `text`, read from `file`.
     pub fn new(file: &'a Path, text: &'a str) -> Self {
         Self { file, text }

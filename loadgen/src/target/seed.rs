@@ -76,7 +76,17 @@ pub async fn seed(
             Err(e) => return Err(TargetError::Seeding { failed: items - n, items, last: e.to_string() }),
         };
         if let Some(a) = auth {
-            let host = req.uri().authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
+            // The host the request sends — `[target]`'s own, or the URL's as hyper writes it.
+            let host = match req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()) {
+                Some(h) => h.to_owned(),
+                None => {
+                    let h = crate::auth::host_of(req.uri());
+                    if let Ok(v) = hyper::header::HeaderValue::from_str(&h) {
+                        req.headers_mut().insert(hyper::header::HOST, v);
+                    }
+                    h
+                }
+            };
             a.apply(&mut req, &host, &body);
         }
         let (client, failures, last_error) = (client.clone(), failures.clone(), last_error.clone());

@@ -86,10 +86,11 @@ fn amz_date(text: &str) -> Option<SystemTime> {
     Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t.unix_timestamp()).ok()?))
 }
 
-/// Verifies a request to an IAM route: `path_and_query` as received, `region` the stack's.
+/// Verifies a request to an IAM route: `path_and_query` as received, `authority` its URI's (an
+/// HTTP/2 request carries its host there, not in a `host` header), `region` the stack's.
 pub fn verify(
     method: &str,
-    path_and_query: &str,
+    (path_and_query, authority): (&str, Option<&str>),
     headers: &HeaderMap,
     body: &[u8],
     region: &str,
@@ -112,11 +113,12 @@ pub fn verify(
         return Err(Denied::Expired);
     }
     // The signed headers as received; one that is missing cannot give the signature.
+    let host = text("host").or(authority).unwrap_or("localhost");
     let mut values: Vec<(&str, &str)> = Vec::with_capacity(h.signed.len());
     for name in &h.signed {
-        values.push((name, text(name).ok_or(Denied::Mismatch)?));
+        let value = if *name == "host" { Some(host) } else { text(name) };
+        values.push((name, value.ok_or(Denied::Mismatch)?));
     }
-    let host = text("host").unwrap_or("localhost");
     let uri = format!("http://{host}{path_and_query}");
     let request = SignableRequest::new(method, Cow::Owned(uri), values.into_iter(), SignableBody::Bytes(body))
         .map_err(|_| Denied::Mismatch)?;
@@ -178,7 +180,8 @@ mod tests {
         let now = SystemTime::now();
         let body = br#"{"id":"a"}"#;
         let h = signed(ACCESS_KEY_ID, SECRET_ACCESS_KEY, "us-east-1", now, body);
-        let check = |h: &HeaderMap, path: &str, body: &[u8], region: &str| verify("POST", path, h, body, region, now);
+        let check =
+            |h: &HeaderMap, path: &str, body: &[u8], region: &str| verify("POST", (path, None), h, body, region, now);
         assert_eq!(check(&h, "/items?x=1", body, "us-east-1"), Ok(()));
         assert_eq!(check(&h, "/items?x=2", body, "us-east-1"), Err(Denied::Mismatch), "another query");
         assert_eq!(check(&h, "/items?x=1", b"{}", "us-east-1"), Err(Denied::Mismatch), "another body");
@@ -193,5 +196,9 @@ mod tests {
         let old = signed(ACCESS_KEY_ID, SECRET_ACCESS_KEY, "us-east-1", now - Duration::from_secs(16 * 60), body);
         assert_eq!(check(&old, "/items?x=1", body, "us-east-1"), Err(Denied::Expired));
         assert_eq!(check(&HeaderMap::new(), "/items?x=1", body, "us-east-1"), Err(Denied::Missing));
+        // Over HTTP/2 the host is the URI's authority, not a header.
+        let mut h2 = h.clone();
+        h2.remove("host");
+        assert_eq!(verify("POST", ("/items?x=1", Some("127.0.0.1:9000")), &h2, body, "us-east-1", now), Ok(()));
     }
 }

@@ -9,6 +9,7 @@
 pub mod event;
 pub mod event_v1;
 pub mod iam;
+pub mod jwt;
 pub mod response;
 pub mod routes;
 
@@ -83,6 +84,8 @@ struct Gateway {
     profile: Arc<Profile>,
     sampler: Arc<Sampler>,
     metrics: Metrics,
+    /// The routes' JWT authorizers, when any route has one.
+    jwt: Option<jwt::Verifier>,
 }
 
 /// The gateway's router, to be served with `into_make_service_with_connect_info`.
@@ -115,6 +118,7 @@ pub fn router(
         latency: series("Latency", true),
         integration_latency: series("IntegrationLatency", true),
     };
+    let jwt = jwt::Verifier::new(&config.jwt_authorizers, &config.jwt_routes);
     let gw = Gateway {
         throttle: Mutex::new(GatewayThrottle::new(
             &limits,
@@ -132,6 +136,7 @@ pub fn router(
         profile,
         sampler,
         metrics,
+        jwt,
     };
     Ok(axum::Router::new().fallback(handle).with_state(Arc::new(gw)))
 }
@@ -285,10 +290,37 @@ async fn serve(
             "payload-too-large",
         ));
     };
+    // What the function is told of the caller: `requestContext.authorizer`.
+    let mut authorizer = None;
     if gw.config.iam_routes.contains(&route_key) {
         let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        if let Err(denied) = iam::verify(method.as_str(), pq, headers, &body, &gw.region, SystemTime::now()) {
+        let authority = parts.uri.authority().map(|a| a.as_str());
+        if let Err(denied) =
+            iam::verify(method.as_str(), (pq, authority), headers, &body, &gw.region, SystemTime::now())
+        {
             return with_none(gateway_error(StatusCode::FORBIDDEN, &denied.message(), "iam-denied"));
+        }
+        let arn = format!("arn:aws:iam::{}:user/{}", gw.account_id, iam::ACCESS_KEY_ID);
+        authorizer = Some(serde_json::json!({ "iam": {
+            "accessKey": iam::ACCESS_KEY_ID, "accountId": gw.account_id, "callerId": iam::ACCESS_KEY_ID,
+            "userArn": arn, "userId": iam::ACCESS_KEY_ID,
+        }}));
+    }
+    if let Some(v) = gw.jwt.as_ref().filter(|v| v.guards(&route_key)) {
+        match v.verify(&route_key, headers).await {
+            Ok(a) => authorizer = Some(serde_json::json!({ "jwt": { "claims": a.claims, "scopes": a.scopes } })),
+            Err(jwt::Denied::Unauthorized(why)) => {
+                let mut e = gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized", "jwt-denied");
+                let quoted = why.replace('"', "'");
+                e.1.push((
+                    "www-authenticate".into(),
+                    format!("Bearer scope=\"\" error=\"invalid_token\" error_description=\"{quoted}\""),
+                ));
+                return with_none(e);
+            }
+            Err(jwt::Denied::Forbidden) => {
+                return with_none(gateway_error(StatusCode::FORBIDDEN, "Forbidden", "jwt-denied"));
+            }
         }
     }
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
@@ -317,7 +349,14 @@ async fn serve(
         return with_none(gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", "emulator-error"));
     };
     let v1 = lambda.config().payload_format_version == "1.0";
-    let event = if v1 { event_v1::build(&meta, headers, &body) } else { event::build(&meta, headers, &body) };
+    let mut event = if v1 { event_v1::build(&meta, headers, &body) } else { event::build(&meta, headers, &body) };
+    if let Some(a) = authorizer {
+        // Payload 1.0 has the JWT's claims and scopes at the top of `authorizer`.
+        event["requestContext"]["authorizer"] = match (v1, a.get("jwt")) {
+            (true, Some(jwt)) => jwt.clone(),
+            _ => a,
+        };
+    }
     let event = Bytes::from(event.to_string());
     if event.len() > MAX_EVENT_BYTES {
         return with_none(gateway_error(

@@ -12,7 +12,7 @@ use hcl::Value;
 
 use super::Described;
 use super::load::{Evaluated, Instance, Module};
-use crate::config::{Architecture, Cors, DynamoConfig, FunctionConfig, StackConfig, Throttle};
+use crate::config::{Architecture, Cors, DynamoConfig, FunctionConfig, JwtAuthorizer, JwtRoute, StackConfig, Throttle};
 use crate::tables::{AttrType, Billing, KeyAttribute, Projection, SecondaryIndex};
 
 /// Resources the local stack has no use for, and why.
@@ -262,6 +262,8 @@ pub fn build(module: &Module, dir: &Path, base: StackConfig) -> Result<Described
     let mut integrations: Vec<Integration> = Vec::new();
     let mut routes: Vec<(&Instance, String, Option<String>)> = Vec::new();
     let mut iam_routes: Vec<String> = Vec::new();
+    let mut jwt_routes: Vec<JwtRoute> = Vec::new();
+    let mut authorizers: Vec<JwtAuthorizer> = Vec::new();
     let mut stages: Vec<&Instance> = Vec::new();
     let mut provisioned: Vec<(String, u32)> = Vec::new();
     for i in &module.resources {
@@ -309,6 +311,11 @@ pub fn build(module: &Module, dir: &Path, base: StackConfig) -> Result<Described
                 match string(i, &i.body, "authorization_type")?.as_deref() {
                     None | Some("NONE") => {}
                     Some("AWS_IAM") => iam_routes.push(key.clone()),
+                    Some("JWT") => jwt_routes.push(JwtRoute {
+                        route: key.clone(),
+                        authorizer: string(i, &i.body, "authorizer_id")?.unwrap_or_default(),
+                        scopes: strings(value(i, &i.body, "authorization_scopes")?),
+                    }),
                     Some(auth) => notes.push(format!(
                         "route '{key}' has authorization_type {auth}: the local stack does not check it, every request is let through"
                     )),
@@ -316,6 +323,14 @@ pub fn build(module: &Module, dir: &Path, base: StackConfig) -> Result<Described
                 routes.push((i, key, target));
             }
             "aws_apigatewayv2_stage" => stages.push(i),
+            "aws_apigatewayv2_authorizer" => match string(i, &i.body, "authorizer_type")?.as_deref() {
+                Some("JWT") => authorizers.push(jwt_authorizer(i)?),
+                other => notes.push(format!(
+                    "{} is a {} authorizer, which the local stack does not run: its routes let every request through",
+                    i.address(),
+                    other.unwrap_or("REQUEST")
+                )),
+            },
             "aws_lambda_provisioned_concurrency_config" => {
                 let f = required(i, string(i, &i.body, "function_name")?, "function_name")?;
                 let n = bounded(i, &i.body, "provisioned_concurrent_executions", 1.0, 1e6, true)?.unwrap_or(0.0) as u32;
@@ -349,6 +364,44 @@ pub fn build(module: &Module, dir: &Path, base: StackConfig) -> Result<Described
     let c = &described.config;
     let served = |k: &String| c.api.routes.contains(k) || c.extra_functions.iter().any(|f| f.routes.contains(k));
     let kept: Vec<String> = iam_routes.into_iter().filter(served).collect();
+    let mut jwt = Vec::new();
+    for r in jwt_routes.into_iter().filter(|r| served(&r.route)) {
+        match authorizers.iter().find(|a| a.id == r.authorizer) {
+            Some(_) => jwt.push(r),
+            None => described.notes.push(format!(
+                "route '{}' has authorization_type JWT but no JWT authorizer here: every request is let through",
+                r.route
+            )),
+        }
+    }
     described.config.api.iam_routes = kept;
+    described.config.api.jwt_routes = jwt;
+    described.config.api.jwt_authorizers = authorizers;
     Ok(described)
+}
+
+/// A JWT authorizer: its issuer and audiences, and the header its token comes from.
+fn jwt_authorizer(i: &Instance) -> Result<JwtAuthorizer, String> {
+    let c = i
+        .body
+        .block("jwt_configuration")
+        .ok_or_else(|| format!("{}: a JWT authorizer needs jwt_configuration", i.address()))?;
+    let issuer = required(i, string(i, c, "issuer")?, "jwt_configuration.issuer")?;
+    let sources = strings(value(i, &i.body, "identity_sources")?);
+    let header = match sources.first().map(String::as_str) {
+        None => "authorization".to_owned(),
+        Some(s) => match s.strip_prefix("$request.header.") {
+            Some(h) => h.to_ascii_lowercase(),
+            None => {
+                return Err(format!("{}: identity source '{s}' is not a header ($request.header.NAME)", i.address()));
+            }
+        },
+    };
+    Ok(JwtAuthorizer {
+        id: super::load::short_id(&i.address()),
+        name: string(i, &i.body, "name")?.unwrap_or_else(|| i.address()),
+        issuer,
+        audience: strings(value(i, c, "audience")?),
+        header,
+    })
 }
