@@ -9,8 +9,6 @@ pub mod token;
 
 use std::sync::{Arc, RwLock};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::AUTHORIZATION;
 
 use crate::event::{Event, Sink};
@@ -99,7 +97,7 @@ impl Authorizer {
     }
 
     /// Authorizes `req`, whose body is `body` and which goes to `host` (`127.0.0.1:9000`).
-    pub fn apply(&self, req: &mut hyper::Request<Full<Bytes>>, host: &str, body: &[u8]) {
+    pub fn apply<B>(&self, req: &mut hyper::Request<B>, host: &str, body: &[u8]) {
         match &self.how {
             How::SigV4(s) => s.sign(req, host, body),
             How::Bearer(v) => {

@@ -10,8 +10,6 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use bytes::Bytes;
-use http_body_util::Full;
 
 use super::{AuthError, Place};
 use crate::event::{Event, Sink};
@@ -141,7 +139,7 @@ impl Signer {
 
     /// Signs `req` going to `host`. A request the signer cannot read is sent unsigned: the
     /// gateway then refuses it, which the run counts, rather than the run failing.
-    pub fn sign(&self, req: &mut hyper::Request<Full<Bytes>>, host: &str, body: &[u8]) {
+    pub fn sign<B>(&self, req: &mut hyper::Request<B>, host: &str, body: &[u8]) {
         let identity = self.credentials.read().unwrap_or_else(|e| e.into_inner()).clone().into();
         let Ok(params) = v4::SigningParams::builder()
             .identity(&identity)

@@ -154,7 +154,7 @@ async fn seed(
     info: &TargetInfo,
     stack: Option<&Stack>,
     region: &str,
-    (client, base, reserved, auth): (&http::HttpClient, &str, Option<u32>, Option<&crate::auth::Authorizer>),
+    (base, reserved, auth): (&str, Option<u32>, Option<&crate::auth::Authorizer>),
     sink: &Arc<dyn Sink>,
 ) -> Result<(), Error> {
     use target::seed_table::Table;
@@ -162,7 +162,7 @@ async fn seed(
         return Ok(());
     }
     if plan.data.seed_via == SeedVia::Api {
-        return Ok(target::seed::seed(plan, (client, auth), base, reserved, sink).await?);
+        return Ok(target::seed::seed(plan, auth, base, reserved, sink).await?);
     }
     let table = match (stack, &info.stack) {
         (Some(stack), Some(config)) => {
@@ -317,7 +317,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
     // Credentials and tokens before the first request: seeding through the API sends some.
     let auth = authorizer(&plan, (stack.is_some(), &base), &ctx.region, &sink).await?;
-    seed(&plan, &info, stack.as_ref(), &ctx.region, (&client, &base, reserved, auth.as_deref()), &sink).await?;
+    seed(&plan, &info, stack.as_ref(), &ctx.region, (&base, reserved, auth.as_deref()), &sink).await?;
     let window_start = cost::stage::align_start(&ctx, plan.data.seeded_items() > 0 && !opts.no_cloudwatch, &sink).await;
     let logs = ctx.log.iter_mut().chain(ctx.more_logs.iter_mut().map(|m| &mut m.log));
     for (path, offset) in logs {

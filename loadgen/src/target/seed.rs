@@ -1,19 +1,18 @@
 //! `[data]` seeding through the API under test (`seed_via = "api"`): each item `POST`ed to
 //! `seed_path` at the scenario's seed rate, before the measured phases and never measured;
-//! throttled writes are retried, since seeding must finish whatever the stack's limits.
-//! Seeding straight into the table is [`super::seed_table`].
+//! throttled writes are retried, since seeding must finish whatever the stack's limits. It is
+//! off the measured path, so it goes through `reqwest` (the generator's own hyper client is
+//! kept for the load). Seeding straight into the table is [`super::seed_table`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use tokio::sync::Semaphore;
 
 use super::TargetError;
 use crate::event::{Event, Sink};
-use crate::http::HttpClient;
 use crate::scenario::Plan;
 use crate::scenario::seed_data::{SeedVia, item, to_json};
 use crate::scenario::template::OneFill;
@@ -27,7 +26,7 @@ const ATTEMPTS: u32 = 8;
 /// function's reserved concurrency when it is known.
 pub async fn seed(
     plan: &Plan,
-    (client, auth): (&HttpClient, Option<&crate::auth::Authorizer>),
+    auth: Option<&crate::auth::Authorizer>,
     base: &str,
     reserved_concurrency: Option<u32>,
     sink: &Arc<dyn Sink>,
@@ -39,6 +38,9 @@ pub async fn seed(
     let rate = plan.data.seeding_rate(reserved_concurrency);
     let path = plan.data.seed_path.clone();
     sink.event(Event::Seeding { items, item_size: plan.data.item_size, rate, into: format!("POST {path}") });
+    let client = reqwest::Client::builder().pool_max_idle_per_host(IN_FLIGHT).build().map_err(|e| {
+        TargetError::Seeding { failed: items, items, last: format!("cannot build the HTTP client: {e}") }
+    })?;
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     let interval = Duration::from_secs_f64(1.0 / rate);
     let start = Instant::now();
@@ -71,7 +73,7 @@ pub async fn seed(
             req = req.header("content-type", "application/json");
         }
         let body = Bytes::from(body);
-        let mut req = match req.body(Full::new(body.clone())) {
+        let mut req = match req.body(body.clone()) {
             Ok(r) => r,
             Err(e) => return Err(TargetError::Seeding { failed: items - n, items, last: e.to_string() }),
         };
@@ -89,6 +91,10 @@ pub async fn seed(
             };
             a.apply(&mut req, &host, &body);
         }
+        let req = match reqwest::Request::try_from(req) {
+            Ok(r) => r,
+            Err(e) => return Err(TargetError::Seeding { failed: items - n, items, last: e.to_string() }),
+        };
         let (client, failures, last_error) = (client.clone(), failures.clone(), last_error.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = permit;
@@ -110,36 +116,28 @@ pub async fn seed(
 
 /// Sends `req` until it is answered 200 or 201, backing off between attempts; false when every
 /// attempt failed (the last failure is kept in `last_error`).
-async fn post_with_retries(client: &HttpClient, req: hyper::Request<Full<Bytes>>, last_error: &Mutex<String>) -> bool {
+async fn post_with_retries(client: &reqwest::Client, req: reqwest::Request, last_error: &Mutex<String>) -> bool {
     let note = |e: String| *last_error.lock().unwrap_or_else(|p| p.into_inner()) = e;
     let mut req = Some(req);
     for attempt in 0..ATTEMPTS {
         let Some(this) = req.take() else { break };
-        let copy = clone_request(&this);
-        match tokio::time::timeout(Duration::from_secs(30), client.request(this)).await {
+        // Bytes bodies clone cheaply; a request that could not is sent once.
+        let copy = this.try_clone();
+        match tokio::time::timeout(Duration::from_secs(30), client.execute(this)).await {
             Ok(Ok(resp)) if resp.status().as_u16() == 201 || resp.status().as_u16() == 200 => {
-                let _ = resp.into_body().collect().await;
+                let _ = resp.bytes().await;
                 return true;
             }
             Ok(Ok(resp)) => {
                 let status = resp.status();
-                let _ = resp.into_body().collect().await;
+                let _ = resp.bytes().await;
                 note(format!("HTTP {status}"));
             }
-            Ok(Err(e)) => note(e.to_string()),
+            Ok(Err(e)) => note(e.without_url().to_string()),
             Err(_) => note("timed out".into()),
         }
         tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
         req = copy;
     }
     false
-}
-
-fn clone_request(r: &hyper::Request<Full<Bytes>>) -> Option<hyper::Request<Full<Bytes>>> {
-    let mut b = hyper::Request::builder().method(r.method().clone()).uri(r.uri().clone());
-    for (k, v) in r.headers() {
-        b = b.header(k, v);
-    }
-    // Full bodies clone cheaply.
-    b.body(r.body().clone()).ok()
 }
