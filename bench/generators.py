@@ -7,12 +7,15 @@ Each configuration runs every tool once per round, in a rotating order, for --ro
 the table shows medians and the loadgen/anchor ratios of runs made in the same round.
 CPU time and peak RSS come from the kernel (wait4 rusage) for every tool alike.
 
-  python3 bench/generators.py [--rounds 3] [--seconds 10] [--only closed,fixed,co,memory]
+  python3 bench/generators.py [--rounds 3] [--seconds 10] [--only closed,fixed,co,memory,templates]
                               [--memory-minutes 1]
+
+`templates` compares loadgen with itself: CPU per request of templated requests and of a
+two-step flow against a plain GET at the same fixed rate (the goal: at most 1.2x).
 
 Installs what it can: wrk and hey from Debian (apt-get, as root), oha from crates.io into
 ~/.cache/loadlab/oha (cargo install). wrk2 is in no registry: set WRK2=/path/to/wrk2 to include
-it. Loopback only; a full run takes about 12 minutes with the defaults.
+it. Loopback only; a full run takes about 14 minutes with the defaults.
 """
 import argparse
 import json
@@ -103,10 +106,19 @@ def rss_of(err):
     return int(m[-1]) / 1024 if m else float("nan")
 
 
-def scenario(path, phase, timeout="30s"):
+PLAIN = '[[request]]\nname = "hit"\npath = "/"\n'
+# Every kind of placeholder a request renders per send: path, query, headers and a JSON body.
+TEMPLATED = ('[[request]]\nname = "templated"\nmethod = "POST"\npath = "/items/{uuid}?n={seq}&r={random_int:1:100}"\n'
+             'headers = { x-id = "{new_id}", x-n = "{random_int:1:9}" }\n'
+             "body = '{{\"id\":\"{new_id}\",\"ref\":\"{uuid}\",\"n\":{seq}}}'\n")
+# Two steps, the second using what the first captured (a header, as the responder's body is no JSON).
+FLOW = ('[[flow]]\nname = "f"\n[[flow.step]]\npath = "/a/{uuid}"\ncapture = { len = "header:content-length" }\n'
+        '[[flow.step]]\npath = "/b/{len}?s={seq}"\n')
+
+
+def scenario(path, phase, timeout="30s", requests=PLAIN):
     Path(path).write_text(
-        f'name = "bench"\n[target]\ntimeout = "{timeout}"\n[[phase]]\nname = "load"\n{phase}\n'
-        '[[request]]\nname = "hit"\npath = "/"\n')
+        f'name = "bench"\n[target]\ntimeout = "{timeout}"\n[[phase]]\nname = "load"\n{phase}\n{requests}')
     return path
 
 
@@ -114,9 +126,9 @@ class Tools:
     def __init__(self, tools, work, seconds):
         self.t, self.work, self.s = tools, Path(work), seconds
 
-    def loadgen(self, url, phase, seconds=None):
+    def loadgen(self, url, phase, seconds=None, requests=PLAIN):
         s = seconds or self.s
-        toml = scenario(self.work / "s.toml", f'duration = "{s}s"\n{phase}')
+        toml = scenario(self.work / "s.toml", f'duration = "{s}s"\n{phase}', requests=requests)
         out = self.work / "lg"
         shutil.rmtree(out, ignore_errors=True)
         _, err, wall, cpu = run_child(with_rss([str(LOADGEN), "run", str(toml), "--target", url, "--out", str(out),
@@ -240,7 +252,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--only", default="closed,fixed,co,memory")
+    ap.add_argument("--only", default="closed,fixed,co,memory,templates")
     ap.add_argument("--memory-minutes", type=float, default=1.0)
     a = ap.parse_args()
     if (os.cpu_count() or 1) < 2:
@@ -311,6 +323,29 @@ def main():
             ok = [r for r in runs if r]
             cells = [f"{med([r.get(k, float('nan')) for r in ok]):.1f}" for k in ("p50", "p90", "p95", "p99", "p999", "max")]
             print(f"| {name} | " + " | ".join(cells) + " |")
+
+    if "templates" in only:
+        rate = 2000
+        log(f"templates and flows: loadgen at {rate} req/s against a 10 ms server…")
+        srv = Server("--delay-ms", "10")
+        entries = {
+            "plain GET": lambda: T.loadgen(srv.url, f"rate = {rate}"),
+            "templated POST": lambda: T.loadgen(srv.url, f"rate = {rate}", requests=TEMPLATED),
+            "flow of 2 steps": lambda: T.loadgen(srv.url, f"rate = {rate}", requests=FLOW),
+        }
+        res = rounds(a.rounds, entries)
+        srv.stop()
+        print(f"\n### Templates and flows: CPU per request against a plain GET, {rate:,} arrivals/s, 10 ms server\n")
+        print("| configuration | requests | errors % | CPU µs/req | ÷ plain (same rounds) |")
+        print("|---|---|---|---|---|")
+        for name, runs in res.items():
+            ok = [r for r in runs if r]
+            per = [cpu_per_req(r) for r in ok]
+            xs = [cpu_per_req(x) / cpu_per_req(y) for x, y in zip(runs, res["plain GET"]) if x and y]
+            shown = f"{med(xs):.2f}x ({min(xs):.2f}–{max(xs):.2f})" if xs and name != "plain GET" else "–"
+            print(f"| {name} | {med([r['requests'] for r in ok]):,.0f} | {med([r['errors'] * 100 for r in ok]):.2f} "
+                  f"| {med(per):.1f} | {shown} |")
+        print("\nGoal: templated and flow requests at most 1.2x the plain GET's CPU per request.")
 
     if "memory" in only:
         minutes = a.memory_minutes

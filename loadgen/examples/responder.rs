@@ -1,4 +1,4 @@
-//! A loopback target for benchmarks: answers `GET /` with a 2-byte body, optionally after a
+//! A loopback target for benchmarks: answers any request with a 2-byte body, optionally after a
 //! fixed delay and with periodic stalls. Prints its URL on the first line of stdout.
 //!
 //! `cargo run --release -p loadgen --example responder -- [--delay-ms N] [--stall-every-ms N --stall-ms N] [--threads N]`
@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::any;
 
 fn arg(name: &str) -> Option<u64> {
     let args: Vec<String> = std::env::args().collect();
@@ -20,7 +20,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("runtime");
     rt.block_on(async move {
         let start = Instant::now();
-        let app = Router::new().fallback(get(move || async move {
+        let app = Router::new().fallback(any(move || async move {
             if let Some((every, stall_ms)) = stall {
                 let into = start.elapsed().as_millis() as u64 % every;
                 if into < stall_ms {
