@@ -209,6 +209,16 @@ pub(super) async fn start(
                 .build()
                 .map_err(|e| AuthError::OAuth2(format!("cannot build the HTTP client: {e}")))?;
             let what = format!("OAuth2 client credentials from {} (client {client_id})", shown_url(&token_url));
+            let host = token_url.strip_prefix("http://").map(|r| r.split(['/', ':', '?']).next().unwrap_or(""));
+            if host.is_some_and(|h| !matches!(h, "127.0.0.1" | "localhost" | "[::1]")) {
+                sink.event(Event::Auth {
+                    note: format!(
+                        "{} is plain http: the client secret crosses the network unencrypted",
+                        shown_url(&token_url)
+                    ),
+                    failed: true,
+                });
+            }
             let client = Arc::new(Client { http, url: token_url, id: client_id, secret: client_secret, scope });
             let fetch = move || {
                 let client = client.clone();
