@@ -159,7 +159,6 @@ impl Engine {
         rec.record(&sample);
         if let Some((status, failure)) = checked {
             let body = resp.as_ref().map_or(&[][..], |r| r.body.as_slice());
-            // A failing body may echo the token in use now, which changes as it is refreshed.
             // A failing body may echo a token: the one in use, or one refreshed away since.
             let tokens = failure.as_ref().and(self.auth.as_ref()).map(|a| a.tokens()).unwrap_or_default();
             let secrets: std::borrow::Cow<'_, [String]> = match tokens.is_empty() {
