@@ -201,24 +201,6 @@ fn capture(req: &crate::scenario::Request, resp: &Response, vars: &mut [String])
     Ok(())
 }
 
-/// Whether API Gateway itself refused the request at authorization: the local stack says so;
-/// on AWS, a 401/403 without the function's diagnostics whose body is one of the gateway's
-/// messages (IAM's SigV4 errors, a JWT authorizer's `Unauthorized`, `Forbidden`) — a heuristic,
-/// as a function may answer the same.
-fn denied_at_authorization(resp: &Response, has_diag: bool, cause: Option<&str>) -> bool {
-    if let Some(c) = cause {
-        return c == "iam-denied" || c == "jwt-denied";
-    }
-    const GATEWAY: [&[u8]; 5] = [
-        br#"{"message":"Unauthorized"}"#,
-        br#"{"message":"Forbidden"}"#,
-        br#"{"message":"The security token"#,
-        br#"{"message":"The request signature"#,
-        br#"{"message":"Signature expired"#,
-    ];
-    !has_diag && matches!(resp.status, 401 | 403) && GATEWAY.iter().any(|g| resp.body.starts_with(g))
-}
-
 /// Fills in the class, cold start and diagnostics of `sample` from the response.
 fn classify(resp: &Response, expect: &[u16], sample: &mut Sample) {
     let h = &resp.headers;
@@ -235,7 +217,7 @@ fn classify(resp: &Response, expect: &[u16], sample: &mut Sample) {
     let (class, mismatch) = outcome::classify(&seen, expect);
     sample.class = class;
     sample.heuristic_mismatch = mismatch;
-    sample.gateway_denied = denied_at_authorization(resp, has_diag, text(names::CAUSE));
+    sample.gateway_denied = outcome::denied_at_authorization(&seen);
     // The local stack says what the REPORT line says of every function; target-api also says
     // it itself, which is all there is on AWS.
     sample.cold = h.contains_key(names::INIT) || text(names::COLD) == Some("true");

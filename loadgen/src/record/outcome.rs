@@ -243,6 +243,26 @@ pub fn heuristic(s: &Seen<'_>, expect: &[u16]) -> Class {
     }
 }
 
+/// Whether API Gateway itself refused the request at authorization (not billed, never an
+/// invocation): the local stack says so; on AWS, a 401/403 without the function's diagnostics
+/// whose body is one of the gateway's messages — a JWT authorizer's `Unauthorized`,
+/// `Forbidden`, IAM's SigV4 errors — a heuristic, as a function may answer the same.
+pub fn denied_at_authorization(s: &Seen<'_>) -> bool {
+    if let Some(c) = s.emulator_cause {
+        return matches!(c, "iam-denied" | "jwt-denied");
+    }
+    const SIGV4: [&[u8]; 3] = [
+        br#"{"message":"The security token"#,
+        br#"{"message":"The request signature"#,
+        br#"{"message":"Signature expired"#,
+    ];
+    !s.has_diagnostics
+        && matches!(s.status, 401 | 403)
+        && (gateway_body(s.body, "Unauthorized")
+            || gateway_body(s.body, "Forbidden")
+            || SIGV4.iter().any(|p| s.body.trim_ascii().starts_with(p)))
+}
+
 /// The class, and whether the emulator's true cause disagreed with the heuristic.
 pub fn classify(s: &Seen<'_>, expect: &[u16]) -> (Class, bool) {
     let guess = heuristic(s, expect);
@@ -265,6 +285,16 @@ mod tests {
 
     fn seen(status: u16, body: &'static str, diag: bool) -> Seen<'static> {
         Seen { status, body: body.as_bytes(), has_diagnostics: diag, ..Default::default() }
+    }
+
+    #[test]
+    fn refusals_at_authorization_are_the_gateways_own() {
+        assert!(denied_at_authorization(&seen(401, r#"{"message":"Unauthorized"}"#, false)));
+        assert!(denied_at_authorization(&seen(403, r#"{"message":"Signature expired: x"}"#, false)));
+        assert!(!denied_at_authorization(&seen(403, r#"{"message":"Forbidden"}"#, true)), "the function's own");
+        assert!(!denied_at_authorization(&seen(404, r#"{"message":"Not Found"}"#, false)));
+        let local = Seen { emulator_cause: Some("jwt-denied"), ..seen(401, "{}", false) };
+        assert!(denied_at_authorization(&local));
     }
 
     #[test]

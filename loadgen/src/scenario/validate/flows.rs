@@ -78,8 +78,9 @@ pub(super) fn flows(
             let sf = |key: &str| format!("flow[{i}].step[{k}].{key}");
             let st_span = span(st);
             let st = st.get_ref();
-            let mut request =
-                step_request(loc, st, st_span.clone(), &sf, &requests[..declared], &mut used, data, env, &flow)?;
+            // Captures so far are exactly the slots earlier steps took: a step's own come later.
+            let scope = Scope { env, data, captures: &flow.captures };
+            let mut request = step_request(loc, st, st_span.clone(), &sf, (&requests[..declared], &mut used), &scope)?;
             let step_name = match (&st.name, &st.request) {
                 (Some(n), _) => n.get_ref().trim().to_owned(),
                 (None, Some(r)) => r.get_ref().trim().to_owned(),
@@ -142,18 +143,15 @@ pub(super) fn flows(
 
 /// The request kind a step sends: the `[[request]]` it names (its check replaced by the
 /// step's, if it has one), or its own fields, whose templates may use what earlier steps
-/// captured.
-#[allow(clippy::too_many_arguments)]
+/// captured (`scope`'s captures: the slots earlier steps took). `used` marks the `[[request]]`s
+/// a step sends.
 fn step_request(
     loc: &Locator<'_>,
     st: &RawStep,
     st_span: std::ops::Range<usize>,
     sf: &dyn Fn(&str) -> String,
-    declared: &[Request],
-    used: &mut [bool],
-    data: &Data,
-    env: &dyn Fn(&str) -> Option<String>,
-    flow: &Flow,
+    (declared, used): (&[Request], &mut [bool]),
+    scope: &Scope<'_>,
 ) -> Result<Request, ScenarioError> {
     if let Some(r) = &st.request {
         let check = st.check.as_ref().map(|c| crate::scenario::check::validate(loc, c, &sf("check"))).transpose()?;
@@ -207,9 +205,7 @@ fn step_request(
         expect: st.expect.as_ref(),
         check: st.check.as_ref(),
     };
-    // Captures so far are exactly the slots taken by earlier steps: a step's own come later.
-    let scope = Scope { env, data, captures: &flow.captures };
-    kind(loc, fields, sf, &scope)
+    kind(loc, fields, sf, scope)
 }
 
 /// A step's captures, each given its slot in the flow (a name captured again reuses its slot).
