@@ -66,7 +66,8 @@ pub enum Command {
         /// Seed for the request mix, keys and Poisson arrivals (overrides the scenario's).
         #[arg(long)]
         seed: Option<u64>,
-        /// No progress and no summary on the terminal.
+        /// No progress and no summary on the terminal; a run that does not pass still says why
+        /// (verdict, stop reason, failed thresholds) on standard error.
         #[arg(long, short)]
         quiet: bool,
     },

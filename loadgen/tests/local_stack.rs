@@ -89,6 +89,9 @@ fn every_outcome_class_is_produced_and_recognised() {
             if r["cloudwatch"]["source"] != "local-stack" {
                 problems.push("ok: no CloudWatch pull".into());
             }
+            if code != 0 || stderr.contains("verdict") {
+                problems.push(format!("ok: a passing --quiet run says nothing of its verdict: exit {code}, {stderr}"));
+            }
         }
         if *class == "function_error" || *class == "lambda_throttled" {
             // The gateway's bare 500 is ambiguous on AWS; the emulator's cause settles it.
@@ -101,8 +104,13 @@ fn every_outcome_class_is_produced_and_recognised() {
     // A refused connection: transport errors, and the run stops as a dead target (exit 3).
     let dir = tempdir("transport");
     let scenario = "name = \"transport\"\n[[phase]]\nname = \"p\"\nduration = \"20s\"\nrate = 20\n[[request]]\nname = \"r\"\npath = \"/health\"\n";
-    let (code, r, _) = loadgen(&dir, scenario, &["--target", "http://127.0.0.1:9"]);
-    if count(&r, "transport_error") == 0 || code != 3 || r["status"] != "aborted" {
+    let (code, r, stderr) = loadgen(&dir, scenario, &["--target", "http://127.0.0.1:9"]);
+    // --quiet still says on stderr why the run did not pass.
+    if count(&r, "transport_error") == 0
+        || code != 3
+        || r["status"] != "aborted"
+        || !stderr.contains("no verdict: stopped early")
+    {
         problems.push(format!(
             "transport_error: exit {code}, status {}, outcomes {}",
             r["status"], r["totals"]["by_class"]

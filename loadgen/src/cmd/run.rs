@@ -379,6 +379,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         crate::out!("{}", report::terminal::summary(&results));
         crate::outln!("  results: {}", path.display());
         crate::outln!("  report:  {}", dir.join("report.html").display());
+    } else if let Some(why) = report::terminal::quiet_failure(&results) {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), "{why}  results: {}", path.display());
     }
     Ok(RunOutcome { exit_code: exit_code(stop.as_ref(), results.passed), results, dir })
 }

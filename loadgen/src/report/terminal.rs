@@ -132,6 +132,28 @@ pub fn summary(r: &Results) -> String {
     out
 }
 
+/// What `--quiet` still says, on standard error, about a run that did not pass: the verdict,
+/// why it stopped early and each failed threshold — so a CI log never shows a bare non-zero exit.
+pub fn quiet_failure(r: &Results) -> Option<String> {
+    if r.passed && r.abort_reason.is_none() {
+        return None;
+    }
+    let mut out = format!("loadgen: {} — {:?}", r.name(), r.status);
+    match &r.abort_reason {
+        // A stopped run has no verdict of its own to give, whatever its thresholds say.
+        Some(reason) => out.push_str(&format!(", no verdict: stopped early: {reason}\n")),
+        None => out.push_str(", verdict FAIL\n"),
+    }
+    for th in r.thresholds.iter().filter(|t| !t.passed) {
+        let measured = match th.measured.is_nan() {
+            true => "nothing measured".to_owned(),
+            false => format!("measured {}", super::shown(th.measured, th.unit)),
+        };
+        let _ = writeln!(out, "  FAIL {} {} ({measured})", th.key, th.condition);
+    }
+    Some(out)
+}
+
 /// A line per checked request kind: how many failed, and the first failure.
 fn checks(out: &mut String, r: &Results) {
     for q in &r.requests {
