@@ -38,6 +38,10 @@ pub enum Command {
         /// Send the load to this base URL instead of the local stack (overrides [target] url).
         #[arg(long, value_name = "URL", conflicts_with = "infra")]
         target: Option<String>,
+        /// Send the requests of the scenario's [targets.NAME] to URL instead of its url
+        /// (repeatable: one per named target).
+        #[arg(long, value_name = "NAME=URL")]
+        target_url: Vec<String>,
         /// Target the stack deployed from this Terraform directory (reads `terraform output -json`);
         /// with --local, run the stack it describes on the local stack instead.
         #[arg(long, value_name = "DIR")]

@@ -22,7 +22,9 @@ fn seconds_run(plan: &Plan, phase: Option<usize>, elapsed_s: f64) -> f64 {
 /// The measured value of `t`, in its limit's unit, or `None` when nothing was measured yet.
 /// Cost metrics need the finished run's cost.
 pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64, cost: Option<&CostResult>) -> Option<f64> {
-    let request = t.request.as_ref().and_then(|name| plan.request_index(name));
+    // A request kind, or every kind sent to a target; a flow's name scopes only flow metrics.
+    let scope = t.request.as_ref().and_then(|name| plan.scope_requests(name));
+    let request = scope.as_deref();
     let phase = t.phase.as_ref().and_then(|name| plan.phase_index(name));
     let counts = rec.counts(request, phase);
     let cold = rec.cold_starts_of(request, phase);
@@ -46,8 +48,8 @@ pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64, cost:
         }
         // Cost metrics are whole-run figures; validation refuses them with a phase.
         Metric::CostRun => cost.map(|c| c.run.total),
-        Metric::CostPerMillion => match (cost, request) {
-            (Some(c), Some(r)) => c.by_request.get(r).map(|x| x.per_million_usd),
+        Metric::CostPerMillion => match (cost, &t.request) {
+            (Some(c), Some(name)) => c.by_request.iter().find(|x| &x.name == name).map(|x| x.per_million_usd),
             (Some(c), None) => Some(c.per_million_usd),
             _ => None,
         },
@@ -76,7 +78,7 @@ pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64, cost:
         }
         Metric::ChecksRate | Metric::ChecksFailed => {
             let sums: Vec<&crate::record::checks::CheckSum> = match request {
-                Some(r) => rec.checks.get(r).into_iter().collect(),
+                Some(rs) => rs.iter().filter_map(|r| rec.checks.get(*r)).collect(),
                 None => rec.checks.iter().collect(),
             };
             let (checked, failed) = sums.iter().fold((0, 0), |(c, f), s| (c + s.checked, f + s.failed));
@@ -88,11 +90,11 @@ pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64, cost:
     }
 }
 
-/// A diagnostic header's sum per response that carried diagnostics, for one request kind or
+/// A diagnostic header's sum per response that carried diagnostics, for some request kinds or
 /// all; `None` before any did.
-fn per_response(rec: &Recorder, request: Option<usize>, field: fn(&DiagSum) -> f64) -> Option<f64> {
+fn per_response(rec: &Recorder, request: Option<&[usize]>, field: fn(&DiagSum) -> f64) -> Option<f64> {
     let sums: Vec<&DiagSum> = match request {
-        Some(r) => rec.diag.get(r).into_iter().collect(),
+        Some(rs) => rs.iter().filter_map(|r| rec.diag.get(*r)).collect(),
         None => rec.diag.iter().collect(),
     };
     let responses: u64 = sums.iter().map(|d| d.responses).sum();

@@ -38,6 +38,7 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
         Command::Run {
             scenario,
             target,
+            target_url,
             infra,
             local,
             out,
@@ -51,6 +52,7 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
             let opts = cmd::run::RunOptions {
                 scenario,
                 target,
+                target_urls: target_url,
                 infra,
                 local,
                 out,

@@ -28,6 +28,7 @@ async fn junit_and_markdown_are_read_back_and_rerendered_identically() {
     let opts = RunOptions {
         scenario: file,
         target: Some(url),
+        target_urls: Vec::new(),
         out: Some(out_dir.clone()),
         seed: None,
         infra: None,

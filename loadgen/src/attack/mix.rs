@@ -10,14 +10,16 @@ use bytes::Bytes;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 
 use super::keys::KeyPicker;
+use crate::scenario::Plan;
 use crate::scenario::seed_data::{RowOrder, SeedRows};
 use crate::scenario::template::{Fill, Template, push_id};
-use crate::scenario::{Plan, Request};
 
 /// A request ready to send.
 pub struct Prepared {
     /// Index of the request kind.
     pub request: usize,
+    /// Where it goes: the engine's endpoint index (0 is `[target]`).
+    pub endpoint: usize,
     /// Method.
     pub method: hyper::Method,
     /// Where to.
@@ -42,9 +44,6 @@ pub struct Mix {
     /// What an arrival draws among, by weight (requests of weight 0 are flow steps only).
     units: Vec<(f64, Unit)>,
     weights_total: f64,
-    /// What request paths are appended to: the whole base URL for the general client, only its
-    /// path for the fast path (origin-form request targets).
-    prefix: String,
     keys: KeyPicker,
     payload: String,
     fresh_ids: AtomicU64,
@@ -98,6 +97,11 @@ impl Instance {
 pub struct Exhausted(pub String);
 
 struct Kind {
+    /// Its endpoint (0 is `[target]`).
+    endpoint: usize,
+    /// What its paths are appended to: the whole base URL for the general client, only its
+    /// path for the fast path (origin-form request targets).
+    prefix: String,
     method: hyper::Method,
     path: Template,
     body: Option<Template>,
@@ -108,12 +112,18 @@ struct Kind {
     fixed: Option<hyper::Uri>,
 }
 
-/// `[target]`'s headers and then the request's, a later name replacing an earlier (names are
-/// case-insensitive), and the JSON content type for a body that sets none. Validation has
-/// checked every name and literal value, so one that still does not parse is left out.
-fn headers_of(plan: &Plan, r: &Request) -> Vec<(HeaderName, HeaderTemplate)> {
+/// Its target's headers (`[target]`'s or its `[targets.NAME]`'s) and then the request's, a
+/// later name replacing an earlier (names are case-insensitive), and the JSON content type for
+/// a body that sets none. Validation has checked every name and literal value, so one that
+/// still does not parse is left out.
+fn headers_of(plan: &Plan, i: usize) -> Vec<(HeaderName, HeaderTemplate)> {
+    let r = &plan.requests[i];
+    let target = match plan.target_of(i) {
+        Some(t) => &plan.targets[t].headers,
+        None => &plan.target.headers,
+    };
     let mut out: Vec<(HeaderName, HeaderTemplate)> = Vec::new();
-    for (k, v) in plan.target.headers.iter().chain(&r.headers) {
+    for (k, v) in target.iter().chain(&r.headers) {
         let Ok(name) = HeaderName::from_bytes(k.as_bytes()) else { continue };
         let value = match v.literal() {
             Some(l) => match HeaderValue::from_bytes(l.as_bytes()) {
@@ -223,13 +233,17 @@ impl Fill for MixFill<'_> {
 }
 
 impl Mix {
-    /// The mix of `plan`, with paths appended to `prefix`.
-    pub fn new(plan: &Plan, prefix: String) -> Mix {
+    /// The mix of `plan`, each kind's paths appended to its endpoint's prefix (`prefixes`, by
+    /// endpoint index).
+    pub fn new(plan: &Plan, prefixes: &[&str]) -> Mix {
         let requests = plan
             .requests
             .iter()
-            .map(|r| {
-                let headers = headers_of(plan, r);
+            .enumerate()
+            .map(|(i, r)| {
+                let headers = headers_of(plan, i);
+                let endpoint = super::endpoint::index_of(plan, i);
+                let prefix = prefixes.get(endpoint).copied().unwrap_or_default().to_owned();
                 Kind {
                     method: hyper::Method::from_bytes(r.method.as_bytes()).unwrap_or(hyper::Method::GET),
                     path: r.path.clone(),
@@ -237,6 +251,8 @@ impl Mix {
                     dynamic_headers: headers.iter().any(|(_, v)| matches!(v, HeaderTemplate::Rendered(_))),
                     headers,
                     fixed: r.path.literal().and_then(|l| format!("{prefix}{l}").parse().ok()),
+                    endpoint,
+                    prefix,
                 }
             })
             .collect::<Vec<_>>();
@@ -249,7 +265,6 @@ impl Mix {
             weights_total: units.iter().map(|(w, _)| w).sum(),
             units,
             requests,
-            prefix,
             keys: KeyPicker::new(plan.data.items, &plan.data.distribution),
             payload: "x".repeat(plan.data.item_size),
             fresh_ids: AtomicU64::new(0),
@@ -301,14 +316,15 @@ impl Mix {
             let headers = fixed_headers();
             return Ok(Prepared {
                 request: idx,
+                endpoint: kind.endpoint,
                 method: kind.method.clone(),
                 uri: uri.clone(),
                 headers,
                 body: Bytes::new(),
             });
         }
-        let mut path = String::with_capacity(self.prefix.len() + 64);
-        path.push_str(&self.prefix);
+        let mut path = String::with_capacity(kind.prefix.len() + 64);
+        path.push_str(&kind.prefix);
         let mut body = String::new();
         let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(kind.headers.len());
         {
@@ -341,7 +357,14 @@ impl Mix {
         let uri = hyper::Uri::try_from(path.as_str())
             .or_else(|_| hyper::Uri::try_from(encoded(&path)))
             .unwrap_or_else(|_| hyper::Uri::from_static("http://invalid./"));
-        Ok(Prepared { request: idx, method: kind.method.clone(), uri, headers, body: Bytes::from(body) })
+        Ok(Prepared {
+            request: idx,
+            endpoint: kind.endpoint,
+            method: kind.method.clone(),
+            uri,
+            headers,
+            body: Bytes::from(body),
+        })
     }
 }
 

@@ -8,6 +8,7 @@
 //! flow's steps in order, [`timer`] wakes the dispatcher, [`monitor`] watches the run,
 //! [`switch`] ends it early.
 
+pub mod endpoint;
 pub mod flow;
 pub mod keys;
 pub mod mix;
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-use crate::http::{HttpClient, Pool};
+use crate::http::HttpClient;
 use crate::record::{Recorder, Stop};
 use crate::scenario::{Load, Plan};
 use mix::{Instance, Mix, Unit};
@@ -70,42 +71,32 @@ pub struct Engine {
     pub phase_now: Arc<AtomicU64>,
     /// When the last phase ended (or the run was stopped), before in-flight requests drained.
     phases_end: Mutex<Option<Instant>>,
-    /// The general client (https, HTTP/2).
+    /// The general client (https, HTTP/2), shared by every target.
     client: HttpClient,
-    /// The plain-http fast path (`None` for https, HTTP/2 or an unparsable base).
-    fast: Option<Pool>,
+    /// `[target]` and then each `[targets.NAME]`: pool, prefix, timeout, authorizer.
+    endpoints: Vec<endpoint::Endpoint>,
     /// Which request to send next and how it reads.
     mix: Mix,
     /// What a failing check's body must not show (the scenario's own secrets).
     secrets: Vec<String>,
-    /// How each request is authorized (`[target.auth]`).
-    auth: Option<Arc<crate::auth::Authorizer>>,
 }
 
 impl Engine {
-    /// An engine for `plan` against `base`.
+    /// An engine for `plan` against `base` (and its `[targets.NAME]` at their own URLs).
     pub fn new(plan: Arc<Plan>, base: &str, client: HttpClient, stop: StopSwitch) -> Self {
         let mut rec = Recorder::new(plan.requests.len(), plan.phases.len());
         rec.flows = vec![crate::record::flows::FlowSum::default(); plan.flows.len()];
         let recorder = Arc::new(Mutex::new(rec));
-        // HTTP/2 is only ever negotiated by ALPN over TLS, so plain http is HTTP/1.1 either way.
-        let fast = Pool::for_base(base, plan.target.max_in_flight.min(4096));
-        // The fast path sends origin-form request targets: only the base URL's path prefixes them.
-        let prefix = match &fast {
-            Some(_) => {
-                base.parse::<hyper::Uri>().map(|u| u.path().trim_end_matches('/').to_owned()).unwrap_or_default()
-            }
-            None => base.to_owned(),
-        };
-        let mix = Mix::new(&plan, prefix);
+        let endpoints = endpoint::Endpoint::all(&plan, base);
+        let prefixes: Vec<&str> = endpoints.iter().map(|e| e.prefix.as_str()).collect();
+        let mix = Mix::new(&plan, &prefixes);
         let secrets = plan.secrets();
         Self {
             secrets,
-            auth: None,
             plan,
             client,
             phases_end: Mutex::new(None),
-            fast,
+            endpoints,
             mix,
             recorder,
             in_flight: Arc::new(AtomicU64::new(0)),
@@ -115,9 +106,12 @@ impl Engine {
         }
     }
 
-    /// Authorizes every request with `auth`.
-    pub fn with_auth(mut self, auth: Option<Arc<crate::auth::Authorizer>>) -> Self {
-        self.auth = auth;
+    /// Authorizes the requests of each target with its authorizer: `[target]`'s first, then
+    /// each `[targets.NAME]`'s in the plan's order.
+    pub fn with_auth(mut self, auth: Vec<Option<Arc<crate::auth::Authorizer>>>) -> Self {
+        for (e, a) in self.endpoints.iter_mut().zip(auth) {
+            e.auth = a;
+        }
         self
     }
 
@@ -204,8 +198,8 @@ impl Engine {
             phase_start = end;
         }
         *self.phases_end.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now().min(phase_start));
-        let grace =
-            if self.stopped() { Duration::from_secs(2) } else { self.plan.target.timeout + Duration::from_millis(100) };
+        let longest = self.endpoints.iter().map(|e| e.timeout).max().unwrap_or(self.plan.target.timeout);
+        let grace = if self.stopped() { Duration::from_secs(2) } else { longest + Duration::from_millis(100) };
         let until = Instant::now() + grace;
         while self.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(5)).await;

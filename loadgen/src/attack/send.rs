@@ -68,8 +68,9 @@ impl Engine {
             self.recorder.lock().unwrap_or_else(|e| e.into_inner()).sent(phase, second, lag_us);
         }
         let req = &self.plan.requests[p.request];
+        let end = &self.endpoints[p.endpoint];
         let mut builder = hyper::Request::builder().method(p.method).uri(p.uri);
-        if let Some(pool) = &self.fast
+        if let Some(pool) = &end.fast
             && !p.headers.iter().any(|(n, _)| n == hyper::header::HOST)
         {
             builder = builder.header(hyper::header::HOST, pool.host().clone());
@@ -80,10 +81,10 @@ impl Engine {
         }
         // A check or capture on the body reads more of it than classification needs.
         let keep = if req.reads_body() { check::BODY_LIMIT } else { response::BODY_PEEK };
-        let signed_body = self.auth.as_ref().map(|_| p.body.clone());
+        let signed_body = end.auth.as_ref().map(|_| p.body.clone());
         let outcome = match builder.body(Full::new(p.body)) {
             Ok(mut http_req) => {
-                if let (Some(auth), Some(body)) = (&self.auth, &signed_body) {
+                if let (Some(auth), Some(body)) = (&end.auth, &signed_body) {
                     // Signed for the host the request sends: its own header, the pool's, or the
                     // URL's as the client would write it (set now, so the two cannot differ).
                     let host = match http_req.headers().get(hyper::header::HOST) {
@@ -98,8 +99,8 @@ impl Engine {
                     };
                     auth.apply(&mut http_req, &host, body);
                 }
-                let timeout = self.plan.target.timeout;
-                match &self.fast {
+                let timeout = end.timeout;
+                match &end.fast {
                     Some(pool) => {
                         tokio::time::timeout(timeout, pool.exchange(http_req, move |r| response::read_up_to(r, keep)))
                             .await
@@ -160,7 +161,7 @@ impl Engine {
         if let Some((status, failure)) = checked {
             let body = resp.as_ref().map_or(&[][..], |r| r.body.as_slice());
             // A failing body may echo a token: the one in use, or one refreshed away since.
-            let tokens = failure.as_ref().and(self.auth.as_ref()).map(|a| a.tokens()).unwrap_or_default();
+            let tokens = failure.as_ref().and(end.auth.as_ref()).map(|a| a.tokens()).unwrap_or_default();
             let secrets: std::borrow::Cow<'_, [String]> = match tokens.is_empty() {
                 true => (&self.secrets[..]).into(),
                 false => tokens.into_iter().chain(self.secrets.iter().cloned()).collect::<Vec<_>>().into(),

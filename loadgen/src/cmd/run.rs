@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub scenario: PathBuf,
     /// Overrides `[target] url`.
     pub target: Option<String>,
+    /// `NAME=URL`: overrides `[targets.NAME] url`.
+    pub target_urls: Vec<String>,
     /// Report directory (default `reports/<scenario>-<UTC time>`).
     pub out: Option<PathBuf>,
     /// Overrides the scenario's seed.
@@ -71,6 +73,24 @@ pub fn load_plan(opts: &RunOptions) -> Result<Plan, Error> {
     super::simulate::check_table(&plan)?;
     if let Some(url) = &opts.target {
         plan.target.url = Some(target::url::normalise(url).ok_or_else(|| Error::TargetFlag(url.clone()))?);
+    }
+    for given in &opts.target_urls {
+        let named: Vec<String> = plan.targets.iter().map(|t| t.name.clone()).collect();
+        let (name, url) = given.split_once('=').ok_or_else(|| {
+            Error::Usage(format!(
+                "--target-url '{given}' is not NAME=URL (the scenario's targets: {})",
+                named.join(", ")
+            ))
+        })?;
+        let Some(t) = plan.targets.iter_mut().find(|t| t.name == name.trim()) else {
+            return Err(Error::Usage(format!(
+                "--target-url names '{}', which is no [targets.NAME] of {} (its targets: {})",
+                name.trim(),
+                opts.scenario.display(),
+                if named.is_empty() { "none".to_owned() } else { named.join(", ") }
+            )));
+        };
+        t.url = target::url::normalise(url.trim()).ok_or_else(|| Error::TargetFlag(url.to_owned()))?;
     }
     if let Some(seed) = opts.seed {
         plan.seed = seed;
@@ -225,7 +245,7 @@ struct Attacked {
 async fn attack(
     plan: &Arc<Plan>,
     base: &str,
-    (client, auth): (http::HttpClient, Option<Arc<crate::auth::Authorizer>>),
+    (client, auth): (http::HttpClient, Vec<Option<Arc<crate::auth::Authorizer>>>),
     switch: StopSwitch,
     console: &Arc<Console>,
 ) -> Attacked {
@@ -250,19 +270,36 @@ async fn attack(
     }
 }
 
-/// What authorizes the run's requests, started (its first credentials or token fetched).
-async fn authorizer(
+/// What authorizes each target's requests (`[target]`'s first, then each `[targets.NAME]`'s),
+/// started: first credentials or token fetched.
+async fn authorizers(
     plan: &Plan,
     (local, url): (bool, &str),
     region: &str,
     sink: &Arc<dyn Sink>,
-) -> Result<Option<Arc<crate::auth::Authorizer>>, Error> {
-    let Some(a) = &plan.target.auth else { return Ok(None) };
-    let place = match local {
-        true => crate::auth::Place::LocalStack { region },
-        false => crate::auth::Place::Url { url, region },
-    };
-    Ok(Some(Arc::new(crate::auth::Authorizer::start(a, place, sink).await?)))
+) -> Result<Vec<Option<Arc<crate::auth::Authorizer>>>, Error> {
+    let mut out = Vec::with_capacity(1 + plan.targets.len());
+    out.push(match &plan.target.auth {
+        None => None,
+        Some(a) => {
+            let place = match local {
+                true => crate::auth::Place::LocalStack { region },
+                false => crate::auth::Place::Url { url, region },
+            };
+            Some(Arc::new(crate::auth::Authorizer::start(a, place, sink).await?))
+        }
+    });
+    // A named target is always a URL: its region comes from it or the environment.
+    for t in &plan.targets {
+        out.push(match &t.auth {
+            None => None,
+            Some(a) => {
+                let place = crate::auth::Place::Url { url: &t.url, region };
+                Some(Arc::new(crate::auth::Authorizer::start(a, place, sink).await?))
+            }
+        });
+    }
+    Ok(out)
 }
 
 /// Runs a scenario end to end.
@@ -284,6 +321,17 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     };
     let console = Arc::new(Console::new(&plan.name, opts.quiet));
     let sink: Arc<dyn Sink> = console.clone();
+    // A named target off loopback is a real API too: unless [target]'s own guard (in set_up)
+    // already counts every request, the worst case of them all is priced before anything is
+    // sent, at an assumed function (a named target's stack is not known).
+    let guarded = plan.target.url.as_deref().is_some_and(|u| !target::url::is_loopback(u));
+    let remote = |t: &crate::scenario::target::NamedTarget| {
+        !target::url::is_loopback(&t.url) && plan.requests.iter().any(|r| r.target.as_ref() == Some(&t.name))
+    };
+    if !guarded && plan.targets.iter().any(remote) {
+        let ctx = cost::TargetFacts::for_url(None, None);
+        cost::stage::guard(&plan, &ctx, None, &prices, opts.max_cost_usd.unwrap_or(5.0), &sink)?;
+    }
     if plan.target.url.is_none() && !plan.data.seed && plan.data.items > 0 {
         return Err(Error::UnseededStack(opts.scenario.clone()));
     }
@@ -316,8 +364,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     let reserved =
         info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
     // Credentials and tokens before the first request: seeding through the API sends some.
-    let auth = authorizer(&plan, (stack.is_some(), &base), &ctx.region, &sink).await?;
-    seed(&plan, &info, stack.as_ref(), &ctx.region, (&base, reserved, auth.as_deref()), &sink).await?;
+    let auth = authorizers(&plan, (stack.is_some(), &base), &ctx.region, &sink).await?;
+    let default_auth = auth.first().and_then(Option::as_deref);
+    seed(&plan, &info, stack.as_ref(), &ctx.region, (&base, reserved, default_auth), &sink).await?;
     let window_start = cost::stage::align_start(&ctx, plan.data.seeded_items() > 0 && !opts.no_cloudwatch, &sink).await;
     let logs = ctx.log.iter_mut().chain(ctx.more_logs.iter_mut().map(|m| &mut m.log));
     for (path, offset) in logs {
@@ -354,7 +403,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     // Before the stack stops: its CloudWatch endpoint and function log are still there.
     let window = (window_start, run.window_end);
     let (pulled, cost, calibration) =
-        cost::stage::after_run(&ctx, &results, window, &prices, opts.no_cloudwatch, &sink).await;
+        cost::stage::after_run(&ctx, &results.priced_view(), window, &prices, opts.no_cloudwatch, &sink).await;
     results.calibration = calibration;
     match cost {
         Ok(c) => results.cost = Some(c),

@@ -298,7 +298,18 @@ pub fn assess(
                 .into(),
         );
     }
-    let knee = facts.reserved_concurrency.filter(|_| !flows).and_then(|c| {
+    // The per-second series the knee reads counts every target's requests.
+    let named = results.scenario.has_named_targets();
+    if named {
+        let elsewhere = results.targets.iter().skip(1).map(|t| t.summary.requests).sum::<u64>();
+        notes.push(format!(
+            "Only [target]'s requests are priced: the {elsewhere} sent to [targets.*] ({}) go to stacks loadgen does \
+             not know, and are left out of the cost and the reconciliation{}.",
+            results.targets.iter().skip(1).map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
+            if results.totals.by_class[crate::record::Class::LambdaThrottled] > 0 { " (and of the knee)" } else { "" }
+        ));
+    }
+    let knee = facts.reserved_concurrency.filter(|_| !flows && !named).and_then(|c| {
         let model = facts.calibration.as_ref().and_then(|c| calibrate::model(c).ok());
         let gateway = facts.calibration.as_ref().and_then(|c| c.gateway.as_ref());
         let model = model.as_ref().map(|(f, h)| (f, h));

@@ -271,17 +271,18 @@ impl Recorder {
         }
     }
 
-    /// Merged histograms over every cell matching the filters.
+    /// Merged histograms over every cell matching the filters (`request`: the kinds to take,
+    /// `None` = all).
     pub fn merged(
         &self,
-        request: Option<usize>,
+        request: Option<&[usize]>,
         phase: Option<usize>,
         class: Option<Class>,
     ) -> (Histogram<u64>, Histogram<u64>) {
         let mut lat = hist::new();
         let mut svc = hist::new();
         for ((r, p, c), cell) in &self.cells {
-            if request.is_none_or(|x| x == *r) && phase.is_none_or(|x| x == *p) && class.is_none_or(|x| x == *c) {
+            if request.is_none_or(|x| x.contains(r)) && phase.is_none_or(|x| x == *p) && class.is_none_or(|x| x == *c) {
                 let _ = lat.add(&cell.latency);
                 let _ = svc.add(&cell.service);
             }
@@ -290,10 +291,10 @@ impl Recorder {
     }
 
     /// Completed requests by class, filtered.
-    pub fn counts(&self, request: Option<usize>, phase: Option<usize>) -> ClassCounts {
+    pub fn counts(&self, request: Option<&[usize]>, phase: Option<usize>) -> ClassCounts {
         let mut out = ClassCounts::default();
         for ((r, p, c), cell) in &self.cells {
-            if request.is_none_or(|x| x == *r) && phase.is_none_or(|x| x == *p) {
+            if request.is_none_or(|x| x.contains(r)) && phase.is_none_or(|x| x == *p) {
                 out.add(*c, cell.latency.len());
             }
         }
@@ -305,11 +306,11 @@ impl Recorder {
         self.sent.iter().sum()
     }
 
-    /// Cold starts of one request kind and/or of the requests sent in one phase (`None` = all).
-    pub fn cold_starts_of(&self, request: Option<usize>, phase: Option<usize>) -> u64 {
+    /// Cold starts of some request kinds and/or of the requests sent in one phase (`None` = all).
+    pub fn cold_starts_of(&self, request: Option<&[usize]>, phase: Option<usize>) -> u64 {
         self.cold_cells
             .iter()
-            .filter(|((r, p), _)| request.is_none_or(|x| x == *r) && phase.is_none_or(|x| x == *p))
+            .filter(|((r, p), _)| request.is_none_or(|x| x.contains(r)) && phase.is_none_or(|x| x == *p))
             .map(|(_, n)| n)
             .sum()
     }

@@ -85,6 +85,26 @@ pub fn render(r: &Results) -> String {
             let _ = writeln!(o, "| {} | {} | {} | {first} |", cell(&q.name), c.checked, c.failed);
         }
     }
+    if !r.targets.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n| target | url | requests | p50 ms | p99 ms | errors | throttles |\n|---|---|---:|---:|---:|---:|---:|"
+        );
+        for t in &r.targets {
+            let m = &t.summary;
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {:.1} | {:.1} | {:.2}% | {:.2}% |",
+                cell(&t.name),
+                cell(&t.url),
+                m.requests,
+                m.latency.p50_ms,
+                m.latency.p99_ms,
+                m.error_rate * 100.0,
+                m.throttle_rate * 100.0
+            );
+        }
+    }
     if !r.flows.is_empty() {
         let _ = writeln!(
             o,

@@ -65,6 +65,7 @@ pub fn summary(r: &Results) -> String {
         );
     }
     checks(&mut out, r);
+    targets(&mut out, r);
     flows(&mut out, r);
     let _ = writeln!(
         out,
@@ -168,6 +169,24 @@ fn checks(out: &mut String, r: &Results) {
                 c.rate * 100.0
             );
         }
+    }
+}
+
+/// A line per target, when the scenario names any: what its requests came to.
+fn targets(out: &mut String, r: &Results) {
+    for t in &r.targets {
+        let m = &t.summary;
+        let _ = writeln!(
+            out,
+            "  target {:<15} {} requests, p50 {:.1} ms p99 {:.1} ms, errors {:.2}%, throttles {:.2}% ({})",
+            t.name,
+            m.requests,
+            m.latency.p50_ms,
+            m.latency.p99_ms,
+            m.error_rate * 100.0,
+            m.throttle_rate * 100.0,
+            t.url
+        );
     }
 }
 

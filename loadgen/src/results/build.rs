@@ -7,7 +7,7 @@ use super::ChecksResult;
 use super::summary::summarize;
 use super::{
     Environment, GeneratorHealth, HistogramCell, PhaseResult, RequestResult, Results, SCHEMA, Stats, Status,
-    TargetInfo, encode,
+    TargetInfo, TargetResult, encode,
 };
 use crate::record::histogram::{max_ms, quantile_ms};
 use crate::record::{Recorder, Stop};
@@ -49,6 +49,7 @@ impl Results {
             plan.phases.iter().filter_map(|p| p.load.mean_rate().map(|r| (r, p.duration.as_secs_f64()))).collect();
         let open_secs: f64 = open.iter().map(|(_, d)| d).sum();
         let target_rate = (open_secs > 0.0).then(|| open.iter().map(|(r, d)| r * d).sum::<f64>() / open_secs);
+        let base = facts.target.url.clone();
         Results {
             schema: SCHEMA.into(),
             status: if facts.stop.is_some() { Status::Aborted } else { Status::Completed },
@@ -71,6 +72,7 @@ impl Results {
             phases: phases(plan, rec, secs),
             requests: requests(plan, rec),
             flows: flows(plan, rec),
+            targets: targets(plan, rec, &base),
             gateway_denied: rec.gateway_denied,
             thresholds: Vec::new(),
             series: rec.series.clone(),
@@ -80,6 +82,21 @@ impl Results {
             calibration: None,
             histograms: cells(plan, rec),
         }
+    }
+}
+
+impl Results {
+    /// What the cost stage prices: the run as `[target]` saw it. With `[targets.NAME]`s the
+    /// totals and request kinds are `[target]`'s alone — a named target's stack is not known,
+    /// and CloudWatch's counts of `[target]`'s are compared with its requests only.
+    pub fn priced_view(&self) -> std::borrow::Cow<'_, Results> {
+        let Some(default) = self.targets.first().filter(|_| self.scenario.has_named_targets()) else {
+            return std::borrow::Cow::Borrowed(self);
+        };
+        let mut view = self.clone();
+        view.totals = default.summary.clone();
+        view.requests.retain(|q| q.target.is_none());
+        std::borrow::Cow::Owned(view)
     }
 }
 
@@ -145,10 +162,11 @@ fn requests(plan: &Plan, rec: &Recorder) -> Vec<RequestResult> {
             name: r.name.clone(),
             method: r.method.clone(),
             path: r.path.text().to_owned(),
-            summary: summarize(rec, Some(i), None),
+            summary: summarize(rec, Some(&[i]), None),
             cold_latency: Stats::of(&rec.cold[i]),
             warm_latency: Stats::of(&rec.warm[i]),
             diagnostics: rec.diag[i].into(),
+            target: r.target.clone(),
             checks: r.is_checked().then(|| {
                 let c = &rec.checks[i];
                 ChecksResult {
@@ -160,6 +178,25 @@ fn requests(plan: &Plan, rec: &Recorder) -> Vec<RequestResult> {
             }),
         })
         .collect()
+}
+
+/// Per target, when the plan names any: `[target]` (at `base`) as `default`, then each
+/// `[targets.NAME]`, each summarizing the request kinds sent to it.
+fn targets(plan: &Plan, rec: &Recorder, base: &str) -> Vec<TargetResult> {
+    if plan.targets.is_empty() {
+        return Vec::new();
+    }
+    let rows = std::iter::once(("default", base)).chain(plan.targets.iter().map(|t| (t.name.as_str(), t.url.as_str())));
+    rows.map(|(name, url)| {
+        let kinds = plan.scope_requests(name).unwrap_or_default();
+        TargetResult {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            requests: kinds.iter().map(|&i| plan.requests[i].name.clone()).collect(),
+            summary: summarize(rec, Some(&kinds), None),
+        }
+    })
+    .collect()
 }
 
 /// Every non-empty cell, sorted for deterministic output.

@@ -82,6 +82,22 @@ pub struct RequestResult {
     /// What its checks found, when it has a `check`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<ChecksResult>,
+    /// The `[targets.NAME]` it was sent to (absent: `[target]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+/// What the requests sent to one target came to, when a scenario has `[targets.NAME]`s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TargetResult {
+    /// `default` for `[target]`, else the name of its `[targets.NAME]`.
+    pub name: String,
+    /// Its base URL.
+    pub url: String,
+    /// The request kinds sent to it.
+    pub requests: Vec<String>,
+    /// What came back.
+    pub summary: Summary,
 }
 
 pub use crate::record::checks::CheckFailure;
@@ -251,6 +267,10 @@ pub struct Results {
     /// Per flow, in the plan's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flows: Vec<FlowResult>,
+    /// Per target — `[target]` as `default`, then each `[targets.NAME]` — when the scenario
+    /// names any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetResult>,
     /// Threshold verdicts.
     pub thresholds: Vec<ThresholdResult>,
     /// Per second.

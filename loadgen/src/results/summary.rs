@@ -144,7 +144,7 @@ impl From<DiagSum> for DiagnosticsResult {
 }
 
 /// Summary of the recorded cells of one request kind and/or phase (`None` = all).
-pub fn summarize(rec: &Recorder, request: Option<usize>, phase: Option<usize>) -> Summary {
+pub fn summarize(rec: &Recorder, request: Option<&[usize]>, phase: Option<usize>) -> Summary {
     let counts = rec.counts(request, phase);
     let (lat, svc) = rec.merged(request, phase, None);
     let cold_starts = rec.cold_starts_of(request, phase);

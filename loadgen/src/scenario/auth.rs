@@ -142,18 +142,20 @@ impl Auth {
 /// command that fails or a mistake.
 const MIN_REFRESH: Duration = Duration::from_secs(1);
 
-/// Validates `[target.auth]`.
+/// Validates `[<table>.auth]` (`table` is `target` or `targets.NAME`).
 pub(super) fn validate(
     loc: &Locator<'_>,
     raw: &Spanned<RawAuth>,
     env: &dyn Fn(&str) -> Option<String>,
+    table: &str,
 ) -> Result<Auth, ScenarioError> {
     let a = raw.get_ref();
+    let at = |rest: &str| format!("{table}.auth{rest}");
     let set = [a.sigv4.is_some(), a.bearer.is_some(), a.oauth2.is_some()].iter().filter(|x| **x).count();
     if set != 1 {
         return Err(loc.error(
             span(raw),
-            "target.auth",
+            at(""),
             "give exactly one of sigv4 = { service = \"execute-api\" }, bearer = { env = \"TOKEN\" } (or { command, \
              refresh }), oauth2 = { token_url, client_id, client_secret_env }",
         ));
@@ -168,7 +170,7 @@ pub(super) fn validate(
         if !plain(&service) || v.region.as_deref().is_some_and(|r| !plain(r)) {
             return Err(loc.error(
                 span(s),
-                "target.auth.sigv4",
+                at(".sigv4"),
                 "service and region are names of letters, digits and '-' (e.g. service = \"execute-api\", region = \"us-east-1\")",
             ));
         }
@@ -181,17 +183,17 @@ pub(super) fn validate(
                 if v.refresh.is_some() {
                     return Err(loc.error(
                         span(b),
-                        "target.auth.bearer.refresh",
+                        at(".bearer.refresh"),
                         "refresh runs a command again; a token from env is read once",
                     ));
                 }
                 let token = env(name)
                     .filter(|t| !t.trim().is_empty())
-                    .ok_or_else(|| unset(&span(b), "target.auth.bearer.env", name))?;
+                    .ok_or_else(|| unset(&span(b), &at(".bearer.env"), name))?;
                 if token.trim().chars().any(char::is_control) {
                     return Err(loc.error(
                         span(b),
-                        "target.auth.bearer.env",
+                        at(".bearer.env"),
                         format!("{name} holds a line break or another control character, which a header may not carry"),
                     ));
                 }
@@ -199,50 +201,46 @@ pub(super) fn validate(
             }
             (None, Some(command)) if !command.trim().is_empty() => {
                 let refresh = match &v.refresh {
-                    Some(r) => duration(loc, r, "target.auth.bearer.refresh")?,
+                    Some(r) => duration(loc, r, &at(".bearer.refresh"))?,
                     None => Duration::from_secs(50 * 60),
                 };
                 if refresh < MIN_REFRESH {
-                    let at = v.refresh.as_ref().map_or_else(|| span(b), span);
-                    return Err(loc.error(
-                        at,
-                        "target.auth.bearer.refresh",
-                        "refresh every 1s or longer (default 50m)",
-                    ));
+                    let place = v.refresh.as_ref().map_or_else(|| span(b), span);
+                    return Err(loc.error(place, at(".bearer.refresh"), "refresh every 1s or longer (default 50m)"));
                 }
                 let dir = loc.file().parent().map(std::path::Path::to_path_buf).unwrap_or_default();
                 Ok(Auth::BearerCommand { command: command.clone(), dir, refresh })
             }
             (Some(_), Some(_)) => Err(loc.error(
                 span(b),
-                "target.auth.bearer",
+                at(".bearer"),
                 "give env = \"TOKEN\" (a variable holding the token) or command = \"…\" (printing it), not both",
             )),
             _ => Err(loc.error(
                 span(b),
-                "target.auth.bearer",
+                at(".bearer"),
                 "give env = \"TOKEN\" (a variable holding the token) or a non-empty command = \"…\" (printing it)",
             )),
         };
     }
     let Some(o) = &a.oauth2 else {
-        return Err(loc.error(span(raw), "target.auth", "give one of sigv4, bearer or oauth2"));
+        return Err(loc.error(span(raw), at(""), "give one of sigv4, bearer or oauth2"));
     };
     let v = o.get_ref();
     let host = v.token_url.split_once("://").map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
     if !(v.token_url.starts_with("https://") || v.token_url.starts_with("http://")) || host.is_empty() {
         return Err(loc.error(
             span(o),
-            "target.auth.oauth2.token_url",
+            at(".oauth2.token_url"),
             format!("'{}' is not an http(s) URL; Cognito's is https://<domain>/oauth2/token", shown_url(&v.token_url)),
         ));
     }
     if v.client_id.trim().is_empty() {
-        return Err(loc.error(span(o), "target.auth.oauth2.client_id", "the app client's id is required"));
+        return Err(loc.error(span(o), at(".oauth2.client_id"), "the app client's id is required"));
     }
     let secret = env(&v.client_secret_env)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| unset(&span(o), "target.auth.oauth2.client_secret_env", &v.client_secret_env))?;
+        .ok_or_else(|| unset(&span(o), &at(".oauth2.client_secret_env"), &v.client_secret_env))?;
     Ok(Auth::Oauth2 {
         token_url: v.token_url.clone(),
         client_id: v.client_id.clone(),

@@ -147,6 +147,9 @@ pub struct Request {
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "flow::capture_map")]
     #[schemars(with = "std::collections::BTreeMap<String, String>")]
     pub capture: Vec<flow::Capture>,
+    /// The `[targets.NAME]` it is sent to; `None` is `[target]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 impl Request {
@@ -320,6 +323,9 @@ pub struct Plan {
     pub seed: u64,
     /// Where the load goes.
     pub target: Target,
+    /// `[targets.NAME]`: other APIs requests may name, in name order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<target::NamedTarget>,
     /// Local-stack overrides.
     pub stack: StackOverrides,
     /// Seed data and key distribution.
@@ -363,12 +369,22 @@ impl Plan {
     /// says they carry a credential (`Bearer abc…` gives `abc…`). Short ones are left out: a
     /// 3-character "secret" would blank unrelated text.
     pub fn secrets(&self) -> Vec<String> {
-        let headers = || self.target.headers.iter().chain(self.requests.iter().flat_map(|r| r.headers.iter()));
+        let headers = || {
+            (self.target.headers.iter())
+                .chain(self.targets.iter().flat_map(|t| t.headers.iter()))
+                .chain(self.requests.iter().flat_map(|r| r.headers.iter()))
+        };
         let templates = headers()
             .map(|(_, t)| t)
             .chain(self.requests.iter().flat_map(|r| std::iter::once(&r.path).chain(r.body.as_ref())));
         let mut out: Vec<String> = templates.flat_map(|t| t.env_values().iter().cloned()).collect();
-        out.extend(self.target.auth.iter().flat_map(auth::Auth::secrets));
+        out.extend(
+            self.target
+                .auth
+                .iter()
+                .chain(self.targets.iter().filter_map(|t| t.auth.as_ref()))
+                .flat_map(auth::Auth::secrets),
+        );
         for (_, t) in headers().filter(|(name, _)| crate::record::checks::secret_key(name)) {
             for part in &t.parts {
                 if let template::Part::Literal(text) = part {
@@ -390,6 +406,32 @@ impl Plan {
     /// The index of the request kind named `name`.
     pub fn request_index(&self, name: &str) -> Option<usize> {
         self.requests.iter().position(|r| r.name == name)
+    }
+
+    /// The index in [`Plan::targets`] of the target request kind `i` is sent to (`None`:
+    /// `[target]`).
+    pub fn target_of(&self, i: usize) -> Option<usize> {
+        let name = self.requests.get(i)?.target.as_deref()?;
+        self.targets.iter().position(|t| t.name == name)
+    }
+
+    /// Whether any request kind goes to a `[targets.NAME]`: then only `[target]`'s requests are
+    /// priced and compared with CloudWatch.
+    pub fn has_named_targets(&self) -> bool {
+        self.requests.iter().any(|r| r.target.is_some())
+    }
+
+    /// The request kinds a threshold scope name means: the kind of that name, or every kind
+    /// sent to the target of that name (`default`: `[target]`'s, when named targets exist).
+    pub fn scope_requests(&self, name: &str) -> Option<Vec<usize>> {
+        if let Some(i) = self.request_index(name) {
+            return Some(vec![i]);
+        }
+        let is_target = self.targets.iter().any(|t| t.name == name) || (name == "default" && !self.targets.is_empty());
+        is_target.then(|| {
+            let want = (name != "default").then_some(name);
+            (0..self.requests.len()).filter(|&i| self.requests[i].target.as_deref() == want).collect()
+        })
     }
 
     /// The index of the phase named `name`.
@@ -417,6 +459,7 @@ impl Request {
             expect: Vec::new(),
             check: None,
             capture: Vec::new(),
+            target: None,
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct RawScenario {
     #[schemars(with = "Option<i64>")]
     pub seed: Option<Spanned<i64>>,
     pub target: Option<RawTarget>,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawNamedTarget>")]
+    pub targets: BTreeMap<String, Spanned<RawNamedTarget>>,
     pub stack: Option<RawStack>,
     pub data: Option<RawData>,
     #[serde(default, rename = "phase")]
@@ -62,6 +65,21 @@ pub struct RawTarget {
     pub table_name: Option<String>,
     pub region: Option<String>,
     pub memory_mb: Option<i64>,
+    #[schemars(with = "Option<super::auth::RawAuth>")]
+    pub auth: Option<Spanned<super::auth::RawAuth>>,
+}
+
+/// `[targets.NAME]`: another API, which requests name with `target = "NAME"`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawNamedTarget {
+    #[schemars(with = "String")]
+    pub url: Spanned<String>,
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<String>>,
     #[schemars(with = "Option<super::auth::RawAuth>")]
     pub auth: Option<Spanned<super::auth::RawAuth>>,
 }
@@ -166,6 +184,8 @@ pub struct RawRequest {
     pub expect: Option<Spanned<Vec<i64>>>,
     #[schemars(with = "Option<super::check::RawCheck>")]
     pub check: Option<Spanned<super::check::RawCheck>>,
+    #[schemars(with = "Option<String>")]
+    pub target: Option<Spanned<String>>,
 }
 
 /// `[[flow]]`.
@@ -209,6 +229,8 @@ pub struct RawStep {
     pub capture: BTreeMap<String, Spanned<String>>,
     #[schemars(with = "Option<String>")]
     pub think: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub target: Option<Spanned<String>>,
 }
 
 /// The JSON Schema of a scenario file, generated from these types (for editor completion:

@@ -34,6 +34,30 @@ pub struct Target {
     pub auth: Option<super::auth::Auth>,
 }
 
+/// `[targets.NAME]`: another API in the same run (a second service, another stage), which a
+/// request or flow step sends to with `target = "NAME"`. Its own base URL, headers (redacted as
+/// `[target]`'s), timeout and authorization; the connection bound and HTTP/2 choice are
+/// `[target]`'s, shared. Only `[target]` is priced and compared with CloudWatch: a named
+/// target's stack is not known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NamedTarget {
+    /// Its name (`[targets.NAME]`).
+    pub name: String,
+    /// Base URL.
+    pub url: String,
+    /// Headers sent with each of its requests, before the request's own; values redacted.
+    #[serde(serialize_with = "redact_headers", deserialize_with = "redacted_headers")]
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
+    pub headers: Vec<(String, Template)>,
+    /// Per-request timeout (ms in results.json).
+    #[serde(with = "millis")]
+    #[schemars(with = "f64")]
+    pub timeout: Duration,
+    /// How its requests are authorized (`[targets.NAME.auth]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<super::auth::Auth>,
+}
+
 /// A deployed stack's resource names, as `[target]` gives them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AwsNames {

@@ -57,6 +57,14 @@ pub enum SimulateError {
         .0.display()
     )]
     Flows(PathBuf),
+    /// The plan simulated sends to `[targets.NAME]`s, whose stacks are not known.
+    #[error(
+        "{}: the scenario sends requests to [targets.NAME]s, whose stacks loadgen does not know, and the simulator \
+         would model them as [target]'s function. Simulate a scenario whose requests all go to [target] (with \
+         --scenario FILE)",
+        .0.display()
+    )]
+    Targets(PathBuf),
     /// A gateway what-if without the stack's gateway configuration.
     #[error(
         "{}: --set api_rate/api_burst need the stack's API Gateway throttling, which this results.json does not \

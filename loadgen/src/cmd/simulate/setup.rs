@@ -135,6 +135,9 @@ pub fn build(results: &Path, ask: &Ask) -> Result<Setup, Error> {
     if !source.flows.is_empty() {
         return Err(SimulateError::Flows(ask.scenario.clone().unwrap_or_else(|| results.to_path_buf())).into());
     }
+    if source.has_named_targets() {
+        return Err(SimulateError::Targets(ask.scenario.clone().unwrap_or_else(|| results.to_path_buf())).into());
+    }
     let holds = calibrate::for_plan(cal, &run_holds, &source, &doc.scenario, gateway.is_some()).map_err(|u| {
         SimulateError::Uncalibrated {
             file: ask.scenario.clone().unwrap_or_else(|| results.to_path_buf()),
@@ -213,6 +216,9 @@ pub fn check_table(plan: &Plan) -> Result<(), Error> {
     let Some(w) = &plan.simulate else { return Ok(()) };
     if !plan.flows.is_empty() && w.scenario.is_none() {
         return Err(SimulateError::Flows(plan.file.clone()).into());
+    }
+    if plan.has_named_targets() && w.scenario.is_none() {
+        return Err(SimulateError::Targets(plan.file.clone()).into());
     }
     // A URL target's function is known only from its run, and checked against it then.
     let unknown =

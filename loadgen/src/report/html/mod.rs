@@ -9,6 +9,7 @@ mod cost;
 mod environment;
 mod flows;
 mod over_time;
+mod targets;
 
 use crate::record::ALL;
 use crate::results::{Results, Stats, Status};
@@ -54,6 +55,9 @@ pub fn render(r: &Results) -> String {
     page.sections.push(key_numbers(r));
     page.sections.push(over_time::section(r));
     page.sections.push(breakdown::section(r));
+    if let Some(s) = targets::section(r) {
+        page.sections.push(s);
+    }
     if let Some(s) = flows::section(r) {
         page.sections.push(s);
     }

@@ -25,7 +25,7 @@ pub(super) fn flows(
     raw: &[Spanned<RawFlow>],
     raw_requests: &[Spanned<RawRequest>],
     requests: &mut Vec<Request>,
-    data: &Data,
+    (data, targets): (&Data, &[String]),
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Flow>, ScenarioError> {
     let declared = requests.len();
@@ -79,7 +79,7 @@ pub(super) fn flows(
             let st_span = span(st);
             let st = st.get_ref();
             // Captures so far are exactly the slots earlier steps took: a step's own come later.
-            let scope = Scope { env, data, captures: &flow.captures };
+            let scope = Scope { env, data, captures: &flow.captures, targets };
             let mut request = step_request(loc, st, st_span.clone(), &sf, (&requests[..declared], &mut used), &scope)?;
             let step_name = match (&st.name, &st.request) {
                 (Some(n), _) => n.get_ref().trim().to_owned(),
@@ -164,6 +164,7 @@ fn step_request(
         let own = [("method", st.method.is_some()), ("path", st.path.is_some()), ("body", st.body.is_some())]
             .into_iter()
             .chain([("headers", !st.headers.is_empty()), ("expect", st.expect.is_some())])
+            .chain([("target", st.target.is_some())])
             .find(|(_, set)| *set);
         if let Some((key, _)) = own {
             let at = match key {
@@ -171,16 +172,20 @@ fn step_request(
                 "path" => st.path.as_ref().map(span),
                 "body" => st.body.as_ref().map(span),
                 "headers" => st.headers.values().next().map(span),
+                "target" => st.target.as_ref().map(span),
                 _ => st.expect.as_ref().map(span),
             };
-            return Err(loc.error(
-                at.unwrap_or_else(|| span(r)),
-                sf(key),
-                format!(
+            let message = match key {
+                "target" => format!(
+                    "this step sends [[request]] '{wanted}', so it is sent to that request's target; set target on \
+                     the [[request]], or write the request in the step (path, method, …) with its own target"
+                ),
+                _ => format!(
                     "this step sends [[request]] '{wanted}', which has its own {key}; write the request in the step \
                      (path, method, …) or name one, not both"
                 ),
-            ));
+            };
+            return Err(loc.error(at.unwrap_or_else(|| span(r)), sf(key), message));
         }
         used[i] = true;
         let mut q = declared[i].clone();
@@ -204,6 +209,7 @@ fn step_request(
         headers: &st.headers,
         expect: st.expect.as_ref(),
         check: st.check.as_ref(),
+        target: st.target.as_ref(),
     };
     kind(loc, fields, sf, scope)
 }

@@ -37,14 +37,19 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
     // Data first: every template (`[target]`'s headers too) may draw from its files and ids.
     let data = data::data(&loc, path, raw.data.as_ref(), env)?;
     let target = target::target(&loc, raw.target.as_ref(), env, &data)?;
+    let targets = target::named(&loc, &raw.targets, env, (&data, target.timeout))?;
+    let target_names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
     let stack = super::stack::validate(&loc, path, raw.stack.as_ref(), env)?;
     let phases = phases::phases(&loc, &raw.phases)?;
-    let mut requests = requests::requests(&loc, &raw.requests, &data, env)?;
-    let flows = flows::flows(&loc, &raw.flows, &raw.requests, &mut requests, &data, env)?;
-    if target.auth.is_some() {
-        auth_headers_clash(&loc, &raw)?;
-    }
-    let thresholds = thresholds::thresholds(&loc, raw.thresholds.as_ref(), &phases, &requests, &flows)?;
+    let mut requests = requests::requests(&loc, &raw.requests, (&data, &target_names), env)?;
+    let flows = flows::flows(&loc, &raw.flows, &raw.requests, &mut requests, (&data, &target_names), env)?;
+    let authorized = |name: Option<&str>| match name.map(str::trim).filter(|n| *n != "default") {
+        None => target.auth.is_some(),
+        Some(n) => targets.iter().any(|t| t.name == n && t.auth.is_some()),
+    };
+    auth_headers_clash(&loc, &raw, &authorized)?;
+    names_clash(&loc, &raw, &targets, (&phases, &requests, &flows))?;
+    let thresholds = thresholds::thresholds(&loc, raw.thresholds.as_ref(), &phases, &requests, &flows, &target_names)?;
     let simulate = raw.simulate.as_ref().map(|w| super::whatif::from_raw(&loc, path, w, "simulate.")).transpose()?;
 
     Ok(Plan {
@@ -53,6 +58,7 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
         file: path.to_path_buf(),
         seed,
         target,
+        targets,
         stack,
         data,
         phases,
@@ -63,21 +69,75 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
     })
 }
 
-/// With `[target.auth]`, no request or step may set `authorization` itself: one of the two
-/// would be sent and the other silently lost.
-fn auth_headers_clash(loc: &Locator<'_>, raw: &RawScenario) -> Result<(), ScenarioError> {
-    let requests = raw.requests.iter().enumerate().map(|(i, r)| (format!("request[{i}]"), &r.get_ref().headers));
-    let steps = raw.flows.iter().enumerate().flat_map(|(i, f)| {
-        f.get_ref().steps.iter().enumerate().map(move |(k, s)| (format!("flow[{i}].step[{k}]"), &s.get_ref().headers))
+/// A request or step sent to a target with `auth` may not set `authorization` itself: one of
+/// the two would be sent and the other silently lost.
+fn auth_headers_clash(
+    loc: &Locator<'_>,
+    raw: &RawScenario,
+    authorized: &dyn Fn(Option<&str>) -> bool,
+) -> Result<(), ScenarioError> {
+    let target = |t: &Option<toml::Spanned<String>>| t.as_ref().map(|t| t.get_ref().clone());
+    let requests = raw.requests.iter().enumerate().map(|(i, r)| {
+        let r = r.get_ref();
+        (format!("request[{i}]"), &r.headers, target(&r.target))
     });
-    for (at, headers) in requests.chain(steps) {
+    let steps = raw.flows.iter().enumerate().flat_map(|(i, f)| {
+        f.get_ref().steps.iter().enumerate().map(move |(k, s)| {
+            let s = s.get_ref();
+            (format!("flow[{i}].step[{k}]"), &s.headers, target(&s.target))
+        })
+    });
+    for (at, headers, to) in requests.chain(steps) {
+        if !authorized(to.as_deref()) {
+            continue;
+        }
         if let Some((k, v)) = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+            let table = to.filter(|n| n != "default").map_or("target".to_owned(), |n| format!("targets.{n}"));
             return Err(loc.error(
                 span(v),
                 format!("{at}.headers.{k}"),
-                "[target.auth] sets the authorization header of every request; remove this one",
+                format!("[{table}.auth] sets the authorization header of every request; remove this one"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// A target's name prefixes threshold keys as a phase's, a request's or a flow's does, so it may
+/// be none of those.
+fn names_clash(
+    loc: &Locator<'_>,
+    raw: &RawScenario,
+    targets: &[super::target::NamedTarget],
+    (phases, requests, flows): (&[super::Phase], &[super::Request], &[super::flow::Flow]),
+) -> Result<(), ScenarioError> {
+    // `default` is [target]'s name in threshold keys once there are named ones.
+    let taken = |n: &str| {
+        phases.iter().any(|p| p.name == n) || requests.iter().any(|r| r.name == n) || flows.iter().any(|f| f.name == n)
+    };
+    if !targets.is_empty() && taken("default") {
+        return Err(loc.error(
+            0..0,
+            "targets",
+            "with [targets.NAME], 'default' names [target] in threshold keys; rename the phase, request or flow called 'default'",
+        ));
+    }
+    for t in targets {
+        let what = if phases.iter().any(|p| p.name == t.name) {
+            "a phase"
+        } else if requests.iter().any(|r| r.name == t.name) {
+            "a request"
+        } else if flows.iter().any(|f| f.name == t.name) {
+            "a flow"
+        } else {
+            continue;
+        };
+        let at = raw.targets.get(&t.name).map_or(0..0, span);
+        return Err(loc.error(
+            at,
+            format!("targets.{}", t.name),
+            format!("'{}' is also {what}'s name, so a threshold key starting with it is ambiguous; rename one", t.name),
+        ));
     }
     Ok(())
 }

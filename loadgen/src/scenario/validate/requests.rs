@@ -20,6 +20,7 @@ pub(super) struct Fields<'a> {
     pub headers: &'a BTreeMap<String, Spanned<String>>,
     pub expect: Option<&'a Spanned<Vec<i64>>>,
     pub check: Option<&'a Spanned<RawCheck>>,
+    pub target: Option<&'a Spanned<String>>,
 }
 
 /// The place a request's values are checked in: the environment, the data its templates draw
@@ -28,6 +29,8 @@ pub(super) struct Scope<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub data: &'a Data,
     pub captures: &'a [String],
+    /// The `[targets.NAME]` names a request may send to.
+    pub targets: &'a [String],
 }
 
 /// A request kind from its fields; `f` names a field (`request[2].path`). Name, weight and
@@ -38,7 +41,7 @@ pub(super) fn kind(
     f: &dyn Fn(&str) -> String,
     scope: &Scope<'_>,
 ) -> Result<Request, ScenarioError> {
-    let Scope { env, data, captures } = *scope;
+    let Scope { env, data, captures, targets } = *scope;
     let method = match w.method {
         Some(m) => {
             let up = m.get_ref().to_ascii_uppercase();
@@ -79,7 +82,44 @@ pub(super) fn kind(
         headers.push(header(loc, k, v, &f(&format!("headers.{k}")), env, data, captures)?);
     }
     let check = w.check.map(|c| crate::scenario::check::validate(loc, c, &f("check"))).transpose()?;
-    Ok(Request { name: String::new(), weight: 0.0, method, path, body, headers, expect, check, capture: Vec::new() })
+    let target = w.target.map(|t| target_name(loc, t, &f("target"), targets)).transpose()?.flatten();
+    Ok(Request {
+        name: String::new(),
+        weight: 0.0,
+        method,
+        path,
+        body,
+        headers,
+        expect,
+        check,
+        capture: Vec::new(),
+        target,
+    })
+}
+
+/// A request's `target = "NAME"`: one of the `[targets.NAME]`, or `default` (`[target]`, as
+/// when it is left out, which gives `None`).
+fn target_name(
+    loc: &Locator<'_>,
+    t: &Spanned<String>,
+    field: &str,
+    targets: &[String],
+) -> Result<Option<String>, ScenarioError> {
+    let name = t.get_ref().trim();
+    if name == "default" {
+        return Ok(None);
+    }
+    if targets.iter().any(|n| n == name) {
+        return Ok(Some(name.to_owned()));
+    }
+    let known: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let hint =
+        crate::scenario::error::suggestion(name, &known).map(|s| format!("; did you mean '{s}'?")).unwrap_or_default();
+    let declared = match known.is_empty() {
+        true => "the scenario declares none: add [targets.NAME] with its url".to_owned(),
+        false => format!("declared: {}, or 'default' for [target]", known.join(", ")),
+    };
+    Err(loc.error(span(t), field, format!("no [targets.{name}] ({declared}){hint}")))
 }
 
 /// Validates the request kinds, in order. A weight may be 0 for a request only flows send
@@ -87,7 +127,7 @@ pub(super) fn kind(
 pub(super) fn requests(
     loc: &Locator<'_>,
     raw: &[Spanned<RawRequest>],
-    data: &Data,
+    (data, targets): (&Data, &[String]),
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Request>, ScenarioError> {
     let mut requests = Vec::new();
@@ -111,8 +151,9 @@ pub(super) fn requests(
             headers: &r.headers,
             expect: r.expect.as_ref(),
             check: r.check.as_ref(),
+            target: r.target.as_ref(),
         };
-        let scope = Scope { env, data, captures: &[] };
+        let scope = Scope { env, data, captures: &[], targets };
         let request = kind(loc, fields, &f, &scope).map_err(|mut e| {
             if e.message.starts_with("unknown placeholder") {
                 e.message.push_str("; a value a flow step captured is used in the later [[flow.step]]s only");

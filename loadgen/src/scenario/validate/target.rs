@@ -4,7 +4,12 @@
 use std::time::Duration;
 
 use crate::scenario::error::{Locator, ScenarioError};
-use crate::scenario::raw::RawTarget;
+use std::collections::BTreeMap;
+
+use toml::Spanned;
+
+use crate::scenario::raw::{RawNamedTarget, RawTarget};
+use crate::scenario::target::NamedTarget;
 use crate::scenario::values::{duration, header, int_in, span};
 use crate::scenario::{AwsNames, Data, Target};
 
@@ -29,21 +34,7 @@ pub(super) fn target(
             auth: None,
         },
         Some(t) => {
-            let url = match &t.url {
-                Some(u) => {
-                    let s = u.get_ref().trim().trim_end_matches('/').to_owned();
-                    let ok = (s.starts_with("http://") || s.starts_with("https://")) && s.parse::<hyper::Uri>().is_ok();
-                    if !ok {
-                        return Err(loc.error(
-                            span(u),
-                            "target.url",
-                            format!("'{s}' is not an http:// or https:// URL"),
-                        ));
-                    }
-                    Some(s)
-                }
-                None => None,
-            };
+            let url = t.url.as_ref().map(|u| base_url(loc, u, "target.url")).transpose()?;
             let mut headers = Vec::new();
             for (k, v) in &t.headers {
                 headers.push(header(loc, k, v, &format!("target.headers.{k}"), env, data, &[])?);
@@ -81,17 +72,89 @@ pub(super) fn target(
                     ));
                 }
             };
-            let auth = t.auth.as_ref().map(|a| crate::scenario::auth::validate(loc, a, env)).transpose()?;
-            if let (Some(_), Some((k, v))) =
-                (&auth, t.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")))
-            {
-                return Err(loc.error(
-                    span(v),
-                    format!("target.headers.{k}"),
-                    "[target.auth] sets the authorization header of every request; remove this one",
-                ));
+            let auth = t.auth.as_ref().map(|a| crate::scenario::auth::validate(loc, a, env, "target")).transpose()?;
+            if auth.is_some() {
+                no_authorization_header(loc, &t.headers, "target")?;
             }
             Target { url, headers, timeout, max_in_flight, http2: t.http2.unwrap_or(true), aws, auth }
         }
     })
+}
+
+/// A base URL as written: http or https, trailing slashes dropped.
+fn base_url(loc: &Locator<'_>, u: &Spanned<String>, field: &str) -> Result<String, ScenarioError> {
+    let s = u.get_ref().trim().trim_end_matches('/').to_owned();
+    let ok = (s.starts_with("http://") || s.starts_with("https://")) && s.parse::<hyper::Uri>().is_ok();
+    if !ok {
+        return Err(loc.error(span(u), field, format!("'{s}' is not an http:// or https:// URL")));
+    }
+    Ok(s)
+}
+
+/// With `auth` on a target, its own headers may not set `authorization`: one of the two would
+/// be sent and the other silently lost.
+fn no_authorization_header(
+    loc: &Locator<'_>,
+    headers: &BTreeMap<String, Spanned<String>>,
+    table: &str,
+) -> Result<(), ScenarioError> {
+    match headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+        Some((k, v)) => Err(loc.error(
+            span(v),
+            format!("{table}.headers.{k}"),
+            format!("[{table}.auth] sets the authorization header of every request; remove this one"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Validates `[targets.NAME]`, in name order. A name is what `target = "…"` and threshold keys
+/// say, so it is letters, digits, '-' and '_' only; `default` stands for `[target]`.
+pub(super) fn named(
+    loc: &Locator<'_>,
+    raw: &BTreeMap<String, Spanned<RawNamedTarget>>,
+    env: &dyn Fn(&str) -> Option<String>,
+    (data, default_timeout): (&Data, Duration),
+) -> Result<Vec<NamedTarget>, ScenarioError> {
+    let mut out = Vec::new();
+    for (name, t) in raw {
+        let table = format!("targets.{name}");
+        let at = span(t);
+        let t = t.get_ref();
+        if name.is_empty()
+            || name == "default"
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(loc.error(
+                at,
+                &table,
+                format!(
+                    "'{name}' cannot name a target: use letters, digits, '-' and '_' (and not 'default', which \
+                     [target] is)"
+                ),
+            ));
+        }
+        let url = base_url(loc, &t.url, &format!("{table}.url"))?;
+        let mut headers = Vec::new();
+        for (k, v) in &t.headers {
+            headers.push(header(loc, k, v, &format!("{table}.headers.{k}"), env, data, &[])?);
+        }
+        let timeout = match &t.timeout {
+            Some(v) => duration(loc, v, &format!("{table}.timeout"))?,
+            None => default_timeout,
+        };
+        if timeout.is_zero() {
+            return Err(loc.error(
+                span(t.timeout.as_ref().expect("set")),
+                format!("{table}.timeout"),
+                "must be longer than 0",
+            ));
+        }
+        let auth = t.auth.as_ref().map(|a| crate::scenario::auth::validate(loc, a, env, &table)).transpose()?;
+        if auth.is_some() {
+            no_authorization_header(loc, &t.headers, &table)?;
+        }
+        out.push(NamedTarget { name: name.clone(), url, headers, timeout, auth });
+    }
+    Ok(out)
 }

@@ -18,17 +18,24 @@ pub(super) fn thresholds(
     phases: &[Phase],
     requests: &[Request],
     flows: &[Flow],
+    targets: &[String],
 ) -> Result<Vec<Threshold>, ScenarioError> {
     let mut thresholds = Vec::new();
-    // A flow's name prefixes its own metrics as a request's does (no flow is named as a request).
-    let names: Vec<&str> =
-        requests.iter().map(|r| r.name.as_str()).chain(flows.iter().map(|f| f.name.as_str())).collect();
+    // A flow's or a target's name prefixes its metrics as a request's does (no two share a
+    // name); `default` is `[target]`'s when there are named ones.
+    let default = (!targets.is_empty()).then_some("default");
+    let names: Vec<&str> = (requests.iter().map(|r| r.name.as_str()))
+        .chain(flows.iter().map(|f| f.name.as_str()))
+        .chain(targets.iter().map(String::as_str))
+        .chain(default.filter(|_| !requests.iter().any(|r| r.name == "default")))
+        .collect();
     let phase_names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
     for (key, value) in raw.into_iter().flatten() {
         let field = format!("thresholds.\"{}\"", key.get_ref());
         let parsed =
             parse_key(key.get_ref(), &phase_names, &names).map_err(|e| loc.error(span(key), &field, e.to_string()))?;
         let metric = parsed.metric.clone();
+        of_target(loc, key, &field, &parsed, targets)?;
         scoped(loc, key, &field, &parsed, requests, flows)?;
         let (condition, abort_on_fail) = match value.get_ref() {
             toml::Value::String(s) => (s.clone(), false),
@@ -81,6 +88,29 @@ pub(super) fn thresholds(
         });
     }
     Ok(thresholds)
+}
+
+/// Whether a target's scope can have the key's metric: its requests' latency, outcomes, cold
+/// starts, checks and diagnostics, but not arrivals (a flow's span targets), flows, or cost
+/// (only `[target]` is priced, and as a whole).
+fn of_target(
+    loc: &Locator<'_>,
+    key: &Spanned<String>,
+    field: &str,
+    parsed: &crate::scenario::threshold::Key,
+    targets: &[String],
+) -> Result<(), ScenarioError> {
+    let Some(n) = parsed.request.as_ref().filter(|n| targets.contains(n) || (*n == "default" && !targets.is_empty()))
+    else {
+        return Ok(());
+    };
+    let why = match parsed.metric {
+        Metric::AchievedRate => "rate.achieved counts arrivals, which are not a target's (a flow's may span several)",
+        ref m if m.is_cost() => "cost is the whole run's, and only [target]'s stack is priced",
+        ref m if m.is_flow() => "flow_duration and flows_failed are a flow's; scope them by the flow's name",
+        _ => return Ok(()),
+    };
+    Err(loc.error(span(key), field, format!("'{n}' is a target: {why}")))
 }
 
 /// Whether the request or flow a key names can have its metric: a flow's metrics only of a
@@ -144,7 +174,11 @@ fn scoped(
     }
     // A check threshold with no check behind it would measure nothing and fail at the end.
     if matches!(metric, Metric::ChecksRate | Metric::ChecksFailed) {
-        let checked = |r: &&Request| r.is_checked() && parsed.request.as_ref().is_none_or(|n| &r.name == n);
+        // Scoped by a request's name, or by a target's (every request sent to it).
+        let within = |r: &Request, n: &String| {
+            &r.name == n || r.target.as_ref() == Some(n) || (n == "default" && r.target.is_none())
+        };
+        let checked = |r: &&Request| r.is_checked() && parsed.request.as_ref().is_none_or(|n| within(r, n));
         if !requests.iter().any(|r| checked(&r)) {
             let none = parsed.request.as_ref().map_or("no request has".to_owned(), |n| format!("request '{n}' has no"));
             return Err(loc.error(
