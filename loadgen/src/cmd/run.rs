@@ -302,6 +302,21 @@ async fn authorizers(
     Ok(out)
 }
 
+/// A named target off loopback is a real API too: unless `[target]`'s own guard (in
+/// [`set_up`]) already counts every request, the worst case of them all is priced before
+/// anything is sent, at an assumed function (a named target's stack is not known).
+fn guard_named_targets(plan: &Plan, prices: &Prices, max_usd: Option<f64>, sink: &Arc<dyn Sink>) -> Result<(), Error> {
+    let guarded = plan.target.url.as_deref().is_some_and(|u| !target::url::is_loopback(u));
+    let remote = |t: &crate::scenario::target::NamedTarget| {
+        !target::url::is_loopback(&t.url) && plan.requests.iter().any(|r| r.target.as_ref() == Some(&t.name))
+    };
+    if !guarded && plan.targets.iter().any(remote) {
+        let ctx = cost::TargetFacts::for_url(None, None);
+        cost::stage::guard(plan, &ctx, None, prices, max_usd.unwrap_or(5.0), sink)?;
+    }
+    Ok(())
+}
+
 /// Runs a scenario end to end.
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     let mut plan = load_plan(&opts)?;
@@ -321,17 +336,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     };
     let console = Arc::new(Console::new(&plan.name, opts.quiet));
     let sink: Arc<dyn Sink> = console.clone();
-    // A named target off loopback is a real API too: unless [target]'s own guard (in set_up)
-    // already counts every request, the worst case of them all is priced before anything is
-    // sent, at an assumed function (a named target's stack is not known).
-    let guarded = plan.target.url.as_deref().is_some_and(|u| !target::url::is_loopback(u));
-    let remote = |t: &crate::scenario::target::NamedTarget| {
-        !target::url::is_loopback(&t.url) && plan.requests.iter().any(|r| r.target.as_ref() == Some(&t.name))
-    };
-    if !guarded && plan.targets.iter().any(remote) {
-        let ctx = cost::TargetFacts::for_url(None, None);
-        cost::stage::guard(&plan, &ctx, None, &prices, opts.max_cost_usd.unwrap_or(5.0), &sink)?;
-    }
+    guard_named_targets(&plan, &prices, opts.max_cost_usd, &sink)?;
     if plan.target.url.is_none() && !plan.data.seed && plan.data.items > 0 {
         return Err(Error::UnseededStack(opts.scenario.clone()));
     }
@@ -424,15 +429,21 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     if let Some(s) = stack {
         s.stop();
     }
-    if !opts.quiet {
-        crate::out!("{}", report::terminal::summary(&results));
+    print_summary(&results, &dir, opts.quiet);
+    Ok(RunOutcome { exit_code: exit_code(stop.as_ref(), results.passed), results, dir })
+}
+
+/// The summary on the terminal; with `quiet`, only why a run did not pass, on standard error.
+fn print_summary(results: &Results, dir: &std::path::Path, quiet: bool) {
+    let path = dir.join("results.json");
+    if !quiet {
+        crate::out!("{}", report::terminal::summary(results));
         crate::outln!("  results: {}", path.display());
         crate::outln!("  report:  {}", dir.join("report.html").display());
-    } else if let Some(why) = report::terminal::quiet_failure(&results) {
+    } else if let Some(why) = report::terminal::quiet_failure(results) {
         use std::io::Write as _;
         let _ = writeln!(std::io::stderr().lock(), "{why}  results: {}", path.display());
     }
-    Ok(RunOutcome { exit_code: exit_code(stop.as_ref(), results.passed), results, dir })
 }
 
 /// A run's exit code: 1 when a gate failed (at the end or aborting it), 3 when it was stopped

@@ -198,6 +198,33 @@ fn provisioned_share(
 }
 
 /// The highest target rate of the plan's phases (what a closed phase achieved, for those).
+/// A flow sends several requests per arrival, paced by its answers: the knee's offered rate
+/// (arrivals) and its simulation (one request each) would both be wrong, so there is none.
+fn flows_note(results: &Results) -> Option<String> {
+    let throttled = results.totals.by_class[crate::record::Class::LambdaThrottled] > 0;
+    (!results.scenario.flows.is_empty() && throttled).then(|| {
+        "No knee: the scenario's flows send several requests per arrival, which neither the offered rate nor the \
+         simulation of the knee counts."
+            .to_owned()
+    })
+}
+
+/// With `[targets.NAME]`s, what the cost leaves out (the per-second series the knee reads
+/// counts every target's requests): their requests, and the knee.
+fn named_targets_note(results: &Results) -> Option<String> {
+    if !results.scenario.has_named_targets() {
+        return None;
+    }
+    let others = &results.targets[1.min(results.targets.len())..];
+    let elsewhere = others.iter().map(|t| t.summary.requests).sum::<u64>();
+    Some(format!(
+        "Only [target]'s requests are priced: the {elsewhere} sent to [targets.*] ({}) go to stacks loadgen does not \
+         know, and are left out of the cost and the reconciliation{}.",
+        others.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
+        if results.totals.by_class[crate::record::Class::LambdaThrottled] > 0 { " (and of the knee)" } else { "" }
+    ))
+}
+
 fn peak_rate(results: &Results) -> f64 {
     results
         .phases
@@ -288,28 +315,10 @@ pub fn assess(
     }
     let batch_vs_item = batch_vs_item(results, &by_request);
     let cw_mean = pulled.and_then(|x| x.get(MetricId::DurationSum)).map(|s| s / per_invocation);
-    // A flow sends several requests per arrival, paced by its answers: the knee's offered rate
-    // (arrivals) and its simulation (one request each) would both be wrong.
-    let flows = !results.scenario.flows.is_empty();
-    if flows && results.totals.by_class[crate::record::Class::LambdaThrottled] > 0 {
-        notes.push(
-            "No knee: the scenario's flows send several requests per arrival, which neither the offered rate nor the \
-             simulation of the knee counts."
-                .into(),
-        );
-    }
-    // The per-second series the knee reads counts every target's requests.
-    let named = results.scenario.has_named_targets();
-    if named {
-        let elsewhere = results.targets.iter().skip(1).map(|t| t.summary.requests).sum::<u64>();
-        notes.push(format!(
-            "Only [target]'s requests are priced: the {elsewhere} sent to [targets.*] ({}) go to stacks loadgen does \
-             not know, and are left out of the cost and the reconciliation{}.",
-            results.targets.iter().skip(1).map(|t| t.name.as_str()).collect::<Vec<_>>().join(", "),
-            if results.totals.by_class[crate::record::Class::LambdaThrottled] > 0 { " (and of the knee)" } else { "" }
-        ));
-    }
-    let knee = facts.reserved_concurrency.filter(|_| !flows && !named).and_then(|c| {
+    notes.extend(flows_note(results));
+    notes.extend(named_targets_note(results));
+    let no_knee = !results.scenario.flows.is_empty() || results.scenario.has_named_targets();
+    let knee = facts.reserved_concurrency.filter(|_| !no_knee).and_then(|c| {
         let model = facts.calibration.as_ref().and_then(|c| calibrate::model(c).ok());
         let gateway = facts.calibration.as_ref().and_then(|c| c.gateway.as_ref());
         let model = model.as_ref().map(|(f, h)| (f, h));

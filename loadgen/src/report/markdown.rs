@@ -85,26 +85,7 @@ pub fn render(r: &Results) -> String {
             let _ = writeln!(o, "| {} | {} | {} | {first} |", cell(&q.name), c.checked, c.failed);
         }
     }
-    if !r.targets.is_empty() {
-        let _ = writeln!(
-            o,
-            "\n| target | url | requests | p50 ms | p99 ms | errors | throttles |\n|---|---|---:|---:|---:|---:|---:|"
-        );
-        for t in &r.targets {
-            let m = &t.summary;
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {:.1} | {:.1} | {:.2}% | {:.2}% |",
-                cell(&t.name),
-                cell(&t.url),
-                m.requests,
-                m.latency.p50_ms,
-                m.latency.p99_ms,
-                m.error_rate * 100.0,
-                m.throttle_rate * 100.0
-            );
-        }
-    }
+    targets(&mut o, r);
     if !r.flows.is_empty() {
         let _ = writeln!(
             o,
@@ -214,5 +195,30 @@ fn cost(o: &mut String, c: &CostResult, unit: &str) {
         if let Some(how) = &k.simulation {
             let _ = writeln!(o, "\nSimulated: {}.", cell(how));
         }
+    }
+}
+
+/// The targets table, when the scenario names any.
+fn targets(o: &mut String, r: &Results) {
+    if r.targets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "\n| target | url | requests | p50 ms | p99 ms | errors | throttles |\n|---|---|---:|---:|---:|---:|---:|"
+    );
+    for t in &r.targets {
+        let m = &t.summary;
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {:.1} | {:.1} | {:.2}% | {:.2}% |",
+            cell(&t.name),
+            cell(&t.url),
+            m.requests,
+            m.latency.p50_ms,
+            m.latency.p99_ms,
+            m.error_rate * 100.0,
+            m.throttle_rate * 100.0
+        );
     }
 }

@@ -408,32 +408,6 @@ impl Plan {
         self.requests.iter().position(|r| r.name == name)
     }
 
-    /// The index in [`Plan::targets`] of the target request kind `i` is sent to (`None`:
-    /// `[target]`).
-    pub fn target_of(&self, i: usize) -> Option<usize> {
-        let name = self.requests.get(i)?.target.as_deref()?;
-        self.targets.iter().position(|t| t.name == name)
-    }
-
-    /// Whether any request kind goes to a `[targets.NAME]`: then only `[target]`'s requests are
-    /// priced and compared with CloudWatch.
-    pub fn has_named_targets(&self) -> bool {
-        self.requests.iter().any(|r| r.target.is_some())
-    }
-
-    /// The request kinds a threshold scope name means: the kind of that name, or every kind
-    /// sent to the target of that name (`default`: `[target]`'s, when named targets exist).
-    pub fn scope_requests(&self, name: &str) -> Option<Vec<usize>> {
-        if let Some(i) = self.request_index(name) {
-            return Some(vec![i]);
-        }
-        let is_target = self.targets.iter().any(|t| t.name == name) || (name == "default" && !self.targets.is_empty());
-        is_target.then(|| {
-            let want = (name != "default").then_some(name);
-            (0..self.requests.len()).filter(|&i| self.requests[i].target.as_deref() == want).collect()
-        })
-    }
-
     /// The index of the phase named `name`.
     pub fn phase_index(&self, name: &str) -> Option<usize> {
         self.phases.iter().position(|p| p.name == name)

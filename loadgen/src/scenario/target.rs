@@ -99,3 +99,32 @@ pub(super) fn redacted_headers<'de, D: serde::Deserializer<'de>>(d: D) -> Result
     let redacted = Template::parse(REDACTED).map_err(serde::de::Error::custom)?;
     Ok(names.into_iter().map(|k| (k, redacted.clone())).collect())
 }
+
+/// Which target each request kind goes to, and the kinds a target's name stands for.
+impl super::Plan {
+    /// The index in [`Plan::targets`] of the target request kind `i` is sent to (`None`:
+    /// `[target]`).
+    pub fn target_of(&self, i: usize) -> Option<usize> {
+        let name = self.requests.get(i)?.target.as_deref()?;
+        self.targets.iter().position(|t| t.name == name)
+    }
+
+    /// Whether any request kind goes to a `[targets.NAME]`: then only `[target]`'s requests are
+    /// priced and compared with CloudWatch.
+    pub fn has_named_targets(&self) -> bool {
+        self.requests.iter().any(|r| r.target.is_some())
+    }
+
+    /// The request kinds a threshold scope name means: the kind of that name, or every kind
+    /// sent to the target of that name (`default`: `[target]`'s, when named targets exist).
+    pub fn scope_requests(&self, name: &str) -> Option<Vec<usize>> {
+        if let Some(i) = self.request_index(name) {
+            return Some(vec![i]);
+        }
+        let is_target = self.targets.iter().any(|t| t.name == name) || (name == "default" && !self.targets.is_empty());
+        is_target.then(|| {
+            let want = (name != "default").then_some(name);
+            (0..self.requests.len()).filter(|&i| self.requests[i].target.as_deref() == want).collect()
+        })
+    }
+}

@@ -195,6 +195,20 @@ pub fn run_with(
     around: Downstream<'_>,
     replications: u32,
 ) -> Vec<Window> {
+    run_windows(plan, spec, (holds, &[]), around, replications)
+}
+
+/// [`run_with`] with hold times of their own in some windows: an arrival in window `i` draws
+/// from `per_window[i]` when there is one, else from `holds` (which the seeding always uses).
+/// The knee explains a measured run this way, each window at the hold times it had.
+pub fn run_windows(
+    plan: &Plan,
+    spec: &FunctionSpec,
+    (holds_all, per_window): (&Holds, &[Holds]),
+    around: Downstream<'_>,
+    replications: u32,
+) -> Vec<Window> {
+    let holds = holds_all;
     let Downstream { gateway, table } = around;
     let mut out = windows(plan);
     let total: f64 = plan.requests.iter().map(|r| r.weight).sum();
@@ -231,6 +245,7 @@ pub fn run_with(
                     }
                     let Some(w) = out.get_mut(at).filter(|w| w.start_s <= since) else { continue };
                     w.offered += 1;
+                    let holds = per_window.get(at).unwrap_or(holds_all);
                     let request = if drawn {
                         let u = rng.f64();
                         cumulative.iter().position(|c| u < *c).unwrap_or(cumulative.len().saturating_sub(1))
