@@ -37,9 +37,14 @@ pub enum Error {
     /// The target or the local stack could not be set up.
     #[error(transparent)]
     Target(#[from] TargetError),
-    /// `[target.auth]` could not get its credentials or token.
-    #[error(transparent)]
-    Auth(#[from] crate::auth::AuthError),
+    /// A target's `auth` could not get its credentials or token.
+    #[error("[{table}.auth] {source}")]
+    Auth {
+        /// `target` or `targets.NAME`.
+        table: String,
+        /// What went wrong.
+        source: crate::auth::AuthError,
+    },
     /// A results document cannot be read.
     #[error(transparent)]
     Results(#[from] LoadError),
@@ -89,7 +94,7 @@ impl Error {
             | Error::UnseededStack(_)
             | Error::Usage(_) => EXIT_BAD_INPUT,
             Error::Target(e) if e.is_bad_input() => EXIT_BAD_INPUT,
-            Error::Target(_) | Error::Write(_) | Error::Tls(_) | Error::Signal(_) | Error::Auth(_) => EXIT_NOT_RUN,
+            Error::Target(_) | Error::Write(_) | Error::Tls(_) | Error::Signal(_) | Error::Auth { .. } => EXIT_NOT_RUN,
         }
     }
 }

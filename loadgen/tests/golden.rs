@@ -194,3 +194,18 @@ fn compare_passes_identical_runs_and_fails_a_doctored_regression() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("/nonexistent/results.json"), "{out}");
 }
+
+#[test]
+fn an_aborted_run_has_no_pass_verdict_in_any_output() {
+    let mut r = sample();
+    r.status = loadgen::results::Status::Aborted;
+    r.abort_reason = Some("interrupted by SIGINT".into());
+    r.passed = true; // what the part that ran said: the verdict must still not be PASS
+    let terminal = report::terminal::summary(&r);
+    assert!(terminal.contains("verdict: ABORTED") && !terminal.contains("verdict: PASS"), "{terminal}");
+    let quiet = report::terminal::quiet_failure(&r).expect("an aborted run is said under --quiet");
+    assert!(quiet.contains("no verdict") && quiet.contains("SIGINT"), "{quiet}");
+    assert!(report::html::render(&r).contains("ABORTED"));
+    assert!(report::markdown::render(&r).contains("aborted"));
+    assert!(report::junit::render(&r).contains("type=\"aborted\""));
+}

@@ -162,3 +162,53 @@ async fn a_named_target_off_loopback_is_held_by_the_spend_guard() {
     assert!(matches!(e, loadgen::error::Error::Guard(_)), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_default_targets_requests_are_priced_and_reconciled() {
+    let (orders, seen) = server().await;
+    let dir = common::tempdir("targets-cost");
+    let file = dir.join("s.toml");
+    let text = format!(
+        "name = \"mixed\"\n[targets.orders]\nurl = \"{orders}\"\n[[phase]]\nname = \"p\"\nduration = \"3s\"\nrate = 20\n\
+         [[request]]\nname = \"health\"\npath = \"/health\"\n[[request]]\nname = \"order\"\ntarget = \"orders\"\n\
+         path = \"/orders/1\"\n"
+    );
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join("out");
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .args(["run", "--quiet", "--out"])
+            .arg(&out)
+            .arg(&file)
+            .env("LOADGEN_TARGET_API", common::target_api())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/results.json")).unwrap()).unwrap();
+    let to_orders = seen.lock().unwrap().len() as f64;
+    let default = r["targets"][0]["summary"]["requests"].as_f64().unwrap();
+    assert!(to_orders > 10.0 && default > 10.0, "{to_orders} {default}");
+    assert_eq!(r["targets"][1]["summary"]["requests"].as_f64().unwrap(), to_orders);
+    // The local stack's CloudWatch counted [target]'s requests only, and the client compares
+    // them with its own requests to [target] only: no gap.
+    let rows = r["cost"]["reconciliation"].as_array().unwrap();
+    assert!(!rows.is_empty() && rows.iter().all(|x| x["flagged"] == false), "{rows:?}");
+    let api = rows.iter().find(|x| x["what"].as_str().unwrap().contains("API requests")).unwrap();
+    assert_eq!(api["client"].as_f64().unwrap(), default);
+    // Per million is [target]'s requests'; the month is priced per arrival of every target.
+    let cost = &r["cost"];
+    let run_usd = cost["run"]["total"].as_f64().unwrap();
+    assert!(
+        (cost["per_million_usd"].as_f64().unwrap() - run_usd / default * 1e6).abs() < 1e-6 * run_usd.max(1.0) * 1e6
+    );
+    let arrivals = r["phases"][0]["sent"].as_f64().unwrap();
+    let month = cost["monthly_average"]["total"].as_f64().unwrap();
+    let expected = run_usd / arrivals * 20.0 * 30.0 * 86_400.0;
+    assert!(month < expected * 1.2, "a month at 20 arrivals/s, not 20 requests/s of [target]: {month} vs {expected}");
+    assert!(cost["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("Only [target]'s requests")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

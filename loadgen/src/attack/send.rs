@@ -160,12 +160,7 @@ impl Engine {
         rec.record(&sample);
         if let Some((status, failure)) = checked {
             let body = resp.as_ref().map_or(&[][..], |r| r.body.as_slice());
-            // A failing body may echo a token: the one in use, or one refreshed away since.
-            let tokens = failure.as_ref().and(end.auth.as_ref()).map(|a| a.tokens()).unwrap_or_default();
-            let secrets: std::borrow::Cow<'_, [String]> = match tokens.is_empty() {
-                true => (&self.secrets[..]).into(),
-                false => tokens.into_iter().chain(self.secrets.iter().cloned()).collect::<Vec<_>>().into(),
-            };
+            let secrets = self.redacted(failure.is_some());
             rec.checks[p.request].record(
                 status,
                 failure.as_ref().map(|f| (f as &dyn std::fmt::Display, body)),
@@ -176,6 +171,22 @@ impl Engine {
         // Only once recorded does the request stop counting: the drain then sees every result.
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         Sent { done, captured, answered: resp.is_some() }
+    }
+}
+
+impl Engine {
+    /// What a failing check's body must not show: the scenario's own secrets and, for a
+    /// failure, every token any target's authorizer has used (the one in use, one refreshed
+    /// away since, another target's — a server may echo a token it was not sent).
+    fn redacted(&self, failed: bool) -> std::borrow::Cow<'_, [String]> {
+        let tokens: Vec<String> = match failed {
+            true => self.endpoints.iter().filter_map(|e| e.auth.as_ref()).flat_map(|a| a.tokens()).collect(),
+            false => Vec::new(),
+        };
+        match tokens.is_empty() {
+            true => (&self.secrets[..]).into(),
+            false => tokens.into_iter().chain(self.secrets.iter().cloned()).collect::<Vec<_>>().into(),
+        }
     }
 }
 

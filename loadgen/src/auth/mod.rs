@@ -19,18 +19,18 @@ use crate::scenario::auth::Auth;
 pub enum AuthError {
     /// No credentials for SigV4.
     #[error(
-        "[target.auth] sigv4: no AWS credentials from the standard chain ({0}); export AWS_ACCESS_KEY_ID and \
+        "sigv4: no AWS credentials from the standard chain ({0}); export AWS_ACCESS_KEY_ID and \
          AWS_SECRET_ACCESS_KEY, set AWS_PROFILE, or run where a role is available"
     )]
     NoCredentials(String),
     /// No region to sign for.
-    #[error("[target.auth] sigv4: no region to sign for; set region = \"…\" in [target.auth] sigv4, or AWS_REGION")]
+    #[error("sigv4: no region to sign for; set region = \"…\" in its sigv4, or AWS_REGION")]
     NoRegion,
     /// The token command failed.
-    #[error("[target.auth] bearer command: {0}")]
+    #[error("bearer command: {0}")]
     Command(String),
     /// The token endpoint refused or could not be reached.
-    #[error("[target.auth] oauth2: {0}")]
+    #[error("oauth2: {0}")]
     OAuth2(String),
 }
 

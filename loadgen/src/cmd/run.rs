@@ -286,7 +286,8 @@ async fn authorizers(
                 true => crate::auth::Place::LocalStack { region },
                 false => crate::auth::Place::Url { url, region },
             };
-            Some(Arc::new(crate::auth::Authorizer::start(a, place, sink).await?))
+            let started = crate::auth::Authorizer::start(a, place, sink).await;
+            Some(Arc::new(started.map_err(|source| Error::Auth { table: "target".into(), source })?))
         }
     });
     // A named target is always a URL: its region comes from it or the environment.
@@ -295,7 +296,8 @@ async fn authorizers(
             None => None,
             Some(a) => {
                 let place = crate::auth::Place::Url { url: &t.url, region };
-                Some(Arc::new(crate::auth::Authorizer::start(a, place, sink).await?))
+                let started = crate::auth::Authorizer::start(a, place, sink).await;
+                Some(Arc::new(started.map_err(|source| Error::Auth { table: format!("targets.{}", t.name), source })?))
             }
         });
     }

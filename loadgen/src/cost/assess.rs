@@ -212,7 +212,7 @@ fn flows_note(results: &Results) -> Option<String> {
 /// With `[targets.NAME]`s, what the cost leaves out (the per-second series the knee reads
 /// counts every target's requests): their requests, and the knee.
 fn named_targets_note(results: &Results) -> Option<String> {
-    if !results.scenario.has_named_targets() {
+    if !results.sends_elsewhere() {
         return None;
     }
     let others = &results.targets[1.min(results.targets.len())..];
@@ -263,8 +263,9 @@ pub fn assess(
     let peak_rate = peak_rate(results);
     let average_rate = results.target_rate.unwrap_or(results.achieved_rate);
     // A month at `rate` repeats the run's usage per unit of that rate: a request, or with flows
-    // an arrival (a flow instance sends several requests).
-    let per_unit = if results.scenario.flows.is_empty() {
+    // an arrival (a flow instance sends several requests); with named targets too, as an
+    // arrival's share of [target]'s usage is what the rate (of every target's arrivals) repeats.
+    let per_unit = if results.scenario.flows.is_empty() && !results.sends_elsewhere() {
         completed
     } else {
         results.phases.iter().map(|ph| ph.sent as f64).sum::<f64>()
@@ -317,7 +318,7 @@ pub fn assess(
     let cw_mean = pulled.and_then(|x| x.get(MetricId::DurationSum)).map(|s| s / per_invocation);
     notes.extend(flows_note(results));
     notes.extend(named_targets_note(results));
-    let no_knee = !results.scenario.flows.is_empty() || results.scenario.has_named_targets();
+    let no_knee = !results.scenario.flows.is_empty() || results.sends_elsewhere();
     let knee = facts.reserved_concurrency.filter(|_| !no_knee).and_then(|c| {
         let model = facts.calibration.as_ref().and_then(|c| calibrate::model(c).ok());
         let gateway = facts.calibration.as_ref().and_then(|c| c.gateway.as_ref());

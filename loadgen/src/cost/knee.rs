@@ -47,10 +47,12 @@ pub fn knee(
     let gateway = gateway.and_then(|g| Gateway::for_plan(g, plan).ok());
     // The table is left out: the knee is Lambda's, and a run near it is not DynamoDB-bound.
     let around = schedule::Downstream { gateway: gateway.as_ref(), table: None };
-    let scaled = model.map(|(_, holds)| window_holds(results, holds, &schedule::windows(plan)));
-    let simulated = model.zip(scaled.as_ref()).map(|((spec, holds), per_window)| {
-        schedule::run_windows(plan, spec, (holds, per_window), around, replications)
-    });
+    let (per_window, factors) = match model {
+        Some((_, holds)) => window_holds(results, holds, &schedule::windows(plan)),
+        None => (Vec::new(), Vec::new()),
+    };
+    let simulated =
+        model.map(|(spec, holds)| schedule::run_windows(plan, spec, (holds, &per_window), around, replications));
     let points: Vec<KneePoint> = schedule::windows(plan)
         .into_iter()
         .enumerate()
@@ -63,6 +65,7 @@ pub fn knee(
                 seconds,
                 measured: throttled / done,
                 simulated: simulated.as_ref().and_then(|s| s[i].throttle_share()),
+                hold_scale: factors.get(i).copied().flatten(),
                 littles_law: (1.0 - c as f64 / (w.rate * d)).max(0.0),
                 erlang_b: matches!(w.arrivals, Arrivals::Poisson).then(|| erlang_b(c, w.rate * d)),
             })
@@ -73,8 +76,8 @@ pub fn knee(
     let simulation = model.map(|(_, holds)| {
         format!(
             "{replications} replication{} of the plan's arrivals; hold times drawn from the run's REPORT lines \
-             (mean {:.1} ms{}), each window's scaled to its own served latency, plus the platform's invoke \
-             overhead ({:.1} ms{})",
+             (mean {:.1} ms{}), each phase's scaled to its own served latency (hold_scale per point), plus \
+             the platform's invoke overhead ({:.1} ms{})",
             if replications == 1 { "" } else { "s" },
             holds.warm.mean() * 1000.0,
             holds.init.as_ref().map(|i| format!(", INIT mean {:.1} ms", i.mean() * 1000.0)).unwrap_or_default(),
@@ -102,33 +105,47 @@ pub fn knee(
 /// Fewest ok responses a phase needs for its hold times to be scaled to them.
 const MIN_OK_FOR_SCALE: u64 = 30;
 
-/// Each window's hold times: the run's, scaled by how long the window's own invocations held.
-/// The machine slows the function more at some offered rates than at others (on the local stack
-/// the generator, the gateway and the environments share its cores), and near the knee the
-/// throttle share moves almost one for one with the mean hold, so the run's mean alone
-/// mispredicts the step at the knee by as much as ten points. REPORT lines carry no time, so a
-/// phase's mean hold is taken as its ok responses' mean latency, less what its cold starts
-/// carried (platform time and INIT), the invoke overhead and the client's ([`Holds::client_s`]); a phase with fewer than
-/// [`MIN_OK_FOR_SCALE`] of them keeps the run's. The doubt: the client's overhead is taken as
-/// the same in every phase.
-fn window_holds(results: &Results, holds: &Holds, windows: &[schedule::Window]) -> Vec<Holds> {
-    let base = holds.warm.mean();
+/// Each window's hold times, and the factor its were scaled by: the run's, times how long the
+/// window's phase's invocations held against how long the run's did. The machine slows the
+/// function more at some offered rates than at others (on the local stack the generator, the
+/// gateway and the environments share its cores), and near the knee the throttle share moves
+/// almost one for one with the mean hold, so the run's mean alone mispredicts the step at the
+/// knee by as much as ten points. REPORT lines carry no time, so a phase's hold is estimated
+/// from its ok responses' mean latency, less what its cold starts carried (platform time and
+/// INIT), the invoke overhead and the client's ([`Holds::client_s`]); the run's the same way
+/// over every phase, so a bias common to both cancels. A phase with fewer than
+/// [`MIN_OK_FOR_SCALE`] ok responses keeps the run's (no factor). The doubt: the client's
+/// overhead is taken as the same in every phase.
+fn window_holds(results: &Results, holds: &Holds, windows: &[schedule::Window]) -> (Vec<Holds>, Vec<Option<f64>>) {
     // What a cold start's response carries beyond a warm one's: the platform's part and INIT.
     let cold_extra = holds.init.as_ref().map_or(0.0, |i| i.mean()) + holds.platform_s;
     let plan = &results.scenario;
-    let factor = |phase: usize| -> Option<f64> {
-        let name = &plan.phases.get(phase)?.name;
-        let (mut sum_s, mut n) = (0.0, 0u64);
-        for cell in results.histograms.iter().filter(|c| c.class == Class::Ok && &c.phase == name) {
-            if let Ok((h, _)) = cell.decode() {
-                sum_s += h.mean() * h.len() as f64 / 1e6;
-                n += h.len();
+    // (sum of ok latencies s, ok responses, cold starts) per phase.
+    let sums: Vec<(f64, u64, f64)> = plan
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(i, phase)| {
+            let (mut sum_s, mut n) = (0.0, 0u64);
+            for cell in results.histograms.iter().filter(|c| c.class == Class::Ok && c.phase == phase.name) {
+                if let Ok((h, _)) = cell.decode() {
+                    sum_s += h.mean() * h.len() as f64 / 1e6;
+                    n += h.len();
+                }
             }
-        }
-        let cold = results.phases.get(phase).map_or(0, |p| p.summary.cold_starts) as f64;
-        let hold = (sum_s - cold.min(n as f64) * cold_extra) / n.max(1) as f64 - holds.client_s - holds.overhead_s;
-        let f = hold / base;
-        (n >= MIN_OK_FOR_SCALE && base > 0.0 && f.is_finite() && f > 0.0).then_some(f)
+            let cold = results.phases.get(i).map_or(0, |p| p.summary.cold_starts) as f64;
+            (sum_s, n, cold.min(n as f64))
+        })
+        .collect();
+    let hold = |(sum_s, n, cold): (f64, u64, f64)| {
+        (sum_s - cold * cold_extra) / n.max(1) as f64 - holds.client_s - holds.overhead_s
+    };
+    let all = sums.iter().fold((0.0, 0, 0.0), |a, s| (a.0 + s.0, a.1 + s.1, a.2 + s.2));
+    let run_hold = hold(all);
+    let factor = |phase: usize| -> Option<f64> {
+        let s = *sums.get(phase)?;
+        let f = hold(s) / run_hold;
+        (s.1 >= MIN_OK_FOR_SCALE && run_hold > 0.0 && f.is_finite() && f > 0.0).then_some(f)
     };
     windows
         .iter()
@@ -138,11 +155,11 @@ fn window_holds(results: &Results, holds: &Holds, windows: &[schedule::Window]) 
                 .find(|&i| plan.phase_start(i).as_secs_f64() <= w.start_s + 1e-9)
                 .unwrap_or(0);
             match factor(phase) {
-                Some(f) => Holds { warm: holds.warm.scaled(f), ..holds.clone() },
-                None => holds.clone(),
+                Some(f) => (Holds { warm: holds.warm.scaled(f), ..holds.clone() }, Some(f)),
+                None => (holds.clone(), None),
             }
         })
-        .collect()
+        .unzip()
 }
 
 /// The measured seconds of `[start_s, end_s)` (a second belongs where its middle falls), with

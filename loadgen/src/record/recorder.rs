@@ -153,6 +153,8 @@ pub struct Recorder {
     pub heuristic_mismatches: u64,
     /// Responses API Gateway gave at authorization (refused before any integration).
     pub gateway_denied: u64,
+    /// Of them, per request kind (a target's are its kinds').
+    pub denied: Vec<u64>,
 }
 
 impl Recorder {
@@ -174,6 +176,7 @@ impl Recorder {
             flows: Vec::new(),
             heuristic_mismatches: 0,
             gateway_denied: 0,
+            denied: vec![0; requests],
         }
     }
 
@@ -242,6 +245,9 @@ impl Recorder {
         }
         if s.gateway_denied {
             self.gateway_denied += 1;
+            if let Some(n) = self.denied.get_mut(s.request) {
+                *n += 1;
+            }
         }
         let sec = self.second(s.second);
         sec.completed.add(s.class, 1);

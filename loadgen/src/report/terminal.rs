@@ -129,8 +129,18 @@ pub fn summary(r: &Results) -> String {
             );
         }
     }
-    let _ = writeln!(out, "\n  verdict: {}", if r.passed { "PASS" } else { "FAIL" });
+    let _ = writeln!(out, "\n  verdict: {}", verdict(r));
     out
+}
+
+/// The verdict line's word: a run stopped early has none of its own, whatever its thresholds
+/// said of the part that ran (as report.html, summary.md and junit.xml say).
+fn verdict(r: &Results) -> &'static str {
+    match (&r.status, r.passed) {
+        (crate::results::Status::Aborted, _) => "ABORTED (stopped early: not a pass)",
+        (_, true) => "PASS",
+        (_, false) => "FAIL",
+    }
 }
 
 /// What `--quiet` still says, on standard error, about a run that did not pass: the verdict,

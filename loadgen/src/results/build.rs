@@ -87,16 +87,43 @@ impl Results {
 
 impl Results {
     /// What the cost stage prices: the run as `[target]` saw it. With `[targets.NAME]`s the
-    /// totals and request kinds are `[target]`'s alone — a named target's stack is not known,
-    /// and CloudWatch's counts of `[target]`'s are compared with its requests only.
+    /// totals, the refusals at authorization and the request kinds (in the plan and in the
+    /// results alike, so their indices still match) are `[target]`'s alone — a named target's
+    /// stack is not known, and CloudWatch's counts of `[target]`'s are compared with its
+    /// requests only. Phases keep every arrival: a month is priced per arrival then.
     pub fn priced_view(&self) -> std::borrow::Cow<'_, Results> {
+        // (The view's own plan names no target then: [`Results::sends_elsewhere`] still says.)
         let Some(default) = self.targets.first().filter(|_| self.scenario.has_named_targets()) else {
             return std::borrow::Cow::Borrowed(self);
         };
         let mut view = self.clone();
         view.totals = default.summary.clone();
+        view.gateway_denied = default.gateway_denied;
+        // Old index → new, for the flows' steps.
+        let mut kept = Vec::with_capacity(self.scenario.requests.len());
+        let mut next = 0;
+        for q in &self.scenario.requests {
+            kept.push(q.target.is_none().then(|| {
+                next += 1;
+                next - 1
+            }));
+        }
+        view.scenario.requests.retain(|q| q.target.is_none());
         view.requests.retain(|q| q.target.is_none());
+        for f in &mut view.scenario.flows {
+            f.steps.retain(|s| kept.get(s.request).copied().flatten().is_some());
+            for s in &mut f.steps {
+                s.request = kept[s.request].unwrap_or(0);
+            }
+        }
         std::borrow::Cow::Owned(view)
+    }
+}
+
+impl Results {
+    /// Whether some request kinds went to a `[targets.NAME]` — true of a priced view too.
+    pub fn sends_elsewhere(&self) -> bool {
+        self.targets.iter().skip(1).any(|t| !t.requests.is_empty())
     }
 }
 
@@ -194,6 +221,7 @@ fn targets(plan: &Plan, rec: &Recorder, base: &str) -> Vec<TargetResult> {
             url: url.to_owned(),
             requests: kinds.iter().map(|&i| plan.requests[i].name.clone()).collect(),
             summary: summarize(rec, Some(&kinds), None),
+            gateway_denied: kinds.iter().filter_map(|&i| rec.denied.get(i)).sum(),
         }
     })
     .collect()

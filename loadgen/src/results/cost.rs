@@ -218,6 +218,11 @@ pub struct KneePoint {
     /// when the run has no REPORT lines to draw hold times from).
     #[serde(default)]
     pub simulated: Option<f64>,
+    /// What the simulation scaled the run's hold times by in this stretch: its phase's mean
+    /// hold over the run's, estimated from served latency (absent: not scaled — too few ok
+    /// responses, or results written before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_scale: Option<f64>,
     /// Little's law: max(0, 1 − c ÷ (rate × mean duration)), the fluid bound.
     pub littles_law: f64,
     /// Erlang B blocking probability with c servers and load rate × mean duration; only for

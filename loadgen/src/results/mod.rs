@@ -98,6 +98,9 @@ pub struct TargetResult {
     pub requests: Vec<String>,
     /// What came back.
     pub summary: Summary,
+    /// Of its requests, those API Gateway refused at authorization.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gateway_denied: u64,
 }
 
 pub use crate::record::checks::CheckFailure;

@@ -35,7 +35,7 @@ pub(super) fn thresholds(
         let parsed =
             parse_key(key.get_ref(), &phase_names, &names).map_err(|e| loc.error(span(key), &field, e.to_string()))?;
         let metric = parsed.metric.clone();
-        of_target(loc, key, &field, &parsed, targets)?;
+        of_target(loc, key, &field, &parsed, (targets, requests))?;
         scoped(loc, key, &field, &parsed, requests, flows)?;
         let (condition, abort_on_fail) = match value.get_ref() {
             toml::Value::String(s) => (s.clone(), false),
@@ -98,12 +98,32 @@ fn of_target(
     key: &Spanned<String>,
     field: &str,
     parsed: &crate::scenario::threshold::Key,
-    targets: &[String],
+    (targets, requests): (&[String], &[Request]),
 ) -> Result<(), ScenarioError> {
+    // A request kind sent to a named target has no price of its own: its stack is not known.
+    if let (Some(r), Metric::CostPerMillion) =
+        (parsed.request.as_ref().and_then(|n| requests.iter().find(|r| &r.name == n)), &parsed.metric)
+        && let Some(t) = &r.target
+    {
+        return Err(loc.error(
+            span(key),
+            field,
+            format!("'{}' is sent to [targets.{t}], whose stack is not known, so it has no cost; only [target]'s requests are priced", r.name),
+        ));
+    }
     let Some(n) = parsed.request.as_ref().filter(|n| targets.contains(n) || (*n == "default" && !targets.is_empty()))
     else {
         return Ok(());
     };
+    // A target no request is sent to would measure nothing: its counts pass, the rest fail.
+    let to = |r: &&Request| r.target.as_ref() == Some(n) || (n == "default" && r.target.is_none());
+    if !requests.iter().any(|r| to(&r)) {
+        return Err(loc.error(
+            span(key),
+            field,
+            format!("no request or flow step is sent to target '{n}', so this would measure nothing; give one target = \"{n}\""),
+        ));
+    }
     let why = match parsed.metric {
         Metric::AchievedRate => "rate.achieved counts arrivals, which are not a target's (a flow's may span several)",
         ref m if m.is_cost() => "cost is the whole run's, and only [target]'s stack is priced",
