@@ -62,7 +62,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         prices: Option<PathBuf>,
         /// Refuse a run against a non-loopback target whose worst-case cost is higher (USD).
-        #[arg(long, value_name = "USD", default_value_t = 5.0)]
+        #[arg(long, value_name = "USD", default_value_t = 5.0, value_parser = usd)]
         max_cost_usd: f64,
         /// Directory for results (default reports/<scenario>-<UTC time>).
         #[arg(long, value_name = "DIR")]
@@ -185,6 +185,19 @@ loadgen stack up --scenario examples/orders/load.toml"
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         cloudwatch_port: Option<u16>,
     },
+}
+
+/// A `--max-cost-usd` that is no amount.
+#[derive(Debug, thiserror::Error)]
+#[error("'{0}' is not an amount in USD (a finite number, 0 or more)")]
+struct NotUsd(String);
+
+/// A spend limit: a finite number of dollars, 0 or more (`nan` would let every run through).
+fn usd(text: &str) -> Result<f64, NotUsd> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(NotUsd(text.to_owned())),
+    }
 }
 
 #[cfg(test)]

@@ -25,9 +25,16 @@ pub enum Error {
     /// The scenario is invalid.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
-    /// `--target` is not a URL.
-    #[error("--target '{0}' is not an http:// or https:// URL")]
-    TargetFlag(String),
+    /// `--target` (or `--target-url`) is not a base URL.
+    #[error("{flag} '{url}' {why}")]
+    TargetFlag {
+        /// The flag.
+        flag: &'static str,
+        /// What was given, a password in it redacted.
+        url: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The price list cannot be used.
     #[error(transparent)]
     Prices(#[from] PriceError),
@@ -37,6 +44,14 @@ pub enum Error {
     /// The target or the local stack could not be set up.
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// A signal came before the phases began.
+    #[error("{reason} before {stage}: nothing was measured, so no results were written")]
+    Interrupted {
+        /// The signal, as the stop reason says it.
+        reason: String,
+        /// What had not finished.
+        stage: &'static str,
+    },
     /// A target's `auth` could not get its credentials or token.
     #[error("[{table}.auth] {source}")]
     Auth {
@@ -84,7 +99,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Scenario(_)
-            | Error::TargetFlag(_)
+            | Error::TargetFlag { .. }
             | Error::Prices(_)
             | Error::Guard(_)
             | Error::Results(_)
@@ -94,7 +109,12 @@ impl Error {
             | Error::UnseededStack(_)
             | Error::Usage(_) => EXIT_BAD_INPUT,
             Error::Target(e) if e.is_bad_input() => EXIT_BAD_INPUT,
-            Error::Target(_) | Error::Write(_) | Error::Tls(_) | Error::Signal(_) | Error::Auth { .. } => EXIT_NOT_RUN,
+            Error::Target(_)
+            | Error::Write(_)
+            | Error::Tls(_)
+            | Error::Signal(_)
+            | Error::Auth { .. }
+            | Error::Interrupted { .. } => EXIT_NOT_RUN,
         }
     }
 }
@@ -137,6 +157,9 @@ mod tests {
         let stack = local_stack::StartError::Io(std::io::Error::other("port in use"));
         let e = Error::StackUp(stack);
         assert_eq!(format!("{:#}", Chain(&e)), "cannot start the local stack: port in use", "not repeated");
-        assert_eq!(Error::TargetFlag("x".into()).exit_code(), EXIT_BAD_INPUT);
+        assert_eq!(
+            Error::TargetFlag { flag: "--target", url: "x".into(), why: "is not a URL".into() }.exit_code(),
+            EXIT_BAD_INPUT
+        );
     }
 }

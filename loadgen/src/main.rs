@@ -1,5 +1,7 @@
 //! The `loadgen` command: parse the command line, run, print an error once, exit with the code.
 
+use std::io::Write as _;
+
 use clap::Parser;
 use loadgen::error::{Chain, EXIT_BAD_INPUT, EXIT_NOT_RUN};
 
@@ -22,12 +24,13 @@ fn main() {
         Ok(runtime) => match runtime.block_on(loadgen::main_with(cli)) {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("Error: {:#}", Chain(&e));
+                // A closed stderr must not turn a failed run into a panic (exit 101).
+                let _ = writeln!(std::io::stderr().lock(), "Error: {:#}", Chain(&e));
                 e.exit_code()
             }
         },
         Err(e) => {
-            eprintln!("Error: cannot start the async runtime: {e}");
+            let _ = writeln!(std::io::stderr().lock(), "Error: cannot start the async runtime: {e}");
             EXIT_NOT_RUN
         }
     };

@@ -168,3 +168,128 @@ fn infra_outputs_name_the_target() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("api_url") || stderr.contains("terraform"), "{stderr}");
 }
+
+#[test]
+fn a_target_that_never_answers_is_dead_not_a_pass() {
+    // Accepts every connection and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let dir = tempdir("silent");
+    let scenario = "name = \"silent\"\n[target]\ntimeout = \"500ms\"\n[[phase]]\nname = \"p\"\nduration = \"20s\"\nrate = 10\n\
+                    [[request]]\nname = \"r\"\npath = \"/health\"\n";
+    let (code, r, stderr) = loadgen(&dir, scenario, &["--target", &url]);
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(r["status"], "aborted");
+    assert!(r["abort_reason"].as_str().unwrap().contains("timed out"), "{}", r["abort_reason"]);
+    assert!(r["duration_s"].as_f64().unwrap() < 15.0, "stopped early");
+    assert!(count(&r, "timeout") > 0);
+}
+
+#[test]
+fn a_phase_ends_on_time_and_counts_what_the_in_flight_bound_held_back() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let dir = tempdir("held-back");
+    let scenario = "name = \"held\"\n[target]\ntimeout = \"2s\"\nmax_in_flight = 5\n[[phase]]\nname = \"p\"\nduration = \"3s\"\n\
+                    rate = 200\n[[request]]\nname = \"r\"\npath = \"/\"\n";
+    let _ = target_api(); // built (if it must be) before the clock starts
+    let started = std::time::Instant::now();
+    let (_, r, stderr) = loadgen(&dir, scenario, &["--target", &url]);
+    // Three seconds of phase and a 2 s drain, never the 120 s the schedule would take at 5 in flight.
+    assert!(started.elapsed() < Duration::from_secs(20), "{stderr}");
+    let sent = r["phases"][0]["sent"].as_u64().unwrap();
+    let not_sent = r["phases"][0]["not_sent"].as_u64().unwrap_or(0);
+    assert_eq!(sent + not_sent, 600, "the whole schedule is either sent or counted: {sent} + {not_sent}");
+    assert!(not_sent > 500, "{not_sent}");
+    assert_eq!(r["generator"]["not_sent"].as_u64(), Some(not_sent));
+    assert_eq!(r["generator"]["saturated"], true);
+    let duration = r["duration_s"].as_f64().unwrap();
+    assert!(duration <= 3.1, "{duration}");
+    let achieved = r["achieved_rate"].as_f64().unwrap();
+    assert!((achieved - sent as f64 / duration).abs() < 1e-6 && achieved < 20.0, "{achieved}");
+}
+
+/// Sends SIGINT to `child` `n` times, 100 ms apart.
+fn interrupt(child: &std::process::Child, n: usize) {
+    for _ in 0..n {
+        assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn signals_stop_the_drain_and_the_set_up_with_a_clear_exit() {
+    // During the drain: a target that never answers would hold it for the 30 s timeout; one
+    // signal shortens it to 2 s and a second ends it at once, results written either way.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let dir = tempdir("drain-signal");
+    let file = dir.join("s.toml");
+    std::fs::write(&file, "name = \"drain\"\n[[phase]]\nname = \"p\"\nduration = \"2s\"\nrate = 5\n[[request]]\nname = \"r\"\npath = \"/\"\n").unwrap();
+    let out_dir = dir.join("out");
+    let started = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["run", "--quiet", "--target", &url, "--out"])
+        .arg(&out_dir)
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    interrupt(&child, 2);
+    let status = child.wait().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the drain ended at the second signal: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(status.code(), Some(3));
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(r["status"], "aborted");
+
+    // During the set-up (seeding 2,000 items at 20 a second): exit 3 at once, saying so.
+    let dir = tempdir("setup-signal");
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"setup\"\n[data]\nitems = 2000\nseed_rate = 20\n[[phase]]\nname = \"p\"\nduration = \"5s\"\nrate = 5\n\
+         [[request]]\nname = \"r\"\npath = \"/health\"\n",
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.join("out"))
+        .arg(&file)
+        .env("LOADGEN_TARGET_API", target_api())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    let signalled = std::time::Instant::now();
+    interrupt(&child, 1);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("interrupted") && stderr.contains("nothing was measured"), "{stderr}");
+    assert!(signalled.elapsed() < Duration::from_secs(5), "stopped at once, not after the seeding");
+}

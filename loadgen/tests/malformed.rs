@@ -13,7 +13,8 @@ fn malformed_scenarios_exit_2_naming_file_line_and_field() {
     assert!(files.len() >= 25, "at least 25 malformed scenarios, found {}", files.len());
     let mut failures = Vec::new();
     for file in &files {
-        let text = std::fs::read_to_string(file).unwrap();
+        // Lossy: one of them is not UTF-8 on purpose (its first line is).
+        let text = String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned();
         let expect = text
             .lines()
             .next()
@@ -89,4 +90,30 @@ fn a_reader_that_goes_away_ends_the_output_without_a_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_refused_url_never_prints_its_password() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/malformed");
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .arg("validate")
+        .arg(dir.join("105-target-url-userinfo.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("<redacted>@127.0.0.1") && !stderr.contains("hunter2"), "{stderr}");
+    let flag = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["run", "--quiet", "--target", "http://u:hunter2@127.0.0.1:9"])
+        .arg(dir.join("../../../scenarios/ci-smoke.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&flag.stderr);
+    assert_eq!(flag.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--target") && !stderr.contains("hunter2"), "{stderr}");
+    let nan = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["run", "--quiet", "--max-cost-usd", "nan"])
+        .arg(dir.join("../../../scenarios/ci-smoke.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(nan.status.code(), Some(2), "--max-cost-usd nan is refused");
 }

@@ -283,6 +283,13 @@ fn store_error(err: StoreError, operation: &'static str) -> ApiError {
             ApiError::DynamoThrottled
         }
         StoreError::Invalid(msg) if operation == "PutItem" => ApiError::BadRequest(msg),
+        // DynamoDB's own words stay in the log: the client learns only that the item was refused.
+        StoreError::Rejected(detail) if operation == "PutItem" => {
+            tracing::warn!(operation, detail = %detail, "DynamoDB refused the item");
+            ApiError::BadRequest(
+                "the table refused the item (too large, too deeply nested or otherwise not storable)".into(),
+            )
+        }
         other => {
             tracing::error!(operation, error = %other, "DynamoDB call failed");
             ApiError::Internal
@@ -315,6 +322,16 @@ mod tests {
         assert_eq!(item["id"], Value::String(id));
         let (id, _) = parse_new_item(br#"{"id":"given-1"}"#).unwrap();
         assert_eq!(id, "given-1");
+    }
+
+    #[test]
+    fn dynamodb_s_own_words_never_reach_the_client() {
+        let detail = "One or more parameter values were invalid: Item size has exceeded the maximum allowed size";
+        let e = store_error(StoreError::Rejected(detail.into()), "PutItem");
+        assert_eq!(e.status(), 400);
+        assert!(!e.body().contains("parameter values") && e.body().contains("refused the item"), "{}", e.body());
+        let e = store_error(StoreError::Rejected(detail.into()), "GetItem");
+        assert_eq!((e.status(), e.body().contains("parameter values")), (500, false));
     }
 
     #[test]

@@ -53,9 +53,12 @@ pub enum StoreError {
     /// ProvisionedThroughputExceeded, Throttling or RequestLimitExceeded, after the SDK's retries.
     #[error("throttled by DynamoDB ({0})")]
     Throttled(String),
-    /// DynamoDB rejected the request as invalid (for example an item nested too deep).
+    /// The item is not one DynamoDB can hold; the message (ours) names the field.
     #[error("DynamoDB rejected the item: {0}")]
     Invalid(String),
+    /// DynamoDB answered ValidationException; its message is DynamoDB's own, for the log only.
+    #[error("DynamoDB refused the request (ValidationException): {0}")]
+    Rejected(String),
     /// Anything else: network, auth, missing table, service error.
     #[error("DynamoDB call failed: {0}")]
     Other(String),
@@ -137,7 +140,7 @@ where
         Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => {
             StoreError::Throttled(err.code().unwrap_or_default().to_owned())
         }
-        Some("ValidationException") => StoreError::Invalid(err.message().unwrap_or("validation failed").to_owned()),
+        Some("ValidationException") => StoreError::Rejected(err.message().unwrap_or("validation failed").to_owned()),
         _ => StoreError::Other(DisplayErrorContext(&err).to_string()),
     }
 }

@@ -38,6 +38,9 @@ pub fn phase_seed(plan_seed: u64, i: usize) -> u64 {
     plan_seed.wrapping_mul(1_000_003).wrapping_add(i as u64)
 }
 
+/// How long a stopped run waits for the requests in flight.
+const STOPPED_GRACE: Duration = Duration::from_secs(2);
+
 /// One arrival's work.
 enum Work {
     /// A standalone request.
@@ -188,7 +191,7 @@ impl Engine {
                 Load::Closed { users, think } => self.closed(i, *users, *think, end, seed).await,
                 _ => {
                     let pacer = Pacer::new(&phase.load, phase.duration, phase.arrivals, seed).expect("open model");
-                    self.open(i, pacer, phase_start, seed).await;
+                    self.open(i, pacer, (phase_start, end), seed).await;
                     tokio::select! {
                         _ = tokio::time::sleep_until(end.into()) => {}
                         _ = self.stop.stopped() => {}
@@ -199,9 +202,15 @@ impl Engine {
         }
         *self.phases_end.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now().min(phase_start));
         let longest = self.endpoints.iter().map(|e| e.timeout).max().unwrap_or(self.plan.target.timeout);
-        let grace = if self.stopped() { Duration::from_secs(2) } else { longest + Duration::from_millis(100) };
-        let until = Instant::now() + grace;
-        while self.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < until {
+        let grace = if self.stopped() { STOPPED_GRACE } else { longest + Duration::from_millis(100) };
+        let mut until = Instant::now() + grace;
+        let mut stopped = self.stopped();
+        while self.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < until && !self.stop.is_hurried() {
+            // A stop during the drain shortens it; a second signal ends it.
+            if !stopped && self.stopped() {
+                stopped = true;
+                until = until.min(Instant::now() + STOPPED_GRACE);
+            }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -210,15 +219,24 @@ impl Engine {
     /// than a task each: a new send is first polled — and written — the moment it is due, not
     /// after whatever else the scheduler had queued, and no task is allocated per request.
     /// When the schedule ends, what is still in flight is handed to a task that drains it.
-    async fn open(self: &Arc<Self>, phase: usize, mut pacer: Pacer, phase_start: Instant, seed: u64) {
+    ///
+    /// The phase ends at its planned end whatever is left: arrivals the in-flight bound or the
+    /// machine held back until then are not sent late into the next phase (or past the run's
+    /// end, which would inflate the achieved rate), but counted as not sent.
+    async fn open(self: &Arc<Self>, phase: usize, mut pacer: Pacer, (phase_start, end): (Instant, Instant), seed: u64) {
         let mut rng = fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15);
         let mut stop = self.stop.watch();
         let max = self.plan.target.max_in_flight;
         let mut inflight = FuturesUnordered::new();
         let mut wake = timer::Wake::new();
+        // An arrival due just before the end still goes if it is no more than late (5 ms): a
+        // timer's ordinary lag at the last send must not read as a generator falling behind.
+        let cutoff = end + Duration::from_micros(crate::record::recorder::LATE_US);
+        let phase_over = tokio::time::sleep_until(cutoff.into());
+        tokio::pin!(phase_over);
         let mut next = pacer.next_due();
         while let Some(offset) = next {
-            if self.stopped() {
+            if self.stopped() || Instant::now() >= cutoff {
                 break;
             }
             let due = phase_start + offset;
@@ -228,6 +246,7 @@ impl Engine {
                 tokio::select! {
                     biased;
                     _ = stop.wait_for(|s| *s) => break,
+                    _ = &mut phase_over => break,
                     Some(()) = inflight.next(), if !inflight.is_empty() => continue,
                     _ = wake.until(due), if inflight.len() < max => {}
                 }
@@ -239,6 +258,11 @@ impl Engine {
             self.in_flight.fetch_add(1, Ordering::SeqCst);
             inflight.push(async move { me.work(phase, work, due, None).await });
             next = pacer.next_due();
+        }
+        // What the schedule still held when the phase ended (a stop is said otherwise).
+        if next.is_some() && !self.stopped() {
+            let left = 1 + std::iter::from_fn(|| pacer.next_due()).count() as u64;
+            self.recorder.lock().unwrap_or_else(|e| e.into_inner()).not_sent[phase] += left;
         }
         if !inflight.is_empty() {
             tokio::spawn(async move { while inflight.next().await.is_some() {} });

@@ -10,8 +10,9 @@ use super::Engine;
 use crate::event::{Event, Sink, Snapshot};
 use crate::record::{Class, Recorder, Second, Stop};
 
-/// Seconds in a row in which every answer was a connection failure before the target counts
-/// as dead.
+/// Seconds in a row in which no request got an answer (every one failed to connect or timed
+/// out) before the target counts as dead: one that accepts connections and never answers is
+/// as dead as one that refuses them, and its run must not end as a pass.
 const DEAD_SECONDS: u32 = 5;
 
 /// How often the monitor looks.
@@ -20,7 +21,7 @@ const PERIOD: Duration = Duration::from_millis(200);
 /// Decides, from what was recorded so far and the seconds elapsed, whether a gate stops the run.
 pub type AbortCheck = Box<dyn Fn(&Recorder, f64) -> Option<Stop> + Send + Sync>;
 
-/// Counts the closed seconds in a row in which every completed request failed to connect.
+/// Counts the closed seconds in a row in which no completed request got an answer.
 #[derive(Debug, Default)]
 struct DeadTarget {
     seconds: u32,
@@ -33,7 +34,8 @@ impl DeadTarget {
         for t in self.checked_to..now {
             if let Some(s) = series.get(t) {
                 let done = s.completed.total();
-                if done > 0 && s.completed[Class::TransportError] == done {
+                let unanswered = s.completed[Class::TransportError] + s.completed[Class::Timeout];
+                if done > 0 && unanswered == done {
                     self.seconds += 1;
                 } else if done > 0 {
                     self.seconds = 0;
@@ -107,5 +109,14 @@ mod tests {
         assert!(!d.update(&series, 6));
         series.extend(vec![second(0, 1); 5]);
         assert!(d.update(&series, 11));
+    }
+
+    #[test]
+    fn five_seconds_of_only_timeouts_is_a_dead_target_too() {
+        let mut d = DeadTarget::default();
+        let mut timeouts = ClassCounts::default();
+        timeouts.add(Class::Timeout, 4);
+        let series = vec![Second { completed: timeouts, ..Second::default() }; 5];
+        assert!(d.update(&series, 5));
     }
 }

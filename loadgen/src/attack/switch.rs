@@ -12,6 +12,8 @@ use crate::record::{Signal, Stop};
 pub struct StopSwitch {
     tx: Arc<watch::Sender<bool>>,
     reason: Arc<Mutex<Option<Stop>>>,
+    /// A second signal: stop waiting for what is in flight, now.
+    hurry: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for StopSwitch {
@@ -23,7 +25,7 @@ impl Default for StopSwitch {
 impl StopSwitch {
     /// A switch that has not been thrown.
     pub fn new() -> Self {
-        StopSwitch { tx: Arc::new(watch::channel(false).0), reason: Arc::new(Mutex::new(None)) }
+        StopSwitch { tx: Arc::new(watch::channel(false).0), reason: Arc::new(Mutex::new(None)), hurry: Arc::default() }
     }
 
     /// Stops the run for `why`, unless it was already stopped for another reason.
@@ -40,6 +42,18 @@ impl StopSwitch {
     /// Why the run was stopped early, if it was.
     pub fn reason(&self) -> Option<Stop> {
         self.reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Asks the run to stop waiting for requests in flight (a second signal): it writes what
+    /// it has at once.
+    pub fn hurry(&self) {
+        self.hurry.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.tx.send_replace(true);
+    }
+
+    /// Whether [`StopSwitch::hurry`] was called.
+    pub fn is_hurried(&self) -> bool {
+        self.hurry.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// True once thrown (or finished).
@@ -59,21 +73,32 @@ impl StopSwitch {
     }
 }
 
-/// Waits for Ctrl-C or SIGTERM and throws the switch.
+/// Waits for Ctrl-C or SIGTERM and throws the switch; a second one hurries it (no more waiting
+/// for requests in flight).
 pub async fn on_signal(switch: StopSwitch) {
+    for n in 0..2 {
+        let which = next_signal().await;
+        match n {
+            0 => switch.stop(Stop::Signal(which)),
+            _ => switch.hurry(),
+        }
+    }
+}
+
+/// The next Ctrl-C or SIGTERM.
+async fn next_signal() -> Signal {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => switch.stop(Stop::Signal(Signal::Interrupt)),
-                _ = term.recv() => switch.stop(Stop::Signal(Signal::Terminate)),
-            }
-            return;
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => Signal::Interrupt,
+                _ = term.recv() => Signal::Terminate,
+            };
         }
     }
     let _ = tokio::signal::ctrl_c().await;
-    switch.stop(Stop::Signal(Signal::Interrupt));
+    Signal::Interrupt
 }
 
 #[cfg(test)]

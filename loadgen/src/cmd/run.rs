@@ -72,7 +72,12 @@ pub fn load_plan(opts: &RunOptions) -> Result<Plan, Error> {
     let mut plan = Plan::from_file(&opts.scenario, &|k| std::env::var(k).ok())?;
     super::simulate::check_table(&plan)?;
     if let Some(url) = &opts.target {
-        plan.target.url = Some(target::url::normalise(url).ok_or_else(|| Error::TargetFlag(url.clone()))?);
+        let checked = crate::scenario::base_url::check(url).map_err(|why| Error::TargetFlag {
+            flag: "--target",
+            url: crate::scenario::base_url::shown(url),
+            why: why.to_string(),
+        })?;
+        plan.target.url = Some(checked);
     }
     for given in &opts.target_urls {
         let named: Vec<String> = plan.targets.iter().map(|t| t.name.clone()).collect();
@@ -90,7 +95,11 @@ pub fn load_plan(opts: &RunOptions) -> Result<Plan, Error> {
                 if named.is_empty() { "none".to_owned() } else { named.join(", ") }
             )));
         };
-        t.url = target::url::normalise(url.trim()).ok_or_else(|| Error::TargetFlag(url.to_owned()))?;
+        t.url = crate::scenario::base_url::check(url).map_err(|why| Error::TargetFlag {
+            flag: "--target-url",
+            url: crate::scenario::base_url::shown(url),
+            why: why.to_string(),
+        })?;
     }
     if let Some(seed) = opts.seed {
         plan.seed = seed;
@@ -319,6 +328,35 @@ fn guard_named_targets(plan: &Plan, prices: &Prices, max_usd: Option<f64>, sink:
     Ok(())
 }
 
+/// The stop before the phases began, as an error that says what was going on.
+fn interrupted(switch: &StopSwitch, stage: &'static str) -> Error {
+    Error::Interrupted { reason: switch.reason().map(|r| r.to_string()).unwrap_or_default(), stage }
+}
+
+/// What the phases need once the target is up: the client, each target's authorizer
+/// (credentials and tokens before the first request: seeding through the API sends some), the
+/// data seeded and the measured window's start, with the function logs read from there on.
+async fn ready(
+    plan: &Arc<Plan>,
+    opts: &RunOptions,
+    (info, stack, base): (&TargetInfo, Option<&Stack>, &str),
+    ctx: &mut cost::TargetFacts,
+    sink: &Arc<dyn Sink>,
+) -> Result<(http::HttpClient, Vec<Option<Arc<crate::auth::Authorizer>>>, SystemTime), Error> {
+    let client = http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(Error::Tls)?;
+    let reserved =
+        info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
+    let auth = authorizers(plan, (stack.is_some(), base), &ctx.region, sink).await?;
+    let default_auth = auth.first().and_then(Option::as_deref);
+    seed(plan, info, stack, &ctx.region, (base, reserved, default_auth), sink).await?;
+    let window_start = cost::stage::align_start(ctx, plan.data.seeded_items() > 0 && !opts.no_cloudwatch, sink).await;
+    let logs = ctx.log.iter_mut().chain(ctx.more_logs.iter_mut().map(|m| &mut m.log));
+    for (path, offset) in logs {
+        *offset = std::fs::metadata(&*path).map(|m| m.len()).unwrap_or(0);
+    }
+    Ok((client, auth, window_start))
+}
+
 /// Runs a scenario end to end.
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     let mut plan = load_plan(&opts)?;
@@ -358,7 +396,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         .unwrap_or_else(|| PathBuf::from("reports").join(format!("{}-{}", plan.name, utc_stamp(started))));
     files::create_dir(&dir)?;
 
-    let SetUp { base, info, mut ctx, stack } = match set_up(&plan, &opts, infra, &prices, &dir, &sink).await {
+    // Ctrl-C or SIGTERM from here on: before the phases nothing is measured, and the run stops
+    // saying so (exit 3); during them it still writes what it measured.
+    let switch = StopSwitch::new();
+    tokio::spawn(on_signal(switch.clone()));
+    let set = tokio::select! {
+        s = set_up(&plan, &opts, infra, &prices, &dir, &sink) => s,
+        _ = switch.stopped() => Err(interrupted(&switch, "the target was set up")),
+    };
+    let SetUp { base, info, mut ctx, stack } = match set {
         Ok(s) => s,
         Err(e) => {
             // Nothing was measured: leave no empty report directory behind (one holding the
@@ -367,22 +413,11 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
             return Err(e);
         }
     };
-    let client = http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(Error::Tls)?;
-    let reserved =
-        info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
-    // Credentials and tokens before the first request: seeding through the API sends some.
-    let auth = authorizers(&plan, (stack.is_some(), &base), &ctx.region, &sink).await?;
-    let default_auth = auth.first().and_then(Option::as_deref);
-    seed(&plan, &info, stack.as_ref(), &ctx.region, (&base, reserved, default_auth), &sink).await?;
-    let window_start = cost::stage::align_start(&ctx, plan.data.seeded_items() > 0 && !opts.no_cloudwatch, &sink).await;
-    let logs = ctx.log.iter_mut().chain(ctx.more_logs.iter_mut().map(|m| &mut m.log));
-    for (path, offset) in logs {
-        *offset = std::fs::metadata(&*path).map(|m| m.len()).unwrap_or(0);
-    }
-
-    // Stop on Ctrl-C or SIGTERM; the run still writes what it measured.
-    let switch = StopSwitch::new();
-    tokio::spawn(on_signal(switch.clone()));
+    let ready = tokio::select! {
+        r = ready(&plan, &opts, (&info, stack.as_ref(), &base), &mut ctx, &sink) => r,
+        _ = switch.stopped() => Err(interrupted(&switch, "credentials were fetched and the data seeded")),
+    };
+    let (client, auth, window_start) = ready?;
     let run = attack(&plan, &base, (client, auth), switch.clone(), &console).await;
     let stop = switch.reason();
     let facts = RunFacts {

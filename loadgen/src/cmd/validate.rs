@@ -52,7 +52,8 @@ pub fn validate(files: &[PathBuf]) -> i32 {
                 plan.duration()
             ),
             Err(e) => {
-                eprintln!("FAIL {e}");
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr().lock(), "FAIL {e}");
                 code = EXIT_BAD_INPUT;
             }
         }

@@ -35,6 +35,16 @@ pub enum PriceError {
         #[source]
         source: toml::de::Error,
     },
+    /// A number in it is not a price: NaN, infinite, negative or absurdly large.
+    #[error("{}: {key} = {value} is not a price or quantity (a finite number from 0 to 1e15); fix it in the file", path.display())]
+    Value {
+        /// The file.
+        path: PathBuf,
+        /// Where in it (dotted keys).
+        key: String,
+        /// What it holds.
+        value: f64,
+    },
     /// The list has no prices for the region.
     #[error("no prices for region {region}; the price list has {known:?} (add it with --prices FILE)")]
     Region {
@@ -197,7 +207,16 @@ impl Prices {
     pub fn from_file(path: &Path) -> Result<Prices, PriceError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| PriceError::Read { path: path.to_path_buf(), source })?;
-        toml::from_str(&text).map_err(|source| PriceError::Parse { path: path.to_path_buf(), source })
+        let prices: Prices =
+            toml::from_str(&text).map_err(|source| PriceError::Parse { path: path.to_path_buf(), source })?;
+        // Every number is checked once, here: a NaN price would make a results.json that
+        // `report` and `compare` then refuse, and a negative one a bill that shrinks with load.
+        let value: toml::Value =
+            toml::from_str(&text).map_err(|source| PriceError::Parse { path: path.to_path_buf(), source })?;
+        match first_bad_number(&value, String::new()) {
+            Some((key, value)) => Err(PriceError::Value { path: path.to_path_buf(), key, value }),
+            None => Ok(prices),
+        }
     }
 
     /// The prices of `region`, or an error listing the regions it has.
@@ -206,6 +225,18 @@ impl Prices {
             region: region.to_owned(),
             known: self.regions.keys().cloned().collect(),
         })
+    }
+}
+
+/// The first number under `v` (dotted key `at`) that no price list may hold.
+fn first_bad_number(v: &toml::Value, at: String) -> Option<(String, f64)> {
+    let join = |k: &str| if at.is_empty() { k.to_owned() } else { format!("{at}.{k}") };
+    match v {
+        toml::Value::Float(f) if !(f.is_finite() && (0.0..=1e15).contains(f)) => Some((at, *f)),
+        toml::Value::Integer(i) if !(0..=1_000_000_000_000_000).contains(i) => Some((at, *i as f64)),
+        toml::Value::Table(t) => t.iter().find_map(|(k, x)| first_bad_number(x, join(k))),
+        toml::Value::Array(a) => a.iter().enumerate().find_map(|(i, x)| first_bad_number(x, format!("{at}[{i}]"))),
+        _ => None,
     }
 }
 
@@ -276,6 +307,27 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-9_f64.max(b.abs() * 1e-9)
+    }
+
+    #[test]
+    fn a_price_list_holds_only_finite_non_negative_numbers() {
+        let builtin: toml::Value = toml::from_str(BUILTIN_PRICES).unwrap();
+        assert_eq!(first_bad_number(&builtin, String::new()), None);
+        let dir = std::env::temp_dir().join(format!("loadgen-prices-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (bad, key) in [
+            ("nan", "lambda_requests_per_million.usd"),
+            ("-0.2", "lambda_requests_per_million.usd"),
+            ("1e300", "lambda_requests_per_million.usd"),
+        ] {
+            let text = BUILTIN_PRICES.replacen("usd = 0.20,", &format!("usd = {bad},"), 1);
+            assert_ne!(text, BUILTIN_PRICES, "the list has a 0.20 rate to poison");
+            let file = dir.join("p.toml");
+            std::fs::write(&file, text).unwrap();
+            let e = Prices::from_file(&file).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("is not a price"), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

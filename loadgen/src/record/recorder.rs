@@ -147,6 +147,9 @@ pub struct Recorder {
     /// Arrivals sent, per phase: each standalone request, and each flow instance's first step
     /// (what the phase's rate schedules).
     pub sent: Vec<u64>,
+    /// Arrivals of each phase's schedule still unsent when it ended: the in-flight bound or
+    /// the machine held them back (open model).
+    pub not_sent: Vec<u64>,
     /// What each flow's instances came to (empty until the engine sizes it).
     pub flows: Vec<super::flows::FlowSum>,
     /// Disagreements between the AWS heuristic and the emulator's cause.
@@ -173,6 +176,7 @@ impl Recorder {
             lag: hist::new(),
             late_sends: 0,
             sent: vec![0; phases],
+            not_sent: vec![0; phases],
             flows: Vec::new(),
             heuristic_mismatches: 0,
             gateway_denied: 0,

@@ -26,7 +26,7 @@ pub enum Stop {
         /// What was measured when it failed, in the limit's unit.
         measured: f64,
     },
-    /// Every request failed to connect for 5 s in a row.
+    /// No request got an answer (connection failures, timeouts) for 5 s in a row.
     TargetDead,
     /// A `unique` data file had no row left for the next request.
     DataExhausted {
@@ -51,7 +51,9 @@ impl fmt::Display for Stop {
             Stop::Gate { key, condition, measured } => {
                 write!(f, "threshold {key} {condition} failed (measured {measured:.4})")
             }
-            Stop::TargetDead => f.write_str("target unreachable: every request failed to connect for 5 s"),
+            Stop::TargetDead => {
+                f.write_str("target unreachable or not answering: every request for 5 s failed to connect or timed out")
+            }
             Stop::DataExhausted { file } => write!(
                 f,
                 "data file '{file}' ran out of rows: order = \"unique\" uses each row once; give it more rows or a shorter plan"

@@ -13,6 +13,9 @@ pub fn xml(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
+            // XML 1.0 has no U+FFFE or U+FFFF (nor surrogates, which a `char` cannot be): a
+            // document holding one is not well-formed.
+            '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -47,6 +50,7 @@ mod tests {
     fn xml_escapes_everything_user_provided() {
         assert_eq!(xml("<script>&\"'"), "&lt;script&gt;&amp;&quot;&apos;");
         assert_eq!(xml("a\u{1}b"), "a\u{fffd}b");
+        assert_eq!(xml("a\u{fffe}b\u{ffff}"), "a\u{fffd}b\u{fffd}");
     }
 
     #[test]

@@ -113,8 +113,8 @@ pub fn render(r: &Results) -> String {
     if r.generator.saturated {
         let _ = writeln!(
             o,
-            "\n> Generator saturated: lag p99 {:.2} ms, {} late sends — latency includes the generator's own delay.",
-            r.generator.lag_p99_ms, r.generator.late_sends
+            "\n> Generator saturated: lag p99 {:.2} ms, {} late sends, {} arrivals not sent — latency includes the generator's own delay.",
+            r.generator.lag_p99_ms, r.generator.late_sends, r.generator.not_sent
         );
     }
     o

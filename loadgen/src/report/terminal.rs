@@ -85,19 +85,7 @@ pub fn summary(r: &Results) -> String {
             p.summary.throttle_rate * 100.0
         );
     }
-    let g = &r.generator;
-    let _ = writeln!(
-        out,
-        "\n  generator: lag p99 {:.2} ms, {} late sends, {:.1} CPU s{}",
-        g.lag_p99_ms,
-        g.late_sends,
-        g.cpu_seconds,
-        if g.saturated {
-            " — SATURATED: the generator could not keep the schedule; latency includes its lag"
-        } else {
-            ""
-        }
-    );
+    generator(&mut out, &r.generator);
     if let Some(c) = &r.cost {
         cost(&mut out, c, super::rate_unit(r));
         // Off the local stack some figures may be the client's estimates: say which.
@@ -180,6 +168,26 @@ fn checks(out: &mut String, r: &Results) {
             );
         }
     }
+}
+
+/// The generator's health line: lag, late and unsent arrivals, CPU, and whether it fell behind.
+fn generator(out: &mut String, g: &crate::results::GeneratorHealth) {
+    let _ = writeln!(
+        out,
+        "\n  generator: lag p99 {:.2} ms, {} late sends{}, {:.1} CPU s{}",
+        g.lag_p99_ms,
+        g.late_sends,
+        match g.not_sent {
+            0 => String::new(),
+            n => format!(", {n} arrivals NOT SENT (held back until their phase ended)"),
+        },
+        g.cpu_seconds,
+        if g.saturated {
+            " — SATURATED: the generator could not keep the schedule; latency includes its lag"
+        } else {
+            ""
+        }
+    );
 }
 
 /// A line per target, when the scenario names any: what its requests came to.

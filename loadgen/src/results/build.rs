@@ -130,10 +130,13 @@ impl Results {
 fn generator(plan: &Plan, rec: &Recorder, cpu_seconds: f64) -> GeneratorHealth {
     let sent = rec.sent_total();
     let lag_p99_ms = quantile_ms(&rec.lag, 0.99);
+    let not_sent: u64 = rec.not_sent.iter().sum();
     GeneratorHealth {
         late_sends: rec.late_sends,
+        not_sent,
         saturated: lag_p99_ms > SATURATED_LAG_P99_MS
-            || (sent > 0 && rec.late_sends as f64 / sent as f64 > SATURATED_LATE_SHARE),
+            || (sent > 0 && rec.late_sends as f64 / sent as f64 > SATURATED_LATE_SHARE)
+            || not_sent > 0,
         lag_p50_ms: quantile_ms(&rec.lag, 0.5),
         lag_p99_ms,
         lag_max_ms: max_ms(&rec.lag),
@@ -158,6 +161,7 @@ fn phases(plan: &Plan, rec: &Recorder, secs: f64) -> Vec<PhaseResult> {
                 duration_s: planned,
                 target_rate: p.load.mean_rate(),
                 sent: rec.sent[i],
+                not_sent: rec.not_sent.get(i).copied().unwrap_or(0),
                 achieved_rate: if ran > 0.0 { rec.sent[i] as f64 / ran } else { 0.0 },
                 summary,
             }

@@ -58,6 +58,10 @@ pub struct PhaseResult {
     pub sent: u64,
     /// Sent ÷ the time the phase ran.
     pub achieved_rate: f64,
+    /// Arrivals of its schedule still unsent when it ended (the in-flight bound or the machine
+    /// held them back); never sent late.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_sent: u64,
     /// What came back.
     pub summary: Summary,
 }
@@ -123,8 +127,12 @@ pub struct ChecksResult {
 pub struct GeneratorHealth {
     /// Sends more than 5 ms after their intended time.
     pub late_sends: u64,
-    /// Whether the generator could not keep the schedule: lag p99 over 10 ms or more than 1%
-    /// of sends late.
+    /// Arrivals never sent: still held back (by the in-flight bound or the machine) when their
+    /// phase ended. Any makes the run saturated.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_sent: u64,
+    /// Whether the generator could not keep the schedule: lag p99 over 10 ms, more than 1% of
+    /// sends late, or any arrival not sent.
     pub saturated: bool,
     /// Scheduling lag p50, ms.
     pub lag_p50_ms: f64,

@@ -3,6 +3,7 @@
 //! records of the scenario (header values redacted), so it reads back into the same types.
 
 pub mod auth;
+pub mod base_url;
 pub mod check;
 pub mod error;
 pub mod fill;
@@ -349,12 +350,20 @@ pub struct Plan {
 impl Plan {
     /// Reads and validates a scenario file. `env` looks up `${VAR}` in header values.
     pub fn from_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        let fail = |line, column, message| ScenarioError {
             file: path.to_path_buf(),
-            line: 0,
-            column: 0,
+            line,
+            column,
             field: String::new(),
-            message: format!("cannot read the scenario: {e}"),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| fail(0, 0, format!("cannot read the scenario: {e}")))?;
+        // A bad byte is named where it is, as any other error in the file.
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+            let column = good.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+            fail(line, column, "not UTF-8 text: save the scenario as UTF-8".into())
         })?;
         Self::from_str(path, &text, env)
     }

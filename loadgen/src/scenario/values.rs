@@ -49,14 +49,22 @@ pub(crate) fn size(loc: &Locator<'_>, v: &Spanned<toml::Value>, field: &str) -> 
     Ok(bytes as usize)
 }
 
+/// A positive rate or size, from [`POSITIVE_MIN`] to [`POSITIVE_MAX`]: a rate of 1e-300 per
+/// second is one every 1e300 s, which no timer can hold, and passed validation only to panic
+/// when the run began.
 pub(crate) fn positive(loc: &Locator<'_>, v: &Spanned<f64>, field: &str, what: &str) -> Result<f64, ScenarioError> {
     let n = *v.get_ref();
-    if n.is_finite() && n > 0.0 {
+    if n.is_finite() && (POSITIVE_MIN..=POSITIVE_MAX).contains(&n) {
         Ok(n)
     } else {
-        Err(loc.error(span(v), field, format!("expected {what} > 0, got {n}")))
+        Err(loc.error(span(v), field, format!("expected {what} from {POSITIVE_MIN} to {POSITIVE_MAX:e}, got {n}")))
     }
 }
+
+/// The smallest value [`positive`] takes: once per 100 s as a rate.
+pub(crate) const POSITIVE_MIN: f64 = 0.01;
+/// The largest.
+pub(crate) const POSITIVE_MAX: f64 = 1e9;
 
 pub(crate) fn int_in(loc: &Locator<'_>, v: &Spanned<i64>, field: &str, lo: i64, hi: i64) -> Result<i64, ScenarioError> {
     let n = *v.get_ref();

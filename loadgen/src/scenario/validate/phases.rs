@@ -26,11 +26,12 @@ pub(super) fn phases(loc: &Locator<'_>, raw: &[Spanned<RawPhase>]) -> Result<Vec
         let p_span = span(p);
         let p = p.get_ref();
         let pname = p.name.get_ref().trim().to_owned();
-        if pname.is_empty() || !phase_names.insert(pname.clone()) {
+        // A name reaches the terminal and every report: no control character may ride along.
+        if pname.is_empty() || pname.chars().any(char::is_control) || !phase_names.insert(pname.clone()) {
             return Err(loc.error(
                 span(&p.name),
                 f("name"),
-                format!("phase names must be non-empty and unique ('{pname}')"),
+                format!("phase names must be non-empty, unique and without control characters ({pname:?})"),
             ));
         }
         let d = duration(loc, &p.duration, &f("duration"))?;

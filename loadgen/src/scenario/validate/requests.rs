@@ -62,6 +62,15 @@ pub(super) fn kind(
     if !w.path.get_ref().starts_with('/') {
         return Err(loc.error(span(w.path), f("path"), format!("'{}' must start with '/'", w.path.get_ref())));
     }
+    // A space or a non-ASCII letter is sent percent-encoded, as a browser would; a control
+    // character is a slip (a pasted line break), not a path.
+    if w.path.get_ref().chars().any(char::is_control) {
+        return Err(loc.error(
+            span(w.path),
+            f("path"),
+            "a path may not hold line breaks or other control characters; percent-encode one that is meant (%0A)",
+        ));
+    }
     let path = template(loc, w.path, &f("path"), env, data, captures)?;
     let body = w.body.map(|b| template(loc, b, &f("body"), env, data, captures)).transpose()?;
     let expect = match w.expect {
@@ -136,11 +145,12 @@ pub(super) fn requests(
         let f = |k: &str| format!("request[{i}].{k}");
         let r = r.get_ref();
         let rname = r.name.get_ref().trim().to_owned();
-        if rname.is_empty() || !request_names.insert(rname.clone()) {
+        // A name reaches the terminal and every report: no control character may ride along.
+        if rname.is_empty() || rname.chars().any(char::is_control) || !request_names.insert(rname.clone()) {
             return Err(loc.error(
                 span(&r.name),
                 f("name"),
-                format!("request names must be non-empty and unique ('{rname}')"),
+                format!("request names must be non-empty, unique and without control characters ({rname:?})"),
             ));
         }
         let weight = r.weight.as_ref().map(|w| weight(loc, w, &f("weight"))).transpose()?.unwrap_or(1.0);

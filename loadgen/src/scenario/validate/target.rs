@@ -81,14 +81,13 @@ pub(super) fn target(
     })
 }
 
-/// A base URL as written: http or https, trailing slashes dropped.
+/// A base URL as written: http or https, a valid port, no credentials or query; trailing slashes
+/// dropped.
 fn base_url(loc: &Locator<'_>, u: &Spanned<String>, field: &str) -> Result<String, ScenarioError> {
-    let s = u.get_ref().trim().trim_end_matches('/').to_owned();
-    let ok = (s.starts_with("http://") || s.starts_with("https://")) && s.parse::<hyper::Uri>().is_ok();
-    if !ok {
-        return Err(loc.error(span(u), field, format!("'{s}' is not an http:// or https:// URL")));
-    }
-    Ok(s)
+    crate::scenario::base_url::check(u.get_ref()).map_err(|why| {
+        let shown = crate::scenario::base_url::shown(u.get_ref().trim());
+        loc.error(span(u), field, format!("'{shown}' {why}"))
+    })
 }
 
 /// With `auth` on a target, its own headers may not set `authorization`: one of the two would
