@@ -82,6 +82,8 @@ pub struct Engine {
     mix: Mix,
     /// What a failing check's body must not show (the scenario's own secrets).
     secrets: Vec<String>,
+    /// The counts of arrivals left unsent at a phase's end, still running.
+    counting: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Engine {
@@ -106,6 +108,7 @@ impl Engine {
             start: Instant::now(),
             stop,
             phase_now: Arc::new(AtomicU64::new(0)),
+            counting: Mutex::new(Vec::new()),
         }
     }
 
@@ -176,6 +179,12 @@ impl Engine {
             .map_or_else(|| self.start.elapsed(), |end| end.saturating_duration_since(self.start))
     }
 
+    /// The second (since the start) in which the last phase ended, once it has.
+    pub fn phases_ended_second(&self) -> Option<usize> {
+        let end = *self.phases_end.lock().unwrap_or_else(|e| e.into_inner());
+        end.map(|e| e.saturating_duration_since(self.start).as_secs() as usize)
+    }
+
     /// Runs every phase in order; returns when done or stopped, after in-flight requests
     /// finish (at most the request timeout, or 2 s when stopped).
     pub async fn run(self: &Arc<Self>) {
@@ -212,6 +221,10 @@ impl Engine {
                 until = until.min(Instant::now() + STOPPED_GRACE);
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let counting = std::mem::take(&mut *self.counting.lock().unwrap_or_else(|e| e.into_inner()));
+        for c in counting {
+            let _ = c.await;
         }
     }
 
@@ -259,10 +272,16 @@ impl Engine {
             inflight.push(async move { me.work(phase, work, due, None).await });
             next = pacer.next_due();
         }
-        // What the schedule still held when the phase ended (a stop is said otherwise).
+        // What the schedule still held when the phase ended (a stop is said otherwise),
+        // counted off the runtime: a long saturated phase may leave millions, and the next
+        // phase starts now.
         if next.is_some() && !self.stopped() {
-            let left = 1 + std::iter::from_fn(|| pacer.next_due()).count() as u64;
-            self.recorder.lock().unwrap_or_else(|e| e.into_inner()).not_sent[phase] += left;
+            let rec = self.recorder.clone();
+            let counted = tokio::task::spawn_blocking(move || {
+                let left = 1 + std::iter::from_fn(|| pacer.next_due()).count() as u64;
+                rec.lock().unwrap_or_else(|e| e.into_inner()).not_sent[phase] += left;
+            });
+            self.counting.lock().unwrap_or_else(|e| e.into_inner()).push(counted);
         }
         if !inflight.is_empty() {
             tokio::spawn(async move { while inflight.next().await.is_some() {} });

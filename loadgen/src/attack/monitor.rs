@@ -62,7 +62,11 @@ pub async fn watch(engine: Arc<Engine>, sink: Arc<dyn Sink>, abort: AbortCheck) 
             let mut rec = engine.recorder.lock().unwrap_or_else(|e| e.into_inner());
             rec.in_flight(now_s, in_flight);
             rec.close_seconds_before(now_s);
-            let target_dead = dead.update(&rec.series, now_s);
+            // Only the phases' seconds are judged: in the drain after them, the requests that
+            // will time out finish alone (seconds after the ones that answered), which says
+            // nothing of a target that answered all along.
+            let judged = engine.phases_ended_second().map_or(now_s, |end| now_s.min(end));
+            let target_dead = dead.update(&rec.series, judged);
             let last = now_s.checked_sub(1).and_then(|t| rec.series.get(t)).cloned().unwrap_or_default();
             let counts = rec.counts(None, None);
             let snapshot = Snapshot {

@@ -51,6 +51,16 @@ impl StopSwitch {
         self.tx.send_replace(true);
     }
 
+    /// Returns once [`StopSwitch::hurry`] is called.
+    pub async fn hurried(&self) {
+        let mut rx = self.watch();
+        while !self.is_hurried() {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
     /// Whether [`StopSwitch::hurry`] was called.
     pub fn is_hurried(&self) -> bool {
         self.hurry.load(std::sync::atomic::Ordering::SeqCst)
@@ -73,15 +83,15 @@ impl StopSwitch {
     }
 }
 
-/// Waits for Ctrl-C or SIGTERM and throws the switch; a second one hurries it (no more waiting
-/// for requests in flight).
+/// Waits for Ctrl-C or SIGTERM and throws the switch; every later one hurries it: no more
+/// waiting for requests in flight, nor for the CloudWatch pull after the phases (which may poll
+/// for minutes on AWS). Exiting outright would leave the local stack's processes behind.
 pub async fn on_signal(switch: StopSwitch) {
-    for n in 0..2 {
-        let which = next_signal().await;
-        match n {
-            0 => switch.stop(Stop::Signal(which)),
-            _ => switch.hurry(),
-        }
+    let which = next_signal().await;
+    switch.stop(Stop::Signal(which));
+    loop {
+        next_signal().await;
+        switch.hurry();
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod progress;
+mod ready;
 pub mod report;
 pub mod run;
 pub mod simulate;

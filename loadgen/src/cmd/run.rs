@@ -19,7 +19,6 @@ use crate::event::{Event, Sink};
 use crate::record::{Recorder, cpu};
 use crate::results::{InfraOutputs, Results, RunFacts, TargetInfo, TargetKind};
 use crate::scenario::Plan;
-use crate::scenario::seed_data::SeedVia;
 use crate::{files, gates, http, report, target};
 
 /// Options of `loadgen run`.
@@ -104,6 +103,12 @@ pub fn load_plan(opts: &RunOptions) -> Result<Plan, Error> {
     if let Some(seed) = opts.seed {
         plan.seed = seed;
     }
+    if let (true, Some(url)) = (opts.local, &plan.target.url) {
+        return Err(Error::Usage(format!(
+            "--local runs the stack --infra describes on loopback, but the scenario's [target] url sends the load to {url}; \
+             remove one of them"
+        )));
+    }
     Ok(plan)
 }
 
@@ -176,72 +181,6 @@ async fn set_up(
     Ok(SetUp { base: url, info, ctx, stack: Some(stack) })
 }
 
-/// Seeds `[data]` as asked: into the table (the local stack's, or with `--seed-data` a URL
-/// target's by name), or through the API.
-async fn seed(
-    plan: &Plan,
-    info: &TargetInfo,
-    stack: Option<&Stack>,
-    region: &str,
-    (base, reserved, auth): (&str, Option<u32>, Option<&crate::auth::Authorizer>),
-    sink: &Arc<dyn Sink>,
-) -> Result<(), Error> {
-    use target::seed_table::Table;
-    if plan.data.seeded_items() == 0 {
-        return Ok(());
-    }
-    if plan.data.seed_via == SeedVia::Api {
-        return Ok(target::seed::seed(plan, auth, base, reserved, sink).await?);
-    }
-    let table = match (stack, &info.stack) {
-        (Some(stack), Some(config)) => {
-            let names: Vec<&str> = config.tables().map(|t| t.table_name.as_str()).collect();
-            let name = plan.data.table.clone().or_else(|| names.first().map(|n| n.to_string()));
-            let Some(t) = name.as_deref().and_then(|n| config.tables().find(|t| t.table_name == n)) else {
-                let why = match &plan.data.table {
-                    Some(n) => format!("'{n}' is not a table of the stack (its tables: {})", names.join(", ")),
-                    None => "the stack has no table; declare one, or set [data] seed_via = \"api\"".to_owned(),
-                };
-                return Err(target::TargetError::SeedTable(why).into());
-            };
-            Table {
-                name: t.table_name.clone(),
-                region: config.region.clone(),
-                endpoint: Some(stack.endpoints().dynamodb_url.clone()),
-                keys: Some((t.hash_key.clone(), t.range_key.clone())),
-            }
-        }
-        _ => {
-            let name = plan
-                .data
-                .table
-                .clone()
-                .or_else(|| info.infra.as_ref().and_then(|o| o.table_name.clone()))
-                .or_else(|| plan.target.aws.as_ref().map(|a| a.table_name.clone()));
-            let Some(name) = name.filter(|n| !n.is_empty()) else {
-                return Err(target::TargetError::SeedTable(
-                    "the table's name is not known: pass --infra DIR, set [target] table_name or [data] table, \
-                     or seed through the API with [data] seed_via = \"api\""
-                        .into(),
-                )
-                .into());
-            };
-            // A table behind a loopback API is a local one: never write to AWS's table of that
-            // name unless the SDK is pointed elsewhere on purpose.
-            if target::url::is_loopback(&info.url) && std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
-                return Err(target::TargetError::SeedTable(format!(
-                    "the target {} is on loopback, so table '{name}' is not AWS's: export AWS_ENDPOINT_URL_DYNAMODB \
-                     (loadgen stack up prints it) or seed through the API with [data] seed_via = \"api\"",
-                    info.url
-                ))
-                .into());
-            }
-            Table { name, region: region.to_owned(), endpoint: None, keys: None }
-        }
-    };
-    Ok(target::seed_table::seed(plan, &table, sink).await?)
-}
-
 /// What the attack left behind.
 struct Attacked {
     engine: Arc<Engine>,
@@ -279,40 +218,6 @@ async fn attack(
     }
 }
 
-/// What authorizes each target's requests (`[target]`'s first, then each `[targets.NAME]`'s),
-/// started: first credentials or token fetched.
-async fn authorizers(
-    plan: &Plan,
-    (local, url): (bool, &str),
-    region: &str,
-    sink: &Arc<dyn Sink>,
-) -> Result<Vec<Option<Arc<crate::auth::Authorizer>>>, Error> {
-    let mut out = Vec::with_capacity(1 + plan.targets.len());
-    out.push(match &plan.target.auth {
-        None => None,
-        Some(a) => {
-            let place = match local {
-                true => crate::auth::Place::LocalStack { region },
-                false => crate::auth::Place::Url { url, region },
-            };
-            let started = crate::auth::Authorizer::start(a, place, sink).await;
-            Some(Arc::new(started.map_err(|source| Error::Auth { table: "target".into(), source })?))
-        }
-    });
-    // A named target is always a URL: its region comes from it or the environment.
-    for t in &plan.targets {
-        out.push(match &t.auth {
-            None => None,
-            Some(a) => {
-                let place = crate::auth::Place::Url { url: &t.url, region };
-                let started = crate::auth::Authorizer::start(a, place, sink).await;
-                Some(Arc::new(started.map_err(|source| Error::Auth { table: format!("targets.{}", t.name), source })?))
-            }
-        });
-    }
-    Ok(out)
-}
-
 /// A named target off loopback is a real API too: unless `[target]`'s own guard (in
 /// [`set_up`]) already counts every request, the worst case of them all is priced before
 /// anything is sent, at an assumed function (a named target's stack is not known).
@@ -333,39 +238,9 @@ fn interrupted(switch: &StopSwitch, stage: &'static str) -> Error {
     Error::Interrupted { reason: switch.reason().map(|r| r.to_string()).unwrap_or_default(), stage }
 }
 
-/// What the phases need once the target is up: the client, each target's authorizer
-/// (credentials and tokens before the first request: seeding through the API sends some), the
-/// data seeded and the measured window's start, with the function logs read from there on.
-async fn ready(
-    plan: &Arc<Plan>,
-    opts: &RunOptions,
-    (info, stack, base): (&TargetInfo, Option<&Stack>, &str),
-    ctx: &mut cost::TargetFacts,
-    sink: &Arc<dyn Sink>,
-) -> Result<(http::HttpClient, Vec<Option<Arc<crate::auth::Authorizer>>>, SystemTime), Error> {
-    let client = http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(Error::Tls)?;
-    let reserved =
-        info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
-    let auth = authorizers(plan, (stack.is_some(), base), &ctx.region, sink).await?;
-    let default_auth = auth.first().and_then(Option::as_deref);
-    seed(plan, info, stack, &ctx.region, (base, reserved, default_auth), sink).await?;
-    let window_start = cost::stage::align_start(ctx, plan.data.seeded_items() > 0 && !opts.no_cloudwatch, sink).await;
-    let logs = ctx.log.iter_mut().chain(ctx.more_logs.iter_mut().map(|m| &mut m.log));
-    for (path, offset) in logs {
-        *offset = std::fs::metadata(&*path).map(|m| m.len()).unwrap_or(0);
-    }
-    Ok((client, auth, window_start))
-}
-
 /// Runs a scenario end to end.
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     let mut plan = load_plan(&opts)?;
-    if let (true, Some(url)) = (opts.local, &plan.target.url) {
-        return Err(Error::Usage(format!(
-            "--local runs the stack --infra describes on loopback, but the scenario's [target] url sends the load to {url}; \
-             remove one of them"
-        )));
-    }
     let infra = opts.infra.as_deref().filter(|_| !opts.local).map(target::infra::outputs).transpose()?;
     if let Some(o) = &infra {
         plan.target.url = Some(o.api_url.clone());
@@ -414,10 +289,17 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         }
     };
     let ready = tokio::select! {
-        r = ready(&plan, &opts, (&info, stack.as_ref(), &base), &mut ctx, &sink) => r,
+        r = super::ready::ready(&plan, opts.no_cloudwatch, (&info, stack.as_ref(), &base), &mut ctx, &sink) => r,
         _ = switch.stopped() => Err(interrupted(&switch, "credentials were fetched and the data seeded")),
     };
-    let (client, auth, window_start) = ready?;
+    let (client, auth, window_start) = match ready {
+        Ok(r) => r,
+        Err(e) => {
+            // As for a failed set-up: no empty report directory (one with function logs stays).
+            let _ = std::fs::remove_dir(&dir);
+            return Err(e);
+        }
+    };
     let run = attack(&plan, &base, (client, auth), switch.clone(), &console).await;
     let stop = switch.reason();
     let facts = RunFacts {
@@ -444,8 +326,14 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     }
     // Before the stack stops: its CloudWatch endpoint and function log are still there.
     let window = (window_start, run.window_end);
-    let (pulled, cost, calibration) =
-        cost::stage::after_run(&ctx, &results.priced_view(), window, &prices, opts.no_cloudwatch, &sink).await;
+    // After the phases a signal stops nothing that is running; a second skips the cost stage.
+    let (pulled, cost, calibration) = {
+        let priced = results.priced_view();
+        tokio::select! {
+            c = cost::stage::after_run(&ctx, &priced, window, &prices, opts.no_cloudwatch, &sink) => c,
+            _ = switch.hurried() => (None, Err(cost::stage::NoCost::Interrupted), None),
+        }
+    };
     results.calibration = calibration;
     match cost {
         Ok(c) => results.cost = Some(c),

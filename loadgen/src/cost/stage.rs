@@ -65,6 +65,9 @@ pub enum NoCost {
          --infra DIR (its terraform outputs), or [target] function_name, api_id, stage, table_name and region"
     )]
     Unknown,
+    /// Signals stopped the stage (the CloudWatch pull may poll for minutes on AWS).
+    #[error("not priced: signals stopped the cost stage (CloudWatch pull) before it finished")]
+    Interrupted,
 }
 
 /// Why a run is refused before it starts.

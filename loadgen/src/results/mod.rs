@@ -128,11 +128,11 @@ pub struct GeneratorHealth {
     /// Sends more than 5 ms after their intended time.
     pub late_sends: u64,
     /// Arrivals never sent: still held back (by the in-flight bound or the machine) when their
-    /// phase ended. Any makes the run saturated.
+    /// phase ended. More than 1% of the schedule makes the run saturated.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub not_sent: u64,
     /// Whether the generator could not keep the schedule: lag p99 over 10 ms, more than 1% of
-    /// sends late, or any arrival not sent.
+    /// sends late, or more than 1% of arrivals not sent.
     pub saturated: bool,
     /// Scheduling lag p50, ms.
     pub lag_p50_ms: f64,
@@ -249,7 +249,7 @@ pub struct Results {
     pub status: Status,
     /// Why it was stopped early.
     pub abort_reason: Option<String>,
-    /// True when every threshold passed.
+    /// True when the run completed and every threshold passed (never for an aborted run).
     pub passed: bool,
     /// The validated scenario (header values redacted, body templates left out).
     pub scenario: Plan,
@@ -335,8 +335,9 @@ impl Results {
     }
 
     /// Sets the threshold verdicts and whether they all passed.
+    /// A run stopped early never passes, whatever its thresholds said of the part that ran.
     pub fn set_verdicts(&mut self, verdicts: Vec<ThresholdResult>) {
-        self.passed = verdicts.iter().all(|t| t.passed);
+        self.passed = self.status != Status::Aborted && verdicts.iter().all(|t| t.passed);
         self.thresholds = verdicts;
     }
 }

@@ -57,14 +57,15 @@ pub fn check(url: &str) -> Result<String, BadUrl> {
     Ok(u.to_owned())
 }
 
-/// `url` as errors may show it: a user name or password replaced, so a refused URL never
-/// prints its secret.
+/// `url` as errors may show it: everything before the last `@` ahead of any query or fragment
+/// replaced, so a refused URL never prints its password (even one with a `/` in it, which a
+/// parser would read as a path).
 pub fn shown(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            match rest[..end].rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://<redacted>@{host}{}", &rest[end..]),
+            let end = rest.find(['?', '#']).unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}://<redacted>{}", &rest[at..]),
                 None => url.to_owned(),
             }
         }
@@ -85,6 +86,8 @@ mod tests {
         }
         assert!(check("http://[::1]:8080").is_ok() && check("http://[::1]").is_ok());
         assert_eq!(shown("http://u:secret@example.com/p"), "http://<redacted>@example.com/p");
+        assert_eq!(shown("http://u:pa/ss@example.com"), "http://<redacted>@example.com");
+        assert_eq!(shown("https://example.com/a"), "https://example.com/a");
         assert_eq!(
             check("https://abc.execute-api.eu-west-1.amazonaws.com/v1/").as_deref(),
             Ok("https://abc.execute-api.eu-west-1.amazonaws.com/v1")
