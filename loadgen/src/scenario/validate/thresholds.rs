@@ -145,6 +145,17 @@ fn scoped(
     flows: &[Flow],
 ) -> Result<(), ScenarioError> {
     let metric = &parsed.metric;
+    // Arrivals are counted per phase, not per request kind: the run's rate would be measured
+    // under the request's name and pass or fail for the wrong reason.
+    if let (Some(n), Metric::AchievedRate) = (&parsed.request, metric)
+        && requests.iter().any(|r| &r.name == n)
+    {
+        return Err(loc.error(
+            span(key),
+            field,
+            format!("rate.achieved counts arrivals per phase or run, not per request kind; drop '{n}' from the key (or gate {n}.requests.count)"),
+        ));
+    }
     // A [[request]] of weight 0 is sent only as flow steps, which are kinds of their own: a
     // threshold on it would measure nothing and pass.
     let step = |i: usize| flows.iter().any(|f| f.steps.iter().any(|s| s.request == i));
