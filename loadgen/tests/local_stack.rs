@@ -169,9 +169,8 @@ fn infra_outputs_name_the_target() {
     assert!(stderr.contains("api_url") || stderr.contains("terraform"), "{stderr}");
 }
 
-#[test]
-fn a_target_that_never_answers_is_dead_not_a_pass() {
-    // Accepts every connection and never says a word.
+/// The URL of a server that accepts every connection and never says a word.
+fn silent_target() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -180,6 +179,12 @@ fn a_target_that_never_answers_is_dead_not_a_pass() {
             held.push(s);
         }
     });
+    url
+}
+
+#[test]
+fn a_target_that_never_answers_is_dead_not_a_pass() {
+    let url = silent_target();
     let dir = tempdir("silent");
     let scenario = "name = \"silent\"\n[target]\ntimeout = \"500ms\"\n[[phase]]\nname = \"p\"\nduration = \"20s\"\nrate = 10\n\
                     [[request]]\nname = \"r\"\npath = \"/health\"\n";
@@ -193,14 +198,7 @@ fn a_target_that_never_answers_is_dead_not_a_pass() {
 
 #[test]
 fn a_phase_ends_on_time_and_counts_what_the_in_flight_bound_held_back() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming().flatten() {
-            held.push(s);
-        }
-    });
+    let url = silent_target();
     let dir = tempdir("held-back");
     let scenario = "name = \"held\"\n[target]\ntimeout = \"2s\"\nmax_in_flight = 5\n[[phase]]\nname = \"p\"\nduration = \"3s\"\n\
                     rate = 200\n[[request]]\nname = \"r\"\npath = \"/\"\n";
@@ -233,14 +231,7 @@ fn interrupt(child: &std::process::Child, n: usize) {
 fn signals_stop_the_drain_and_the_set_up_with_a_clear_exit() {
     // During the drain: a target that never answers would hold it for the 30 s timeout; one
     // signal shortens it to 2 s and a second ends it at once, results written either way.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming().flatten() {
-            held.push(s);
-        }
-    });
+    let url = silent_target();
     let dir = tempdir("drain-signal");
     let file = dir.join("s.toml");
     std::fs::write(&file, "name = \"drain\"\n[[phase]]\nname = \"p\"\nduration = \"2s\"\nrate = 5\n[[request]]\nname = \"r\"\npath = \"/\"\n").unwrap();
