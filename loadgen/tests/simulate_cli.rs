@@ -256,6 +256,37 @@ fn memory_stretches_the_cpu_bound_part_and_prices_its_gb_seconds() {
 }
 
 #[test]
+fn a_slower_handler_holds_environments_longer_on_top_of_its_memory() {
+    let dir = tempdir("duration-factor");
+    let results = calibrated(&dir);
+    let out = dir.join("d");
+    let (code, stdout, stderr) = simulate(&[
+        results.to_str().unwrap(),
+        "--set",
+        "duration_factor=1,3x",
+        "--set",
+        "memory_mb=256,1024",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("duration_factor=3x"), "{stdout}");
+    let (_, sim) = read(&out);
+    let c = &sim.configurations;
+    let f: Vec<f64> = c.iter().map(|c| c.duration_factor).collect();
+    // Its own factor multiplies the memory's: 1024 MB's alone is below 1.
+    assert_eq!(f[0], 1.0);
+    assert!(f[1] < 1.0 && (f[3] - 3.0 * f[1]).abs() < 1e-9 && f[2] == 3.0, "{f:?}");
+    let p50: Vec<f64> = c.iter().map(|c| c.ok_latency.p50_ms).collect();
+    assert!(p50[2] > 2.0 * p50[0], "three times the handler's time: {p50:?}");
+    // The fixture's ~13 ms holds meet the invocation-rate limit (10 per environment per
+    // second) before the concurrency one, at either factor: the same share is throttled.
+    assert_eq!(c[2].lambda_throttled, c[0].lambda_throttled);
+    let cost = |i: usize| c[i].cost.as_ref().unwrap().run_usd;
+    assert!(cost(2) > cost(0), "more GB-seconds");
+}
+
+#[test]
 fn another_scenario_runs_its_own_mix_and_stack_on_the_calibration() {
     let dir = tempdir("scenario");
     let results = calibrated(&dir);

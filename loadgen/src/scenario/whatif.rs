@@ -30,6 +30,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("account_concurrency", "the account's concurrency limit"),
     ("keep_warm", "seconds an idle environment lives"),
     ("memory_mb", "the function's memory, 128 to 10240 MB (CPU scales with it)"),
+    ("duration_factor", "the handler's time per invocation multiplied, 0.01 to 100 (1.5 or 1.5x: 50% slower)"),
     ("architecture", "x86_64 or arm64 (priced; durations kept as measured)"),
     ("api_rate", "the API stage's default throttling rate, requests per second per route"),
     ("api_burst", "the API stage's default throttling burst"),

@@ -75,7 +75,8 @@ pub struct SimulatedConfiguration {
     pub memory_mb: u32,
     /// Instruction set priced.
     pub architecture: Architecture,
-    /// What every handler duration was multiplied by for this memory (1 at the run's own).
+    /// What every handler duration was multiplied by: for this memory (1 at the run's own)
+    /// times any `duration_factor` set.
     pub duration_factor: f64,
     /// The traffic factor of its plan.
     pub traffic: f64,

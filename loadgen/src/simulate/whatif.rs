@@ -120,6 +120,9 @@ pub struct Configuration {
     pub architecture: Option<Architecture>,
     /// The traffic factor of its plan.
     pub traffic: f64,
+    /// What the handler's part of every warm hold is multiplied by beyond what its memory
+    /// changes: "what if the handler were 50% slower" (a slower dependency, heavier code).
+    pub duration_factor: f64,
     /// The stage's default throttling rate, when the grid changed it.
     pub api_rate: Option<f64>,
     /// The stage's default throttling burst, when the grid changed it.
@@ -188,6 +191,7 @@ pub fn grid(base: &FunctionSpec, sets: &[String], traffic: &[f64]) -> Result<Vec
         function: base.clone(),
         architecture: None,
         traffic: t,
+        duration_factor: 1.0,
         api_rate: None,
         api_burst: None,
         dynamodb: None,
@@ -265,6 +269,10 @@ fn apply(c: &mut Configuration, name: &str, value: &str) -> Result<(), WhatIfErr
                 _ => return Err(bad(&format!("expected whole megabytes from {low} to {high}, as AWS allows"))),
             };
         }
+        "duration_factor" => match value.strip_suffix('x').unwrap_or(value).parse::<f64>() {
+            Ok(x) if x.is_finite() && (0.01..=100.0).contains(&x) => c.duration_factor = x,
+            _ => return Err(bad("expected a factor from 0.01 to 100, such as 1.5 or 1.5x")),
+        },
         "api_rate" => match value.parse::<f64>() {
             Ok(r) if r.is_finite() && (0.0..=1e6).contains(&r) => c.api_rate = Some(r),
             _ => return Err(bad("expected requests per second, 0 to 1000000 (0 refuses every request)")),
@@ -396,6 +404,11 @@ mod tests {
         assert!(err(&["reserved_concurrency=2000000"]).to_string().contains("at most 1000000"));
         assert!(err(&["reserved_concurrency=5,5"]).to_string().contains("listed twice"));
         assert!(err(&["keep_warm=300ss"]).to_string().contains("expected seconds"));
+        for bad in ["duration_factor=0", "duration_factor=nan", "duration_factor=101", "duration_factor=2y"] {
+            assert!(err(&[bad]).to_string().contains("from 0.01 to 100"), "{bad}");
+        }
+        let slower = grid(&base(), &["duration_factor=1.5x,1".into()], &[]).unwrap();
+        assert_eq!(slower.iter().map(|c| c.duration_factor).collect::<Vec<_>>(), [1.5, 1.0]);
         assert!(matches!(err(&["=5"]), WhatIfError::Syntax(_)));
         let blame = err(&["account_concurrency=10"]).to_string();
         assert!(blame.contains("--set account_concurrency=10") && blame.contains("unreserved"), "{blame}");

@@ -27,7 +27,8 @@ pub struct Prepared {
     pub configuration: Configuration,
     /// Its hold times (scaled for its memory).
     pub holds: Holds,
-    /// What its handler durations were multiplied by.
+    /// What its handler durations were multiplied by: its memory's factor times its own
+    /// `duration_factor`.
     pub factor: f64,
     /// API Gateway in front of it, when the stack's is known.
     pub gateway: Option<Gateway>,
@@ -303,12 +304,13 @@ fn prepare(
     configurations
         .into_iter()
         .map(|configuration| {
-            let factor = if configuration.function.memory_mb == cal.function.memory_mb {
+            let memory = if configuration.function.memory_mb == cal.function.memory_mb {
                 1.0
             } else {
                 cpu.ok_or_else(|| SimulateError::NoCpuTime(results.to_path_buf()))?
                     .factor(configuration.function.memory_mb)
             };
+            let factor = memory * configuration.duration_factor;
             let holds = if factor == 1.0 { holds.clone() } else { holds.with_duration_factor(factor) };
             let asked = configuration.api_rate.is_some() || configuration.api_burst.is_some();
             let gateway = match gateway {
