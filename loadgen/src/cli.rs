@@ -74,6 +74,10 @@ pub enum Command {
         /// (verdict, stop reason, failed thresholds) on standard error.
         #[arg(long, short)]
         quiet: bool,
+        /// Fail the run (exit 1) when the generator could not keep the schedule (saturated:
+        /// late sends, arrivals not sent, no file descriptor), whatever its thresholds say.
+        #[arg(long)]
+        fail_on_saturation: bool,
     },
     /// Re-render report.html, junit.xml and summary.md from a results.json.
     #[command(after_help = "Example:\n  loadgen report reports/spike-20261127T073232Z/results.json")]

@@ -45,12 +45,17 @@ pub enum Error {
     #[error(transparent)]
     Target(#[from] TargetError),
     /// A signal came before the phases began.
-    #[error("{reason} before {stage}: nothing was measured, so no results were written")]
+    #[error(
+        "{reason} before {stage}: nothing was measured{}",
+        results.as_ref().map(|p| format!("; {} says so (status aborted)", p.display())).unwrap_or_default()
+    )]
     Interrupted {
         /// The signal, as the stop reason says it.
         reason: String,
         /// What had not finished.
         stage: &'static str,
+        /// The results.json that records it, once written.
+        results: Option<std::path::PathBuf>,
     },
     /// A target's `auth` could not get its credentials or token.
     #[error("[{table}.auth] {source}")]

@@ -135,6 +135,24 @@ pub enum Event {
         /// A refresh failed.
         failed: bool,
     },
+    /// The report directory could not be written at the end (removed and replaced, or its
+    /// permissions taken away during the run): the outputs went to a fresh one instead.
+    OutputMoved {
+        /// The directory asked for.
+        wanted: std::path::PathBuf,
+        /// Why it could not be written.
+        reason: String,
+        /// Where the outputs are.
+        written: std::path::PathBuf,
+    },
+    /// The open-file limit, even raised to the hard one, is below what the plan may hold
+    /// open: requests beyond it are not sent (the generator is then saturated).
+    FileLimit {
+        /// The limit in force.
+        limit: u64,
+        /// What the plan may need: its most requests in flight and the process's own files.
+        wanted: u64,
+    },
     /// The run in progress.
     Tick(Snapshot),
 }
@@ -147,6 +165,8 @@ impl Event {
             | Event::LogsFailed { .. }
             | Event::NoCost { .. }
             | Event::NotSeeded { .. }
+            | Event::OutputMoved { .. }
+            | Event::FileLimit { .. }
             | Event::Auth { failed: true, .. } => Level::Warning,
             Event::CpuModel { approximated: true, .. } => Level::Warning,
             _ => Level::Info,

@@ -46,6 +46,12 @@ pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64, cost:
             let secs = seconds_run(plan, phase, elapsed_s);
             (secs > 0.0).then(|| sent as f64 / secs)
         }
+        Metric::NotSentCount => Some(phase.map_or_else(|| rec.not_sent.iter().sum(), |i| rec.not_sent[i]) as f64),
+        Metric::NotSentRate => {
+            let of = |v: &[u64]| phase.map_or_else(|| v.iter().sum(), |i| v[i]);
+            let (sent, unsent) = (of(&rec.sent), of(&rec.not_sent));
+            (sent + unsent > 0).then(|| unsent as f64 / (sent + unsent) as f64)
+        }
         // Cost metrics are whole-run figures; validation refuses them with a phase.
         Metric::CostRun => cost.map(|c| c.run.total),
         Metric::CostPerMillion => match (cost, &t.request) {

@@ -48,6 +48,7 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
             seed_data,
             prices,
             max_cost_usd,
+            fail_on_saturation,
         } => {
             let opts = cmd::run::RunOptions {
                 scenario,
@@ -62,6 +63,7 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
                 seed_data,
                 prices,
                 max_cost_usd: Some(max_cost_usd),
+                fail_on_saturation,
             };
             Ok(cmd::run::run(opts).await?.exit_code)
         }

@@ -73,6 +73,7 @@ fn opts(file: std::path::PathBuf, url: &str, out: &std::path::Path) -> RunOption
         no_cloudwatch: false,
         prices: None,
         max_cost_usd: None,
+        fail_on_saturation: false,
         target: Some(url.to_owned()),
         target_urls: Vec::new(),
         out: Some(out.to_path_buf()),

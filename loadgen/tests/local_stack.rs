@@ -4,11 +4,11 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{target_api, tempdir};
+use common::{silent_target, target_api, tempdir};
 use serde_json::Value;
 
 fn loadgen(dir: &Path, scenario: &str, extra: &[&str]) -> (i32, Value, String) {
@@ -169,19 +169,6 @@ fn infra_outputs_name_the_target() {
     assert!(stderr.contains("api_url") || stderr.contains("terraform"), "{stderr}");
 }
 
-/// The URL of a server that accepts every connection and never says a word.
-fn silent_target() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming().flatten() {
-            held.push(s);
-        }
-    });
-    url
-}
-
 #[test]
 fn a_target_that_never_answers_is_dead_not_a_pass() {
     let url = silent_target();
@@ -201,7 +188,8 @@ fn a_phase_ends_on_time_and_counts_what_the_in_flight_bound_held_back() {
     let url = silent_target();
     let dir = tempdir("held-back");
     let scenario = "name = \"held\"\n[target]\ntimeout = \"2s\"\nmax_in_flight = 5\n[[phase]]\nname = \"p\"\nduration = \"3s\"\n\
-                    rate = 200\n[[request]]\nname = \"r\"\npath = \"/\"\n";
+                    rate = 200\n[[request]]\nname = \"r\"\npath = \"/\"\n\
+                    [thresholds]\n\"not_sent.rate\" = \"== 0\"\n\"p.not_sent.count\" = \"> 500\"\n";
     let _ = target_api(); // built (if it must be) before the clock starts
     let started = std::time::Instant::now();
     let (_, r, stderr) = loadgen(&dir, scenario, &["--target", &url]);
@@ -217,6 +205,15 @@ fn a_phase_ends_on_time_and_counts_what_the_in_flight_bound_held_back() {
     assert!(duration <= 3.1, "{duration}");
     let achieved = r["achieved_rate"].as_f64().unwrap();
     assert!((achieved - sent as f64 / duration).abs() < 1e-6 && achieved < 20.0, "{achieved}");
+    // Gated: a run that could not send its schedule fails a not_sent threshold.
+    let verdicts: Vec<(&str, bool)> = r["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["key"].as_str().unwrap(), t["passed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(verdicts, [("not_sent.rate", false), ("p.not_sent.count", true)]);
+    assert_eq!(r["passed"], false);
 }
 
 /// Sends SIGINT to `child` `n` times, 100 ms apart.
@@ -288,4 +285,84 @@ fn signals_stop_the_drain_and_the_set_up_with_a_clear_exit() {
         stderr.contains("before credentials were fetched and the data seeded"),
         "interrupted while seeding: {stderr}"
     );
+}
+
+#[test]
+fn running_out_of_file_descriptors_is_the_generators_failure_not_the_targets() {
+    // A hard limit of 64 descriptors, far below what 300 requests held by a silent target need.
+    let url = silent_target();
+    let dir = tempdir("nofile");
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"nofile\"\n[target]\ntimeout = \"3s\"\nmax_in_flight = 1000\n[[phase]]\nname = \"p\"\nduration = \"2s\"\n\
+         rate = 150\n[[request]]\nname = \"r\"\npath = \"/\"\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -Sn 32 && ulimit -Hn 64 && exec \"$0\" run --quiet --fail-on-saturation --target \"$1\" --out \"$2\" \"$3\"")
+        .arg(env!("CARGO_BIN_EXE_loadgen"))
+        .args([url.as_str(), out_dir.to_str().unwrap(), file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("open files: the limit is 64 (raised to the hard limit)"), "{stderr}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap()).unwrap();
+    let g = &r["generator"];
+    let starved = g["out_of_files"].as_u64().unwrap_or(0);
+    assert!(starved > 100, "{g}");
+    assert_eq!(g["saturated"], true);
+    assert!(g["not_sent"].as_u64().unwrap() >= starved, "arrivals without a socket are not sent: {g}");
+    assert_eq!(count(&r, "transport_error"), 0, "not the target's failures: {}", r["totals"]);
+    // Not a pass, said everywhere: --fail-on-saturation's exit 1, stderr, junit.xml.
+    assert_eq!((out.status.code(), &r["passed"]), (Some(1), &Value::Bool(false)), "{stderr}");
+    assert!(stderr.contains("generator saturated") && stderr.contains("without a file descriptor"), "{stderr}");
+    let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("name=\"generator keeps the schedule\"") && junit.contains("type=\"saturated\""), "{junit}");
+}
+
+#[test]
+fn a_report_directory_lost_mid_run_loses_no_measurement() {
+    let scenario = "name = \"lost\"\n[data]\nitems = 0\n[[phase]]\nname = \"p\"\nduration = \"3s\"\nrate = 20\n\
+                    [[request]]\nname = \"r\"\npath = \"/health\"\n";
+    for replaced in [false, true] {
+        let dir = tempdir(if replaced { "out-replaced" } else { "out-removed" });
+        let file = dir.join("s.toml");
+        std::fs::write(&file, scenario).unwrap();
+        let out_dir = dir.join("out");
+        let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .args(["run", "--quiet", "--out"])
+            .arg(&out_dir)
+            .arg(&file)
+            .env("LOADGEN_TARGET_API", target_api())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Mid-phase: the directory (and the function log in it) goes away.
+        std::thread::sleep(Duration::from_secs(3));
+        std::fs::remove_dir_all(&out_dir).unwrap();
+        if replaced {
+            // ... and a file takes its name, so it cannot be made again.
+            std::fs::write(&out_dir, "not a directory").unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        let written = if replaced {
+            let moved = stderr
+                .split("the results are in ")
+                .nth(1)
+                .and_then(|r| r.split(" instead").next())
+                .unwrap_or_else(|| panic!("says where the results went: {stderr}"));
+            PathBuf::from(moved)
+        } else {
+            out_dir.clone()
+        };
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(written.join("results.json")).unwrap()).unwrap();
+        assert!(r["totals"]["requests"].as_u64().unwrap() > 30, "every measurement kept: {}", r["totals"]);
+        assert!(written.join("report.html").is_file());
+    }
 }

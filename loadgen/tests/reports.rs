@@ -38,6 +38,7 @@ async fn junit_and_markdown_are_read_back_and_rerendered_identically() {
         seed_data: false,
         prices: None,
         max_cost_usd: None,
+        fail_on_saturation: false,
     };
     let out = run(opts).await.unwrap();
     assert_eq!(out.exit_code, 1);

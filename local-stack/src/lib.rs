@@ -227,7 +227,9 @@ impl Stack {
             }),
             Err(e) => {
                 let _ = stop.send(true);
-                started.iter().for_each(LambdaService::shutdown);
+                for l in &started {
+                    l.shutdown();
+                }
                 let _ = std::fs::remove_dir_all(&scratch);
                 Err(e)
             }
@@ -331,7 +333,7 @@ impl Stack {
         let gateway =
             apigw::router(config.api.clone(), (&config.account_id, &config.region), api_port, integrations, &shared)
                 .map_err(StartError::Config)?;
-        serve(api_listener, gateway, stop_rx);
+        apigw::listener::serve(api_listener, gateway, stop_rx);
 
         // The invoke URL names a stage other than `$default`, as AWS's does.
         let api_url = match config.api.stage.as_str() {
@@ -398,12 +400,30 @@ impl Stack {
     pub fn stop(self) {
         drop(self);
     }
+
+    /// Stops as [`Stack::stop`] does, then waits (at most 5 s) until every environment's
+    /// process has ended and been reaped. A caller about to exit uses this: the kills are
+    /// carried out by tasks of its runtime, and a process that exits first leaves its functions
+    /// running, or as zombies where nothing reaps orphans (a container's first process).
+    pub async fn stop_and_reap(self) {
+        let _ = self.stop.send(true);
+        let envs: Vec<_> = self.lambdas.iter().flat_map(LambdaService::shutdown).collect();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        for env in &envs {
+            if tokio::time::timeout_at(deadline, env.died()).await.is_err() {
+                break;
+            }
+        }
+        drop(self);
+    }
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        self.lambdas.iter().for_each(LambdaService::shutdown);
+        for lambda in &self.lambdas {
+            lambda.shutdown();
+        }
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }

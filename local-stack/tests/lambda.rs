@@ -163,6 +163,33 @@ async fn timeouts_crashes_and_errors_are_function_errors_and_recover() {
     assert!(billed.fract() == 0.0 && billed >= shown - 0.01 && billed < shown + 1.01, "{report}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invocation_sent_to_a_killed_environment_fails_at_once() {
+    // Killed from outside (the OOM killer, a user) just before an invoke reaches it: the pool
+    // may still hold it as idle and hand it the invocation, which no runtime will ever take.
+    let mut c = misbehave_config();
+    c.function.timeout = Duration::from_secs(6);
+    let stack = Stack::start(c).await.unwrap();
+    let url = stack.endpoints().api_url.clone();
+    for round in 0..15 {
+        assert_eq!(get(&format!("{url}/ok")).await.status, 200);
+        for pid in stack.lambda().pids() {
+            let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+        let t = Instant::now();
+        let r = get(&format!("{url}/ok")).await;
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "round {round}: waited {:?} for a dead environment (status {})",
+            t.elapsed(),
+            r.status
+        );
+        assert!(r.status == 200 || r.header("x-local-stack-cause") == Some("function-error"), "{}", r.status);
+    }
+    let log = std::fs::read_to_string(stack.log_path()).unwrap();
+    assert!(!log.contains("Task timed out"), "a dead environment is an exit error, not a timeout:\n{log}");
+}
+
 #[tokio::test]
 async fn init_failures_fail_the_invoke_and_the_next_one_retries() {
     for mode in ["fail", "crash"] {

@@ -108,9 +108,12 @@ impl Engine {
                     None => tokio::time::timeout(timeout, response::exchange(&self.client, http_req, keep)).await,
                 }
             }
-            Err(_) => Ok(Err(Failed)),
+            Err(_) => Ok(Err(Failed::TRANSPORT)),
         };
         let done = Instant::now();
+        if let Ok(Err(Failed { out_of_files: true })) = outcome {
+            return self.without_a_socket(phase, second, &part, done);
+        }
         let mut sample = Sample {
             request: p.request,
             phase,
@@ -130,7 +133,7 @@ impl Engine {
                 sample.class = Class::Timeout;
                 None
             }
-            Ok(Err(Failed)) => None,
+            Ok(Err(_)) => None,
             Ok(Ok(resp)) => {
                 classify(&resp, &req.expect, &mut sample);
                 Some(resp)
@@ -175,6 +178,16 @@ impl Engine {
 }
 
 impl Engine {
+    /// A request for which no socket could be opened (no file descriptor left): it never left
+    /// this process, so it is the generator's failure (saturation), never one of the target's
+    /// transport errors, and an arrival's is counted as not sent.
+    fn without_a_socket(&self, phase: usize, second: usize, part: &Part<'_>, done: Instant) -> Sent {
+        let arrival = matches!(part, Part::Arrival | Part::Step { first: true, .. });
+        self.recorder.lock().unwrap_or_else(|e| e.into_inner()).out_of_files(phase, arrival.then_some(second));
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        Sent { done, captured: false, answered: false }
+    }
+
     /// What a failing check's body must not show: the scenario's own secrets and, for a
     /// failure, every token any target's authorizer has used (the one in use, one refreshed
     /// away since, another target's — a server may echo a token it was not sent).

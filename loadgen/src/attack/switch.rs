@@ -96,7 +96,7 @@ pub async fn on_signal(switch: StopSwitch) {
 }
 
 /// The next Ctrl-C or SIGTERM.
-async fn next_signal() -> Signal {
+pub async fn next_signal() -> Signal {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -118,6 +118,16 @@ fn line(event: &Event) -> Option<String> {
             format!("loadgen: {reason} — no calibration: `loadgen simulate` cannot use this run")
         }
         Event::NoCost { reason } => format!("loadgen: no cost estimate: {reason}"),
+        Event::FileLimit { limit, wanted } => format!(
+            "loadgen: open files: the limit is {limit} (raised to the hard limit), but this plan may hold ~{wanted} \
+             (its most requests in flight and loadgen's own); requests beyond it are counted as not sent and the \
+             generator as saturated: raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower [target] max_in_flight"
+        ),
+        Event::OutputMoved { wanted, reason, written } => format!(
+            "loadgen: {} could not be written ({reason}); the results are in {} instead",
+            wanted.display(),
+            written.display()
+        ),
         Event::Tick(_) => return None,
     })
 }

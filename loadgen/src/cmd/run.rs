@@ -49,6 +49,8 @@ pub struct RunOptions {
     pub max_cost_usd: Option<f64>,
     /// No progress output.
     pub quiet: bool,
+    /// A saturated generator fails the run (exit 1).
+    pub fail_on_saturation: bool,
 }
 
 /// What a run produced.
@@ -235,7 +237,50 @@ fn guard_named_targets(plan: &Plan, prices: &Prices, max_usd: Option<f64>, sink:
 
 /// The stop before the phases began, as an error that says what was going on.
 fn interrupted(switch: &StopSwitch, stage: &'static str) -> Error {
-    Error::Interrupted { reason: switch.reason().map(|r| r.to_string()).unwrap_or_default(), stage }
+    Error::Interrupted { reason: switch.reason().map(|r| r.to_string()).unwrap_or_default(), stage, results: None }
+}
+
+/// A run that ended before its phases. Stopped by a signal, it writes results.json and the
+/// reports with status `aborted` and nothing measured, so whoever stopped it (a CI job's
+/// timeout, a supervisor) finds why in the usual place; failed otherwise, it leaves no empty
+/// report directory behind (one holding a stack's function logs stays, for them).
+fn not_started(
+    e: Error,
+    plan: &Plan,
+    dir: &std::path::Path,
+    switch: &StopSwitch,
+    started: time::OffsetDateTime,
+) -> Error {
+    let (Error::Interrupted { reason, stage, .. }, Some(stop)) = (&e, switch.reason()) else {
+        let _ = std::fs::remove_dir(dir);
+        return e;
+    };
+    let target = TargetInfo {
+        kind: if plan.target.url.is_some() { TargetKind::Url } else { TargetKind::LocalStack },
+        url: plan.target.url.clone().unwrap_or_default(),
+        stack: None,
+        function_log: None,
+        cpu: None,
+        cpu_refused: 0,
+        infra: None,
+    };
+    let facts = RunFacts {
+        measured: std::time::Duration::ZERO,
+        cpu_seconds: 0.0,
+        stop: Some(stop),
+        target,
+        started,
+        finished: time::OffsetDateTime::now_utc(),
+    };
+    let mut results = Results::from_run(plan, &Recorder::new(plan.requests.len(), plan.phases.len()), facts);
+    results.duration_s = 0.0;
+    results.abort_reason = Some(format!("{reason} before {stage}: nothing was measured"));
+    results.set_verdicts(Vec::new());
+    let written = results.write(&dir.join("results.json")).and_then(|()| report::write_all(&results, dir));
+    match written {
+        Ok(()) => Error::Interrupted { reason: reason.clone(), stage, results: Some(dir.join("results.json")) },
+        Err(_) => e,
+    }
 }
 
 /// Runs a scenario end to end.
@@ -252,6 +297,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     let console = Arc::new(Console::new(&plan.name, opts.quiet));
     let sink: Arc<dyn Sink> = console.clone();
     guard_named_targets(&plan, &prices, opts.max_cost_usd, &sink)?;
+    if let Some((limit, wanted)) = super::nofile::short_for(&plan, super::nofile::raise()) {
+        sink.event(Event::FileLimit { limit, wanted });
+    }
     if plan.target.url.is_none() && !plan.data.seed && plan.data.items > 0 {
         return Err(Error::UnseededStack(opts.scenario.clone()));
     }
@@ -281,12 +329,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     };
     let SetUp { base, info, mut ctx, stack } = match set {
         Ok(s) => s,
-        Err(e) => {
-            // Nothing was measured: leave no empty report directory behind (one holding the
-            // function logs of a stack that failed to start stays, for them).
-            let _ = std::fs::remove_dir(&dir);
-            return Err(e);
-        }
+        Err(e) => return Err(not_started(e, &plan, &dir, &switch, started)),
     };
     let ready = tokio::select! {
         r = super::ready::ready(&plan, opts.no_cloudwatch, (&info, stack.as_ref(), &base), &mut ctx, &sink) => r,
@@ -295,8 +338,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     let (client, auth, window_start) = match ready {
         Ok(r) => r,
         Err(e) => {
-            // As for a failed set-up: no empty report directory (one with function logs stays).
-            let _ = std::fs::remove_dir(&dir);
+            let e = not_started(e, &plan, &dir, &switch, started);
+            if let Some(s) = stack {
+                s.stop_and_reap().await;
+            }
             return Err(e);
         }
     };
@@ -348,14 +393,30 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         gates::evaluate(&plan, &rec, results.duration_s, results.cost.as_ref())
     };
     results.set_verdicts(verdicts);
-    let path = dir.join("results.json");
-    results.write(&path)?;
-    report::write_all(&results, &dir)?;
+    if opts.fail_on_saturation && results.generator.saturated {
+        results.passed = false;
+    }
+    let dir = write_outputs(&results, &dir, &sink)?;
     if let Some(s) = stack {
-        s.stop();
+        s.stop_and_reap().await;
     }
     print_summary(&results, &dir, opts.quiet);
     Ok(RunOutcome { exit_code: exit_code(stop.as_ref(), results.passed), results, dir })
+}
+
+/// Writes results.json and the reports into `dir` (made again if it vanished during the run);
+/// when `dir` cannot be written at all, into a fresh directory under the system's temporary
+/// one, saying where: what a run measured is never lost to its report directory.
+fn write_outputs(results: &Results, dir: &std::path::Path, sink: &Arc<dyn Sink>) -> Result<PathBuf, Error> {
+    let write =
+        |d: &std::path::Path| results.write(&d.join("results.json")).and_then(|()| report::write_all(results, d));
+    let Err(first) = write(dir) else { return Ok(dir.to_path_buf()) };
+    let stamp = utc_stamp(time::OffsetDateTime::now_utc());
+    let fresh = std::env::temp_dir().join(format!("loadgen-{}-{stamp}-{}", results.scenario.name, std::process::id()));
+    write(&fresh)?;
+    let reason = format!("{:#}", crate::error::Chain(&first));
+    sink.event(Event::OutputMoved { wanted: dir.to_path_buf(), reason, written: fresh.clone() });
+    Ok(fresh)
 }
 
 /// The summary on the terminal; with `quiet`, only why a run did not pass, on standard error.

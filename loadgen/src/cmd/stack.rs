@@ -88,8 +88,9 @@ pub async fn up(ask: Up) -> Result<i32, Error> {
     for line in e.env_exports() {
         crate::outln!("  {line}");
     }
-    crate::outln!("\nServing until Ctrl-C.");
-    tokio::signal::ctrl_c().await.map_err(Error::Signal)?;
-    stack.stop();
+    crate::outln!("\nServing until Ctrl-C (or SIGTERM).");
+    crate::attack::switch::next_signal().await;
+    // Every function process ended and reaped before this one exits: none left behind.
+    stack.stop_and_reap().await;
     Ok(EXIT_PASS)
 }

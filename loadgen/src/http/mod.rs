@@ -13,4 +13,32 @@ pub use response::Response;
 /// A request that failed before a whole response arrived (connect, reset, TLS, a broken body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the request failed before a whole response arrived")]
-pub struct Failed;
+pub struct Failed {
+    /// This process ran out of file descriptors (EMFILE, or the system of them: ENFILE) and
+    /// could not open the connection: the generator's failure, never the target's.
+    pub out_of_files: bool,
+}
+
+impl Failed {
+    /// A failure on the wire: the target's or the network's.
+    pub const TRANSPORT: Failed = Failed { out_of_files: false };
+
+    /// The failure `e` (or one of its causes) describes.
+    pub fn of(e: &(dyn std::error::Error + 'static)) -> Failed {
+        let mut cause = Some(e);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>()
+                && out_of_files(io)
+            {
+                return Failed { out_of_files: true };
+            }
+            cause = c.source();
+        }
+        Failed::TRANSPORT
+    }
+}
+
+/// Whether `e` is EMFILE (this process's descriptors) or ENFILE (the system's).
+pub fn out_of_files(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(24 | 23))
+}

@@ -54,9 +54,9 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<Sender, Failed> {
-        let stream = tokio::net::TcpStream::connect(&self.addr).await.map_err(|_| Failed)?;
+        let stream = tokio::net::TcpStream::connect(&self.addr).await.map_err(|e| Failed::of(&e))?;
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|_| Failed)?;
+        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|_| Failed::TRANSPORT)?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -100,9 +100,9 @@ impl Pool {
                 // byte was written: send once more on a fresh connection, as hyper-util does.
                 Some(req) => {
                     sender = self.connect().await?;
-                    sender.send_request(req).await.map_err(|_| Failed)?
+                    sender.send_request(req).await.map_err(|_| Failed::TRANSPORT)?
                 }
-                None => return Err(Failed),
+                None => return Err(Failed::TRANSPORT),
             },
         };
         let out = read(resp).await?;
@@ -125,10 +125,10 @@ mod tests {
             .uri("/")
             .header(hyper::header::HOST, pool.host().clone())
             .body(Full::new(Bytes::new()))
-            .map_err(|_| Failed)?;
+            .map_err(|_| Failed::TRANSPORT)?;
         pool.exchange(req, |r| async move {
             let status = r.status().as_u16();
-            r.into_body().collect().await.map_err(|_| Failed)?;
+            r.into_body().collect().await.map_err(|_| Failed::TRANSPORT)?;
             Ok(status)
         })
         .await

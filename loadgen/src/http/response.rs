@@ -25,7 +25,7 @@ pub struct Response {
 
 /// Sends through the general client and reads the response, keeping `keep` bytes of its body.
 pub async fn exchange(client: &HttpClient, req: hyper::Request<Full<Bytes>>, keep: usize) -> Result<Response, Failed> {
-    let resp = client.request(req).await.map_err(|_| Failed)?;
+    let resp = client.request(req).await.map_err(|e| Failed::of(&e))?;
     read_up_to(resp, keep).await
 }
 
@@ -34,7 +34,7 @@ pub async fn read_up_to(resp: hyper::Response<hyper::body::Incoming>, keep: usiz
     let (parts, mut body) = resp.into_parts();
     let (mut kept, mut truncated) = (Vec::new(), false);
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| Failed)?;
+        let frame = frame.map_err(|_| Failed::TRANSPORT)?;
         if let Some(data) = frame.data_ref() {
             let room = keep.saturating_sub(kept.len());
             kept.extend_from_slice(&data[..data.len().min(room)]);

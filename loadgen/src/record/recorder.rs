@@ -125,12 +125,14 @@ pub struct Second {
 pub struct Recorder {
     /// Histograms by (request, phase, class).
     pub cells: HashMap<(usize, usize, Class), Cell>,
-    /// Cold-start latency per request kind.
-    pub cold: Vec<Histogram<u64>>,
+    /// Cold-start latency per request kind, made at its first cold start: a histogram is
+    /// ~136 KB, and a plan of thousands of kinds most of which never see one must not pay it.
+    pub cold: Vec<Option<Histogram<u64>>>,
     /// Cold starts by (request, phase the request was sent in).
     cold_cells: HashMap<(usize, usize), u64>,
-    /// Warm latency (responses with `x-cold-start: false`) per request kind.
-    pub warm: Vec<Histogram<u64>>,
+    /// Warm latency (responses with `x-cold-start: false`) per request kind, made at its
+    /// first such response.
+    pub warm: Vec<Option<Histogram<u64>>>,
     /// Diagnostic sums per request kind.
     pub diag: Vec<DiagSum>,
     /// What each request kind's checks found.
@@ -150,6 +152,9 @@ pub struct Recorder {
     /// Arrivals of each phase's schedule still unsent when it ended: the in-flight bound or
     /// the machine held them back (open model).
     pub not_sent: Vec<u64>,
+    /// Requests that could not open a connection because this process (or the system) had
+    /// no file descriptor left: never sent, and no result of the target's.
+    pub out_of_files: u64,
     /// What each flow's instances came to (empty until the engine sizes it).
     pub flows: Vec<super::flows::FlowSum>,
     /// Disagreements between the AWS heuristic and the emulator's cause.
@@ -165,9 +170,9 @@ impl Recorder {
     pub fn new(requests: usize, phases: usize) -> Self {
         Self {
             cells: HashMap::new(),
-            cold: (0..requests).map(|_| hist::new()).collect(),
+            cold: vec![None; requests],
             cold_cells: HashMap::new(),
-            warm: (0..requests).map(|_| hist::new()).collect(),
+            warm: vec![None; requests],
             diag: vec![DiagSum::default(); requests],
             checks: vec![super::checks::CheckSum::default(); requests],
             series: Vec::new(),
@@ -177,6 +182,7 @@ impl Recorder {
             late_sends: 0,
             sent: vec![0; phases],
             not_sent: vec![0; phases],
+            out_of_files: 0,
             flows: Vec::new(),
             heuristic_mismatches: 0,
             gateway_denied: 0,
@@ -199,6 +205,18 @@ impl Recorder {
         self.lag.saturating_record(lag_us.max(1));
         if lag_us > LATE_US {
             self.late_sends += 1;
+        }
+    }
+
+    /// A request of `phase` that found no file descriptor for its connection. An arrival's
+    /// (counted as sent at `second`) becomes one not sent.
+    pub fn out_of_files(&mut self, phase: usize, arrival_second: Option<usize>) {
+        self.out_of_files += 1;
+        if let Some(t) = arrival_second {
+            self.sent[phase] = self.sent[phase].saturating_sub(1);
+            let s = self.second(t);
+            s.sent = s.sent.saturating_sub(1);
+            self.not_sent[phase] += 1;
         }
     }
 
@@ -238,10 +256,10 @@ impl Recorder {
         // Cold against warm among the responses a function gave (a throttle has neither).
         if s.diag.is_some() || s.billed_ms.is_some() {
             if s.cold {
-                self.cold[s.request].saturating_record(s.latency_us.max(1));
+                self.cold[s.request].get_or_insert_with(hist::new).saturating_record(s.latency_us.max(1));
                 *self.cold_cells.entry((s.request, s.phase)).or_default() += 1;
             } else {
-                self.warm[s.request].saturating_record(s.latency_us.max(1));
+                self.warm[s.request].get_or_insert_with(hist::new).saturating_record(s.latency_us.max(1));
             }
         }
         if s.heuristic_mismatch {
@@ -327,7 +345,7 @@ impl Recorder {
 
     /// Cold starts seen in total.
     pub fn cold_starts(&self) -> u64 {
-        self.cold.iter().map(|h| h.len()).sum()
+        self.cold.iter().flatten().map(|h| h.len()).sum()
     }
 }
 

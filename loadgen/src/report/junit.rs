@@ -1,5 +1,6 @@
 //! `junit.xml`: one test case per threshold (failures carry measured vs limit), plus one for
-//! the run itself, which fails when the run was aborted.
+//! the run itself, which fails when the run was aborted, and one for the generator, which fails
+//! when it could not keep the schedule (saturated: every figure understates the plan).
 
 use std::fmt::Write;
 
@@ -10,8 +11,11 @@ use crate::scenario::Unit;
 /// Renders the JUnit XML.
 pub fn render(r: &Results) -> String {
     let name = r.name();
-    let failures = r.thresholds.iter().filter(|t| !t.passed).count() + usize::from(r.status == Status::Aborted);
-    let tests = r.thresholds.len() + 1;
+    let saturated = super::saturation(r);
+    let failures = r.thresholds.iter().filter(|t| !t.passed).count()
+        + usize::from(r.status == Status::Aborted)
+        + usize::from(saturated.is_some());
+    let tests = r.thresholds.len() + 2;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -42,6 +46,22 @@ pub fn render(r: &Results) -> String {
             );
         }
         _ => out.push_str("/>\n"),
+    }
+    let _ = write!(
+        out,
+        "    <testcase classname=\"loadgen.{}\" name=\"generator keeps the schedule\" time=\"0\"",
+        esc(name)
+    );
+    match &saturated {
+        Some(why) => {
+            let _ = writeln!(
+                out,
+                ">\n      <failure message=\"{}\" type=\"saturated\">{}</failure>\n    </testcase>",
+                esc(why),
+                esc(why)
+            );
+        }
+        None => out.push_str("/>\n"),
     }
     for t in &r.thresholds {
         let _ = write!(

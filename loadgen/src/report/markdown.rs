@@ -9,14 +9,18 @@ use crate::results::{CostResult, Results, Status};
 pub fn render(r: &Results) -> String {
     let mut o = String::new();
     let name = cell(r.name());
-    let verdict = match (r.status, r.passed) {
-        (Status::Aborted, _) => "⚠️ aborted",
-        (_, true) => "✅ pass",
-        (_, false) => "❌ fail",
+    let verdict = match (r.status, r.passed, r.generator.saturated) {
+        (Status::Aborted, ..) => "⚠️ aborted",
+        (_, true, true) => "⚠️ pass — generator saturated, figures understated",
+        (_, true, false) => "✅ pass",
+        (_, false, _) => "❌ fail",
     };
     let _ = writeln!(o, "## loadgen: {name} — {verdict}\n");
     if let Some(reason) = &r.abort_reason {
         let _ = writeln!(o, "Aborted: {}\n", cell(reason));
+    }
+    if let Some(s) = super::saturation(r) {
+        let _ = writeln!(o, "> ⚠️ {}.\n", cell(&s));
     }
     let t = &r.totals;
     let target = r.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed model".into());
@@ -109,13 +113,6 @@ pub fn render(r: &Results) -> String {
         cost(&mut o, c, super::rate_unit(r));
     } else if let Some(why) = &r.cost_unknown {
         let _ = writeln!(o, "\n**Cost unknown:** {}", super::escape::markdown_cell(why));
-    }
-    if r.generator.saturated {
-        let _ = writeln!(
-            o,
-            "\n> Generator saturated: lag p99 {:.2} ms, {} late sends, {} arrivals not sent — latency includes the generator's own delay.",
-            r.generator.lag_p99_ms, r.generator.late_sends, r.generator.not_sent
-        );
     }
     o
 }

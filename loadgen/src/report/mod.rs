@@ -26,6 +26,28 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<(), WriteError> {
     write(&dir.join("summary.md"), markdown::render(results))
 }
 
+/// Why a run's figures understate what the plan asked, when they do: the generator could not
+/// keep the schedule. Every output says it beside the verdict, so no saturated run reads as a
+/// plain pass.
+pub fn saturation(r: &Results) -> Option<String> {
+    let g = &r.generator;
+    if !g.saturated {
+        return None;
+    }
+    let mut parts = vec![format!("lag p99 {:.2} ms", g.lag_p99_ms), format!("{} late sends", g.late_sends)];
+    if g.not_sent > 0 {
+        parts.push(format!("{} arrivals not sent", g.not_sent));
+    }
+    if g.out_of_files > 0 {
+        parts.push(format!("{} requests without a file descriptor", g.out_of_files));
+    }
+    Some(format!(
+        "generator saturated ({}): it could not keep the schedule, so the load was lighter and the latency \
+         includes its own delay",
+        parts.join(", ")
+    ))
+}
+
 /// A measured threshold value in its unit, for humans.
 pub fn shown(value: f64, unit: Unit) -> String {
     if value.is_nan() {

@@ -124,10 +124,11 @@ pub fn summary(r: &Results) -> String {
 /// The verdict line's word: a run stopped early has none of its own, whatever its thresholds
 /// said of the part that ran (as report.html, summary.md and junit.xml say).
 fn verdict(r: &Results) -> &'static str {
-    match (&r.status, r.passed) {
-        (crate::results::Status::Aborted, _) => "ABORTED (stopped early: not a pass)",
-        (_, true) => "PASS",
-        (_, false) => "FAIL",
+    match (&r.status, r.passed, r.generator.saturated) {
+        (crate::results::Status::Aborted, ..) => "ABORTED (stopped early: not a pass)",
+        (_, true, true) => "PASS — but the generator was SATURATED: the figures understate the plan",
+        (_, true, false) => "PASS",
+        (_, false, _) => "FAIL",
     }
 }
 
@@ -142,6 +143,9 @@ pub fn quiet_failure(r: &Results) -> Option<String> {
         // A stopped run has no verdict of its own to give, whatever its thresholds say.
         Some(reason) => out.push_str(&format!(", no verdict: stopped early: {reason}\n")),
         None => out.push_str(", verdict FAIL\n"),
+    }
+    if let Some(s) = super::saturation(r) {
+        let _ = writeln!(out, "  {s}");
     }
     for th in r.thresholds.iter().filter(|t| !t.passed) {
         let measured = match th.measured.is_nan() {
@@ -174,12 +178,16 @@ fn checks(out: &mut String, r: &Results) {
 fn generator(out: &mut String, g: &crate::results::GeneratorHealth) {
     let _ = writeln!(
         out,
-        "\n  generator: lag p99 {:.2} ms, {} late sends{}, {:.1} CPU s{}",
+        "\n  generator: lag p99 {:.2} ms, {} late sends{}{}, {:.1} CPU s{}",
         g.lag_p99_ms,
         g.late_sends,
         match g.not_sent {
             0 => String::new(),
             n => format!(", {n} arrivals NOT SENT (held back until their phase ended)"),
+        },
+        match g.out_of_files {
+            0 => String::new(),
+            n => format!(", {n} requests found NO FILE DESCRIPTOR (too many open files: raise `ulimit -n`)"),
         },
         g.cpu_seconds,
         if g.saturated {

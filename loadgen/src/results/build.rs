@@ -134,7 +134,9 @@ fn generator(plan: &Plan, rec: &Recorder, cpu_seconds: f64) -> GeneratorHealth {
     GeneratorHealth {
         late_sends: rec.late_sends,
         not_sent,
-        saturated: lag_p99_ms > SATURATED_LAG_P99_MS
+        out_of_files: rec.out_of_files,
+        saturated: rec.out_of_files > 0
+            || lag_p99_ms > SATURATED_LAG_P99_MS
             || (sent > 0 && rec.late_sends as f64 / sent as f64 > SATURATED_LATE_SHARE)
             // As with late sends: a share, so one last arrival held up at a phase's end on a
             // busy machine does not brand the run (the count is always shown).
@@ -196,8 +198,8 @@ fn requests(plan: &Plan, rec: &Recorder) -> Vec<RequestResult> {
             method: r.method.clone(),
             path: r.path.text().to_owned(),
             summary: summarize(rec, Some(&[i]), None),
-            cold_latency: Stats::of(&rec.cold[i]),
-            warm_latency: Stats::of(&rec.warm[i]),
+            cold_latency: rec.cold[i].as_ref().map(Stats::of).unwrap_or_default(),
+            warm_latency: rec.warm[i].as_ref().map(Stats::of).unwrap_or_default(),
             diagnostics: rec.diag[i].into(),
             target: r.target.clone(),
             checks: r.is_checked().then(|| {

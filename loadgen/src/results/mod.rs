@@ -131,8 +131,13 @@ pub struct GeneratorHealth {
     /// phase ended. More than 1% of the schedule makes the run saturated.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub not_sent: u64,
+    /// Requests that could not open a connection: this process (or the system) had no file
+    /// descriptor left ("Too many open files"). Arrivals among them are counted in `not_sent`
+    /// too; any makes the run saturated.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub out_of_files: u64,
     /// Whether the generator could not keep the schedule: lag p99 over 10 ms, more than 1% of
-    /// sends late, or more than 1% of arrivals not sent.
+    /// sends late, more than 1% of arrivals not sent, or any request without a file descriptor.
     pub saturated: bool,
     /// Scheduling lag p50, ms.
     pub lag_p50_ms: f64,

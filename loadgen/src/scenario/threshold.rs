@@ -86,6 +86,11 @@ pub enum Metric {
     RequestCount,
     /// Achieved request rate, req/s.
     AchievedRate,
+    /// Arrivals of the schedule never sent: held back until their phase ended, or without a
+    /// file descriptor (`not_sent.count`).
+    NotSentCount,
+    /// Those as a share of the schedule's arrivals, sent or not (`not_sent.rate`).
+    NotSentRate,
     /// Cost of this run, USD.
     CostRun,
     /// Cost per million requests, USD.
@@ -125,6 +130,12 @@ impl Metric {
         matches!(self, Metric::FlowDuration { .. } | Metric::FlowsFailedRate)
     }
 
+    /// True for the figures of arrivals (sent, not sent), counted per phase or run: never a
+    /// request kind's or a target's (a flow's arrival may span several).
+    pub fn is_arrivals(&self) -> bool {
+        matches!(self, Metric::AchievedRate | Metric::NotSentCount | Metric::NotSentRate)
+    }
+
     /// True for the figures the function's diagnostic headers give per request kind, which
     /// are not kept per phase.
     pub fn is_per_request_kind(&self) -> bool {
@@ -147,6 +158,7 @@ impl Metric {
             | Metric::ThrottleRate
             | Metric::ClassRate { .. }
             | Metric::ColdStartRate
+            | Metric::NotSentRate
             | Metric::ChecksRate => Unit::Fraction,
             m if m.is_cost() => Unit::Usd,
             _ => Unit::Count,
@@ -312,6 +324,8 @@ pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>
         Some(("cold_starts", "rate")) => Metric::ColdStartRate,
         Some(("requests", "count")) => Metric::RequestCount,
         Some(("rate", "achieved")) => Metric::AchievedRate,
+        Some(("not_sent", "count")) => Metric::NotSentCount,
+        Some(("not_sent", "rate")) => Metric::NotSentRate,
         Some(("cost", "run_usd")) => Metric::CostRun,
         Some(("cost", "per_million_usd")) => Metric::CostPerMillion,
         Some(("cost", "monthly_usd")) => Metric::CostMonthly,

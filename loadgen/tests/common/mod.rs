@@ -38,3 +38,16 @@ pub fn quiet_run(file: PathBuf, url: &str, out: PathBuf) -> loadgen::cmd::run::R
         ..loadgen::cmd::run::RunOptions::default()
     }
 }
+
+/// The URL of a server that accepts every connection and never says a word.
+pub fn silent_target() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    url
+}

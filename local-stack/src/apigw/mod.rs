@@ -10,6 +10,7 @@ pub mod event;
 pub mod event_v1;
 pub mod iam;
 pub mod jwt;
+pub mod listener;
 pub mod response;
 pub mod routes;
 
@@ -224,6 +225,33 @@ async fn handle(
 
 type Served = (StatusCode, Vec<(String, String)>, Vec<u8>, Option<Duration>);
 
+/// How long a request's body may take to arrive once its headers have. AWS does not publish
+/// API Gateway's; a body slower than the longest integration (30 s) holds a connection longer
+/// than any answer could, so it is cut there.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The request's body, or the gateway's refusal: 413 for one longer than [`MAX_PAYLOAD_BYTES`]
+/// — at once when its `Content-Length` says so, before any of it is read (so a client that
+/// asked `Expect: 100-continue` is never told to send it) — 400 for a body the client framed
+/// wrongly (a malformed chunk size, a connection closed short of its length), 408 for one that
+/// did not arrive within [`BODY_READ_TIMEOUT`].
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, (StatusCode, Vec<(String, String)>, Vec<u8>)> {
+    let too_large = || gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large", "payload-too-large");
+    let declared =
+        headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_PAYLOAD_BYTES as u64) {
+        return Err(too_large());
+    }
+    use http_body_util::BodyExt as _;
+    match tokio::time::timeout(BODY_READ_TIMEOUT, http_body_util::Limited::new(body, MAX_PAYLOAD_BYTES).collect()).await
+    {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(_)) => Err(gateway_error(StatusCode::BAD_REQUEST, "Bad Request", "malformed-body")),
+        Err(_) => Err(gateway_error(StatusCode::REQUEST_TIMEOUT, "Request Timeout", "body-timeout")),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn serve(
     gw: &Gateway,
@@ -283,12 +311,9 @@ async fn serve(
     if !admitted {
         return with_none(gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "apigw-throttled"));
     }
-    let Ok(body) = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await else {
-        return with_none(gateway_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Request Entity Too Large",
-            "payload-too-large",
-        ));
+    let body = match read_body(headers, body).await {
+        Ok(b) => b,
+        Err(refused) => return with_none(refused),
     };
     // What the function is told of the caller: `requestContext.authorizer`.
     let mut authorizer = None;

@@ -43,6 +43,8 @@ pub struct Env {
     invocations: mpsc::Sender<Invocation>,
     kill: Mutex<Option<oneshot::Sender<()>>>,
     exited: Arc<AtomicBool>,
+    /// How the process ended, once it has: what an invocation waiting on it fails with.
+    gone: tokio::sync::watch::Receiver<Option<String>>,
     server: tokio::task::JoinHandle<()>,
     /// When it last finished an invocation.
     pub last_used: Mutex<Instant>,
@@ -102,6 +104,7 @@ impl Env {
         let limit = cgroup.as_ref().map(super::cpu::CgroupGuard::limit);
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
         let exited = Arc::new(AtomicBool::new(false));
+        let (gone_tx, gone) = tokio::sync::watch::channel(None);
         let watcher_rt = runtime.clone();
         let watcher_exited = exited.clone();
         tokio::spawn(async move {
@@ -120,6 +123,7 @@ impl Env {
             };
             watcher_exited.store(true, Ordering::SeqCst);
             watcher_rt.exited(&how);
+            let _ = gone_tx.send(Some(how));
             if let Some(g) = cgroup {
                 g.release().await;
             }
@@ -132,6 +136,7 @@ impl Env {
             invocations,
             kill: Mutex::new(Some(kill_tx)),
             exited,
+            gone,
             server,
             last_used: Mutex::new(Instant::now()),
             memory: Mutex::new(None),
@@ -175,6 +180,18 @@ impl Env {
     /// Hands an invocation to the runtime (it is waiting in `next`).
     pub async fn deliver(&self, inv: Invocation) -> Result<(), Invocation> {
         self.invocations.send(inv).await.map_err(|e| e.0)
+    }
+
+    /// Once the process has ended: how. An invocation queued to it, or handed to it after it
+    /// ended, fails at once with this rather than waiting out the function's timeout (no
+    /// runtime is left to take it from the queue).
+    pub async fn died(&self) -> String {
+        let mut gone = self.gone.clone();
+        match gone.wait_for(Option::is_some).await {
+            Ok(how) => how.clone().unwrap_or_default(),
+            // The watcher is gone without a word: the process is no longer watched, so dead.
+            Err(_) => "the environment's watcher ended".to_owned(),
+        }
     }
 
     /// True once the process has ended.

@@ -367,14 +367,16 @@ impl LambdaService {
         self.lock_pool().all.iter().filter(|e| !e.is_dead()).filter_map(|e| e.pid).collect()
     }
 
-    /// Kills every environment.
-    pub fn shutdown(&self) {
+    /// Kills every environment; returns them, to wait for their processes' ends.
+    pub fn shutdown(&self) -> Vec<Arc<Env>> {
         let mut pool = self.lock_pool();
-        for env in pool.all.drain(..) {
+        let all: Vec<Arc<Env>> = pool.all.drain(..).collect();
+        for env in &all {
             env.kill();
         }
         pool.idle.clear();
         pool.ready.clear();
+        all
     }
 
     /// Records the concurrency gauges after a change.
@@ -674,13 +676,26 @@ impl LambdaService {
         // Read under a cgroup too: the CPU time per invocation is what a simulation at another
         // memory size scales (Lambda Insights' cpu_total_time).
         let cpu_before = env.pid.and_then(cpu::cpu_time);
-        let mut outcome = if env.deliver(inv).await.is_err() {
+        // The process may die with the invocation queued to it (no runtime left to take it):
+        // it fails then, as Lambda fails it, not after the function's timeout.
+        let delivered = tokio::select! {
+            biased;
+            d = env.deliver(inv) => d.map_err(|_| "runtime is gone".to_owned()),
+            how = env.died() => Err(how),
+        };
+        let mut outcome = if let Err(how) = delivered {
             Outcome::FunctionError {
                 error_type: "Runtime.ExitError".into(),
-                payload: exit_error(&result.request_id, "runtime is gone"),
+                payload: exit_error(&result.request_id, &how),
             }
         } else {
-            match tokio::time::timeout(timeout, answer).await {
+            // An answer that came before the process ended wins over its end.
+            let answered = tokio::select! {
+                biased;
+                a = tokio::time::timeout(timeout, answer) => a,
+                how = env.died() => Ok(Ok(RuntimeResult::Exited(how))),
+            };
+            match answered {
                 Ok(Ok(RuntimeResult::Response(body))) => Outcome::Success(body),
                 Ok(Ok(RuntimeResult::Error { error_type, body })) => {
                     Outcome::FunctionError { error_type, payload: body }

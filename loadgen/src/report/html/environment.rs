@@ -104,6 +104,7 @@ pub(super) fn section(r: &Results) -> Section {
         ("scheduling lag max", format!("{} ms", ms(g.lag_max_ms))),
         ("sends more than 5 ms late", g.late_sends.to_string()),
         ("arrivals not sent (held back until their phase ended)", g.not_sent.to_string()),
+        ("requests without a file descriptor (too many open files)", g.out_of_files.to_string()),
         ("saturated", if g.saturated { "yes".into() } else { "no".into() }),
         ("CPU seconds used", format!("{:.2}", g.cpu_seconds)),
         ("in-flight bound", g.max_in_flight.to_string()),

@@ -32,10 +32,11 @@ pub fn marks(r: &Results) -> Vec<Mark> {
 
 /// Verdict text and class.
 pub fn verdict(r: &Results) -> (String, &'static str) {
-    match (r.status, r.passed) {
-        (Status::Aborted, _) => ("ABORTED".into(), "warn"),
-        (_, true) => ("PASS".into(), "pass"),
-        (_, false) => ("FAIL".into(), "fail"),
+    match (r.status, r.passed, r.generator.saturated) {
+        (Status::Aborted, ..) => ("ABORTED".into(), "warn"),
+        (_, true, true) => ("PASS — generator saturated, figures understated".into(), "warn"),
+        (_, true, false) => ("PASS".into(), "pass"),
+        (_, false, _) => ("FAIL".into(), "fail"),
     }
 }
 
@@ -82,6 +83,9 @@ fn verdict_section(r: &Results) -> Section {
     let mut s = Section { id: "verdict", heading: "Verdict".into(), ..Section::default() };
     if let Some(reason) = &r.abort_reason {
         s.notes.push(format!("The run was stopped early: {reason}. Everything measured until then is below."));
+    }
+    if let Some(why) = super::saturation(r) {
+        s.notes.push(format!("Not a plain pass: the {why}."));
     }
     if r.thresholds.is_empty() {
         s.notes.push(

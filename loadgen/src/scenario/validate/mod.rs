@@ -43,6 +43,7 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
     let phases = phases::phases(&loc, &raw.phases)?;
     let mut requests = requests::requests(&loc, &raw.requests, (&data, &target_names), env)?;
     let flows = flows::flows(&loc, &raw.flows, &raw.requests, &mut requests, (&data, &target_names), env)?;
+    requests::bounded(&loc, &raw, requests.len())?;
     let authorized = |name: Option<&str>| match name.map(str::trim).filter(|n| *n != "default") {
         None => target.auth.is_some(),
         Some(n) => targets.iter().any(|t| t.name == n && t.auth.is_some()),

@@ -12,6 +12,31 @@ use crate::scenario::raw::RawRequest;
 use crate::scenario::values::{header, span, template};
 use crate::scenario::{Data, Request};
 
+/// The most request kinds a plan may have (`[[request]]`s and flow steps written in place).
+/// Each kind keeps its own latency histograms (~136 KB each once used) and cost figures, so ten
+/// thousand took gigabytes; a scenario that varies one route's path draws from a data file.
+pub const MAX_KINDS: usize = 1_000;
+
+/// Refuses a plan of more than [`MAX_KINDS`] request kinds, at the first one beyond.
+pub(super) fn bounded(
+    loc: &Locator<'_>,
+    raw: &crate::scenario::raw::RawScenario,
+    kinds: usize,
+) -> Result<(), ScenarioError> {
+    if kinds <= MAX_KINDS {
+        return Ok(());
+    }
+    let at = raw.requests.get(MAX_KINDS).map(span).or_else(|| raw.flows.first().map(span)).unwrap_or(0..0);
+    Err(loc.error(
+        at,
+        "request",
+        format!(
+            "{kinds} request kinds ([[request]]s and flow steps written in place); at most {MAX_KINDS}: to vary \
+             one route's path or body, draw the values from a data file ([[data.file]], {{users.id}})"
+        ),
+    ))
+}
+
 /// A request's fields as written, wherever it is written (a `[[request]]` or a flow's step).
 pub(super) struct Fields<'a> {
     pub method: Option<&'a Spanned<String>>,

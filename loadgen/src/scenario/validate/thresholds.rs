@@ -125,7 +125,9 @@ fn of_target(
         ));
     }
     let why = match parsed.metric {
-        Metric::AchievedRate => "rate.achieved counts arrivals, which are not a target's (a flow's may span several)",
+        ref m if m.is_arrivals() => {
+            "rate.achieved and not_sent count arrivals, which are not a target's (a flow's may span several)"
+        }
         ref m if m.is_cost() => "cost is the whole run's, and only [target]'s stack is priced",
         ref m if m.is_flow() => "flow_duration and flows_failed are a flow's; scope them by the flow's name",
         _ => return Ok(()),
@@ -147,13 +149,14 @@ fn scoped(
     let metric = &parsed.metric;
     // Arrivals are counted per phase, not per request kind: the run's rate would be measured
     // under the request's name and pass or fail for the wrong reason.
-    if let (Some(n), Metric::AchievedRate) = (&parsed.request, metric)
+    if let Some(n) = &parsed.request
+        && metric.is_arrivals()
         && requests.iter().any(|r| &r.name == n)
     {
         return Err(loc.error(
             span(key),
             field,
-            format!("rate.achieved counts arrivals per phase or run, not per request kind; drop '{n}' from the key (or gate {n}.requests.count)"),
+            format!("rate.achieved and not_sent count arrivals per phase or run, not per request kind; drop '{n}' from the key (or gate {n}.requests.count)"),
         ));
     }
     // A [[request]] of weight 0 is sent only as flow steps, which are kinds of their own: a
