@@ -1,7 +1,5 @@
 //! The `loadgen` command: parse the command line, run, print an error once, exit with the code.
 
-use std::io::Write as _;
-
 use clap::Parser;
 use loadgen::error::{Chain, EXIT_BAD_INPUT, EXIT_NOT_RUN};
 
@@ -25,12 +23,12 @@ fn main() {
             Ok(code) => code,
             Err(e) => {
                 // A closed stderr must not turn a failed run into a panic (exit 101).
-                let _ = writeln!(std::io::stderr().lock(), "Error: {:#}", Chain(&e));
+                loadgen::errln!("Error: {:#}", Chain(&e));
                 e.exit_code()
             }
         },
         Err(e) => {
-            let _ = writeln!(std::io::stderr().lock(), "Error: cannot start the async runtime: {e}");
+            loadgen::errln!("Error: cannot start the async runtime: {e}");
             EXIT_NOT_RUN
         }
     };

@@ -1,21 +1,72 @@
-//! What commands print on standard output, written so a reader that went away (`loadgen
-//! compare … | head`, a closed pipe) ends the printing instead of panicking: by then the
-//! results are on disk, and the exit code still says the verdict.
+//! What commands print on the terminal, written so a reader that went away (`loadgen
+//! compare … | head`, a closed pipe) ends the printing instead of panicking — by then the
+//! results are on disk, and the exit code still says the verdict — and so no text from a
+//! scenario, a target or an error can drive the terminal: control characters other than a
+//! newline or a tab are shown escaped (`\u{1b}`), so a name cannot clear the screen, move the
+//! cursor or print a line that looks like a verdict.
 
-/// Like `print!`, ignoring a closed or failing standard output.
+use std::borrow::Cow;
+
+/// `text` with every control character but `\n` and `\t` escaped as Rust writes it.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Like `print!`, terminal-safe, ignoring a closed or failing standard output.
 #[macro_export]
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = write!(std::io::stdout().lock(), $($arg)*);
+        let text = format!($($arg)*);
+        let _ = std::io::stdout().lock().write_all($crate::stdout::terminal_safe(&text).as_bytes());
     }};
 }
 
-/// Like `println!`, ignoring a closed or failing standard output.
+/// Like `println!`, terminal-safe, ignoring a closed or failing standard output.
 #[macro_export]
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        let text = format!($($arg)*);
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all($crate::stdout::terminal_safe(&text).as_bytes());
+        let _ = out.write_all(b"\n");
     }};
+}
+
+/// Like `eprintln!`, terminal-safe, ignoring a closed or failing standard error: a closed
+/// stderr must not stop a run, whose results still get written.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let text = format!($($arg)*);
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all($crate::stdout::terminal_safe(&text).as_bytes());
+        let _ = err.write_all(b"\n");
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(terminal_safe("plain\n\ttext"), "plain\n\ttext");
+        assert_eq!(terminal_safe("a\u{1b}[2Jb\rverdict: PASS"), "a\\u{1b}[2Jb\\u{d}verdict: PASS");
+        assert_eq!(terminal_safe("\u{7f}\u{9b}"), "\\u{7f}\\u{9b}");
+    }
 }

@@ -50,7 +50,7 @@ async fn junit_and_markdown_are_read_back_and_rerendered_identically() {
     }
     assert!(summary.contains("❌ fail") && summary.contains("**FAIL**"));
 
-    // A real JUnit consumer agrees with the thresholds: 4 cases (run + 3), 1 failure.
+    // A real JUnit consumer agrees with the thresholds: 5 cases (run, generator + 3), 1 failure.
     let py = "import sys, junitparser\n\
               x = junitparser.JUnitXml.fromfile(sys.argv[1])\n\
               cases = [c for s in x for c in s]\n\
@@ -62,7 +62,7 @@ async fn junit_and_markdown_are_read_back_and_rerendered_identically() {
         "junitparser (pip install junitparser) must read it: {}",
         String::from_utf8_lossy(&res.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&res.stdout).trim(), "4 1 latency.p99 < 0.001ms");
+    assert_eq!(String::from_utf8_lossy(&res.stdout).trim(), "5 1 latency.p99 < 0.001ms");
 
     // Re-rendering from results.json gives the same bytes.
     let again = dir.join("again");

@@ -2,7 +2,7 @@
 //! and the run in progress as a progress bar on a terminal or a plain line every 5 s elsewhere.
 //! `--quiet` keeps the warnings and drops the rest.
 
-use std::io::{IsTerminal, Write as _};
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -60,19 +60,14 @@ impl Console {
                 );
                 b
             });
-            bar.set_prefix(self.name.clone());
+            bar.set_prefix(crate::stdout::terminal_safe(&self.name).into_owned());
             bar.set_position(s.elapsed.as_secs().min(total));
-            bar.set_message(line);
+            bar.set_message(crate::stdout::terminal_safe(&line).into_owned());
         } else if state.last_plain.is_none_or(|t| t.elapsed() >= PLAIN_EVERY) {
             // The first line waits PLAIN_EVERY too, as a run's first seconds say little.
             if state.last_plain.is_some() {
                 // A closed stderr must not stop the run: its results still get written.
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "[{:>5.0}s/{}s] {line}",
-                    s.elapsed.as_secs_f64(),
-                    s.planned.as_secs()
-                );
+                crate::errln!("[{:>5.0}s/{}s] {line}", s.elapsed.as_secs_f64(), s.planned.as_secs());
             }
             state.last_plain = Some(Instant::now());
         }
@@ -141,7 +136,7 @@ impl Sink for Console {
             Event::Tick(s) => self.tick(s),
             other => {
                 if let Some(text) = line(other) {
-                    let _ = writeln!(std::io::stderr().lock(), "{text}");
+                    crate::errln!("{text}");
                 }
             }
         }

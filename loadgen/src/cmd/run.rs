@@ -427,8 +427,7 @@ fn print_summary(results: &Results, dir: &std::path::Path, quiet: bool) {
         crate::outln!("  results: {}", path.display());
         crate::outln!("  report:  {}", dir.join("report.html").display());
     } else if let Some(why) = report::terminal::quiet_failure(results) {
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), "{why}  results: {}", path.display());
+        crate::errln!("{why}  results: {}", path.display());
     }
 }
 

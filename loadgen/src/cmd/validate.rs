@@ -52,8 +52,7 @@ pub fn validate(files: &[PathBuf]) -> i32 {
                 plan.duration()
             ),
             Err(e) => {
-                use std::io::Write as _;
-                let _ = writeln!(std::io::stderr().lock(), "FAIL {e}");
+                crate::errln!("FAIL {e}");
                 code = EXIT_BAD_INPUT;
             }
         }
