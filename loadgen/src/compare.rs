@@ -55,6 +55,10 @@ impl std::fmt::Display for Allowance {
     }
 }
 
+/// Fewer values than this behind either side's figure make its change noise: a p99 of 40
+/// responses is their largest but one, and which response that is, is chance.
+pub const NOISE_BELOW: u64 = 100;
+
 /// One compared figure.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -70,9 +74,22 @@ pub struct Row {
     pub allowance: Option<Allowance>,
     /// Past its allowance.
     pub regressed: bool,
+    /// How many values each side's figure rests on (responses, or requests for rates).
+    pub samples: (u64, u64),
 }
 
 impl Row {
+    /// Whether either side rests on fewer than [`NOISE_BELOW`] values: its change is shown as
+    /// noise (it still gates when an allowance names it).
+    pub fn noisy(&self) -> bool {
+        self.samples.0.min(self.samples.1) < NOISE_BELOW
+    }
+
+    /// The samples behind both sides, `base/new`, marked when they are too few to read.
+    pub fn samples_shown(&self) -> String {
+        format!("{}/{}{}", self.samples.0, self.samples.1, if self.noisy() { " noise" } else { "" })
+    }
+
     /// The change, as text: `+12.3%`, `+0.40pp`, `±0`.
     pub fn change(&self) -> String {
         if self.base.is_nan() || self.new.is_nan() {
@@ -119,6 +136,9 @@ pub struct Comparison {
     pub names: (String, String),
     /// Keys in `--max-regression` that matched nothing in these runs.
     pub unmatched: Vec<String>,
+    /// How the two runs differ beyond their figures (scenario, target, stack, status): each a
+    /// reason their deltas may not be the change under test.
+    pub warnings: Vec<String>,
 }
 
 impl Comparison {
@@ -237,8 +257,8 @@ impl Side<'_> {
 pub fn compare(base: &Results, new: &Results, allow: &[(String, Allowance)]) -> Result<Comparison, CompareError> {
     let (b, n) = (Side { r: base }, Side { r: new });
     let mut rows = Vec::new();
-    let mut push = |key: String, bv: f64, nv: f64, unit: Unit, worse: Worse| {
-        rows.push((key, bv, nv, unit, worse));
+    let mut push = |key: String, (bv, nv): (f64, f64), samples: (u64, u64), unit: Unit, worse: Worse| {
+        rows.push((key, bv, nv, unit, worse, samples));
     };
     let base_names: BTreeSet<&str> = base.requests.iter().map(|q| q.name.as_str()).collect();
     let shared: Vec<&str> =
@@ -248,24 +268,23 @@ pub fn compare(base: &Results, new: &Results, allow: &[(String, Allowance)]) -> 
         let (bl, bs) = b.hist(scope).map_err(|source| CompareError::Histogram { side: "baseline", source })?;
         let (nl, ns) = n.hist(scope).map_err(|source| CompareError::Histogram { side: "new run", source })?;
         for (name, unit, worse, f) in LATENCY {
-            push(format!("{prefix}latency.{name}"), f(&bl), f(&nl), unit, worse);
+            push(format!("{prefix}latency.{name}"), (f(&bl), f(&nl)), (bl.len(), nl.len()), unit, worse);
         }
-        push(format!("{prefix}service_time.p99"), q(&bs, 0.99), q(&ns, 0.99), Unit::Ms, Worse::Higher);
+        let p99 = (q(&bs, 0.99), q(&ns, 0.99));
+        push(format!("{prefix}service_time.p99"), p99, (bs.len(), ns.len()), Unit::Ms, Worse::Higher);
         let (Some(bsum), Some(nsum)) = (b.summary(scope), n.summary(scope)) else { continue };
-        push(format!("{prefix}errors.rate"), bsum.error_rate, nsum.error_rate, Unit::Ratio, Worse::Higher);
-        push(format!("{prefix}throttles.rate"), bsum.throttle_rate, nsum.throttle_rate, Unit::Ratio, Worse::Higher);
-        push(
-            format!("{prefix}cold_starts.rate"),
-            bsum.cold_start_rate(),
-            nsum.cold_start_rate(),
-            Unit::Ratio,
-            Worse::Higher,
-        );
-        push(format!("{prefix}requests.count"), bsum.requests as f64, nsum.requests as f64, Unit::Count, Worse::Lower);
+        let count = (bsum.requests, nsum.requests);
+        push(format!("{prefix}errors.rate"), (bsum.error_rate, nsum.error_rate), count, Unit::Ratio, Worse::Higher);
+        let throttles = (bsum.throttle_rate, nsum.throttle_rate);
+        push(format!("{prefix}throttles.rate"), throttles, count, Unit::Ratio, Worse::Higher);
+        let cold = (bsum.cold_start_rate(), nsum.cold_start_rate());
+        push(format!("{prefix}cold_starts.rate"), cold, count, Unit::Ratio, Worse::Higher);
+        let requests = (bsum.requests as f64, nsum.requests as f64);
+        push(format!("{prefix}requests.count"), requests, count, Unit::Count, Worse::Lower);
         if scope.is_none() {
-            push("rate.achieved".into(), base.achieved_rate, new.achieved_rate, Unit::Count, Worse::Lower);
+            push("rate.achieved".into(), (base.achieved_rate, new.achieved_rate), count, Unit::Count, Worse::Lower);
             let per_m = |r: &Results| r.cost.as_ref().map_or(f64::NAN, |c| c.per_million_usd);
-            push("cost.per_million".into(), per_m(base), per_m(new), Unit::Usd, Worse::Higher);
+            push("cost.per_million".into(), (per_m(base), per_m(new)), count, Unit::Usd, Worse::Higher);
         }
     }
     let mut unmatched: Vec<String> =
@@ -273,13 +292,74 @@ pub fn compare(base: &Results, new: &Results, allow: &[(String, Allowance)]) -> 
     unmatched.dedup();
     let rows = rows
         .into_iter()
-        .map(|(key, base, new, unit, worse)| {
+        .map(|(key, base, new, unit, worse, samples)| {
             let allowance = allow.iter().rev().find(|(k, _)| *k == key).map(|(_, a)| *a);
             let regressed = allowance.is_some_and(|a| exceeds(base, new, unit, worse, a));
-            Row { key, base, new, unit, allowance, regressed }
+            Row { key, base, new, unit, allowance, regressed, samples }
         })
         .collect();
-    Ok(Comparison { rows, names: (base.name().to_owned(), new.name().to_owned()), unmatched })
+    let warnings = differences(base, new);
+    Ok(Comparison { rows, names: (base.name().to_owned(), new.name().to_owned()), unmatched, warnings })
+}
+
+/// How `new` differs from `base` beyond its figures: what makes a delta something other than
+/// the change a comparison is meant to show.
+fn differences(base: &Results, new: &Results) -> Vec<String> {
+    // The plan's parts have no `PartialEq` of their own: they are compared as written.
+    fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+        serde_json::to_value(v).unwrap_or_default()
+    }
+    // A stack's settings without what differs between any two runs of the same stack: where
+    // its logs went, where its binary was built, the seed (a run's own).
+    fn settings(stack: &Option<local_stack::StackConfig>) -> serde_json::Value {
+        let mut v = json(stack);
+        if let Some(o) = v.as_object_mut() {
+            for key in ["log_dir", "seed"] {
+                o.remove(key);
+            }
+            if let Some(f) = o.get_mut("function").and_then(|f| f.as_object_mut()) {
+                f.remove("code");
+            }
+        }
+        v
+    }
+    let mut out = Vec::new();
+    let (b, n) = (&base.scenario, &new.scenario);
+    if base.name() != new.name() {
+        out.push(format!(
+            "the runs are of different scenarios ('{}' and '{}'): their deltas compare different plans",
+            base.name(),
+            new.name()
+        ));
+    } else {
+        let mut changed = Vec::new();
+        if json(&b.phases) != json(&n.phases) {
+            changed.push("phases");
+        }
+        if json(&b.requests) != json(&n.requests) || json(&b.flows) != json(&n.flows) {
+            changed.push("requests");
+        }
+        if json(&b.thresholds) != json(&n.thresholds) {
+            changed.push("thresholds");
+        }
+        if !changed.is_empty() {
+            out.push(format!("the scenario's {} changed between the runs", changed.join(" and ")));
+        }
+    }
+    if base.target.kind != new.target.kind || (base.target.stack.is_none() && base.target.url != new.target.url) {
+        out.push(format!("the runs had different targets ({} and {})", base.target.url, new.target.url));
+    } else if settings(&base.target.stack) != settings(&new.target.stack) {
+        out.push("the local stack's settings differ between the runs (concurrency, memory, profile…)".into());
+    }
+    for (side, r) in [("baseline", base), ("new run", new)] {
+        if let Some(reason) = &r.abort_reason {
+            out.push(format!("the {side} was stopped early ({reason}): its figures cover part of its plan"));
+        }
+        if r.generator.saturated {
+            out.push(format!("the {side}'s generator was saturated: its figures understate its plan"));
+        }
+    }
+    out
 }
 
 /// True when `new` is worse than `base` by more than `a`.

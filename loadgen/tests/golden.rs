@@ -196,6 +196,44 @@ fn compare_passes_identical_runs_and_fails_a_doctored_regression() {
 }
 
 #[test]
+fn compare_says_how_the_runs_differ_and_how_many_samples_each_figure_rests_on() {
+    let base = sample();
+    let c = loadgen::compare::compare(&base, &base, &[]).unwrap();
+    assert!(c.warnings.is_empty(), "the same run twice: {:?}", c.warnings);
+    let p99 = c.rows.iter().find(|r| r.key == "latency.p99").unwrap();
+    let ok_and_more = base.totals.requests;
+    assert!(p99.samples.0 > 0 && p99.samples.0 <= ok_and_more && p99.samples.0 == p99.samples.1, "{p99:?}");
+
+    // Another scenario, another stack, a saturated generator: each said; a thin figure is noise.
+    let mut other = sample();
+    other.scenario.name = "another".into();
+    other.generator.saturated = true;
+    if let Some(s) = other.target.stack.as_mut() {
+        s.function.memory_mb *= 2;
+        s.log_dir = Some("/elsewhere".into());
+    }
+    let c = loadgen::compare::compare(&base, &other, &[]).unwrap();
+    let said = c.warnings.join("\n");
+    assert!(said.contains("different scenarios ('sample' and 'another')"), "{said}");
+    assert!(said.contains("local stack's settings differ"), "{said}");
+    assert!(said.contains("new run's generator was saturated"), "{said}");
+    let text = report::terminal::comparison(&c);
+    assert!(text.contains("warning: the runs are of different scenarios") && text.contains("samples"), "{text}");
+    let thin = c.rows.iter().find(|r| r.samples.0 < loadgen::compare::NOISE_BELOW);
+    if let Some(r) = thin {
+        assert!(r.noisy() && r.samples_shown().ends_with("noise"), "{r:?}");
+    }
+    let html = report::compare_html::render(&base, &other, &c);
+    assert!(html.contains("Warning: the runs are of different scenarios") && html.contains("samples"));
+    // Only where the stack differs beyond its logs' place.
+    let mut moved = sample();
+    if let Some(s) = moved.target.stack.as_mut() {
+        s.log_dir = Some("/elsewhere".into());
+    }
+    assert!(loadgen::compare::compare(&base, &moved, &[]).unwrap().warnings.is_empty());
+}
+
+#[test]
 fn an_aborted_run_has_no_pass_verdict_in_any_output() {
     let mut r = sample();
     r.status = loadgen::results::Status::Aborted;

@@ -71,8 +71,26 @@ fn read_results(dir: &Path) -> Option<Value> {
     serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).ok()?).ok()
 }
 
-/// Every signal and count at one stage: exit 3, `status: aborted`, never `passed`.
+/// Function processes orphaned to this process (made their subreaper): ones a loadgen that
+/// ended left behind, alive or as zombies.
+fn orphans() -> Vec<String> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // pid (comm) state ppid …
+            let after = stat.rsplit_once(") ").map_or("", |(_, a)| a);
+            stat.contains("(target-api)") && after.split_whitespace().nth(1) == Some(me.as_str())
+        })
+        .collect()
+}
+
+/// Every signal and count at one stage: exit 3, `status: aborted`, never `passed`, and no
+/// function process left behind.
 fn matrix(name: &str, scenario: &str, args: &[&str], after: Duration) -> Vec<Value> {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
     let mut all = Vec::new();
     for sig in ["-INT", "-TERM"] {
         for n in [1, 2] {
@@ -83,6 +101,9 @@ fn matrix(name: &str, scenario: &str, args: &[&str], after: Duration) -> Vec<Val
             let reason = r["abort_reason"].as_str().unwrap_or_default();
             let said = if sig == "-INT" { "interrupted" } else { "terminated" };
             assert!(reason.contains(said), "{name} {sig} x{n}: {reason}");
+            std::thread::sleep(Duration::from_millis(200));
+            let left = orphans();
+            assert!(left.is_empty(), "{name} {sig} x{n}: function processes left behind: {left:?}");
             all.push(r);
         }
     }

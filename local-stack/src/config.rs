@@ -337,6 +337,30 @@ pub struct StackConfig {
     /// when not set.
     #[serde(default, skip_serializing_if = "Ports::is_unset")]
     pub ports: Ports,
+    /// How long the gateway waits on a client: the emulator's own guard, not a stack setting
+    /// (never written, so results of runs with other values still compare).
+    #[serde(skip)]
+    pub client_timeouts: ClientTimeouts,
+}
+
+/// How long the gateway waits on a client before giving up on it. AWS publishes neither of
+/// API Gateway's; these bound what a slow client (slowloris) holds without cutting an honest
+/// one short.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClientTimeouts {
+    /// For a request line and headers, counted from the end of the last response on a
+    /// kept-alive connection (hyper starts it when it waits for a head): longer than the 60 s
+    /// loadgen's clients keep an idle connection, so none is closed under a request about to
+    /// reuse it. 75 s, nginx's keep-alive default.
+    pub header: Duration,
+    /// For a body once its headers have come: the longest integration (30 s).
+    pub body: Duration,
+}
+
+impl Default for ClientTimeouts {
+    fn default() -> Self {
+        ClientTimeouts { header: Duration::from_secs(75), body: Duration::from_secs(30) }
+    }
 }
 
 /// Loopback ports asked for.
@@ -543,6 +567,7 @@ impl StackConfig {
             seed: 1,
             log_dir: None,
             ports: Ports::default(),
+            client_timeouts: ClientTimeouts::default(),
         }
     }
 

@@ -37,6 +37,8 @@ pub struct Shared {
     pub metrics: MetricStore,
     /// The account's Lambda quota, shared by every function.
     pub account: Arc<lambda::account::Account>,
+    /// How long the gateway waits on a client.
+    pub client_timeouts: config::ClientTimeouts,
 }
 
 /// Where the running stack listens, and the names it serves.
@@ -264,6 +266,7 @@ impl Stack {
             sampler: Arc::new(profile::Sampler::new(config.seed)),
             metrics: MetricStore::new(),
             account: Arc::new(lambda::account::Account::new(config.account_concurrency)),
+            client_timeouts: config.client_timeouts,
         };
         let metrics = shared.metrics.clone();
 
@@ -333,7 +336,7 @@ impl Stack {
         let gateway =
             apigw::router(config.api.clone(), (&config.account_id, &config.region), api_port, integrations, &shared)
                 .map_err(StartError::Config)?;
-        apigw::listener::serve(api_listener, gateway, stop_rx);
+        apigw::listener::serve(api_listener, gateway, config.client_timeouts.header, stop_rx);
 
         // The invoke URL names a stage other than `$default`, as AWS's does.
         let api_url = match config.api.stage.as_str() {
@@ -413,6 +416,11 @@ impl Stack {
             if tokio::time::timeout_at(deadline, env.died()).await.is_err() {
                 break;
             }
+        }
+        // Environments that were in INIT: killed by the shutdown, gone from the list once
+        // their start has seen the end (after their watcher reaped them).
+        while self.lambdas.iter().any(|l| l.starting() > 0) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         drop(self);
     }

@@ -10,11 +10,17 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use local_stack::Stack;
-use local_stack::apigw::{BODY_READ_TIMEOUT, listener::HEADER_READ_TIMEOUT};
+use local_stack::config::ClientTimeouts;
+
+/// Shorter than the defaults (75 s, 30 s), so the tests wait seconds, not minutes.
+const TIMEOUTS: ClientTimeouts = ClientTimeouts { header: Duration::from_secs(3), body: Duration::from_secs(4) };
+const HEADER_READ_TIMEOUT: Duration = TIMEOUTS.header;
+const BODY_READ_TIMEOUT: Duration = TIMEOUTS.body;
 
 fn echo_config() -> local_stack::StackConfig {
     let mut c = config(misbehave());
     c.api.routes = vec!["POST /echo".into(), "GET /echo".into()];
+    c.client_timeouts = TIMEOUTS;
     c
 }
 
@@ -54,6 +60,19 @@ async fn a_client_slow_with_its_headers_is_cut_off() {
     assert!(took < wait, "the connection is closed at the header timeout, not held: {took:?}");
     assert!(took >= HEADER_READ_TIMEOUT - Duration::from_millis(500), "{took:?}");
     assert!(!got.contains("200"), "{got}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_kept_alive_connection_is_closed_at_the_header_timeout_not_before() {
+    let stack = Stack::start(echo_config()).await.unwrap();
+    let (host, prefix) = address(&stack);
+    let request = format!("GET {prefix}/echo HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let wait = HEADER_READ_TIMEOUT + Duration::from_secs(5);
+    let (got, took) = tokio::task::spawn_blocking(move || exchange(&host, request.as_bytes(), wait)).await.unwrap();
+    // Answered, then kept alive (and silent) until the header timeout closed it.
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    assert!(took >= HEADER_READ_TIMEOUT - Duration::from_millis(500) && took < wait, "{took:?}");
+    assert!(ClientTimeouts::default().header > Duration::from_secs(60), "longer than loadgen keeps an idle connection");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -163,6 +163,19 @@ async fn timeouts_crashes_and_errors_are_function_errors_and_recover() {
     assert!(billed.fract() == 0.0 && billed >= shown - 0.01 && billed < shown + 1.01, "{report}");
 }
 
+#[tokio::test]
+async fn a_function_has_lambdas_open_file_limit() {
+    let stack = Stack::start(misbehave_config()).await.unwrap();
+    assert_eq!(get(&format!("{}/ok", stack.endpoints().api_url)).await.status, 200);
+    let pid = stack.lambda().pids()[0];
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    // 1,024 (Lambda's), or less where this machine's own limit is lower.
+    let (soft, hard): (u64, u64) = (numbers[0].parse().unwrap(), numbers[1].parse().unwrap());
+    assert!(soft <= 1024 && hard <= 1024, "not this process's raised limit: {line}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invocation_sent_to_a_killed_environment_fails_at_once() {
     // Killed from outside (the OOM killer, a user) just before an invoke reaches it: the pool

@@ -31,18 +31,21 @@ enum End {
     Completed,
     Failed,
     Cut,
+    /// Its first step found no file descriptor: never started (the arrival is not sent).
+    NotStarted,
 }
 
 impl Engine {
     /// Runs one instance from its rendered first step; the caller has counted that step in
-    /// `in_flight`.
-    pub(super) async fn flow(&self, run: Run, first: Prepared, mut inst: Instance) {
+    /// `in_flight`. False when the first step found no file descriptor (never started).
+    pub(super) async fn flow(&self, run: Run, first: Prepared, mut inst: Instance) -> bool {
         self.recorder.lock().unwrap_or_else(|e| e.into_inner()).flows[run.flow].started += 1;
         // Held while a step is out and until its outcome is recorded, so the final drain,
         // which waits for `in_flight` to reach 0, never ends between a last answer and the
         // instance's outcome. Not held while thinking: the run's end cuts a thinking instance.
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         let end = self.steps(&run, first, &mut inst).await;
+        let started = !matches!(end, End::NotStarted);
         let mut rec = self.recorder.lock().unwrap_or_else(|e| e.into_inner());
         let sum = &mut rec.flows[run.flow];
         match end {
@@ -53,9 +56,11 @@ impl Engine {
             }
             End::Failed => sum.failed += 1,
             End::Cut => {}
+            End::NotStarted => sum.started = sum.started.saturating_sub(1),
         }
         drop(rec);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        started
     }
 
     /// Sends the steps; returns holding the instance's count in `in_flight`.
@@ -87,6 +92,10 @@ impl Engine {
                 }
             };
             let sent = self.send(phase, p, intended, Part::Step { first: k == 0, vars: &mut inst.vars }).await;
+            // No socket is the generator's failure, not the flow's: cut, never failed.
+            if sent.no_socket {
+                return if k == 0 { End::NotStarted } else { End::Cut };
+            }
             if !sent.answered || !sent.captured {
                 return End::Failed;
             }

@@ -158,11 +158,11 @@ impl Engine {
     /// Does one arrival's work, due at `due`; the caller has counted its first request in
     /// `in_flight`. A flow starts no step after `deadline` (a closed phase's end: its users
     /// stop there).
-    async fn work(&self, phase: usize, work: Work, due: Instant, deadline: Option<Instant>) {
+    /// Sends one arrival's work; false when it found no file descriptor to send with (a
+    /// flow's answer says only whether its first step did).
+    async fn work(&self, phase: usize, work: Work, due: Instant, deadline: Option<Instant>) -> bool {
         match work {
-            Work::One(p) => {
-                self.send(phase, p, due, send::Part::Arrival).await;
-            }
+            Work::One(p) => !self.send(phase, p, due, send::Part::Arrival).await.no_socket,
             Work::Flow { flow, first, inst, seed } => {
                 let run = flow::Run { phase, flow, due, seed, deadline };
                 self.flow(run, first, inst).await
@@ -269,7 +269,9 @@ impl Engine {
             let me = self.clone();
             // Counted before the send runs, so the final drain waits for it too.
             self.in_flight.fetch_add(1, Ordering::SeqCst);
-            inflight.push(async move { me.work(phase, work, due, None).await });
+            inflight.push(async move {
+                me.work(phase, work, due, None).await;
+            });
             next = pacer.next_due();
         }
         // What the schedule still held when the phase ended (a stop is said otherwise),
@@ -301,7 +303,11 @@ impl Engine {
                         // A closed model waits for each answer by design: the send is the
                         // intended time, so its latency is service time.
                         me.in_flight.fetch_add(1, Ordering::SeqCst);
-                        me.work(phase, work, Instant::now(), Some(end)).await;
+                        if !me.work(phase, work, Instant::now(), Some(end)).await {
+                            // Out of descriptors: a user with no think time would spin on
+                            // failing connects and starve the signal and progress tasks.
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
                         if !think.is_zero() {
                             tokio::time::sleep(think.min(end.saturating_duration_since(Instant::now()))).await;
                         }

@@ -51,6 +51,8 @@ pub(super) struct Sent {
     pub answered: bool,
     /// Whether every capture found its value (true without captures).
     pub captured: bool,
+    /// No socket could be opened (no file descriptor left): it never left this process.
+    pub no_socket: bool,
 }
 
 impl Engine {
@@ -173,7 +175,7 @@ impl Engine {
         drop(rec);
         // Only once recorded does the request stop counting: the drain then sees every result.
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        Sent { done, captured, answered: resp.is_some() }
+        Sent { done, captured, answered: resp.is_some(), no_socket: false }
     }
 }
 
@@ -183,9 +185,12 @@ impl Engine {
     /// transport errors, and an arrival's is counted as not sent.
     fn without_a_socket(&self, phase: usize, second: usize, part: &Part<'_>, done: Instant) -> Sent {
         let arrival = matches!(part, Part::Arrival | Part::Step { first: true, .. });
-        self.recorder.lock().unwrap_or_else(|e| e.into_inner()).out_of_files(phase, arrival.then_some(second));
+        let scheduled = self.plan.phases[phase].load.mean_rate().is_some();
+        let mut rec = self.recorder.lock().unwrap_or_else(|e| e.into_inner());
+        rec.out_of_files(phase, arrival.then_some((second, scheduled)));
+        drop(rec);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        Sent { done, captured: false, answered: false }
+        Sent { done, captured: false, answered: false, no_socket: true }
     }
 
     /// What a failing check's body must not show: the scenario's own secrets and, for a

@@ -29,32 +29,59 @@ pub fn raise() -> Option<u64> {
     }
 }
 
-/// The most requests `plan` may have in flight at once: its bound, or less where every
-/// arrival of its busiest phase waiting its whole timeout (plus its users) holds fewer.
+/// The most requests `plan` may have in flight at once: in an open phase, every arrival
+/// waiting its whole timeout, up to the in-flight bound; in a closed one, its users (whom the
+/// bound does not hold back).
 pub fn most_in_flight(plan: &Plan) -> u64 {
     let timeout =
-        plan.target.timeout.as_secs_f64().max(plan.targets.iter().map(|t| t.timeout.as_secs_f64()).fold(0.0, f64::max));
+        plan.targets.iter().map(|t| t.timeout.as_secs_f64()).fold(plan.target.timeout.as_secs_f64(), f64::max);
+    let bound = plan.target.max_in_flight as f64;
     let busiest = plan
         .phases
         .iter()
         .map(|p| match &p.load {
             Load::Closed { users, .. } => f64::from(*users),
-            other => other.peak_rate().unwrap_or(0.0) * timeout,
+            other => (other.peak_rate().unwrap_or(0.0) * timeout).min(bound),
         })
         .fold(0.0, f64::max);
-    (busiest.ceil() as u64).min(plan.target.max_in_flight as u64)
+    busiest.ceil() as u64
 }
 
 /// Whether `limit` leaves too few descriptors for `plan`: what it should say when it does.
+/// On the local stack, which runs in this process, a connection holds two: the client's end
+/// and the gateway's.
 pub fn short_for(plan: &Plan, limit: Option<u64>) -> Option<(u64, u64)> {
     let limit = limit?;
-    let wanted = most_in_flight(plan) + OWN_USE;
+    let ends = if plan.target.url.is_none() { 2 } else { 1 };
+    let wanted = most_in_flight(plan) * ends + OWN_USE;
     (wanted > limit).then_some((limit, wanted))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plan(target: &str, phases: &str) -> Plan {
+        let text =
+            format!("name = \"n\"\n[data]\nitems = 0\n{target}{phases}[[request]]\nname = \"r\"\npath = \"/\"\n");
+        Plan::from_str(std::path::Path::new("n.toml"), &text, &|_| None).unwrap()
+    }
+
+    #[test]
+    fn what_a_plan_may_hold_open() {
+        let open = "[[phase]]\nname = \"a\"\nduration = \"1s\"\nrate = 100\n";
+        let closed = "[[phase]]\nname = \"b\"\nduration = \"1s\"\nusers = 3000\n";
+        // 100 a second waiting 2 s each; the bound; a closed phase's users past the bound.
+        let url = "[target]\nurl = \"http://127.0.0.1:9\"\ntimeout = \"2s\"\nmax_in_flight = 150\n";
+        assert_eq!(most_in_flight(&plan(url, open)), 150);
+        assert_eq!(most_in_flight(&plan("[target]\ntimeout = \"1s\"\n", open)), 100);
+        assert_eq!(most_in_flight(&plan(url, &format!("{open}{closed}"))), 3000);
+        // On the local stack each connection is two descriptors of this process.
+        assert_eq!(short_for(&plan("[target]\ntimeout = \"1s\"\n", open), Some(1024)), None);
+        assert_eq!(short_for(&plan("[target]\ntimeout = \"1s\"\n", open), Some(400)), Some((400, 456)));
+        assert_eq!(short_for(&plan(url, open), Some(500)), None, "one end each off the local stack");
+        assert_eq!(short_for(&plan(url, open), None), None, "unlimited");
+    }
 
     #[test]
     fn the_soft_limit_is_raised_to_the_hard_one() {

@@ -411,12 +411,27 @@ fn write_outputs(results: &Results, dir: &std::path::Path, sink: &Arc<dyn Sink>)
     let write =
         |d: &std::path::Path| results.write(&d.join("results.json")).and_then(|()| report::write_all(results, d));
     let Err(first) = write(dir) else { return Ok(dir.to_path_buf()) };
-    let stamp = utc_stamp(time::OffsetDateTime::now_utc());
-    let fresh = std::env::temp_dir().join(format!("loadgen-{}-{stamp}-{}", results.scenario.name, std::process::id()));
+    let fresh = private_dir(&results.scenario.name)
+        .map_err(|source| files::WriteError { path: std::env::temp_dir(), source })?;
     write(&fresh)?;
     let reason = format!("{:#}", crate::error::Chain(&first));
     sink.event(Event::OutputMoved { wanted: dir.to_path_buf(), reason, written: fresh.clone() });
     Ok(fresh)
+}
+
+/// A new directory only this user may enter, under the system's temporary one: never one that
+/// was there before (another user's, or a link planted where a predictable name would go).
+fn private_dir(scenario: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let stamp = utc_stamp(time::OffsetDateTime::now_utc());
+    let safe: String = scenario.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    loop {
+        let dir = std::env::temp_dir().join(format!("loadgen-{safe}-{stamp}-{:016x}", fastrand::u64(..)));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            other => return other.map(|()| dir),
+        }
+    }
 }
 
 /// The summary on the terminal; with `quiet`, only why a run did not pass, on standard error.

@@ -209,14 +209,17 @@ impl Recorder {
     }
 
     /// A request of `phase` that found no file descriptor for its connection. An arrival's
-    /// (counted as sent at `second`) becomes one not sent.
-    pub fn out_of_files(&mut self, phase: usize, arrival_second: Option<usize>) {
+    /// (counted as sent at `second`) was not sent after all; one of an open phase's schedule
+    /// is counted as not sent (a closed phase has no schedule: its user simply tries again).
+    pub fn out_of_files(&mut self, phase: usize, arrival: Option<(usize, bool)>) {
         self.out_of_files += 1;
-        if let Some(t) = arrival_second {
+        if let Some((t, scheduled)) = arrival {
             self.sent[phase] = self.sent[phase].saturating_sub(1);
             let s = self.second(t);
             s.sent = s.sent.saturating_sub(1);
-            self.not_sent[phase] += 1;
+            if scheduled {
+                self.not_sent[phase] += 1;
+            }
         }
     }
 
@@ -367,6 +370,29 @@ mod tests {
             heuristic_mismatch: false,
             gateway_denied: false,
         }
+    }
+
+    #[test]
+    fn a_plan_of_many_kinds_pays_only_for_the_kinds_it_hears_from() {
+        let mut r = Recorder::new(1_000, 1);
+        r.record(&sample(Class::Ok, 1_000, 0, false));
+        r.record(&sample(Class::Ok, 2_000, 0, true));
+        assert_eq!(r.warm.iter().flatten().count(), 1, "one warm histogram, the kind that answered");
+        assert_eq!(r.cold.iter().flatten().count(), 1);
+        assert_eq!(r.cold_starts(), 1);
+    }
+
+    #[test]
+    fn a_request_without_a_file_descriptor_is_not_sent() {
+        let mut r = Recorder::new(1, 1);
+        r.sent(0, 0, 10);
+        r.sent(0, 0, 10);
+        r.sent(0, 0, 10);
+        r.out_of_files(0, Some((0, true)));
+        r.out_of_files(0, Some((0, false)));
+        r.out_of_files(0, None);
+        assert_eq!((r.sent[0], r.not_sent[0], r.out_of_files), (1, 1, 3), "a closed phase's try is no arrival");
+        assert_eq!(r.series[0].sent, 1);
     }
 
     #[test]

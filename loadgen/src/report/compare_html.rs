@@ -29,7 +29,16 @@ pub fn render(base: &Results, new: &Results, c: &Comparison) -> String {
     if !c.unmatched.is_empty() {
         s.notes.push(format!("Allowances that matched no metric in these runs: {}.", c.unmatched.join(", ")));
     }
-    let mut t = Table::new("Baseline vs new", &["metric", "#baseline", "#new", "#change", "#allowed", "verdict"]);
+    for w in &c.warnings {
+        s.notes.push(format!("Warning: {w}."));
+    }
+    s.notes.push(format!(
+        "Samples: the responses (or requests, for rates) behind each side's figure; a change resting on fewer than \
+         {} is marked noise.",
+        crate::compare::NOISE_BELOW
+    ));
+    let mut t =
+        Table::new("Baseline vs new", &["metric", "#baseline", "#new", "#change", "#allowed", "#samples", "verdict"]);
     for r in c.rows.iter().filter(|r| r.allowance.is_some() || notable(r) || !r.key.contains('.') || is_overall(&r.key))
     {
         t.rows.push(vec![
@@ -38,6 +47,7 @@ pub fn render(base: &Results, new: &Results, c: &Comparison) -> String {
             Cell::num(r.shown(r.new)),
             Cell::num(r.change()),
             Cell::num(r.allowance.map(|a| a.to_string()).unwrap_or_else(|| "–".into())),
+            Cell { text: r.samples_shown(), class: if r.noisy() { "warn" } else { "num" } },
             match (r.allowance.is_some(), r.regressed) {
                 (_, true) => Cell { text: "REGRESSED".into(), class: "fail" },
                 (true, false) => Cell { text: "ok".into(), class: "pass" },

@@ -135,13 +135,14 @@ fn verdict(r: &Results) -> &'static str {
 /// What `--quiet` still says, on standard error, about a run that did not pass: the verdict,
 /// why it stopped early and each failed threshold — so a CI log never shows a bare non-zero exit.
 pub fn quiet_failure(r: &Results) -> Option<String> {
-    if r.passed && r.abort_reason.is_none() {
+    if r.passed && r.abort_reason.is_none() && !r.generator.saturated {
         return None;
     }
     let mut out = format!("loadgen: {} — {:?}", r.name(), r.status);
     match &r.abort_reason {
         // A stopped run has no verdict of its own to give, whatever its thresholds say.
         Some(reason) => out.push_str(&format!(", no verdict: stopped early: {reason}\n")),
+        None if r.passed => out.push_str(", verdict PASS — but not a plain one:\n"),
         None => out.push_str(", verdict FAIL\n"),
     }
     if let Some(s) = super::saturation(r) {
@@ -308,16 +309,27 @@ fn cost(out: &mut String, c: &CostResult, unit: &str) {
 /// The comparison table: metrics with an allowance, then any other that changed by more than 5%.
 pub fn comparison(c: &Comparison) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "  {:<34} {:>14} {:>14} {:>10} {:>9}  verdict", "metric", "base", "new", "change", "allowed");
+    for w in &c.warnings {
+        let _ = writeln!(o, "  warning: {w}");
+    }
+    if !c.warnings.is_empty() {
+        o.push('\n');
+    }
+    let _ = writeln!(
+        o,
+        "  {:<34} {:>14} {:>14} {:>10} {:>9} {:>17}  verdict",
+        "metric", "base", "new", "change", "allowed", "samples"
+    );
     for r in c.rows.iter().filter(|r| r.allowance.is_some() || notable(r)) {
         let _ = writeln!(
             o,
-            "  {:<34} {:>14} {:>14} {:>10} {:>9}  {}",
+            "  {:<34} {:>14} {:>14} {:>10} {:>9} {:>17}  {}",
             r.key,
             r.shown(r.base),
             r.shown(r.new),
             r.change(),
             r.allowance.map(|a| a.to_string()).unwrap_or_else(|| "–".into()),
+            r.samples_shown(),
             match (r.allowance.is_some(), r.regressed) {
                 (_, true) => "REGRESSED",
                 (true, false) => "ok",

@@ -12,8 +12,8 @@
 //!
 //! A phase whose function held its environments longer or shorter than the calibration's did
 //! (the machine busier: [`drifted`]) is also simulated with the calibration's durations scaled
-//! to its own; its throttle share may agree with either simulation or lie between them. Both
-//! are printed, so a drift is seen, not hidden.
+//! to its own (by at most half as long again); its throttle share must agree with one of the
+//! two. Both are printed, so a drift is seen, not hidden.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -125,12 +125,11 @@ pub fn disagreements(
         let what = format!("{} throttle share", phase["name"]);
         match drift.as_ref().and_then(|d| d.get(i).copied().flatten()) {
             Some((factor, d)) => {
-                let between = (s.min(d)..=s.max(d)).contains(&m);
                 report(
                     format!("{what} (as calibrated; {d:.4} with the phase's holds x{factor:.2})"),
                     m,
                     s,
-                    near(s) || near(d) || between,
+                    near(s) || near(d),
                 );
             }
             None => report(what, m, s, near(s)),
@@ -210,7 +209,9 @@ fn drifted(
                 .and_then(|p| p["hold_scale"].as_f64())
                 .unwrap_or(1.0);
             let f = (run / calibrated * scale * 100.0).round() / 100.0;
-            ((f - 1.0).abs() > 0.03).then_some(f)
+            // Past half as long again (or two thirds as short) the machine, not the model, is
+            // what a comparison would measure: the plain check stands then, and fails.
+            ((f - 1.0).abs() > 0.03 && (0.67..=1.5).contains(&f)).then_some(f)
         })
         .collect();
     let mut values: Vec<f64> = factors.iter().flatten().copied().collect();

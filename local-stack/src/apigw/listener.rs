@@ -1,6 +1,7 @@
 //! The gateway's HTTP/1 server: hyper's, with the header read timeout `axum::serve` does not
-//! set, so a client that sends its request line and headers a byte at a time (slowloris) cannot
-//! hold a connection for ever. The body's own timeout is the gateway's ([`super::BODY_READ_TIMEOUT`]).
+//! set, so a client that sends its request line and headers a byte at a time (slowloris), or
+//! holds a connection open and silent, cannot keep it for ever
+//! ([`crate::config::ClientTimeouts`]; the body's is the gateway's own).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,14 +15,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_service::Service as _;
 
-/// How long a client may take to send its request line and headers before the connection is
-/// closed. AWS does not publish API Gateway's; 10 s is far beyond any honest client on loopback
-/// and bounds what a slow one holds (nginx's default is 60 s, hyper's own 30 s).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Serves `app` on `listener` until `stop` turns true; then every open connection finishes
-/// the request it is on and closes.
-pub fn serve(listener: TcpListener, app: Router, stop: watch::Receiver<bool>) {
+/// the request it is on and closes. A connection whose next request line and headers have not
+/// all come `header_timeout` after it began waiting for them is closed.
+pub fn serve(listener: TcpListener, app: Router, header_timeout: Duration, stop: watch::Receiver<bool>) {
     tokio::spawn(async move {
         let mut stopped = stop.clone();
         loop {
@@ -35,13 +32,19 @@ pub fn serve(listener: TcpListener, app: Router, stop: watch::Receiver<bool>) {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             };
-            tokio::spawn(connection(stream, source, app.clone(), stop.clone()));
+            tokio::spawn(connection(stream, source, app.clone(), header_timeout, stop.clone()));
         }
     });
 }
 
 /// One client's connection, its requests handed to `app` with the client's address.
-async fn connection(stream: tokio::net::TcpStream, source: SocketAddr, app: Router, mut stop: watch::Receiver<bool>) {
+async fn connection(
+    stream: tokio::net::TcpStream,
+    source: SocketAddr,
+    app: Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(source));
         let mut app = app.clone();
@@ -49,7 +52,7 @@ async fn connection(stream: tokio::net::TcpStream, source: SocketAddr, app: Rout
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let stopping = tokio::select! {

@@ -87,6 +87,8 @@ struct Gateway {
     metrics: Metrics,
     /// The routes' JWT authorizers, when any route has one.
     jwt: Option<jwt::Verifier>,
+    /// How long a body may take once its headers have come.
+    body_timeout: Duration,
 }
 
 /// The gateway's router, to be served with `into_make_service_with_connect_info`.
@@ -138,6 +140,7 @@ pub fn router(
         sampler,
         metrics,
         jwt,
+        body_timeout: shared.client_timeouts.body,
     };
     Ok(axum::Router::new().fallback(handle).with_state(Arc::new(gw)))
 }
@@ -225,17 +228,16 @@ async fn handle(
 
 type Served = (StatusCode, Vec<(String, String)>, Vec<u8>, Option<Duration>);
 
-/// How long a request's body may take to arrive once its headers have. AWS does not publish
-/// API Gateway's; a body slower than the longest integration (30 s) holds a connection longer
-/// than any answer could, so it is cut there.
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// The request's body, or the gateway's refusal: 413 for one longer than [`MAX_PAYLOAD_BYTES`]
 /// — at once when its `Content-Length` says so, before any of it is read (so a client that
 /// asked `Expect: 100-continue` is never told to send it) — 400 for a body the client framed
 /// wrongly (a malformed chunk size, a connection closed short of its length), 408 for one that
-/// did not arrive within [`BODY_READ_TIMEOUT`].
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, (StatusCode, Vec<(String, String)>, Vec<u8>)> {
+/// did not arrive within `timeout` ([`crate::config::ClientTimeouts`]).
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    timeout: Duration,
+) -> Result<Bytes, (StatusCode, Vec<(String, String)>, Vec<u8>)> {
     let too_large = || gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large", "payload-too-large");
     let declared =
         headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
@@ -243,8 +245,7 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, (StatusCode
         return Err(too_large());
     }
     use http_body_util::BodyExt as _;
-    match tokio::time::timeout(BODY_READ_TIMEOUT, http_body_util::Limited::new(body, MAX_PAYLOAD_BYTES).collect()).await
-    {
+    match tokio::time::timeout(timeout, http_body_util::Limited::new(body, MAX_PAYLOAD_BYTES).collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Ok(Err(_)) => Err(gateway_error(StatusCode::BAD_REQUEST, "Bad Request", "malformed-body")),
@@ -311,7 +312,7 @@ async fn serve(
     if !admitted {
         return with_none(gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "apigw-throttled"));
     }
-    let body = match read_body(headers, body).await {
+    let body = match read_body(headers, body, gw.body_timeout).await {
         Ok(b) => b,
         Err(refused) => return with_none(refused),
     };

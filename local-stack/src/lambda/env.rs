@@ -27,6 +27,42 @@ pub struct Spawn<'a> {
     pub cpu: &'a CpuLimiter,
     /// Initialised for provisioned concurrency (before traffic, kept ready).
     pub provisioned: bool,
+    /// Where the process's id is listed while it is in INIT, so a shutdown can kill it.
+    pub starting: &'a Mutex<Vec<u32>>,
+}
+
+/// Lambda's limit on a function's open files (its quotas: "File descriptors: 1,024"). The
+/// process would otherwise inherit loadgen's, raised to the hard limit, and a function that
+/// leaks descriptors would pass here and fail on AWS.
+const FUNCTION_NOFILE: u64 = 1_024;
+
+/// Sends SIGKILL to `pid` (an environment's process; its watcher reaps it).
+pub fn kill_pid(pid: u32) {
+    #[cfg(target_os = "linux")]
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+}
+
+/// Gives `pid` Lambda's open-file limit (lower only: never above what it has).
+fn lambda_nofile(pid: u32) {
+    #[cfg(target_os = "linux")]
+    if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+        use rustix::process::{Resource, Rlimit, getrlimit, prlimit};
+        let most = |v: Option<u64>| Some(v.map_or(FUNCTION_NOFILE, |v| v.min(FUNCTION_NOFILE)));
+        // The child has what this process has (inherited at spawn).
+        let now = getrlimit(Resource::Nofile);
+        let _ = prlimit(Some(p), Resource::Nofile, Rlimit { current: most(now.current), maximum: most(now.maximum) });
+    }
+}
+
+/// Keeps a pid in the `starting` list until dropped.
+struct Listed<'a>(&'a Mutex<Vec<u32>>, u32);
+
+impl Drop for Listed<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| *p != self.1);
+    }
 }
 
 /// A running environment.
@@ -98,6 +134,11 @@ impl Env {
             }
         };
         let pid = child.id();
+        let _listed = pid.map(|p| {
+            lambda_nofile(p);
+            spawn.starting.lock().unwrap_or_else(|e| e.into_inner()).push(p);
+            Listed(spawn.starting, p)
+        });
         // Without a cgroup (none here, or the kernel refused this one) the CPU time is measured.
         let cgroup = pid.and_then(|p| spawn.cpu.attach(p).ok().flatten());
         let measured = spawn.cpu.measures() && cgroup.is_none();
@@ -123,10 +164,11 @@ impl Env {
             };
             watcher_exited.store(true, Ordering::SeqCst);
             watcher_rt.exited(&how);
-            let _ = gone_tx.send(Some(how));
+            // Said gone once its cgroup is released too: a shutdown waiting on it leaves none.
             if let Some(g) = cgroup {
                 g.release().await;
             }
+            let _ = gone_tx.send(Some(how));
         });
         let env = Arc::new(Env {
             id,

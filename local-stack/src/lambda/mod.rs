@@ -19,7 +19,7 @@ pub mod variables;
 
 use std::fs::File;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -143,6 +143,10 @@ struct Inner {
     log: Mutex<File>,
     insights: InsightsLog,
     metrics: Metrics,
+    /// Shut down: no environment starts any more, and one that finishes INIT is killed.
+    closed: AtomicBool,
+    /// The processes of environments still in INIT, which the pool does not hold yet.
+    starting: Mutex<Vec<u32>>,
 }
 
 /// The Lambda service for one function.
@@ -243,6 +247,8 @@ impl LambdaService {
                 log: Mutex::new(log),
                 insights: InsightsLog::new(insights),
                 metrics,
+                closed: AtomicBool::new(false),
+                starting: Mutex::new(Vec::new()),
             }),
         };
         svc.spawn_reaper();
@@ -318,6 +324,9 @@ impl LambdaService {
             loop {
                 tokio::time::sleep(tick).await;
                 let Some(inner) = weak.upgrade() else { return };
+                if inner.closed.load(Ordering::SeqCst) {
+                    return;
+                }
                 let keep = inner.config.keep_warm;
                 let missing = {
                     let mut pool = inner.pool.lock().unwrap_or_else(|p| p.into_inner());
@@ -362,13 +371,25 @@ impl LambdaService {
         self.lock_pool().all.iter().filter(|e| !e.is_dead()).count()
     }
 
+    /// How many environments are still in INIT (after [`LambdaService::shutdown`]: still
+    /// being killed and reaped).
+    pub fn starting(&self) -> usize {
+        self.inner.starting.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// Process ids of the environments alive now.
     pub fn pids(&self) -> Vec<u32> {
         self.lock_pool().all.iter().filter(|e| !e.is_dead()).filter_map(|e| e.pid).collect()
     }
 
-    /// Kills every environment; returns them, to wait for their processes' ends.
+    /// Kills every environment, those still in INIT included, and starts none after; returns
+    /// the pool's, to wait for their processes' ends ([`LambdaService::starting`] says when the
+    /// others have ended).
     pub fn shutdown(&self) -> Vec<Arc<Env>> {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        for pid in self.inner.starting.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            env::kill_pid(*pid);
+        }
         let mut pool = self.lock_pool();
         let all: Vec<Arc<Env>> = pool.all.drain(..).collect();
         for env in &all {
@@ -585,7 +606,11 @@ impl LambdaService {
         };
         let begun = Instant::now();
         let mut limit = inner.config.init_limit;
+        let closed = || ("Runtime.Unknown".to_owned(), "the stack is shutting down".to_owned(), begun.elapsed());
         for attempt in 0..2 {
+            if inner.closed.load(Ordering::SeqCst) {
+                return Err(closed());
+            }
             let id = inner.next_env.fetch_add(1, Ordering::Relaxed);
             let mut vars = inner.env_vars.clone();
             vars.push(("AWS_LAMBDA_LOG_STREAM_NAME".into(), report::log_stream_name(id)));
@@ -602,8 +627,15 @@ impl LambdaService {
                 log: &log,
                 cpu: &inner.cpu,
                 provisioned,
+                starting: &inner.starting,
             };
             match Env::start(id, spawn, limit).await {
+                // Shut down while it was in INIT: it would outlive the stack.
+                Started::Ready(env, _) if inner.closed.load(Ordering::SeqCst) => {
+                    env.kill();
+                    env.died().await;
+                    return Err(closed());
+                }
                 Started::Ready(env, mut init) => {
                     if env.measured
                         && let Some(used) = env.pid.and_then(cpu::cpu_time)

@@ -100,9 +100,8 @@ pub fn simulate(results: &Path, ask: &Ask) -> Result<i32, Error> {
     // A closed pipe (`| head`) is the reader's choice, not an error: the documents are written.
     // Any other failure to print (a full disk behind a redirect) is one.
     let mut stdout = std::io::stdout().lock();
-    let printed = write!(stdout, "{}", table::table(&sim))
-        .and_then(|()| writeln!(stdout, "  simulation: {}\n  report:     {}", path.display(), html.display()))
-        .and_then(|()| stdout.flush());
+    let text = format!("{}  simulation: {}\n  report:     {}\n", table::table(&sim), path.display(), html.display());
+    let printed = stdout.write_all(crate::stdout::terminal_safe(&text).as_bytes()).and_then(|()| stdout.flush());
     match printed {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(files::WriteError { path: PathBuf::from("standard output"), source: e }.into())
