@@ -117,3 +117,27 @@ fn a_refused_url_never_prints_its_password() {
         .unwrap();
     assert_eq!(nan.status.code(), Some(2), "--max-cost-usd nan is refused");
 }
+
+#[test]
+fn validate_lists_every_error_of_a_file_and_run_the_first() {
+    let dir = std::env::temp_dir().join(format!("loadgen-every-error-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("three.toml");
+    std::fs::write(
+        &file,
+        "name = \"three\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = -1\n\
+         [[request]]\nname = \"r\"\npath = \"relative\"\n[thresholds]\n\"errors.rate\" = \"< 1\"\n",
+    )
+    .unwrap();
+    let shown = file.display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen")).arg("validate").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    for line in ["5", "8", "10"] {
+        assert!(stderr.contains(&format!("FAIL {shown}:{line}:")), "line {line}: {stderr}");
+    }
+    assert!(stderr.contains("3 errors") && stderr.contains("\"1%\""), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen")).args(["run", "--quiet"]).arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{shown}:5:")) && !stderr.contains(&format!("{shown}:8:")), "{stderr}");
+}

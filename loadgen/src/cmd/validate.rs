@@ -1,9 +1,11 @@
-//! `loadgen validate files…`: every scenario checked without running it, one line each.
+//! `loadgen validate files…`: every scenario checked without running it, one line each (one
+//! per error for a file that has several).
 
 use std::path::PathBuf;
 
 use crate::error::{EXIT_BAD_INPUT, EXIT_PASS};
 use crate::scenario::Plan;
+use crate::scenario::every_error::every_error;
 
 /// The stack a local-stack scenario describes: its Terraform read, what AWS would refuse of it,
 /// and every function's code (the bundled target-api is built by `run`, not checked here).
@@ -52,7 +54,23 @@ pub fn validate(files: &[PathBuf]) -> i32 {
                 plan.duration()
             ),
             Err(e) => {
-                crate::errln!("FAIL {e}");
+                // A scenario's own errors, all of them (the first is the one above); the
+                // stack's and the table's come one at a time, after the scenario passes.
+                let all = match (&e, std::fs::read_to_string(f)) {
+                    (crate::error::Error::Scenario(_), Ok(text)) => {
+                        every_error(f, &text, &|k| std::env::var(k).ok()).into_iter().map(|e| e.to_string()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                if all.is_empty() {
+                    crate::errln!("FAIL {e}");
+                }
+                for line in &all {
+                    crate::errln!("FAIL {line}");
+                }
+                if all.len() > 1 {
+                    crate::errln!("     {}: {} errors", f.display(), all.len());
+                }
                 code = EXIT_BAD_INPUT;
             }
         }

@@ -17,7 +17,10 @@ pub fn render(base: &Results, new: &Results, c: &Comparison) -> String {
         class,
         format!(
             "baseline {} ({}) · new {} ({})",
-            base.environment.started_at, base.target.url, new.environment.started_at, new.target.url
+            super::when(&base.environment.started_at),
+            base.target.url,
+            super::when(&new.environment.started_at),
+            new.target.url
         ),
     );
     let mut s = Section { id: "diff", heading: "What changed".into(), ..Section::default() };
@@ -115,7 +118,10 @@ pub fn render(base: &Results, new: &Results, c: &Comparison) -> String {
     page.sections.push(s);
     page.footer = format!(
         "loadgen {} · compared {} (schema {}) against {}",
-        new.environment.loadgen_version, new.environment.started_at, new.schema, base.environment.started_at
+        new.environment.loadgen_version,
+        super::when(&new.environment.started_at),
+        new.schema,
+        super::when(&base.environment.started_at)
     );
     page.html()
 }

@@ -48,6 +48,27 @@ pub fn saturation(r: &Results) -> Option<String> {
     ))
 }
 
+/// An RFC 3339 time as a person reads it: `2026-12-02 04:19:41 UTC` (whole seconds: a report's
+/// times place a run, they do not time it). Anything else is shown as written.
+pub fn when(rfc3339: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    match time::OffsetDateTime::parse(rfc3339, &Rfc3339) {
+        Ok(t) => {
+            let t = t.to_offset(time::UtcOffset::UTC);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+                t.year(),
+                t.month() as u8,
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        }
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
 /// A measured threshold value in its unit, for humans.
 pub fn shown(value: f64, unit: Unit) -> String {
     if value.is_nan() {
@@ -157,5 +178,12 @@ mod tests {
         assert_eq!(shown(0.0733, Unit::Usd), "$0.0733");
         assert_eq!(shown(0.00741, Unit::Usd), "$0.007410");
         assert_eq!(shown(f64::NAN, Unit::Usd), "nothing measured");
+    }
+
+    #[test]
+    fn times_read_as_a_person_writes_them() {
+        assert_eq!(when("2026-12-02T04:19:41.228000131Z"), "2026-12-02 04:19:41 UTC");
+        assert_eq!(when("2026-12-02T05:19:41+01:00"), "2026-12-02 04:19:41 UTC");
+        assert_eq!(when("not a time"), "not a time");
     }
 }

@@ -34,7 +34,9 @@ pub struct RunFacts {
     pub finished: time::OffsetDateTime,
 }
 
+/// To the millisecond: the nanoseconds a clock gives are noise to every reader.
 fn rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.replace_millisecond(t.millisecond()).unwrap_or(t);
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod base_url;
 pub mod check;
 pub mod error;
+pub mod every_error;
 pub mod fill;
 pub mod flow;
 pub mod function;

@@ -46,8 +46,8 @@ pub(super) fn section(r: &Results) -> Section {
     kv("target", format!("{} ({})", r.target.url, r.target.kind.as_str()));
     kv("loadgen", e.loadgen_version.clone());
     kv("machine", format!("{}, {} CPUs", e.os, e.cpus));
-    kv("started", e.started_at.clone());
-    kv("finished", e.finished_at.clone());
+    kv("started", super::super::when(&e.started_at));
+    kv("finished", super::super::when(&e.finished_at));
     kv("status", format!("{:?}", r.status).to_lowercase());
     if let Some(stack) = &r.target.stack {
         let f = &stack.function;

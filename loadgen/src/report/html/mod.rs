@@ -49,7 +49,11 @@ pub fn render(r: &Results) -> String {
         class,
         format!(
             "{} · {} · {:.0} s measured · {} → {}",
-            r.scenario.description, r.target.url, r.duration_s, r.environment.started_at, r.environment.finished_at
+            r.scenario.description,
+            r.target.url,
+            r.duration_s,
+            super::when(&r.environment.started_at),
+            super::when(&r.environment.finished_at)
         ),
     );
     page.sections.push(verdict_section(r));
