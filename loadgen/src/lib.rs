@@ -12,6 +12,7 @@
 
 pub mod attack;
 pub mod auth;
+pub mod children;
 pub mod cli;
 pub mod cmd;
 pub mod compare;

@@ -19,14 +19,20 @@ fn main() {
         tokio::runtime::Builder::new_multi_thread()
     };
     let code = match builder.enable_all().build() {
-        Ok(runtime) => match runtime.block_on(loadgen::main_with(cli)) {
-            Ok(code) => code,
-            Err(e) => {
-                // A closed stderr must not turn a failed run into a panic (exit 101).
-                loadgen::errln!("Error: {:#}", Chain(&e));
-                e.exit_code()
-            }
-        },
+        Ok(runtime) => {
+            let code = match runtime.block_on(loadgen::main_with(cli)) {
+                Ok(code) => code,
+                Err(e) => {
+                    // A closed stderr must not turn a failed run into a panic (exit 101).
+                    loadgen::errln!("Error: {:#}", Chain(&e));
+                    e.exit_code()
+                }
+            };
+            // Its tasks stopped first, so none is reaping while every child left is.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+            loadgen::children::end_all(std::time::Duration::from_secs(2));
+            code
+        }
         Err(e) => {
             loadgen::errln!("Error: cannot start the async runtime: {e}");
             EXIT_NOT_RUN

@@ -18,7 +18,6 @@ pub mod terraform;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::watch;
 
@@ -127,8 +126,6 @@ pub struct Stack {
     stop: watch::Sender<bool>,
 }
 
-static STACK_SEQ: AtomicU64 = AtomicU64::new(0);
-
 /// The loopback listeners the stack serves on, bound before anything else.
 struct Listeners {
     api: (tokio::net::TcpListener, String),
@@ -150,7 +147,6 @@ struct Started {
 struct Parts<'a> {
     config: &'a StackConfig,
     listeners: Listeners,
-    seq: u64,
     scratch: &'a Path,
     stop_rx: watch::Receiver<bool>,
 }
@@ -211,11 +207,10 @@ impl Stack {
             dynamodb: bind_at("DynamoDB", config.ports.dynamodb).await?,
             cloudwatch: bind_at("CloudWatch", config.ports.cloudwatch).await?,
         };
-        let seq = STACK_SEQ.fetch_add(1, Ordering::Relaxed);
         let scratch = private_dir("local-stack-code")?;
         let (stop, stop_rx) = watch::channel(false);
         let mut started: Vec<LambdaService> = Vec::new();
-        let parts = Parts { config: &config, listeners, seq, scratch: &scratch, stop_rx };
+        let parts = Parts { config: &config, listeners, scratch: &scratch, stop_rx };
         match Self::start_parts(parts, &mut started).await {
             Ok(s) => Ok(Stack {
                 endpoints: s.endpoints,
@@ -240,7 +235,7 @@ impl Stack {
 
     /// The services, each pushed to `started` as soon as it runs so a failure can stop it.
     async fn start_parts(p: Parts<'_>, started: &mut Vec<LambdaService>) -> Result<Started, StartError> {
-        let Parts { config, listeners, seq, scratch, stop_rx } = p;
+        let Parts { config, listeners, scratch, stop_rx } = p;
         // Unpacking code and installing a Python runtime block: off the async threads.
         let code = {
             let (functions, scratch) = (config.functions().cloned().collect::<Vec<_>>(), scratch.to_path_buf());
@@ -291,12 +286,18 @@ impl Stack {
 
         // Lambda: environments log where a CloudWatch log group would hold their output, one
         // log per function.
+        // A new directory each time: a name made of the process id and a count would be one
+        // an earlier process with the same id left behind, logs and all.
         let log_dir = match &config.log_dir {
             Some(d) => d.clone(),
-            None => std::env::temp_dir().join(format!("local-stack-{}-{seq}", std::process::id())),
+            None => private_dir("local-stack-logs")?,
         };
         std::fs::create_dir_all(&log_dir)?;
         let insights_path = log_dir.join(lambda::insights::LOG_NAME);
+        // A log is this stack's alone: one an earlier run left in the same directory (a reused
+        // --out) would be read as this run's REPORT lines.
+        let fresh = |p: &Path| std::fs::File::create(p).map(drop);
+        fresh(&insights_path)?;
         let open = |p: &Path| std::fs::OpenOptions::new().create(true).append(true).open(p);
         let env_vars = vec![
             ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), dynamodb_url.clone()),
@@ -310,6 +311,7 @@ impl Stack {
         let (mut log_paths, mut integrations) = (Vec::new(), Vec::new());
         for (f, code) in config.functions().zip(code) {
             let log_path = log_dir.join(format!("{}.log", f.name));
+            fresh(&log_path)?;
             let logs = (open(&log_path)?, open(&insights_path)?);
             let svc = LambdaService::new(
                 f.clone(),
