@@ -49,6 +49,12 @@ pub(crate) fn size(loc: &Locator<'_>, v: &Spanned<toml::Value>, field: &str) -> 
     Ok(bytes as usize)
 }
 
+/// A number as an error message quotes it: as written for everyday magnitudes, in exponent
+/// form for huge and tiny ones (`1e308`, not 309 digits).
+pub(crate) fn number(n: f64) -> String {
+    if n == 0.0 || !n.is_finite() || (1e-4..1e9).contains(&n.abs()) { format!("{n}") } else { format!("{n:e}") }
+}
+
 /// A positive rate or size, from [`POSITIVE_MIN`] to [`POSITIVE_MAX`]: a rate of 1e-300 per
 /// second is one every 1e300 s, which no timer can hold, and passed validation only to panic
 /// when the run began.
@@ -57,7 +63,11 @@ pub(crate) fn positive(loc: &Locator<'_>, v: &Spanned<f64>, field: &str, what: &
     if n.is_finite() && (POSITIVE_MIN..=POSITIVE_MAX).contains(&n) {
         Ok(n)
     } else {
-        Err(loc.error(span(v), field, format!("expected {what} from {POSITIVE_MIN} to {POSITIVE_MAX:e}, got {n}")))
+        Err(loc.error(
+            span(v),
+            field,
+            format!("expected {what} from {POSITIVE_MIN} to {POSITIVE_MAX:e}, got {}", number(n)),
+        ))
     }
 }
 
@@ -186,4 +196,19 @@ pub(crate) fn header(
         }
     }
     Ok((name.to_owned(), t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number;
+
+    #[test]
+    fn numbers_in_errors_read_at_a_glance() {
+        assert_eq!(number(-5.0), "-5");
+        assert_eq!(number(0.5), "0.5");
+        assert_eq!(number(1e308), "1e308");
+        assert_eq!(number(1e-20), "1e-20");
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(f64::NAN), "NaN");
+    }
 }

@@ -48,9 +48,14 @@ pub(super) fn data(
                 .unwrap_or(500.0);
             let fraction = |v: &Option<Spanned<f64>>, field: &str, default: f64| -> Result<f64, ScenarioError> {
                 match v {
-                    Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= 1.0) => {
-                        Err(loc.error(span(v), field, format!("expected a share between 0 and 1, got {}", v.get_ref())))
-                    }
+                    Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= 1.0) => Err(loc.error(
+                        span(v),
+                        field,
+                        format!(
+                            "expected a share between 0 and 1, got {}",
+                            crate::scenario::values::number(*v.get_ref())
+                        ),
+                    )),
                     Some(v) => Ok(*v.get_ref()),
                     None => Ok(default),
                 }

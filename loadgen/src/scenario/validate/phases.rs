@@ -53,7 +53,10 @@ pub(super) fn phases(loc: &Locator<'_>, raw: &[Spanned<RawPhase>]) -> Result<Vec
                 return Err(loc.error(
                     span(r),
                     f("rate"),
-                    format!("expected a rate in requests per second >= 0 (0 pauses the load), got {rate}"),
+                    format!(
+                        "expected a rate in requests per second >= 0 (0 pauses the load), got {}",
+                        crate::scenario::values::number(rate)
+                    ),
                 ));
             }
             Load::Constant { rate }

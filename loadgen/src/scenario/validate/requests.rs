@@ -207,6 +207,10 @@ pub(super) fn weight(loc: &Locator<'_>, w: &Spanned<f64>, field: &str) -> Result
     if n.is_finite() && (0.0..=1e9).contains(&n) {
         Ok(n)
     } else {
-        Err(loc.error(span(w), field, format!("expected a weight from 0 to 1e9, got {n}")))
+        Err(loc.error(
+            span(w),
+            field,
+            format!("expected a weight from 0 to 1e9, got {}", crate::scenario::values::number(n)),
+        ))
     }
 }
