@@ -12,8 +12,8 @@ pub fn end_all(wait: Duration) {
     #[cfg(target_os = "linux")]
     {
         use rustix::process::{Pid, Signal, WaitOptions, kill_process, waitpid};
-        for pid in children() {
-            if let Some(pid) = Pid::from_raw(pid) {
+        for pid in children_of(std::process::id()) {
+            if let Some(pid) = Pid::from_raw(pid as i32) {
                 let _ = kill_process(pid, Signal::KILL);
             }
         }
@@ -32,13 +32,13 @@ pub fn end_all(wait: Duration) {
     let _ = (wait, Instant::now());
 }
 
-/// This process's children now, from every thread's `children` list.
-#[cfg(target_os = "linux")]
-fn children() -> Vec<i32> {
+/// The children of process `pid` now, from every one of its threads' `children` list (empty
+/// where `/proc` has none).
+pub fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
         let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        out.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+        out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
     }
     out
 }

@@ -24,39 +24,38 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Writes `text` terminal-safe to `to`, then a newline when `line`; a closed or failing
+/// stream is ignored (what the macros below share).
+pub fn write_safe(mut to: impl std::io::Write, text: &str, line: bool) {
+    let _ = to.write_all(terminal_safe(text).as_bytes());
+    if line {
+        let _ = to.write_all(b"\n");
+    }
+}
+
 /// Like `print!`, terminal-safe, ignoring a closed or failing standard output.
 #[macro_export]
 macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let text = format!($($arg)*);
-        let _ = std::io::stdout().lock().write_all($crate::stdout::terminal_safe(&text).as_bytes());
-    }};
+    ($($arg:tt)*) => {
+        $crate::stdout::write_safe(std::io::stdout().lock(), &format!($($arg)*), false)
+    };
 }
 
 /// Like `println!`, terminal-safe, ignoring a closed or failing standard output.
 #[macro_export]
 macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let text = format!($($arg)*);
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all($crate::stdout::terminal_safe(&text).as_bytes());
-        let _ = out.write_all(b"\n");
-    }};
+    ($($arg:tt)*) => {
+        $crate::stdout::write_safe(std::io::stdout().lock(), &format!($($arg)*), true)
+    };
 }
 
 /// Like `eprintln!`, terminal-safe, ignoring a closed or failing standard error: a closed
 /// stderr must not stop a run, whose results still get written.
 #[macro_export]
 macro_rules! errln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let text = format!($($arg)*);
-        let mut err = std::io::stderr().lock();
-        let _ = err.write_all($crate::stdout::terminal_safe(&text).as_bytes());
-        let _ = err.write_all(b"\n");
-    }};
+    ($($arg:tt)*) => {
+        $crate::stdout::write_safe(std::io::stderr().lock(), &format!($($arg)*), true)
+    };
 }
 
 #[cfg(test)]

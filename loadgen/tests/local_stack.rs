@@ -5,10 +5,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{silent_target, target_api, tempdir};
+use common::{signal, silent_target, spawn_run, target_api, tempdir};
 use serde_json::Value;
 
 fn loadgen(dir: &Path, scenario: &str, extra: &[&str]) -> (i32, Value, String) {
@@ -125,17 +125,9 @@ fn sigterm_still_writes_what_was_measured() {
     let file = dir.join("s.toml");
     std::fs::write(&file, "name = \"long\"\n[[phase]]\nname = \"p\"\nduration = \"60s\"\nrate = 20\n[[request]]\nname = \"r\"\npath = \"/health\"\n").unwrap();
     let out_dir = dir.join("out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(["run", "--quiet", "--out"])
-        .arg(&out_dir)
-        .arg(&file)
-        .env("LOADGEN_TARGET_API", target_api())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&file, &out_dir, &[]);
     std::thread::sleep(Duration::from_secs(4));
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    signal(&child, "-TERM", 1);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(3));
     let r: Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap()).unwrap();
@@ -216,14 +208,6 @@ fn a_phase_ends_on_time_and_counts_what_the_in_flight_bound_held_back() {
     assert_eq!(r["passed"], false);
 }
 
-/// Sends SIGINT to `child` `n` times, 100 ms apart.
-fn interrupt(child: &std::process::Child, n: usize) {
-    for _ in 0..n {
-        assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn signals_stop_the_drain_and_the_set_up_with_a_clear_exit() {
     // During the drain: a target that never answers would hold it for the 30 s timeout; one
@@ -234,16 +218,9 @@ fn signals_stop_the_drain_and_the_set_up_with_a_clear_exit() {
     std::fs::write(&file, "name = \"drain\"\n[[phase]]\nname = \"p\"\nduration = \"2s\"\nrate = 5\n[[request]]\nname = \"r\"\npath = \"/\"\n").unwrap();
     let out_dir = dir.join("out");
     let started = std::time::Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(["run", "--quiet", "--target", &url, "--out"])
-        .arg(&out_dir)
-        .arg(&file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&file, &out_dir, &["--target", &url]);
     std::thread::sleep(Duration::from_secs(4));
-    interrupt(&child, 2);
+    signal(&child, "-INT", 2);
     let status = child.wait().unwrap();
     // One signal would leave 2 s of drain (done at ~6.1 s); the second ends it at once.
     assert!(
@@ -264,18 +241,10 @@ fn signals_stop_the_drain_and_the_set_up_with_a_clear_exit() {
          [[request]]\nname = \"r\"\npath = \"/health\"\n",
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(["run", "--quiet", "--out"])
-        .arg(dir.join("out"))
-        .arg(&file)
-        .env("LOADGEN_TARGET_API", target_api())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(&file, &dir.join("out"), &[]);
     std::thread::sleep(Duration::from_secs(6));
     let signalled = std::time::Instant::now();
-    interrupt(&child, 1);
+    signal(&child, "-INT", 1);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
@@ -332,15 +301,7 @@ fn a_report_directory_lost_mid_run_loses_no_measurement() {
         let file = dir.join("s.toml");
         std::fs::write(&file, scenario).unwrap();
         let out_dir = dir.join("out");
-        let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-            .args(["run", "--quiet", "--out"])
-            .arg(&out_dir)
-            .arg(&file)
-            .env("LOADGEN_TARGET_API", target_api())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_run(&file, &out_dir, &[]);
         // Mid-phase: the directory (and the function log in it) goes away.
         std::thread::sleep(Duration::from_secs(3));
         std::fs::remove_dir_all(&out_dir).unwrap();

@@ -9,10 +9,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{silent_target, target_api, tempdir};
+use common::{signal, silent_target, spawn_run, target_api, tempdir};
 use serde_json::Value;
 
 /// Whether `pid` has its handlers for SIGINT (2) and SIGTERM (15) installed (`SigCgt`).
@@ -26,14 +26,6 @@ fn handles_signals(pid: u32) -> bool {
     caught & (1 << 1) != 0 && caught & (1 << 14) != 0
 }
 
-/// Sends `signal` `n` times, 150 ms apart.
-fn signal(child: &Child, signal: &str, n: usize) {
-    for _ in 0..n {
-        assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
-
 /// Starts `loadgen run --quiet` on `scenario` (with `args`), waits until it handles signals and
 /// then `after` more, signals it, and returns its exit code and results.json.
 fn interrupted(name: &str, scenario: &str, args: &[&str], after: Duration, (sig, n): (&str, usize)) -> (i32, Value) {
@@ -41,17 +33,7 @@ fn interrupted(name: &str, scenario: &str, args: &[&str], after: Duration, (sig,
     let file = dir.join("s.toml");
     std::fs::write(&file, scenario).unwrap();
     let out = dir.join("out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(["run", "--quiet"])
-        .args(args)
-        .arg("--out")
-        .arg(&out)
-        .arg(&file)
-        .env("LOADGEN_TARGET_API", target_api())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&file, &out, args);
     let started = Instant::now();
     while !handles_signals(child.id()) {
         assert!(started.elapsed() < Duration::from_secs(10), "{name}: no signal handlers after 10 s");
@@ -150,16 +132,6 @@ fn mid_phase_and_in_the_drain() {
     }
 }
 
-/// The process ids of `pid`'s children now.
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
-        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-    }
-    out
-}
-
 #[test]
 fn stack_up_leaves_no_function_process_behind() {
     // Orphans of this process's descendants come here, and this process never reaps them.
@@ -202,7 +174,7 @@ fn stack_up_leaves_no_function_process_behind() {
         for a in asks {
             assert!(a.join().unwrap().starts_with("HTTP/1.1 200"));
         }
-        let functions: Vec<u32> = children(child.id())
+        let functions: Vec<u32> = loadgen::children::children_of(child.id())
             .into_iter()
             .filter(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "target-api"))
             .collect();

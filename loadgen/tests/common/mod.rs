@@ -1,5 +1,6 @@
 //! What the tests that run loadgen share: the target-api binary it runs on the local stack,
-//! built once, a fresh temporary directory, and the options of a quiet run against a URL.
+//! built once, a fresh temporary directory, the options of a quiet run against a URL, a run
+//! started in the background and the signals sent to it.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -50,4 +51,28 @@ pub fn silent_target() -> String {
         }
     });
     url
+}
+
+/// `loadgen run --quiet ARGS… --out OUT FILE` started in the background on this workspace's
+/// target-api, its standard output dropped and its standard error piped.
+pub fn spawn_run(file: &std::path::Path, out: &std::path::Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["run", "--quiet"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .arg(file)
+        .env("LOADGEN_TARGET_API", target_api())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Sends `signal` (`-INT`, `-TERM`) to `child` `n` times, 150 ms apart.
+pub fn signal(child: &std::process::Child, signal: &str, n: usize) {
+    for _ in 0..n {
+        assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
 }
