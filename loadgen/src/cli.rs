@@ -53,9 +53,9 @@ pub enum Command {
         /// unknown without them; no reconciliation).
         #[arg(long)]
         no_cloudwatch: bool,
-        /// Write `[data] items` into a URL target (`--target`, `--infra`) before the phases,
-        /// through POST /items; without it a URL target is never seeded. (`--seed` is the
-        /// random seed, unrelated.)
+        /// Write `[data] items` into a URL target (`--target`, `--infra`) before the phases:
+        /// into its table, or through the API with `[data] seed_via = "api"`; without it a URL
+        /// target is never seeded. (`--seed` is the random seed, unrelated.)
         #[arg(long)]
         seed_data: bool,
         /// A price list TOML instead of the built-in one (loadgen/prices.toml).
@@ -78,6 +78,10 @@ pub enum Command {
         /// late sends, arrivals not sent, no file descriptor), whatever its thresholds say.
         #[arg(long)]
         fail_on_saturation: bool,
+        /// Serve the run's live figures at `http://ADDR/metrics` (Prometheus/OpenMetrics text:
+        /// requests by class, throttles by layer, ok latency, in flight, cold starts) while it runs.
+        #[arg(long, value_name = "ADDR", value_parser = metrics_addr)]
+        metrics_addr: Option<std::net::SocketAddr>,
     },
     /// Re-render report.html, junit.xml and summary.md from a results.json.
     #[command(after_help = "Example:\n  loadgen report reports/spike-20261127T073232Z/results.json")]
@@ -197,6 +201,16 @@ loadgen stack up --scenario examples/orders/load.toml"
 struct NotUsd(String);
 
 /// A spend limit: a finite number of dollars, 0 or more (`nan` would let every run through).
+/// `--metrics-addr` that is no address and port.
+#[derive(Debug, thiserror::Error)]
+#[error("'{0}' is not an address and port; write e.g. 127.0.0.1:9464 (0.0.0.0:9464 to be scraped from another host)")]
+struct NotAddr(String);
+
+/// `--metrics-addr`: an IP address and port, `127.0.0.1:9464`.
+fn metrics_addr(text: &str) -> Result<std::net::SocketAddr, NotAddr> {
+    text.parse().map_err(|_| NotAddr(text.to_owned()))
+}
+
 fn usd(text: &str) -> Result<f64, NotUsd> {
     match text.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),

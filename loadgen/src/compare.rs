@@ -122,7 +122,7 @@ impl Row {
                     format!("{v:.1}")
                 }
             }
-            Unit::Usd => format!("${v:.4}"),
+            Unit::Usd => crate::money::usd(v),
         }
     }
 }
@@ -243,7 +243,9 @@ struct Side<'a> {
 
 impl Side<'_> {
     fn hist(&self, request: Option<&str>) -> Result<(Histogram<u64>, Histogram<u64>), HistogramError> {
-        self.r.merged(|c| request.is_none_or(|n| c.request == n))
+        // The ok responses', as every headline latency is: a change in how many were throttled
+        // must not read as a change in speed.
+        self.r.merged(|c| c.class == crate::record::Class::Ok && request.is_none_or(|n| c.request == n))
     }
     fn summary(&self, request: Option<&str>) -> Option<&Summary> {
         match request {

@@ -34,28 +34,35 @@ pub struct WorstCase {
 }
 
 /// A view of the run in progress, five times a second.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Snapshot {
     /// The phase running now.
     pub phase: String,
-    /// Its peak target rate, req/s (`None` for a closed model).
-    pub target_rate: Option<f64>,
-    /// Requests sent in the last whole second.
-    pub sent_last_second: u64,
-    /// Corrected p99 of the last whole second, ms.
-    pub p99_ms: f64,
-    /// Requests in flight now.
-    pub in_flight: u64,
-    /// Failures so far (not throttles).
-    pub errors: u64,
-    /// Throttles by any layer so far.
-    pub throttles: u64,
-    /// Cold starts so far.
-    pub cold_starts: u64,
+    /// Its place among the phases, from 0.
+    pub phase_index: usize,
+    /// How many phases the plan has.
+    pub phases: usize,
     /// Time since the measured phases began.
     pub elapsed: Duration,
     /// Planned duration of all phases.
     pub planned: Duration,
+    /// The phase the last whole second belongs to: the one its figures are of.
+    pub window_phase: String,
+    /// The last whole second: sent, completed by class, the ok responses' p50/p99, cold starts.
+    pub window: crate::record::Second,
+    /// Arrivals the schedule meant to send in that same second (`None`: a closed model).
+    pub window_scheduled: Option<f64>,
+    /// Requests in flight now.
+    pub in_flight: u64,
+    /// Completed so far, by class.
+    pub totals: crate::record::ClassCounts,
+    /// Arrivals sent so far.
+    pub sent: u64,
+    /// Cold starts so far.
+    pub cold_starts: u64,
+    /// Ok and refused (throttled by any layer) responses per second over the last seconds,
+    /// oldest first: the sparkline.
+    pub recent: Vec<(u64, u64)>,
 }
 
 /// Something a stage wants the user to know.
@@ -153,8 +160,13 @@ pub enum Event {
         /// What the plan may need: its most requests in flight and the process's own files.
         wanted: u64,
     },
-    /// The run in progress.
-    Tick(Snapshot),
+    /// `--metrics-addr`: the live metrics are served at this URL.
+    MetricsServed {
+        /// `http://ADDR/metrics`.
+        url: String,
+    },
+    /// The run in progress (boxed: a snapshot carries the sparkline's seconds).
+    Tick(Box<Snapshot>),
 }
 
 impl Event {

@@ -29,8 +29,11 @@ pub fn measure(plan: &Plan, rec: &Recorder, t: &Threshold, elapsed_s: f64, cost:
     let counts = rec.counts(request, phase);
     let cold = rec.cold_starts_of(request, phase);
     match &t.metric {
-        Metric::Latency { percentile } => statistic_ms(&rec.merged(request, phase, None).0, *percentile),
-        Metric::ServiceTime { percentile } => statistic_ms(&rec.merged(request, phase, None).1, *percentile),
+        Metric::Latency { percentile } => statistic_ms(&rec.merged(request, phase, Some(Class::Ok)).0, *percentile),
+        Metric::ServiceTime { percentile } => statistic_ms(&rec.merged(request, phase, Some(Class::Ok)).1, *percentile),
+        Metric::ClassLatency { class, percentile } => {
+            statistic_ms(&rec.merged(request, phase, Some(*class)).0, *percentile)
+        }
         Metric::ErrorRate => counts.share(Class::is_error),
         Metric::ThrottleRate => counts.share(Class::is_throttle),
         Metric::ClassRate { class } => counts.share(|c| c == *class),
@@ -138,7 +141,7 @@ pub fn abort_check(plan: &Plan, rec: &Recorder, elapsed_s: f64) -> Option<Stop> 
         (!t.cmp.holds(m, t.limit)).then(|| Stop::Gate {
             key: t.key.clone(),
             condition: t.condition.clone(),
-            measured: m,
+            measured: crate::report::shown(m, t.metric.unit()),
         })
     })
 }

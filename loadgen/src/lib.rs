@@ -22,6 +22,8 @@ pub mod event;
 pub mod files;
 pub mod gates;
 pub mod http;
+pub mod live_metrics;
+pub mod money;
 pub mod record;
 pub mod report;
 pub mod results;
@@ -50,6 +52,7 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
             prices,
             max_cost_usd,
             fail_on_saturation,
+            metrics_addr,
         } => {
             let opts = cmd::run::RunOptions {
                 scenario,
@@ -65,6 +68,7 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
                 prices,
                 max_cost_usd: Some(max_cost_usd),
                 fail_on_saturation,
+                metrics_addr,
             };
             Ok(cmd::run::run(opts).await?.exit_code)
         }

@@ -33,6 +33,16 @@ pub fn write_safe(mut to: impl std::io::Write, text: &str, line: bool) {
     }
 }
 
+/// Writes the live view's block to standard error as it is: its text already made
+/// [`terminal_safe`], with the cursor moves the view itself adds to redraw in place. A closed
+/// or failing stream is ignored.
+pub fn write_view(block: &str) {
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(block.as_bytes());
+    let _ = err.flush();
+}
+
 /// Like `print!`, terminal-safe, ignoring a closed or failing standard output.
 #[macro_export]
 macro_rules! out {

@@ -59,6 +59,7 @@ fn report_html_has_every_section_and_chart_and_no_external_reference() {
         "id=\"chart-concurrency\"",
         "id=\"chart-cold-starts\"",
         "id=\"chart-distribution\"",
+        "id=\"chart-knee\"",
         "id=\"breakdown\"",
         "id=\"cost\"",
         "id=\"batch\"",
@@ -66,7 +67,7 @@ fn report_html_has_every_section_and_chart_and_no_external_reference() {
     ] {
         assert!(html.contains(id), "missing {id}");
     }
-    assert_eq!(html.matches("<svg").count(), 5, "one inline SVG per chart");
+    assert_eq!(html.matches("<svg").count(), 6, "one inline SVG per chart, the knee's among them");
     // Nothing that could make a browser fetch: no scripts, links, imports or remote URLs.
     for forbidden in ["<script", "<link", "@import", "src=\"http", "href=\"http", "url(http"] {
         assert!(!html.contains(forbidden), "report.html contains {forbidden}");

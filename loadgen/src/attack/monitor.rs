@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use super::Engine;
 use crate::event::{Event, Sink, Snapshot};
+use crate::live_metrics::LiveMetrics;
 use crate::record::{Class, Recorder, Second, Stop};
+use crate::scenario::Plan;
 
 /// Seconds in a row in which no request got an answer (every one failed to connect or timed
 /// out) before the target counts as dead: one that accepts connections and never answers is
@@ -47,8 +49,54 @@ impl DeadTarget {
     }
 }
 
+/// Seconds of history the live view's sparkline shows.
+const RECENT: usize = 40;
+
+/// What the live view shows `now_s` seconds in: the last whole second's figures beside what the
+/// schedule meant to send in that same second, so a phase change or a ramp's step never sets
+/// one second's sends against another's rate.
+pub fn snapshot(
+    plan: &Plan,
+    rec: &Recorder,
+    now_s: usize,
+    (elapsed, planned, in_flight): (Duration, Duration, u64),
+) -> Snapshot {
+    let phase_of = |t: f64| plan.phase_at(t).map(|(i, p)| (i, p.name.clone())).unwrap_or_default();
+    let (phase_index, phase) = phase_of(elapsed.as_secs_f64());
+    let window_t = now_s.checked_sub(1);
+    let window = window_t.and_then(|t| rec.series.get(t)).cloned().unwrap_or_default();
+    let window_scheduled = window_t.and_then(|t| plan.scheduled_between(t as f64, t as f64 + 1.0));
+    let from = now_s.saturating_sub(RECENT);
+    let recent = (from..now_s)
+        .map(|t| rec.series.get(t).map_or((0, 0), |s| (s.completed[Class::Ok], s.completed.throttles())))
+        .collect();
+    Snapshot {
+        phase,
+        phase_index,
+        phases: plan.phases.len(),
+        elapsed,
+        planned,
+        window_phase: window_t.map(|t| phase_of(t as f64 + 0.5).1).unwrap_or_default(),
+        window,
+        window_scheduled,
+        in_flight,
+        totals: rec.counts(None, None),
+        sent: rec.sent_total(),
+        cold_starts: rec.cold_starts(),
+        recent,
+    }
+}
+
+/// The view once the phases (and the drain after them) are over: every request counted.
+pub fn final_snapshot(engine: &Engine) -> Snapshot {
+    // The phases' time, not the drain's after them: what the run's rates divide by.
+    let measured = engine.measured();
+    let rec = engine.recorder.lock().unwrap_or_else(|e| e.into_inner());
+    snapshot(&engine.plan, &rec, measured.as_secs() as usize, (measured, engine.plan.duration(), 0))
+}
+
 /// Watches `engine` until the task is dropped.
-pub async fn watch(engine: Arc<Engine>, sink: Arc<dyn Sink>, abort: AbortCheck) {
+pub async fn watch(engine: Arc<Engine>, sink: Arc<dyn Sink>, abort: AbortCheck, metrics: Option<Arc<LiveMetrics>>) {
     let plan = engine.plan.clone();
     let planned = plan.duration();
     let mut dead = DeadTarget::default();
@@ -56,9 +104,8 @@ pub async fn watch(engine: Arc<Engine>, sink: Arc<dyn Sink>, abort: AbortCheck) 
         tokio::time::sleep(PERIOD).await;
         let elapsed = engine.start.elapsed();
         let now_s = elapsed.as_secs() as usize;
-        let phase = plan.phases.get(engine.phase_now.load(Ordering::Relaxed) as usize);
         let in_flight = engine.in_flight.load(Ordering::Relaxed);
-        let (snapshot, stop) = {
+        let (snapshot, stop, ok) = {
             let mut rec = engine.recorder.lock().unwrap_or_else(|e| e.into_inner());
             rec.in_flight(now_s, in_flight);
             rec.close_seconds_before(now_s);
@@ -67,27 +114,23 @@ pub async fn watch(engine: Arc<Engine>, sink: Arc<dyn Sink>, abort: AbortCheck) 
             // nothing of a target that answered all along.
             let judged = engine.phases_ended_second().map_or(now_s, |end| now_s.min(end));
             let target_dead = dead.update(&rec.series, judged);
-            let last = now_s.checked_sub(1).and_then(|t| rec.series.get(t)).cloned().unwrap_or_default();
-            let counts = rec.counts(None, None);
-            let snapshot = Snapshot {
-                phase: phase.map(|p| p.name.clone()).unwrap_or_default(),
-                target_rate: phase.and_then(|p| p.load.peak_rate()),
-                sent_last_second: last.sent,
-                p99_ms: last.p99_ms,
-                in_flight,
-                errors: counts.errors(),
-                throttles: counts.throttles(),
-                cold_starts: rec.cold_starts(),
-                elapsed,
-                planned,
-            };
+            let snapshot = snapshot(&plan, &rec, now_s, (elapsed, planned, in_flight));
             let stop = abort(&rec, elapsed.as_secs_f64()).or(target_dead.then_some(Stop::TargetDead));
-            (snapshot, stop)
+            // The closed seconds' ok latencies, taken out so the lock is held no longer.
+            let ok = rec.export_ok.as_mut().filter(|h| !h.is_empty()).map(|h| {
+                let taken = h.clone();
+                h.reset();
+                taken
+            });
+            (snapshot, stop, ok)
         };
+        if let Some(m) = &metrics {
+            m.update(&snapshot, ok.as_ref());
+        }
         if let Some(why) = stop {
             engine.stop.stop(why);
         }
-        sink.event(Event::Tick(snapshot));
+        sink.event(Event::Tick(Box::new(snapshot)));
     }
 }
 

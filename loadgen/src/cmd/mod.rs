@@ -3,6 +3,7 @@
 //! `Err` when it could not; `main` prints the error once.
 
 pub mod compare;
+pub mod live_view;
 mod nofile;
 pub mod progress;
 mod ready;

@@ -26,8 +26,7 @@ pub(super) async fn ready(
     sink: &Arc<dyn Sink>,
 ) -> Result<(http::HttpClient, Vec<Option<Arc<crate::auth::Authorizer>>>, SystemTime), Error> {
     let client = http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(Error::Tls)?;
-    let reserved =
-        info.stack.as_ref().map(|s| s.concurrency_limit()).or(info.infra.as_ref().and_then(|o| o.reserved_concurrency));
+    let reserved = info.concurrency_limit();
     let auth = authorizers(plan, (stack.is_some(), base), &ctx.region, sink).await?;
     let default_auth = auth.first().and_then(Option::as_deref);
     seed(plan, info, stack, &ctx.region, (base, reserved, default_auth), sink).await?;

@@ -16,6 +16,7 @@ use crate::attack::switch::{StopSwitch, on_signal};
 use crate::cost::{self, Prices};
 use crate::error::{EXIT_GATE_FAILED, EXIT_NOT_RUN, EXIT_PASS, Error};
 use crate::event::{Event, Sink};
+use crate::live_metrics::LiveMetrics;
 use crate::record::{Recorder, cpu};
 use crate::results::{InfraOutputs, Results, RunFacts, TargetInfo, TargetKind};
 use crate::scenario::Plan;
@@ -51,6 +52,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// A saturated generator fails the run (exit 1).
     pub fail_on_saturation: bool,
+    /// Serve the live metrics here while the run runs.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// What a run produced.
@@ -183,6 +186,22 @@ async fn set_up(
     Ok(SetUp { base: url, info, ctx, stack: Some(stack) })
 }
 
+/// `--metrics-addr`: the endpoint, bound before anything runs so a taken port is a usage error
+/// and not a run without it.
+async fn serve_metrics(
+    addr: Option<std::net::SocketAddr>,
+    plan: &Plan,
+    sink: &Arc<dyn Sink>,
+) -> Result<Option<Arc<LiveMetrics>>, Error> {
+    let Some(addr) = addr else { return Ok(None) };
+    let m = Arc::new(LiveMetrics::new(&plan.name));
+    let bound = crate::live_metrics::serve(addr, m.clone())
+        .await
+        .map_err(|e| Error::Usage(format!("--metrics-addr {addr}: cannot listen there: {e}")))?;
+    sink.event(Event::MetricsServed { url: format!("http://{bound}/metrics") });
+    Ok(Some(m))
+}
+
 /// What the attack left behind.
 struct Attacked {
     engine: Arc<Engine>,
@@ -197,20 +216,31 @@ async fn attack(
     base: &str,
     (client, auth): (http::HttpClient, Vec<Option<Arc<crate::auth::Authorizer>>>),
     switch: StopSwitch,
-    console: &Arc<Console>,
+    (console, metrics): (&Arc<Console>, Option<Arc<LiveMetrics>>),
 ) -> Attacked {
     let cpu_before = cpu::seconds();
     let engine = Arc::new(Engine::new(plan.clone(), base, client, switch.clone()).with_auth(auth));
+    if metrics.is_some() {
+        engine.recorder.lock().unwrap_or_else(|e| e.into_inner()).export_ok = Some(crate::record::histogram::coarse());
+    }
     let gate_plan = plan.clone();
     let abort: AbortCheck = Box::new(move |rec: &Recorder, secs| gates::abort_check(&gate_plan, rec, secs));
     let sink: Arc<dyn Sink> = console.clone();
-    let watcher = tokio::spawn(monitor::watch(engine.clone(), sink, abort));
+    let watcher = tokio::spawn(monitor::watch(engine.clone(), sink, abort, metrics.clone()));
     engine.run().await;
     // Wait for the monitor to be gone before the bar is removed: a tick still running would
     // otherwise draw a new bar that stays through the cost stage and the summary.
     watcher.abort();
     let _ = watcher.await;
-    console.finish();
+    let last = monitor::final_snapshot(&engine);
+    if let Some(m) = &metrics {
+        // Every second is over: the last ones' latencies too, for a scrape after the phases.
+        let mut rec = engine.recorder.lock().unwrap_or_else(|e| e.into_inner());
+        rec.close_seconds_before(usize::MAX);
+        m.update(&last, rec.export_ok.as_ref());
+        m.finish();
+    }
+    console.finish(&last, switch.reason().map(|r| r.to_string()).as_deref());
     switch.finish();
     Attacked {
         engine,
@@ -290,10 +320,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
     if let Some(o) = &infra {
         plan.target.url = Some(o.api_url.clone());
     }
-    let prices = match &opts.prices {
-        Some(p) => Prices::from_file(p)?,
-        None => Prices::builtin(),
-    };
+    let prices = opts.prices.as_deref().map(Prices::from_file).transpose()?.unwrap_or_else(Prices::builtin);
     let console = Arc::new(Console::new(&plan.name, opts.quiet));
     let sink: Arc<dyn Sink> = console.clone();
     guard_named_targets(&plan, &prices, opts.max_cost_usd, &sink)?;
@@ -312,6 +339,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         plan.data.seed = false;
     }
     let plan = Arc::new(plan);
+    let metrics = serve_metrics(opts.metrics_addr, &plan, &sink).await?;
     let started = time::OffsetDateTime::now_utc();
     let dir = opts
         .out
@@ -345,7 +373,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
             return Err(e);
         }
     };
-    let run = attack(&plan, &base, (client, auth), switch.clone(), &console).await;
+    console.set_reserved(info.concurrency_limit());
+    let run = attack(&plan, &base, (client, auth), switch.clone(), (&console, metrics)).await;
     let stop = switch.reason();
     let facts = RunFacts {
         measured: run.engine.measured(),

@@ -225,6 +225,58 @@ fn named_targets_note(results: &Results) -> Option<String> {
     ))
 }
 
+/// Per million leaves out the configured provisioned concurrency, and says so.
+fn provisioned_note(run: &crate::results::cost::Breakdown) -> Option<String> {
+    (run.lambda_provisioned_concurrency > 0.0).then(|| {
+        format!(
+            "Per million requests leaves out the provisioned concurrency configured ({} in this run), which \
+             is paid for the time it is configured, not per request; the monthly figures include it.",
+            crate::money::usd(run.lambda_provisioned_concurrency)
+        )
+    })
+}
+
+/// `month` (the run's mix at some rate) as if the requests a layer throttled had been served as
+/// the served ones were: the function's side (invocations, duration, the table's units, its
+/// logs) scaled by `up` — (invoked + throttled) ÷ invoked — and `api_requests`, every request
+/// billed once by API Gateway. Nothing invoked leaves the run's mix: no served request to repeat.
+fn served_mix(month: &Usage, up: f64, api_requests: f64) -> Usage {
+    if !up.is_finite() || up <= 1.0 {
+        return month.clone();
+    }
+    Usage {
+        api_requests,
+        lambda_requests: month.lambda_requests * up,
+        lambda_billed_ms: month.lambda_billed_ms * up,
+        read_units: month.read_units * up,
+        write_units: month.write_units * up,
+        log_bytes: month.log_bytes * up,
+        ..month.clone()
+    }
+}
+
+/// What seeding the table cost, at on-demand prices, when loadgen seeded the local stack's
+/// table (a deployed stack is written to only with --seed-data, which results do not record):
+/// one write per item per KB, and through the API an API Gateway and a Lambda request more.
+/// The harness's own: before the measured window, in none of the target's figures.
+fn seeding_usd(results: &Results, p: &super::prices::RegionPrices, notes: &mut Vec<String>) -> f64 {
+    let items = results.scenario.data.seeded_items() as f64;
+    if items == 0.0 || results.target.kind != crate::results::TargetKind::LocalStack {
+        return 0.0;
+    }
+    let units_per_item = (results.scenario.data.item_size as f64 / 1024.0).ceil().max(1.0);
+    let mut usd = items * units_per_item / 1e6 * p.dynamodb_write_request_units_per_million.usd;
+    if results.scenario.data.seed_via == crate::scenario::seed_data::SeedVia::Api {
+        usd += items / 1e6 * (p.apigw_http_per_million.usd + p.lambda_requests_per_million.usd);
+    }
+    notes.push(format!(
+        "Seeding {items:.0} items before the measured window cost about {} on AWS: loadgen's own, with its \
+         GetMetricData calls, apart from the target's figures.",
+        crate::money::usd(usd)
+    ));
+    usd
+}
+
 fn peak_rate(results: &Results) -> f64 {
     results
         .phases
@@ -253,13 +305,7 @@ pub fn assess(
     // request it would depend on the run's length, so per million leaves it out and says so.
     let per_request_total = run.total - run.lambda_provisioned_concurrency;
     let per_million_usd = if completed > 0.0 { per_request_total / completed * 1e6 } else { 0.0 };
-    if run.lambda_provisioned_concurrency > 0.0 {
-        notes.push(format!(
-            "Per million requests leaves out the provisioned concurrency configured (${:.6} in this run), which \
-             is paid for the time it is configured, not per request; the monthly figures include it.",
-            run.lambda_provisioned_concurrency
-        ));
-    }
+    notes.extend(provisioned_note(&run));
     let peak_rate = peak_rate(results);
     let average_rate = results.target_rate.unwrap_or(results.achieved_rate);
     // A month at `rate` repeats the run's usage per unit of that rate: a request, or with flows
@@ -272,6 +318,16 @@ pub fn assess(
     };
     let month_factor = |rate: f64| if per_unit > 0.0 { rate * MONTH_SECONDS / per_unit } else { 0.0 };
     let month = |rate: f64| price(&usage.month(month_factor(rate)), p);
+    // Throttles only: a connection that failed or a request refused at authorization would not
+    // be served at any traffic.
+    let by_class = &results.totals.by_class;
+    let throttled = (by_class[Class::ApigwThrottled] + by_class[Class::LambdaThrottled]) as f64;
+    let refused_share = if completed > 0.0 { throttled / completed } else { 0.0 };
+    let up = (client.invocations + throttled) / client.invocations;
+    let per_unit_requests = if per_unit > 0.0 { completed / per_unit } else { 0.0 };
+    let served_month =
+        |rate| price(&served_mix(&usage.month(month_factor(rate)), up, rate * MONTH_SECONDS * per_unit_requests), p);
+    let harness_usd = run.cloudwatch_metrics + seeding_usd(results, p, &mut notes);
     let free_tier_monthly_usd = free_tier_value(&usage.month(month_factor(average_rate)), p, &prices.free_tier);
     let reconciliation = match pulled {
         Some(pulled) => reconcile::rows(results, &client, pulled),
@@ -339,7 +395,9 @@ pub fn assess(
         average_rate,
         peak_rate,
         monthly_average: month(average_rate),
-        monthly_peak: month(peak_rate),
+        monthly_peak: served_month(peak_rate),
+        refused_share,
+        harness_usd,
         free_tier_monthly_usd,
         reconciliation,
         by_request,
@@ -349,4 +407,30 @@ pub fn assess(
         usage,
         functions: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_month_at_peak_prices_every_request_served() {
+        // A run that refused 80%: its 1,000 requests invoked the function 200 times.
+        let run = Usage {
+            api_requests: 1_000.0,
+            lambda_requests: 200.0,
+            lambda_billed_ms: 20_000.0,
+            read_units: 100.0,
+            log_bytes: 4_000.0,
+            cloudwatch_metrics: 0.0,
+            ..Usage::default()
+        };
+        let served = served_mix(&run, (200.0 + 800.0) / 200.0, 1_000.0);
+        assert_eq!(served.api_requests, 1_000.0, "each request billed once by API Gateway");
+        assert!((served.lambda_requests - 1_000.0).abs() < 1e-9, "every request invokes the function");
+        assert!((served.lambda_billed_ms - 100_000.0).abs() < 1e-6 && (served.read_units - 500.0).abs() < 1e-9);
+        assert!((served.log_bytes - 20_000.0).abs() < 1e-6);
+        assert_eq!(served_mix(&run, 1.0, 5.0), run, "nothing refused: the run's own mix");
+        assert_eq!(served_mix(&run, f64::INFINITY, 5.0), run, "nothing served: no served request to repeat");
+    }
 }

@@ -109,11 +109,15 @@ pub fn batch_vs_item(results: &Results, costs: &[RequestCost]) -> Option<BatchVs
         latency_p50_factor: ratio(qi.summary.latency.p50_ms, qb.summary.latency.p50_ms),
         lambda_ms_factor: ratio(ci.lambda_ms_per_request, cb.lambda_ms_per_request),
         equal_read_units,
+        // The one sentence every output prints: its factors are written once, here.
         verdict: format!(
-            "per-item costs {cost_factor:.1}x as much as batch per request ({:.2} vs {:.2} USD per million) and takes {:.1}x as long at p50; \
-             read units per request are {} ({:.2} vs {:.2}) because DynamoDB charges BatchGetItem per item — the difference is {:.0} DynamoDB round trips per request billed as Lambda time",
-            ci.per_million_usd,
-            cb.per_million_usd,
+            "per-item costs {cost_factor:.2}× as much as batch per request ({} vs {} per million), bills {:.2}× its \
+             Lambda time and takes {:.2}× as long at p50 (ok responses); read units per request are {} ({:.2} vs {:.2}) \
+             because DynamoDB charges BatchGetItem per item — the difference is {:.0} DynamoDB round trips per \
+             request billed as Lambda time",
+            crate::money::usd(ci.per_million_usd),
+            crate::money::usd(cb.per_million_usd),
+            ratio(ci.lambda_ms_per_request, cb.lambda_ms_per_request),
             ratio(qi.summary.latency.p50_ms, qb.summary.latency.p50_ms),
             if equal_read_units { "equal" } else { "NOT equal" },
             ci.read_units_per_request,

@@ -387,6 +387,7 @@ mod tests {
         assert!(close(b.dynamodb_writes, 1.25), "2 M WRU × $0.625/M");
         assert!(close(b.cloudwatch_logs, 1.5), "3 GB × $0.50");
         assert!(close(b.cloudwatch_metrics, 0.0002), "20 metrics × $0.01/1000");
+        assert!(close(b.total, 1.25 + 1.5), "loadgen's own pull is never the target's cost");
     }
 
     /// Provisioned concurrency 10 at 1,024 MB for an hour, serving 1 M requests of 100 ms
@@ -417,7 +418,7 @@ mod tests {
             &Usage { provisioned_concurrency: 0, provisioned_seconds: 0.0, provisioned_billed_ms: 0.0, ..u.clone() },
             &us(),
         );
-        assert_eq!(none.components().count(), 7, "no provisioned rows without provisioned concurrency");
+        assert_eq!(none.components().count(), 6, "no provisioned rows without provisioned concurrency");
         // A month keeps the configured environments for the whole month, whatever the traffic.
         let m = u.month(2.0);
         assert!(close(m.provisioned_seconds, MONTH_SECONDS) && close(m.provisioned_billed_ms, 2e8));

@@ -78,7 +78,7 @@ pub enum GuardError {
     Prices(#[from] PriceError),
     /// The worst case is above the limit.
     #[error(
-        "the worst-case cost of this run is ${worst_usd:.2}, above --max-cost-usd {limit_usd}; shorten the scenario or raise the limit"
+        "the worst-case cost of this run is {}, above --max-cost-usd {limit_usd}; shorten the scenario or raise the limit", crate::money::usd(*worst_usd)
     )]
     TooCostly {
         /// The worst case, USD.

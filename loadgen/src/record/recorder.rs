@@ -15,6 +15,10 @@ use super::outcome::{Class, ClassCounts};
 /// lateness the timer cannot explain.
 pub const LATE_US: u64 = 5_000;
 
+/// Seconds a closed second keeps its histograms for a request completed in it but recorded
+/// after the close.
+const GRACE_S: usize = 3;
+
 /// Diagnostic headers of one response.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Diag {
@@ -106,7 +110,8 @@ pub struct Second {
     #[serde(with = "super::outcome::array")]
     #[schemars(with = "[u64; 8]")]
     pub completed: ClassCounts,
-    /// Corrected latency percentiles of the requests completed in this second, ms.
+    /// Corrected latency percentiles of the ok responses completed in this second, ms: the
+    /// headline, which a flood of fast throttles must not pull down.
     pub p50_ms: f64,
     /// p90, ms.
     pub p90_ms: f64,
@@ -114,6 +119,13 @@ pub struct Second {
     pub p99_ms: f64,
     /// Max, ms.
     pub max_ms: f64,
+    /// p50 of every other class's responses completed in this second (throttles, errors), ms;
+    /// 0 when none.
+    #[serde(default)]
+    pub other_p50_ms: f64,
+    /// Their p99, ms.
+    #[serde(default)]
+    pub other_p99_ms: f64,
     /// Most requests in flight.
     pub in_flight: u64,
     /// Cold starts.
@@ -139,7 +151,13 @@ pub struct Recorder {
     pub checks: Vec<super::checks::CheckSum>,
     /// The series, by second.
     pub series: Vec<Second>,
-    open: BTreeMap<usize, Histogram<u64>>,
+    /// The ok latencies of the seconds closed since the live metrics last took them, when a
+    /// run serves them (`--metrics-addr`).
+    pub export_ok: Option<Histogram<u64>>,
+    /// Latency of the seconds still open, by (second, whether ok).
+    open: BTreeMap<(usize, bool), Histogram<u64>>,
+    /// Of the seconds closed in the last [`GRACE_S`], their histograms, for a straggler.
+    recent: BTreeMap<(usize, bool), Histogram<u64>>,
     /// Histograms of closed seconds, reset for reuse: no allocation churn once running.
     spare: Vec<Histogram<u64>>,
     /// Scheduling lag: actual send − intended send, µs.
@@ -176,7 +194,9 @@ impl Recorder {
             diag: vec![DiagSum::default(); requests],
             checks: vec![super::checks::CheckSum::default(); requests],
             series: Vec::new(),
+            export_ok: None,
             open: BTreeMap::new(),
+            recent: BTreeMap::new(),
             spare: Vec::new(),
             lag: hist::new(),
             late_sends: 0,
@@ -279,23 +299,43 @@ impl Recorder {
         if s.cold {
             sec.cold_starts += 1;
         }
-        let spare = &mut self.spare;
+        if s.class == Class::Ok
+            && let Some(x) = self.export_ok.as_mut()
+        {
+            x.saturating_record(s.latency_us.max(1));
+        }
+        // A straggler of a second already closed (its completion time taken before the lock)
+        // takes that second's histogram back, so the second's figures are recomputed with it
+        // rather than replaced by it.
+        let key = (s.second, s.class == Class::Ok);
+        let (spare, recent) = (&mut self.spare, &mut self.recent);
         self.open
-            .entry(s.second)
-            .or_insert_with(|| spare.pop().unwrap_or_else(hist::coarse))
+            .entry(key)
+            .or_insert_with(|| recent.remove(&key).or_else(|| spare.pop()).unwrap_or_else(hist::coarse))
             .saturating_record(s.latency_us.max(1));
     }
 
     /// Closes every second before `now`: computes its percentiles and keeps its histogram,
     /// reset, for a later second — so memory stays flat however long the run.
     pub fn close_seconds_before(&mut self, now: usize) {
-        let done: Vec<usize> = self.open.range(..now).map(|(t, _)| *t).collect();
-        for t in done {
-            if let Some(mut h) = self.open.remove(&t) {
-                let (p50, p90, p99, max) =
-                    (quantile_ms(&h, 0.5), quantile_ms(&h, 0.9), quantile_ms(&h, 0.99), hist::max_ms(&h));
+        let done: Vec<(usize, bool)> = self.open.range(..(now, false)).map(|(k, _)| *k).collect();
+        for (t, ok) in done {
+            if let Some(h) = self.open.remove(&(t, ok)) {
                 let s = self.second(t);
-                (s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms) = (p50, p90, p99, max);
+                if ok {
+                    (s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms) =
+                        (quantile_ms(&h, 0.5), quantile_ms(&h, 0.9), quantile_ms(&h, 0.99), hist::max_ms(&h));
+                } else {
+                    (s.other_p50_ms, s.other_p99_ms) = (quantile_ms(&h, 0.5), quantile_ms(&h, 0.99));
+                }
+                self.recent.insert((t, ok), h);
+            }
+        }
+        // Seconds closed a while ago get no more stragglers: their histograms go back for reuse.
+        let old: Vec<(usize, bool)> =
+            self.recent.range(..(now.saturating_sub(GRACE_S), false)).map(|(k, _)| *k).collect();
+        for k in old {
+            if let Some(mut h) = self.recent.remove(&k) {
                 h.reset();
                 self.spare.push(h);
             }
@@ -409,15 +449,27 @@ mod tests {
         assert_eq!(r.cold_starts(), 1);
         assert_eq!(r.series.len(), 2);
         assert_eq!(r.series[0].sent, 2);
-        assert!((r.series[1].p50_ms - 3.0).abs() < 0.05);
+        assert!((r.series[0].p50_ms - 1.0).abs() < 0.05, "the ok response's second");
+        assert_eq!(r.series[1].p50_ms, 0.0, "a throttle is no ok latency");
+        assert!((r.series[1].other_p50_ms - 3.0).abs() < 0.05, "it is kept apart");
         let (lat, svc) = r.merged(None, None, None);
         assert_eq!(lat.len(), 2);
         assert!(svc.max() < lat.max());
         assert!((r.diag[0].rcu - 1.0).abs() < 1e-9);
-        assert!(r.open.is_empty() && r.spare.len() == 2, "closed seconds keep their histograms for reuse");
+        assert!(r.open.is_empty() && r.recent.len() == 2, "closed seconds keep their histograms a while");
+        // A straggler of second 0, recorded after it closed: the second is recomputed with it.
+        r.record(&sample(Class::Ok, 9_000, 0, false));
+        r.close_seconds_before(2);
+        assert!(
+            (r.series[0].p50_ms - 1.0).abs() < 0.05 && (r.series[0].max_ms - 9.0).abs() < 0.05,
+            "{:?}",
+            r.series[0]
+        );
+        r.close_seconds_before(10);
+        assert!(r.recent.is_empty() && r.spare.len() == 2, "then they go back for reuse");
         // What a served request asked: not a DynamoDB-throttled one's.
         r.record(&sample(Class::DynamodbThrottled, 2_000, 1, false));
-        assert_eq!((r.diag[0].responses, r.diag[0].served_responses), (3, 2));
-        assert!((r.diag[0].served_rcu - 1.0).abs() < 1e-9);
+        assert_eq!((r.diag[0].responses, r.diag[0].served_responses), (4, 3), "the straggler's too");
+        assert!((r.diag[0].served_rcu - 1.5).abs() < 1e-9);
     }
 }

@@ -23,8 +23,8 @@ pub enum Stop {
         key: String,
         /// Its condition as written.
         condition: String,
-        /// What was measured when it failed, in the limit's unit.
-        measured: f64,
+        /// What was measured when it failed, written in the limit's unit (`100.000%`, `$2.17`).
+        measured: String,
     },
     /// No request got an answer (connection failures, timeouts) for 5 s in a row.
     TargetDead,
@@ -49,7 +49,7 @@ impl fmt::Display for Stop {
             Stop::Signal(Signal::Interrupt) => f.write_str("interrupted (Ctrl-C)"),
             Stop::Signal(Signal::Terminate) => f.write_str("terminated (SIGTERM)"),
             Stop::Gate { key, condition, measured } => {
-                write!(f, "threshold {key} {condition} failed (measured {measured:.4})")
+                write!(f, "threshold {key} {condition} failed (measured {measured})")
             }
             Stop::TargetDead => {
                 f.write_str("target unreachable or not answering: every request for 5 s failed to connect or timed out")

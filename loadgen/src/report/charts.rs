@@ -3,34 +3,17 @@
 //! plotters escapes the text it writes, so scenario strings (phase names) are safe in labels.
 
 use hdrhistogram::Histogram as HdrHistogram;
-use plotters::coord::Shift;
-use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::escape;
+use super::chart_frame::{Entry, LIMIT, Swatch, TIME_AXIS, clock, draw_lines, draw_marks, linear_frame, svg};
+pub use super::chart_frame::{Line, Mark, PALETTE};
 use crate::record::histogram::us_to_ms;
-use crate::record::{ALL, Second};
+use crate::record::{ALL, Class, Second};
 
-/// Chart size, px: fits a 1280 px window with the page's margins.
-const W: u32 = 1100;
-const H: u32 = 340;
 /// Time series longer than this are bucketed, so a 1-hour run stays a light page: no chart
 /// is wider than this many pixels of plot anyway.
 pub const MAX_POINTS: usize = 900;
-
-/// Line colours, in order; distinguishable for the common colour-vision deficiencies
-/// (Okabe–Ito palette).
-pub const PALETTE: [RGBColor; 8] = [
-    RGBColor(0, 114, 178),
-    RGBColor(230, 159, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(213, 94, 0),
-    RGBColor(204, 121, 167),
-    RGBColor(86, 180, 233),
-    RGBColor(120, 120, 120),
-    RGBColor(240, 228, 66),
-];
 
 /// Outcome class colours (in [`ALL`] order), from the palette: ok green, client errors grey,
 /// API Gateway orange, Lambda yellow, function errors vermilion, DynamoDB pink, timeouts a red
@@ -40,47 +23,6 @@ fn class_colour(i: usize) -> RGBColor {
         6 => RGBColor(180, 30, 30),
         _ => PALETTE[[2, 6, 1, 7, 3, 4, 0, 0][i % 8]],
     }
-}
-
-/// A phase boundary: where it starts, s, and its name.
-pub struct Mark {
-    /// Seconds since the measured phases began.
-    pub at: f64,
-    /// Phase name.
-    pub name: String,
-}
-
-/// One named line of `(x, y)` points.
-pub struct Line {
-    /// Legend label.
-    pub label: String,
-    /// Points.
-    pub points: Vec<(f64, f64)>,
-    /// Dashed (a second run, a limit).
-    pub dashed: bool,
-    /// Palette index.
-    pub colour: usize,
-}
-
-type Fallible = Result<(), Box<dyn std::error::Error>>;
-
-/// Renders with `draw` into a fresh SVG string; a drawing error becomes a note in the SVG, so a
-/// chart can never take the report down.
-fn svg(draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Fallible) -> String {
-    let mut out = String::new();
-    let failed = {
-        let root = SVGBackend::with_string(&mut out, (W, H)).into_drawing_area();
-        let r = root.fill(&WHITE).map_err(Into::into).and_then(|()| draw(&root));
-        let _ = root.present();
-        r.err().map(|e| e.to_string())
-    };
-    if let Some(e) = failed {
-        out = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"60\"><text x=\"10\" y=\"30\">chart not drawn: {}</text></svg>",
-            escape::xml(&e)
-        );
-    }
-    out
 }
 
 /// Seconds per point so that `n` seconds fit in [`MAX_POINTS`].
@@ -97,91 +39,13 @@ fn max_of(c: &[Second], g: impl Fn(&Second) -> f64) -> f64 {
     c.iter().map(g).fold(0.0, f64::max)
 }
 
-fn style(colour: usize) -> ShapeStyle {
-    PALETTE[colour % PALETTE.len()].stroke_width(2)
-}
-
-/// A chart over the SVG backend; `CT` is the coordinate system (linear or log axes).
-type Ctx<'a, 'b, CT> = ChartContext<'a, SVGBackend<'b>, CT>;
-
-fn draw_lines<CT: plotters::coord::CoordTranslate<From = (f64, f64)>>(
-    chart: &mut Ctx<'_, '_, CT>,
-    lines: &[Line],
-) -> Fallible {
-    for l in lines {
-        let s = style(l.colour);
-        let anno = if l.dashed {
-            chart.draw_series(DashedLineSeries::new(l.points.iter().copied(), 8, 5, s))?
-        } else {
-            chart.draw_series(LineSeries::new(l.points.iter().copied(), s))?
-        };
-        anno.label(l.label.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], s));
-    }
-    Ok(())
-}
-
-fn draw_marks<CT: plotters::coord::CoordTranslate<From = (f64, f64)>>(
-    chart: &mut Ctx<'_, '_, CT>,
-    marks: &[Mark],
-    y: (f64, f64),
-) -> Fallible {
-    let grey = RGBColor(150, 150, 150);
-    for m in marks.iter().filter(|m| m.at > 0.0) {
-        chart.draw_series(DashedLineSeries::new([(m.at, y.0), (m.at, y.1)], 4, 4, grey.stroke_width(1)))?;
-    }
-    for m in marks {
-        chart.draw_series(std::iter::once(Text::new(
-            m.name.clone(),
-            (m.at, y.1),
-            ("sans-serif", 12).into_font().color(&grey).pos(Pos::new(HPos::Left, VPos::Top)),
-        )))?;
-    }
-    Ok(())
-}
-
-fn legend<'a, 'b: 'a, CT: plotters::coord::CoordTranslate>(chart: &mut Ctx<'a, 'b, CT>) -> Fallible {
-    legend_at(chart, SeriesLabelPosition::UpperRight)
-}
-
-fn legend_at<'a, 'b: 'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut Ctx<'a, 'b, CT>,
-    at: SeriesLabelPosition,
-) -> Fallible {
-    chart
-        .configure_series_labels()
-        .position(at)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .label_font(("sans-serif", 13))
-        .draw()?;
-    Ok(())
-}
-
-/// A time chart with a linear y axis from 0 to `top`, its grid and axis titles drawn.
-fn linear_frame<'a, 'b>(
-    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
-    x_max: f64,
-    top: f64,
-    y_desc: &str,
-) -> Result<Ctx<'a, 'b, Cartesian2d<RangedCoordf64, RangedCoordf64>>, Box<dyn std::error::Error>> {
-    let mut chart = ChartBuilder::on(root)
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..x_max.max(1.0), 0.0..top)?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds since start")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc(y_desc)
-        .light_line_style(RGBColor(235, 235, 235))
-        .draw()?;
-    Ok(chart)
+fn entries(lines: &[Line]) -> Vec<Entry> {
+    lines.iter().map(Entry::of).collect()
 }
 
 /// Latency lines over time on a log axis when they span more than 30×, else linear.
 pub fn time_lines(x_max: f64, y_desc: &str, lines: &[Line], marks: &[Mark]) -> String {
-    svg(|root| {
+    svg(&entries(lines), |root| {
         let y_max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max);
         let y_pos_min =
             lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
@@ -189,21 +53,24 @@ pub fn time_lines(x_max: f64, y_desc: &str, lines: &[Line], marks: &[Mark]) -> S
             let y = (y_pos_min * 0.8, y_max * 1.25);
             let mut chart = ChartBuilder::on(root)
                 .margin(12)
+                .margin_top(38)
                 .x_label_area_size(36)
                 .y_label_area_size(64)
                 .build_cartesian_2d(0.0..x_max.max(1.0), (y.0..y.1).log_scale())?;
             chart
                 .configure_mesh()
-                .x_desc("seconds since start")
-                .x_label_formatter(&|x| format!("{x:.0}"))
+                .x_desc(TIME_AXIS)
+                .x_label_formatter(&|x| clock(*x))
                 .y_desc(y_desc)
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw()?;
-            draw_marks(&mut chart, marks, y)?;
-            draw_lines(&mut chart, lines)?;
-            legend(&mut chart)
+            draw_marks(root, &mut chart, marks, y)?;
+            draw_lines(&mut chart, lines)
         } else {
-            linear_body(root, x_max, y_desc, lines, marks, 1.15)
+            let top = (y_max * 1.15).max(1.0);
+            let mut chart = linear_frame(root, x_max, top, y_desc)?;
+            draw_marks(root, &mut chart, marks, (0.0, top))?;
+            draw_lines(&mut chart, lines)
         }
     })
 }
@@ -211,30 +78,43 @@ pub fn time_lines(x_max: f64, y_desc: &str, lines: &[Line], marks: &[Mark]) -> S
 /// Reads one figure of a second.
 type Field = fn(&Second) -> f64;
 
-/// Corrected latency p50/p90/p99/max per second (bucketed: the max of each field, so a short
-/// spike is never averaged away).
+/// Corrected latency p50/p90/p99/max of the ok responses per second, and the p99 of every other
+/// response as a grey dashed line (bucketed: the max of each field, so a short spike is never
+/// averaged away).
 pub fn latency_over_time(series: &[Second], marks: &[Mark]) -> String {
     let k = bucket_seconds(series.len());
     let fields: [(&str, Field); 4] =
         [("p50", |s| s.p50_ms), ("p90", |s| s.p90_ms), ("p99", |s| s.p99_ms), ("max", |s| s.max_ms)];
-    let lines: Vec<Line> = fields
+    let mut lines: Vec<Line> = fields
         .iter()
         .enumerate()
         .map(|(i, (label, g))| Line {
-            label: (*label).into(),
+            label: format!("ok {label}"),
             points: bucketed(series, k, |c| max_of(c, g)).into_iter().filter(|p| p.1 > 0.0).collect(),
             dashed: false,
             colour: i,
         })
         .collect();
+    let other: Vec<(f64, f64)> =
+        bucketed(series, k, |c| max_of(c, |s| s.other_p99_ms)).into_iter().filter(|p| p.1 > 0.0).collect();
+    if !other.is_empty() {
+        lines.push(Line { label: "not ok p99".into(), points: other, dashed: true, colour: 6 });
+    }
     time_lines(series.len() as f64, "latency, ms", &lines, marks)
 }
 
 /// Completed requests per second by outcome class, stacked (bucketed: the mean rate).
 pub fn throughput_by_class(series: &[Second], marks: &[Mark]) -> String {
     let k = bucket_seconds(series.len());
-    svg(|root| {
-        let present: Vec<usize> = (0..ALL.len()).filter(|i| series.iter().any(|s| s.completed[ALL[*i]] > 0)).collect();
+    let present: Vec<usize> = (0..ALL.len()).filter(|i| series.iter().any(|s| s.completed[ALL[*i]] > 0)).collect();
+    let sent_style = RGBColor(40, 40, 40);
+    let mut legend: Vec<Entry> = present
+        .iter()
+        .rev()
+        .map(|&i| Entry { label: ALL[i].name().into(), colour: class_colour(i), swatch: Swatch::Fill })
+        .collect();
+    legend.push(Entry { label: "sent".into(), colour: sent_style, swatch: Swatch::Dashed });
+    svg(&legend, |root| {
         // Cumulative stacks: layer j is the sum of the first j+1 present classes.
         let stacks: Vec<Vec<(f64, f64)>> = (0..present.len())
             .map(|j| {
@@ -247,85 +127,90 @@ pub fn throughput_by_class(series: &[Second], marks: &[Mark]) -> String {
             })
             .collect();
         let sent = bucketed(series, k, |c| c.iter().map(|s| s.sent as f64).sum::<f64>() / c.len() as f64);
-        let top = stacks.last().into_iter().flatten().chain(&sent).map(|p| p.1).fold(1.0, f64::max) * 1.15;
+        let top = stacks.last().into_iter().flatten().chain(&sent).map(|p| p.1).fold(1.0, f64::max) * 1.1;
         let mut chart = linear_frame(root, series.len() as f64, top, "requests per second")?;
-        draw_marks(&mut chart, marks, (0.0, top))?;
+        draw_marks(root, &mut chart, marks, (0.0, top))?;
         // Top layer first so each lower layer paints over the one above it.
         for (j, &i) in present.iter().enumerate().rev() {
             let c = class_colour(i);
-            chart
-                .draw_series(AreaSeries::new(stacks[j].iter().copied(), 0.0, c.mix(0.75)).border_style(c))?
-                .label(ALL[i].name())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
+            chart.draw_series(AreaSeries::new(stacks[j].iter().copied(), 0.0, c.mix(0.75)).border_style(c))?;
         }
-        let s = RGBColor(40, 40, 40).stroke_width(1);
-        chart
-            .draw_series(DashedLineSeries::new(sent, 6, 4, s))?
-            .label("sent")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], s));
-        legend(&mut chart)
+        chart.draw_series(DashedLineSeries::new(sent, 6, 4, sent_style.stroke_width(1)))?;
+        Ok(())
     })
 }
 
-/// Client-side in-flight requests and Lambda's concurrent executions against the reserved limit.
+/// The stretches (start, end), s, where Lambda refused requests while its executions sat at the
+/// limit (`lambda`: CloudWatch's per-period maxima; without them, where it refused at all).
+fn pinned(series: &[Second], lambda: &[[f64; 2]], limit: f64) -> Vec<(f64, f64)> {
+    let at_limit = |t: f64| {
+        lambda.is_empty() || lambda.iter().rev().find(|p| p[0] <= t + 0.5).is_some_and(|p| p[1] >= limit - 0.5)
+    };
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for s in series.iter().filter(|s| s.completed[Class::LambdaThrottled] > 0 && at_limit(s.t as f64)) {
+        let t = s.t as f64;
+        match out.last_mut() {
+            Some(last) if last.1 >= t => last.1 = t + 1.0,
+            _ => out.push((t, t + 1.0)),
+        }
+    }
+    out
+}
+
+/// Client-side in-flight requests and Lambda's concurrent executions against the reserved
+/// limit: the limit near-black and dashed under the measured lines, the measured executions
+/// drawn last and thickest, and a shaded band where they sit at the limit while Lambda refuses.
 pub fn concurrency(series: &[Second], lambda: &[[f64; 2]], reserved: Option<f64>, marks: &[Mark]) -> String {
     let k = bucket_seconds(series.len());
-    let mut lines = vec![Line {
-        label: "in flight (client)".into(),
-        points: bucketed(series, k, |c| max_of(c, |s| s.in_flight as f64)),
-        dashed: false,
-        colour: 0,
-    }];
-    if !lambda.is_empty() {
-        // A step line: each CloudWatch period holds its maximum until the next one starts.
-        let mut steps = Vec::with_capacity(lambda.len() * 2);
-        for (i, p) in lambda.iter().enumerate() {
-            let end = lambda.get(i + 1).map_or(p[0] + 1.0, |n| n[0]);
-            steps.push((p[0].max(0.0), p[1]));
-            steps.push((end.max(0.0), p[1]));
-        }
-        lines.push(Line { label: "Lambda concurrent executions".into(), points: steps, dashed: false, colour: 1 });
+    let in_flight = bucketed(series, k, |c| max_of(c, |s| s.in_flight as f64));
+    // A step line: each CloudWatch period holds its maximum until the next one starts.
+    let mut steps = Vec::with_capacity(lambda.len() * 2);
+    for (i, p) in lambda.iter().enumerate() {
+        let end = lambda.get(i + 1).map_or(p[0] + 1.0, |n| n[0]);
+        steps.push((p[0].max(0.0), p[1]));
+        steps.push((end.max(0.0), p[1]));
     }
+    let bands = reserved.map(|r| pinned(series, lambda, r)).unwrap_or_default();
+    // Vermilion at a fifth over white: a background, never mistaken for a line.
+    let band = RGBColor(247, 223, 204);
+    let (measured, client) = (PALETTE[1], PALETTE[0]);
+    let mut legend = Vec::new();
+    if !steps.is_empty() {
+        legend.push(Entry { label: "Lambda executions".into(), colour: measured, swatch: Swatch::Line });
+    }
+    legend.push(Entry { label: "in flight (client)".into(), colour: client, swatch: Swatch::Line });
     if let Some(r) = reserved {
-        lines.push(Line {
-            label: format!("reserved concurrency ({r:.0})"),
-            points: vec![(0.0, r), (series.len() as f64, r)],
-            dashed: true,
-            colour: 3,
-        });
+        legend.push(Entry { label: format!("reserved concurrency {r:.0}"), colour: LIMIT, swatch: Swatch::Dashed });
     }
-    linear(series.len() as f64, "concurrency", &lines, marks)
-}
-
-fn linear(x_max: f64, y_desc: &str, lines: &[Line], marks: &[Mark]) -> String {
-    svg(|root| linear_body(root, x_max, y_desc, lines, marks, 1.2))
-}
-
-/// Lines on a linear axis with `headroom` above the highest point.
-fn linear_body(
-    root: &DrawingArea<SVGBackend<'_>, Shift>,
-    x_max: f64,
-    y_desc: &str,
-    lines: &[Line],
-    marks: &[Mark],
-    headroom: f64,
-) -> Fallible {
-    let top = (lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max) * headroom).max(1.0);
-    let mut chart = linear_frame(root, x_max, top, y_desc)?;
-    draw_marks(&mut chart, marks, (0.0, top))?;
-    draw_lines(&mut chart, lines)?;
-    legend(&mut chart)
+    if !bands.is_empty() {
+        legend.push(Entry { label: "at the limit, throttling".into(), colour: band, swatch: Swatch::Fill });
+    }
+    svg(&legend, |root| {
+        let highest = steps.iter().chain(&in_flight).map(|p| p.1).chain(reserved).fold(0.0, f64::max);
+        let top = (highest * 1.2).max(1.0);
+        let mut chart = linear_frame(root, series.len() as f64, top, "concurrency")?;
+        chart.draw_series(bands.iter().map(|(a, b)| Rectangle::new([(*a, 0.0), (*b, top)], band.filled())))?;
+        draw_marks(root, &mut chart, marks, (0.0, top))?;
+        if let Some(r) = reserved {
+            let end = series.len() as f64;
+            chart.draw_series(DashedLineSeries::new([(0.0, r), (end, r)], 10, 6, LIMIT.stroke_width(2)))?;
+        }
+        chart.draw_series(LineSeries::new(in_flight.iter().copied(), client.stroke_width(2)))?;
+        chart.draw_series(LineSeries::new(steps.iter().copied(), measured.stroke_width(3)))?;
+        Ok(())
+    })
 }
 
 /// Cold starts per second as bars (bucketed: summed).
 pub fn cold_starts(series: &[Second], marks: &[Mark]) -> String {
     let k = bucket_seconds(series.len());
     let bars = bucketed(series, k, |c| c.iter().map(|s| s.cold_starts as f64).sum());
-    svg(|root| {
+    let y_desc = if k == 1 { "cold starts per second".to_owned() } else { format!("cold starts per {k} s") };
+    let legend = [Entry { label: "cold starts".into(), colour: PALETTE[1], swatch: Swatch::Fill }];
+    svg(&legend, |root| {
         let top = bars.iter().map(|p| p.1).fold(1.0, f64::max) * 1.2;
-        let y_desc = if k == 1 { "cold starts per second".to_owned() } else { format!("cold starts per {k} s") };
         let mut chart = linear_frame(root, series.len() as f64, top, &y_desc)?;
-        draw_marks(&mut chart, marks, (0.0, top))?;
+        draw_marks(root, &mut chart, marks, (0.0, top))?;
         let c = PALETTE[1];
         chart.draw_series(
             bars.iter()
@@ -362,7 +247,7 @@ fn percentile_label(x: f64) -> String {
 
 /// Latency by percentile, x on the log `1/(1-q)` axis.
 pub fn distribution(lines: &[Line]) -> String {
-    svg(|root| {
+    svg(&entries(lines), |root| {
         let x_max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)).fold(10.0, f64::max);
         let x_max = 10f64.powf(x_max.log10().ceil());
         let y_max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(1.0, f64::max) * 1.15;
@@ -378,15 +263,15 @@ pub fn distribution(lines: &[Line]) -> String {
             .x_label_formatter(&|x| percentile_label(*x))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
-        draw_lines(&mut chart, lines)?;
-        legend_at(&mut chart, SeriesLabelPosition::UpperLeft)
+        draw_lines(&mut chart, lines)
     })
 }
 
 /// Lines of `(x, y)` points on linear axes from zero, each point marked and, where `labels` has
-/// one for it (same line, same index), labelled: a simulation's configurations side by side.
+/// one for it (same line, same index), labelled: a simulation's configurations side by side, a
+/// knee's throttle shares against the offered rate.
 pub fn xy(x_desc: &str, y_desc: &str, lines: &[Line], labels: &[Vec<String>]) -> String {
-    svg(|root| {
+    svg(&entries(lines), |root| {
         let all = || lines.iter().flat_map(|l| l.points.iter());
         let x_max = all().map(|p| p.0).fold(0.0, f64::max).max(1e-9) * 1.1;
         let y_max = all().map(|p| p.1).fold(0.0, f64::max).max(1e-9) * 1.2;
@@ -409,7 +294,7 @@ pub fn xy(x_desc: &str, y_desc: &str, lines: &[Line], labels: &[Vec<String>]) ->
                 )
             }))?;
         }
-        legend(&mut chart)
+        Ok(())
     })
 }
 
@@ -433,6 +318,70 @@ mod tests {
         let svg = xy("memory, MB", "$ per month", &[line], &[vec!["256 MB".into(), "<1024 MB>".into()]]);
         assert!(svg.starts_with("<svg") && svg.contains("256 MB") && svg.contains("reserved=10"), "{svg}");
         assert!(svg.contains("&lt;1024 MB&gt;"), "labels are escaped");
+    }
+
+    fn second(t: usize, throttled: u64, in_flight: u64) -> Second {
+        let mut s = Second { t, in_flight, ..Second::default() };
+        s.completed.add(Class::LambdaThrottled, throttled);
+        s
+    }
+
+    /// The x of every `<text>` of `svg` whose content is `text`.
+    fn text_x(svg: &str, text: &str) -> Vec<f64> {
+        svg.match_indices(&format!(">\n{text}\n</text>"))
+            .filter_map(|(i, _)| {
+                let start = svg[..i].rfind("<text")?;
+                let x = svg[start..i].split("x=\"").nth(1)?.split('"').next()?;
+                x.parse().ok()
+            })
+            .collect()
+    }
+
+    fn text_y(svg: &str, text: &str) -> Option<String> {
+        let i = svg.find(&format!(">\n{text}\n</text>"))?;
+        let start = svg[..i].rfind("<text")?;
+        Some(svg[start..i].split("y=\"").nth(1)?.split('"').next()?.to_owned())
+    }
+
+    #[test]
+    fn the_band_marks_where_lambda_refused_at_its_limit() {
+        let series: Vec<Second> =
+            (0..10).map(|t| second(t, if (3..6).contains(&t) || t == 8 { 5 } else { 0 }, 4)).collect();
+        // CloudWatch per second: at the limit (8) from 2 to 6, below it at 8.
+        let lambda: Vec<[f64; 2]> = (0..10).map(|t| [t as f64, if (2..7).contains(&t) { 8.0 } else { 3.0 }]).collect();
+        assert_eq!(pinned(&series, &lambda, 8.0), vec![(3.0, 6.0)]);
+        assert_eq!(pinned(&series, &[], 8.0), vec![(3.0, 6.0), (8.0, 9.0)], "without CloudWatch: where it refused");
+        let svg = concurrency(&series, &lambda, Some(8.0), &[]);
+        assert!(svg.contains("at the limit, throttling") && svg.contains("reserved concurrency 8"), "{svg}");
+    }
+
+    #[test]
+    fn legends_sit_right_of_the_plot_and_phase_names_do_not_collide() {
+        let series: Vec<Second> = (0..100).map(|t| second(t, 0, 3)).collect();
+        let marks: Vec<Mark> = ["warm-up", "spike", "recovery", "cool-down"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Mark { at: i as f64 * 1.5, name: (*n).into() })
+            .collect();
+        let svg = concurrency(&series, &[], Some(8.0), &marks);
+        let plot_right = f64::from(super::super::chart_frame::W - 230);
+        assert!(text_x(&svg, "reserved concurrency 8").iter().all(|x| *x >= plot_right), "{svg}");
+        // Four names 1.5 s apart on a 100 s axis: three rows take the first three; the fourth
+        // has no room left and is left off rather than drawn over another.
+        let rows: Vec<String> = marks[..3]
+            .iter()
+            .map(|m| {
+                let i = svg.find(&format!(">\n{}\n</text>", m.name)).expect("the first three names drawn");
+                let start = svg[..i].rfind("<text").unwrap();
+                svg[start..i].split("y=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(rows.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "{rows:?}");
+        assert!(!svg.contains(">\ncool-down\n</text>"));
+        let spaced: Vec<Mark> =
+            ["a", "b"].iter().enumerate().map(|(i, n)| Mark { at: i as f64 * 50.0, name: (*n).into() }).collect();
+        let svg = concurrency(&series, &[], None, &spaced);
+        assert_eq!(text_y(&svg, "a"), text_y(&svg, "b"), "names far apart share the first row");
     }
 
     #[test]

@@ -64,9 +64,9 @@ pub fn render(base: &Results, new: &Results, c: &Comparison) -> String {
     let mut s = Section { id: "overlay", heading: "Both runs overlaid".into(), ..Section::default() };
     let mut lines = Vec::new();
     for (run, label, dashed) in [(base, "baseline", true), (new, "new", false)] {
-        match run.merged(|_| true) {
+        match run.merged(|c| c.class == crate::record::Class::Ok) {
             Ok((lat, _)) => lines.push(Line {
-                label: format!("{label}: corrected"),
+                label: format!("{label}: ok, corrected"),
                 points: charts::distribution_points(&lat),
                 dashed,
                 colour: if dashed { 6 } else { 0 },
@@ -76,7 +76,7 @@ pub fn render(base: &Results, new: &Results, c: &Comparison) -> String {
     }
     s.charts.push(Chart {
         id: "chart-distribution",
-        title: "Latency by percentile, both runs".into(),
+        title: "Latency of the ok responses by percentile, both runs".into(),
         read: "exact distributions on the 1/(1-q) axis: where the solid line rises above the dashed one, the new run \
                is slower at that percentile."
             .into(),
@@ -104,8 +104,8 @@ pub fn render(base: &Results, new: &Results, c: &Comparison) -> String {
     };
     s.charts.push(Chart {
         id: "chart-latency",
-        title: "p99 latency over time, both runs".into(),
-        read: "the corrected p99 of each second; the runs are aligned at their start.".into(),
+        title: "p99 latency of the ok responses over time, both runs".into(),
+        read: "the corrected p99 of each second's ok responses; the runs are aligned at their start.".into(),
         svg: charts::time_lines(x_max, "p99 latency, ms", &over_time(|s| s.p99_ms, "p99"), &[]),
     });
     s.charts.push(Chart {

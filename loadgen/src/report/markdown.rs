@@ -26,27 +26,34 @@ pub fn render(r: &Results) -> String {
     let target = r.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed model".into());
     let _ = writeln!(
         o,
-        "| requests | achieved req/s | target req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | throttles | cold starts |"
+        "| requests | achieved req/s | target req/s | ok p50 ms | ok p90 ms | ok p99 ms | ok p99.9 ms | ok max ms | errors | throttles | cold starts |"
     );
     let _ = writeln!(o, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let _ = writeln!(
         o,
-        "| {} | {:.1} | {target} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.2}% | {} |\n",
+        "| {} | {:.1} | {target} | {} | {} | {} | {} | {} | {:.2}% | {:.2}% | {} |\n",
         t.requests,
         r.achieved_rate,
-        t.latency.p50_ms,
-        t.latency.p90_ms,
-        t.latency.p99_ms,
-        t.latency.p999_ms,
-        t.latency.max_ms,
+        super::ok_ms(&t.latency, |s| s.p50_ms),
+        super::ok_ms(&t.latency, |s| s.p90_ms),
+        super::ok_ms(&t.latency, |s| s.p99_ms),
+        super::ok_ms(&t.latency, |s| s.p999_ms),
+        super::ok_ms(&t.latency, |s| s.max_ms),
         t.error_rate * 100.0,
         t.throttle_rate * 100.0,
         t.cold_starts
     );
+    let others: Vec<String> = t
+        .class_latency
+        .iter()
+        .map(|(c, s)| format!("{} p50 {:.2} ms, p99 {:.2} ms", c.name(), s.p50_ms, s.p99_ms))
+        .collect();
     let _ = writeln!(
         o,
-        "Latency is measured from each request's intended send time; service time (from the actual send) p99: {:.2} ms.\n",
-        t.service_time.p99_ms
+        "Latency is of the {} ok responses, measured from each request's intended send time; service time (from the actual send) p99: {:.2} ms.{}\n",
+        t.latency.count,
+        t.service_time.p99_ms,
+        if others.is_empty() { String::new() } else { format!(" Not ok, apart: {}.", others.join("; ")) }
     );
     if !r.thresholds.is_empty() {
         let _ = writeln!(o, "| threshold | limit | measured | result |\n|---|---|---:|---|");
@@ -64,7 +71,7 @@ pub fn render(r: &Results) -> String {
     }
     let _ = writeln!(
         o,
-        "| request | count | p50 ms | p99 ms | cold p50 ms | errors | throttles | RRU/req | DynamoDB calls/req |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| request | count | ok p50 ms | ok p99 ms | cold p50 ms | errors | throttles | RRU/req | DynamoDB calls/req |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for q in &r.requests {
         let cold = if q.cold_latency.count > 0 { format!("{:.1}", q.cold_latency.p50_ms) } else { "–".into() };
@@ -73,8 +80,8 @@ pub fn render(r: &Results) -> String {
             "| {} | {} | {:.2} | {:.2} | {cold} | {:.2}% | {:.2}% | {} | {} |",
             cell(&q.name),
             q.summary.requests,
-            q.summary.latency.p50_ms,
-            q.summary.latency.p99_ms,
+            super::ok_ms(&q.summary.latency, |s| s.p50_ms),
+            super::ok_ms(&q.summary.latency, |s| s.p99_ms),
             q.summary.error_rate * 100.0,
             q.summary.throttle_rate * 100.0,
             super::units(q.diagnostics.rcu_per_request, q.diagnostics.responses > 0),
@@ -119,25 +126,17 @@ pub fn render(r: &Results) -> String {
 
 /// The cost paragraph and tables.
 fn cost(o: &mut String, c: &CostResult, unit: &str) {
-    let _ = writeln!(
-        o,
-        "\n**Cost** ({}): this run ${:.6}, **${:.2} per million requests**, ${:.2}/month at the average {:.1} {unit}, ${:.2}/month at the peak {:.1} {unit}.",
-        cell(&c.region),
-        c.run.total,
-        c.per_million_usd,
-        c.monthly_average.total,
-        c.average_rate,
-        c.monthly_peak.total,
-        c.peak_rate
-    );
+    let _ = writeln!(o, "\n**Cost** — {}", cell(&super::cost_headline(c, unit)));
     if let Some(v) = &c.batch_vs_item {
         let _ = writeln!(o, "\nBatch vs per-item: {}.", cell(&v.verdict));
     }
     let b = &c.run;
-    let _ = writeln!(o, "\n| component | this run USD |\n|---|---:|");
+    let _ = writeln!(o, "\n| component | this run |\n|---|---:|");
     for (c, v) in b.components() {
-        let _ = writeln!(o, "| {} | {v:.6} |", c.label());
+        let _ = writeln!(o, "| {} | {} |", c.label(), crate::money::usd(v));
     }
+    let _ = writeln!(o, "| **total: the target stack** | **{}** |", crate::money::usd(b.total));
+    let _ = writeln!(o, "| apart: loadgen's own (GetMetricData, seeding) | {} |", crate::money::usd(c.harness_usd));
     if !c.functions.is_empty() {
         let _ = writeln!(
             o,
@@ -202,7 +201,7 @@ fn targets(o: &mut String, r: &Results) {
     }
     let _ = writeln!(
         o,
-        "\n| target | url | requests | p50 ms | p99 ms | errors | throttles |\n|---|---|---:|---:|---:|---:|---:|"
+        "\n| target | url | requests | ok p50 ms | ok p99 ms | errors | throttles |\n|---|---|---:|---:|---:|---:|---:|"
     );
     for t in &r.targets {
         let m = &t.summary;
@@ -212,8 +211,8 @@ fn targets(o: &mut String, r: &Results) {
             cell(&t.name),
             cell(&t.url),
             m.requests,
-            m.latency.p50_ms,
-            m.latency.p99_ms,
+            super::ok_ms(&m.latency, |s| s.p50_ms),
+            super::ok_ms(&m.latency, |s| s.p99_ms),
             m.error_rate * 100.0,
             m.throttle_rate * 100.0
         );

@@ -1,6 +1,7 @@
 //! Renderers: pure functions of the results document, so `loadgen report results.json`
 //! rewrites exactly what `loadgen run` wrote. Same input, byte-identical output.
 
+pub mod chart_frame;
 pub mod charts;
 pub mod compare_html;
 pub mod escape;
@@ -78,11 +79,44 @@ pub fn shown(value: f64, unit: Unit) -> String {
         Unit::Millis => format!("{value:.2} ms"),
         Unit::Fraction => format!("{:.3}%", value * 100.0),
         Unit::Count => format!("{value}"),
-        // Cents where they matter, more digits for the fractions of a cent a short run costs.
-        Unit::Usd if value >= 1.0 => format!("${value:.2}"),
-        Unit::Usd if value >= 0.01 => format!("${value:.4}"),
-        Unit::Usd => format!("${value:.6}"),
+        Unit::Usd => crate::money::usd(value),
     }
+}
+
+/// The cost in one sentence, the same in every output: the target stack's cost per run, per
+/// million and per month (at the average as the run went; at the peak with every request
+/// served), then what loadgen itself caused, apart.
+pub fn cost_headline(c: &crate::results::CostResult, unit: &str) -> String {
+    let usd = crate::money::usd;
+    let refused = if c.refused_share > 0.0 {
+        format!(
+            ", every request served (this run's refused {:.1}% — throttled before the function — are priced as served)",
+            c.refused_share * 100.0
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "The target stack in {} (prices checked {}): {} this run, {} per million requests; a 30-day month costs {} \
+         at the average {:.1} {unit} and {} at the peak {:.1} {unit}{refused}; the free tier would take off up to {} \
+         (not applied). Apart, loadgen's own GetMetricData calls and seeding: {}.",
+        c.region,
+        c.prices_checked,
+        usd(c.run.total),
+        usd(c.per_million_usd),
+        usd(c.monthly_average.total),
+        c.average_rate,
+        usd(c.monthly_peak.total),
+        c.peak_rate,
+        usd(c.free_tier_monthly_usd),
+        usd(c.harness_usd)
+    )
+}
+
+/// A figure of the ok responses' latency with two decimals, or `–` when none answered ok: a
+/// fully throttled kind or phase has no latency, and `0.00` would read as fast.
+pub fn ok_ms(s: &crate::results::Stats, pick: fn(&crate::results::Stats) -> f64) -> String {
+    if s.count == 0 { "–".into() } else { format!("{:.2}", pick(s)) }
 }
 
 /// A knee share as a percentage, or a dash where it does not apply (no simulation, or Erlang
@@ -175,7 +209,7 @@ mod tests {
     #[test]
     fn dollars_print_as_dollars_not_raw_floats() {
         assert_eq!(shown(2.1733075901201926, Unit::Usd), "$2.17");
-        assert_eq!(shown(0.0733, Unit::Usd), "$0.0733");
+        assert_eq!(shown(0.0733, Unit::Usd), "$0.07");
         assert_eq!(shown(0.00741, Unit::Usd), "$0.007410");
         assert_eq!(shown(f64::NAN, Unit::Usd), "nothing measured");
     }

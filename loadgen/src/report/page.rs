@@ -141,7 +141,4 @@ pub fn pct(v: f64) -> String {
     format!("{:.2}%", v * 100.0)
 }
 
-/// Dollars with enough decimals for small runs.
-pub fn usd(v: f64) -> String {
-    if v != 0.0 && v.abs() < 0.01 { format!("${v:.6}") } else { format!("${v:.2}") }
-}
+pub use crate::money::usd;

@@ -146,10 +146,7 @@ fn configurations(s: &Simulation) -> Table {
     t
 }
 
-/// Dollars with six decimals below a dollar (runs cost fractions of a cent), else cents.
-fn usd(v: f64) -> String {
-    if v.abs() < 1.0 { format!("${v:.6}") } else { format!("${v:.2}") }
-}
+use crate::money::usd;
 
 /// `pass`, how many thresholds failed, or a dash when none was simulated (the failures are
 /// listed in their own table).

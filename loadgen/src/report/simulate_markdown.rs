@@ -23,12 +23,12 @@ pub fn render(s: &Simulation) -> String {
     );
     let _ = writeln!(
         o,
-        "| configuration | requests | API Gateway 429 | Lambda throttled | DynamoDB throttled | cold starts | peak | ok p50 ms | ok p99 ms | $ per run | $ per million | $ per month |"
+        "| configuration | requests | API Gateway 429 | Lambda throttled | DynamoDB throttled | cold starts | peak | ok p50 ms | ok p99 ms | per run | per million | per month |"
     );
     let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (i, c) in s.configurations.iter().enumerate() {
-        let money = |f: fn(&crate::simulate::output::SimulatedCost) -> f64, d: usize| {
-            c.cost.as_ref().map_or_else(|| "–".to_owned(), |k| format!("{:.*}", d, f(k)))
+        let money = |f: fn(&crate::simulate::output::SimulatedCost) -> f64| {
+            c.cost.as_ref().map_or_else(|| "–".to_owned(), |k| crate::money::usd(f(k)))
         };
         let star = if s.recommended == Some(i) { " ★" } else { "" };
         let _ = writeln!(
@@ -45,9 +45,9 @@ pub fn render(s: &Simulation) -> String {
             c.peak_concurrency,
             c.ok_latency.p50_ms,
             c.ok_latency.p99_ms,
-            money(|k| k.run_usd, 6),
-            money(|k| k.per_million_usd, 2),
-            money(|k| k.month_usd, 2)
+            money(|k| k.run_usd),
+            money(|k| k.per_million_usd),
+            money(|k| k.month_usd)
         );
     }
     o.push('\n');

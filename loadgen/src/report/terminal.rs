@@ -6,6 +6,9 @@ use crate::compare::{Comparison, notable};
 use crate::results::{CostResult, Results, Stats};
 
 fn stats_row(label: &str, s: &Stats) -> String {
+    if s.count == 0 {
+        return format!("  {label:<14} none answered ok");
+    }
     format!(
         "  {label:<14} p50 {:>9.2}  p90 {:>9.2}  p99 {:>9.2}  p99.9 {:>9.2}  max {:>9.2} ms",
         s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms
@@ -31,8 +34,14 @@ pub fn summary(r: &Results) -> String {
     let target = r.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed model".into());
     let unit = super::rate_unit(r);
     let _ = writeln!(out, "  requests {}   achieved {:.1} {unit} (target {target})", t.requests, r.achieved_rate);
-    let _ = writeln!(out, "{}", stats_row("latency", &t.latency));
-    let _ = writeln!(out, "{}", stats_row("service time", &t.service_time));
+    let _ = writeln!(out, "{}", stats_row("ok latency", &t.latency));
+    let _ = writeln!(out, "{}", stats_row("ok service", &t.service_time));
+    // The rest answered too, often much faster (a throttle in a few ms): apart, never mixed in.
+    let others: Vec<String> =
+        t.class_latency.iter().map(|(c, s)| format!("{} p50 {:.1} p99 {:.1}", c.name(), s.p50_ms, s.p99_ms)).collect();
+    if !others.is_empty() {
+        let _ = writeln!(out, "  {:<14} {} ms", "not ok", others.join(", "));
+    }
     let _ = writeln!(
         out,
         "  errors {:.2}%   throttles {:.2}%   cold starts {}",
@@ -46,17 +55,17 @@ pub fn summary(r: &Results) -> String {
     let _ = writeln!(
         out,
         "\n  {:<22} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8} {:>7} {:>7}",
-        "request", "count", "p50 ms", "p99 ms", "cold p50", "err %", "thr %", "rcu/req", "calls"
+        "request", "count", "ok p50", "ok p99", "cold p50", "err %", "thr %", "rcu/req", "calls"
     );
     for q in &r.requests {
         let cold = if q.cold_latency.count > 0 { format!("{:.1}", q.cold_latency.p50_ms) } else { "-".into() };
         let _ = writeln!(
             out,
-            "  {:<22} {:>8} {:>9.2} {:>9.2} {:>9} {:>8.2} {:>8.2} {:>7} {:>7}",
+            "  {:<22} {:>8} {:>9} {:>9} {:>9} {:>8.2} {:>8.2} {:>7} {:>7}",
             q.name,
             q.summary.requests,
-            q.summary.latency.p50_ms,
-            q.summary.latency.p99_ms,
+            super::ok_ms(&q.summary.latency, |s| s.p50_ms),
+            super::ok_ms(&q.summary.latency, |s| s.p99_ms),
             cold,
             q.summary.error_rate * 100.0,
             q.summary.throttle_rate * 100.0,
@@ -70,18 +79,18 @@ pub fn summary(r: &Results) -> String {
     let _ = writeln!(
         out,
         "\n  {:<22} {:>8} {:>10} {:>10} {:>9} {:>8}",
-        "phase", "sent", "target/s", "achieved/s", "p99 ms", "thr %"
+        "phase", "sent", "target/s", "achieved/s", "ok p99", "thr %"
     );
     for p in &r.phases {
         let target = p.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed".into());
         let _ = writeln!(
             out,
-            "  {:<22} {:>8} {:>10} {:>10.1} {:>9.2} {:>8.2}",
+            "  {:<22} {:>8} {:>10} {:>10.1} {:>9} {:>8.2}",
             p.name,
             p.sent,
             target,
             p.achieved_rate,
-            p.summary.latency.p99_ms,
+            super::ok_ms(&p.summary.latency, |s| s.p99_ms),
             p.summary.throttle_rate * 100.0
         );
     }
@@ -205,11 +214,11 @@ fn targets(out: &mut String, r: &Results) {
         let m = &t.summary;
         let _ = writeln!(
             out,
-            "  target {:<15} {} requests, p50 {:.1} ms p99 {:.1} ms, errors {:.2}%, throttles {:.2}% ({})",
+            "  target {:<15} {} requests, ok p50 {} ms p99 {} ms, errors {:.2}%, throttles {:.2}% ({})",
             t.name,
             m.requests,
-            m.latency.p50_ms,
-            m.latency.p99_ms,
+            super::ok_ms(&m.latency, |s| s.p50_ms),
+            super::ok_ms(&m.latency, |s| s.p99_ms),
             m.error_rate * 100.0,
             m.throttle_rate * 100.0,
             t.url
@@ -228,23 +237,40 @@ fn flows(out: &mut String, r: &Results) {
     }
 }
 
+/// `text` in lines of at most `width` characters, broken between words.
+fn wrapped(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let last = lines.last_mut().expect("one line at least");
+        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_owned());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
+}
+
 /// The cost lines of the summary.
 fn cost(out: &mut String, c: &CostResult, unit: &str) {
-    let _ = writeln!(out, "\n  cost ({}, prices checked {}):", c.region, c.prices_checked);
-    let parts: Vec<String> = c.run.components().map(|(part, usd)| format!("{} {usd:.6}", part.label())).collect();
-    let _ = writeln!(out, "    this run ${:.6}  = {}", c.run.total, parts.join(" + "));
-    let _ = writeln!(out, "    per million requests ${:.2}", c.per_million_usd);
-    let _ = writeln!(
-        out,
-        "    a 30-day month at the average {:.1} {unit}: ${:.2}; at the peak {:.1} {unit}: ${:.2} (free tier would take off ${:.2}, not applied)",
-        c.average_rate, c.monthly_average.total, c.peak_rate, c.monthly_peak.total, c.free_tier_monthly_usd
-    );
+    let _ = writeln!(out, "\n  cost:");
+    let usd = crate::money::usd;
+    for line in wrapped(&super::cost_headline(c, unit), 96) {
+        let _ = writeln!(out, "    {line}");
+    }
+    let parts: Vec<String> = c.run.components().map(|(part, v)| format!("{} {}", part.label(), usd(v))).collect();
+    for line in wrapped(&format!("this run {} = {}", usd(c.run.total), parts.join(" + ")), 96) {
+        let _ = writeln!(out, "    {line}");
+    }
     for q in &c.by_request {
         let _ = writeln!(
             out,
-            "    {:<22} ${:>9.2}/M   {:>7.2} billed ms   {:>6} calls   {:>6} RRU   {:>6} WRU",
+            "    {:<22} {:>10}/M   {:>7.2} billed ms   {:>6} calls   {:>6} RRU   {:>6} WRU",
             q.name,
-            q.per_million_usd,
+            usd(q.per_million_usd),
             q.lambda_ms_per_request,
             super::units(q.ddb_calls_per_request, q.units_reported),
             super::units(q.read_units_per_request, q.units_reported),

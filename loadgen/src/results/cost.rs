@@ -78,7 +78,8 @@ impl Usage {
     /// A 30-day month of this usage, its traffic scaled by `factor`: the provisioned
     /// concurrency stays configured for the whole month, whatever the traffic.
     pub fn month(&self, factor: f64) -> Usage {
-        self.scale(factor, MONTH_SECONDS)
+        // loadgen's own metrics pull is no part of a month of production traffic.
+        Usage { cloudwatch_metrics: 0.0, ..self.scale(factor, MONTH_SECONDS) }
     }
 
     /// The same usage with `factor` times the traffic over the same time.
@@ -131,11 +132,11 @@ pub struct Breakdown {
     /// DynamoDB provisioned read and write capacity, per capacity-unit-hour.
     #[serde(default)]
     pub dynamodb_provisioned: f64,
-    /// CloudWatch `GetMetricData`.
+    /// CloudWatch `GetMetricData`: loadgen's own pull, the harness's cost, never in `total`.
     pub cloudwatch_metrics: f64,
-    /// CloudWatch Logs ingestion.
+    /// CloudWatch Logs ingestion of the function's logs (production pays it too).
     pub cloudwatch_logs: f64,
-    /// Sum of the above.
+    /// The target stack's cost: every component above but `cloudwatch_metrics`.
     pub total: f64,
 }
 
@@ -307,8 +308,17 @@ pub struct CostResult {
     pub peak_rate: f64,
     /// A 30-day month at the average rate.
     pub monthly_average: Breakdown,
-    /// A 30-day month at the peak rate.
+    /// A 30-day month at the peak rate, every request served as this run's served ones were
+    /// (a run that throttled most of its peak would otherwise price mostly refusals).
     pub monthly_peak: Breakdown,
+    /// Share of this run's responses a layer refused before the function served them (API
+    /// Gateway or Lambda throttles): what the month at peak prices as served.
+    #[serde(default)]
+    pub refused_share: f64,
+    /// What loadgen itself caused, apart from the target's cost: its `GetMetricData` calls and,
+    /// when it seeded the table on the local stack, those writes at on-demand prices.
+    #[serde(default)]
+    pub harness_usd: f64,
     /// What the monthly free tier would take off the average month (shown, not applied).
     pub free_tier_monthly_usd: f64,
     /// Client-vs-server comparisons (CloudWatch present).
@@ -394,7 +404,7 @@ impl Component {
             Component::DynamoDbReads => "DynamoDB reads",
             Component::DynamoDbWrites => "DynamoDB writes",
             Component::DynamoDbProvisioned => "DynamoDB provisioned capacity",
-            Component::CloudWatchMetrics => "CloudWatch metrics",
+            Component::CloudWatchMetrics => "CloudWatch GetMetricData (loadgen's own pull)",
             Component::CloudWatchLogs => "CloudWatch Logs",
         }
     }
@@ -417,8 +427,9 @@ impl Breakdown {
         }
     }
 
-    /// `(component, USD)` in report order; the provisioned ones only when there is
-    /// provisioned concurrency, or a provisioned table.
+    /// The target stack's `(component, USD)` in report order — never the harness's own
+    /// `GetMetricData` — the provisioned ones only when there is provisioned concurrency, or a
+    /// provisioned table.
     pub fn components(&self) -> impl Iterator<Item = (Component, f64)> + '_ {
         let provisioned = self.lambda_provisioned_concurrency + self.lambda_provisioned_duration > 0.0;
         Component::ALL
@@ -428,6 +439,7 @@ impl Breakdown {
                     || !matches!(c, Component::LambdaProvisionedConcurrency | Component::LambdaProvisionedDuration)
             })
             .filter(|c| *c != Component::DynamoDbProvisioned || self.dynamodb_provisioned > 0.0)
+            .filter(|c| *c != Component::CloudWatchMetrics)
             .map(|c| (c, self.of(c)))
     }
 }

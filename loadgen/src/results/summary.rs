@@ -2,6 +2,8 @@
 //! counts by class, error and throttle rates, latency statistics, cold starts, and the sums of
 //! the function's diagnostic headers.
 
+use std::collections::BTreeMap;
+
 use hdrhistogram::Histogram;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -66,10 +68,14 @@ pub struct Summary {
     pub throttle_rate: f64,
     /// Responses marked `x-cold-start: true`.
     pub cold_starts: u64,
-    /// Corrected latency (from the intended send time).
+    /// Corrected latency (from the intended send time) of the ok responses: the headline, as
+    /// k6's `expected_response:true` — a throttle answered in 5 ms is not a fast request.
     pub latency: Stats,
-    /// Service time (from the actual send).
+    /// Service time (from the actual send) of the ok responses.
     pub service_time: Stats,
+    /// Corrected latency of every other class that answered, by class (absent: none did).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub class_latency: BTreeMap<Class, Stats>,
 }
 
 impl Summary {
@@ -146,7 +152,12 @@ impl From<DiagSum> for DiagnosticsResult {
 /// Summary of the recorded cells of one request kind and/or phase (`None` = all).
 pub fn summarize(rec: &Recorder, request: Option<&[usize]>, phase: Option<usize>) -> Summary {
     let counts = rec.counts(request, phase);
-    let (lat, svc) = rec.merged(request, phase, None);
+    let (lat, svc) = rec.merged(request, phase, Some(Class::Ok));
+    let class_latency = crate::record::ALL
+        .into_iter()
+        .filter(|c| *c != Class::Ok && counts[*c] > 0)
+        .map(|c| (c, Stats::of(&rec.merged(request, phase, Some(c)).0)))
+        .collect();
     let cold_starts = rec.cold_starts_of(request, phase);
     Summary {
         requests: counts.total(),
@@ -156,6 +167,7 @@ pub fn summarize(rec: &Recorder, request: Option<&[usize]>, phase: Option<usize>
         cold_starts,
         latency: Stats::of(&lat),
         service_time: Stats::of(&svc),
+        class_latency,
     }
 }
 

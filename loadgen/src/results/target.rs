@@ -81,3 +81,11 @@ pub struct TargetInfo {
     /// The deployed stack's outputs (`--infra`).
     pub infra: Option<InfraOutputs>,
 }
+
+impl TargetInfo {
+    /// The function's concurrency limit, when the run knows it: the local stack's settings, or
+    /// the deployed stack's `reserved_concurrency` output.
+    pub fn concurrency_limit(&self) -> Option<u32> {
+        self.stack.as_ref().map(|s| s.concurrency_limit()).or(self.infra.as_ref().and_then(|o| o.reserved_concurrency))
+    }
+}

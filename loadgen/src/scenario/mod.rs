@@ -15,6 +15,7 @@ pub mod millis;
 pub mod own_stack;
 pub mod placeholder;
 pub mod raw;
+pub mod scheduled;
 pub mod seed_data;
 pub mod stack;
 pub mod target;

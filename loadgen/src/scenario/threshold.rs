@@ -54,13 +54,21 @@ impl Cmp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Metric {
-    /// Corrected latency (from the intended send time) at a percentile (`max` = 100, `mean`).
+    /// Corrected latency (from the intended send time) of the ok responses at a percentile
+    /// (`max` = 100, `mean`): throttles answered fast must not make a run look faster.
     Latency {
         /// Percentile 0–100, or `None` for the mean.
         percentile: Option<f64>,
     },
-    /// Service time (from the actual send) at a percentile.
+    /// Service time (from the actual send) of the ok responses at a percentile.
     ServiceTime {
+        /// Percentile, or `None` for the mean.
+        percentile: Option<f64>,
+    },
+    /// Corrected latency of one outcome class's responses (`lambda_throttled.latency.p99`).
+    ClassLatency {
+        /// The class.
+        class: Class,
         /// Percentile, or `None` for the mean.
         percentile: Option<f64>,
     },
@@ -152,7 +160,10 @@ impl Metric {
     /// What the limit's unit must be: `ms`, `%` (or a fraction), or a plain number.
     pub fn unit(&self) -> Unit {
         match self {
-            Metric::Latency { .. } | Metric::ServiceTime { .. } | Metric::FlowDuration { .. } => Unit::Millis,
+            Metric::Latency { .. }
+            | Metric::ServiceTime { .. }
+            | Metric::ClassLatency { .. }
+            | Metric::FlowDuration { .. } => Unit::Millis,
             Metric::FlowsFailedRate
             | Metric::ErrorRate
             | Metric::ThrottleRate
@@ -194,7 +205,7 @@ pub enum MetricError {
         "unknown metric '{key}'{hint}; use latency.pNN, service_time.pNN, errors.rate, throttles.rate, \
          cold_starts.count, cold_starts.rate, requests.count, rate.achieved, cost.run_usd, \
          cost.per_million_usd, cost.monthly_usd, read_units.per_request, write_units.per_request, \
-         dynamodb_calls.per_request, checks.rate, checks.failed or <class>.rate/<class>.count, optionally prefixed with a \
+         dynamodb_calls.per_request, checks.rate, checks.failed or <class>.rate/<class>.count/<class>.latency.pNN, optionally prefixed with a \
          phase name, a request name or both (phase first); or flow_duration.pNN, flows_failed.rate, optionally \
          prefixed with a flow name"
     )]
@@ -336,6 +347,10 @@ pub fn parse_metric(key: &str, request_names: &[&str]) -> Result<(Option<String>
         Some(("checks", "failed")) => Metric::ChecksFailed,
         Some(("flow_duration", p)) => Metric::FlowDuration { percentile: percentile(p)? },
         Some(("flows_failed", "rate")) => Metric::FlowsFailedRate,
+        Some((class, latency)) if Class::from_name(class).is_some() && latency.starts_with("latency.") => {
+            let class = Class::from_name(class).expect("checked");
+            Metric::ClassLatency { class, percentile: percentile(&latency["latency.".len()..])? }
+        }
         Some((class, "rate")) if Class::from_name(class).is_some() => {
             Metric::ClassRate { class: Class::from_name(class).expect("checked") }
         }
@@ -422,6 +437,11 @@ mod tests {
             Metric::ClassCount { class: Class::LambdaThrottled }
         );
         assert!(parse_metric("latency.p101", &[]).is_err());
+        assert_eq!(
+            parse_metric("lambda_throttled.latency.p99", &[]).unwrap(),
+            (None, Metric::ClassLatency { class: Class::LambdaThrottled, percentile: Some(99.0) })
+        );
+        assert!(parse_metric("lambda_throttled.latency.p200", &[]).is_err());
         assert!(
             parse_metric("get-itm.latency.p95", &["get-item"]).unwrap_err().to_string().contains("not a request name")
         );

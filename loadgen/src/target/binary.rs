@@ -27,8 +27,31 @@ pub fn target_api(sink: &Arc<dyn Sink>) -> Result<PathBuf, TargetError> {
         return Err(TargetError::NoBinary);
     }
     sink.event(Event::BuildingTargetApi);
-    let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "-p", "target-api", "--bin", "target-api"])
+    let mut cargo = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    // `cargo run` hands loadgen its package's variables (CARGO_PKG_NAME=loadgen, …). Build
+    // scripts such as ring's say to rerun when those change, and cargo reads them from its own
+    // environment: inherited, they would make this build recompile ring, rustls and everything
+    // above them — and the next `cargo loadgen` recompile them back.
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("CARGO_PKG_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_MANIFEST_LINKS",
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&k.as_ref())
+        {
+            cargo.env_remove(&key);
+        }
+    }
+    let status = cargo
+        // With loadgen in the selection, features resolve as for `cargo loadgen` itself, so the
+        // graph the two share is the one already compiled (loadgen/Cargo.toml says how).
+        .args(["build", "--release", "-p", "loadgen", "-p", "target-api", "--bin", "target-api"])
         .status()
         .map_err(TargetError::Cargo)?;
     if !status.success() {

@@ -23,7 +23,7 @@ pub fn table(s: &Simulation) -> String {
     let width = s.configurations.iter().map(|c| c.label().chars().count()).max().unwrap_or(0).max(13);
     let _ = writeln!(
         o,
-        "  {:<width$} {:>10} {:>7} {:>8} {:>8} {:>8} {:>5} {:>8} {:>8} {:>11} {:>8} {:>11}  thresholds",
+        "  {:<width$} {:>10} {:>7} {:>8} {:>8} {:>8} {:>5} {:>8} {:>8} {:>11} {:>10} {:>11}  thresholds",
         "configuration",
         "requests",
         "429 %",
@@ -33,18 +33,17 @@ pub fn table(s: &Simulation) -> String {
         "peak",
         "p50 ms",
         "p99 ms",
-        "$ per run",
-        "$ per M",
-        "$ per month",
+        "per run",
+        "per M",
+        "per month",
     );
     for (i, c) in s.configurations.iter().enumerate() {
-        let money = |f: fn(&SimulatedCost) -> f64, digits: usize| {
-            c.cost.as_ref().map_or_else(|| "–".to_owned(), |k| format!("{:.*}", digits, f(k)))
-        };
+        let money =
+            |f: fn(&SimulatedCost) -> f64| c.cost.as_ref().map_or_else(|| "–".to_owned(), |k| crate::money::usd(f(k)));
         let ms = |v: f64| if c.ok_latency.count == 0 { "–".to_owned() } else { format!("{v:.1}") };
         let _ = writeln!(
             o,
-            "{} {:<width$} {:>10.0} {:>6.2}% {:>7.2}% {:>8} {:>8.1} {:>5} {:>8} {:>8} {:>11} {:>8} {:>11}  {}",
+            "{} {:<width$} {:>10.0} {:>6.2}% {:>7.2}% {:>8} {:>8.1} {:>5} {:>8} {:>8} {:>11} {:>10} {:>11}  {}",
             if s.recommended == Some(i) { "*" } else { " " },
             c.label(),
             c.requests,
@@ -56,9 +55,9 @@ pub fn table(s: &Simulation) -> String {
             c.peak_concurrency,
             ms(c.ok_latency.p50_ms),
             ms(c.ok_latency.p99_ms),
-            money(|k| k.run_usd, 6),
-            money(|k| k.per_million_usd, 2),
-            money(|k| k.month_usd, 2),
+            money(|k| k.run_usd),
+            money(|k| k.per_million_usd),
+            money(|k| k.month_usd),
             gate(c)
         );
     }

@@ -8,25 +8,33 @@ fn summary_cells(name: String, s: &Summary) -> Vec<Cell> {
     vec![
         Cell::text(name),
         Cell::num(s.requests.to_string()),
-        Cell::num(ms(s.latency.p50_ms)),
-        Cell::num(ms(s.latency.p90_ms)),
-        Cell::num(ms(s.latency.p99_ms)),
-        Cell::num(ms(s.latency.max_ms)),
-        Cell::num(ms(s.service_time.p99_ms)),
+        Cell::num(crate::report::ok_ms(&s.latency, |s| s.p50_ms)),
+        Cell::num(crate::report::ok_ms(&s.latency, |s| s.p90_ms)),
+        Cell::num(crate::report::ok_ms(&s.latency, |s| s.p99_ms)),
+        Cell::num(crate::report::ok_ms(&s.latency, |s| s.max_ms)),
+        Cell::num(crate::report::ok_ms(&s.service_time, |s| s.p99_ms)),
         Cell::num(pct(s.error_rate)),
         Cell::num(pct(s.throttle_rate)),
     ]
 }
 
-const SUMMARY_HEADERS: [&str; 8] =
-    ["#requests", "#p50 ms", "#p90 ms", "#p99 ms", "#max ms", "#service p99 ms", "#errors", "#throttled"];
+const SUMMARY_HEADERS: [&str; 8] = [
+    "#requests",
+    "#ok p50 ms",
+    "#ok p90 ms",
+    "#ok p99 ms",
+    "#ok max ms",
+    "#ok service p99 ms",
+    "#errors",
+    "#throttled",
+];
 
 /// Per request kind and per phase.
 pub(super) fn section(r: &Results) -> Section {
     let mut s = Section { id: "breakdown", heading: "Per request and per phase".into(), ..Section::default() };
     let mut h = vec!["request"];
     h.extend(SUMMARY_HEADERS);
-    let mut t = Table::new("Per request: corrected latency and outcomes", &h);
+    let mut t = Table::new("Per request: corrected latency of the ok responses, and outcomes", &h);
     for q in &r.requests {
         t.rows.push(summary_cells(q.name.clone(), &q.summary));
     }
@@ -71,9 +79,9 @@ pub(super) fn section(r: &Results) -> Section {
             &target,
             &achieved,
             "#requests",
-            "#p50 ms",
-            "#p99 ms",
-            "#max ms",
+            "#ok p50 ms",
+            "#ok p99 ms",
+            "#ok max ms",
             "#errors",
             "#throttled",
         ],
@@ -86,9 +94,9 @@ pub(super) fn section(r: &Results) -> Section {
             Cell::num(p.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed".into())),
             Cell::num(format!("{:.1}", p.achieved_rate)),
             Cell::num(x.requests.to_string()),
-            Cell::num(ms(x.latency.p50_ms)),
-            Cell::num(ms(x.latency.p99_ms)),
-            Cell::num(ms(x.latency.max_ms)),
+            Cell::num(crate::report::ok_ms(&x.latency, |s| s.p50_ms)),
+            Cell::num(crate::report::ok_ms(&x.latency, |s| s.p99_ms)),
+            Cell::num(crate::report::ok_ms(&x.latency, |s| s.max_ms)),
             Cell::num(pct(x.error_rate)),
             Cell::num(pct(x.throttle_rate)),
         ]);

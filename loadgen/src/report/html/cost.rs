@@ -1,7 +1,8 @@
 //! report.html's cost section (the run, a month at the average and peak rates, per request
 //! kind, reconciliation, the knee) and the batch-vs-per-item comparison.
 
-use crate::report::page::{Cell, Section, Table, ms, pct, usd};
+use crate::report::charts::{self, Line};
+use crate::report::page::{Cell, Chart, Section, Table, pct, usd};
 use crate::report::units;
 use crate::results::Results;
 
@@ -16,29 +17,23 @@ pub(super) fn section(r: &Results) -> Option<Section> {
     };
     let mut s = Section { id: "cost", heading: "Cost".into(), ..Section::default() };
     let unit = crate::report::rate_unit(r);
-    s.notes.push(format!(
-        "Prices for {} (checked {}). This run: {}; {} per million requests; {} a month at the average {:.1} {unit}, \
-         {} at the peak {:.1} {unit} (before the free tier, worth up to {} a month).",
-        c.region,
-        c.prices_checked,
-        usd(c.run.total),
-        usd(c.per_million_usd),
-        usd(c.monthly_average.total),
-        c.average_rate,
-        usd(c.monthly_peak.total),
-        c.peak_rate,
-        usd(c.free_tier_monthly_usd)
-    ));
+    s.notes.push(crate::report::cost_headline(c, unit));
     let mut t = Table::new("Cost by component", &["component", "#this run", "#month at average", "#month at peak"]);
     for (part, run) in c.run.components() {
         let (avg, peak) = (c.monthly_average.of(part), c.monthly_peak.of(part));
         t.rows.push(vec![Cell::text(part.label()), Cell::num(usd(run)), Cell::num(usd(avg)), Cell::num(usd(peak))]);
     }
     t.rows.push(vec![
-        Cell::text("total"),
+        Cell::text("total: the target stack"),
         Cell::num(usd(c.run.total)),
         Cell::num(usd(c.monthly_average.total)),
         Cell::num(usd(c.monthly_peak.total)),
+    ]);
+    t.rows.push(vec![
+        Cell::text("apart: loadgen's own (GetMetricData, seeding)"),
+        Cell::num(usd(c.harness_usd)),
+        Cell::num("–"),
+        Cell::num("–"),
     ]);
     s.tables.push(t);
     if !c.by_request.is_empty() {
@@ -101,9 +96,56 @@ pub(super) fn section(r: &Results) -> Option<Section> {
             ]);
         }
         s.tables.push(t);
+        s.charts.push(knee_chart(k));
     }
     s.notes.extend(c.notes.iter().cloned());
     Some(s)
+}
+
+/// The knee as a chart: the throttle share each offered rate met, measured against simulated,
+/// Little's law and (Poisson arrivals only) Erlang B — by rate, so a plan that comes back down
+/// (a spike's recovery at its warm-up's rate) draws one point there, the stretches' mean
+/// weighted by their seconds, named for all of them.
+fn knee_chart(k: &crate::results::cost::Knee) -> Chart {
+    type Pick = fn(&crate::results::cost::KneePoint) -> Option<f64>;
+    let mut rates: Vec<f64> = k.points.iter().map(|p| p.rate).collect();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
+    let at = |rate: f64| k.points.iter().filter(move |p| (p.rate - rate).abs() < 1e-6);
+    let share = |pick: Pick| -> Vec<(f64, f64)> {
+        rates
+            .iter()
+            .filter_map(|r| {
+                let (sum, secs) = at(*r)
+                    .filter_map(|p| pick(p).map(|v| (v * f64::from(p.seconds.max(1)), f64::from(p.seconds.max(1)))))
+                    .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+                (secs > 0.0).then(|| (*r, sum / secs * 100.0))
+            })
+            .collect()
+    };
+    let mut lines =
+        vec![Line { label: "measured".into(), points: share(|p| Some(p.measured)), dashed: false, colour: 3 }];
+    let predicted: [(&str, Pick, usize); 3] = [
+        ("simulated", |p| p.simulated, 0),
+        ("Little's law", |p| Some(p.littles_law), 6),
+        ("Erlang B", |p| p.erlang_b, 4),
+    ];
+    for (label, pick, colour) in predicted {
+        let points = share(pick);
+        if !points.is_empty() {
+            lines.push(Line { label: label.into(), points, dashed: true, colour });
+        }
+    }
+    let names = vec![rates.iter().map(|r| at(*r).map(|p| p.phase.as_str()).collect::<Vec<_>>().join(", ")).collect()];
+    Chart {
+        id: "chart-knee",
+        title: "The knee: throttled share against offered rate".into(),
+        read: "each point is a stretch of the plan at one offered rate (its phase named): the solid line is what Lambda \
+               throttled, the dashed ones what the simulation, Little's law and Erlang B predicted. Where the solid line \
+               leaves zero is the knee; a simulation that tracks it is one to trust at rates not run."
+            .into(),
+        svg: charts::xy("offered rate, req/s", "Lambda throttled, % of requests", &lines, &names),
+    }
 }
 
 /// Each function's bill from its REPORT lines (a stack of several), and where every usage
@@ -146,7 +188,7 @@ pub(super) fn batch_section(r: &Results) -> Option<Section> {
     s.notes.push(v.verdict.clone());
     let mut t = Table::new(
         "The two read patterns side by side",
-        &["request", "#requests", "#p50 ms", "#p99 ms", "#DynamoDB calls/req", "#RRU/req", "#USD per million"],
+        &["request", "#requests", "#ok p50 ms", "#ok p99 ms", "#DynamoDB calls/req", "#RRU/req", "#USD per million"],
     );
     for name in [&v.batch, &v.per_item] {
         let Some(q) = r.requests.iter().find(|q| &q.name == name) else { continue };
@@ -154,19 +196,13 @@ pub(super) fn batch_section(r: &Results) -> Option<Section> {
         t.rows.push(vec![
             Cell::text(name.as_str()),
             Cell::num(q.summary.requests.to_string()),
-            Cell::num(ms(q.summary.latency.p50_ms)),
-            Cell::num(ms(q.summary.latency.p99_ms)),
+            Cell::num(crate::report::ok_ms(&q.summary.latency, |s| s.p50_ms)),
+            Cell::num(crate::report::ok_ms(&q.summary.latency, |s| s.p99_ms)),
             Cell::num(units(q.diagnostics.ddb_calls_per_request, q.diagnostics.responses > 0)),
             Cell::num(units(q.diagnostics.rcu_per_request, q.diagnostics.responses > 0)),
             Cell::num(per_m.map(usd).unwrap_or_else(|| "–".into())),
         ]);
     }
     s.tables.push(t);
-    s.notes.push(format!(
-        "Per-item costs {:.2}× the batch per request and {:.2}× its Lambda time; read units are {}.",
-        v.cost_factor,
-        v.lambda_ms_factor,
-        if v.equal_read_units { "the same" } else { "different" }
-    ));
     Some(s)
 }

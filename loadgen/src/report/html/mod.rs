@@ -11,7 +11,7 @@ mod flows;
 mod over_time;
 mod targets;
 
-use crate::record::ALL;
+use crate::record::{ALL, Class};
 use crate::results::{Results, Stats, Status};
 
 use super::charts::Mark;
@@ -145,12 +145,16 @@ fn key_numbers(r: &Results) -> Section {
         rate_note,
         if short { "warn" } else { "" },
     ));
-    s.figures.push(fig(
-        "p99 latency",
-        format!("{} ms", ms(t.latency.p99_ms)),
-        format!("service time {} ms", ms(t.service_time.p99_ms)),
-        "",
-    ));
+    s.figures.push(if t.latency.count > 0 {
+        fig(
+            "p99 latency, ok",
+            format!("{} ms", ms(t.latency.p99_ms)),
+            format!("of {} ok responses; service time {} ms", t.latency.count, ms(t.service_time.p99_ms)),
+            "",
+        )
+    } else {
+        fig("p99 latency, ok", "–".into(), "no response was ok".into(), "fail")
+    });
     s.figures.push(fig(
         "errors",
         pct(t.error_rate),
@@ -186,19 +190,26 @@ fn key_numbers(r: &Results) -> Section {
         s.figures.push(fig("cost", "unknown".into(), "see the Cost unknown section".into(), ""));
     }
     let mut lat = Table::new(
-        "Latency, ms — corrected: from each request's intended send time (what a user waits, free of coordinated omission); service: from the actual send",
+        "Latency of the ok responses, ms — corrected: from each request's intended send time (what a user waits, free of coordinated omission); service: from the actual send. Other classes' latency is in the table below, never mixed in",
         &["percentile", "#corrected", "#service time"],
     );
     latency_rows(&mut lat, "", &t.latency, &t.service_time);
     s.tables.push(lat);
-    let mut classes = Table::new("Responses by outcome class", &["class", "#responses", "#share"]);
+    let mut classes = Table::new(
+        "Responses by outcome class, with each class's own corrected latency",
+        &["class", "#responses", "#share", "#p50 ms", "#p99 ms"],
+    );
     for c in ALL {
         let n = t.by_class[c];
         if n > 0 {
+            let lat = if c == Class::Ok { Some(&t.latency) } else { t.class_latency.get(&c) };
+            let at = |f: fn(&Stats) -> f64| lat.map(|s| ms(f(s))).unwrap_or_else(|| "–".into());
             classes.rows.push(vec![
                 Cell::text(c.name()),
                 Cell::num(n.to_string()),
                 Cell::num(pct(n as f64 / t.requests.max(1) as f64)),
+                Cell::num(at(|s| s.p50_ms)),
+                Cell::num(at(|s| s.p99_ms)),
             ]);
         }
     }

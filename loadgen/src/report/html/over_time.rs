@@ -13,10 +13,12 @@ pub(super) fn section(r: &Results) -> Section {
     let mut s = Section { id: "charts", heading: "Over time".into(), ..Section::default() };
     s.charts.push(Chart {
         id: "chart-latency",
-        title: "Latency percentiles over time".into(),
+        title: "Latency of the ok responses over time".into(),
         read: format!(
-            "corrected latency of the requests that completed in each second ({per}; the highest value in each bucket). \
-             A p99 that climbs while the rate is flat means queueing; a jump at a phase line is the new load."
+            "corrected latency of the ok responses that completed in each second ({per}; the highest value in each \
+             bucket); the grey dashed line is the p99 of every other response (throttles, errors), apart so a flood of \
+             fast refusals cannot read as a faster API. A p99 that climbs while the rate is flat means queueing; a \
+             jump at a phase line is the new load."
         ),
         svg: charts::latency_over_time(&r.series, &m),
     });
@@ -56,12 +58,34 @@ pub(super) fn section(r: &Results) -> Section {
         ),
         svg: charts::cold_starts(&r.series, &m),
     });
-    let lines = match r.merged(|_| true) {
-        Ok((lat, svc)) => vec![
-            Line { label: "corrected".into(), points: charts::distribution_points(&lat), dashed: false, colour: 0 },
-            Line { label: "service time".into(), points: charts::distribution_points(&svc), dashed: true, colour: 1 },
-        ],
-        Err(e) => {
+    let ok = |c: &crate::results::HistogramCell| c.class == crate::record::Class::Ok;
+    let lines = match (r.merged(ok), r.merged(|c| !ok(c))) {
+        (Ok((lat, svc)), Ok((other, _))) => {
+            let mut lines = vec![
+                Line {
+                    label: "ok, corrected".into(),
+                    points: charts::distribution_points(&lat),
+                    dashed: false,
+                    colour: 0,
+                },
+                Line {
+                    label: "ok, service time".into(),
+                    points: charts::distribution_points(&svc),
+                    dashed: true,
+                    colour: 1,
+                },
+            ];
+            if !other.is_empty() {
+                lines.push(Line {
+                    label: "not ok, corrected".into(),
+                    points: charts::distribution_points(&other),
+                    dashed: true,
+                    colour: 6,
+                });
+            }
+            lines
+        }
+        (Err(e), _) | (_, Err(e)) => {
             s.notes.push(format!("The percentile distribution is missing: {e}."));
             Vec::new()
         }
@@ -69,9 +93,9 @@ pub(super) fn section(r: &Results) -> Section {
     s.charts.push(Chart {
         id: "chart-distribution",
         title: "Latency by percentile".into(),
-        read: "every percentile of the whole run from the exact histograms, on HdrHistogram's 1/(1-q) axis so the \
-               tail gets as much room as the median. The gap between the lines is time spent waiting to be sent \
-               (coordinated omission, had it not been corrected)."
+        read: "every percentile of the whole run's ok responses from the exact histograms, on HdrHistogram's 1/(1-q) \
+               axis so the tail gets as much room as the median. The gap between the ok lines is time spent waiting \
+               to be sent (coordinated omission, had it not been corrected); the grey line is every other response."
             .into(),
         svg: charts::distribution(&lines),
     });

@@ -1,7 +1,7 @@
 //! report.html's targets section: with `[targets.NAME]`s, what each target's requests came
 //! to, `[target]` as `default`; each request kind's own figures are in the breakdown.
 
-use crate::report::page::{Cell, Section, Table, ms, pct};
+use crate::report::page::{Cell, Section, Table, pct};
 use crate::results::Results;
 
 /// The targets, when the scenario names any.
@@ -17,7 +17,7 @@ pub(super) fn section(r: &Results) -> Option<Section> {
     );
     let mut t = Table::new(
         "Targets",
-        &["target", "url", "request kinds", "#requests", "#p50 ms", "#p99 ms", "#errors", "#throttles"],
+        &["target", "url", "request kinds", "#requests", "#ok p50 ms", "#ok p99 ms", "#errors", "#throttles"],
     );
     for x in &r.targets {
         let m = &x.summary;
@@ -26,8 +26,8 @@ pub(super) fn section(r: &Results) -> Option<Section> {
             Cell::text(&x.url),
             Cell::text(x.requests.join(", ")),
             Cell::num(m.requests.to_string()),
-            Cell::num(ms(m.latency.p50_ms)),
-            Cell::num(ms(m.latency.p99_ms)),
+            Cell::num(crate::report::ok_ms(&m.latency, |s| s.p50_ms)),
+            Cell::num(crate::report::ok_ms(&m.latency, |s| s.p99_ms)),
             Cell { text: pct(m.error_rate), class: if m.error_rate > 0.0 { "warn" } else { "num" } },
             Cell::num(pct(m.throttle_rate)),
         ]);
