@@ -7,9 +7,11 @@ Each configuration runs every tool once per round, in a rotating order, for --ro
 the table shows medians and the loadgen/anchor ratios of runs made in the same round.
 CPU time and peak RSS come from the kernel (wait4 rusage) for every tool alike.
 
-  python3 bench/generators.py [--rounds 3] [--seconds 10] [--only closed,fixed,co,memory,templates]
+  python3 bench/generators.py [--rounds 3] [--seconds 10] [--only closed,fixed,co,memory,inflight,templates]
                               [--memory-minutes 1]
 
+`inflight` measures loadgen's peak RSS with ~20 and with 10,000 requests in flight (a 5 s server)
+and prints the memory each request in flight costs (the goal: at most 8 KiB).
 `templates` compares loadgen with itself: CPU per request of templated requests and of a
 two-step flow against a plain GET at the same fixed rate (the goal: at most 1.2x).
 
@@ -252,7 +254,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--only", default="closed,fixed,co,memory,templates")
+    ap.add_argument("--only", default="closed,fixed,co,memory,inflight,templates")
     ap.add_argument("--memory-minutes", type=float, default=1.0)
     a = ap.parse_args()
     if (os.cpu_count() or 1) < 2:
@@ -356,6 +358,24 @@ def main():
         print(f"\n### Memory: loadgen at 10,000 req/s for {minutes:g} min\n")
         print(f"peak RSS {r['rss']:.1f} MiB over {r['requests']:,} requests (goal ≤ 32 MiB); "
               f"rate error {(r['sent_rate'] / 10000 - 1) * 100:+.3f}%, lag p99 {r['lag_p99']:.2f} ms")
+    if "inflight" in only:
+        rate, stall_s, secs = 2000, 5, 7
+        log(f"memory per request in flight: {rate} req/s against a 10 ms and a {stall_s} s server, {secs} s…")
+        rss = {}
+        for delay_ms in (10, stall_s * 1000):
+            srv = Server("--delay-ms", str(delay_ms))
+            rss[delay_ms] = [T.loadgen(srv.url, f"rate = {rate}", seconds=secs)["rss"] for _ in range(a.rounds)]
+            srv.stop()
+        # An open schedule keeps rate × delay requests in flight once the first answers are due.
+        few, many = rate * 10 // 1000, rate * stall_s
+        per = [(hi - lo) * 1024 / (many - few) for lo, hi in zip(rss[10], rss[stall_s * 1000])]
+        print(f"\n### Memory per request in flight: {rate:,} req/s against a 10 ms and a {stall_s} s server\n")
+        print("| requests in flight | peak RSS MiB |")
+        print("|---|---|")
+        print(f"| {few:,} | {med(rss[10]):.1f} |")
+        print(f"| {many:,} | {med(rss[stall_s * 1000]):.1f} |")
+        print(f"\nper request in flight: {med(per):.1f} KiB (rounds {min(per):.1f}–{max(per):.1f}; goal ≤ 8 KiB, "
+              f"so 10,000 in flight stay under ~100 MiB)")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -122,6 +122,32 @@ async fn achieved_rate_is_within_one_percent_at_1000_and_5000() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_opened_before_the_start_and_the_runs_own_counted() {
+    let _serial = SERIAL.lock().await;
+    let hit = "[[request]]\nname = \"hit\"\npath = \"/hit\"\n";
+    // As set: 12 opened first, and 20 req/s answered at once never needs another.
+    let (url, _) = server(0, None).await;
+    let dir = tempdir("conns");
+    let body = format!(
+        "name = \"c\"\n[target]\nconnections = 12\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 20\n{hit}"
+    );
+    let c = run(opts(scenario(&dir, &body), &url, &dir)).await.unwrap().results.generator.connections;
+    assert_eq!((c.opened_before, c.opened_during), (12, 0), "{c:?}");
+    assert!(c.connect_p50_ms > 0.0 && c.connect_max_ms >= c.connect_p50_ms, "{c:?}");
+    // By default 100 req/s × 100 ms = 10 first; a 300 ms target keeps ~30 in flight, so the
+    // run opens the rest itself, and says so.
+    let (url, _) = server(300, None).await;
+    let dir = tempdir("conns-slow");
+    let body = format!("name = \"c\"\n[[phase]]\nname = \"p\"\nduration = \"2s\"\nrate = 100\n{hit}");
+    let out = run(opts(scenario(&dir, &body), &url, &dir)).await.unwrap();
+    let c = &out.results.generator.connections;
+    assert_eq!(c.opened_before, 10, "{c:?}");
+    assert!(c.opened_during >= 15, "{c:?}");
+    let text = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(text.contains("connections opened during the run"), "the report shows them");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalls_show_in_corrected_latency_not_in_service_time() {
     let _serial = SERIAL.lock().await;
     // 200 ms stall every 2 s at 2,000 req/s; 20 requests in flight at most, like 20 connections.

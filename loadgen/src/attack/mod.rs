@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-use crate::http::HttpClient;
+use crate::http::{Connector, Connects, HttpClient};
 use crate::record::{Recorder, Stop};
 use crate::scenario::{Load, Plan};
 use mix::{Instance, Mix, Unit};
@@ -76,6 +76,10 @@ pub struct Engine {
     phases_end: Mutex<Option<Instant>>,
     /// The general client (https, HTTP/2), shared by every target.
     client: HttpClient,
+    /// Its connector, which opens connections before the start.
+    connector: Connector,
+    /// Every connection opened, before the start and during the run.
+    pub connects: Arc<Connects>,
     /// `[target]` and then each `[targets.NAME]`: pool, prefix, timeout, authorizer.
     endpoints: Vec<endpoint::Endpoint>,
     /// Which request to send next and how it reads.
@@ -88,11 +92,12 @@ pub struct Engine {
 
 impl Engine {
     /// An engine for `plan` against `base` (and its `[targets.NAME]` at their own URLs).
-    pub fn new(plan: Arc<Plan>, base: &str, client: HttpClient, stop: StopSwitch) -> Self {
+    pub fn new(plan: Arc<Plan>, base: &str, (client, connector): (HttpClient, Connector), stop: StopSwitch) -> Self {
         let mut rec = Recorder::new(plan.requests.len(), plan.phases.len());
         rec.flows = vec![crate::record::flows::FlowSum::default(); plan.flows.len()];
         let recorder = Arc::new(Mutex::new(rec));
-        let endpoints = endpoint::Endpoint::all(&plan, base);
+        let connects = connector.connects().clone();
+        let endpoints = endpoint::Endpoint::all(&plan, base, &connects);
         let prefixes: Vec<&str> = endpoints.iter().map(|e| e.prefix.as_str()).collect();
         let mix = Mix::new(&plan, &prefixes);
         let secrets = plan.secrets();
@@ -100,6 +105,8 @@ impl Engine {
             secrets,
             plan,
             client,
+            connector,
+            connects,
             phases_end: Mutex::new(None),
             endpoints,
             mix,
@@ -118,6 +125,32 @@ impl Engine {
         for (e, a) in self.endpoints.iter_mut().zip(auth) {
             e.auth = a;
         }
+        self
+    }
+
+    /// Opens each target's first connections ([`Plan::opening_connections`] to every target
+    /// some request goes to) before the schedule, so their connect and TLS time is a figure of
+    /// its own and not in the first requests' latency; the clock starts after them. Bounded by
+    /// the longest request timeout: a target that does not answer then meets the run's requests.
+    pub async fn open_connections(mut self) -> Self {
+        let n = self.plan.opening_connections();
+        let used: std::collections::BTreeSet<usize> =
+            (0..self.plan.requests.len()).map(|i| endpoint::index_of(&self.plan, i)).collect();
+        if n > 0 {
+            let longest = self.endpoints.iter().map(|e| e.timeout).max().unwrap_or(self.plan.target.timeout);
+            let opening = async {
+                for &i in &used {
+                    self.endpoints[i].preopen(n, &self.connector).await;
+                }
+            };
+            tokio::select! {
+                _ = opening => {}
+                _ = tokio::time::sleep(longest) => {}
+                _ = self.stop.stopped() => {}
+            }
+        }
+        self.connects.start();
+        self.start = Instant::now();
         self
     }
 

@@ -24,7 +24,7 @@ pub(super) async fn ready(
     (info, stack, base): (&TargetInfo, Option<&Stack>, &str),
     ctx: &mut cost::TargetFacts,
     sink: &Arc<dyn Sink>,
-) -> Result<(http::HttpClient, Vec<Option<Arc<crate::auth::Authorizer>>>, SystemTime), Error> {
+) -> Result<((http::HttpClient, http::Connector), Vec<Option<Arc<crate::auth::Authorizer>>>, SystemTime), Error> {
     let client = http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(Error::Tls)?;
     let reserved = info.concurrency_limit();
     let auth = authorizers(plan, (stack.is_some(), base), &ctx.region, sink).await?;

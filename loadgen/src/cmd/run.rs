@@ -214,12 +214,13 @@ struct Attacked {
 async fn attack(
     plan: &Arc<Plan>,
     base: &str,
-    (client, auth): (http::HttpClient, Vec<Option<Arc<crate::auth::Authorizer>>>),
+    (client, auth): ((http::HttpClient, http::Connector), Vec<Option<Arc<crate::auth::Authorizer>>>),
     switch: StopSwitch,
     (console, metrics): (&Arc<Console>, Option<Arc<LiveMetrics>>),
 ) -> Attacked {
     let cpu_before = cpu::seconds();
-    let engine = Arc::new(Engine::new(plan.clone(), base, client, switch.clone()).with_auth(auth));
+    let engine =
+        Arc::new(Engine::new(plan.clone(), base, client, switch.clone()).with_auth(auth).open_connections().await);
     if metrics.is_some() {
         engine.recorder.lock().unwrap_or_else(|e| e.into_inner()).export_ok = Some(crate::record::histogram::coarse());
     }
@@ -301,6 +302,7 @@ fn not_started(
         target,
         started,
         finished: time::OffsetDateTime::now_utc(),
+        connections: Default::default(),
     };
     let mut results = Results::from_run(plan, &Recorder::new(plan.requests.len(), plan.phases.len()), facts);
     results.duration_s = 0.0;
@@ -383,6 +385,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         target: info,
         started,
         finished: run.finished,
+        connections: run.engine.connects.stats(),
     };
     let mut results = {
         let mut rec = run.engine.recorder.lock().unwrap_or_else(|e| e.into_inner());

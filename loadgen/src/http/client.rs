@@ -1,20 +1,118 @@
-//! The HTTP client: hyper with rustls (ring) for https and HTTP/2 by ALPN, one keep-alive pool
-//! sized to the in-flight bound.
+//! The general client: hyper with rustls (ring) for https and HTTP/2 by ALPN, one keep-alive pool
+//! sized to the in-flight bound. Its [`Connector`] hands out the connections opened before the
+//! schedule first and times every connection it opens.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http_body_util::Full;
-use hyper_rustls::HttpsConnector;
+use hyper::Uri;
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::client::legacy::connect::{Connection, HttpConnector};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::connects::Connects;
 
 /// The client type the engine uses.
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type HttpClient = Client<Connector, Full<Bytes>>;
 
-/// Builds the client. `pool` is the most idle connections kept per host.
-pub fn build(pool: usize, http2: bool) -> std::io::Result<HttpClient> {
+/// One connection, TLS or not.
+pub type Stream = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How many connections are opened at once before the start: enough to open thousands in a
+/// few round trips without a burst of SYNs a listen backlog would drop.
+pub const OPENING_AT_ONCE: usize = 64;
+
+/// The https/http connector, with the connections opened before the start set aside for the
+/// client's first checkouts.
+#[derive(Clone)]
+pub struct Connector {
+    inner: HttpsConnector<HttpConnector>,
+    /// Opened before the start, by `scheme://authority`.
+    opened: Arc<Mutex<HashMap<String, Vec<Stream>>>>,
+    connects: Arc<Connects>,
+}
+
+/// The key the client's destination and a base URL share.
+fn key(uri: &Uri) -> String {
+    format!("{}://{}", uri.scheme_str().unwrap_or("http"), uri.authority().map_or("", |a| a.as_str()))
+}
+
+impl Connector {
+    /// What every connection opened was counted in.
+    pub fn connects(&self) -> &Arc<Connects> {
+        &self.connects
+    }
+
+    async fn open(&self, uri: Uri) -> Result<Stream, BoxError> {
+        let mut inner = self.inner.clone();
+        std::future::poll_fn(|cx| tower_service::Service::poll_ready(&mut inner, cx)).await?;
+        let started = Instant::now();
+        let stream = tower_service::Service::call(&mut inner, uri).await?;
+        self.connects.opened(started.elapsed());
+        Ok(stream)
+    }
+
+    /// Opens up to `n` connections to `base`'s host for the client's first requests — one
+    /// when the server chose HTTP/2, which multiplexes every request over it. Returns how many
+    /// were opened; one that fails stops the opening (the run's requests then meet the same
+    /// failure and are classified as usual).
+    pub async fn preopen(&self, base: &Uri, n: usize) -> usize {
+        if n == 0 {
+            return 0;
+        }
+        let Ok(first) = self.open(base.clone()).await else { return 0 };
+        let h2 = first.connected().is_negotiated_h2();
+        let mut streams = vec![first];
+        if !h2 {
+            let rest = futures_util::stream::iter(1..n)
+                .map(|_| self.open(base.clone()))
+                .buffer_unordered(OPENING_AT_ONCE)
+                .collect::<Vec<_>>()
+                .await;
+            streams.extend(rest.into_iter().flatten());
+        }
+        let count = streams.len();
+        self.opened.lock().unwrap_or_else(|e| e.into_inner()).entry(key(base)).or_default().extend(streams);
+        count
+    }
+
+    fn take(&self, dst: &Uri) -> Option<Stream> {
+        self.opened.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&key(dst))?.pop()
+    }
+}
+
+impl tower_service::Service<Uri> for Connector {
+    type Response = Stream;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Stream, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // The inner connector is polled ready on its clone, when a connection is opened.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        if let Some(stream) = self.take(&dst) {
+            return Box::pin(std::future::ready(Ok(stream)));
+        }
+        let me = self.clone();
+        Box::pin(async move { me.open(dst).await })
+    }
+}
+
+/// Builds the client and its connector (kept to open connections before the start and to
+/// count them all). `pool` is the most idle connections kept per host.
+pub fn build(pool: usize, http2: bool) -> std::io::Result<(HttpClient, Connector)> {
     // reqwest-free and aws-lc-free: ring is the provider the whole workspace uses.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut http = HttpConnector::new();
@@ -27,8 +125,10 @@ pub fn build(pool: usize, http2: bool) -> std::io::Result<HttpClient> {
     } else {
         builder.enable_http1().wrap_connector(http)
     };
-    Ok(Client::builder(TokioExecutor::new())
+    let connector = Connector { inner: https, opened: Arc::default(), connects: Arc::default() };
+    let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(pool)
-        .build(https))
+        .build(connector.clone());
+    Ok((client, connector))
 }

@@ -1,12 +1,15 @@
 //! How requests are sent: the general hyper client for https and HTTP/2 ([`client`]), the
-//! single-host keep-alive pool for plain http ([`pool`]) and the response reader both share
-//! ([`response`]). Nothing here knows about scenarios or classes.
+//! single-host keep-alive pool for plain http ([`pool`]), the response reader both share
+//! ([`response`]) and the count of connections both opened ([`connects`]). Nothing here knows
+//! about scenarios or classes.
 
 pub mod client;
+pub mod connects;
 pub mod pool;
 pub mod response;
 
-pub use client::HttpClient;
+pub use client::{Connector, HttpClient};
+pub use connects::Connects;
 pub use pool::Pool;
 pub use response::Response;
 

@@ -9,7 +9,8 @@
 //! the loopback responder). `https://` targets (and HTTP/2) keep the general client, where the
 //! network, not the generator, sets the pace.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -17,7 +18,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 
-use super::Failed;
+use super::{Connects, Failed};
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -27,11 +28,13 @@ pub struct Pool {
     host: hyper::header::HeaderValue,
     idle: Mutex<Vec<Sender>>,
     max_idle: usize,
+    connects: Arc<Connects>,
 }
 
 impl Pool {
-    /// A pool for `base` (`http://host:port[/prefix]`), or `None` when it is not plain http.
-    pub fn for_base(base: &str, max_idle: usize) -> Option<Pool> {
+    /// A pool for `base` (`http://host:port[/prefix]`), or `None` when it is not plain http;
+    /// every connection it opens is counted in `connects`.
+    pub fn for_base(base: &str, max_idle: usize, connects: Arc<Connects>) -> Option<Pool> {
         let uri: hyper::Uri = base.parse().ok()?;
         if uri.scheme_str() != Some("http") {
             return None;
@@ -45,6 +48,7 @@ impl Pool {
             host: hyper::header::HeaderValue::from_str(authority.as_str()).ok()?,
             idle: Mutex::new(Vec::new()),
             max_idle,
+            connects,
         })
     }
 
@@ -54,13 +58,32 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<Sender, Failed> {
+        let started = Instant::now();
         let stream = tokio::net::TcpStream::connect(&self.addr).await.map_err(|e| Failed::of(&e))?;
         let _ = stream.set_nodelay(true);
         let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|_| Failed::TRANSPORT)?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
+        self.connects.opened(started.elapsed());
         Ok(sender)
+    }
+
+    /// Opens up to `n` connections (at most the idle bound) before the schedule starts, for
+    /// its first requests; returns how many opened. One that fails is left out: the run's
+    /// requests meet the same failure and are classified as usual.
+    pub async fn preopen(&self, n: usize) -> usize {
+        use futures_util::StreamExt;
+        let room = self.max_idle.saturating_sub(self.idle.lock().unwrap_or_else(|e| e.into_inner()).len());
+        let opened = futures_util::stream::iter(0..n.min(room))
+            .map(|_| self.connect())
+            .buffer_unordered(super::client::OPENING_AT_ONCE)
+            .collect::<Vec<_>>()
+            .await;
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let before = idle.len();
+        idle.extend(opened.into_iter().flatten());
+        idle.len() - before
     }
 
     /// An idle connection ready for a request, or a new one.
@@ -152,7 +175,7 @@ mod tests {
                 });
             }
         });
-        let pool = Pool::for_base(&format!("http://{addr}"), 8).unwrap();
+        let pool = Pool::for_base(&format!("http://{addr}"), 8, Arc::default()).unwrap();
         for _ in 0..3 {
             assert_eq!(get(&pool).await.unwrap(), 200);
             tokio::time::sleep(Duration::from_millis(60)).await;
@@ -160,10 +183,44 @@ mod tests {
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3, "each request needed a fresh connection");
     }
 
+    #[tokio::test(flavor = "current_thread")]
+    async fn connections_opened_first_serve_the_first_requests() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    while s.read(&mut buf).await.is_ok_and(|n| n > 0) {
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                    }
+                });
+            }
+        });
+        let connects = Arc::new(Connects::default());
+        let pool = Pool::for_base(&format!("http://{addr}"), 8, connects.clone()).unwrap();
+        assert_eq!(pool.preopen(5).await, 5);
+        connects.start();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 5, "opened before any request");
+        for _ in 0..3 {
+            assert_eq!(get(&pool).await.unwrap(), 200);
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 5, "the requests used them");
+        let stats = connects.stats();
+        assert_eq!((stats.opened_before, stats.opened_during), (5, 0));
+        assert!(stats.connect_max_ms > 0.0);
+        // More than the idle bound (8) is never kept open: 5 are idle, 3 more fit.
+        assert_eq!(pool.preopen(100).await, 3);
+    }
+
     #[test]
     fn only_plain_http_takes_the_fast_path() {
-        assert!(Pool::for_base("http://127.0.0.1:8080/stage", 1).is_some());
-        assert!(Pool::for_base("http://[::1]:8080", 1).is_some_and(|p| p.addr == "[::1]:8080"));
-        assert!(Pool::for_base("https://example.com", 1).is_none());
+        assert!(Pool::for_base("http://127.0.0.1:8080/stage", 1, Arc::default()).is_some());
+        assert!(Pool::for_base("http://[::1]:8080", 1, Arc::default()).is_some_and(|p| p.addr == "[::1]:8080"));
+        assert!(Pool::for_base("https://example.com", 1, Arc::default()).is_none());
     }
 }

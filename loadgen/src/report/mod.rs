@@ -49,6 +49,24 @@ pub fn saturation(r: &Results) -> Option<String> {
     ))
 }
 
+/// The connections the generator opened, as one phrase: how many before the start and their
+/// connect time, and how many more the run needed (their connect time is in those requests'
+/// latency). `None` when the results predate the figure.
+pub fn connections(c: &crate::results::ConnectionStats) -> Option<String> {
+    if c.is_empty() {
+        return None;
+    }
+    let during = match c.opened_during {
+        0 => "none during the run".to_owned(),
+        1 => "1 more during the run (its connect time is in that request's latency)".to_owned(),
+        n => format!("{n} more during the run (their connect time is in those requests' latency)"),
+    };
+    Some(format!(
+        "{} opened before the start, {during}; connect p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        c.opened_before, c.connect_p50_ms, c.connect_p99_ms, c.connect_max_ms
+    ))
+}
+
 /// An RFC 3339 time as a person reads it: `2026-12-02 04:19:41 UTC` (whole seconds: a report's
 /// times place a run, they do not time it). Anything else is shown as written.
 pub fn when(rfc3339: &str) -> String {

@@ -206,6 +206,9 @@ fn generator(out: &mut String, g: &crate::results::GeneratorHealth) {
             ""
         }
     );
+    if let Some(c) = super::connections(&g.connections) {
+        let _ = writeln!(out, "  connections: {c}");
+    }
 }
 
 /// A line per target, when the scenario names any: what its requests came to.

@@ -32,6 +32,8 @@ pub struct RunFacts {
     pub started: time::OffsetDateTime,
     /// When they ended.
     pub finished: time::OffsetDateTime,
+    /// The connections opened, before the start and during the run.
+    pub connections: super::ConnectionStats,
 }
 
 /// To the millisecond: the nanoseconds a clock gives are noise to every reader.
@@ -69,7 +71,7 @@ impl Results {
             duration_s: secs,
             target_rate,
             achieved_rate: sent as f64 / secs,
-            generator: generator(plan, rec, facts.cpu_seconds),
+            generator: generator(plan, rec, facts.cpu_seconds, facts.connections),
             totals: summarize(rec, None, None),
             phases: phases(plan, rec, secs),
             requests: requests(plan, rec),
@@ -129,7 +131,7 @@ impl Results {
     }
 }
 
-fn generator(plan: &Plan, rec: &Recorder, cpu_seconds: f64) -> GeneratorHealth {
+fn generator(plan: &Plan, rec: &Recorder, cpu_seconds: f64, connections: super::ConnectionStats) -> GeneratorHealth {
     let sent = rec.sent_total();
     let lag_p99_ms = quantile_ms(&rec.lag, 0.99);
     let not_sent: u64 = rec.not_sent.iter().sum();
@@ -149,6 +151,7 @@ fn generator(plan: &Plan, rec: &Recorder, cpu_seconds: f64) -> GeneratorHealth {
         cpu_seconds,
         max_in_flight: plan.target.max_in_flight,
         heuristic_mismatches: rec.heuristic_mismatches,
+        connections,
     }
 }
 

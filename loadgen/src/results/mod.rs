@@ -152,6 +152,34 @@ pub struct GeneratorHealth {
     pub max_in_flight: usize,
     /// Responses where the local stack's true cause disagreed with the AWS heuristic.
     pub heuristic_mismatches: u64,
+    /// The connections opened: before the schedule started and during it, and how long
+    /// opening took. Absent from results written before it was measured.
+    #[serde(default, skip_serializing_if = "ConnectionStats::is_empty")]
+    pub connections: ConnectionStats,
+}
+
+/// The connections the generator opened (`[target] connections` before the start, more when
+/// the schedule needed them) and their connect time: TCP, plus TLS on https.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectionStats {
+    /// Opened before the schedule started: their connect time is in no request's latency.
+    pub opened_before: u64,
+    /// Opened during the run, by requests that found none idle: their connect time is in
+    /// those requests' latency, as it would be for a real client.
+    pub opened_during: u64,
+    /// Connect time p50, ms.
+    pub connect_p50_ms: f64,
+    /// Connect time p99, ms.
+    pub connect_p99_ms: f64,
+    /// Connect time max, ms.
+    pub connect_max_ms: f64,
+}
+
+impl ConnectionStats {
+    /// Nothing was opened (or the results predate the figure).
+    pub fn is_empty(&self) -> bool {
+        self.opened_before == 0 && self.opened_during == 0
+    }
 }
 
 /// One threshold's verdict.

@@ -57,6 +57,9 @@ pub struct RawTarget {
     pub timeout: Option<Spanned<String>>,
     #[schemars(with = "Option<i64>")]
     pub max_in_flight: Option<Spanned<i64>>,
+    /// Connections to open before the schedule starts.
+    #[schemars(with = "Option<i64>")]
+    pub connections: Option<Spanned<i64>>,
     pub http2: Option<bool>,
     /// CloudWatch dimensions of a deployed stack, for the metrics pull without `--infra`.
     pub function_name: Option<String>,

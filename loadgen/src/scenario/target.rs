@@ -25,6 +25,10 @@ pub struct Target {
     pub timeout: Duration,
     /// Most requests in flight at once.
     pub max_in_flight: usize,
+    /// Connections to open to each target before the schedule starts (`None`: sized from the
+    /// first phase, [`super::Plan::opening_connections`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<usize>,
     /// Allow HTTP/2 (negotiated by ALPN on https).
     pub http2: bool,
     /// The deployed stack's names for the CloudWatch pull (`--infra` supplies them too).
@@ -100,8 +104,30 @@ pub(super) fn redacted_headers<'de, D: serde::Deserializer<'de>>(d: D) -> Result
     Ok(names.into_iter().map(|k| (k, redacted.clone())).collect())
 }
 
+/// The latency the default connection count assumes: warm API Gateway → Lambda → DynamoDB
+/// requests answer in tens of milliseconds, so at 100 ms the first phase's arrivals find a
+/// connection open; a slower target opens more as it goes, and those are counted.
+pub const EXPECTED_LATENCY: Duration = Duration::from_millis(100);
+
+/// The most connections opened before the start whatever the first phase asks (each is a file
+/// descriptor; more are opened during the run when needed).
+const MAX_OPENING: usize = 4096;
+
 /// Which target each request kind goes to, and the kinds a target's name stands for.
 impl super::Plan {
+    /// The connections opened to each target before the schedule starts: `[target]
+    /// connections`, or as wrk2's `-c` would be chosen — the first phase's peak rate times
+    /// [`EXPECTED_LATENCY`] (its users, for a closed model) — never more than the in-flight
+    /// bound.
+    pub fn opening_connections(&self) -> usize {
+        let sized = || match self.phases.first().map(|p| &p.load) {
+            None => 0,
+            Some(super::Load::Closed { users, .. }) => *users as usize,
+            Some(load) => load.peak_rate().map_or(1, |r| (r * EXPECTED_LATENCY.as_secs_f64()).ceil().max(1.0) as usize),
+        };
+        self.target.connections.unwrap_or_else(sized).min(self.target.max_in_flight).min(MAX_OPENING)
+    }
+
     /// The index in [`Plan::targets`] of the target request kind `i` is sent to (`None`:
     /// `[target]`).
     pub fn target_of(&self, i: usize) -> Option<usize> {

@@ -112,6 +112,19 @@ pub(super) fn section(r: &Results) -> Section {
     ] {
         t.rows.push(vec![Cell::text(k), Cell::num(v)]);
     }
+    let c = &g.connections;
+    if !c.is_empty() {
+        for (k, v) in [
+            ("connections opened before the start", c.opened_before.to_string()),
+            ("connections opened during the run (connect time in their first request)", c.opened_during.to_string()),
+            (
+                "connect time p50 / p99 / max (TCP, and TLS on https)",
+                format!("{} / {} / {} ms", ms(c.connect_p50_ms), ms(c.connect_p99_ms), ms(c.connect_max_ms)),
+            ),
+        ] {
+            t.rows.push(vec![Cell::text(k), Cell::num(v)]);
+        }
+    }
     s.tables.push(t);
     if let Some(cw) = &r.cloudwatch {
         s.notes.push(format!(

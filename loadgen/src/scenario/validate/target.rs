@@ -29,6 +29,7 @@ pub(super) fn target(
             headers: Vec::new(),
             timeout: Duration::from_secs(30),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            connections: None,
             http2: true,
             aws: None,
             auth: None,
@@ -54,6 +55,7 @@ pub(super) fn target(
                 Some(v) => int_in(loc, v, "target.max_in_flight", 1, 1_000_000)? as usize,
                 None => DEFAULT_MAX_IN_FLIGHT,
             };
+            let connections = t.connections.as_ref().map(|v| connections(loc, v, max_in_flight)).transpose()?;
             let aws = match (&t.function_name, &t.api_id, &t.table_name) {
                 (None, None, None) => None,
                 (Some(f), Some(a), Some(tb)) => Some(AwsNames {
@@ -76,9 +78,26 @@ pub(super) fn target(
             if auth.is_some() {
                 no_authorization_header(loc, &t.headers, "target")?;
             }
-            Target { url, headers, timeout, max_in_flight, http2: t.http2.unwrap_or(true), aws, auth }
+            Target { url, headers, timeout, max_in_flight, connections, http2: t.http2.unwrap_or(true), aws, auth }
         }
     })
+}
+
+/// `[target] connections`: 0 (open none first) up to the in-flight bound — more could never be
+/// in use at once.
+fn connections(loc: &Locator<'_>, v: &Spanned<i64>, max_in_flight: usize) -> Result<usize, ScenarioError> {
+    let n = int_in(loc, v, "target.connections", 0, 1_000_000)? as usize;
+    if n > max_in_flight {
+        return Err(loc.error(
+            span(v),
+            "target.connections",
+            format!(
+                "{n} is more than max_in_flight ({max_in_flight}): no more requests than that are in flight, so no more \
+                 connections are used; lower it or raise max_in_flight"
+            ),
+        ));
+    }
+    Ok(n)
 }
 
 /// A base URL as written: http or https, a valid port, no credentials or query; trailing slashes
