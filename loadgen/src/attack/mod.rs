@@ -132,22 +132,17 @@ impl Engine {
     /// some request goes to) before the schedule, so their connect and TLS time is a figure of
     /// its own and not in the first requests' latency; the clock starts after them. Bounded by
     /// the longest request timeout: a target that does not answer then meets the run's requests.
+    /// The caller races it with the stop switch.
     pub async fn open_connections(mut self) -> Self {
         let n = self.plan.opening_connections();
         let used: std::collections::BTreeSet<usize> =
             (0..self.plan.requests.len()).map(|i| endpoint::index_of(&self.plan, i)).collect();
         if n > 0 {
             let longest = self.endpoints.iter().map(|e| e.timeout).max().unwrap_or(self.plan.target.timeout);
-            let opening = async {
-                for &i in &used {
-                    self.endpoints[i].preopen(n, &self.connector).await;
-                }
-            };
-            tokio::select! {
-                _ = opening => {}
-                _ = tokio::time::sleep(longest) => {}
-                _ = self.stop.stopped() => {}
-            }
+            // All targets at once: the first's connections do not idle while the others open.
+            let opening =
+                futures_util::future::join_all(used.iter().map(|&i| self.endpoints[i].preopen(n, &self.connector)));
+            let _ = tokio::time::timeout(longest, opening).await;
         }
         self.connects.start();
         self.start = Instant::now();

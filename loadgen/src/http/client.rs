@@ -28,17 +28,25 @@ pub type Stream = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Connections opened before the start and not yet used: when each opened, by host.
+type Waiting = HashMap<String, Vec<(Instant, Stream)>>;
+
 /// How many connections are opened at once before the start: enough to open thousands in a
 /// few round trips without a burst of SYNs a listen backlog would drop.
 pub const OPENING_AT_ONCE: usize = 64;
+
+/// How long a connection opened before the start waits for its first request before it is
+/// dropped unused: servers close idle connections (Node after 5 s by default), and hyper-util
+/// retries no request that fails on a connection its connector has just given it.
+const FRESH: Duration = Duration::from_secs(4);
 
 /// The https/http connector, with the connections opened before the start set aside for the
 /// client's first checkouts.
 #[derive(Clone)]
 pub struct Connector {
     inner: HttpsConnector<HttpConnector>,
-    /// Opened before the start, by `scheme://authority`.
-    opened: Arc<Mutex<HashMap<String, Vec<Stream>>>>,
+    /// Opened before the start (when, and the stream), by `scheme://authority`.
+    opened: Arc<Mutex<Waiting>>,
     connects: Arc<Connects>,
 }
 
@@ -64,8 +72,8 @@ impl Connector {
 
     /// Opens up to `n` connections to `base`'s host for the client's first requests — one
     /// when the server chose HTTP/2, which multiplexes every request over it. Returns how many
-    /// were opened; one that fails stops the opening (the run's requests then meet the same
-    /// failure and are classified as usual).
+    /// were opened. If the first fails none is opened, and a later one that fails is left out:
+    /// the run's requests meet the same failure and are classified as usual.
     pub async fn preopen(&self, base: &Uri, n: usize) -> usize {
         if n == 0 {
             return 0;
@@ -82,12 +90,23 @@ impl Connector {
             streams.extend(rest.into_iter().flatten());
         }
         let count = streams.len();
-        self.opened.lock().unwrap_or_else(|e| e.into_inner()).entry(key(base)).or_default().extend(streams);
+        let now = Instant::now();
+        let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        opened.entry(key(base)).or_default().extend(streams.into_iter().map(|s| (now, s)));
         count
     }
 
+    /// A connection opened before the start and still fresh ([`FRESH`]); older ones are
+    /// dropped.
     fn take(&self, dst: &Uri) -> Option<Stream> {
-        self.opened.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&key(dst))?.pop()
+        let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        let waiting = opened.get_mut(&key(dst))?;
+        while let Some((at, stream)) = waiting.pop() {
+            if at.elapsed() < FRESH {
+                return Some(stream);
+            }
+        }
+        None
     }
 }
 
@@ -131,4 +150,47 @@ pub fn build(pool: usize, http2: bool) -> std::io::Result<(HttpClient, Connector
         .pool_max_idle_per_host(pool)
         .build(connector.clone());
     Ok((client, connector))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http_body_util::BodyExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_client_takes_the_connections_opened_first() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    while s.read(&mut buf).await.is_ok_and(|n| n > 0) {
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                    }
+                });
+            }
+        });
+        let (client, connector) = build(8, false).unwrap();
+        let base: Uri = format!("http://{addr}").parse().unwrap();
+        assert_eq!(connector.preopen(&base, 3).await, 3);
+        connector.connects().start();
+        for _ in 0..3 {
+            let req = hyper::Request::get(format!("{base}x")).body(Full::new(Bytes::new())).unwrap();
+            let resp = client.request(req).await.unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.into_body().collect().await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 3, "the requests went over a connection opened first");
+        let stats = connector.connects().stats();
+        assert_eq!((stats.opened_before, stats.opened_during), (3, 0));
+    }
 }

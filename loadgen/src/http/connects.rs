@@ -1,5 +1,6 @@
 //! The connections the generator opened: how many before the schedule started and how many
-//! during it, and how long each took to open (TCP connect, plus the TLS handshake on https).
+//! during it, and how long each took to open (name lookup and TCP connect, plus the TLS
+//! handshake on https).
 //! Opened during the run, that time sits inside the first requests' latency, as it does for a
 //! real client; opened before, it is a figure of its own — as wrk2 connects its `-c` first.
 
@@ -48,11 +49,6 @@ impl Connects {
     /// The schedule starts now: connections opened from here on are counted as during the run.
     pub fn start(&self) {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).started = true;
-    }
-
-    /// How many were opened before the start.
-    pub fn before(&self) -> u64 {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).before
     }
 
     /// What results.json says of them.

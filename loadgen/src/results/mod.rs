@@ -153,19 +153,21 @@ pub struct GeneratorHealth {
     /// Responses where the local stack's true cause disagreed with the AWS heuristic.
     pub heuristic_mismatches: u64,
     /// The connections opened: before the schedule started and during it, and how long
-    /// opening took. Absent from results written before it was measured.
+    /// opening took. Absent when none was opened (and from results written before it was
+    /// measured).
     #[serde(default, skip_serializing_if = "ConnectionStats::is_empty")]
     pub connections: ConnectionStats,
 }
 
 /// The connections the generator opened (`[target] connections` before the start, more when
-/// the schedule needed them) and their connect time: TCP, plus TLS on https.
+/// the schedule needed them) and their connect time: name lookup and TCP, plus TLS on https.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ConnectionStats {
     /// Opened before the schedule started: their connect time is in no request's latency.
     pub opened_before: u64,
-    /// Opened during the run, by requests that found none idle: their connect time is in
-    /// those requests' latency, as it would be for a real client.
+    /// Opened during the run, mostly by requests that found none idle: their connect time is
+    /// then in those requests' latency, as it would be for a real client (the general https
+    /// client also finishes, in the background, a connect an idle connection beat).
     pub opened_during: u64,
     /// Connect time p50, ms.
     pub connect_p50_ms: f64,

@@ -25,8 +25,8 @@ pub struct Target {
     pub timeout: Duration,
     /// Most requests in flight at once.
     pub max_in_flight: usize,
-    /// Connections to open to each target before the schedule starts (`None`: sized from the
-    /// first phase, [`super::Plan::opening_connections`]).
+    /// Connections to open to each target before the schedule starts (`None`: the first
+    /// phase's peak rate × 100 ms, or its users).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<usize>,
     /// Allow HTTP/2 (negotiated by ALPN on https).
