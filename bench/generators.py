@@ -118,9 +118,10 @@ FLOW = ('[[flow]]\nname = "f"\n[[flow.step]]\npath = "/a/{uuid}"\ncapture = { le
         '[[flow.step]]\npath = "/b/{len}?s={seq}"\n')
 
 
-def scenario(path, phase, timeout="30s", requests=PLAIN):
+def scenario(path, phase, timeout="30s", requests=PLAIN, connections=None):
+    conns = f"connections = {connections}\n" if connections is not None else ""
     Path(path).write_text(
-        f'name = "bench"\n[target]\ntimeout = "{timeout}"\n[[phase]]\nname = "load"\n{phase}\n{requests}')
+        f'name = "bench"\n[target]\ntimeout = "{timeout}"\n{conns}[[phase]]\nname = "load"\n{phase}\n{requests}')
     return path
 
 
@@ -128,9 +129,10 @@ class Tools:
     def __init__(self, tools, work, seconds):
         self.t, self.work, self.s = tools, Path(work), seconds
 
-    def loadgen(self, url, phase, seconds=None, requests=PLAIN):
+    def loadgen(self, url, phase, seconds=None, requests=PLAIN, connections=None):
         s = seconds or self.s
-        toml = scenario(self.work / "s.toml", f'duration = "{s}s"\n{phase}', requests=requests)
+        toml = scenario(self.work / "s.toml", f'duration = "{s}s"\n{phase}', requests=requests,
+                        connections=connections)
         out = self.work / "lg"
         shutil.rmtree(out, ignore_errors=True)
         _, err, wall, cpu = run_child(with_rss([str(LOADGEN), "run", str(toml), "--target", url, "--out", str(out),
@@ -285,7 +287,8 @@ def main():
         for rate in (2000, 10000):
             log(f"fixed rate {rate} req/s, 10 ms server…")
             conns = max(64, rate // 50)
-            entries = {"loadgen": lambda rate=rate: T.loadgen(srv.url, f"rate = {rate}")}
+            # The connections every tool opens first, as wrk2's -c: the same count for each.
+            entries = {"loadgen": lambda rate=rate, c=conns: T.loadgen(srv.url, f"rate = {rate}", connections=c)}
             if tools["wrk2"]:
                 entries["wrk2"] = lambda rate=rate, c=conns: T.wrk(srv.url, c, rate=rate, binary=tools["wrk2"])
             if tools["oha"]:
