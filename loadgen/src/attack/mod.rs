@@ -135,9 +135,9 @@ impl Engine {
     /// The caller races it with the stop switch.
     pub async fn open_connections(mut self) -> Self {
         let n = self.plan.opening_connections();
-        let used: std::collections::BTreeSet<usize> =
-            (0..self.plan.requests.len()).map(|i| endpoint::index_of(&self.plan, i)).collect();
         if n > 0 {
+            let used: std::collections::BTreeSet<usize> =
+                (0..self.plan.requests.len()).map(|i| endpoint::index_of(&self.plan, i)).collect();
             let longest = self.endpoints.iter().map(|e| e.timeout).max().unwrap_or(self.plan.target.timeout);
             // All targets at once: the first's connections do not idle while the others open.
             let opening =

@@ -154,30 +154,14 @@ pub fn build(pool: usize, http2: bool) -> std::io::Result<(HttpClient, Connector
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use http_body_util::BodyExt;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    use super::super::test_server::responder;
     use super::*;
 
     #[tokio::test(flavor = "current_thread")]
     async fn the_client_takes_the_connections_opened_first() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = accepted.clone();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = listener.accept().await {
-                count.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 1024];
-                    while s.read(&mut buf).await.is_ok_and(|n| n > 0) {
-                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
-                    }
-                });
-            }
-        });
+        let (addr, accepted) = responder(true).await;
         let (client, connector) = build(8, false).unwrap();
         let base: Uri = format!("http://{addr}").parse().unwrap();
         assert_eq!(connector.preopen(&base, 3).await, 3);
@@ -189,8 +173,23 @@ mod tests {
             resp.into_body().collect().await.unwrap();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(accepted.load(Ordering::SeqCst), 3, "the requests went over a connection opened first");
+        assert_eq!(accepted.get(), 3, "the requests went over a connection opened first");
         let stats = connector.connects().stats();
         assert_eq!((stats.opened_before, stats.opened_during), (3, 0));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_connection_left_unused_too_long_is_not_handed_out() {
+        let (addr, _) = responder(true).await;
+        let (_, connector) = build(8, false).unwrap();
+        let base: Uri = format!("http://{addr}").parse().unwrap();
+        assert_eq!(connector.preopen(&base, 2).await, 2);
+        assert!(connector.take(&base).is_some(), "a fresh one is handed out");
+        // The other has waited longer than a server may keep an idle connection open.
+        for (at, _) in connector.opened.lock().unwrap().values_mut().flatten() {
+            *at = Instant::now().checked_sub(FRESH).unwrap();
+        }
+        assert!(connector.take(&base).is_none());
+        assert!(connector.opened.lock().unwrap().values().all(Vec::is_empty), "and is dropped");
     }
 }

@@ -7,6 +7,8 @@ pub mod client;
 pub mod connects;
 pub mod pool;
 pub mod response;
+#[cfg(test)]
+mod test_server;
 
 pub use client::{Connector, HttpClient};
 pub use connects::Connects;

@@ -139,8 +139,8 @@ mod tests {
     use std::time::Duration;
 
     use http_body_util::BodyExt;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    use super::super::test_server::responder;
     use super::*;
 
     async fn get(pool: &Pool) -> Result<u16, Failed> {
@@ -159,57 +159,28 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn connections_the_server_closed_while_idle_are_replaced() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let count = accepted.clone();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = listener.accept().await {
-                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 1024];
-                    let _ = s.read(&mut buf).await;
-                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
-                    // A short keep-alive timeout: the connection is closed while idle.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                });
-            }
-        });
+        let (addr, accepted) = responder(false).await;
         let pool = Pool::for_base(&format!("http://{addr}"), 8, Arc::default()).unwrap();
         for _ in 0..3 {
             assert_eq!(get(&pool).await.unwrap(), 200);
             tokio::time::sleep(Duration::from_millis(60)).await;
         }
-        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3, "each request needed a fresh connection");
+        assert_eq!(accepted.get(), 3, "each request needed a fresh connection");
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn connections_opened_first_serve_the_first_requests() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let count = accepted.clone();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = listener.accept().await {
-                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 1024];
-                    while s.read(&mut buf).await.is_ok_and(|n| n > 0) {
-                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
-                    }
-                });
-            }
-        });
+        let (addr, accepted) = responder(true).await;
         let connects = Arc::new(Connects::default());
         let pool = Pool::for_base(&format!("http://{addr}"), 8, connects.clone()).unwrap();
         assert_eq!(pool.preopen(5).await, 5);
         connects.start();
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 5, "opened before any request");
+        assert_eq!(accepted.get(), 5, "opened before any request");
         for _ in 0..3 {
             assert_eq!(get(&pool).await.unwrap(), 200);
         }
-        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 5, "the requests used them");
+        assert_eq!(accepted.get(), 5, "the requests used them");
         let stats = connects.stats();
         assert_eq!((stats.opened_before, stats.opened_during), (5, 0));
         assert!(stats.connect_max_ms > 0.0);
