@@ -62,7 +62,7 @@ impl Engine {
     pub(super) async fn send(&self, phase: usize, p: Prepared, due: Instant, part: Part<'_>) -> Sent {
         let sent_at = Instant::now();
         let second = sent_at.saturating_duration_since(self.start).as_secs() as usize;
-        // Scheduling lag either way: late by the machine, or early by up to half a timer tick.
+        // Scheduling lag either way: late by the machine, or early by up to the send window.
         let lag_us =
             sent_at.saturating_duration_since(due).max(due.saturating_duration_since(sent_at)).as_micros() as u64;
         let from = due.min(sent_at);
@@ -83,31 +83,21 @@ impl Engine {
         }
         // A check or capture on the body reads more of it than classification needs.
         let keep = if req.reads_body() { check::BODY_LIMIT } else { response::BODY_PEEK };
-        let signed_body = end.auth.as_ref().map(|_| p.body.clone());
-        let outcome = match builder.body(Full::new(p.body)) {
+        let outcome = match builder.body(p.body) {
             Ok(mut http_req) => {
-                if let (Some(auth), Some(body)) = (&end.auth, &signed_body) {
-                    // Signed for the host the request sends: its own header, the pool's, or the
-                    // URL's as the client would write it (set now, so the two cannot differ).
-                    let host = match http_req.headers().get(hyper::header::HOST) {
-                        Some(h) => h.to_str().unwrap_or("").to_owned(),
-                        None => {
-                            let h = crate::auth::host_of(http_req.uri());
-                            if let Ok(v) = hyper::header::HeaderValue::from_str(&h) {
-                                http_req.headers_mut().insert(hyper::header::HOST, v);
-                            }
-                            h
-                        }
-                    };
-                    auth.apply(&mut http_req, &host, body);
+                if let Some(auth) = &end.auth {
+                    sign(auth, &mut http_req);
                 }
                 let timeout = end.timeout;
                 match &end.fast {
                     Some(pool) => {
-                        tokio::time::timeout(timeout, pool.exchange(http_req, move |r| response::read_up_to(r, keep)))
-                            .await
+                        let (parts, body) = http_req.into_parts();
+                        tokio::time::timeout(timeout, pool.exchange(&parts, &body, keep)).await
                     }
-                    None => tokio::time::timeout(timeout, response::exchange(&self.client, http_req, keep)).await,
+                    None => {
+                        let req = http_req.map(Full::new);
+                        tokio::time::timeout(timeout, response::exchange(&self.client, req, keep)).await
+                    }
                 }
             }
             Err(_) => Ok(Err(Failed::TRANSPORT)),
@@ -206,6 +196,23 @@ impl Engine {
             false => tokens.into_iter().chain(self.secrets.iter().cloned()).collect::<Vec<_>>().into(),
         }
     }
+}
+
+/// Authorizes `req` for the host it sends: its own `Host` header, the pool's, or the URL's as
+/// the client would write it (set now, so the signed and the sent host cannot differ).
+fn sign(auth: &crate::auth::Authorizer, req: &mut hyper::Request<bytes::Bytes>) {
+    let host = match req.headers().get(hyper::header::HOST) {
+        Some(h) => h.to_str().unwrap_or("").to_owned(),
+        None => {
+            let h = crate::auth::host_of(req.uri());
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&h) {
+                req.headers_mut().insert(hyper::header::HOST, v);
+            }
+            h
+        }
+    };
+    let body = req.body().clone();
+    auth.apply(req, &host, &body);
 }
 
 /// Takes `req`'s captures from `resp` into their slots of `vars`; the first that finds nothing

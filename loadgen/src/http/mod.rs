@@ -1,7 +1,7 @@
 //! How requests are sent: the general hyper client for https and HTTP/2 ([`client`]), the
-//! single-host keep-alive pool for plain http ([`pool`]), the response reader both share
-//! ([`response`]) and the count of connections both opened ([`connects`]). Nothing here knows
-//! about scenarios or classes.
+//! single-host keep-alive pool for plain http ([`pool`], speaking HTTP/1.1 itself: [`wire`]),
+//! the response both return ([`response`]) and the count of connections both opened
+//! ([`connects`]). Nothing here knows about scenarios or classes.
 
 pub mod client;
 pub mod connects;
@@ -9,6 +9,7 @@ pub mod pool;
 pub mod response;
 #[cfg(test)]
 mod test_server;
+pub mod wire;
 
 pub use client::{Connector, HttpClient};
 pub use connects::Connects;

@@ -1,6 +1,7 @@
-//! Reading a response: the whole body is consumed (so the connection can be reused) but only
-//! its first bytes are kept — classification never needs more; a request with a check on its
-//! body keeps more ([`read_up_to`]).
+//! What came back, from either path: the whole body is consumed (so the connection can be
+//! reused) but only its first bytes are kept — classification never needs more; a request
+//! with a check on its body keeps more. The general client's response is read here
+//! ([`read_up_to`]); the pool reads its own ([`super::pool`]).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -41,3 +41,30 @@ pub async fn responder(keep_alive: bool) -> (SocketAddr, Accepted) {
     });
     (addr, Accepted(accepted))
 }
+
+/// Answers the requests it reads, on whatever connection, with `answers` in order (each read
+/// is taken as one request); an answer marked `true` closes its connection after it.
+pub async fn scripted(answers: Vec<(Vec<u8>, bool)>) -> (SocketAddr, Accepted) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let answers = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(answers)));
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let answers = answers.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while s.read(&mut buf).await.is_ok_and(|n| n > 0) {
+                    let Some((answer, close)) = answers.lock().unwrap().pop_front() else { return };
+                    let _ = s.write_all(&answer).await;
+                    if close {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, Accepted(accepted))
+}
