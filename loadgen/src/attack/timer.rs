@@ -17,9 +17,9 @@ const HALF_TICK: Duration = Duration::from_micros(500);
 /// of sends at most this early (never credited: latency is then measured from the actual
 /// send). Measured at 10,000 req/s against a 10 ms server: 49 µs of CPU per request with no
 /// window, 27 µs with 250 µs, 23 µs with 500 µs; at 2,000 req/s, 0.5 ms → 0.9 ms halved the
-/// wake-ups (22,000 → 11,000 in 10 s, wrk2's count: its timers have whole milliseconds) and
-/// took CPU per request from 1.35× wrk2's to about 1.0×. Under 1 ms, so scheduling lag p99
-/// stays under 1 ms.
+/// voluntary context switches (22,000 → 11,000 in 10 s, wrk2's count: its timers have whole
+/// milliseconds) and took CPU per request from 1.35× wrk2's to 1.25× (`bench/generators.py`).
+/// Under 1 ms, so scheduling lag p99 stays under 1 ms.
 pub const WINDOW: Duration = Duration::from_micros(900);
 
 /// A re-armable one-shot wake-up.

@@ -17,6 +17,7 @@ use hyper::http::request::Parts;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::response::Kept;
 use super::wire::{self, Framing};
 use super::{Connects, Failed, Response};
 
@@ -191,17 +192,12 @@ async fn read_response(conn: &mut Conn, head_request: bool, keep: usize) -> Resu
         }
     };
     conn.buf.drain(..head.len);
-    let (mut kept, mut truncated) = (Vec::new(), false);
-    let mut take = |data: &[u8]| {
-        let room = keep.saturating_sub(kept.len());
-        kept.extend_from_slice(&data[..data.len().min(room)]);
-        truncated |= data.len() > room;
-    };
+    let mut kept = Kept::new(keep);
     match head.framing {
         Framing::None => {}
         Framing::Length(mut left) => loop {
             let n = conn.buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            take(&conn.buf[..n]);
+            kept.push(&conn.buf[..n]);
             conn.buf.drain(..n);
             left -= n as u64;
             if left == 0 {
@@ -214,7 +210,7 @@ async fn read_response(conn: &mut Conn, head_request: bool, keep: usize) -> Resu
         Framing::Chunked => {
             let mut chunks = wire::Chunked::default();
             loop {
-                let used = chunks.feed(&conn.buf, &mut take)?;
+                let used = chunks.feed(&conn.buf, |d| kept.push(d))?;
                 conn.buf.drain(..used);
                 if chunks.done() {
                     break;
@@ -225,7 +221,7 @@ async fn read_response(conn: &mut Conn, head_request: bool, keep: usize) -> Resu
             }
         }
         Framing::Close => loop {
-            take(&conn.buf);
+            kept.push(&conn.buf);
             conn.buf.clear();
             if !read_more(conn).await? {
                 break;
@@ -234,7 +230,7 @@ async fn read_response(conn: &mut Conn, head_request: bool, keep: usize) -> Resu
     }
     // Bytes after the response were never asked for: the connection is not reused.
     let reusable = head.keep_alive && conn.buf.is_empty();
-    Ok((Response { status: head.status, headers: head.headers, body: kept, truncated }, reusable))
+    Ok((kept.into_response(head.status, head.headers), reusable))
 }
 
 #[cfg(test)]

@@ -30,17 +30,41 @@ pub async fn exchange(client: &HttpClient, req: hyper::Request<Full<Bytes>>, kee
     read_up_to(resp, keep).await
 }
 
+/// The first bytes of a body as it streams past, and whether there were more.
+pub struct Kept {
+    limit: usize,
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+impl Kept {
+    /// Keeps at most `limit` bytes.
+    pub fn new(limit: usize) -> Kept {
+        Kept { limit, bytes: Vec::new(), truncated: false }
+    }
+
+    /// The next piece of the body.
+    pub fn push(&mut self, data: &[u8]) {
+        let room = self.limit.saturating_sub(self.bytes.len());
+        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+        self.truncated |= data.len() > room;
+    }
+
+    /// The response with these bytes as its body.
+    pub fn into_response(self, status: u16, headers: hyper::HeaderMap) -> Response {
+        Response { status, headers, body: self.bytes, truncated: self.truncated }
+    }
+}
+
 /// Reads the whole response, keeping its first `keep` bytes.
 pub async fn read_up_to(resp: hyper::Response<hyper::body::Incoming>, keep: usize) -> Result<Response, Failed> {
     let (parts, mut body) = resp.into_parts();
-    let (mut kept, mut truncated) = (Vec::new(), false);
+    let mut kept = Kept::new(keep);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| Failed::TRANSPORT)?;
         if let Some(data) = frame.data_ref() {
-            let room = keep.saturating_sub(kept.len());
-            kept.extend_from_slice(&data[..data.len().min(room)]);
-            truncated |= data.len() > room;
+            kept.push(data);
         }
     }
-    Ok(Response { status: parts.status.as_u16(), headers: parts.headers, body: kept, truncated })
+    Ok(kept.into_response(parts.status.as_u16(), parts.headers))
 }

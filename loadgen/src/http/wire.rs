@@ -10,6 +10,8 @@
 //! and 8 KiB write buffers per connection were most of the memory of a request in flight.
 //! hyper still serves https and HTTP/2 ([`super::client`]).
 
+use std::io::Write;
+
 use hyper::header::{CONNECTION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
 
 use super::Failed;
@@ -18,8 +20,8 @@ use super::Failed;
 /// but no API this tool measures sends heads near even this one).
 pub const MAX_HEAD: usize = 64 * 1024;
 
-/// Headers a response head may have.
-const MAX_HEADERS: usize = 128;
+/// Headers a response head may have: hyper's default limit.
+const MAX_HEADERS: usize = 100;
 
 /// Writes `method target HTTP/1.1`, the headers and the body into `out`: one buffer, one
 /// write. The length is always this body's own: a `content-length` or `transfer-encoding` the
@@ -42,9 +44,8 @@ pub fn encode(parts: &hyper::http::request::Parts, body: &[u8], out: &mut Vec<u8
     }
     let bodiless = matches!(parts.method.as_str(), "GET" | "HEAD" | "DELETE" | "OPTIONS" | "TRACE");
     if !body.is_empty() || !bodiless {
-        out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
+        // Into the buffer directly: no string per request.
+        let _ = write!(out, "content-length: {}\r\n", body.len());
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
