@@ -192,6 +192,9 @@ loadgen stack up --scenario examples/orders/load.toml"
         /// Serve CloudWatch on this loopback port.
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         cloudwatch_port: Option<u16>,
+        /// Serve Lambda's Invoke API on this loopback port.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        lambda_port: Option<u16>,
     },
 }
 

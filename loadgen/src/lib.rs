@@ -83,14 +83,28 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
         }
         Command::Stack {
             action:
-                StackAction::Up { infra, scenario, profile, reserved_concurrency, port, dynamodb_port, cloudwatch_port },
+                StackAction::Up {
+                    infra,
+                    scenario,
+                    profile,
+                    reserved_concurrency,
+                    port,
+                    dynamodb_port,
+                    cloudwatch_port,
+                    lambda_port,
+                },
         } => {
             let ask = cmd::stack::Up {
                 infra,
                 scenario,
                 profile,
                 reserved_concurrency,
-                ports: local_stack::config::Ports { api: port, dynamodb: dynamodb_port, cloudwatch: cloudwatch_port },
+                ports: local_stack::config::Ports {
+                    api: port,
+                    dynamodb: dynamodb_port,
+                    cloudwatch: cloudwatch_port,
+                    lambda: lambda_port,
+                },
             };
             cmd::stack::up(ask).await
         }

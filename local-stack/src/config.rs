@@ -88,7 +88,8 @@ pub struct FunctionConfig {
     #[serde(default = "bootstrap")]
     pub handler: String,
     /// The route keys this function serves when it is one of [`StackConfig::extra_functions`];
-    /// the main function serves [`ApiConfig::routes`].
+    /// the main function serves [`ApiConfig::routes`]. A function with none is reached only
+    /// through the Invoke API (a fleet worker, say).
     #[serde(default)]
     pub routes: Vec<String>,
     /// Memory size, MB (priced; reported in REPORT lines).
@@ -372,6 +373,9 @@ pub struct Ports {
     pub dynamodb: Option<u16>,
     /// CloudWatch.
     pub cloudwatch: Option<u16>,
+    /// Lambda's Invoke API.
+    #[serde(default)]
+    pub lambda: Option<u16>,
 }
 
 impl Ports {
@@ -486,11 +490,6 @@ impl StackConfig {
                 return Err(format!("{at}: two functions are named '{}'; give each its own name", f.name));
             }
             names.push(&f.name);
-            if f.routes.is_empty() {
-                return Err(format!(
-                    "{at}.routes is empty: name the route keys it serves, e.g. \"GET /orders/{{id}}\""
-                ));
-            }
             for r in &f.routes {
                 crate::apigw::routes::RouteKey::parse(r).map_err(|e| format!("{at}.routes: {e}"))?;
                 if let Some((_, other)) = routes.iter().find(|(k, _)| *k == r.as_str()) {

@@ -49,6 +49,8 @@ pub struct Endpoints {
     pub dynamodb_url: String,
     /// CloudWatch endpoint URL.
     pub cloudwatch_url: String,
+    /// Lambda endpoint URL (the Invoke API).
+    pub lambda_url: String,
     /// Region.
     pub region: String,
     /// The main table's name (empty when the stack has none).
@@ -71,6 +73,7 @@ impl Endpoints {
         vec![
             format!("export AWS_ENDPOINT_URL_DYNAMODB={}", self.dynamodb_url),
             format!("export AWS_ENDPOINT_URL_CLOUDWATCH={}", self.cloudwatch_url),
+            format!("export AWS_ENDPOINT_URL_LAMBDA={}", self.lambda_url),
             format!("export AWS_REGION={r} AWS_DEFAULT_REGION={r}", r = self.region),
             "export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true".to_owned(),
         ]
@@ -131,6 +134,7 @@ struct Listeners {
     api: (tokio::net::TcpListener, String),
     dynamodb: (tokio::net::TcpListener, String),
     cloudwatch: (tokio::net::TcpListener, String),
+    lambda: (tokio::net::TcpListener, String),
 }
 
 /// What [`Stack::start_parts`] started besides the Lambda services (which it pushes to its
@@ -206,6 +210,7 @@ impl Stack {
             api: bind_at("the API", config.ports.api).await?,
             dynamodb: bind_at("DynamoDB", config.ports.dynamodb).await?,
             cloudwatch: bind_at("CloudWatch", config.ports.cloudwatch).await?,
+            lambda: bind_at("Lambda", config.ports.lambda).await?,
         };
         let scratch = private_dir("local-stack-code")?;
         let (stop, stop_rx) = watch::channel(false);
@@ -333,6 +338,10 @@ impl Stack {
             l.provision().await?;
         }
 
+        let (lambda_listener, lambda_url) = listeners.lambda;
+        let invoke = lambda::invoke_api::router(started.clone(), &config.region, &config.account_id, stop_rx.clone());
+        serve(lambda_listener, invoke, stop_rx.clone());
+
         let (api_listener, api_url) = listeners.api;
         let api_port = api_listener.local_addr()?.port();
         let gateway =
@@ -349,6 +358,7 @@ impl Stack {
             api_url,
             dynamodb_url,
             cloudwatch_url,
+            lambda_url,
             region: config.region.clone(),
             table_name: config.dynamodb.table_name.clone(),
             tables: config.tables().map(|t| t.table_name.clone()).collect(),

@@ -83,6 +83,7 @@ pub async fn up(ask: Up) -> Result<i32, Error> {
         if e.tables.is_empty() { " (no tables)".to_owned() } else { format!(" (tables {})", e.tables.join(", ")) }
     );
     crate::outln!("CloudWatch:   {}", e.cloudwatch_url);
+    crate::outln!("Lambda:       {}  (Invoke API)", e.lambda_url);
     crate::outln!("CPU:          {}", stack.lambda().cpu_enforcement().describe(c.function.memory_mb));
     crate::outln!("\nPoint the aws CLI and SDKs at it:");
     for line in e.env_exports() {

@@ -12,6 +12,7 @@ pub mod code;
 pub mod cpu;
 pub mod env;
 pub mod insights;
+pub mod invoke_api;
 pub mod python;
 pub mod report;
 pub mod runtime_api;
