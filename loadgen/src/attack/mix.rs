@@ -10,6 +10,7 @@ use bytes::Bytes;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 
 use super::keys::KeyPicker;
+use super::pacer::Shard;
 use crate::scenario::Plan;
 use crate::scenario::seed_data::{RowOrder, SeedRows};
 use crate::scenario::template::{Fill, Template, push_id};
@@ -54,6 +55,9 @@ pub struct Mix {
     file_keys: crate::scenario::seed_data::Rows,
     /// The `[[data.file]]`s templates draw fields from.
     files: Vec<FileState>,
+    /// The fleet shard this host is: its counters (new ids, `{seq}`, sequential and unique
+    /// rows) take every `count`-th value from `index`, so no two workers share one.
+    shard: Shard,
 }
 
 /// A data file as requests take its rows.
@@ -184,13 +188,13 @@ impl Fill for MixFill<'_> {
     }
     fn new_id(&mut self, out: &mut String) {
         use std::fmt::Write;
-        let _ = write!(out, "new-{}-{}", self.mix.run_tag, self.mix.fresh_ids.fetch_add(1, Ordering::Relaxed));
+        let _ = write!(out, "new-{}-{}", self.mix.run_tag, self.mix.nth(&self.mix.fresh_ids));
     }
     fn payload(&self) -> &str {
         &self.mix.payload
     }
     fn seq(&mut self) -> u64 {
-        self.mix.seq.fetch_add(1, Ordering::Relaxed)
+        self.mix.nth(&self.mix.seq)
     }
     fn rng(&mut self) -> &mut fastrand::Rng {
         self.rng
@@ -206,10 +210,10 @@ impl Fill for MixFill<'_> {
             Some(r) => r,
             None => {
                 let r = match f.order {
-                    RowOrder::Sequential => f.next.fetch_add(1, Ordering::Relaxed) as usize % len,
+                    RowOrder::Sequential => (self.mix.nth(&f.next) % len as u64) as usize,
                     RowOrder::Random => self.rng.usize(..len),
                     RowOrder::Unique => {
-                        let n = f.next.fetch_add(1, Ordering::Relaxed) as usize;
+                        let n = usize::try_from(self.mix.nth(&f.next)).unwrap_or(usize::MAX);
                         if n >= f.rows.items.len() {
                             self.exhausted = Some(file);
                             return;
@@ -283,7 +287,19 @@ impl Mix {
                     next: AtomicU64::new(0),
                 })
                 .collect(),
+            shard: Shard::WHOLE,
         }
+    }
+
+    /// Makes this host's counters shard `shard`'s share of the fleet's.
+    pub fn set_shard(&mut self, shard: Shard) {
+        self.shard = shard;
+    }
+
+    /// The next value of `counter` that is this shard's.
+    fn nth(&self, counter: &AtomicU64) -> u64 {
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        n.wrapping_mul(u64::from(self.shard.count)).wrapping_add(u64::from(self.shard.index))
     }
 
     /// Draws what the next arrival does, by weight.

@@ -29,13 +29,23 @@ use crate::http::{Connector, Connects, HttpClient};
 use crate::record::{Recorder, Stop};
 use crate::scenario::{Load, Plan};
 use mix::{Instance, Mix, Unit};
-use pacer::Pacer;
+use pacer::{Pacer, Shard};
 pub use switch::StopSwitch;
 
 /// The seed of phase `i`'s arrivals (and its request mix) in a plan seeded `plan_seed`: one
 /// function, so the simulator draws the very schedule a run sends.
 pub fn phase_seed(plan_seed: u64, i: usize) -> u64 {
     plan_seed.wrapping_mul(1_000_003).wrapping_add(i as u64)
+}
+
+/// The seed of arrival `k`'s draws (its request kind, keys, rows), from the phase's: each
+/// arrival draws from its own stream, so it draws the same on whichever shard sends it
+/// (splitmix64's finalizer spreads neighbouring indices apart).
+fn arrival_seed(phase_seed: u64, k: u64) -> u64 {
+    let mut z = (phase_seed ^ 0x9e37_79b9_7f4a_7c15).wrapping_add(k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// How long a stopped run waits for the requests in flight.
@@ -88,6 +98,8 @@ pub struct Engine {
     secrets: Vec<String>,
     /// The counts of arrivals left unsent at a phase's end, still running.
     counting: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The share of the schedule this host sends (all of it but on a fleet worker).
+    shard: Shard,
 }
 
 impl Engine {
@@ -116,7 +128,16 @@ impl Engine {
             stop,
             phase_now: Arc::new(AtomicU64::new(0)),
             counting: Mutex::new(Vec::new()),
+            shard: Shard::WHOLE,
         }
+    }
+
+    /// Sends only `shard`'s share of the schedule: its arrivals, its closed-model users, its
+    /// share of every counter — what a fleet worker does.
+    pub fn with_shard(mut self, shard: Shard) -> Self {
+        self.shard = shard;
+        self.mix.set_shard(shard);
+        self
     }
 
     /// Authorizes the requests of each target with its authorizer: `[target]`'s first, then
@@ -227,7 +248,9 @@ impl Engine {
             match &phase.load {
                 Load::Closed { users, think } => self.closed(i, *users, *think, end, seed).await,
                 _ => {
-                    let pacer = Pacer::new(&phase.load, phase.duration, phase.arrivals, seed).expect("open model");
+                    let pacer = Pacer::new(&phase.load, phase.duration, phase.arrivals, seed)
+                        .expect("open model")
+                        .sharded(self.shard);
                     self.open(i, pacer, (phase_start, end), seed).await;
                     tokio::select! {
                         _ = tokio::time::sleep_until(end.into()) => {}
@@ -265,7 +288,7 @@ impl Engine {
     /// machine held back until then are not sent late into the next phase (or past the run's
     /// end, which would inflate the achieved rate), but counted as not sent.
     async fn open(self: &Arc<Self>, phase: usize, mut pacer: Pacer, (phase_start, end): (Instant, Instant), seed: u64) {
-        let mut rng = fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15);
+        let mut rng = fastrand::Rng::new();
         let mut stop = self.stop.watch();
         let max = self.plan.target.max_in_flight;
         let mut inflight = FuturesUnordered::new();
@@ -275,8 +298,8 @@ impl Engine {
         let cutoff = end + Duration::from_micros(crate::record::recorder::LATE_US);
         let phase_over = tokio::time::sleep_until(cutoff.into());
         tokio::pin!(phase_over);
-        let mut next = pacer.next_due();
-        while let Some(offset) = next {
+        let mut next = pacer.next_arrival();
+        while let Some((k, offset)) = next {
             if self.stopped() || Instant::now() >= cutoff {
                 break;
             }
@@ -293,6 +316,7 @@ impl Engine {
                 }
                 // The fallback timer may wake up to half a tick early: send then.
             }
+            rng.seed(arrival_seed(seed, k));
             let Some(work) = self.next_work(&mut rng) else { break };
             let me = self.clone();
             // Counted before the send runs, so the final drain waits for it too.
@@ -300,7 +324,7 @@ impl Engine {
             inflight.push(async move {
                 me.work(phase, work, due, None).await;
             });
-            next = pacer.next_due();
+            next = pacer.next_arrival();
         }
         // What the schedule still held when the phase ended (a stop is said otherwise),
         // counted off the runtime: a long saturated phase may leave millions, and the next
@@ -320,7 +344,9 @@ impl Engine {
 
     async fn closed(self: &Arc<Self>, phase: usize, users: u32, think: Duration, end: Instant, seed: u64) {
         let done = Arc::new(AtomicBool::new(false));
+        let shard = self.shard;
         let tasks: Vec<_> = (0..users)
+            .filter(|u| shard.owns(u64::from(*u)))
             .map(|u| {
                 let me = self.clone();
                 let done = done.clone();

@@ -3,6 +3,10 @@
 //! number of arrivals Λ(t) is piecewise quadratic and inverts in closed form; even arrivals sit
 //! at Λ(t) = 0, 1, 2, …, Poisson arrivals at cumulative sums of unit exponentials. The schedule
 //! is absolute, so lateness never accumulates into drift.
+//!
+//! A fleet splits one schedule exactly: arrival k (counted from 0 in each phase) belongs to
+//! shard k mod N, and every shard computes the whole sequence to find its own, so the union of
+//! the shards' arrivals is the single-host schedule, instant for instant.
 
 use std::time::Duration;
 
@@ -38,6 +42,31 @@ impl Segment {
     }
 }
 
+/// Which arrivals of a schedule one fleet worker sends: arrival k is shard `k mod count`'s;
+/// closed-model user u is shard `u mod count`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: u32,
+    /// How many shards the schedule is split into (1: the whole of it).
+    pub count: u32,
+}
+
+impl Shard {
+    /// The whole schedule: one host sends every arrival.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Shard `index` of `count`; `None` unless `index < count`.
+    pub fn new(index: u32, count: u32) -> Option<Shard> {
+        (index < count).then_some(Shard { index, count })
+    }
+
+    /// Whether arrival (or user) `k` is this shard's.
+    pub fn owns(self, k: u64) -> bool {
+        k % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
 /// The schedule of one phase.
 #[derive(Debug)]
 pub struct Pacer {
@@ -46,6 +75,9 @@ pub struct Pacer {
     arrivals: Arrivals,
     /// Λ of the next arrival.
     next_n: f64,
+    /// The index of the next arrival in the whole schedule.
+    next_k: u64,
+    shard: Shard,
     rng: fastrand::Rng,
 }
 
@@ -74,11 +106,34 @@ impl Pacer {
             Arrivals::Even => 0.0,
             Arrivals::Poisson => exp1(&mut rng),
         };
-        Some(Pacer { segments, total: n0, arrivals, next_n: first, rng })
+        Some(Pacer { segments, total: n0, arrivals, next_n: first, next_k: 0, shard: Shard::WHOLE, rng })
     }
 
-    /// The offset of the next arrival, or `None` when the phase is over.
+    /// Only `shard`'s arrivals of this schedule.
+    pub fn sharded(mut self, shard: Shard) -> Pacer {
+        self.shard = shard;
+        self
+    }
+
+    /// The offset of this shard's next arrival, or `None` when the phase is over.
     pub fn next_due(&mut self) -> Option<Duration> {
+        self.next_arrival().map(|(_, t)| t)
+    }
+
+    /// This shard's next arrival: its index in the whole schedule and its offset.
+    pub fn next_arrival(&mut self) -> Option<(u64, Duration)> {
+        loop {
+            let t = self.next_any()?;
+            let k = self.next_k;
+            self.next_k += 1;
+            if self.shard.owns(k) {
+                return Some((k, t));
+            }
+        }
+    }
+
+    /// The next arrival of the whole schedule.
+    fn next_any(&mut self) -> Option<Duration> {
         // Λ(t) reaches `total` exactly at the phase end; an arrival there belongs to the next phase.
         if self.next_n >= self.total - 1e-9 {
             return None;
@@ -150,6 +205,44 @@ mod tests {
         assert!((var.sqrt() / mean - 1.0).abs() < 0.05, "exponential gaps have CV 1");
         let again = all(Load::Constant { rate: 2000.0 }, 10, Arrivals::Poisson);
         assert_eq!(t, again, "seeded: the same schedule every run");
+    }
+
+    fn sharded(load: &Load, arrivals: Arrivals, shard: Shard) -> Vec<(u64, Duration)> {
+        let mut p = Pacer::new(load, Duration::from_secs(4), arrivals, 7).unwrap().sharded(shard);
+        std::iter::from_fn(|| p.next_arrival()).collect()
+    }
+
+    #[test]
+    fn the_shards_of_a_schedule_are_exactly_the_whole_of_it() {
+        let loads = [
+            Load::Constant { rate: 997.0 },
+            Load::Ramp { from: 10.0, to: 800.0 },
+            Load::Ramp { from: 600.0, to: 0.0 },
+            Load::Steps { rates: vec![100.0, 0.0, 1234.5, 3.0] },
+        ];
+        for load in &loads {
+            for arrivals in [Arrivals::Even, Arrivals::Poisson] {
+                let whole = sharded(load, arrivals, Shard::WHOLE);
+                assert!(whole.iter().enumerate().all(|(i, (k, _))| *k == i as u64));
+                for n in [1u32, 2, 7] {
+                    let mut union: Vec<(u64, Duration)> =
+                        (0..n).flat_map(|i| sharded(load, arrivals, Shard::new(i, n).unwrap())).collect();
+                    for i in 0..n {
+                        let own = sharded(load, arrivals, Shard::new(i, n).unwrap());
+                        assert!(own.iter().all(|(k, _)| k % u64::from(n) == u64::from(i)), "{load:?} {i}/{n}");
+                    }
+                    union.sort();
+                    assert_eq!(union, whole, "{load:?} {arrivals:?} N={n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_shard_is_only_an_index_below_the_count() {
+        assert_eq!(Shard::new(2, 2), None);
+        assert_eq!(Shard::new(0, 0), None);
+        assert!(Shard::new(6, 7).unwrap().owns(13) && !Shard::new(6, 7).unwrap().owns(12));
     }
 
     #[test]
