@@ -22,7 +22,7 @@ pub const KEPT: usize = 3;
 pub const BODY_CHARS: usize = 300;
 
 /// Checks of one request kind.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CheckSum {
     /// Responses checked.
     pub checked: u64,

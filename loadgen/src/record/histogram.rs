@@ -2,7 +2,9 @@
 //! microseconds (1 µs – 60 s, 3 significant digits) and shown in milliseconds; every reader of a
 //! histogram goes through these functions, so a percentile means the same thing everywhere.
 
+use base64::Engine as _;
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
 /// Highest latency recorded, µs (60 s); larger values saturate.
 pub const MAX_US: u64 = 60_000_000;
@@ -55,6 +57,20 @@ pub fn statistic_ms(h: &Histogram<u64>, percentile: Option<f64>) -> Option<f64> 
         Some(p) if p <= 0.0 => min_ms(h),
         Some(p) => quantile_ms(h, p / 100.0),
     })
+}
+
+/// V2 deflate + base64 of a histogram: the encoding of results.json's cells and of a fleet
+/// worker's partial results, which any HdrHistogram library decodes.
+pub fn encode(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    let _ = V2DeflateSerializer::new().serialize(h, &mut buf);
+    base64::engine::general_purpose::STANDARD.encode(buf)
+}
+
+/// Decodes [`encode`]'s output.
+pub fn decode(text: &str) -> Option<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+    hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
 }
 
 #[cfg(test)]

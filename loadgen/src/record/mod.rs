@@ -8,6 +8,7 @@ pub mod cpu;
 pub mod flows;
 pub mod histogram;
 pub mod outcome;
+pub mod partial;
 pub mod recorder;
 pub mod stop;
 

@@ -71,7 +71,7 @@ pub struct Cell {
 }
 
 /// Sums of diagnostic headers for one request kind.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DiagSum {
     /// Responses that carried diagnostics.
     pub responses: u64,
@@ -141,7 +141,7 @@ pub struct Recorder {
     /// ~136 KB, and a plan of thousands of kinds most of which never see one must not pay it.
     pub cold: Vec<Option<Histogram<u64>>>,
     /// Cold starts by (request, phase the request was sent in).
-    cold_cells: HashMap<(usize, usize), u64>,
+    pub(super) cold_cells: HashMap<(usize, usize), u64>,
     /// Warm latency (responses with `x-cold-start: false`) per request kind, made at its
     /// first such response.
     pub warm: Vec<Option<Histogram<u64>>>,
@@ -155,9 +155,14 @@ pub struct Recorder {
     /// run serves them (`--metrics-addr`).
     pub export_ok: Option<Histogram<u64>>,
     /// Latency of the seconds still open, by (second, whether ok).
-    open: BTreeMap<(usize, bool), Histogram<u64>>,
+    pub(super) open: BTreeMap<(usize, bool), Histogram<u64>>,
     /// Of the seconds closed in the last [`GRACE_S`], their histograms, for a straggler.
-    recent: BTreeMap<(usize, bool), Histogram<u64>>,
+    pub(super) recent: BTreeMap<(usize, bool), Histogram<u64>>,
+    /// A fleet worker keeps each closed second's histogram, encoded, for the coordinator to
+    /// merge: a second's percentiles cannot be merged, its histograms can.
+    pub keep_seconds: bool,
+    /// Those histograms: (second, whether ok, [`super::histogram::encode`]d).
+    pub(super) kept: Vec<(usize, bool, String)>,
     /// Histograms of closed seconds, reset for reuse: no allocation churn once running.
     spare: Vec<Histogram<u64>>,
     /// Scheduling lag: actual send − intended send, µs.
@@ -197,6 +202,8 @@ impl Recorder {
             export_ok: None,
             open: BTreeMap::new(),
             recent: BTreeMap::new(),
+            keep_seconds: false,
+            kept: Vec::new(),
             spare: Vec::new(),
             lag: hist::new(),
             late_sends: 0,
@@ -336,6 +343,9 @@ impl Recorder {
             self.recent.range(..(now.saturating_sub(GRACE_S), false)).map(|(k, _)| *k).collect();
         for k in old {
             if let Some(mut h) = self.recent.remove(&k) {
+                if self.keep_seconds {
+                    self.kept.push((k.0, k.1, hist::encode(&h)));
+                }
                 h.reset();
                 self.spare.push(h);
             }

@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
 use super::{HistogramCell, Results, SCHEMA};
 use crate::files::{self, WriteError};
@@ -94,18 +92,7 @@ impl HistogramCell {
     }
 }
 
-/// V2 deflate + base64 of a histogram.
-pub fn encode(h: &Histogram<u64>) -> String {
-    let mut buf = Vec::new();
-    let _ = V2DeflateSerializer::new().serialize(h, &mut buf);
-    base64::engine::general_purpose::STANDARD.encode(buf)
-}
-
-/// Decodes [`encode`]'s output.
-pub fn decode(text: &str) -> Option<Histogram<u64>> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
-    hdrhistogram::serialization::Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
-}
+pub use crate::record::histogram::{decode, encode};
 
 #[cfg(test)]
 mod tests {
