@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Builds the deployable target-api artifact for Lambda's provided.al2023 runtime and checks it:
-#   dist/lambda/bootstrap        the stripped x86_64 binary (Lambda runs it as `bootstrap`)
-#   dist/lambda/target-api.zip   what infra/ uploads (bootstrap at the zip root, mode 755)
+# Builds the deployable Lambda artifacts for the provided.al2023 runtime and checks them:
+#   dist/lambda/bootstrap            the stripped x86_64 target-api binary (Lambda runs it as `bootstrap`)
+#   dist/lambda/target-api.zip       what infra/ uploads (bootstrap at the zip root, mode 755)
+#   dist/lambda/loadgen-worker.zip   what infra/fleet/ uploads: the fleet's worker, built with the
+#                                    release profile and stripped (it cold-starts once per worker and
+#                                    run, so the lambda profile's whole-program build, minutes for the
+#                                    engine and the SDKs it links, buys it little)
 #
 # The binary is built with this machine's toolchain and linked against its glibc, so the
 # script refuses it if it references any symbol version newer than GLIBC_2.34 (Amazon Linux
@@ -43,9 +47,11 @@ if [ "$(printf '%s\n%s\n' "$newest" "$max_glibc" | sort -t. -k1,1n -k2,2n | tail
   exit 1
 fi
 
-rm -f "$out/target-api.zip"
-# Python's zipfile keeps the 755 mode and needs no zip package on the machine.
-python3 - "$out/bootstrap" "$out/target-api.zip" <<'PY'
+# zip_bootstrap <binary> <zip>: the binary as `bootstrap` at the zip's root, mode 755.
+zip_bootstrap() {
+  rm -f "$2"
+  # Python's zipfile keeps the 755 mode and needs no zip package on the machine.
+  python3 - "$1" "$2" <<'PY'
 import sys, zipfile
 src, dst = sys.argv[1], sys.argv[2]
 info = zipfile.ZipInfo("bootstrap", date_time=(2026, 1, 1, 0, 0, 0))
@@ -54,8 +60,30 @@ info.compress_type = zipfile.ZIP_DEFLATED
 with open(src, "rb") as f, zipfile.ZipFile(dst, "w") as z:
     z.writestr(info, f.read(), compresslevel=9)
 PY
+}
 
+zip_bootstrap "$out/bootstrap" "$out/target-api.zip"
 size=$(stat -c %s "$out/bootstrap")
 zsize=$(stat -c %s "$out/target-api.zip")
 echo "build-lambda: $out/bootstrap  $((size / 1024)) KiB (stripped), newest glibc symbol GLIBC_$newest (limit $max_glibc)"
 echo "build-lambda: $out/target-api.zip  $((zsize / 1024)) KiB"
+
+# The fleet's worker. With loadgen in the selection the shared graph is the one `cargo loadgen`
+# compiled (loadgen/Cargo.toml says how), so this links rather than rebuilds.
+if [ -n "$target" ]; then
+  cargo build --locked --release -p loadgen -p loadgen-worker --bin loadgen-worker --target "$target"
+  worker="target/$target/release/loadgen-worker"
+else
+  cargo build --locked --release -p loadgen -p loadgen-worker --bin loadgen-worker
+  worker="target/release/loadgen-worker"
+fi
+staged="$(mktemp)"
+trap 'rm -f "$staged"' EXIT
+strip -o "$staged" "$worker"
+wnewest=$(readelf --version-info --wide "$staged" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n | tail -n1)
+if [ "$(printf '%s\n%s\n' "$wnewest" "$max_glibc" | sort -t. -k1,1n -k2,2n | tail -n1)" != "$max_glibc" ]; then
+  echo "build-lambda: loadgen-worker needs GLIBC_$wnewest but provided.al2023 has $max_glibc." >&2
+  exit 1
+fi
+zip_bootstrap "$staged" "$out/loadgen-worker.zip"
+echo "build-lambda: $out/loadgen-worker.zip  $(( $(stat -c %s "$out/loadgen-worker.zip") / 1024 )) KiB, newest glibc symbol GLIBC_$wnewest"

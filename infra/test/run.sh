@@ -10,65 +10,31 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 infra="$(dirname "$here")"
 root="$(dirname "$infra")"
-mirror="${TF_PLUGIN_MIRROR:-/opt/tf-plugins}"
-work="$(mktemp -d)"
-moto_pid=""
-cleanup() {
-  [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() { echo "infra test: $*" >&2; exit 1; }
-check() { # check <description> <actual> <expected>
-  if [ "$2" != "$3" ]; then fail "$1: got '$2', want '$3'"; fi
-  echo "  ok  $1"
-}
-
-[ -d "$mirror/registry.terraform.io/hashicorp/aws" ] || fail "no hashicorp/aws provider under $mirror (set TF_PLUGIN_MIRROR)"
-cat > "$work/terraformrc" <<RC
-provider_installation {
-  filesystem_mirror {
-    path    = "$mirror"
-    include = ["registry.terraform.io/hashicorp/aws"]
-  }
-}
-RC
-export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
+what="infra"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 echo "== terraform fmt -check"
 terraform fmt -check -recursive -diff "$infra"
 
-mkdir "$work/infra"
-cp "$infra"/*.tf "$work/infra/"
-cp "$here/providers_override.tf" "$here/endpoint.tf" "$work/infra/"
+stage "$infra" infra
 zip="$root/dist/lambda/target-api.zip"
 if [ ! -f "$zip" ]; then
   # The real artifact is built by scripts/build-lambda.sh; moto never runs it anyway.
   zip="$work/dummy.zip"
-  python3 -c "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1],'w'); z.writestr('bootstrap','#!/bin/sh\n')" "$zip"
+  dummy_zip "$zip"
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-endpoint="http://127.0.0.1:$port"
-moto_server -H 127.0.0.1 -p "$port" > "$work/moto.log" 2>&1 &
-moto_pid=$!
-for _ in $(seq 100); do curl -sf "$endpoint/moto-api/" >/dev/null && break; sleep 0.1; done
-curl -sf "$endpoint/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$work/moto.log")"
+start_moto
 
 cd "$work/infra"
-echo "== terraform init (local mirror) and validate"
-terraform init -input=false -no-color > "$work/init.log" || { cat "$work/init.log"; fail "init"; }
-terraform validate -no-color
+init_validate
 
 vars=(-var "endpoint=$endpoint" -var "lambda_zip=$zip" -var 'cors_allow_origins=["https://app.example"]')
 echo "== terraform apply against moto"
 terraform apply -input=false -auto-approve -no-color "${vars[@]}" > "$work/apply.log" || { tail -40 "$work/apply.log"; fail "apply"; }
 tail -1 "$work/apply.log"
 out=$(terraform output -json)
-aws_() { aws --endpoint-url "$endpoint" --output json "$@"; }
 table=$(jq -r .table_name.value <<<"$out")
 fn=$(jq -r .function_name.value <<<"$out")
 api=$(jq -r .api_id.value <<<"$out")
@@ -119,15 +85,5 @@ cors=$(aws_ apigatewayv2 get-api --api-id "$api" | jq -c .CorsConfiguration.Allo
 check "CORS origins" "$cors" '["https://app.example"]'
 check "invoke permission scoped to the API" "$(aws_ lambda get-policy --function-name "$fn" | jq -r '.Policy | fromjson | .Statement[0].Condition.ArnLike["AWS:SourceArn"] | endswith("/*/*")')" "true"
 
-echo "== terraform plan shows no drift"
-set +e
-terraform plan -input=false -no-color -detailed-exitcode "${vars[@]}" > "$work/plan.log"
-code=$?
-set -e
-[ "$code" -eq 0 ] || { tail -30 "$work/plan.log"; fail "plan after apply is not empty (exit $code)"; }
-echo "  ok  no changes"
-
-echo "== terraform destroy"
-terraform destroy -input=false -auto-approve -no-color "${vars[@]}" > "$work/destroy.log" || { tail -30 "$work/destroy.log"; fail "destroy"; }
-tail -1 "$work/destroy.log"
+no_drift_then_destroy "${vars[@]}"
 echo "infra test: passed"

@@ -82,6 +82,14 @@ pub enum Command {
         /// requests by class, throttles by layer, ok latency, in flight, cold starts) while it runs.
         #[arg(long, value_name = "ADDR", value_parser = metrics_addr)]
         metrics_addr: Option<std::net::SocketAddr>,
+        /// Send the load from N worker Lambdas, each its shard of the schedule (arrival k to worker
+        /// k mod N), merged exactly into one run. With no target: N worker processes on the local
+        /// stack. Against AWS: the function `infra/fleet/` deploys (see --fleet-function).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=900))]
+        fleet: Option<u32>,
+        /// The deployed worker function's name or ARN (default: loadgen-worker).
+        #[arg(long, value_name = "NAME", requires = "fleet")]
+        fleet_function: Option<String>,
     },
     /// Re-render report.html, junit.xml and summary.md from a results.json.
     #[command(after_help = "Example:\n  loadgen report reports/spike-20261127T073232Z/results.json")]

@@ -68,8 +68,9 @@ pub struct Snapshot {
 /// Something a stage wants the user to know.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// The target-api binary is missing and cargo is building it (first run only).
-    BuildingTargetApi,
+    /// A workspace binary the local stack runs (target-api, the fleet worker) is missing and
+    /// cargo is building it (first run only).
+    BuildingBinary(&'static str),
     /// Seeding `[data]` before the measured phases.
     Seeding {
         /// Items to write.
@@ -167,6 +168,14 @@ pub enum Event {
     },
     /// The run in progress (boxed: a snapshot carries the sparkline's seconds).
     Tick(Box<Snapshot>),
+    /// About the fleet the load is sent from: its plan before the run, a worker's clock or a
+    /// lost shard after it.
+    Fleet {
+        /// One line.
+        note: String,
+        /// Something went wrong (a lost shard, a skewed clock).
+        warning: bool,
+    },
 }
 
 impl Event {
@@ -180,7 +189,7 @@ impl Event {
             | Event::OutputMoved { .. }
             | Event::FileLimit { .. }
             | Event::Auth { failed: true, .. } => Level::Warning,
-            Event::CpuModel { approximated: true, .. } => Level::Warning,
+            Event::CpuModel { approximated: true, .. } | Event::Fleet { warning: true, .. } => Level::Warning,
             _ => Level::Info,
         }
     }

@@ -20,6 +20,7 @@ pub mod cost;
 pub mod error;
 pub mod event;
 pub mod files;
+pub mod fleet;
 pub mod gates;
 pub mod http;
 pub mod live_metrics;
@@ -53,6 +54,8 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
             max_cost_usd,
             fail_on_saturation,
             metrics_addr,
+            fleet,
+            fleet_function,
         } => {
             let opts = cmd::run::RunOptions {
                 scenario,
@@ -69,6 +72,7 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
                 max_cost_usd: Some(max_cost_usd),
                 fail_on_saturation,
                 metrics_addr,
+                fleet: fleet.map(|workers| cmd::fleet::Ask { workers, function: fleet_function }),
             };
             Ok(cmd::run::run(opts).await?.exit_code)
         }

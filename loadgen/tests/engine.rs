@@ -75,6 +75,7 @@ fn opts(file: std::path::PathBuf, url: &str, out: &std::path::Path) -> RunOption
         max_cost_usd: None,
         fail_on_saturation: false,
         metrics_addr: None,
+        fleet: None,
         target: Some(url.to_owned()),
         target_urls: Vec::new(),
         out: Some(out.to_path_buf()),

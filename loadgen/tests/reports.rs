@@ -40,6 +40,7 @@ async fn junit_and_markdown_are_read_back_and_rerendered_identically() {
         max_cost_usd: None,
         fail_on_saturation: false,
         metrics_addr: None,
+        fleet: None,
     };
     let out = run(opts).await.unwrap();
     assert_eq!(out.exit_code, 1);

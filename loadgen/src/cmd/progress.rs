@@ -119,9 +119,13 @@ impl Console {
 /// The text of an event, for a line of its own.
 fn line(event: &Event) -> Option<String> {
     Some(match event {
-        Event::BuildingTargetApi => "loadgen: target-api is not built yet; building it now (cargo build --release -p loadgen -p target-api --bin target-api, first run only)…".into(),
+        Event::BuildingBinary(bin) => format!(
+            "loadgen: {bin} is not built yet; building it now (cargo build --release -p loadgen -p {bin} --bin {bin}, first run only)…"
+        ),
         Event::Seeding { items, item_size, rate, into } => {
-            format!("loadgen: seeding {items} items of ~{item_size} bytes into {into} at {rate} items/s (not measured)…")
+            format!(
+                "loadgen: seeding {items} items of ~{item_size} bytes into {into} at {rate} items/s (not measured)…"
+            )
         }
         Event::NotSeeded { items, url } => format!(
             "loadgen: not writing [data]'s {items} items into {url}: a URL target is written to only when asked. \
@@ -129,6 +133,7 @@ fn line(event: &Event) -> Option<String> {
              or set [data] seed = false to say they exist already."
         ),
         Event::StackNote { note } => format!("loadgen: stack: {note}"),
+        Event::Fleet { note, .. } => format!("loadgen: fleet: {note}"),
         Event::Auth { note, .. } => format!("loadgen: auth: {note}"),
         Event::CpuModel { description, .. } => format!("loadgen: local stack CPU: {description}"),
         Event::WorstCase(w) => format!(

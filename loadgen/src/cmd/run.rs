@@ -9,6 +9,7 @@ use local_stack::Stack;
 use local_stack::config::CpuModel;
 use local_stack::lambda::cpu::CpuEnforcement;
 
+use super::Attacked;
 use super::progress::Console;
 use crate::attack::Engine;
 use crate::attack::monitor::{self, AbortCheck};
@@ -54,6 +55,8 @@ pub struct RunOptions {
     pub fail_on_saturation: bool,
     /// Serve the live metrics here while the run runs.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Send the load from a fleet of worker Lambdas instead of this host.
+    pub fleet: Option<super::fleet::Ask>,
 }
 
 /// What a run produced.
@@ -65,10 +68,6 @@ pub struct RunOutcome {
     pub results: Results,
     /// Where it was written.
     pub dir: PathBuf,
-}
-
-fn utc_stamp(t: time::OffsetDateTime) -> String {
-    format!("{:04}{:02}{:02}T{:02}{:02}{:02}Z", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second())
 }
 
 /// Loads and validates a scenario, applying the command-line overrides.
@@ -154,9 +153,15 @@ async fn set_up(
     }
     let local_infra = opts.infra.as_deref().filter(|_| opts.local);
     let source = target::stack::Source::of(&plan.stack, local_infra);
-    let described = target::stack::describe(&plan.stack, plan.seed, &source, Some(dir), Some(sink))?;
+    let mut described = target::stack::describe(&plan.stack, plan.seed, &source, Some(dir), Some(sink))?;
+    if let Some(f) = &opts.fleet {
+        super::fleet::add_worker(&mut described.config, f.workers, sink)?;
+    }
     let stack = target::stack::start(&described, sink).await?;
-    let config = described.config;
+    let mut config = described.config;
+    // The fleet's worker is loadgen's, not the target's: its invocations, logs and cost are
+    // no part of the target's figures.
+    config.extra_functions.retain(|f| opts.fleet.is_none() || f.name != super::fleet::WORKER);
     let ctx = cost::TargetFacts::for_stack(&stack, &config);
     let url = stack.endpoints().api_url.clone();
     let cpu = stack.lambda().cpu_enforcement();
@@ -202,14 +207,6 @@ async fn serve_metrics(
     Ok(Some(m))
 }
 
-/// What the attack left behind.
-struct Attacked {
-    engine: Arc<Engine>,
-    cpu_seconds: f64,
-    finished: time::OffsetDateTime,
-    window_end: SystemTime,
-}
-
 /// Runs the phases, watched by the monitor, until their end or a stop.
 async fn attack(
     plan: &Arc<Plan>,
@@ -243,11 +240,18 @@ async fn attack(
     }
     console.finish(&last, switch.reason().map(|r| r.to_string()).as_deref());
     switch.finish();
+    let mut recorder =
+        std::mem::replace(&mut *engine.recorder.lock().unwrap_or_else(|e| e.into_inner()), Recorder::new(0, 0));
+    recorder.close_seconds_before(usize::MAX);
     Attacked {
-        engine,
+        recorder,
+        measured: engine.measured(),
+        connections: engine.connects.stats(),
+        stop: switch.reason(),
         cpu_seconds: cpu::seconds() - cpu_before,
         finished: time::OffsetDateTime::now_utc(),
         window_end: SystemTime::now(),
+        fleet: None,
     }
 }
 
@@ -340,13 +344,13 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         sink.event(Event::NotSeeded { items: plan.data.items, url });
         plan.data.seed = false;
     }
+    let opts = RunOptions { fleet: super::fleet::resolve(opts.fleet.clone(), &plan)?, ..opts };
     let plan = Arc::new(plan);
     let metrics = serve_metrics(opts.metrics_addr, &plan, &sink).await?;
     let started = time::OffsetDateTime::now_utc();
-    let dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(format!("{}-{}", plan.name, utc_stamp(started))));
+    let dir = opts.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports").join(format!("{}-{}", plan.name, super::outputs::utc_stamp(started)))
+    });
     files::create_dir(&dir)?;
 
     // Ctrl-C or SIGTERM from here on: before the phases nothing is measured, and the run stops
@@ -376,22 +380,26 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         }
     };
     console.set_reserved(info.concurrency_limit());
-    let run = attack(&plan, &base, (client, auth), switch.clone(), (&console, metrics)).await;
-    let stop = switch.reason();
+    let mut run = match &opts.fleet {
+        Some(ask) => {
+            let lambda_url = stack.as_ref().map(|s| s.endpoints().lambda_url.clone());
+            let place = (lambda_url.as_deref(), ctx.region.as_str(), &prices);
+            super::fleet::run(ask, (&plan, &base), place, switch.clone(), &console).await
+        }
+        None => attack(&plan, &base, (client, auth), switch.clone(), (&console, metrics)).await,
+    };
+    let stop = run.stop.clone();
     let facts = RunFacts {
-        measured: run.engine.measured(),
+        measured: run.measured,
         cpu_seconds: run.cpu_seconds,
         stop: stop.clone(),
         target: info,
         started,
         finished: run.finished,
-        connections: run.engine.connects.stats(),
+        connections: std::mem::take(&mut run.connections),
     };
-    let mut results = {
-        let mut rec = run.engine.recorder.lock().unwrap_or_else(|e| e.into_inner());
-        rec.close_seconds_before(usize::MAX);
-        Results::from_run(&plan, &rec, facts)
-    };
+    let mut results = Results::from_run(&plan, &run.recorder, facts);
+    results.fleet = run.fleet.take();
     if let Some(refused) = stack.as_ref().map(|s| s.lambda().cpu_refused()).filter(|n| *n > 0) {
         results.target.cpu_refused = refused;
         sink.event(Event::CpuModel {
@@ -420,62 +428,17 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         }
     }
     results.cloudwatch = pulled;
-    let verdicts = {
-        let rec = run.engine.recorder.lock().unwrap_or_else(|e| e.into_inner());
-        gates::evaluate(&plan, &rec, results.duration_s, results.cost.as_ref())
-    };
+    let verdicts = gates::evaluate(&plan, &run.recorder, results.duration_s, results.cost.as_ref());
     results.set_verdicts(verdicts);
     if opts.fail_on_saturation && results.generator.saturated {
         results.passed = false;
     }
-    let dir = write_outputs(&results, &dir, &sink)?;
+    let dir = super::outputs::write_outputs(&results, &dir, &sink)?;
     if let Some(s) = stack {
         s.stop_and_reap().await;
     }
-    print_summary(&results, &dir, opts.quiet);
+    super::outputs::print_summary(&results, &dir, opts.quiet);
     Ok(RunOutcome { exit_code: exit_code(stop.as_ref(), results.passed), results, dir })
-}
-
-/// Writes results.json and the reports into `dir` (made again if it vanished during the run);
-/// when `dir` cannot be written at all, into a fresh directory under the system's temporary
-/// one, saying where: what a run measured is never lost to its report directory.
-fn write_outputs(results: &Results, dir: &std::path::Path, sink: &Arc<dyn Sink>) -> Result<PathBuf, Error> {
-    let write =
-        |d: &std::path::Path| results.write(&d.join("results.json")).and_then(|()| report::write_all(results, d));
-    let Err(first) = write(dir) else { return Ok(dir.to_path_buf()) };
-    let fresh = private_dir(&results.scenario.name)
-        .map_err(|source| files::WriteError { path: std::env::temp_dir(), source })?;
-    write(&fresh)?;
-    let reason = format!("{:#}", crate::error::Chain(&first));
-    sink.event(Event::OutputMoved { wanted: dir.to_path_buf(), reason, written: fresh.clone() });
-    Ok(fresh)
-}
-
-/// A new directory only this user may enter, under the system's temporary one: never one that
-/// was there before (another user's, or a link planted where a predictable name would go).
-fn private_dir(scenario: &str) -> std::io::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    let stamp = utc_stamp(time::OffsetDateTime::now_utc());
-    let safe: String = scenario.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    loop {
-        let dir = std::env::temp_dir().join(format!("loadgen-{safe}-{stamp}-{:016x}", fastrand::u64(..)));
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            other => return other.map(|()| dir),
-        }
-    }
-}
-
-/// The summary on the terminal; with `quiet`, only why a run did not pass, on standard error.
-fn print_summary(results: &Results, dir: &std::path::Path, quiet: bool) {
-    let path = dir.join("results.json");
-    if !quiet {
-        crate::out!("{}", report::terminal::summary(results));
-        crate::outln!("  results: {}", path.display());
-        crate::outln!("  report:  {}", dir.join("report.html").display());
-    } else if let Some(why) = report::terminal::quiet_failure(results) {
-        crate::errln!("{why}  results: {}", path.display());
-    }
 }
 
 /// A run's exit code: 1 when a gate failed (at the end or aborting it), 3 when it was stopped

@@ -154,7 +154,7 @@ impl TargetFacts {
             source: Some(Source::Local(e.cloudwatch_url.clone())),
             names: Some(Names {
                 function: e.function_name.clone(),
-                more_functions: e.functions.iter().skip(1).cloned().collect(),
+                more_functions: config.extra_functions.iter().map(|f| f.name.clone()).collect(),
                 api_id: e.api_id.clone(),
                 stage: e.stage.clone(),
                 table: e.table_name.clone(),

@@ -51,6 +51,25 @@ impl Connects {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).started = true;
     }
 
+    /// A fleet worker's counts and connect times, for the coordinator: (before, during, the
+    /// times' histogram encoded).
+    pub fn export(&self) -> (u64, u64, String) {
+        let i = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (i.before, i.during, crate::record::histogram::encode(&i.took))
+    }
+
+    /// Adds a worker's [`Connects::export`]; false (and nothing added) when its times do not
+    /// decode to a histogram this one takes.
+    pub fn absorb(&self, before: u64, during: u64, took: &str) -> bool {
+        let mut i = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let top = i.took.highest_equivalent(i.took.high());
+        let Some(h) = crate::record::histogram::decode(took).filter(|h| h.max() <= top) else { return false };
+        let _ = i.took.add(&h);
+        i.before += before;
+        i.during += during;
+        true
+    }
+
     /// What results.json says of them.
     pub fn stats(&self) -> ConnectionStats {
         let i = self.inner.lock().unwrap_or_else(|e| e.into_inner());

@@ -33,13 +33,30 @@ pub enum Stop {
         /// The file's name.
         file: String,
     },
+    /// A fleet worker stopped its shard early (its own reason: a dead target, a gate).
+    Worker {
+        /// The worker's shard index.
+        index: u32,
+        /// Why, as the worker said it.
+        reason: String,
+        /// Its reason was a failed `abort_on_fail` threshold.
+        gate: bool,
+    },
+    /// Fleet workers' results are missing (a worker failed, timed out or answered with
+    /// something that does not fit): their scheduled arrivals are counted as not sent.
+    LostShards {
+        /// Workers in the fleet.
+        of: u32,
+        /// Each lost worker's shard index and why it was lost.
+        lost: Vec<(u32, String)>,
+    },
 }
 
 impl Stop {
     /// True when a threshold stopped the run (a gate failure, exit 1) rather than something
     /// that kept it from being carried out (exit 3).
     pub fn is_gate(&self) -> bool {
-        matches!(self, Stop::Gate { .. })
+        matches!(self, Stop::Gate { .. } | Stop::Worker { gate: true, .. })
     }
 }
 
@@ -53,6 +70,18 @@ impl fmt::Display for Stop {
             }
             Stop::TargetDead => {
                 f.write_str("target unreachable or not answering: every request for 5 s failed to connect or timed out")
+            }
+            Stop::Worker { index, reason, .. } => write!(f, "fleet worker {index} stopped early: {reason}"),
+            Stop::LostShards { of, lost } => {
+                write!(
+                    f,
+                    "{} of {of} fleet workers' results are missing, their arrivals counted as not sent:",
+                    lost.len()
+                )?;
+                for (i, (index, why)) in lost.iter().enumerate() {
+                    write!(f, "{} worker {index} ({why})", if i == 0 { "" } else { ";" })?;
+                }
+                Ok(())
             }
             Stop::DataExhausted { file } => write!(
                 f,

@@ -13,7 +13,7 @@ pub fn render(r: &Results) -> String {
     let name = r.name();
     let saturated = super::saturation(r);
     let failures = r.thresholds.iter().filter(|t| !t.passed).count()
-        + usize::from(r.status == Status::Aborted)
+        + usize::from(r.status != Status::Completed)
         + usize::from(saturated.is_some());
     let tests = r.thresholds.len() + 2;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -36,11 +36,12 @@ pub fn render(r: &Results) -> String {
         r.duration_s
     );
     match (&r.status, &r.abort_reason) {
-        (Status::Aborted, reason) => {
-            let reason = reason.as_deref().unwrap_or("aborted");
+        (status @ (Status::Aborted | Status::Partial), reason) => {
+            let kind = if *status == Status::Partial { "partial" } else { "aborted" };
+            let reason = reason.as_deref().unwrap_or(kind);
             let _ = writeln!(
                 out,
-                ">\n      <failure message=\"{}\" type=\"aborted\">{}</failure>\n    </testcase>",
+                ">\n      <failure message=\"{}\" type=\"{kind}\">{}</failure>\n    </testcase>",
                 esc(reason),
                 esc(reason)
             );

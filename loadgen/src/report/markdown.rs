@@ -5,20 +5,29 @@ use std::fmt::Write;
 use super::escape::markdown_cell as cell;
 use crate::results::{CostResult, Results, Status};
 
-/// Renders the Markdown summary.
-pub fn render(r: &Results) -> String {
-    let mut o = String::new();
-    let name = cell(r.name());
+/// The verdict heading, and what the run was sent from and why it stopped when it did.
+fn heading(r: &Results, o: &mut String) {
     let verdict = match (r.status, r.passed, r.generator.saturated) {
         (Status::Aborted, ..) => "⚠️ aborted",
+        (Status::Partial, ..) => "⚠️ partial — results of part of the load are missing",
         (_, true, true) => "⚠️ pass — generator saturated, figures understated",
         (_, true, false) => "✅ pass",
         (_, false, _) => "❌ fail",
     };
-    let _ = writeln!(o, "## loadgen: {name} — {verdict}\n");
-    if let Some(reason) = &r.abort_reason {
-        let _ = writeln!(o, "Aborted: {}\n", cell(reason));
+    let _ = writeln!(o, "## loadgen: {} — {verdict}\n", cell(r.name()));
+    if let Some(f) = &r.fleet {
+        let _ = writeln!(o, "Sent from a fleet of {} workers ({}).\n", f.workers, cell(&f.function));
     }
+    if let Some(reason) = &r.abort_reason {
+        let word = if r.status == Status::Partial { "Partial" } else { "Aborted" };
+        let _ = writeln!(o, "{word}: {}\n", cell(reason));
+    }
+}
+
+/// Renders the Markdown summary.
+pub fn render(r: &Results) -> String {
+    let mut o = String::new();
+    heading(r, &mut o);
     if let Some(s) = super::saturation(r) {
         let _ = writeln!(o, "> ⚠️ {}.\n", cell(&s));
     }

@@ -15,9 +15,8 @@ fn stats_row(label: &str, s: &Stats) -> String {
     )
 }
 
-/// The run's summary as text.
-pub fn summary(r: &Results) -> String {
-    let mut out = String::new();
+/// The run's first lines: what ran against what, from where, and why it stopped when it did.
+fn heading(r: &Results, out: &mut String) {
     let _ = writeln!(
         out,
         "\n{} — {:?}, {:.1} s against {} ({})",
@@ -27,9 +26,23 @@ pub fn summary(r: &Results) -> String {
         r.target.url,
         r.target.kind.as_str()
     );
-    if let Some(reason) = &r.abort_reason {
-        let _ = writeln!(out, "  aborted: {reason}");
+    if let Some(f) = &r.fleet {
+        let _ = writeln!(
+            out,
+            "  sent from a fleet of {} workers ({}), arrival k of each phase by worker k mod {}",
+            f.workers, f.function, f.workers
+        );
     }
+    if let Some(reason) = &r.abort_reason {
+        let word = if r.status == crate::results::Status::Partial { "partial" } else { "aborted" };
+        let _ = writeln!(out, "  {word}: {reason}");
+    }
+}
+
+/// The run's summary as text.
+pub fn summary(r: &Results) -> String {
+    let mut out = String::new();
+    heading(r, &mut out);
     let t = &r.totals;
     let target = r.target_rate.map(|x| format!("{x:.1}")).unwrap_or_else(|| "closed model".into());
     let unit = super::rate_unit(r);
@@ -135,6 +148,7 @@ pub fn summary(r: &Results) -> String {
 fn verdict(r: &Results) -> &'static str {
     match (&r.status, r.passed, r.generator.saturated) {
         (crate::results::Status::Aborted, ..) => "ABORTED (stopped early: not a pass)",
+        (crate::results::Status::Partial, ..) => "PARTIAL (results of part of the load are missing: not a pass)",
         (_, true, true) => "PASS — but the generator was SATURATED: the figures understate the plan",
         (_, true, false) => "PASS",
         (_, false, _) => "FAIL",

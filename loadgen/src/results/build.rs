@@ -56,7 +56,11 @@ impl Results {
         let base = facts.target.url.clone();
         Results {
             schema: SCHEMA.into(),
-            status: if facts.stop.is_some() { Status::Aborted } else { Status::Completed },
+            status: match &facts.stop {
+                None => Status::Completed,
+                Some(Stop::LostShards { .. }) => Status::Partial,
+                Some(_) => Status::Aborted,
+            },
             abort_reason: facts.stop.as_ref().map(ToString::to_string),
             passed: plan.thresholds.is_empty(),
             scenario: plan.clone(),
@@ -85,6 +89,7 @@ impl Results {
             cloudwatch: None,
             calibration: None,
             histograms: cells(plan, rec),
+            fleet: None,
         }
     }
 }

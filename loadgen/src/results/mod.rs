@@ -12,6 +12,7 @@ pub mod calibration;
 pub mod cloudwatch;
 pub mod codec;
 pub mod cost;
+pub mod fleet;
 pub mod summary;
 pub mod target;
 
@@ -43,6 +44,9 @@ pub enum Status {
     Completed,
     /// Stopped early: Ctrl-C, SIGTERM, a dead target, or an abort-on-fail threshold.
     Aborted,
+    /// Part of the plan's load has no results: fleet workers were lost, their arrivals counted
+    /// as not sent (`abort_reason` names them). Never a pass.
+    Partial,
 }
 
 /// One phase's outcome.
@@ -332,6 +336,9 @@ pub struct Results {
     /// What a simulation of this run draws from (absent without REPORT lines: a URL target).
     #[serde(default)]
     pub calibration: Option<Calibration>,
+    /// How the load was sent from a fleet of workers (`--fleet`); absent for one host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<fleet::FleetResult>,
     /// Every non-empty histogram cell.
     pub histograms: Vec<HistogramCell>,
 }
@@ -372,7 +379,7 @@ impl Results {
     /// Sets the threshold verdicts and whether they all passed.
     /// A run stopped early never passes, whatever its thresholds said of the part that ran.
     pub fn set_verdicts(&mut self, verdicts: Vec<ThresholdResult>) {
-        self.passed = self.status != Status::Aborted && verdicts.iter().all(|t| t.passed);
+        self.passed = self.status == Status::Completed && verdicts.iter().all(|t| t.passed);
         self.thresholds = verdicts;
     }
 }

@@ -8,6 +8,7 @@ pub mod check;
 pub mod error;
 pub mod every_error;
 pub mod fill;
+pub mod fleet;
 pub mod flow;
 pub mod function;
 pub mod json_path;
@@ -347,6 +348,9 @@ pub struct Plan {
     /// (`[simulate]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulate: Option<whatif::WhatIfs>,
+    /// `[fleet]`: the worker Lambdas its load is sent from (`--fleet` overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<fleet::Fleet>,
 }
 
 impl Plan {

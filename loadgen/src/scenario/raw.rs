@@ -42,6 +42,8 @@ pub struct RawScenario {
     pub thresholds: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     /// What `loadgen simulate` asks of this scenario's runs by default.
     pub simulate: Option<super::whatif::RawWhatIfs>,
+    /// The worker Lambdas its load is sent from.
+    pub fleet: Option<super::fleet::RawFleet>,
 }
 
 /// `[target]`.

@@ -15,24 +15,24 @@ use std::path::PathBuf;
 /// Why the target could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    /// `LOADGEN_TARGET_API` names no file.
-    #[error("LOADGEN_TARGET_API={} does not exist", .0.display())]
-    BinaryMissing(PathBuf),
-    /// No target-api binary and no workspace to build one in.
+    /// `LOADGEN_TARGET_API` (or the worker's variable) names no file.
+    #[error("{}={} does not exist", .0, .1.display())]
+    BinaryMissing(&'static str, PathBuf),
+    /// No such binary and no workspace to build one in.
     #[error(
-        "the target-api binary was not found; run loadgen from the repository root, build it with \
-         `cargo build --release -p target-api`, or set LOADGEN_TARGET_API to its path"
+        "the {0} binary was not found; run loadgen from the repository root, build it with \
+         `cargo build --release -p {0}`, or set {1} to its path"
     )]
-    NoBinary,
+    NoBinary(&'static str, &'static str),
     /// cargo could not be started.
-    #[error("cannot run cargo to build target-api")]
-    Cargo(#[source] std::io::Error),
+    #[error("cannot run cargo to build {0}")]
+    Cargo(&'static str, #[source] std::io::Error),
     /// cargo failed.
-    #[error("building target-api failed; see cargo's output above")]
-    BuildFailed,
+    #[error("building {0} failed; see cargo's output above")]
+    BuildFailed(&'static str),
     /// cargo succeeded but the binary is not where it should be.
-    #[error("cargo built target-api but {} is missing", .0.display())]
-    BuiltMissing(PathBuf),
+    #[error("cargo built {} but {} is missing", .0, .1.display())]
+    BuiltMissing(&'static str, PathBuf),
     /// The stack's Terraform could not be read.
     #[error("cannot read the stack from its Terraform: {0}")]
     Terraform(String),

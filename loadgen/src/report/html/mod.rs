@@ -34,6 +34,7 @@ pub fn marks(r: &Results) -> Vec<Mark> {
 pub fn verdict(r: &Results) -> (String, &'static str) {
     match (r.status, r.passed, r.generator.saturated) {
         (Status::Aborted, ..) => ("ABORTED".into(), "warn"),
+        (Status::Partial, ..) => ("PARTIAL — results of part of the load are missing".into(), "warn"),
         (_, true, true) => ("PASS — generator saturated, figures understated".into(), "warn"),
         (_, true, false) => ("PASS".into(), "pass"),
         (_, false, _) => ("FAIL".into(), "fail"),
@@ -86,7 +87,20 @@ pub fn render(r: &Results) -> String {
 fn verdict_section(r: &Results) -> Section {
     let mut s = Section { id: "verdict", heading: "Verdict".into(), ..Section::default() };
     if let Some(reason) = &r.abort_reason {
-        s.notes.push(format!("The run was stopped early: {reason}. Everything measured until then is below."));
+        s.notes.push(match r.status {
+            Status::Partial => format!("Part of the load has no results: {reason}. What the rest measured is below."),
+            _ => format!("The run was stopped early: {reason}. Everything measured until then is below."),
+        });
+    }
+    if let Some(f) = &r.fleet {
+        s.notes.push(format!(
+            "The load was sent from a fleet of {} workers ({}): arrival k of each phase by worker k mod {}, merged \
+             exactly.{}",
+            f.workers,
+            f.function,
+            f.workers,
+            f.lost.iter().map(|l| format!(" Worker {} was lost: {}.", l.index, l.reason)).collect::<String>()
+        ));
     }
     if let Some(why) = super::saturation(r) {
         s.notes.push(format!("Not a plain pass: the {why}."));

@@ -52,6 +52,7 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
     names_clash(&loc, &raw, &targets, (&phases, &requests, &flows))?;
     let thresholds = thresholds::thresholds(&loc, raw.thresholds.as_ref(), &phases, &requests, &flows, &target_names)?;
     let simulate = raw.simulate.as_ref().map(|w| super::whatif::from_raw(&loc, path, w, "simulate.")).transpose()?;
+    let fleet = super::fleet::validate(&loc, raw.fleet.as_ref())?;
 
     Ok(Plan {
         name,
@@ -67,6 +68,7 @@ pub(super) fn plan(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>
         flows,
         thresholds,
         simulate,
+        fleet,
     })
 }
 

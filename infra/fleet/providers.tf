@@ -1,0 +1,12 @@
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = {
+      project    = "loadlab-fleet"
+      stack-name = var.name
+    }
+  }
+}
+
+data "aws_region" "current" {}

@@ -1,0 +1,159 @@
+//! `loadgen run --fleet N` on the local stack, as a user runs it: the worker function hosted
+//! beside target-api and invoked through the local Invoke API, its shards merged into one run
+//! that sends exactly what one host sends; a worker killed mid-run makes the run partial.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{target_api, tempdir};
+use serde_json::Value;
+
+/// The workspace's loadgen-worker binary (debug), built once if needed.
+fn worker() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "loadgen-worker", "--bin", "loadgen-worker"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        PathBuf::from(env!("CARGO_BIN_EXE_loadgen")).parent().unwrap().join("loadgen-worker")
+    })
+    .clone()
+}
+
+/// Even and Poisson open phases, a ramp, and a closed phase, over a mix of kinds.
+const SCENARIO: &str = r#"
+name = "fleet"
+seed = 11
+[stack]
+latency_profile = "none"
+[data]
+items = 50
+[[phase]]
+name = "even"
+duration = "2s"
+rate = 40
+[[phase]]
+name = "poisson"
+duration = "2s"
+rate = 30
+arrivals = "poisson"
+[[phase]]
+name = "ramp"
+duration = "2s"
+ramp = [10, 50]
+[[phase]]
+name = "closed"
+duration = "1s"
+users = 3
+think = "100ms"
+[[request]]
+name = "get-item"
+weight = 3
+path = "/items/{id}"
+[[request]]
+name = "health"
+weight = 1
+path = "/health"
+"#;
+
+fn command(dir: &Path, extra: &[&str]) -> Command {
+    command_with(dir, extra, &worker())
+}
+
+fn command_with(dir: &Path, extra: &[&str], worker: &Path) -> Command {
+    let file = dir.join("s.toml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_loadgen"));
+    c.args(["run", "--quiet", "--no-cloudwatch", "--out"])
+        .arg(dir.join("out"))
+        .arg(&file)
+        .args(extra)
+        .env("LOADGEN_TARGET_API", target_api())
+        .env("LOADGEN_WORKER", worker);
+    c
+}
+
+fn results(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("out/results.json")).unwrap()).unwrap()
+}
+
+fn sent_by_phase(r: &Value) -> Vec<(String, u64, u64)> {
+    (r["phases"].as_array().unwrap().iter())
+        .map(|p| {
+            (p["name"].as_str().unwrap().to_owned(), p["sent"].as_u64().unwrap(), p["not_sent"].as_u64().unwrap_or(0))
+        })
+        .collect()
+}
+
+fn requests_by_kind(r: &Value) -> Vec<(String, u64)> {
+    (r["requests"].as_array().unwrap().iter())
+        .map(|q| (q["name"].as_str().unwrap().to_owned(), q["summary"]["requests"].as_u64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_fleet_of_two_sends_exactly_what_one_host_sends() {
+    let (one, two) = (tempdir("fleet-one"), tempdir("fleet-two"));
+    let a = command(&one, &[]).output().unwrap();
+    assert_eq!(a.status.code(), Some(0), "{}", String::from_utf8_lossy(&a.stderr));
+    let b = command(&two, &["--fleet", "2"]).output().unwrap();
+    assert_eq!(b.status.code(), Some(0), "{}", String::from_utf8_lossy(&b.stderr));
+    let (a, b) = (results(&one), results(&two));
+    assert_eq!(b["status"], "completed");
+    assert_eq!((b["fleet"]["workers"].as_u64(), a["fleet"].is_null()), (Some(2), true));
+    assert_eq!(b["fleet"]["clocks"].as_array().unwrap().len(), 2, "every worker's clock");
+    // The open phases' arrivals split exactly; the closed phase's users are divided, and how
+    // many requests each user sends depends on the answers' timing, so only its presence is
+    // compared.
+    let (sa, sb) = (sent_by_phase(&a), sent_by_phase(&b));
+    assert_eq!(sa[..3], sb[..3], "open phases: the same arrivals, none left unsent");
+    assert!(sb[3].1 > 0, "the closed phase's users ran on the workers");
+    let open_kinds = |r: &Value| -> u64 { requests_by_kind(r).iter().map(|(_, n)| n).sum() };
+    assert!(open_kinds(&b) >= sa[..3].iter().map(|p| p.1).sum::<u64>());
+    let p50 = |r: &Value| r["totals"]["latency"]["p50_ms"].as_f64().unwrap();
+    assert!(p50(&b) < 10.0 * p50(&a).max(1.0), "latency within noise: {} vs {}", p50(&b), p50(&a));
+    // The worker is loadgen's, not the target's: it is in none of the target's figures.
+    let functions = b["target"]["stack"]["extra_functions"].as_array().map_or(0, Vec::len);
+    assert_eq!(functions, 0, "{}", b["target"]["stack"]);
+}
+
+#[test]
+fn a_worker_killed_mid_run_makes_the_run_partial_and_names_its_shard() {
+    let dir = tempdir("fleet-killed");
+    // A copy of its own, so the processes found by its path are this run's workers alone.
+    let worker = dir.join("loadgen-worker");
+    std::fs::copy(self::worker(), &worker).unwrap();
+    let child = command_with(&dir, &["--fleet", "2"], &worker).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let pids = |path: &Path| -> Vec<String> {
+        let out = Command::new("pgrep").arg("-f").arg(path).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    };
+    let t0 = Instant::now();
+    while pids(&worker).len() < 2 && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Into the phases (the lead is 3 s), then one worker dies.
+    std::thread::sleep(Duration::from_secs(5));
+    let victim = pids(&worker).into_iter().next().expect("a worker process");
+    assert!(Command::new("kill").args(["-9", &victim]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let r = results(&dir);
+    assert_eq!(r["status"], "partial");
+    assert_eq!(r["passed"], false);
+    let reason = r["abort_reason"].as_str().unwrap();
+    assert!(reason.contains("1 of 2 fleet workers") && reason.contains("worker "), "{reason}");
+    assert_eq!(r["fleet"]["lost"].as_array().unwrap().len(), 1, "{}", r["fleet"]);
+    let not_sent: u64 = sent_by_phase(&r).iter().map(|p| p.2).sum();
+    assert!(not_sent > 0, "the lost shard's arrivals are counted as not sent");
+    let junit = std::fs::read_to_string(dir.join("out/junit.xml")).unwrap();
+    assert!(junit.contains("type=\"partial\""), "{junit}");
+}
