@@ -79,8 +79,14 @@ else
 fi
 staged="$(mktemp)"
 trap 'rm -f "$staged"' EXIT
-strip -o "$staged" "$worker"
+# The host's strip reads only its own architecture: for another target, name that target's
+# (STRIP=aarch64-linux-gnu-strip).
+"${STRIP:-strip}" -o "$staged" "$worker"
 wnewest=$(readelf --version-info --wide "$staged" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n | tail -n1)
+if [ -z "$wnewest" ]; then
+  echo "build-lambda: found no GLIBC symbol versions in loadgen-worker; is it dynamically linked?" >&2
+  exit 1
+fi
 if [ "$(printf '%s\n%s\n' "$wnewest" "$max_glibc" | sort -t. -k1,1n -k2,2n | tail -n1)" != "$max_glibc" ]; then
   echo "build-lambda: loadgen-worker needs GLIBC_$wnewest but provided.al2023 has $max_glibc." >&2
   exit 1

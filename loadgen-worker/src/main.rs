@@ -8,9 +8,11 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use loadgen::fleet::{ShardOrder, ShardReport, worker};
 
 async fn handle(event: LambdaEvent<ShardOrder>) -> Result<ShardReport, Error> {
-    // A refused or late shard is a function error: the coordinator counts its arrivals as not
-    // sent and names it.
-    worker::run_shard(event.payload).await.map_err(|e| Error::from(e.to_string()))
+    // A refused or late shard, or one whose results exceed what an invoke may answer, is a
+    // function error: the coordinator counts its arrivals as lost and names it.
+    let report = worker::run_shard(event.payload).await.map_err(|e| Error::from(e.to_string()))?;
+    worker::answer(&report).map_err(|e| Error::from(e.to_string()))?;
+    Ok(report)
 }
 
 #[tokio::main]

@@ -21,8 +21,10 @@ pub struct WorstCase {
     /// Every request billed for API Gateway, a Lambda request, the whole function timeout and a
     /// read and a write unit, USD.
     pub per_request_usd: f64,
-    /// `requests × per_request_usd`.
+    /// `requests × per_request_usd`, plus `fleet_usd`.
     pub total_usd: f64,
+    /// What the fleet the load is sent from costs itself (`--fleet`; 0 without one).
+    pub fleet_usd: f64,
     /// Function memory priced, MB.
     pub memory_mb: u32,
     /// Function timeout priced, s.

@@ -29,7 +29,23 @@ fn root() -> PathBuf {
 /// The release loadgen and target-api binaries, built if needed: a scenario's thresholds speak
 /// of what users run, and a debug build is several times slower on the local stack.
 fn release_binaries() -> (PathBuf, PathBuf) {
-    let status = Command::new(env!("CARGO"))
+    let mut cargo = Command::new(env!("CARGO"));
+    // Without the package variables cargo gives this test (CARGO_PKG_NAME=loadgen, …): build
+    // scripts such as ring's rerun when they change, so with them these release artifacts would
+    // differ from a shell's `cargo loadgen` or scripts/build-lambda.sh build, and each would
+    // recompile the graph the other built (as loadgen's own target-api build avoids).
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_MANIFEST_")
+            || k.starts_with("CARGO_CRATE_")
+            || k.starts_with("CARGO_BIN_")
+            || k == "CARGO_PRIMARY_PACKAGE"
+        {
+            cargo.env_remove(&key);
+        }
+    }
+    let status = cargo
         .args(["build", "--release", "--quiet", "-p", "loadgen", "-p", "target-api"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()

@@ -136,6 +136,11 @@ pub struct FunctionConfig {
     /// [`ApiConfig::integration_timeout`].
     #[serde(default)]
     pub integration_timeout: Option<Duration>,
+    /// The function is the load tool's own (loadgen's fleet worker), not the stack's: its
+    /// concurrency comes from an account of its own, so the stack's functions meet exactly the
+    /// account limits they were given.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_account: bool,
 }
 
 fn payload_v2() -> String {
@@ -485,7 +490,9 @@ impl StackConfig {
             self.api.routes.iter().map(|r| (r.as_str(), self.function.name.as_str())).collect();
         for (i, f) in self.extra_functions.iter().enumerate() {
             let at = format!("extra_functions[{i}] ({})", f.name);
-            f.validate(&at, account)?;
+            // A tool's function has an account of its own, sized to it.
+            let own = f.set_aside() + crate::rules::UNRESERVED_MINIMUM;
+            f.validate(&at, if f.own_account { own } else { account })?;
             if names.contains(&f.name.as_str()) {
                 return Err(format!("{at}: two functions are named '{}'; give each its own name", f.name));
             }
@@ -501,7 +508,7 @@ impl StackConfig {
             }
         }
         let keep = crate::rules::UNRESERVED_MINIMUM;
-        let reserved: u32 = self.functions().map(FunctionConfig::set_aside).sum();
+        let reserved: u32 = self.functions().filter(|f| !f.own_account).map(FunctionConfig::set_aside).sum();
         if self.functions().count() > 1 && reserved > account.saturating_sub(keep) {
             return Err(format!(
                 "the functions reserve {reserved} of account_concurrency {account} together: AWS keeps {keep} unreserved, \
@@ -544,6 +551,7 @@ impl StackConfig {
                 cpu_model: CpuModel::Proportional,
                 payload_format_version: payload_v2(),
                 integration_timeout: None,
+                own_account: false,
             },
             api: ApiConfig {
                 api_id: "loc4lapi01".into(),

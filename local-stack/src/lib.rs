@@ -318,6 +318,11 @@ impl Stack {
             let log_path = log_dir.join(format!("{}.log", f.name));
             fresh(&log_path)?;
             let logs = (open(&log_path)?, open(&insights_path)?);
+            // A tool's function (the fleet's worker) takes nothing from the stack's account.
+            let own = f.own_account.then(|| Shared {
+                account: Arc::new(lambda::account::Account::new(f.set_aside() + rules::UNRESERVED_MINIMUM)),
+                ..shared.clone()
+            });
             let svc = LambdaService::new(
                 f.clone(),
                 &config.region,
@@ -325,7 +330,7 @@ impl Stack {
                 code,
                 env_vars.clone(),
                 logs,
-                &shared,
+                own.as_ref().unwrap_or(&shared),
             );
             let routes = if started.is_empty() { config.api.routes.clone() } else { f.routes.clone() };
             integrations.push((routes, svc.clone()));

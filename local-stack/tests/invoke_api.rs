@@ -123,9 +123,14 @@ async fn what_lambda_refuses_is_refused_with_its_error_type() {
         assert_eq!((r.status, r.header("x-amzn-errortype")), (status, Some(error)), "{name} {kind}");
     }
     assert_eq!(invocations(&stack, "worker"), 0.0, "nothing refused ran");
-    // Just under the limit is delivered.
-    let r = invoke(&lambda, "worker", "RequestResponse", &format!("\"{}\"", "x".repeat(1024 * 1024))).await;
-    assert_eq!(r.status, 200);
+    // Exactly at each limit is delivered.
+    let at = |limit: usize| {
+        let (head, tail) = (r#"{"rawPath":"/ok","pad":""#, r#""}"#);
+        format!("{head}{}{tail}", "x".repeat(limit - head.len() - tail.len()))
+    };
+    let r = invoke(&lambda, "worker", "RequestResponse", &at(6 * 1024 * 1024)).await;
+    assert_eq!(r.status, 200, "{:?}", r.header("x-amzn-errortype"));
+    assert_eq!(invoke(&lambda, "worker", "Event", &at(1024 * 1024)).await.status, 202);
 }
 
 #[tokio::test]

@@ -50,22 +50,41 @@ fn check(ask: &Ask, plan: &Plan) -> Result<(), Error> {
     if !(1..=MAX_WORKERS).contains(&ask.workers) {
         return Err(Error::Usage(format!("--fleet {} must be 1 to {MAX_WORKERS} workers", ask.workers)));
     }
+    if let Some(url) = plan.target.url.as_deref().filter(|u| crate::target::url::is_loopback(u)) {
+        return Err(Error::Usage(format!(
+            "--fleet sends the load from Lambda workers, which cannot reach {url} on this machine's loopback; \
+             leave out the target to run the fleet on the local stack, or point it at a deployed API"
+        )));
+    }
     if let Some(why) = coordinator::unsupported(plan) {
         return Err(Error::Usage(format!("--fleet: {}: {why}", plan.file.display())));
     }
-    let worker_timeout = Duration::from_secs(900);
-    if plan.duration() + Duration::from_secs(60) > worker_timeout {
+    let needed = worker_time(plan);
+    if needed > MAX_WORKER_TIME {
         return Err(Error::Usage(format!(
-            "--fleet: the plan runs {} s, and a worker Lambda runs at most 900 s with a minute kept for its start and \
-             its answer; split it into scenarios of at most 14 minutes (segments are not yet cut automatically)",
+            "--fleet: a worker needs {} s for this plan (the lead, its {} s of phases, its longest request timeout and \
+             30 s for the answer), and a Lambda runs at most 900 s; split it into shorter scenarios (segments are not \
+             yet cut automatically)",
+            needed.as_secs(),
             plan.duration().as_secs()
         )));
     }
     Ok(())
 }
 
+/// The longest a Lambda function may run.
+const MAX_WORKER_TIME: Duration = Duration::from_secs(900);
+
+/// How long a worker on AWS runs for `plan`: from its invoke through the lead, the phases and
+/// the drain (the longest request timeout) to its answer, with 30 s to spare.
+fn worker_time(plan: &Plan) -> Duration {
+    let longest = plan.targets.iter().map(|t| t.timeout).fold(plan.target.timeout, Duration::max);
+    LEAD_AWS + plan.duration() + longest + Duration::from_secs(30)
+}
+
 /// Hosts the worker function on the local stack beside the target's, reserved to the fleet's
-/// size so the workers never take the target's concurrency.
+/// size in an account of its own: the target's functions meet exactly the account limits the
+/// plan gives them.
 pub(super) fn add_worker(config: &mut StackConfig, workers: u32, sink: &Arc<dyn Sink>) -> Result<(), Error> {
     let code = crate::target::binary::worker(sink)?;
     let worker = FunctionConfig {
@@ -79,9 +98,9 @@ pub(super) fn add_worker(config: &mut StackConfig, workers: u32, sink: &Arc<dyn 
         reserved_concurrency: Some(workers),
         provisioned_concurrency: 0,
         environment: Vec::new(),
+        own_account: true,
         ..config.function.clone()
     };
-    config.account_concurrency = config.account_concurrency.max(config.function.set_aside() + workers + 100);
     config.extra_functions.push(worker);
     Ok(())
 }
@@ -89,17 +108,34 @@ pub(super) fn add_worker(config: &mut StackConfig, workers: u32, sink: &Arc<dyn 
 /// Memory the deployed worker is assumed to have, MB: `infra/fleet/`'s default.
 const DEPLOYED_WORKER_MB: u32 = 2048;
 
+/// How long before the common start the workers are invoked: every invoke reaches its worker,
+/// cold start included, within it (a local worker starts in milliseconds).
+const LEAD_LOCAL: Duration = Duration::from_secs(3);
+/// The same on AWS, where a cold start and the first connections over TLS take longer.
+const LEAD_AWS: Duration = Duration::from_secs(10);
+
 /// What the fleet itself costs on AWS, apart from the target: one invoke per worker and each
 /// worker's GB-seconds from its invoke to its answer (the lead, the phases, the drain). An
 /// estimate: the worker's memory is `infra/fleet/`'s default, its region's x86 rate.
-fn fleet_cost(plan: &Plan, fleet: &Fleet, prices: &crate::cost::Prices, region: &str) -> Option<(f64, f64)> {
+fn fleet_cost(
+    plan: &Plan,
+    (workers, lead): (u32, Duration),
+    prices: &crate::cost::Prices,
+    region: &str,
+) -> Option<(f64, f64)> {
     let p = prices.region(region).ok()?;
     let longest = plan.targets.iter().map(|t| t.timeout).fold(plan.target.timeout, Duration::max);
-    let seconds = (fleet.lead + plan.duration() + longest).as_secs_f64();
-    let gb_s = f64::from(fleet.workers) * seconds * f64::from(DEPLOYED_WORKER_MB) / 1024.0;
+    let seconds = (lead + plan.duration() + longest).as_secs_f64();
+    let gb_s = f64::from(workers) * seconds * f64::from(DEPLOYED_WORKER_MB) / 1024.0;
     let (rate, tiers) = p.gb_second(local_stack::config::Architecture::X86_64);
-    let usd = tiers.cost(gb_s, rate.usd) + f64::from(fleet.workers) / 1e6 * p.lambda_requests_per_million.usd;
+    let usd = tiers.cost(gb_s, rate.usd) + f64::from(workers) / 1e6 * p.lambda_requests_per_million.usd;
     Some((usd, gb_s))
+}
+
+/// [`fleet_cost`] of a fleet on AWS, for the spend guard (0 when the region has no prices: the
+/// guard then refuses for the target's own part).
+pub(super) fn aws_cost(plan: &Plan, ask: &Ask, prices: &crate::cost::Prices, region: &str) -> f64 {
+    fleet_cost(plan, (ask.workers, LEAD_AWS), prices, region).map_or(0.0, |(usd, _)| usd)
 }
 
 /// Sends the plan from the fleet `ask` names: the local stack's worker through its Invoke API
@@ -112,18 +148,64 @@ pub(super) async fn run(
     console: &Arc<Console>,
 ) -> Attacked {
     let f = fleet(ask, lambda_url, region).await;
-    let cost = fleet_cost(plan, &f.0, prices, region);
+    if lambda_url.is_none()
+        && let Err(why) = deployed_fits(&f, plan).await
+    {
+        let rec = Recorder::new(plan.requests.len(), plan.phases.len());
+        switch.finish();
+        return finished(plan, console, rec, Duration::ZERO, Some(Stop::FleetUnusable(why.0)));
+    }
+    // What it costs (or would) on AWS, where the lead is AWS's.
+    let cost = fleet_cost(plan, (f.0.workers, LEAD_AWS), prices, region);
     attack(plan, base, &f, switch, (console, cost, lambda_url.is_some())).await
+}
+
+/// Why the deployed worker cannot run a plan.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Unusable(String);
+
+/// Whether the deployed worker can run `plan`: it exists and its timeout covers a worker's
+/// whole run (a shorter one would be killed mid-shard, every shard lost).
+async fn deployed_fits((fleet, client): &(Fleet, aws_sdk_lambda::Client), plan: &Plan) -> Result<(), Unusable> {
+    let conf = (client.get_function_configuration().function_name(&fleet.function).send().await).map_err(|e| {
+        Unusable(format!(
+            "cannot read the worker function {}: {}",
+            fleet.function,
+            aws_sdk_lambda::error::DisplayErrorContext(&e)
+        ))
+    })?;
+    let timeout = Duration::from_secs(conf.timeout().unwrap_or(3).max(0) as u64);
+    let needed = worker_time(plan);
+    if timeout < needed {
+        return Err(Unusable(format!(
+            "the worker {} times out after {} s and this plan needs {} s of it: raise its timeout (infra/fleet/'s \
+             timeout_s) or shorten the plan",
+            fleet.function,
+            timeout.as_secs(),
+            needed.as_secs()
+        )));
+    }
+    Ok(())
 }
 
 /// The fleet for this run: the local stack's worker through its Invoke API, or the deployed one.
 async fn fleet(ask: &Ask, lambda_url: Option<&str>, region: &str) -> (Fleet, aws_sdk_lambda::Client) {
     let config = crate::sdk::config(lambda_url, region).await;
-    let client = aws_sdk_lambda::Client::new(&config);
+    // An invoke is not idempotent: one the SDK retried after the worker had started would send
+    // that shard twice and report it once.
+    let config = aws_sdk_lambda::config::Builder::from(&config)
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+        .build();
+    let client = aws_sdk_lambda::Client::from_conf(config);
     let local = lambda_url.is_some();
-    let function = ask.function.clone().unwrap_or_else(|| WORKER.to_owned());
+    // The local stack hosts its own worker, whatever a deployed one is called.
+    let function = match (local, &ask.function) {
+        (false, Some(f)) => f.clone(),
+        _ => WORKER.to_owned(),
+    };
     // Time for every invoke to reach its worker, cold start included, before the common start.
-    let lead = if local { Duration::from_secs(3) } else { Duration::from_secs(10) };
+    let lead = if local { LEAD_LOCAL } else { LEAD_AWS };
     (Fleet { workers: ask.workers, function, lead }, client)
 }
 
@@ -204,7 +286,7 @@ async fn attack(
 fn report(run: &FleetRun, sink: &Arc<dyn Sink>) {
     for l in &run.lost {
         sink.event(Event::Fleet {
-            note: format!("worker {} lost ({}); its arrivals are counted as not sent", l.shard.index, l.reason),
+            note: format!("worker {} lost ({}); its arrivals are counted as lost", l.shard.index, l.reason),
             warning: true,
         });
     }

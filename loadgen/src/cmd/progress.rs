@@ -137,9 +137,10 @@ fn line(event: &Event) -> Option<String> {
         Event::Auth { note, .. } => format!("loadgen: auth: {note}"),
         Event::CpuModel { description, .. } => format!("loadgen: local stack CPU: {description}"),
         Event::WorstCase(w) => format!(
-            "loadgen: worst case for this run against a real stack: {:.0} requests × {} = {} ({} MB, {} s timeout{}); limit --max-cost-usd {}",
+            "loadgen: worst case for this run against a real stack: {:.0} requests × {}{} = {} ({} MB, {} s timeout{}); limit --max-cost-usd {}",
             w.requests,
             crate::money::usd(w.per_request_usd),
+            if w.fleet_usd > 0.0 { format!(" + the fleet {}", crate::money::usd(w.fleet_usd)) } else { String::new() },
             crate::money::usd(w.total_usd),
             w.memory_mb,
             w.timeout_s,

@@ -138,7 +138,8 @@ async fn set_up(
         let ctx = cost::TargetFacts::for_url(infra.as_ref(), plan.target.aws.as_ref());
         if !target::url::is_loopback(url) {
             let timeout = infra.as_ref().and_then(|o| o.timeout_s);
-            cost::stage::guard(plan, &ctx, timeout, prices, opts.max_cost_usd.unwrap_or(5.0), sink)?;
+            let fleet = opts.fleet.as_ref().map_or(0.0, |f| super::fleet::aws_cost(plan, f, prices, &ctx.region));
+            cost::stage::guard(plan, &ctx, timeout, (prices, fleet), opts.max_cost_usd.unwrap_or(5.0), sink)?;
         }
         let info = TargetInfo {
             kind: TargetKind::Url,
@@ -265,7 +266,7 @@ fn guard_named_targets(plan: &Plan, prices: &Prices, max_usd: Option<f64>, sink:
     };
     if !guarded && plan.targets.iter().any(remote) {
         let ctx = cost::TargetFacts::for_url(None, None);
-        cost::stage::guard(plan, &ctx, None, prices, max_usd.unwrap_or(5.0), sink)?;
+        cost::stage::guard(plan, &ctx, None, (prices, 0.0), max_usd.unwrap_or(5.0), sink)?;
     }
     Ok(())
 }

@@ -232,7 +232,7 @@ pub fn guard(
     plan: &Plan,
     ctx: &TargetFacts,
     timeout_s: Option<f64>,
-    prices: &Prices,
+    (prices, fleet_usd): (&Prices, f64),
     max_usd: f64,
     sink: &Arc<dyn Sink>,
 ) -> Result<f64, GuardError> {
@@ -245,11 +245,12 @@ pub fn guard(
         + gb * timeout * p.gb_second(ctx.facts.architecture).0.usd
         + p.dynamodb_read_request_units_per_million.usd / 1e6
         + p.dynamodb_write_request_units_per_million.usd / 1e6;
-    let worst = requests * per_request;
+    let worst = requests * per_request + fleet_usd;
     sink.event(Event::WorstCase(WorstCase {
         requests,
         per_request_usd: per_request,
         total_usd: worst,
+        fleet_usd,
         memory_mb: ctx.facts.memory_mb,
         timeout_s: timeout,
         timeout_assumed: timeout_s.is_none(),

@@ -1,7 +1,8 @@
 //! The coordinator: invokes one worker per shard through Lambda's Invoke API, all at once, and
 //! merges what they report into one recorder, as if one host had sent the whole schedule. A
 //! worker that fails, times out or answers with something that does not fit the plan is a lost
-//! shard: it is named, and its arrivals are counted as not sent.
+//! shard: it is named, and its scheduled arrivals are counted as lost — unmeasured, and whether
+//! the target got some of them is not known.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,14 +94,22 @@ pub fn unsupported(plan: &Plan) -> Option<String> {
     if !plan.data.files.is_empty() || plan.data.rows.is_some() {
         return Some("[[data.file]] rows are not yet sent to fleet workers: run it from one host".into());
     }
-    // The plan travels as results.json writes it, header values redacted: one that does not
-    // come back the same would not be sent as written.
-    let back = serde_json::to_string(plan).ok().and_then(|t| serde_json::from_str::<Plan>(&t).ok());
-    if back.as_ref() != Some(plan) {
+    let env = |t: &crate::scenario::Template| !t.env_values().is_empty();
+    let headers = plan.target.headers.iter().chain(plan.targets.iter().flat_map(|t| &t.headers));
+    if headers.chain(plan.requests.iter().flat_map(|r| &r.headers)).any(|(_, v)| env(v)) {
         return Some(
-            "header values ([target] headers, a request's headers) are not yet sent to fleet workers: run it from one host"
+            "header values from the environment (${VAR}) are not yet sent to fleet workers: run it from one host"
                 .into(),
         );
+    }
+    // The order as a worker reads it must give back this very plan: anything else it lost would
+    // be sent other than written.
+    let order = ShardOrder::new(plan, Shard::WHOLE, "", 0);
+    let back = serde_json::to_string(&order).ok().and_then(|t| serde_json::from_str::<ShardOrder>(&t).ok());
+    let mut expected = plan.clone();
+    expected.stack = Default::default();
+    if back.map(ShardOrder::plan_as_written).as_ref() != Some(&expected) {
+        return Some("the plan does not reach a worker unchanged: run it from one host".into());
     }
     None
 }
@@ -113,8 +122,7 @@ pub async fn run(plan: &Arc<Plan>, base: &str, client: &aws_sdk_lambda::Client, 
     let deadline = fleet.lead + plan.duration() + longest + Duration::from_secs(30);
     let invokes = (0..fleet.workers).map(|i| {
         let shard = Shard::new(i, fleet.workers).expect("index below count");
-        let order =
-            ShardOrder { plan: (**plan).clone(), shard, base_url: base.to_owned(), start_unix_ms, sent_unix_ms: 0 };
+        let order = ShardOrder::new(plan, shard, base, start_unix_ms);
         async move {
             let answer = tokio::time::timeout(deadline, invoke(client, &fleet.function, order)).await;
             let answer = answer.unwrap_or_else(|_| Err(Lost(format!("no answer within {} s", deadline.as_secs()))));
@@ -122,7 +130,12 @@ pub async fn run(plan: &Arc<Plan>, base: &str, client: &aws_sdk_lambda::Client, 
         }
     });
     let answers = futures_util::future::join_all(invokes).await;
-    merge(plan, answers)
+    // Off the runtime: counting a lost shard's arrivals walks the whole schedule.
+    let (plan, workers) = (plan.clone(), fleet.workers);
+    match tokio::task::spawn_blocking(move || merge(&plan, workers, answers)).await {
+        Ok(run) => run,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// One worker's invoke.
@@ -151,8 +164,8 @@ async fn invoke(client: &aws_sdk_lambda::Client, function: &str, mut order: Shar
     Ok((report, sent, received))
 }
 
-/// Merges the answers; what is missing is a lost shard with its arrivals counted as not sent.
-fn merge(plan: &Plan, answers: Vec<(Shard, Answer)>) -> FleetRun {
+/// Merges the answers; what is missing is a lost shard with its arrivals counted as lost.
+fn merge(plan: &Plan, workers: u32, answers: Vec<(Shard, Answer)>) -> FleetRun {
     let mut recorder = Recorder::new(plan.requests.len(), plan.phases.len());
     recorder.flows = vec![crate::record::flows::FlowSum::default(); plan.flows.len()];
     let connects = Connects::default();
@@ -186,11 +199,12 @@ fn merge(plan: &Plan, answers: Vec<(Shard, Answer)>) -> FleetRun {
                     run.stop = report.stop.map(|reason| Stop::Worker { index: shard.index, reason, gate });
                 }
             }
-            Err(reason) => {
-                count_lost(plan, shard, &mut run.recorder);
-                run.lost.push(LostShard { shard, reason: reason.0 });
-            }
+            Err(reason) => run.lost.push(LostShard { shard, reason: reason.0 }),
         }
+    }
+    let lost: Vec<u32> = run.lost.iter().map(|l| l.shard.index).collect();
+    if !lost.is_empty() {
+        run.recorder.lost = lost_arrivals(plan, workers, &lost);
     }
     if run.measured.is_zero() {
         run.measured = plan.duration();
@@ -200,15 +214,23 @@ fn merge(plan: &Plan, answers: Vec<(Shard, Answer)>) -> FleetRun {
     run
 }
 
-/// A lost shard's scheduled arrivals, counted as not sent in their phases (a closed phase has
-/// no schedule: its users are simply missing).
-fn count_lost(plan: &Plan, shard: Shard, rec: &mut Recorder) {
-    for (i, phase) in plan.phases.iter().enumerate() {
-        if let Some(p) = Pacer::new(&phase.load, phase.duration, phase.arrivals, phase_seed(plan.seed, i)) {
-            let mut p = p.sharded(shard);
-            rec.not_sent[i] += std::iter::from_fn(|| p.next_due()).count() as u64;
+/// The scheduled arrivals of the `lost` shards (of `workers`), per phase, in one walk of each
+/// phase's schedule (a closed phase has none: its lost users are simply missing).
+fn lost_arrivals(plan: &Plan, workers: u32, lost: &[u32]) -> Vec<u64> {
+    let mut is_lost = vec![false; workers as usize];
+    for i in lost {
+        if let Some(x) = is_lost.get_mut(*i as usize) {
+            *x = true;
         }
     }
+    (plan.phases.iter().enumerate())
+        .map(|(i, phase)| match Pacer::new(&phase.load, phase.duration, phase.arrivals, phase_seed(plan.seed, i)) {
+            Some(mut p) => std::iter::from_fn(|| p.next_arrival())
+                .filter(|(k, _)| is_lost[(k % u64::from(workers)) as usize])
+                .count() as u64,
+            None => 0,
+        })
+        .collect()
 }
 
 fn offset(shard: Shard, r: &ShardReport, sent: u64, received: u64) -> ClockOffset {
@@ -224,6 +246,28 @@ fn offset(shard: Shard, r: &ShardReport, sent: u64, received: u64) -> ClockOffse
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plan(extra: &str) -> Plan {
+        let text = format!(
+            "name = \"f\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 1\n[[request]]\nname = \"r\"\n\
+             method = \"POST\"\npath = \"/items\"\nbody = '{{{{\"id\":\"{{new_id}}\"}}}}'\n{extra}"
+        );
+        Plan::from_str(std::path::Path::new("f.toml"), &text, &|k| (k == "TOKEN").then(|| "s3cr3t".to_owned())).unwrap()
+    }
+
+    #[test]
+    fn bodies_and_headers_reach_a_worker_as_written_and_what_cannot_is_refused() {
+        let p = plan("headers = { x-api-key = \"literal-key\" }\n");
+        assert_eq!(unsupported(&p), None);
+        let back: ShardOrder =
+            serde_json::from_str(&serde_json::to_string(&ShardOrder::new(&p, Shard::WHOLE, "", 0)).unwrap()).unwrap();
+        let written = back.plan_as_written();
+        assert!(written.requests[0].body.is_some(), "the body travels");
+        assert_eq!(written.requests[0].body, p.requests[0].body, "as written");
+        assert_eq!(written.requests[0].headers, p.requests[0].headers, "the header's value, not <redacted>");
+        let from_env = plan("headers = { authorization = \"Bearer ${TOKEN}\" }\n");
+        assert!(unsupported(&from_env).is_some_and(|m| m.contains("${VAR}")), "{:?}", unsupported(&from_env));
+    }
 
     #[test]
     fn a_clock_ahead_shows_as_its_offset_within_the_round_trip() {

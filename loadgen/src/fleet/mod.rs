@@ -4,7 +4,8 @@
 //! ([`crate::record::partial`]) into one run that the usual pipeline prices, gates and reports.
 //!
 //! Every worker starts at the same absolute UTC instant, so the union of their sends is the
-//! single-host schedule. A worker that gets its order after that instant does not run late: it
+//! single-host schedule. A worker's schedule is anchored to that instant: one that got there up
+//! to a second late sends its overdue arrivals at once, counted as late sends; one later still
 //! refuses the shard, which the run then reports as lost.
 
 pub mod coordinator;
@@ -14,13 +15,54 @@ use serde::{Deserialize, Serialize};
 
 use crate::attack::pacer::Shard;
 use crate::record::partial::Partial;
-use crate::scenario::Plan;
+use crate::scenario::{Plan, Template};
+
+/// What a plan loses where it is written down (results.json redacts header values and leaves
+/// bodies out) and a worker needs to send it as written: carried beside it in the order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Unredacted {
+    /// Each request kind's body.
+    pub bodies: Vec<Option<Template>>,
+    /// Each request kind's own headers.
+    pub request_headers: Vec<Vec<(String, Template)>>,
+    /// `[target]`'s headers.
+    pub target_headers: Vec<(String, Template)>,
+    /// Each `[targets.NAME]`'s headers, in the plan's order.
+    pub named_headers: Vec<Vec<(String, Template)>>,
+}
+
+impl Unredacted {
+    /// What `plan` would lose.
+    pub fn of(plan: &Plan) -> Unredacted {
+        Unredacted {
+            bodies: plan.requests.iter().map(|r| r.body.clone()).collect(),
+            request_headers: plan.requests.iter().map(|r| r.headers.clone()).collect(),
+            target_headers: plan.target.headers.clone(),
+            named_headers: plan.targets.iter().map(|t| t.headers.clone()).collect(),
+        }
+    }
+
+    /// Puts it back into `plan`.
+    pub fn restore(self, plan: &mut Plan) {
+        for (r, (body, headers)) in plan.requests.iter_mut().zip(self.bodies.into_iter().zip(self.request_headers)) {
+            r.body = body;
+            r.headers = headers;
+        }
+        plan.target.headers = self.target_headers;
+        for (t, headers) in plan.targets.iter_mut().zip(self.named_headers) {
+            t.headers = headers;
+        }
+    }
+}
 
 /// What one worker is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardOrder {
-    /// The validated plan (the worker does not validate it again: it has no scenario file).
+    /// The validated plan (the worker does not validate it again: it has no scenario file),
+    /// without its `[stack]` (the workers start none).
     pub plan: Plan,
+    /// What the plan's serialized form leaves out; [`ShardOrder::plan_as_written`] restores it.
+    pub unredacted: Unredacted,
     /// Which share of the schedule is this worker's.
     pub shard: Shard,
     /// Where `[target]`'s requests go (a named target's URL is in the plan).
@@ -29,6 +71,29 @@ pub struct ShardOrder {
     pub start_unix_ms: u64,
     /// When the coordinator sent the order, Unix ms by its clock.
     pub sent_unix_ms: u64,
+}
+
+impl ShardOrder {
+    /// An order for `shard` of `plan`.
+    pub fn new(plan: &Plan, shard: Shard, base_url: &str, start_unix_ms: u64) -> ShardOrder {
+        let mut sent = plan.clone();
+        sent.stack = Default::default();
+        ShardOrder {
+            unredacted: Unredacted::of(plan),
+            plan: sent,
+            shard,
+            base_url: base_url.to_owned(),
+            start_unix_ms,
+            sent_unix_ms: 0,
+        }
+    }
+
+    /// The plan as the scenario wrote it (its `[stack]` aside).
+    pub fn plan_as_written(self) -> Plan {
+        let mut plan = self.plan;
+        self.unredacted.restore(&mut plan);
+        plan
+    }
 }
 
 /// The worker's clock as it reports it, for the coordinator to estimate its offset.

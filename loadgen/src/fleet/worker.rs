@@ -15,9 +15,21 @@ use crate::{gates, http};
 /// out in a burst, which is not the schedule.
 pub const LATE_START: Duration = Duration::from_secs(1);
 
-/// Why a worker did not run its shard.
+/// The largest answer a synchronous invoke may return: 6 MB (6,291,456 bytes), Lambda's limit.
+pub const RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+
+/// Why a worker did not run its shard, or cannot hand back what it measured.
 #[derive(Debug, thiserror::Error)]
 pub enum ShardError {
+    /// The report does not fit in an invoke's answer.
+    #[error(
+        "the shard's results take {bytes} bytes, more than Lambda's {RESPONSE_LIMIT}-byte response limit: \
+         use more workers or fewer request kinds × phases"
+    )]
+    TooLarge {
+        /// The report's size.
+        bytes: usize,
+    },
     /// The order came after the start.
     #[error("the order arrived {late_ms} ms after the start (more than {} ms): the shard was not run", LATE_START.as_millis())]
     Late {
@@ -32,27 +44,46 @@ pub enum ShardError {
     Client(std::io::Error),
 }
 
+/// The report as the invoke's answer, or why it cannot be one: a report larger than Lambda
+/// allows is said so, never cut.
+pub fn answer(report: &ShardReport) -> Result<Vec<u8>, ShardError> {
+    let bytes =
+        serde_json::to_vec(report).map_err(|e| ShardError::Refused(format!("the report does not serialize: {e}")))?;
+    if bytes.len() > RESPONSE_LIMIT {
+        return Err(ShardError::TooLarge { bytes: bytes.len() });
+    }
+    Ok(bytes)
+}
+
 /// Runs `order`'s shard and reports it.
 pub async fn run_shard(order: ShardOrder) -> Result<ShardReport, ShardError> {
     let received_unix_ms = unix_ms();
-    let plan = Arc::new(order.plan);
+    let shard = crate::attack::pacer::Shard::new(order.shard.index, order.shard.count).ok_or_else(|| {
+        ShardError::Refused(format!("shard {} of {} is no shard", order.shard.index, order.shard.count))
+    })?;
+    let (base_url, start_unix_ms) = (order.base_url.clone(), order.start_unix_ms);
+    let plan = Arc::new(order.plan_as_written());
     if plan.target.auth.is_some() || plan.targets.iter().any(|t| t.auth.is_some()) {
         return Err(ShardError::Refused("a fleet does not yet authorize requests ([target.auth])".into()));
     }
     let client =
         http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(ShardError::Client)?;
     let switch = crate::attack::switch::StopSwitch::new();
-    let engine = Engine::new(plan.clone(), &order.base_url, client, switch.clone()).with_shard(order.shard);
+    let engine = Engine::new(plan.clone(), &base_url, client, switch.clone()).with_shard(shard);
     engine.recorder.lock().unwrap_or_else(|e| e.into_inner()).keep_seconds = true;
     // Connections first, as a single host opens them, then the common start.
     let mut engine = engine.open_connections().await;
     let now = unix_ms();
-    if now > order.start_unix_ms + LATE_START.as_millis() as u64 {
-        return Err(ShardError::Late { late_ms: now - order.start_unix_ms });
+    if now > start_unix_ms + LATE_START.as_millis() as u64 {
+        return Err(ShardError::Late { late_ms: now - start_unix_ms });
     }
-    let wait = Duration::from_millis(order.start_unix_ms.saturating_sub(now));
-    tokio::time::sleep(wait).await;
-    engine.start = Instant::now();
+    // The schedule is anchored to the common start, not to whenever this worker got there: a
+    // worker up to LATE_START late sends its overdue arrivals at once, and they count as late
+    // sends (lag) as on one host.
+    let (ahead, behind) = (start_unix_ms.saturating_sub(now), now.saturating_sub(start_unix_ms));
+    let at = Instant::now() + Duration::from_millis(ahead);
+    engine.start = at.checked_sub(Duration::from_millis(behind)).unwrap_or(at);
+    tokio::time::sleep_until(engine.start.into()).await;
     let engine = Arc::new(engine);
     let cpu_before = cpu::seconds();
     let gate_plan = plan.clone();
@@ -65,7 +96,7 @@ pub async fn run_shard(order: ShardOrder) -> Result<ShardReport, ShardError> {
     let partial = engine.recorder.lock().unwrap_or_else(|e| e.into_inner()).to_partial();
     let (opened_before, opened_during, connect_times) = engine.connects.export();
     Ok(ShardReport {
-        shard: order.shard,
+        shard,
         partial,
         measured_s: engine.measured().as_secs_f64(),
         cpu_seconds: cpu::seconds() - cpu_before,
@@ -76,4 +107,78 @@ pub async fn run_shard(order: ShardOrder) -> Result<ShardReport, ShardError> {
         stop_is_gate: switch.reason().is_some_and(|r| r.is_gate()),
         clock: WorkerClock { received_unix_ms, answered_unix_ms: unix_ms() },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attack::pacer::Shard;
+    use crate::record::recorder::{Diag, Sample};
+    use crate::record::{Class, Recorder};
+
+    /// A report of `kinds` request kinds, each answered ok and throttled in every one of
+    /// `phases` phases with latencies spread over four decades, and every second of a
+    /// 14-minute shard with its histograms.
+    fn report(kinds: usize, phases: usize, per_cell: u64) -> ShardReport {
+        let mut rec = Recorder::new(kinds, phases);
+        rec.keep_seconds = true;
+        let mut rng = fastrand::Rng::with_seed(5);
+        for r in 0..kinds {
+            for p in 0..phases {
+                for (i, class) in (0..per_cell).flat_map(|i| [(i, Class::Ok), (i, Class::LambdaThrottled)]) {
+                    // Log-uniform from 100 µs to 1 s: the spread of a real cell, and more.
+                    let latency_us = (100.0 * 10f64.powf(rng.f64() * 4.0)) as u64;
+                    let second = ((r * phases + p) as u64 * per_cell + i) as usize % 840;
+                    rec.sent(p, second, rng.u64(1..3_000));
+                    rec.record(&Sample {
+                        request: r,
+                        phase: p,
+                        class,
+                        latency_us,
+                        service_us: latency_us / 2 + 1,
+                        cold: i == 0,
+                        billed_ms: Some(latency_us as f64 / 1000.0),
+                        diag: Some(Diag { ddb_calls: 1.0, rcu: 0.5, wcu: 0.0, handler_us: 300.0 }),
+                        second,
+                        heuristic_mismatch: false,
+                        gateway_denied: false,
+                    });
+                }
+            }
+            rec.close_seconds_before(840);
+        }
+        ShardReport {
+            shard: Shard::WHOLE,
+            partial: rec.to_partial(),
+            measured_s: 840.0,
+            cpu_seconds: 1.0,
+            opened_before: 0,
+            opened_during: 0,
+            connect_times: String::new(),
+            stop: None,
+            stop_is_gate: false,
+            clock: super::super::WorkerClock::default(),
+        }
+    }
+
+    #[test]
+    fn results_that_fit_an_invoke_answer_are_answered_and_larger_ones_are_refused() {
+        // 50 kinds, each with 100 ok and 100 throttled answers spread over four decades in each
+        // of three phases (300 populated cells), and 14 minutes of per-second histograms.
+        let bytes = answer(&report(50, 3, 100)).expect("fits").len();
+        eprintln!(
+            "50 kinds x 3 phases: {bytes} bytes ({:.0}% of the limit)",
+            100.0 * bytes as f64 / RESPONSE_LIMIT as f64
+        );
+        assert!(bytes < RESPONSE_LIMIT, "{bytes}");
+        // 1,000 kinds (the validator's most) in one phase: past the limit, which the worker
+        // says rather than cuts.
+        match answer(&report(1_000, 1, 100)) {
+            Err(ShardError::TooLarge { bytes }) => {
+                eprintln!("1,000 kinds x 1 phase: {bytes} bytes");
+                assert!(bytes > RESPONSE_LIMIT)
+            }
+            other => panic!("{:?}", other.map(|b| b.len())),
+        }
+    }
 }

@@ -175,6 +175,8 @@ pub struct Recorder {
     /// Arrivals of each phase's schedule still unsent when it ended: the in-flight bound or
     /// the machine held them back (open model).
     pub not_sent: Vec<u64>,
+    /// Arrivals of each phase that lost fleet workers were to send: unmeasured, fate unknown.
+    pub lost: Vec<u64>,
     /// Requests that could not open a connection because this process (or the system) had
     /// no file descriptor left: never sent, and no result of the target's.
     pub out_of_files: u64,
@@ -209,6 +211,7 @@ impl Recorder {
             late_sends: 0,
             sent: vec![0; phases],
             not_sent: vec![0; phases],
+            lost: vec![0; phases],
             out_of_files: 0,
             flows: Vec::new(),
             heuristic_mismatches: 0,

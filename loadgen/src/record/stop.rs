@@ -42,8 +42,11 @@ pub enum Stop {
         /// Its reason was a failed `abort_on_fail` threshold.
         gate: bool,
     },
+    /// The fleet could not be used: its worker cannot be read or cannot run the plan (its
+    /// timeout is too short). Nothing was sent.
+    FleetUnusable(String),
     /// Fleet workers' results are missing (a worker failed, timed out or answered with
-    /// something that does not fit): their scheduled arrivals are counted as not sent.
+    /// something that does not fit): their scheduled arrivals are counted as lost.
     LostShards {
         /// Workers in the fleet.
         of: u32,
@@ -72,10 +75,11 @@ impl fmt::Display for Stop {
                 f.write_str("target unreachable or not answering: every request for 5 s failed to connect or timed out")
             }
             Stop::Worker { index, reason, .. } => write!(f, "fleet worker {index} stopped early: {reason}"),
+            Stop::FleetUnusable(why) => write!(f, "the fleet could not run the plan, nothing was sent: {why}"),
             Stop::LostShards { of, lost } => {
                 write!(
                     f,
-                    "{} of {of} fleet workers' results are missing, their arrivals counted as not sent:",
+                    "{} of {of} fleet workers' results are missing, their arrivals counted as lost:",
                     lost.len()
                 )?;
                 for (i, (index, why)) in lost.iter().enumerate() {

@@ -176,6 +176,7 @@ fn phases(plan: &Plan, rec: &Recorder, secs: f64) -> Vec<PhaseResult> {
                 target_rate: p.load.mean_rate(),
                 sent: rec.sent[i],
                 not_sent: rec.not_sent.get(i).copied().unwrap_or(0),
+                lost: rec.lost.get(i).copied().unwrap_or(0),
                 achieved_rate: if ran > 0.0 { rec.sent[i] as f64 / ran } else { 0.0 },
                 summary,
             }

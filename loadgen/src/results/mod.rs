@@ -66,6 +66,10 @@ pub struct PhaseResult {
     /// held them back); never sent late.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub not_sent: u64,
+    /// Arrivals of lost fleet workers' shards (status `partial`): nothing of them was measured,
+    /// and whether the target got some of them is not known.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost: u64,
     /// What came back.
     pub summary: Summary,
 }
