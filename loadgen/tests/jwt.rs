@@ -72,7 +72,10 @@ async fn tokens_that_expire_are_refreshed_and_the_stack_checks_each() {
     let iss = issuer().await;
     let dir = tempdir("jwt");
     let mint = data().join("mint.sh");
-    let auth = format!("[target.auth]\nbearer = {{ command = \"sh {} {iss} 2\", refresh = \"1s\" }}\n", mint.display());
+    // Valid 3 s from a whole second (so 2-3 s) and refreshed each second, over a 4 s run: the
+    // first token expires mid-run, and a refresh always lands a second before (a 2 s lifetime
+    // left as little as 1 s, which a slow mint could miss under load).
+    let auth = format!("[target.auth]\nbearer = {{ command = \"sh {} {iss} 3\", refresh = \"1s\" }}\n", mint.display());
     let (code, r, err) = run(&dir, &iss, &auth).await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(r["totals"]["by_class"]["ok"], 40, "every request carried a live token: {}", r["totals"]);
