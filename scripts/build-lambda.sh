@@ -35,17 +35,21 @@ fi
 cp "$bin" "$out/bootstrap"
 chmod 755 "$out/bootstrap"
 
-# The highest GLIBC_x.y version the binary asks the dynamic linker for.
-newest=$(readelf --version-info --wide "$out/bootstrap" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n | tail -n1)
-if [ -z "$newest" ]; then
-  echo "build-lambda: found no GLIBC symbol versions in $out/bootstrap; is it dynamically linked?" >&2
-  exit 1
-fi
-if [ "$(printf '%s\n%s\n' "$newest" "$max_glibc" | sort -t. -k1,1n -k2,2n | tail -n1)" != "$max_glibc" ]; then
-  echo "build-lambda: $out/bootstrap needs GLIBC_$newest but provided.al2023 has $max_glibc." >&2
-  echo "  Build with cargo-lambda + zig instead (see the comment at the top of this script)." >&2
-  exit 1
-fi
+# newest_glibc <binary>: the highest GLIBC_x.y version it asks the dynamic linker for, refused
+# when none (a static binary) or newer than provided.al2023's; sets `newest`.
+newest_glibc() {
+  newest=$(readelf --version-info --wide "$1" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n | tail -n1)
+  if [ -z "$newest" ]; then
+    echo "build-lambda: found no GLIBC symbol versions in $1; is it dynamically linked?" >&2
+    exit 1
+  fi
+  if [ "$(printf '%s\n%s\n' "$newest" "$max_glibc" | sort -t. -k1,1n -k2,2n | tail -n1)" != "$max_glibc" ]; then
+    echo "build-lambda: $1 needs GLIBC_$newest but provided.al2023 has $max_glibc." >&2
+    echo "  Build with cargo-lambda + zig instead (see the comment at the top of this script)." >&2
+    exit 1
+  fi
+}
+newest_glibc "$out/bootstrap"
 
 # zip_bootstrap <binary> <zip>: the binary as `bootstrap` at the zip's root, mode 755.
 zip_bootstrap() {
@@ -82,14 +86,6 @@ trap 'rm -f "$staged"' EXIT
 # The host's strip reads only its own architecture: for another target, name that target's
 # (STRIP=aarch64-linux-gnu-strip).
 "${STRIP:-strip}" -o "$staged" "$worker"
-wnewest=$(readelf --version-info --wide "$staged" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n | tail -n1)
-if [ -z "$wnewest" ]; then
-  echo "build-lambda: found no GLIBC symbol versions in loadgen-worker; is it dynamically linked?" >&2
-  exit 1
-fi
-if [ "$(printf '%s\n%s\n' "$wnewest" "$max_glibc" | sort -t. -k1,1n -k2,2n | tail -n1)" != "$max_glibc" ]; then
-  echo "build-lambda: loadgen-worker needs GLIBC_$wnewest but provided.al2023 has $max_glibc." >&2
-  exit 1
-fi
+newest_glibc "$staged"
 zip_bootstrap "$staged" "$out/loadgen-worker.zip"
-echo "build-lambda: $out/loadgen-worker.zip  $(( $(stat -c %s "$out/loadgen-worker.zip") / 1024 )) KiB, newest glibc symbol GLIBC_$wnewest"
+echo "build-lambda: $out/loadgen-worker.zip  $(( $(stat -c %s "$out/loadgen-worker.zip") / 1024 )) KiB, newest glibc symbol GLIBC_$newest"

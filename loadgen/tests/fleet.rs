@@ -4,28 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{target_api, tempdir};
+use common::{target_api, tempdir, worker};
 use serde_json::Value;
-
-/// The workspace's loadgen-worker binary (debug), built once if needed.
-fn worker() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "loadgen-worker", "--bin", "loadgen-worker"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        PathBuf::from(env!("CARGO_BIN_EXE_loadgen")).parent().unwrap().join("loadgen-worker")
-    })
-    .clone()
-}
 
 /// Even and Poisson open phases and a ramp, over a mix of kinds with a body and headers (which
 /// reach the workers as written: a POST without its body would fail).
@@ -134,7 +118,7 @@ fn a_worker_killed_mid_run_makes_the_run_partial_and_names_its_shard() {
     let dir = tempdir("fleet-killed");
     // A copy of its own, so the processes found by its path are this run's workers alone.
     let worker = dir.join("loadgen-worker");
-    std::fs::copy(self::worker(), &worker).unwrap();
+    std::fs::copy(common::worker(), &worker).unwrap();
     let child = command_with(&dir, &["--fleet", "2"], &worker).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let pids = |path: &Path| -> Vec<String> {
         let out = Command::new("pgrep").arg("-f").arg(path).output().unwrap();

@@ -78,7 +78,7 @@ const MAX_WORKER_TIME: Duration = Duration::from_secs(900);
 /// How long a worker on AWS runs for `plan`: from its invoke through the lead, the phases and
 /// the drain (the longest request timeout) to its answer, with 30 s to spare.
 fn worker_time(plan: &Plan) -> Duration {
-    let longest = plan.targets.iter().map(|t| t.timeout).fold(plan.target.timeout, Duration::max);
+    let longest = plan.longest_timeout();
     LEAD_AWS + plan.duration() + longest + Duration::from_secs(30)
 }
 
@@ -124,7 +124,7 @@ fn fleet_cost(
     region: &str,
 ) -> Option<(f64, f64)> {
     let p = prices.region(region).ok()?;
-    let longest = plan.targets.iter().map(|t| t.timeout).fold(plan.target.timeout, Duration::max);
+    let longest = plan.longest_timeout();
     let seconds = (lead + plan.duration() + longest).as_secs_f64();
     let gb_s = f64::from(workers) * seconds * f64::from(DEPLOYED_WORKER_MB) / 1024.0;
     let (rate, tiers) = p.gb_second(local_stack::config::Architecture::X86_64);

@@ -118,7 +118,7 @@ pub fn unsupported(plan: &Plan) -> Option<String> {
 pub async fn run(plan: &Arc<Plan>, base: &str, client: &aws_sdk_lambda::Client, fleet: &Fleet) -> FleetRun {
     let start_unix_ms = unix_ms() + fleet.lead.as_millis() as u64;
     // Each worker's deadline: the lead, the phases, the drain and the answer's way back.
-    let longest = plan.targets.iter().map(|t| t.timeout).fold(plan.target.timeout, Duration::max);
+    let longest = plan.longest_timeout();
     let deadline = fleet.lead + plan.duration() + longest + Duration::from_secs(30);
     let invokes = (0..fleet.workers).map(|i| {
         let shard = Shard::new(i, fleet.workers).expect("index below count");

@@ -115,6 +115,11 @@ const MAX_OPENING: usize = 4096;
 
 /// Which target each request kind goes to, and the kinds a target's name stands for.
 impl super::Plan {
+    /// The longest request timeout of any target: how long the last request sent may take.
+    pub fn longest_timeout(&self) -> std::time::Duration {
+        self.targets.iter().map(|t| t.timeout).fold(self.target.timeout, std::time::Duration::max)
+    }
+
     /// The connections opened to each target before the schedule starts: `[target]
     /// connections`, or as wrk2's `-c` would be chosen — the first phase's peak rate times
     /// [`EXPECTED_LATENCY`] (its users, for a closed model) — never more than the in-flight

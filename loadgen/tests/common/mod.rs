@@ -10,16 +10,25 @@ use std::sync::OnceLock;
 /// The workspace's target-api binary (debug), built once if needed.
 pub fn target_api() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "target-api", "--bin", "target-api"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        PathBuf::from(env!("CARGO_BIN_EXE_loadgen")).parent().unwrap().join("target-api")
-    })
-    .clone()
+    BIN.get_or_init(|| workspace_binary("target-api")).clone()
+}
+
+/// The fleet's loadgen-worker binary (debug), built once if needed.
+pub fn worker() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| workspace_binary("loadgen-worker")).clone()
+}
+
+/// Builds the debug binary of the workspace package `name` (bin of the same name) and says
+/// where it is: beside the loadgen binary cargo built for the tests.
+fn workspace_binary(name: &str) -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", name, "--bin", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "building {name} failed");
+    PathBuf::from(env!("CARGO_BIN_EXE_loadgen")).parent().unwrap().join(name)
 }
 
 /// A new directory under the system's temporary one, named for `tag`.

@@ -86,3 +86,27 @@ pub fn alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Runs the real aws CLI with `args` off the async threads, with dummy credentials, `region`,
+/// no instance-metadata lookups and no pager, plus `env` (an endpoint variable, say).
+pub async fn aws_cli(args: Vec<String>, region: &str, env: Vec<(&'static str, String)>) -> std::process::Output {
+    if std::process::Command::new("aws").arg("--version").output().is_err() {
+        panic!("the aws CLI is needed for this test (.ci/run installs it: pip install awscli)");
+    }
+    let region = region.to_owned();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new("aws")
+            .args(&args)
+            .envs(env)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", &region)
+            .env("AWS_DEFAULT_REGION", &region)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_PAGER", "")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
