@@ -128,6 +128,11 @@ fn every_scenario_shows_what_its_header_says() {
         if out.status.code() != Some(0) || !failed.is_empty() {
             problems.push(format!("{name}: exit {:?}, failed: {}", out.status.code(), failed.join("; ")));
         }
+        // A panic in a task of its own leaves the exit code alone: only its message tells.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if let Some(at) = stderr.find("panicked") {
+            problems.push(format!("{name}: a task panicked: {}", stderr[at..].chars().take(200).collect::<String>()));
+        }
         problems.extend(knee_disagreements(&name, &results));
         if let Ok(cal) = &calibration
             && validation::SIMULATED.contains(&name.as_str())
