@@ -41,7 +41,7 @@ variable "memory_mb" {
 }
 
 variable "timeout_s" {
-  description = "A worker's timeout, s: the longest plan a fleet runs, with a minute for its start and its answer. Lambda's limit, 900, by default."
+  description = "A worker's timeout, s: loadgen cuts a longer plan into back-to-back segments that each fit it, with its lead, drain and answer. Lambda's limit, 900, by default."
   type        = number
   default     = 900
   validation {
@@ -51,7 +51,7 @@ variable "timeout_s" {
 }
 
 variable "reserved_concurrency" {
-  description = "Concurrency set aside for the fleet: the most workers a run may use, taken from the account's quota so the target never takes it. null leaves the workers unreserved (they then share the account's concurrency with the target)."
+  description = "Concurrency set aside for the fleet: the most worker invokes a run may hold at once (its workers, or twice them around segment boundaries when a plan is longer than one invoke), taken from the account's quota so the target never takes it. null leaves the workers unreserved (they then share the account's concurrency with the target)."
   type        = number
   default     = null
   validation {

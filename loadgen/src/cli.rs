@@ -87,9 +87,15 @@ pub enum Command {
         /// stack. Against AWS: the function `infra/fleet/` deploys (see --fleet-function).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=900))]
         fleet: Option<u32>,
-        /// The deployed worker function's name or ARN (default: loadgen-worker).
-        #[arg(long, value_name = "NAME", requires = "fleet")]
+        /// The deployed worker function's name or ARN, or the directory of the applied
+        /// infra/fleet/ whose outputs name it (default: loadgen-worker).
+        #[arg(long, value_name = "NAME|DIR", requires = "fleet")]
         fleet_function: Option<String>,
+        /// The longest stretch of the plan one worker invoke sends (e.g. 5m). A longer plan is
+        /// cut into back-to-back segments on one schedule, each sent by fresh invokes. Default:
+        /// as long as the worker's timeout allows (at most 900 s, less the lead and the drain).
+        #[arg(long, value_name = "DURATION", value_parser = segment, requires = "fleet")]
+        fleet_segment: Option<std::time::Duration>,
     },
     /// Re-render report.html, junit.xml and summary.md from a results.json.
     #[command(after_help = "Example:\n  loadgen report reports/spike-20261127T073232Z/results.json")]
@@ -220,6 +226,19 @@ struct NotAddr(String);
 /// `--metrics-addr`: an IP address and port, `127.0.0.1:9464`.
 fn metrics_addr(text: &str) -> Result<std::net::SocketAddr, NotAddr> {
     text.parse().map_err(|_| NotAddr(text.to_owned()))
+}
+
+/// A `--fleet-segment` that is no duration of a second or more.
+#[derive(Debug, thiserror::Error)]
+#[error("'{0}' is not a duration of 1 s or more; write e.g. 5m or 90s")]
+struct NotSegment(String);
+
+/// `--fleet-segment`: a duration of at least a second.
+fn segment(text: &str) -> Result<std::time::Duration, NotSegment> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d >= std::time::Duration::from_secs(1) => Ok(d),
+        _ => Err(NotSegment(text.to_owned())),
+    }
 }
 
 fn usd(text: &str) -> Result<f64, NotUsd> {

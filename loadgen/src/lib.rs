@@ -56,6 +56,7 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
             metrics_addr,
             fleet,
             fleet_function,
+            fleet_segment,
         } => {
             let opts = cmd::run::RunOptions {
                 scenario,
@@ -72,7 +73,12 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
                 max_cost_usd: Some(max_cost_usd),
                 fail_on_saturation,
                 metrics_addr,
-                fleet: fleet.map(|workers| cmd::fleet::Ask { workers, function: fleet_function }),
+                fleet: fleet.map(|workers| cmd::fleet::Ask {
+                    workers,
+                    function: fleet_function,
+                    segment: fleet_segment,
+                    region: None,
+                }),
             };
             Ok(cmd::run::run(opts).await?.exit_code)
         }

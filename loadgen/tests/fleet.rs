@@ -111,6 +111,22 @@ fn a_fleet_of_two_sends_exactly_what_one_host_sends() {
     // The worker is loadgen's, not the target's: it is in none of the target's figures.
     let functions = b["target"]["stack"]["extra_functions"].as_array().map_or(0, Vec::len);
     assert_eq!(functions, 0, "{}", b["target"]["stack"]);
+
+    // The same plan cut into four 1.5 s segments, each sent by fresh invokes of both workers on
+    // the one absolute schedule: still exactly the single host's arrivals, with no gap at the
+    // boundaries (which fall inside phases).
+    let cut = tempdir("fleet-segments");
+    let c = command(&cut, &["--fleet", "2", "--fleet-segment", "1500ms"]).output().unwrap();
+    assert_eq!(c.status.code(), Some(0), "{}", String::from_utf8_lossy(&c.stderr));
+    let c = results(&cut);
+    assert_eq!((c["status"].as_str(), c["fleet"]["segments"].as_u64()), (Some("completed"), Some(4)));
+    assert_eq!(c["fleet"]["clocks"].as_array().unwrap().len(), 8, "2 workers x 4 segments");
+    assert_eq!(sent_by_phase(&a), sent_by_phase(&c), "segments: the same arrivals, phase by phase");
+    assert_eq!(requests_by_kind(&a), requests_by_kind(&c), "segments: the same requests, kind by kind");
+    let sent: Vec<u64> = c["series"].as_array().unwrap().iter().map(|s| s["sent"].as_u64().unwrap()).collect();
+    assert!(sent.len() >= 6 && sent[..6].iter().all(|&n| n > 0), "no second without sends: {sent:?}");
+    let measured = |r: &Value| r["duration_s"].as_f64().unwrap();
+    assert!((measured(&c) - measured(&a)).abs() < 0.5, "{} vs {}", measured(&c), measured(&a));
 }
 
 #[test]
@@ -155,4 +171,79 @@ fn a_fleet_cannot_reach_this_machines_loopback() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--fleet") && stderr.contains("loopback"), "{stderr}");
+}
+
+#[test]
+fn a_worker_whose_clock_is_off_is_named_and_the_run_is_saturated() {
+    let dir = tempdir("fleet-skewed");
+    // Both workers' clocks 400 ms ahead: each starts its shard that much early.
+    let out = command(&dir, &["--fleet", "2", "--fail-on-saturation"])
+        .env("LOADGEN_WORKER_CLOCK_SKEW_MS", "400")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "saturated fails with --fail-on-saturation: {stderr}");
+    let r = results(&dir);
+    assert_eq!((r["generator"]["saturated"].as_bool(), r["generator"]["clock_skewed"].as_u64()), (Some(true), Some(2)));
+    for c in r["fleet"]["clocks"].as_array().unwrap() {
+        let (off, unc) = (c["offset_ms"].as_f64().unwrap(), c["uncertainty_ms"].as_f64().unwrap());
+        assert!((off - 400.0).abs() <= unc + 5.0, "{c}");
+    }
+    assert!(stderr.contains("clocks off the schedule"), "{stderr}");
+}
+
+/// A flow that captures the id its first answer carries, behind a header whose value comes from
+/// the environment: both reach the workers resolved (the text results.json keeps has neither).
+const FLOW: &str = r#"
+name = "fleet-flow"
+[target]
+headers = { x-api-key = "${FLEET_TEST_KEY}" }
+[stack]
+latency_profile = "none"
+[[phase]]
+name = "steady"
+duration = "3s"
+rate = 10
+[[flow]]
+name = "order"
+[[flow.step]]
+name = "create"
+method = "POST"
+path = "/items"
+body = '{{"id":"{new_id}","name":"flow"}}'
+check = { status = [201] }
+capture = { order_id = "$.id" }
+[[flow.step]]
+name = "read"
+path = "/items/{order_id}"
+check = { status = [200], json = { "$.id" = "exists" } }
+[thresholds]
+"checks.rate" = "< 1%"
+"order.flows_failed.rate" = "< 1%"
+"#;
+
+#[test]
+fn a_flow_with_captures_and_a_secret_header_runs_on_a_fleet_and_the_secret_stays_hidden() {
+    let dir = tempdir("fleet-flow");
+    let file = dir.join("flow.toml");
+    std::fs::write(&file, FLOW).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["run", "--quiet", "--no-cloudwatch", "--fleet", "2", "--out"])
+        .arg(dir.join("out"))
+        .arg(&file)
+        .env("LOADGEN_TARGET_API", target_api())
+        .env("LOADGEN_WORKER", worker())
+        .env("FLEET_TEST_KEY", "k3y-that-must-not-show")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = results(&dir);
+    let flow = &r["flows"][0];
+    assert_eq!(flow["started"].as_u64(), Some(30), "{flow}");
+    assert_eq!(flow["completed"], flow["started"], "every read found the id its create captured: {flow}");
+    for entry in std::fs::read_dir(dir.join("out")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        assert!(!text.contains("k3y-that-must-not-show"), "{} shows the secret", path.display());
+    }
 }

@@ -100,6 +100,11 @@ pub struct Engine {
     counting: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The share of the schedule this host sends (all of it but on a fleet worker).
     shard: Shard,
+    /// The plan's time at `start`: where in the plan this engine's window begins (0 but on a
+    /// fleet worker running a later segment).
+    origin: Duration,
+    /// The plan's time at which this engine's window ends (`Duration::MAX`: the plan's end).
+    until: Duration,
 }
 
 impl Engine {
@@ -129,7 +134,28 @@ impl Engine {
             phase_now: Arc::new(AtomicU64::new(0)),
             counting: Mutex::new(Vec::new()),
             shard: Shard::WHOLE,
+            origin: Duration::ZERO,
+            until: Duration::MAX,
         }
+    }
+
+    /// Sends only the arrivals due from `from` to `until` of the plan's time — a segment of a
+    /// plan longer than one Lambda invoke may run — with `start` standing for `from`. Seconds
+    /// and the measured time stay the plan's, so segments merge as one run.
+    pub fn with_window(mut self, from: Duration, until: Duration) -> Self {
+        self.origin = from;
+        self.until = until;
+        self
+    }
+
+    /// The plan's time at `at`.
+    pub fn plan_time(&self, at: Instant) -> Duration {
+        self.origin + at.saturating_duration_since(self.start)
+    }
+
+    /// The instant of the plan's time `t` (at least `start`).
+    fn instant_at(&self, t: Duration) -> Instant {
+        self.start + t.saturating_sub(self.origin)
     }
 
     /// Sends only `shard`'s share of the schedule: its arrivals, its closed-model users, its
@@ -225,26 +251,32 @@ impl Engine {
         self.phases_end
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .map_or_else(|| self.start.elapsed(), |end| end.saturating_duration_since(self.start))
+            .map_or_else(|| self.plan_time(Instant::now()), |end| self.plan_time(end))
     }
 
     /// The second (since the start) in which the last phase ended, once it has.
     pub fn phases_ended_second(&self) -> Option<usize> {
         let end = *self.phases_end.lock().unwrap_or_else(|e| e.into_inner());
-        end.map(|e| e.saturating_duration_since(self.start).as_secs() as usize)
+        end.map(|e| self.plan_time(e).as_secs() as usize)
     }
 
     /// Runs every phase in order; returns when done or stopped, after in-flight requests
     /// finish (at most the request timeout, or 2 s when stopped).
     pub async fn run(self: &Arc<Self>) {
-        let mut phase_start = self.start;
+        // Phases are walked in the plan's time; those wholly outside the window are skipped.
+        let mut phase_start = Duration::ZERO;
         for (i, phase) in self.plan.phases.iter().enumerate() {
-            if self.stopped() {
+            let phase_end = phase_start + phase.duration;
+            if self.stopped() || phase_start >= self.until {
                 break;
+            }
+            if phase_end <= self.origin {
+                phase_start = phase_end;
+                continue;
             }
             self.phase_now.store(i as u64, Ordering::Relaxed);
             let seed = phase_seed(self.plan.seed, i);
-            let end = phase_start + phase.duration;
+            let end = self.instant_at(phase_end.min(self.until));
             match &phase.load {
                 Load::Closed { users, think } => self.closed(i, *users, *think, end, seed).await,
                 _ => {
@@ -258,9 +290,10 @@ impl Engine {
                     }
                 }
             }
-            phase_start = end;
+            phase_start = phase_end;
         }
-        *self.phases_end.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now().min(phase_start));
+        let ended = self.instant_at(phase_start.min(self.until));
+        *self.phases_end.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now().min(ended));
         let longest = self.endpoints.iter().map(|e| e.timeout).max().unwrap_or(self.plan.target.timeout);
         let grace = if self.stopped() { STOPPED_GRACE } else { longest + Duration::from_millis(100) };
         let mut until = Instant::now() + grace;
@@ -287,7 +320,15 @@ impl Engine {
     /// The phase ends at its planned end whatever is left: arrivals the in-flight bound or the
     /// machine held back until then are not sent late into the next phase (or past the run's
     /// end, which would inflate the achieved rate), but counted as not sent.
-    async fn open(self: &Arc<Self>, phase: usize, mut pacer: Pacer, (phase_start, end): (Instant, Instant), seed: u64) {
+    ///
+    /// `phase_start` is the plan's time; only the arrivals in this engine's window are sent.
+    async fn open(
+        self: &Arc<Self>,
+        phase: usize,
+        mut pacer: Pacer,
+        (phase_start, end): (Duration, Instant),
+        seed: u64,
+    ) {
         let mut rng = fastrand::Rng::new();
         let mut stop = self.stop.watch();
         let max = self.plan.target.max_in_flight;
@@ -298,12 +339,17 @@ impl Engine {
         let cutoff = end + Duration::from_micros(crate::record::recorder::LATE_US);
         let phase_over = tokio::time::sleep_until(cutoff.into());
         tokio::pin!(phase_over);
+        let in_window = |t: Duration| t >= self.origin && t < self.until;
         let mut next = pacer.next_arrival();
-        while let Some((k, offset)) = next {
+        // An earlier segment's arrivals: another worker's invoke sent them.
+        while next.is_some_and(|(_, offset)| phase_start + offset < self.origin) {
+            next = pacer.next_arrival();
+        }
+        while let Some((k, offset)) = next.filter(|(_, offset)| in_window(phase_start + *offset)) {
             if self.stopped() || Instant::now() >= cutoff {
                 break;
             }
-            let due = phase_start + offset;
+            let due = self.instant_at(phase_start + offset);
             if inflight.len() >= max || due > Instant::now() + timer::WINDOW {
                 // Not due yet, or the in-flight bound is reached (the lateness then shows):
                 // meanwhile, drive what is in flight.
@@ -329,10 +375,11 @@ impl Engine {
         // What the schedule still held when the phase ended (a stop is said otherwise),
         // counted off the runtime: a long saturated phase may leave millions, and the next
         // phase starts now.
-        if next.is_some() && !self.stopped() {
-            let rec = self.recorder.clone();
+        if next.is_some_and(|(_, offset)| in_window(phase_start + offset)) && !self.stopped() {
+            let (rec, until) = (self.recorder.clone(), self.until);
             let counted = tokio::task::spawn_blocking(move || {
-                let left = 1 + std::iter::from_fn(|| pacer.next_due()).count() as u64;
+                let owed = std::iter::from_fn(|| pacer.next_due()).take_while(|o| phase_start + *o < until);
+                let left = 1 + owed.count() as u64;
                 rec.lock().unwrap_or_else(|e| e.into_inner()).not_sent[phase] += left;
             });
             self.counting.lock().unwrap_or_else(|e| e.into_inner()).push(counted);

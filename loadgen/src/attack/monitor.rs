@@ -102,7 +102,7 @@ pub async fn watch(engine: Arc<Engine>, sink: Arc<dyn Sink>, abort: AbortCheck, 
     let mut dead = DeadTarget::default();
     loop {
         tokio::time::sleep(PERIOD).await;
-        let elapsed = engine.start.elapsed();
+        let elapsed = engine.plan_time(std::time::Instant::now());
         let now_s = elapsed.as_secs() as usize;
         let in_flight = engine.in_flight.load(Ordering::Relaxed);
         let (snapshot, stop, ok) = {

@@ -61,7 +61,7 @@ impl Engine {
     /// before it, not the schedule.
     pub(super) async fn send(&self, phase: usize, p: Prepared, due: Instant, part: Part<'_>) -> Sent {
         let sent_at = Instant::now();
-        let second = sent_at.saturating_duration_since(self.start).as_secs() as usize;
+        let second = self.plan_time(sent_at).as_secs() as usize;
         // Scheduling lag either way: late by the machine, or early by up to the send window.
         let lag_us =
             sent_at.saturating_duration_since(due).max(due.saturating_duration_since(sent_at)).as_micros() as u64;
@@ -115,7 +115,7 @@ impl Engine {
             cold: false,
             billed_ms: None,
             diag: None,
-            second: done.saturating_duration_since(self.start).as_secs() as usize,
+            second: self.plan_time(done).as_secs() as usize,
             heuristic_mismatch: false,
             gateway_denied: false,
         };

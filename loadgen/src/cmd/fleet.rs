@@ -15,6 +15,7 @@ use crate::attack::switch::StopSwitch;
 use crate::error::Error;
 use crate::event::{Event, Sink};
 use crate::fleet::coordinator::{self, Fleet, FleetRun};
+use crate::fleet::cut::{Cut, Unusable, cut};
 use crate::record::{Recorder, Stop};
 use crate::results::fleet::{FleetResult, LostWorker, WorkerClockResult};
 use crate::scenario::Plan;
@@ -33,14 +34,31 @@ const LOCAL_WORKER_MB: u32 = 2048;
 pub struct Ask {
     /// Workers.
     pub workers: u32,
-    /// The deployed worker's name or ARN (`--fleet-function`); the local stack's otherwise.
+    /// The deployed worker's name or ARN (`--fleet-function`, or read from the applied
+    /// `infra/fleet/` it names); the local stack's otherwise.
     pub function: Option<String>,
+    /// The deployed worker's Region, when `infra/fleet/`'s outputs say it (the target's
+    /// otherwise).
+    pub region: Option<String>,
+    /// The longest segment one invoke sends (`--fleet-segment`); as long as the worker's timeout
+    /// allows otherwise.
+    pub segment: Option<Duration>,
 }
 
 /// The fleet a run uses: `--fleet`'s, else the scenario's `[fleet]`, checked against the plan.
 pub(super) fn resolve(flag: Option<Ask>, plan: &Plan) -> Result<Option<Ask>, Error> {
-    let from_plan = plan.fleet.as_ref().map(|f| Ask { workers: f.workers, function: f.function.clone() });
-    let Some(ask) = flag.or(from_plan) else { return Ok(None) };
+    let from_plan = plan.fleet.as_ref().map(|f| Ask {
+        workers: f.workers,
+        function: f.function.clone(),
+        segment: f.segment,
+        region: None,
+    });
+    let Some(mut ask) = flag.or(from_plan) else { return Ok(None) };
+    // A directory is an applied infra/fleet/: its outputs name the worker.
+    if let Some(dir) = ask.function.as_deref().map(std::path::Path::new).filter(|p| p.is_dir()) {
+        let (function, region) = crate::target::infra::fleet_outputs(dir)?;
+        (ask.function, ask.region) = (Some(function), region);
+    }
     check(&ask, plan)?;
     Ok(Some(ask))
 }
@@ -59,33 +77,27 @@ fn check(ask: &Ask, plan: &Plan) -> Result<(), Error> {
     if let Some(why) = coordinator::unsupported(plan) {
         return Err(Error::Usage(format!("--fleet: {}: {why}", plan.file.display())));
     }
-    let needed = worker_time(plan);
-    if needed > MAX_WORKER_TIME {
-        return Err(Error::Usage(format!(
-            "--fleet: a worker needs {} s for this plan (the lead, its {} s of phases, its longest request timeout and \
-             30 s for the answer), and a Lambda runs at most 900 s; split it into shorter scenarios (segments are not \
-             yet cut automatically)",
-            needed.as_secs(),
-            plan.duration().as_secs()
-        )));
-    }
-    Ok(())
+    // Whatever the deployed worker's timeout turns out to be, it is at most Lambda's.
+    cut(plan, (ask.workers, ask.segment), (MAX_WORKER_TIME, LEAD_AWS))
+        .map(|_| ())
+        .map_err(|e| Error::Usage(format!("--fleet: {}: {e}", plan.file.display())))
 }
 
 /// The longest a Lambda function may run.
 const MAX_WORKER_TIME: Duration = Duration::from_secs(900);
 
-/// How long a worker on AWS runs for `plan`: from its invoke through the lead, the phases and
-/// the drain (the longest request timeout) to its answer, with 30 s to spare.
-fn worker_time(plan: &Plan) -> Duration {
-    let longest = plan.longest_timeout();
-    LEAD_AWS + plan.duration() + longest + Duration::from_secs(30)
-}
-
 /// Hosts the worker function on the local stack beside the target's, reserved to the fleet's
 /// size in an account of its own: the target's functions meet exactly the account limits the
 /// plan gives them.
-pub(super) fn add_worker(config: &mut StackConfig, workers: u32, sink: &Arc<dyn Sink>) -> Result<(), Error> {
+/// A plan cut into segments holds neighbouring segments' workers at once: the reservation is
+/// the most invokes alive at once.
+pub(super) fn add_worker(
+    config: &mut StackConfig,
+    (ask, plan): (&Ask, &Plan),
+    sink: &Arc<dyn Sink>,
+) -> Result<(), Error> {
+    let held =
+        cut(plan, (ask.workers, ask.segment), (MAX_WORKER_TIME, LEAD_LOCAL)).map_err(|e| Error::Usage(e.0))?.held;
     let code = crate::target::binary::worker(sink)?;
     let worker = FunctionConfig {
         name: WORKER.into(),
@@ -95,9 +107,12 @@ pub(super) fn add_worker(config: &mut StackConfig, workers: u32, sink: &Arc<dyn 
         routes: Vec::new(),
         memory_mb: LOCAL_WORKER_MB,
         timeout: Duration::from_secs(900),
-        reserved_concurrency: Some(workers),
+        reserved_concurrency: Some(held),
         provisioned_concurrency: 0,
-        environment: Vec::new(),
+        // A skew to inject (tests) reaches the worker process, whose environment is its own.
+        environment: std::env::var(crate::fleet::worker::CLOCK_SKEW_VAR)
+            .map(|v| vec![(crate::fleet::worker::CLOCK_SKEW_VAR.to_owned(), v)])
+            .unwrap_or_default(),
         own_account: true,
         ..config.function.clone()
     };
@@ -114,28 +129,31 @@ const LEAD_LOCAL: Duration = Duration::from_secs(3);
 /// The same on AWS, where a cold start and the first connections over TLS take longer.
 const LEAD_AWS: Duration = Duration::from_secs(10);
 
-/// What the fleet itself costs on AWS, apart from the target: one invoke per worker and each
-/// worker's GB-seconds from its invoke to its answer (the lead, the phases, the drain). An
-/// estimate: the worker's memory is `infra/fleet/`'s default, its region's x86 rate.
+/// What the fleet itself costs on AWS, apart from the target: one invoke per worker and
+/// segment, and each one's GB-seconds from its invoke to its answer (the lead, its segment, the
+/// drain). An estimate: the worker's memory is `infra/fleet/`'s default, its region's x86 rate.
 fn fleet_cost(
     plan: &Plan,
-    (workers, lead): (u32, Duration),
+    (workers, lead, segment): (u32, Duration, Duration),
     prices: &crate::cost::Prices,
     region: &str,
 ) -> Option<(f64, f64)> {
     let p = prices.region(region).ok()?;
-    let longest = plan.longest_timeout();
-    let seconds = (lead + plan.duration() + longest).as_secs_f64();
+    let segments = crate::fleet::Segment::cut(plan.duration(), segment).len() as f64;
+    let seconds = segments * (lead + plan.longest_timeout()).as_secs_f64() + plan.duration().as_secs_f64();
     let gb_s = f64::from(workers) * seconds * f64::from(DEPLOYED_WORKER_MB) / 1024.0;
     let (rate, tiers) = p.gb_second(local_stack::config::Architecture::X86_64);
-    let usd = tiers.cost(gb_s, rate.usd) + f64::from(workers) / 1e6 * p.lambda_requests_per_million.usd;
+    let invokes = f64::from(workers) * segments;
+    let usd = tiers.cost(gb_s, rate.usd) + invokes / 1e6 * p.lambda_requests_per_million.usd;
     Some((usd, gb_s))
 }
 
 /// [`fleet_cost`] of a fleet on AWS, for the spend guard (0 when the region has no prices: the
-/// guard then refuses for the target's own part).
+/// guard then refuses for the target's own part). Segments as a 900 s worker cuts them.
 pub(super) fn aws_cost(plan: &Plan, ask: &Ask, prices: &crate::cost::Prices, region: &str) -> f64 {
-    fleet_cost(plan, (ask.workers, LEAD_AWS), prices, region).map_or(0.0, |(usd, _)| usd)
+    let segment =
+        cut(plan, (ask.workers, ask.segment), (MAX_WORKER_TIME, LEAD_AWS)).map_or(MAX_WORKER_TIME, |c| c.segment);
+    fleet_cost(plan, (ask.workers, LEAD_AWS, segment), prices, region).map_or(0.0, |(usd, _)| usd)
 }
 
 /// Sends the plan from the fleet `ask` names: the local stack's worker through its Invoke API
@@ -147,27 +165,42 @@ pub(super) async fn run(
     switch: StopSwitch,
     console: &Arc<Console>,
 ) -> Attacked {
-    let f = fleet(ask, lambda_url, region).await;
-    if lambda_url.is_none()
-        && let Err(why) = deployed_fits(&f, plan).await
-    {
-        let rec = Recorder::new(plan.requests.len(), plan.phases.len());
-        switch.finish();
-        return finished(plan, console, rec, Duration::ZERO, Some(Stop::FleetUnusable(why.0)));
+    let mut f = fleet(ask, lambda_url, region).await;
+    // The worker's timeout bounds each segment: the local stack's is Lambda's most, a deployed
+    // one's is read first.
+    let deployed = match lambda_url {
+        Some(_) => Ok((MAX_WORKER_TIME, None)),
+        None => deployed_worker(&f).await,
+    };
+    let fits = deployed.and_then(|(timeout, reserved)| {
+        let Cut { segment, held, .. } = cut(plan, (ask.workers, ask.segment), (timeout, f.0.lead))?;
+        match reserved {
+            Some(r) if r < held => Err(Unusable(format!(
+                "the worker {} has {r} reserved concurrency and this run holds up to {held} invokes at once: the \
+                 rest would be throttled; raise infra/fleet/'s reserved_concurrency or use fewer workers",
+                f.0.function
+            ))),
+            _ => Ok(segment),
+        }
+    });
+    match fits {
+        Ok(segment) => f.0.segment = segment,
+        Err(why) => {
+            let rec = Recorder::new(plan.requests.len(), plan.phases.len());
+            switch.finish();
+            return finished(plan, console, rec, Duration::ZERO, Some(Stop::FleetUnusable(why.0)));
+        }
     }
     // What it costs (or would) on AWS, where the lead is AWS's.
-    let cost = fleet_cost(plan, (f.0.workers, LEAD_AWS), prices, region);
+    let cost = fleet_cost(plan, (f.0.workers, LEAD_AWS, f.0.segment), prices, region);
     attack(plan, base, &f, switch, (console, cost, lambda_url.is_some())).await
 }
 
-/// Why the deployed worker cannot run a plan.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Unusable(String);
-
-/// Whether the deployed worker can run `plan`: it exists and its timeout covers a worker's
-/// whole run (a shorter one would be killed mid-shard, every shard lost).
-async fn deployed_fits((fleet, client): &(Fleet, aws_sdk_lambda::Client), plan: &Plan) -> Result<(), Unusable> {
+/// The deployed worker's timeout — a plan is cut into segments that fit it (a longer one would
+/// be killed mid-shard, every shard lost) — and its reserved concurrency, when it has one.
+async fn deployed_worker(
+    (fleet, client): &(Fleet, aws_sdk_lambda::Client),
+) -> Result<(Duration, Option<u32>), Unusable> {
     let conf = (client.get_function_configuration().function_name(&fleet.function).send().await).map_err(|e| {
         Unusable(format!(
             "cannot read the worker function {}: {}",
@@ -176,21 +209,18 @@ async fn deployed_fits((fleet, client): &(Fleet, aws_sdk_lambda::Client), plan: 
         ))
     })?;
     let timeout = Duration::from_secs(conf.timeout().unwrap_or(3).max(0) as u64);
-    let needed = worker_time(plan);
-    if timeout < needed {
-        return Err(Unusable(format!(
-            "the worker {} times out after {} s and this plan needs {} s of it: raise its timeout (infra/fleet/'s \
-             timeout_s) or shorten the plan",
-            fleet.function,
-            timeout.as_secs(),
-            needed.as_secs()
-        )));
-    }
-    Ok(())
+    // Only a reservation bounds the fleet here; without one, the account's limit does, which
+    // `cut` has checked against.
+    let reserved = (client.get_function_concurrency().function_name(&fleet.function).send().await)
+        .ok()
+        .and_then(|c| c.reserved_concurrent_executions())
+        .map(|r| r.max(0) as u32);
+    Ok((timeout, reserved))
 }
 
 /// The fleet for this run: the local stack's worker through its Invoke API, or the deployed one.
 async fn fleet(ask: &Ask, lambda_url: Option<&str>, region: &str) -> (Fleet, aws_sdk_lambda::Client) {
+    let region = ask.region.as_deref().filter(|_| lambda_url.is_none()).unwrap_or(region);
     let config = crate::sdk::config(lambda_url, region).await;
     // An invoke is not idempotent: one the SDK retried after the worker had started would send
     // that shard twice and report it once.
@@ -206,7 +236,7 @@ async fn fleet(ask: &Ask, lambda_url: Option<&str>, region: &str) -> (Fleet, aws
     };
     // Time for every invoke to reach its worker, cold start included, before the common start.
     let lead = if local { LEAD_LOCAL } else { LEAD_AWS };
-    (Fleet { workers: ask.workers, function, lead }, client)
+    (Fleet { workers: ask.workers, function, lead, segment: MAX_WORKER_TIME }, client)
 }
 
 /// Runs the plan on the fleet and hands back what the workers measured, merged.
@@ -218,22 +248,34 @@ async fn attack(
     (console, cost, local): (&Arc<Console>, Option<(f64, f64)>, bool),
 ) -> Attacked {
     let sink: Arc<dyn Sink> = console.clone();
+    let segments = crate::fleet::Segment::cut(plan.duration(), fleet.segment);
+    let drain = plan.longest_timeout() + Duration::from_secs(1);
+    let held = fleet.workers * crate::fleet::Segment::overlap(&segments, plan.duration(), (fleet.lead, drain));
     let cost = cost.map_or_else(String::new, |(usd, gb_s)| {
         format!(
             "; on AWS the fleet itself {} about ${usd:.4} ({} invokes, {gb_s:.0} GB-s at {DEPLOYED_WORKER_MB} MB) apart \
-             from the target, and holds {} of the account's concurrency",
+             from the target, and holds up to {held} of the account's concurrency",
             if local { "would cost" } else { "costs" },
-            fleet.workers,
-            fleet.workers
+            fleet.workers as usize * segments.len()
         )
     });
+    let cut = match segments.as_slice() {
+        [_] => String::new(),
+        s => format!(
+            "; the plan is cut into {} back-to-back segments of {:.1} s, each sent by fresh invokes, and around each \
+             boundary neighbouring segments' workers run at once ({held} invokes at most)",
+            s.len(),
+            s[0].length(plan.duration()).as_secs_f64(),
+        ),
+    };
     sink.event(Event::Fleet {
         note: format!(
-            "{} workers of {} send the plan's schedule, each its shard (arrival k to worker k mod {}), starting {} s from \
-             now{cost}",
+            "{} workers of {} send the plan's schedule, each its shard (arrival k to worker k mod {}) with at most {} \
+             requests in flight, starting {} s from now{cut}{cost}",
             fleet.workers,
             fleet.function,
             fleet.workers,
+            plan.target.max_in_flight.min(crate::fleet::worker::MAX_IN_FLIGHT),
             fleet.lead.as_secs()
         ),
         warning: false,
@@ -256,10 +298,14 @@ async fn attack(
     let result = FleetResult {
         workers: fleet.workers,
         function: fleet.function.clone(),
-        lost: run.lost.iter().map(|l| LostWorker { index: l.shard.index, reason: l.reason.clone() }).collect(),
+        segments: segments.len() as u32,
+        lost: (run.lost.iter())
+            .map(|l| LostWorker { index: l.shard.index, segment: l.segment.index, reason: l.reason.clone() })
+            .collect(),
         clocks: (run.clocks.iter())
             .map(|c| WorkerClockResult {
                 index: c.shard.index,
+                segment: c.segment.index,
                 offset_ms: c.offset_ms,
                 uncertainty_ms: c.uncertainty_ms,
             })
@@ -269,7 +315,7 @@ async fn attack(
     let stop = if !lost.is_empty() {
         Some(Stop::LostShards {
             of: fleet.workers,
-            lost: lost.into_iter().map(|l| (l.shard.index, l.reason)).collect(),
+            lost: lost.into_iter().map(|l| (l.shard.index, format!("{}{}", in_segment(l.segment), l.reason))).collect(),
         })
     } else {
         stop
@@ -286,19 +332,33 @@ async fn attack(
 fn report(run: &FleetRun, sink: &Arc<dyn Sink>) {
     for l in &run.lost {
         sink.event(Event::Fleet {
-            note: format!("worker {} lost ({}); its arrivals are counted as lost", l.shard.index, l.reason),
-            warning: true,
-        });
-    }
-    for c in run.clocks.iter().filter(|c| c.skewed(50.0)) {
-        sink.event(Event::Fleet {
             note: format!(
-                "worker {}'s clock is {:+.0} ms (± {:.0}) off this host's: its shard started that far from the others'",
-                c.shard.index, c.offset_ms, c.uncertainty_ms
+                "worker {} lost ({}{}); its arrivals are counted as lost",
+                l.shard.index,
+                in_segment(l.segment),
+                l.reason
             ),
             warning: true,
         });
     }
+    for c in run.clocks.iter().filter(|c| c.skewed(crate::results::fleet::CLOCK_TOLERANCE_MS)) {
+        sink.event(Event::Fleet {
+            note: format!(
+                "worker {}'s clock ({}invoke) is {:+.0} ms (± {:.0}) off this host's: its shard started that far from \
+                 the others', so the run is marked saturated",
+                c.shard.index,
+                in_segment(c.segment),
+                c.offset_ms,
+                c.uncertainty_ms
+            ),
+            warning: true,
+        });
+    }
+}
+
+/// "segment i of n: " when the plan was cut into several, for a worker's notes.
+fn in_segment(s: crate::fleet::Segment) -> String {
+    if s.count > 1 { format!("segment {} of {}: ", s.index + 1, s.count) } else { String::new() }
 }
 
 fn finished(

@@ -156,7 +156,7 @@ async fn set_up(
     let source = target::stack::Source::of(&plan.stack, local_infra);
     let mut described = target::stack::describe(&plan.stack, plan.seed, &source, Some(dir), Some(sink))?;
     if let Some(f) = &opts.fleet {
-        super::fleet::add_worker(&mut described.config, f.workers, sink)?;
+        super::fleet::add_worker(&mut described.config, (f, plan), sink)?;
     }
     let stack = target::stack::start(&described, sink).await?;
     let mut config = described.config;
@@ -400,7 +400,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, Error> {
         connections: std::mem::take(&mut run.connections),
     };
     let mut results = Results::from_run(&plan, &run.recorder, facts);
-    results.fleet = run.fleet.take();
+    results.set_fleet(run.fleet.take());
     if let Some(refused) = stack.as_ref().map(|s| s.lambda().cpu_refused()).filter(|n| *n > 0) {
         results.target.cpu_refused = refused;
         sink.event(Event::CpuModel {

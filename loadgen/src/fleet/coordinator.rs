@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 
-use super::{ShardOrder, ShardReport, unix_ms};
+use super::{Segment, ShardOrder, ShardReport, unix_ms};
 use crate::attack::pacer::{Pacer, Shard};
 use crate::attack::phase_seed;
 use crate::http::connects::Connects;
@@ -25,9 +25,11 @@ pub struct Fleet {
     pub workers: u32,
     /// The worker function's name (or ARN).
     pub function: String,
-    /// Time from the invokes to the common start: the workers' cold starts and connection set-up
-    /// fit in it.
+    /// Time from the invokes to the common start (and from each later segment's invokes to its
+    /// start): the workers' cold starts and connection set-up fit in it.
     pub lead: Duration,
+    /// The longest segment one invoke sends: a longer plan is cut into back-to-back segments.
+    pub segment: Duration,
 }
 
 /// A shard whose results are not in the run.
@@ -35,6 +37,8 @@ pub struct Fleet {
 pub struct LostShard {
     /// Which.
     pub shard: Shard,
+    /// Of which segment.
+    pub segment: Segment,
     /// Why.
     pub reason: String,
 }
@@ -45,6 +49,8 @@ pub struct LostShard {
 pub struct ClockOffset {
     /// Which worker.
     pub shard: Shard,
+    /// Of which segment.
+    pub segment: Segment,
     /// How far its clock is ahead of the coordinator's, ms.
     pub offset_ms: f64,
     /// Half the round trip not spent in the worker: the estimate's bound, ms.
@@ -86,26 +92,29 @@ pub struct Lost(pub String);
 /// A worker's answer: its report and the coordinator's send and receive times (Unix ms).
 type Answer = Result<(ShardReport, u64, u64), Lost>;
 
+/// The largest order sent: a synchronous invoke's payload is at most 6 MB (6,291,456 bytes), less
+/// room for the shard's own fields.
+const ORDER_LIMIT: usize = 6 * 1024 * 1024 - 64 * 1024;
+
 /// What a plan must not have to be run by a fleet, as a message; `None` when it may.
 pub fn unsupported(plan: &Plan) -> Option<String> {
     if plan.target.auth.is_some() || plan.targets.iter().any(|t| t.auth.is_some()) {
         return Some("[target.auth] is not yet supported with a fleet: run it from one host".into());
     }
-    if !plan.data.files.is_empty() || plan.data.rows.is_some() {
-        return Some("[[data.file]] rows are not yet sent to fleet workers: run it from one host".into());
-    }
-    let env = |t: &crate::scenario::Template| !t.env_values().is_empty();
-    let headers = plan.target.headers.iter().chain(plan.targets.iter().flat_map(|t| &t.headers));
-    if headers.chain(plan.requests.iter().flat_map(|r| &r.headers)).any(|(_, v)| env(v)) {
-        return Some(
-            "header values from the environment (${VAR}) are not yet sent to fleet workers: run it from one host"
-                .into(),
-        );
-    }
     // The order as a worker reads it must give back this very plan: anything else it lost would
     // be sent other than written.
     let order = ShardOrder::new(plan, Shard::WHOLE, "", 0);
-    let back = serde_json::to_string(&order).ok().and_then(|t| serde_json::from_str::<ShardOrder>(&t).ok());
+    let text = serde_json::to_string(&order).unwrap_or_default();
+    // An invoke's payload is 6 MB at most; data files travel in it.
+    if text.len() > ORDER_LIMIT {
+        return Some(format!(
+            "the plan with its data files' rows takes {:.1} MB, more than the {:.1} MB a worker's invoke carries: use \
+             smaller data files, or run it from one host",
+            text.len() as f64 / 1e6,
+            ORDER_LIMIT as f64 / 1e6
+        ));
+    }
+    let back = serde_json::from_str::<ShardOrder>(&text).ok();
     let mut expected = plan.clone();
     expected.stack = Default::default();
     if back.map(ShardOrder::plan_as_written).as_ref() != Some(&expected) {
@@ -114,25 +123,34 @@ pub fn unsupported(plan: &Plan) -> Option<String> {
     None
 }
 
-/// Runs `plan` against `base` on `fleet`, invoking through `client`.
+/// Runs `plan` against `base` on `fleet`, invoking through `client`: each segment's workers
+/// are invoked a lead before the segment starts, so segments run back to back on one absolute
+/// schedule (a segment's workers drain while the next one's send: for a moment both hold
+/// concurrency).
 pub async fn run(plan: &Arc<Plan>, base: &str, client: &aws_sdk_lambda::Client, fleet: &Fleet) -> FleetRun {
     let start_unix_ms = unix_ms() + fleet.lead.as_millis() as u64;
-    // Each worker's deadline: the lead, the phases, the drain and the answer's way back.
+    let segments = Segment::cut(plan.duration(), fleet.segment);
     let longest = plan.longest_timeout();
-    let deadline = fleet.lead + plan.duration() + longest + Duration::from_secs(30);
-    let invokes = (0..fleet.workers).map(|i| {
-        let shard = Shard::new(i, fleet.workers).expect("index below count");
-        let order = ShardOrder::new(plan, shard, base, start_unix_ms);
-        async move {
-            let answer = tokio::time::timeout(deadline, invoke(client, &fleet.function, order)).await;
-            let answer = answer.unwrap_or_else(|_| Err(Lost(format!("no answer within {} s", deadline.as_secs()))));
-            (shard, answer)
-        }
+    let invokes = segments.iter().flat_map(|&segment| {
+        // Each worker's deadline: the lead, its segment, the drain and the answer's way back.
+        let deadline = fleet.lead + segment.length(plan.duration()) + longest + Duration::from_secs(30);
+        let invoke_at = (start_unix_ms + segment.from_ms).saturating_sub(fleet.lead.as_millis() as u64);
+        (0..fleet.workers).map(move |i| {
+            let shard = Shard::new(i, fleet.workers).expect("index below count");
+            let mut order = ShardOrder::new(plan, shard, base, start_unix_ms);
+            order.segment = segment;
+            async move {
+                tokio::time::sleep(Duration::from_millis(invoke_at.saturating_sub(unix_ms()))).await;
+                let answer = tokio::time::timeout(deadline, invoke(client, &fleet.function, order)).await;
+                let answer = answer.unwrap_or_else(|_| Err(Lost(format!("no answer within {} s", deadline.as_secs()))));
+                ((shard, segment), answer)
+            }
+        })
     });
     let answers = futures_util::future::join_all(invokes).await;
     // Off the runtime: counting a lost shard's arrivals walks the whole schedule.
     let (plan, workers) = (plan.clone(), fleet.workers);
-    match tokio::task::spawn_blocking(move || merge(&plan, workers, answers)).await {
+    match tokio::task::spawn_blocking(move || merge(&plan, (workers, &segments), answers)).await {
         Ok(run) => run,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
@@ -149,7 +167,7 @@ async fn invoke(client: &aws_sdk_lambda::Client, function: &str, mut order: Shar
         .payload(Blob::new(payload))
         .send()
         .await
-        .map_err(|e| Lost(format!("the invoke failed: {}", aws_sdk_lambda::error::DisplayErrorContext(&e))))?;
+        .map_err(|e| Lost(format!("the invoke failed: {}", invoke_error(&e))))?;
     let received = unix_ms();
     let body = out.payload.map(Blob::into_inner).unwrap_or_default();
     if let Some(kind) = out.function_error {
@@ -164,8 +182,21 @@ async fn invoke(client: &aws_sdk_lambda::Client, function: &str, mut order: Shar
     Ok((report, sent, received))
 }
 
+/// An invoke's error in a line: Lambda's own code and message when it answered (a throttle,
+/// a missing function), the transport's story otherwise.
+fn invoke_error<R>(e: &aws_sdk_lambda::error::SdkError<aws_sdk_lambda::operation::invoke::InvokeError, R>) -> String
+where
+    R: std::fmt::Debug,
+{
+    use aws_sdk_lambda::error::ProvideErrorMetadata;
+    match e.as_service_error() {
+        Some(s) => format!("{}: {}", s.code().unwrap_or("error"), s.message().unwrap_or("no message")),
+        None => aws_sdk_lambda::error::DisplayErrorContext(e).to_string().chars().take(300).collect(),
+    }
+}
+
 /// Merges the answers; what is missing is a lost shard with its arrivals counted as lost.
-fn merge(plan: &Plan, workers: u32, answers: Vec<(Shard, Answer)>) -> FleetRun {
+fn merge(plan: &Plan, (workers, segments): (u32, &[Segment]), answers: Vec<((Shard, Segment), Answer)>) -> FleetRun {
     let mut recorder = Recorder::new(plan.requests.len(), plan.phases.len());
     recorder.flows = vec![crate::record::flows::FlowSum::default(); plan.flows.len()];
     let connects = Connects::default();
@@ -178,10 +209,13 @@ fn merge(plan: &Plan, workers: u32, answers: Vec<(Shard, Answer)>) -> FleetRun {
         lost: Vec::new(),
         clocks: Vec::new(),
     };
-    for (shard, answer) in answers {
+    for ((shard, segment), answer) in answers {
         let merged = answer.and_then(|(report, sent, received)| {
-            if report.shard != shard {
-                return Err(Lost(format!("the worker ran shard {} of {}", report.shard.index, report.shard.count)));
+            if report.shard != shard || report.segment != segment {
+                return Err(Lost(format!(
+                    "the worker ran shard {} of {} (segment {} of {})",
+                    report.shard.index, report.shard.count, report.segment.index, report.segment.count
+                )));
             }
             run.recorder.absorb(&report.partial).map_err(|e| Lost(e.to_string()))?;
             // Connect times are the generator's health, not the target's results: ones that do
@@ -193,18 +227,18 @@ fn merge(plan: &Plan, workers: u32, answers: Vec<(Shard, Answer)>) -> FleetRun {
             Ok((report, sent, received)) => {
                 run.measured = run.measured.max(Duration::from_secs_f64(report.measured_s.clamp(0.0, 1e9)));
                 run.cpu_seconds += report.cpu_seconds;
-                run.clocks.push(offset(shard, &report, sent, received));
+                run.clocks.push(offset((shard, segment), &report, sent, received));
                 if run.stop.is_none() {
                     let gate = report.stop_is_gate;
                     run.stop = report.stop.map(|reason| Stop::Worker { index: shard.index, reason, gate });
                 }
             }
-            Err(reason) => run.lost.push(LostShard { shard, reason: reason.0 }),
+            Err(reason) => run.lost.push(LostShard { shard, segment, reason: reason.0 }),
         }
     }
-    let lost: Vec<u32> = run.lost.iter().map(|l| l.shard.index).collect();
-    if !lost.is_empty() {
-        run.recorder.lost = lost_arrivals(plan, workers, &lost);
+    if !run.lost.is_empty() {
+        let lost: Vec<(u32, u32)> = run.lost.iter().map(|l| (l.shard.index, l.segment.index)).collect();
+        run.recorder.lost = lost_arrivals(plan, (workers, segments), &lost);
     }
     if run.measured.is_zero() {
         run.measured = plan.duration();
@@ -214,30 +248,38 @@ fn merge(plan: &Plan, workers: u32, answers: Vec<(Shard, Answer)>) -> FleetRun {
     run
 }
 
-/// The scheduled arrivals of the `lost` shards (of `workers`), per phase, in one walk of each
+/// The scheduled arrivals of the `lost` (shard, segment) pairs, per phase, in one walk of each
 /// phase's schedule (a closed phase has none: its lost users are simply missing).
-fn lost_arrivals(plan: &Plan, workers: u32, lost: &[u32]) -> Vec<u64> {
-    let mut is_lost = vec![false; workers as usize];
-    for i in lost {
-        if let Some(x) = is_lost.get_mut(*i as usize) {
+fn lost_arrivals(plan: &Plan, (workers, segments): (u32, &[Segment]), lost: &[(u32, u32)]) -> Vec<u64> {
+    let mut is_lost = vec![vec![false; segments.len()]; workers as usize];
+    for &(i, s) in lost {
+        if let Some(x) = is_lost.get_mut(i as usize).and_then(|v| v.get_mut(s as usize)) {
             *x = true;
         }
     }
+    // The segment an arrival at plan time `t` is sent in.
+    let segment_of = |t: Duration| segments.iter().position(|s| t < s.to()).unwrap_or(segments.len() - 1);
+    let mut phase_start = Duration::ZERO;
     (plan.phases.iter().enumerate())
-        .map(|(i, phase)| match Pacer::new(&phase.load, phase.duration, phase.arrivals, phase_seed(plan.seed, i)) {
-            Some(mut p) => std::iter::from_fn(|| p.next_arrival())
-                .filter(|(k, _)| is_lost[(k % u64::from(workers)) as usize])
-                .count() as u64,
-            None => 0,
+        .map(|(i, phase)| {
+            let from = phase_start;
+            phase_start += phase.duration;
+            match Pacer::new(&phase.load, phase.duration, phase.arrivals, phase_seed(plan.seed, i)) {
+                Some(mut p) => std::iter::from_fn(|| p.next_arrival())
+                    .filter(|(k, t)| is_lost[(k % u64::from(workers)) as usize][segment_of(from + *t)])
+                    .count() as u64,
+                None => 0,
+            }
         })
         .collect()
 }
 
-fn offset(shard: Shard, r: &ShardReport, sent: u64, received: u64) -> ClockOffset {
+fn offset((shard, segment): (Shard, Segment), r: &ShardReport, sent: u64, received: u64) -> ClockOffset {
     let (t0, t1, t2, t3) =
         (sent as f64, r.clock.received_unix_ms as f64, r.clock.answered_unix_ms as f64, received as f64);
     ClockOffset {
         shard,
+        segment,
         offset_ms: ((t1 - t0) + (t2 - t3)) / 2.0,
         uncertainty_ms: (((t3 - t0) - (t2 - t1)) / 2.0).max(0.0),
     }
@@ -265,14 +307,37 @@ mod tests {
         assert!(written.requests[0].body.is_some(), "the body travels");
         assert_eq!(written.requests[0].body, p.requests[0].body, "as written");
         assert_eq!(written.requests[0].headers, p.requests[0].headers, "the header's value, not <redacted>");
+        // A value from the environment travels resolved, and stays a secret on the worker.
         let from_env = plan("headers = { authorization = \"Bearer ${TOKEN}\" }\n");
-        assert!(unsupported(&from_env).is_some_and(|m| m.contains("${VAR}")), "{:?}", unsupported(&from_env));
+        assert_eq!(unsupported(&from_env), None);
+        let back: ShardOrder =
+            serde_json::from_str(&serde_json::to_string(&ShardOrder::new(&from_env, Shard::WHOLE, "", 0)).unwrap())
+                .unwrap();
+        let written = back.plan_as_written();
+        assert_eq!(written.requests[0].headers, from_env.requests[0].headers);
+        assert_eq!(written.secrets(), from_env.secrets());
+        assert!(written.secrets().iter().any(|s| s == "s3cr3t"), "{:?}", written.secrets());
+    }
+
+    #[test]
+    fn a_lost_invoke_loses_its_shards_arrivals_in_its_segment_only() {
+        // 3 s at 10/s, evenly: arrivals every 100 ms; 2 workers, three 1 s segments.
+        let text = "name = \"l\"\n[[phase]]\nname = \"a\"\nduration = \"2s\"\nrate = 10\n[[phase]]\nname = \"b\"\n\
+                    duration = \"1s\"\nrate = 10\n[[request]]\nname = \"r\"\npath = \"/\"\n";
+        let p = Plan::from_str(std::path::Path::new("l.toml"), text, &|_| None).unwrap();
+        let segments = Segment::cut(p.duration(), Duration::from_secs(1));
+        assert_eq!(segments.len(), 3);
+        // Worker 1 of segment 2 (1–2 s, phase a): the odd arrivals of that second.
+        assert_eq!(lost_arrivals(&p, (2, &segments), &[(1, 1)]), [5, 0]);
+        // Both workers of the last segment: phase b whole.
+        assert_eq!(lost_arrivals(&p, (2, &segments), &[(0, 2), (1, 2)]), [0, 10]);
     }
 
     #[test]
     fn a_clock_ahead_shows_as_its_offset_within_the_round_trip() {
         let report = |received, answered| ShardReport {
             shard: Shard::WHOLE,
+            segment: Segment::WHOLE,
             partial: Recorder::new(0, 0).to_partial(),
             measured_s: 0.0,
             cpu_seconds: 0.0,
@@ -284,10 +349,10 @@ mod tests {
             clock: super::super::WorkerClock { received_unix_ms: received, answered_unix_ms: answered },
         };
         // Sent at 1000, 40 ms each way, the worker's clock 500 ms ahead, 10 s of work.
-        let c = offset(Shard::WHOLE, &report(1_540, 11_540), 1_000, 11_080);
+        let c = offset((Shard::WHOLE, Segment::WHOLE), &report(1_540, 11_540), 1_000, 11_080);
         assert_eq!((c.offset_ms, c.uncertainty_ms), (500.0, 40.0));
         assert!(c.skewed(100.0) && !c.skewed(470.0));
-        let in_step = offset(Shard::WHOLE, &report(1_040, 11_040), 1_000, 11_080);
+        let in_step = offset((Shard::WHOLE, Segment::WHOLE), &report(1_040, 11_040), 1_000, 11_080);
         assert!(!in_step.skewed(0.0));
     }
 }

@@ -15,8 +15,24 @@ use crate::{gates, http};
 /// out in a burst, which is not the schedule.
 pub const LATE_START: Duration = Duration::from_secs(1);
 
+/// The most requests a worker holds in flight: a Lambda has 1,024 file descriptors, one per
+/// connection, and the runtime keeps a few of its own. A plan's `max_in_flight` above it is
+/// lowered to it on each worker; a schedule that needs more shows as late sends (saturated).
+pub const MAX_IN_FLIGHT: usize = 1_000;
+
 /// The largest answer a synchronous invoke may return: 6 MB (6,291,456 bytes), Lambda's limit.
 pub const RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+
+/// The environment variable that sets a worker's clock off by this many ms (negative: behind):
+/// a fault to inject, to see what a fleet with a skewed worker reports. Nothing else reads it.
+pub const CLOCK_SKEW_VAR: &str = "LOADGEN_WORKER_CLOCK_SKEW_MS";
+
+/// The worker's clock, Unix ms: the host's, set off by [`CLOCK_SKEW_VAR`] when it is given.
+fn clock_ms() -> u64 {
+    static SKEW: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let skew = *SKEW.get_or_init(|| std::env::var(CLOCK_SKEW_VAR).ok().and_then(|v| v.parse().ok()).unwrap_or(0));
+    unix_ms().saturating_add_signed(skew)
+}
 
 /// Why a worker did not run its shard, or cannot hand back what it measured.
 #[derive(Debug, thiserror::Error)]
@@ -57,23 +73,31 @@ pub fn answer(report: &ShardReport) -> Result<Vec<u8>, ShardError> {
 
 /// Runs `order`'s shard and reports it.
 pub async fn run_shard(order: ShardOrder) -> Result<ShardReport, ShardError> {
-    let received_unix_ms = unix_ms();
+    let received_unix_ms = clock_ms();
     let shard = crate::attack::pacer::Shard::new(order.shard.index, order.shard.count).ok_or_else(|| {
         ShardError::Refused(format!("shard {} of {} is no shard", order.shard.index, order.shard.count))
     })?;
-    let (base_url, start_unix_ms) = (order.base_url.clone(), order.start_unix_ms);
-    let plan = Arc::new(order.plan_as_written());
+    let segment = order.segment;
+    if segment.from_ms >= segment.to_ms || segment.index >= segment.count {
+        return Err(ShardError::Refused(format!("segment {segment:?} is no segment")));
+    }
+    // This worker's schedule starts where its segment does.
+    let (base_url, start_unix_ms) = (order.base_url.clone(), order.start_unix_ms.saturating_add(segment.from_ms));
+    let mut plan = order.plan_as_written();
+    plan.target.max_in_flight = plan.target.max_in_flight.min(MAX_IN_FLIGHT);
+    let plan = Arc::new(plan);
     if plan.target.auth.is_some() || plan.targets.iter().any(|t| t.auth.is_some()) {
         return Err(ShardError::Refused("a fleet does not yet authorize requests ([target.auth])".into()));
     }
-    let client =
-        http::client::build(plan.target.max_in_flight.min(4096), plan.target.http2).map_err(ShardError::Client)?;
+    let client = http::client::build(plan.target.max_in_flight, plan.target.http2).map_err(ShardError::Client)?;
     let switch = crate::attack::switch::StopSwitch::new();
-    let engine = Engine::new(plan.clone(), &base_url, client, switch.clone()).with_shard(shard);
+    let engine = Engine::new(plan.clone(), &base_url, client, switch.clone())
+        .with_shard(shard)
+        .with_window(segment.from(), segment.to());
     engine.recorder.lock().unwrap_or_else(|e| e.into_inner()).keep_seconds = true;
     // Connections first, as a single host opens them, then the common start.
     let mut engine = engine.open_connections().await;
-    let now = unix_ms();
+    let now = clock_ms();
     if now > start_unix_ms + LATE_START.as_millis() as u64 {
         return Err(ShardError::Late { late_ms: now - start_unix_ms });
     }
@@ -97,6 +121,7 @@ pub async fn run_shard(order: ShardOrder) -> Result<ShardReport, ShardError> {
     let (opened_before, opened_during, connect_times) = engine.connects.export();
     Ok(ShardReport {
         shard,
+        segment,
         partial,
         measured_s: engine.measured().as_secs_f64(),
         cpu_seconds: cpu::seconds() - cpu_before,
@@ -105,7 +130,7 @@ pub async fn run_shard(order: ShardOrder) -> Result<ShardReport, ShardError> {
         connect_times,
         stop: switch.reason().map(|r| r.to_string()),
         stop_is_gate: switch.reason().is_some_and(|r| r.is_gate()),
-        clock: WorkerClock { received_unix_ms, answered_unix_ms: unix_ms() },
+        clock: WorkerClock { received_unix_ms, answered_unix_ms: clock_ms() },
     })
 }
 
@@ -149,6 +174,7 @@ mod tests {
         }
         ShardReport {
             shard: Shard::WHOLE,
+            segment: super::super::Segment::WHOLE,
             partial: rec.to_partial(),
             measured_s: 840.0,
             cpu_seconds: 1.0,

@@ -139,7 +139,15 @@ impl CheckSum {
         if let Some((why, body)) = failure {
             self.failed += 1;
             if self.first.len() < KEPT {
-                self.first.push(CheckFailure { status, reason: why.to_string(), body: shown(body, secrets) });
+                // As short as the body: a reason quoting the response must not make a fleet
+                // worker's answer unbounded.
+                let reason = why.to_string();
+                let mut short: String =
+                    reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(BODY_CHARS).collect();
+                if reason.chars().count() > BODY_CHARS {
+                    short.push('…');
+                }
+                self.first.push(CheckFailure { status, reason: short, body: shown(body, secrets) });
             }
         }
     }

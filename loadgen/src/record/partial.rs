@@ -123,7 +123,8 @@ impl Recorder {
                     duration: encode(&f.duration),
                 })
                 .collect(),
-            series: self.series.clone(),
+            // A later segment's worker has nothing in the seconds before its own.
+            series: self.series.iter().filter(|s| !s.is_empty()).cloned().collect(),
             seconds,
             lag: encode(&self.lag),
             late_sends: self.late_sends,

@@ -132,6 +132,13 @@ pub struct Second {
     pub cold_starts: u64,
 }
 
+impl Second {
+    /// Nothing happened in it.
+    pub fn is_empty(&self) -> bool {
+        self.sent == 0 && self.completed.total() == 0 && self.in_flight == 0 && self.cold_starts == 0
+    }
+}
+
 /// Everything measured in one run.
 #[derive(Debug)]
 pub struct Recorder {

@@ -42,6 +42,9 @@ pub fn saturation(r: &Results) -> Option<String> {
     if g.out_of_files > 0 {
         parts.push(format!("{} requests without a file descriptor", g.out_of_files));
     }
+    if g.clock_skewed > 0 {
+        parts.push(format!("{} fleet workers' clocks off the schedule", g.clock_skewed));
+    }
     Some(format!(
         "generator saturated ({}): it could not keep the schedule, so the load was lighter and the latency \
          includes its own delay",

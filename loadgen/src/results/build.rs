@@ -157,6 +157,7 @@ fn generator(plan: &Plan, rec: &Recorder, cpu_seconds: f64, connections: super::
         max_in_flight: plan.target.max_in_flight,
         heuristic_mismatches: rec.heuristic_mismatches,
         connections,
+        clock_skewed: 0,
     }
 }
 

@@ -4,6 +4,30 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// How far off the coordinator's a worker's clock may surely be (beyond its estimate's bound)
+/// before the run is marked saturated, ms: the lag p99 that marks one host saturated — its
+/// arrivals went out that much off the schedule.
+pub const CLOCK_TOLERANCE_MS: f64 = 10.0;
+
+impl super::Results {
+    /// Records the fleet a run was sent from; a worker whose clock was off the schedule makes
+    /// the generator saturated, as late sends would.
+    pub fn set_fleet(&mut self, fleet: Option<FleetResult>) {
+        if let Some(skewed) = fleet.as_ref().map(FleetResult::skewed).filter(|n| *n > 0) {
+            self.generator.clock_skewed = skewed;
+            self.generator.saturated = true;
+        }
+        self.fleet = fleet;
+    }
+}
+
+impl FleetResult {
+    /// The workers (invokes) whose clock was surely more than [`CLOCK_TOLERANCE_MS`] off.
+    pub fn skewed(&self) -> u32 {
+        self.clocks.iter().filter(|c| c.offset_ms.abs() - c.uncertainty_ms > CLOCK_TOLERANCE_MS).count() as u32
+    }
+}
+
 /// The fleet a run was sent from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FleetResult {
@@ -11,6 +35,10 @@ pub struct FleetResult {
     pub workers: u32,
     /// The worker function invoked.
     pub function: String,
+    /// Back-to-back segments the plan was cut into, each sent by its own invokes (1: one invoke
+    /// per worker sent the whole plan).
+    #[serde(default = "one")]
+    pub segments: u32,
     /// Workers whose results are missing: their arrivals are in `not_sent`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lost: Vec<LostWorker>,
@@ -24,6 +52,9 @@ pub struct FleetResult {
 pub struct LostWorker {
     /// Its shard index.
     pub index: u32,
+    /// The segment (from 0) whose invoke was lost.
+    #[serde(default)]
+    pub segment: u32,
     /// Why.
     pub reason: String,
 }
@@ -33,8 +64,15 @@ pub struct LostWorker {
 pub struct WorkerClockResult {
     /// Its shard index.
     pub index: u32,
+    /// The segment (from 0) of the invoke.
+    #[serde(default)]
+    pub segment: u32,
     /// How far its clock was ahead of the coordinator's, ms.
     pub offset_ms: f64,
     /// The estimate's bound (half the round trip not spent in the worker), ms.
     pub uncertainty_ms: f64,
+}
+
+fn one() -> u32 {
+    1
 }

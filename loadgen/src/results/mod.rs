@@ -165,6 +165,10 @@ pub struct GeneratorHealth {
     /// measured).
     #[serde(default, skip_serializing_if = "ConnectionStats::is_empty")]
     pub connections: ConnectionStats,
+    /// Fleet workers (invokes) whose clock was surely more than 10 ms off the coordinator's:
+    /// their shards went out that far off the schedule; any makes the run saturated.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub clock_skewed: u32,
 }
 
 /// The connections the generator opened (`[target] connections` before the start, more when
@@ -247,6 +251,10 @@ pub struct FlowResult {
 }
 
 fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
     *n == 0
 }
 

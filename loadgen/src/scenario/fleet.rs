@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::error::{Locator, ScenarioError};
-use super::values::int_in;
+use super::values::{duration, int_in, span};
 
 /// The most workers a fleet may have: Lambda's default account concurrency (1,000) less the
 /// 100 AWS keeps unreserved.
@@ -21,6 +21,10 @@ pub struct RawFleet {
     pub workers: Spanned<i64>,
     /// The deployed worker function's name or ARN (default `loadgen-worker`).
     pub function: Option<String>,
+    /// The longest stretch one worker invoke sends (`"5m"`); a longer plan is cut into
+    /// back-to-back segments. Default: as long as the worker's timeout allows.
+    #[schemars(with = "Option<String>")]
+    pub segment: Option<Spanned<String>>,
 }
 
 /// `[fleet]`, validated.
@@ -31,6 +35,10 @@ pub struct Fleet {
     /// The worker function, when the scenario names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
+    /// The longest segment, when the scenario sets one (ms in results.json).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::millis::option")]
+    #[schemars(with = "Option<f64>")]
+    pub segment: Option<std::time::Duration>,
 }
 
 /// Checks `[fleet]`.
@@ -38,7 +46,13 @@ pub(super) fn validate(loc: &Locator<'_>, raw: Option<&RawFleet>) -> Result<Opti
     let Some(raw) = raw else { return Ok(None) };
     let workers = int_in(loc, &raw.workers, "fleet.workers", 1, i64::from(MAX_WORKERS))? as u32;
     let function = raw.function.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned);
-    Ok(Some(Fleet { workers, function }))
+    let segment = raw.segment.as_ref().map(|s| duration(loc, s, "fleet.segment")).transpose()?;
+    if let (Some(d), Some(raw)) = (segment, &raw.segment)
+        && d < std::time::Duration::from_secs(1)
+    {
+        return Err(loc.error(span(raw), "fleet.segment", "a segment lasts at least 1 s; write e.g. \"5m\""));
+    }
+    Ok(Some(Fleet { workers, function, segment }))
 }
 
 #[cfg(test)]
@@ -61,6 +75,12 @@ mod tests {
             let e = plan(bad).unwrap_err();
             assert_eq!(e.field, "fleet.workers", "{e}");
             assert!(e.line > 0 && e.message.contains("1 to 900"), "{e}");
+        }
+        let f = plan("[fleet]\nworkers = 2\nsegment = \"5m\"\n").unwrap().fleet.unwrap();
+        assert_eq!(f.segment, Some(std::time::Duration::from_secs(300)));
+        for bad in ["[fleet]\nworkers = 2\nsegment = \"soon\"\n", "[fleet]\nworkers = 2\nsegment = \"10ms\"\n"] {
+            let e = plan(bad).unwrap_err();
+            assert_eq!(e.field, "fleet.segment", "{e}");
         }
         let e = plan("[fleet]\nworker = 2\n").unwrap_err();
         assert!(e.to_string().contains("worker"), "{e}");

@@ -2,7 +2,7 @@
 //! a name between braces is read into one, with the errors a scenario's author sees.
 
 /// One piece of a template.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Part {
     /// Text sent as is.
     Literal(String),

@@ -38,7 +38,7 @@ pub enum ItemValue {
 }
 
 /// A value read from a data file, typed as DynamoDB types it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SeedValue {
     /// A string (every CSV cell, until the table's key types say otherwise).
     S(String),
@@ -79,7 +79,7 @@ impl SeedValue {
 
 /// The rows of a data file: each an item, with the file line it came from, and the value of
 /// the key column `{id}` draws from.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SeedRows {
     /// `(line, item)`.
     pub items: Vec<(usize, BTreeMap<String, SeedValue>)>,

@@ -265,6 +265,28 @@ impl Template {
     }
 }
 
+/// A template whole — its text, its resolved parts and the environment values in them — for a
+/// fleet worker, which must send it as the validated plan would: the text alone (what
+/// results.json keeps) has lost the variables' values and the captures' slots.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Wire {
+    text: String,
+    parts: Vec<Part>,
+    env_values: Vec<String>,
+}
+
+impl From<&Template> for Wire {
+    fn from(t: &Template) -> Wire {
+        Wire { text: t.text.clone(), parts: t.parts.clone(), env_values: t.env_values.clone() }
+    }
+}
+
+impl From<Wire> for Template {
+    fn from(w: Wire) -> Template {
+        Template { text: w.text, parts: w.parts, env_values: w.env_values }
+    }
+}
+
 impl serde::Serialize for Template {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.text)

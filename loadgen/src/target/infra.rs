@@ -8,6 +8,22 @@ use crate::results::InfraOutputs;
 
 /// The outputs of the applied Terraform in `dir`.
 pub fn outputs(dir: &Path) -> Result<InfraOutputs, TargetError> {
+    parse(dir, &terraform_output(dir)?)
+}
+
+/// The fleet's worker as the applied `infra/fleet/` in `dir` names it: its ARN (which holds its
+/// Region) and its Region.
+pub fn fleet_outputs(dir: &Path) -> Result<(String, Option<String>), TargetError> {
+    let json = terraform_output(dir)?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&json).map_err(|source| TargetError::NotJson { dir: dir.to_path_buf(), source })?;
+    let function = value::<String>(&v, "fleet_function_arn").or_else(|| value(&v, "fleet_function"));
+    let function = function.ok_or_else(|| TargetError::NoFleetFunction(dir.to_path_buf()))?;
+    Ok((function, value(&v, "region")))
+}
+
+/// `terraform output -json` in `dir`.
+fn terraform_output(dir: &Path) -> Result<Vec<u8>, TargetError> {
     let out = std::process::Command::new("terraform")
         .arg(format!("-chdir={}", dir.display()))
         .args(["output", "-json"])
@@ -17,7 +33,7 @@ pub fn outputs(dir: &Path) -> Result<InfraOutputs, TargetError> {
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         return Err(TargetError::TerraformFailed { dir: dir.to_path_buf(), stderr });
     }
-    parse(dir, &out.stdout)
+    Ok(out.stdout)
 }
 
 /// Reads `terraform output -json` (`{"name": {"value": …, "type": …}, …}`) of `dir`.

@@ -69,6 +69,13 @@ pub enum TargetError {
         .0.display()
     )]
     NoApiUrl(PathBuf),
+    /// `--fleet-function DIR` whose outputs name no worker.
+    #[error(
+        "--fleet-function {}: no fleet_function_arn output; run `terraform apply` in infra/fleet/ first, or name the \
+         worker function itself",
+        .0.display()
+    )]
+    NoFleetFunction(PathBuf),
     /// An item cannot be written into the table as `[data]` makes it.
     #[error("[data] cannot seed table {0}: {1}")]
     SeedItem(String, #[source] Box<seed_table::ItemError>),
@@ -101,6 +108,7 @@ impl TargetError {
                 | TargetError::TerraformFailed { .. }
                 | TargetError::NotJson { .. }
                 | TargetError::NoApiUrl(_)
+                | TargetError::NoFleetFunction(_)
         )
     }
 }
