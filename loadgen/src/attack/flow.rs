@@ -116,12 +116,17 @@ impl Engine {
                 // A closed phase's user thinks until the phase's end at most, as between
                 // requests, and is cut there.
                 let wake = run.deadline.map_or(intended, |d| intended.min(d));
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                let holds = self.holds_while_thinking();
+                if !holds {
+                    self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                }
                 let woke = tokio::select! {
                     _ = tokio::time::sleep_until(wake.into()) => true,
                     _ = self.stop.stopped() => false,
                 };
-                self.in_flight.fetch_add(1, Ordering::SeqCst);
+                if !holds {
+                    self.in_flight.fetch_add(1, Ordering::SeqCst);
+                }
                 if !woke || past_deadline(intended) {
                     return End::Cut;
                 }

@@ -105,7 +105,15 @@ pub struct Engine {
     origin: Duration,
     /// The plan's time at which this engine's window ends (`Duration::MAX`: the plan's end).
     until: Duration,
+    /// Each open phase's schedule advanced to the window, and its first arrival there
+    /// ([`Engine::prepare_window`]).
+    prepared: Mutex<Vec<Option<Prepared>>>,
+    /// The drain is over: no flow step starts any more.
+    drained: AtomicBool,
 }
+
+/// A phase's schedule and its next arrival.
+type Prepared = (Pacer, Option<(u64, Duration)>);
 
 impl Engine {
     /// An engine for `plan` against `base` (and its `[targets.NAME]` at their own URLs).
@@ -136,6 +144,8 @@ impl Engine {
             shard: Shard::WHOLE,
             origin: Duration::ZERO,
             until: Duration::MAX,
+            prepared: Mutex::new(Vec::new()),
+            drained: AtomicBool::new(false),
         }
     }
 
@@ -146,6 +156,41 @@ impl Engine {
         self.origin = from;
         self.until = until;
         self
+    }
+
+    /// Whether this engine's window reaches the plan's end (a single host's always does).
+    fn last_window(&self) -> bool {
+        self.until >= self.plan.duration()
+    }
+
+    /// Before the start of a window that begins after the plan's: advances each open phase's
+    /// schedule to it and replays this shard's earlier arrivals through the mix, unsent, so the
+    /// counters they draw from (`{seq}`, a data file's next row) stand where one host's would.
+    /// Blocking, and as long as the earlier arrivals are many: call it in the lead before the
+    /// start, never on the schedule. (A plan whose later flow steps or closed-model users draw
+    /// from counters cannot be replayed so; [`crate::fleet::cut`] runs it in one segment.)
+    pub fn prepare_window(&self) {
+        if self.origin.is_zero() {
+            return;
+        }
+        let mut phase_start = Duration::ZERO;
+        let mut prepared = Vec::new();
+        for (i, phase) in self.plan.phases.iter().enumerate() {
+            let seed = phase_seed(self.plan.seed, i);
+            let pacer = Pacer::new(&phase.load, phase.duration, phase.arrivals, seed).map(|p| p.sharded(self.shard));
+            prepared.push(pacer.map(|mut p| {
+                let mut rng = fastrand::Rng::new();
+                let mut next = p.next_arrival();
+                while let Some((k, _)) = next.filter(|(_, offset)| phase_start + *offset < self.origin) {
+                    rng.seed(arrival_seed(seed, k));
+                    let _ = self.next_work(&mut rng);
+                    next = p.next_arrival();
+                }
+                (p, next)
+            }));
+            phase_start += phase.duration;
+        }
+        *self.prepared.lock().unwrap_or_else(|e| e.into_inner()) = prepared;
     }
 
     /// The plan's time at `at`.
@@ -200,9 +245,19 @@ impl Engine {
         self.stop.is_stopped()
     }
 
-    /// Whether the last phase has ended or the run was stopped: no new step starts then.
+    /// Whether no new flow step starts: the run was stopped, the drain is over, or the plan's
+    /// last phase has ended. A window that ends before the plan's end lets its flow instances
+    /// run on through the drain, as one host would past that instant.
     fn over(&self) -> bool {
-        self.stopped() || self.phases_end.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        self.stopped()
+            || self.drained.load(Ordering::SeqCst)
+            || (self.last_window() && self.phases_end.lock().unwrap_or_else(|e| e.into_inner()).is_some())
+    }
+
+    /// Whether a flow instance thinking between steps holds its place in flight: in a window
+    /// that ends before the plan's end it does, so the drain waits for it.
+    fn holds_while_thinking(&self) -> bool {
+        !self.last_window()
     }
 
     /// What the next arrival does, its first request rendered; `Err` when a `unique` data file
@@ -280,10 +335,16 @@ impl Engine {
             match &phase.load {
                 Load::Closed { users, think } => self.closed(i, *users, *think, end, seed).await,
                 _ => {
-                    let pacer = Pacer::new(&phase.load, phase.duration, phase.arrivals, seed)
-                        .expect("open model")
-                        .sharded(self.shard);
-                    self.open(i, pacer, (phase_start, end), seed).await;
+                    let ready =
+                        self.prepared.lock().unwrap_or_else(|e| e.into_inner()).get_mut(i).and_then(Option::take);
+                    let ready = ready.unwrap_or_else(|| {
+                        let mut p = Pacer::new(&phase.load, phase.duration, phase.arrivals, seed)
+                            .expect("open model")
+                            .sharded(self.shard);
+                        let first = p.next_arrival();
+                        (p, first)
+                    });
+                    self.open(i, ready, (phase_start, end), seed).await;
                     tokio::select! {
                         _ = tokio::time::sleep_until(end.into()) => {}
                         _ = self.stop.stopped() => {}
@@ -306,6 +367,7 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        self.drained.store(true, Ordering::SeqCst);
         let counting = std::mem::take(&mut *self.counting.lock().unwrap_or_else(|e| e.into_inner()));
         for c in counting {
             let _ = c.await;
@@ -325,7 +387,7 @@ impl Engine {
     async fn open(
         self: &Arc<Self>,
         phase: usize,
-        mut pacer: Pacer,
+        (mut pacer, mut next): Prepared,
         (phase_start, end): (Duration, Instant),
         seed: u64,
     ) {
@@ -340,8 +402,7 @@ impl Engine {
         let phase_over = tokio::time::sleep_until(cutoff.into());
         tokio::pin!(phase_over);
         let in_window = |t: Duration| t >= self.origin && t < self.until;
-        let mut next = pacer.next_arrival();
-        // An earlier segment's arrivals: another worker's invoke sent them.
+        // An earlier segment's arrivals (when not prepared): another worker's invoke sent them.
         while next.is_some_and(|(_, offset)| phase_start + offset < self.origin) {
             next = pacer.next_arrival();
         }

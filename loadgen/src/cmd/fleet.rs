@@ -54,8 +54,16 @@ pub(super) fn resolve(flag: Option<Ask>, plan: &Plan) -> Result<Option<Ask>, Err
         region: None,
     });
     let Some(mut ask) = flag.or(from_plan) else { return Ok(None) };
-    // A directory is an applied infra/fleet/: its outputs name the worker.
-    if let Some(dir) = ask.function.as_deref().map(std::path::Path::new).filter(|p| p.is_dir()) {
+    // A Terraform directory is an applied infra/fleet/: its outputs name the worker. (Only
+    // against AWS: the local stack hosts its own worker, whatever a deployed one is called.)
+    let terraform = |p: &std::path::Path| {
+        p.is_dir()
+            && std::fs::read_dir(p)
+                .map(|d| d.flatten().any(|e| e.path().extension().is_some_and(|x| x == "tf")))
+                .unwrap_or(false)
+    };
+    let deployed = plan.target.url.is_some();
+    if let Some(dir) = ask.function.as_deref().map(std::path::Path::new).filter(|p| deployed && terraform(p)) {
         let (function, region) = crate::target::infra::fleet_outputs(dir)?;
         (ask.function, ask.region) = (Some(function), region);
     }
@@ -169,10 +177,21 @@ pub(super) async fn run(
     // The worker's timeout bounds each segment: the local stack's is Lambda's most, a deployed
     // one's is read first.
     let deployed = match lambda_url {
-        Some(_) => Ok((MAX_WORKER_TIME, None)),
+        Some(_) => Ok((MAX_WORKER_TIME, Ok(None))),
         None => deployed_worker(&f).await,
     };
     let fits = deployed.and_then(|(timeout, reserved)| {
+        let reserved = reserved.unwrap_or_else(|why| {
+            console.event(Event::Fleet {
+                note: format!(
+                    "cannot read {}'s reserved concurrency ({why}): the invokes this run holds at once are not checked \
+                     against it",
+                    f.0.function
+                ),
+                warning: true,
+            });
+            None
+        });
         let Cut { segment, held, .. } = cut(plan, (ask.workers, ask.segment), (timeout, f.0.lead))?;
         match reserved {
             Some(r) if r < held => Err(Unusable(format!(
@@ -198,9 +217,15 @@ pub(super) async fn run(
 
 /// The deployed worker's timeout — a plan is cut into segments that fit it (a longer one would
 /// be killed mid-shard, every shard lost) — and its reserved concurrency, when it has one.
-async fn deployed_worker(
-    (fleet, client): &(Fleet, aws_sdk_lambda::Client),
-) -> Result<(Duration, Option<u32>), Unusable> {
+/// A deployed worker's reserved concurrency (`None`: unreserved), or why it could not be read.
+type Reserved = Result<Option<u32>, Unreadable>;
+
+/// Why a deployed worker's setting could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Unreadable(String);
+
+async fn deployed_worker((fleet, client): &(Fleet, aws_sdk_lambda::Client)) -> Result<(Duration, Reserved), Unusable> {
     let conf = (client.get_function_configuration().function_name(&fleet.function).send().await).map_err(|e| {
         Unusable(format!(
             "cannot read the worker function {}: {}",
@@ -212,9 +237,10 @@ async fn deployed_worker(
     // Only a reservation bounds the fleet here; without one, the account's limit does, which
     // `cut` has checked against.
     let reserved = (client.get_function_concurrency().function_name(&fleet.function).send().await)
-        .ok()
-        .and_then(|c| c.reserved_concurrent_executions())
-        .map(|r| r.max(0) as u32);
+        .map(|c| c.reserved_concurrent_executions().map(|r| r.max(0) as u32))
+        .map_err(|e| {
+            Unreadable(aws_sdk_lambda::error::DisplayErrorContext(&e).to_string().chars().take(200).collect())
+        });
     Ok((timeout, reserved))
 }
 
@@ -280,20 +306,7 @@ async fn attack(
         ),
         warning: false,
     });
-    let run = tokio::select! {
-        r = coordinator::run(plan, base, client, fleet) => Some(r),
-        _ = switch.stopped() => None,
-    };
-    let Some(run) = run else {
-        // The workers run on: a Lambda invoke cannot be called back. Nothing of theirs is here.
-        sink.event(Event::Fleet {
-            note: "stopped before the workers answered: their results are lost".into(),
-            warning: true,
-        });
-        let rec = Recorder::new(plan.requests.len(), plan.phases.len());
-        switch.finish();
-        return finished(plan, console, rec, Duration::ZERO, switch.reason());
-    };
+    let run = coordinator::run(plan, base, (client, &switch), fleet).await;
     report(&run, &sink);
     let result = FleetResult {
         workers: fleet.workers,
@@ -312,9 +325,12 @@ async fn attack(
             .collect(),
     };
     let FleetRun { recorder, measured, cpu_seconds, connections, stop, lost, .. } = run;
-    let stop = if !lost.is_empty() {
+    // A stop here (Ctrl-C) is the run's reason, whatever it left unanswered.
+    let stop = if let Some(reason) = switch.reason() {
+        Some(reason)
+    } else if !lost.is_empty() {
         Some(Stop::LostShards {
-            of: fleet.workers,
+            of: fleet.workers * segments.len() as u32,
             lost: lost.into_iter().map(|l| (l.shard.index, format!("{}{}", in_segment(l.segment), l.reason))).collect(),
         })
     } else {

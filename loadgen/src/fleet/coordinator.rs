@@ -4,13 +4,19 @@
 //! shard: it is named, and its scheduled arrivals are counted as lost — unmeasured, and whether
 //! the target got some of them is not known.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 
 use super::{Segment, ShardOrder, ShardReport, unix_ms};
+use crate::attack::StopSwitch;
 use crate::attack::pacer::{Pacer, Shard};
 use crate::attack::phase_seed;
 use crate::http::connects::Connects;
@@ -127,10 +133,23 @@ pub fn unsupported(plan: &Plan) -> Option<String> {
 /// are invoked a lead before the segment starts, so segments run back to back on one absolute
 /// schedule (a segment's workers drain while the next one's send: for a moment both hold
 /// concurrency).
-pub async fn run(plan: &Arc<Plan>, base: &str, client: &aws_sdk_lambda::Client, fleet: &Fleet) -> FleetRun {
+///
+/// A stop — `stop` thrown (Ctrl-C), or a worker that stopped its shard (an `abort_on_fail`
+/// threshold, a dead target) — invokes no later segment, as one host would send nothing more.
+/// On `stop` the answers already in are kept and the invokes still running are lost shards: a
+/// Lambda invoke cannot be called back, so they send on, unmeasured.
+pub async fn run(
+    plan: &Arc<Plan>,
+    base: &str,
+    (client, stop): (&aws_sdk_lambda::Client, &StopSwitch),
+    fleet: &Fleet,
+) -> FleetRun {
     let start_unix_ms = unix_ms() + fleet.lead.as_millis() as u64;
     let segments = Segment::cut(plan.duration(), fleet.segment);
     let longest = plan.longest_timeout();
+    let halted = &AtomicBool::new(false);
+    // The invokes under way: on a stop, these are the lost ones.
+    let running = &Mutex::new(BTreeSet::new());
     let invokes = segments.iter().flat_map(|&segment| {
         // Each worker's deadline: the lead, its segment, the drain and the answer's way back.
         let deadline = fleet.lead + segment.length(plan.duration()) + longest + Duration::from_secs(30);
@@ -141,13 +160,46 @@ pub async fn run(plan: &Arc<Plan>, base: &str, client: &aws_sdk_lambda::Client, 
             order.segment = segment;
             async move {
                 tokio::time::sleep(Duration::from_millis(invoke_at.saturating_sub(unix_ms()))).await;
+                if halted.load(Ordering::SeqCst) {
+                    return ((shard, segment), None);
+                }
+                let key = (segment.index, i);
+                running.lock().unwrap_or_else(|e| e.into_inner()).insert(key);
                 let answer = tokio::time::timeout(deadline, invoke(client, &fleet.function, order)).await;
                 let answer = answer.unwrap_or_else(|_| Err(Lost(format!("no answer within {} s", deadline.as_secs()))));
-                ((shard, segment), answer)
+                running.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                ((shard, segment), Some(answer))
             }
         })
     });
-    let answers = futures_util::future::join_all(invokes).await;
+    let mut pending: FuturesUnordered<_> = invokes.collect();
+    let mut answers = Vec::new();
+    loop {
+        tokio::select! {
+            next = pending.next() => match next {
+                Some((key, Some(answer))) => {
+                    if matches!(&answer, Ok((report, ..)) if report.stop.is_some()) {
+                        halted.store(true, Ordering::SeqCst);
+                    }
+                    answers.push((key, answer));
+                }
+                // A segment after a stop: never invoked, nothing of it is owed.
+                Some((_, None)) => {}
+                None => break,
+            },
+            _ = stop.stopped() => {
+                halted.store(true, Ordering::SeqCst);
+                // Those not yet invoked never will be; those under way are lost.
+                let lost = "stopped before it answered: a Lambda invoke cannot be called back, so it sent on, unmeasured";
+                let under_way = std::mem::take(&mut *running.lock().unwrap_or_else(|e| e.into_inner()));
+                for (s, i) in under_way {
+                    let shard = Shard::new(i, fleet.workers).expect("index below count");
+                    answers.push(((shard, segments[s as usize]), Err(Lost(lost.into()))));
+                }
+                break;
+            }
+        }
+    }
     // Off the runtime: counting a lost shard's arrivals walks the whole schedule.
     let (plan, workers) = (plan.clone(), fleet.workers);
     match tokio::task::spawn_blocking(move || merge(&plan, (workers, &segments), answers)).await {
@@ -200,6 +252,7 @@ fn merge(plan: &Plan, (workers, segments): (u32, &[Segment]), answers: Vec<((Sha
     let mut recorder = Recorder::new(plan.requests.len(), plan.phases.len());
     recorder.flows = vec![crate::record::flows::FlowSum::default(); plan.flows.len()];
     let connects = Connects::default();
+    let secrets = plan.secrets();
     let mut run = FleetRun {
         recorder,
         measured: Duration::ZERO,
@@ -211,6 +264,14 @@ fn merge(plan: &Plan, (workers, segments): (u32, &[Segment]), answers: Vec<((Sha
     };
     for ((shard, segment), answer) in answers {
         let merged = answer.and_then(|(report, sent, received)| {
+            if report.protocol != super::PROTOCOL {
+                return Err(Lost(format!(
+                    "the worker speaks fleet protocol {} and this loadgen {}: redeploy it from this loadgen \
+                     (scripts/build-lambda.sh, then terraform apply in infra/fleet/)",
+                    report.protocol,
+                    super::PROTOCOL
+                )));
+            }
             if report.shard != shard || report.segment != segment {
                 return Err(Lost(format!(
                     "the worker ran shard {} of {} (segment {} of {})",
@@ -233,7 +294,12 @@ fn merge(plan: &Plan, (workers, segments): (u32, &[Segment]), answers: Vec<((Sha
                     run.stop = report.stop.map(|reason| Stop::Worker { index: shard.index, reason, gate });
                 }
             }
-            Err(reason) => run.lost.push(LostShard { shard, segment, reason: reason.0 }),
+            Err(reason) => {
+                // A worker's error may quote what it was sent: the plan's secrets stay hidden.
+                let reason =
+                    secrets.iter().fold(reason.0, |r, s| r.replace(s.as_str(), crate::record::checks::REDACTED));
+                run.lost.push(LostShard { shard, segment, reason })
+            }
         }
     }
     if !run.lost.is_empty() {
@@ -336,6 +402,7 @@ mod tests {
     #[test]
     fn a_clock_ahead_shows_as_its_offset_within_the_round_trip() {
         let report = |received, answered| ShardReport {
+            protocol: super::super::PROTOCOL,
             shard: Shard::WHOLE,
             segment: Segment::WHOLE,
             partial: Recorder::new(0, 0).to_partial(),

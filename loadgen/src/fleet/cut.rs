@@ -68,6 +68,16 @@ pub fn cut(
         None => longest_fitting(plan, &schedule, most)?,
     };
     let segments = Segment::cut(plan.duration(), segment);
+    if segments.len() > 1
+        && let Some(why) = unreplayable(plan)
+    {
+        return Err(Unusable(format!(
+            "this plan needs {} segments of {} s, and {why}: run it from one host, or as shorter scenarios that each \
+             fit one invoke",
+            segments.len(),
+            segment.as_secs()
+        )));
+    }
     let drain = plan.longest_timeout() + Duration::from_secs(1);
     let held = workers * Segment::overlap(&segments, plan.duration(), (lead, drain));
     if held > MAX_WORKERS {
@@ -79,6 +89,39 @@ pub fn cut(
         )));
     }
     Ok(Cut { segment, segments: segments.len(), held })
+}
+
+/// Why a later segment could not know where the counters its arrivals draw from (`{seq}`, a
+/// sequential or unique data file's next row) stood when it began, if it could not: it replays
+/// the earlier segments' open-model arrivals ([`crate::attack::Engine::prepare_window`]), but
+/// a closed-model user's draws and a flow's later steps depend on how fast the target answered.
+fn unreplayable(plan: &Plan) -> Option<&'static str> {
+    use crate::scenario::placeholder::Part;
+    use crate::scenario::seed_data::RowOrder;
+    let draws = |t: &crate::scenario::Template| {
+        t.parts.iter().any(|p| match p {
+            Part::Seq => true,
+            Part::Field(f, _) => plan.data.files.get(*f).is_some_and(|f| f.order != RowOrder::Random),
+            _ => false,
+        })
+    };
+    let shared = plan.target.headers.iter().chain(plan.targets.iter().flat_map(|t| &t.headers)).any(|(_, v)| draws(v));
+    let request_draws = |i: usize| {
+        let r = &plan.requests[i];
+        shared || draws(&r.path) || r.body.as_ref().is_some_and(draws) || r.headers.iter().any(|(_, v)| draws(v))
+    };
+    let closed = plan.phases.iter().any(|p| matches!(p.load, crate::scenario::Load::Closed { .. }));
+    if closed && (0..plan.requests.len()).any(request_draws) {
+        return Some(
+            "a closed-model phase draws from {seq} or a data file's rows, whose place a later segment cannot know",
+        );
+    }
+    if plan.flows.iter().any(|f| f.steps.iter().skip(1).any(|s| request_draws(s.request))) {
+        return Some(
+            "a flow's later steps draw from {seq} or a data file's rows, whose place a later segment cannot know",
+        );
+    }
+    None
 }
 
 /// The longest segment up to `most` whose answers fit, in whole seconds.
@@ -102,12 +145,19 @@ fn longest_fitting(plan: &Plan, schedule: &Schedule, most: Duration) -> Result<D
 }
 
 /// Whether every worker's answer surely fits, the plan cut into segments of `segment`.
+///
+/// A segment with a closed-model phase has no bound but its histograms' size, which would
+/// refuse nearly every such plan: its answer is left to the worker, which says so (and the run
+/// is partial) in the rare case it outgrows 6 MB.
 fn fits(plan: &Plan, schedule: &Schedule, segment: Duration) -> Result<(), Unusable> {
-    let share = schedule.largest_share(&Segment::cut(plan.duration(), segment));
-    let bound = answer_bound(plan, share);
-    if bound <= RESPONSE_LIMIT as u64 {
+    let shares = schedule.shares(&Segment::cut(plan.duration(), segment));
+    let worst = (shares.into_iter())
+        .filter(|s| s.arrivals.is_some())
+        .map(|s| (answer_bound(plan, s), s))
+        .max_by_key(|(bound, _)| *bound);
+    let Some((bound, share)) = worst.filter(|(bound, _)| *bound > RESPONSE_LIMIT as u64) else {
         return Ok(());
-    }
+    };
     Err(Unusable(match share.arrivals {
         Some(a) => format!(
             "in segments of {} s a worker's results could take {:.1} MB ({a} arrivals of {} request kinds over {} \
@@ -183,6 +233,34 @@ mod tests {
         // Or than the worker's timeout allows.
         let e = cut(&p, (1, Some(Duration::from_secs(890))), (LAMBDA, LEAD)).unwrap_err();
         assert!(e.0.contains("ask for 850 s or less"), "{e}");
+    }
+
+    #[test]
+    fn counters_a_later_segment_cannot_replay_keep_a_plan_in_one_segment() {
+        let seq = |phase: &str, steps: &str| {
+            let text = format!(
+                "name = \"q\"\n[target]\ntimeout = \"10s\"\n[[phase]]\nname = \"p\"\nduration = \"30m\"\n{phase}\n\
+                 [[request]]\nname = \"r\"\npath = \"/{{seq}}\"\n{steps}"
+            );
+            Plan::from_str(std::path::Path::new("q.toml"), &text, &|_| None).unwrap()
+        };
+        // Open-model arrivals are replayed: their {seq} is where one host's would be.
+        assert_eq!(cut(&seq("rate = 5", ""), (2, None), (LAMBDA, LEAD)).unwrap().segments, 3);
+        // A closed-model user's draws depend on the target's speed.
+        let e = cut(&seq("users = 5", ""), (2, None), (LAMBDA, LEAD)).unwrap_err();
+        assert!(e.0.contains("closed-model") && e.0.contains("one host"), "{e}");
+        // So do a flow's later steps.
+        let flow = "[[flow]]\nname = \"f\"\n[[flow.step]]\npath = \"/a\"\n[[flow.step]]\npath = \"/b/{seq}\"\n";
+        let e = cut(&seq("rate = 5", flow), (2, None), (LAMBDA, LEAD)).unwrap_err();
+        assert!(e.0.contains("later steps"), "{e}");
+        // In one segment nothing needs replaying.
+        let one = Plan::from_str(
+            std::path::Path::new("o.toml"),
+            "name = \"o\"\n[[phase]]\nname = \"p\"\nduration = \"1m\"\nusers = 5\n[[request]]\nname = \"r\"\npath = \"/{seq}\"\n",
+            &|_| None,
+        )
+        .unwrap();
+        assert_eq!(cut(&one, (2, None), (LAMBDA, LEAD)).unwrap().segments, 1);
     }
 
     #[test]

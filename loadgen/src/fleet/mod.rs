@@ -92,9 +92,17 @@ impl Unredacted {
     }
 }
 
+/// The version of the order and the report. A worker and a coordinator of other versions
+/// refuse each other's, so a worker deployed from an older loadgen never sends a plan it
+/// would read otherwise (a segment it did not know of would be sent whole).
+pub const PROTOCOL: u32 = 2;
+
 /// What one worker is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardOrder {
+    /// [`PROTOCOL`] of the coordinator that sent it.
+    #[serde(default)]
+    pub protocol: u32,
     /// The validated plan (the worker does not validate it again: it has no scenario file),
     /// without its `[stack]` (the workers start none).
     pub plan: Plan,
@@ -198,6 +206,7 @@ impl ShardOrder {
         let mut sent = plan.clone();
         sent.stack = Default::default();
         ShardOrder {
+            protocol: PROTOCOL,
             unredacted: Unredacted::of(plan),
             plan: sent,
             shard,
@@ -228,6 +237,9 @@ pub struct WorkerClock {
 /// What one worker measured and how its run went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardReport {
+    /// [`PROTOCOL`] of the worker.
+    #[serde(default)]
+    pub protocol: u32,
     /// The shard it ran.
     pub shard: Shard,
     /// Of which segment.

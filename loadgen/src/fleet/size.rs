@@ -116,9 +116,9 @@ impl Schedule {
         Schedule { per_second, phases, total, drain: plan.longest_timeout() + Duration::from_secs(1) }
     }
 
-    /// The largest share any worker gets in any of `segments` (its arrivals counted over the
+    /// The largest share any worker gets in each of `segments` (its arrivals counted over the
     /// whole seconds the segment touches: never fewer than it has).
-    pub fn largest_share(&self, segments: &[Segment]) -> Share {
+    pub fn shares(&self, segments: &[Segment]) -> Vec<Share> {
         let shares = segments.iter().map(|seg| {
             let (from, to) = (seg.from(), seg.to().min(self.total));
             let touched = self.phases.iter().filter(|(start, end, _)| *start < to && *end > from);
@@ -132,9 +132,7 @@ impl Schedule {
                 seconds: (seg.length(self.total) + self.drain).as_secs() + 2,
             }
         });
-        shares
-            .max_by_key(|sh| (sh.arrivals.is_none(), sh.arrivals.unwrap_or(0), sh.phases, sh.seconds))
-            .unwrap_or(Share { arrivals: Some(0), phases: 0, seconds: 0 })
+        shares.collect()
     }
 }
 
@@ -165,6 +163,8 @@ pub fn answer_bound(plan: &Plan, share: Share) -> u64 {
     let connections = responses.map(|r| r + plan.opening_connections() as u64);
     let rest = histograms(1, share.arrivals, fine)
         + flows * 4 * NUMBER
+        // Every flow's durations are encoded, empty or not: the bound counts those it fills.
+        + flows * histograms(1, Some(0), fine)
         + histograms(flows, share.arrivals, fine)
         + histograms(1, connections, fine)
         + plan.phases.len() as u64 * 3 * NUMBER;
@@ -196,7 +196,7 @@ mod tests {
     }
 
     fn bound(p: &Plan) -> u64 {
-        answer_bound(p, Schedule::of(p, 1).largest_share(&[Segment::WHOLE]))
+        answer_bound(p, Schedule::of(p, 1).shares(&[Segment::WHOLE])[0])
     }
 
     /// What a worker sending `plan` whole answers when every response is as costly to encode as
@@ -204,7 +204,7 @@ mod tests {
     /// every class, kind and second populated; cold and warm; checks failing with the longest
     /// bodies and reasons.
     fn worst_answer(plan: &Plan) -> usize {
-        let share = Schedule::of(plan, 1).largest_share(&[Segment::WHOLE]);
+        let share = Schedule::of(plan, 1).shares(&[Segment::WHOLE])[0];
         let (kinds, arrivals) = (plan.requests.len(), share.arrivals.unwrap());
         let mut rec = Recorder::new(kinds, 1);
         rec.keep_seconds = true;
@@ -231,6 +231,7 @@ mod tests {
             rec.close_seconds_before(second.saturating_sub(2));
         }
         let report = ShardReport {
+            protocol: crate::fleet::PROTOCOL,
             shard: crate::attack::pacer::Shard::WHOLE,
             segment: Segment::WHOLE,
             partial: rec.to_partial(),

@@ -77,6 +77,13 @@ pub async fn run_shard(order: ShardOrder) -> Result<ShardReport, ShardError> {
     let shard = crate::attack::pacer::Shard::new(order.shard.index, order.shard.count).ok_or_else(|| {
         ShardError::Refused(format!("shard {} of {} is no shard", order.shard.index, order.shard.count))
     })?;
+    if order.protocol != super::PROTOCOL {
+        return Err(ShardError::Refused(format!(
+            "this worker speaks fleet protocol {} and the coordinator {}: deploy the worker built from the same loadgen",
+            super::PROTOCOL,
+            order.protocol
+        )));
+    }
     let segment = order.segment;
     if segment.from_ms >= segment.to_ms || segment.index >= segment.count {
         return Err(ShardError::Refused(format!("segment {segment:?} is no segment")));
@@ -95,8 +102,11 @@ pub async fn run_shard(order: ShardOrder) -> Result<ShardReport, ShardError> {
         .with_shard(shard)
         .with_window(segment.from(), segment.to());
     engine.recorder.lock().unwrap_or_else(|e| e.into_inner()).keep_seconds = true;
-    // Connections first, as a single host opens them, then the common start.
+    // Connections first, as a single host opens them; then, in a later segment, the schedule
+    // advanced to it (in the lead: a worker that cannot finish that by its start is late);
+    // then the common start.
     let mut engine = engine.open_connections().await;
+    engine.prepare_window();
     let now = clock_ms();
     if now > start_unix_ms + LATE_START.as_millis() as u64 {
         return Err(ShardError::Late { late_ms: now - start_unix_ms });
@@ -111,7 +121,10 @@ pub async fn run_shard(order: ShardOrder) -> Result<ShardReport, ShardError> {
     let engine = Arc::new(engine);
     let cpu_before = cpu::seconds();
     let gate_plan = plan.clone();
-    let abort: AbortCheck = Box::new(move |rec: &Recorder, secs| gates::abort_check(&gate_plan, rec, secs));
+    // Rates over this worker's own window, not the plan's time so far.
+    let from_s = segment.from().as_secs_f64();
+    let abort: AbortCheck =
+        Box::new(move |rec: &Recorder, secs| gates::abort_check(&gate_plan, rec, (secs - from_s).max(0.001)));
     let watcher = tokio::spawn(monitor::watch(engine.clone(), Arc::new(Silent), abort, None));
     engine.run().await;
     watcher.abort();
@@ -120,6 +133,7 @@ pub async fn run_shard(order: ShardOrder) -> Result<ShardReport, ShardError> {
     let partial = engine.recorder.lock().unwrap_or_else(|e| e.into_inner()).to_partial();
     let (opened_before, opened_during, connect_times) = engine.connects.export();
     Ok(ShardReport {
+        protocol: super::PROTOCOL,
         shard,
         segment,
         partial,
@@ -173,6 +187,7 @@ mod tests {
             rec.close_seconds_before(840);
         }
         ShardReport {
+            protocol: super::super::PROTOCOL,
             shard: Shard::WHOLE,
             segment: super::super::Segment::WHOLE,
             partial: rec.to_partial(),

@@ -123,8 +123,9 @@ impl Recorder {
                     duration: encode(&f.duration),
                 })
                 .collect(),
-            // A later segment's worker has nothing in the seconds before its own.
-            series: self.series.iter().filter(|s| !s.is_empty()).cloned().collect(),
+            // A later segment's worker has nothing in the seconds before its own (the merge
+            // fills the gap); a quiet second after its first is kept.
+            series: self.series.iter().skip_while(|s| s.is_empty()).cloned().collect(),
             seconds,
             lag: encode(&self.lag),
             late_sends: self.late_sends,

@@ -45,10 +45,15 @@ pub fn saturation(r: &Results) -> Option<String> {
     if g.clock_skewed > 0 {
         parts.push(format!("{} fleet workers' clocks off the schedule", g.clock_skewed));
     }
+    let only_clocks = g.clock_skewed > 0 && g.lag_p99_ms <= 10.0 && g.not_sent == 0 && g.out_of_files == 0;
     Some(format!(
-        "generator saturated ({}): it could not keep the schedule, so the load was lighter and the latency \
-         includes its own delay",
-        parts.join(", ")
+        "generator saturated ({}): it could not keep the schedule, so {}",
+        parts.join(", "),
+        if only_clocks {
+            "the load went out shifted in time by the workers' clocks"
+        } else {
+            "the load was lighter and the latency includes its own delay"
+        }
     ))
 }
 
