@@ -78,6 +78,7 @@ pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
                     function: fleet_function,
                     segment: fleet_segment,
                     region: None,
+                    planned: None,
                 }),
             };
             Ok(cmd::run::run(opts).await?.exit_code)

@@ -47,14 +47,9 @@ impl Engine {
         let end = self.steps(&run, first, &mut inst).await;
         let started = !matches!(end, End::NotStarted);
         let mut rec = self.recorder.lock().unwrap_or_else(|e| e.into_inner());
-        // The run takes its recorder once the drain ends, and an instance thinking then holds
-        // nothing in flight: cut when it wakes, it finds an empty recorder, and its start is
-        // already counted (started, not ended, is what "cut at the end" reads).
-        let Some(sum) = rec.flows.get_mut(run.flow) else {
-            drop(rec);
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            return started;
-        };
+        // After the drain the run has taken what was recorded (`Recorder::take`): an instance
+        // cut when it wakes then writes into the empty one left behind.
+        let sum = &mut rec.flows[run.flow];
         match end {
             End::Completed => {
                 sum.completed += 1;

@@ -43,6 +43,10 @@ pub struct Ask {
     /// The longest segment one invoke sends (`--fleet-segment`); as long as the worker's timeout
     /// allows otherwise.
     pub segment: Option<Duration>,
+    /// The plan's cut for a worker timing out after 900 s, as [`resolve`] checked it: the
+    /// stack's reservation, the spend guard and the run reuse it rather than walk the schedule
+    /// again (only a deployed worker with another timeout is cut anew).
+    pub planned: Option<Cut>,
 }
 
 /// The fleet a run uses: `--fleet`'s, else the scenario's `[fleet]`, checked against the plan.
@@ -52,6 +56,7 @@ pub(super) fn resolve(flag: Option<Ask>, plan: &Plan) -> Result<Option<Ask>, Err
         function: f.function.clone(),
         segment: f.segment,
         region: None,
+        planned: None,
     });
     let Some(mut ask) = flag.or(from_plan) else { return Ok(None) };
     // A Terraform directory is an applied infra/fleet/: its outputs name the worker. (Only
@@ -67,12 +72,27 @@ pub(super) fn resolve(flag: Option<Ask>, plan: &Plan) -> Result<Option<Ask>, Err
         let (function, region) = crate::target::infra::fleet_outputs(dir)?;
         (ask.function, ask.region) = (Some(function), region);
     }
-    check(&ask, plan)?;
+    ask.planned = Some(check(&ask, plan)?);
     Ok(Some(ask))
 }
 
-/// Refuses a fleet the plan cannot run on.
-fn check(ask: &Ask, plan: &Plan) -> Result<(), Error> {
+/// How long before the start the workers are invoked where `plan` runs: its target's Region
+/// when it names one, the local stack otherwise.
+fn lead_for(plan: &Plan) -> Duration {
+    if plan.target.url.is_some() { LEAD_AWS } else { LEAD_LOCAL }
+}
+
+/// The plan's cut for a worker timing out after `timeout`: the one [`resolve`] made when the
+/// timeout is Lambda's most.
+fn planned(ask: &Ask, plan: &Plan, timeout: Duration) -> Result<Cut, Unusable> {
+    match ask.planned {
+        Some(c) if timeout == MAX_WORKER_TIME => Ok(c),
+        _ => cut(plan, (ask.workers, ask.segment), (timeout, lead_for(plan))),
+    }
+}
+
+/// Refuses a fleet the plan cannot run on; the plan's cut otherwise.
+fn check(ask: &Ask, plan: &Plan) -> Result<Cut, Error> {
     if !(1..=MAX_WORKERS).contains(&ask.workers) {
         return Err(Error::Usage(format!("--fleet {} must be 1 to {MAX_WORKERS} workers", ask.workers)));
     }
@@ -86,8 +106,7 @@ fn check(ask: &Ask, plan: &Plan) -> Result<(), Error> {
         return Err(Error::Usage(format!("--fleet: {}: {why}", plan.file.display())));
     }
     // Whatever the deployed worker's timeout turns out to be, it is at most Lambda's.
-    cut(plan, (ask.workers, ask.segment), (MAX_WORKER_TIME, LEAD_AWS))
-        .map(|_| ())
+    cut(plan, (ask.workers, ask.segment), (MAX_WORKER_TIME, lead_for(plan)))
         .map_err(|e| Error::Usage(format!("--fleet: {}: {e}", plan.file.display())))
 }
 
@@ -104,8 +123,7 @@ pub(super) fn add_worker(
     (ask, plan): (&Ask, &Plan),
     sink: &Arc<dyn Sink>,
 ) -> Result<(), Error> {
-    let held =
-        cut(plan, (ask.workers, ask.segment), (MAX_WORKER_TIME, LEAD_LOCAL)).map_err(|e| Error::Usage(e.0))?.held;
+    let held = planned(ask, plan, MAX_WORKER_TIME).map_err(|e| Error::Usage(e.0))?.held;
     let code = crate::target::binary::worker(sink)?;
     let worker = FunctionConfig {
         name: WORKER.into(),
@@ -159,8 +177,7 @@ fn fleet_cost(
 /// [`fleet_cost`] of a fleet on AWS, for the spend guard (0 when the region has no prices: the
 /// guard then refuses for the target's own part). Segments as a 900 s worker cuts them.
 pub(super) fn aws_cost(plan: &Plan, ask: &Ask, prices: &crate::cost::Prices, region: &str) -> f64 {
-    let segment =
-        cut(plan, (ask.workers, ask.segment), (MAX_WORKER_TIME, LEAD_AWS)).map_or(MAX_WORKER_TIME, |c| c.segment);
+    let segment = planned(ask, plan, MAX_WORKER_TIME).map_or(MAX_WORKER_TIME, |c| c.segment);
     fleet_cost(plan, (ask.workers, LEAD_AWS, segment), prices, region).map_or(0.0, |(usd, _)| usd)
 }
 
@@ -192,31 +209,32 @@ pub(super) async fn run(
             });
             None
         });
-        let Cut { segment, held, .. } = cut(plan, (ask.workers, ask.segment), (timeout, f.0.lead))?;
+        let c = planned(ask, plan, timeout)?;
         match reserved {
-            Some(r) if r < held => Err(Unusable(format!(
-                "the worker {} has {r} reserved concurrency and this run holds up to {held} invokes at once: the \
+            Some(r) if r < c.held => Err(Unusable(format!(
+                "the worker {} has {r} reserved concurrency and this run holds up to {} invokes at once: the \
                  rest would be throttled; raise infra/fleet/'s reserved_concurrency or use fewer workers",
-                f.0.function
+                f.0.function, c.held
             ))),
-            _ => Ok(segment),
+            _ => Ok(c),
         }
     });
-    match fits {
-        Ok(segment) => f.0.segment = segment,
+    let held = match fits {
+        Ok(c) => {
+            f.0.segment = c.segment;
+            c.held
+        }
         Err(why) => {
             let rec = Recorder::new(plan.requests.len(), plan.phases.len());
             switch.finish();
             return finished(plan, console, rec, Duration::ZERO, Some(Stop::FleetUnusable(why.0)));
         }
-    }
+    };
     // What it costs (or would) on AWS, where the lead is AWS's.
     let cost = fleet_cost(plan, (f.0.workers, LEAD_AWS, f.0.segment), prices, region);
-    attack(plan, base, &f, switch, (console, cost, lambda_url.is_some())).await
+    attack(plan, base, &f, switch, (console, cost, lambda_url.is_some(), held)).await
 }
 
-/// The deployed worker's timeout — a plan is cut into segments that fit it (a longer one would
-/// be killed mid-shard, every shard lost) — and its reserved concurrency, when it has one.
 /// A deployed worker's reserved concurrency (`None`: unreserved), or why it could not be read.
 type Reserved = Result<Option<u32>, Unreadable>;
 
@@ -225,6 +243,8 @@ type Reserved = Result<Option<u32>, Unreadable>;
 #[error("{0}")]
 struct Unreadable(String);
 
+/// The deployed worker's timeout — a plan is cut into segments that fit it (a longer one would
+/// be killed mid-shard, every shard lost) — and its reserved concurrency, when it has one.
 async fn deployed_worker((fleet, client): &(Fleet, aws_sdk_lambda::Client)) -> Result<(Duration, Reserved), Unusable> {
     let conf = (client.get_function_configuration().function_name(&fleet.function).send().await).map_err(|e| {
         Unusable(format!(
@@ -271,12 +291,10 @@ async fn attack(
     base: &str,
     (fleet, client): &(Fleet, aws_sdk_lambda::Client),
     switch: StopSwitch,
-    (console, cost, local): (&Arc<Console>, Option<(f64, f64)>, bool),
+    (console, cost, local, held): (&Arc<Console>, Option<(f64, f64)>, bool, u32),
 ) -> Attacked {
     let sink: Arc<dyn Sink> = console.clone();
     let segments = crate::fleet::Segment::cut(plan.duration(), fleet.segment);
-    let drain = plan.longest_timeout() + Duration::from_secs(1);
-    let held = fleet.workers * crate::fleet::Segment::overlap(&segments, plan.duration(), (fleet.lead, drain));
     let cost = cost.map_or_else(String::new, |(usd, gb_s)| {
         format!(
             "; on AWS the fleet itself {} about ${usd:.4} ({} invokes, {gb_s:.0} GB-s at {DEPLOYED_WORKER_MB} MB) apart \

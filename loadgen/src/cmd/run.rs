@@ -241,8 +241,7 @@ async fn attack(
     }
     console.finish(&last, switch.reason().map(|r| r.to_string()).as_deref());
     switch.finish();
-    let mut recorder =
-        std::mem::replace(&mut *engine.recorder.lock().unwrap_or_else(|e| e.into_inner()), Recorder::new(0, 0));
+    let mut recorder = engine.recorder.lock().unwrap_or_else(|e| e.into_inner()).take();
     recorder.close_seconds_before(usize::MAX);
     Attacked {
         recorder,

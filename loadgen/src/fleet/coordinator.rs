@@ -67,7 +67,7 @@ impl ClockOffset {
     /// A worker whose clock is surely more than `tolerance_ms` off the coordinator's: its
     /// schedule started that far from the others'.
     pub fn skewed(&self, tolerance_ms: f64) -> bool {
-        self.offset_ms.abs() - self.uncertainty_ms > tolerance_ms
+        crate::results::fleet::surely_off(self.offset_ms, self.uncertainty_ms, tolerance_ms)
     }
 }
 
@@ -402,18 +402,8 @@ mod tests {
     #[test]
     fn a_clock_ahead_shows_as_its_offset_within_the_round_trip() {
         let report = |received, answered| ShardReport {
-            protocol: super::super::PROTOCOL,
-            shard: Shard::WHOLE,
-            segment: Segment::WHOLE,
-            partial: Recorder::new(0, 0).to_partial(),
-            measured_s: 0.0,
-            cpu_seconds: 0.0,
-            opened_before: 0,
-            opened_during: 0,
-            connect_times: String::new(),
-            stop: None,
-            stop_is_gate: false,
             clock: super::super::WorkerClock { received_unix_ms: received, answered_unix_ms: answered },
+            ..ShardReport::whole(Recorder::new(0, 0).to_partial(), 0.0)
         };
         // Sent at 1000, 40 ms each way, the worker's clock 500 ms ahead, 10 s of work.
         let c = offset((Shard::WHOLE, Segment::WHOLE), &report(1_540, 11_540), 1_000, 11_080);

@@ -266,6 +266,27 @@ pub struct ShardReport {
     pub clock: WorkerClock,
 }
 
+#[cfg(test)]
+impl ShardReport {
+    /// One worker's report of the whole plan holding `partial`, for tests.
+    pub(crate) fn whole(partial: Partial, measured_s: f64) -> ShardReport {
+        ShardReport {
+            protocol: PROTOCOL,
+            shard: Shard::WHOLE,
+            segment: Segment::WHOLE,
+            partial,
+            measured_s,
+            cpu_seconds: 1.0,
+            opened_before: 0,
+            opened_during: 0,
+            connect_times: String::new(),
+            stop: None,
+            stop_is_gate: false,
+            clock: WorkerClock::default(),
+        }
+    }
+}
+
 /// Unix ms now, by this host's clock.
 pub fn unix_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)

@@ -176,8 +176,8 @@ pub fn answer_bound(plan: &Plan, share: Share) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fleet::ShardReport;
     use crate::fleet::worker::{RESPONSE_LIMIT, answer};
-    use crate::fleet::{ShardReport, WorkerClock};
     use crate::record::recorder::{Diag, Sample};
     use crate::record::{ALL, Recorder};
 
@@ -230,20 +230,7 @@ mod tests {
             rec.checks[i as usize % kinds].record(500, Some((&long, long.as_bytes())), &[]);
             rec.close_seconds_before(second.saturating_sub(2));
         }
-        let report = ShardReport {
-            protocol: crate::fleet::PROTOCOL,
-            shard: crate::attack::pacer::Shard::WHOLE,
-            segment: Segment::WHOLE,
-            partial: rec.to_partial(),
-            measured_s: 60.0,
-            cpu_seconds: 1.0,
-            opened_before: 0,
-            opened_during: 0,
-            connect_times: String::new(),
-            stop: None,
-            stop_is_gate: false,
-            clock: WorkerClock::default(),
-        };
+        let report = ShardReport::whole(rec.to_partial(), 60.0);
         match answer(&report) {
             Ok(bytes) => bytes.len(),
             Err(e) => panic!("{e}"),

@@ -151,7 +151,6 @@ pub async fn run_shard(order: ShardOrder) -> Result<ShardReport, ShardError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attack::pacer::Shard;
     use crate::record::recorder::{Diag, Sample};
     use crate::record::{Class, Recorder};
 
@@ -186,20 +185,7 @@ mod tests {
             }
             rec.close_seconds_before(840);
         }
-        ShardReport {
-            protocol: super::super::PROTOCOL,
-            shard: Shard::WHOLE,
-            segment: super::super::Segment::WHOLE,
-            partial: rec.to_partial(),
-            measured_s: 840.0,
-            cpu_seconds: 1.0,
-            opened_before: 0,
-            opened_during: 0,
-            connect_times: String::new(),
-            stop: None,
-            stop_is_gate: false,
-            clock: super::super::WorkerClock::default(),
-        }
+        ShardReport::whole(rec.to_partial(), 840.0)
     }
 
     #[test]

@@ -88,6 +88,13 @@ pub struct Partial {
 #[error("a worker's partial results do not fit the plan: {0}")]
 pub struct MergeError(pub String);
 
+impl Second {
+    /// Nothing happened in it: a later segment's worker leaves such seconds out before its own.
+    pub fn is_empty(&self) -> bool {
+        self.sent == 0 && self.completed.total() == 0 && self.in_flight == 0 && self.cold_starts == 0
+    }
+}
+
 impl Recorder {
     /// Everything recorded, for the coordinator. Closes every second first, so call it once
     /// the run is over; the recorder must have kept its seconds ([`Recorder::keep_seconds`]).

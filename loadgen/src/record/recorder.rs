@@ -132,13 +132,6 @@ pub struct Second {
     pub cold_starts: u64,
 }
 
-impl Second {
-    /// Nothing happened in it.
-    pub fn is_empty(&self) -> bool {
-        self.sent == 0 && self.completed.total() == 0 && self.in_flight == 0 && self.cold_starts == 0
-    }
-}
-
 /// Everything measured in one run.
 #[derive(Debug)]
 pub struct Recorder {
@@ -198,6 +191,15 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// Takes everything recorded, leaving an empty recorder of the same shape (kinds, phases,
+    /// flows): a task that outlives the run — a flow instance waking after the drain, a
+    /// request answering late — then records into that, not out of bounds.
+    pub fn take(&mut self) -> Recorder {
+        let mut empty = Recorder::new(self.diag.len(), self.sent.len());
+        empty.flows = vec![super::flows::FlowSum::default(); self.flows.len()];
+        std::mem::replace(self, empty)
+    }
+
     /// An empty recorder for `requests` kinds and `phases` phases.
     pub fn new(requests: usize, phases: usize) -> Self {
         Self {

@@ -21,10 +21,16 @@ impl super::Results {
     }
 }
 
+/// Whether a clock estimated `offset_ms` ± `uncertainty_ms` off is surely more than
+/// `tolerance_ms` off: even the estimate's nearest bound is beyond it.
+pub fn surely_off(offset_ms: f64, uncertainty_ms: f64, tolerance_ms: f64) -> bool {
+    offset_ms.abs() - uncertainty_ms > tolerance_ms
+}
+
 impl FleetResult {
     /// The workers (invokes) whose clock was surely more than [`CLOCK_TOLERANCE_MS`] off.
     pub fn skewed(&self) -> u32 {
-        self.clocks.iter().filter(|c| c.offset_ms.abs() - c.uncertainty_ms > CLOCK_TOLERANCE_MS).count() as u32
+        self.clocks.iter().filter(|c| surely_off(c.offset_ms, c.uncertainty_ms, CLOCK_TOLERANCE_MS)).count() as u32
     }
 }
 
