@@ -36,6 +36,45 @@ pub mod target;
 
 use cli::{Cli, Command, StackAction};
 
+/// The process's whole life after parsing: the runtime, the command, the error printed once,
+/// the children ended; returns the exit code.
+///
+/// It lives here, not in `main.rs`, for the build's sake: `block_on` of the command's future
+/// makes the whole async call graph's state machines be generated in whichever crate polls it,
+/// and a binary crate doing it compiled that graph a second time (32 of the 100 s of a
+/// release build of loadgen, on the critical path of a fresh clone's first run).
+pub fn run_to_exit(cli: Cli) -> i32 {
+    // With one core to run on (a pinned benchmark, a small CI runner) the single-threaded
+    // scheduler does the same work without the multi-threaded one's cross-thread queues and
+    // wake-ups; with more, every core gets a worker.
+    let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    let mut builder = if one_core {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    match builder.enable_all().build() {
+        Ok(runtime) => {
+            let code = match runtime.block_on(main_with(cli)) {
+                Ok(code) => code,
+                Err(e) => {
+                    // A closed stderr must not turn a failed run into a panic (exit 101).
+                    errln!("Error: {:#}", error::Chain(&e));
+                    e.exit_code()
+                }
+            };
+            // Its tasks stopped first, so none is reaping while every child left is.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+            children::end_all(std::time::Duration::from_secs(2));
+            code
+        }
+        Err(e) => {
+            errln!("Error: cannot start the async runtime: {e}");
+            error::EXIT_NOT_RUN
+        }
+    }
+}
+
 /// Runs a parsed command line; returns the process exit code, or the error that stopped it.
 pub async fn main_with(cli: Cli) -> Result<i32, error::Error> {
     match cli.command {
