@@ -7,6 +7,11 @@ use lambda_http::{Error, LambdaEvent, lambda_runtime, service_fn};
 use serde_json::Value;
 use target_api::{App, BatchRetry, DynamoStore, diagnostics::Diagnostics};
 
+// The SDK's request path allocates and frees many small objects per call; under glibc's malloc
+// that was a third of the function's CPU per request (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 // One invocation at a time per environment, so one thread: no worker pool to start at init.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
