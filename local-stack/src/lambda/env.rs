@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::code::Entrypoint;
-use super::cpu::CpuLimiter;
+use super::cpu::{CpuClock, CpuLimiter};
 use super::runtime_api::{self, EnvRuntime, InitSignal, Invocation};
 
 /// What a new environment is started with.
@@ -86,6 +86,8 @@ pub struct Env {
     pub last_used: Mutex<Instant>,
     /// Last `VmHWM` reading and when it was taken.
     memory: Mutex<Option<(Instant, u64)>>,
+    /// Its CPU time, read before and after every invocation.
+    cpu: Option<Mutex<CpuClock>>,
 }
 
 /// How starting an environment ended.
@@ -182,6 +184,7 @@ impl Env {
             server,
             last_used: Mutex::new(Instant::now()),
             memory: Mutex::new(None),
+            cpu: pid.map(|p| Mutex::new(CpuClock::new(p))),
         });
         match tokio::time::timeout(init_limit, init_rx).await {
             Ok(Ok(InitSignal::Ready)) => {
@@ -247,6 +250,11 @@ impl Env {
             let _ = k.send(());
         }
         self.server.abort();
+    }
+
+    /// The process's CPU time so far; `None` once it has ended.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        self.cpu.as_ref()?.lock().unwrap_or_else(|p| p.into_inner()).read()
     }
 
     /// Peak resident memory of the process in MB (`VmHWM`), as REPORT's Max Memory Used.

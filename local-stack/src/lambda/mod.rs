@@ -639,7 +639,7 @@ impl LambdaService {
                 }
                 Started::Ready(env, mut init) => {
                     if env.measured
-                        && let Some(used) = env.pid.and_then(cpu::cpu_time)
+                        && let Some(used) = env.cpu_time()
                     {
                         let hold = inner.cpu.hold_for(used, true);
                         // At its share the INIT would have run past the limit: a timeout, as
@@ -708,7 +708,7 @@ impl LambdaService {
         let started = Instant::now();
         // Read under a cgroup too: the CPU time per invocation is what a simulation at another
         // memory size scales (Lambda Insights' cpu_total_time).
-        let cpu_before = env.pid.and_then(cpu::cpu_time);
+        let cpu_before = env.cpu_time();
         // The process may die with the invocation queued to it (no runtime left to take it):
         // it fails then, as Lambda fails it, not after the function's timeout.
         let delivered = tokio::select! {
@@ -746,7 +746,7 @@ impl LambdaService {
         };
         // Measured CPU: the response waits for what the function's share would have cost, and a
         // wait past the timeout is the timeout it would have been.
-        let cpu_used = match (cpu_before, env.pid.and_then(cpu::cpu_time)) {
+        let cpu_used = match (cpu_before, env.cpu_time()) {
             (Some(before), Some(after)) => Some(after.saturating_sub(before)),
             _ => None,
         };
