@@ -301,7 +301,7 @@ impl LambdaService {
                 Ok(())
             }
             Err((error_type, message, _)) => {
-                self.log_line(&format!("loadlab: a provisioned environment failed to start ({error_type}: {message})"));
+                self.log_line(format!("loadlab: a provisioned environment failed to start ({error_type}: {message})"));
                 tokio::time::sleep(pause).await;
                 Err(ProvisionError { error_type, message })
             }
@@ -499,9 +499,13 @@ impl LambdaService {
         self.gauges(&pool);
     }
 
-    fn log_line(&self, line: &str) {
+    /// Appends `line` and its newline in one write: `writeln!` on the unbuffered file made two
+    /// system calls per line, and the function's own output, sharing the file, could land
+    /// between a line and its newline.
+    fn log_line(&self, mut line: String) {
+        line.push('\n');
         let mut log = self.inner.log.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(log, "{line}");
+        let _ = log.write_all(line.as_bytes());
     }
 
     fn new_request_id(&self) -> String {
@@ -572,7 +576,7 @@ impl LambdaService {
                         let init_ms = init.as_secs_f64() * 1e3;
                         result.init_ms = Some(init_ms);
                         result.billed_ms = init_ms.ceil() as u64;
-                        self.log_line(&format!("INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}"));
+                        self.log_line(format!("INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}"));
                         result.outcome = Outcome::FunctionError {
                             payload: Bytes::from(
                                 serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string(),
@@ -648,7 +652,7 @@ impl LambdaService {
                             tokio::time::sleep(limit.saturating_sub(init)).await;
                             env.kill();
                             if attempt == 0 {
-                                self.log_line(&format!(
+                                self.log_line(format!(
                                     "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout",
                                     limit.as_secs_f64() * 1e3
                                 ));
@@ -664,7 +668,7 @@ impl LambdaService {
                 }
                 Started::Failed(error_type, message) => return Err((error_type, message, begun.elapsed())),
                 Started::TimedOut if attempt == 0 => {
-                    self.log_line(&format!(
+                    self.log_line(format!(
                         "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout",
                         limit.as_secs_f64() * 1e3
                     ));
@@ -684,7 +688,7 @@ impl LambdaService {
     fn timed_out(&self, env: &Env, request_id: &str, timeout: Duration) -> Outcome {
         env.kill();
         let msg = format!("Task timed out after {:.2} seconds", timeout.as_secs_f64());
-        self.log_line(&format!("{} {request_id} {msg}", report::timestamp()));
+        self.log_line(format!("{} {request_id} {msg}", report::timestamp()));
         Outcome::FunctionError {
             error_type: "Sandbox.Timedout".into(),
             payload: Bytes::from(serde_json::json!({"errorType": "Sandbox.Timedout", "errorMessage": msg}).to_string()),
@@ -704,7 +708,7 @@ impl LambdaService {
             + timeout.as_millis() as u64;
         let (respond, answer) = oneshot::channel();
         let inv = Invocation { request_id: result.request_id.clone(), event, deadline_ms, respond };
-        self.log_line(&format!("START RequestId: {} Version: $LATEST", result.request_id));
+        self.log_line(format!("START RequestId: {} Version: $LATEST", result.request_id));
         let started = Instant::now();
         // Read under a cgroup too: the CPU time per invocation is what a simulation at another
         // memory size scales (Lambda Insights' cpu_total_time).
@@ -786,7 +790,7 @@ impl LambdaService {
             init_ms: result.init_ms,
         };
         // One write for both lines: fewer syscalls on the hot path, and they stay together.
-        self.log_line(&format!("END RequestId: {}\n{report}", result.request_id));
+        self.log_line(format!("END RequestId: {}\n{report}", result.request_id));
         if let Some(used) = cpu_used {
             inner.insights.write(&PerformanceEvent {
                 event_type: "performance",
