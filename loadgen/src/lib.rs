@@ -5,10 +5,10 @@
 //! (requests at their intended times, sent by [`http`], signed or given tokens by [`auth`]) →
 //! [`record`] (outcome classes, histograms, series) → [`results`] (the versioned document) →
 //! [`cost`] (prices, CloudWatch, usage) → [`gates`] and [`compare`] (thresholds, baselines) →
-//! [`report`] (every renderer). [`cmd`] holds the subcommands — the only code that prints or
-//! picks exit codes — and domain code reports progress to it through [`event`]; every AWS SDK
-//! client is configured by [`sdk`]. `main.rs` parses the command line, calls [`main_with`] and
-//! prints an error once.
+//! [`report`] (every renderer). [`cmd`] holds the subcommands — with [`run_to_exit`], the only
+//! code that prints or picks exit codes — and domain code reports progress to it through
+//! [`event`]; every AWS SDK client is configured by [`sdk`]. `main.rs` parses the command line
+//! and hands it to [`run_to_exit`], which runs [`main_with`] and prints an error once.
 
 pub mod attack;
 pub mod auth;
@@ -41,7 +41,7 @@ use cli::{Cli, Command, StackAction};
 ///
 /// It lives here, not in `main.rs`, for the build's sake: `block_on` of the command's future
 /// makes the whole async call graph's state machines be generated in whichever crate polls it,
-/// and a binary crate doing it compiled that graph a second time (32 of the 100 s of a
+/// and a binary crate doing it compiled that graph a second time (31 of the 101 s of a
 /// release build of loadgen, on the critical path of a fresh clone's first run).
 pub fn run_to_exit(cli: Cli) -> i32 {
     // With one core to run on (a pinned benchmark, a small CI runner) the single-threaded

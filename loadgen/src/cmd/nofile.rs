@@ -47,12 +47,18 @@ pub fn most_in_flight(plan: &Plan) -> u64 {
     busiest.ceil() as u64
 }
 
+/// Descriptors the local stack holds per execution environment, and a request in flight
+/// keeps at most one environment busy: its Runtime API listener and connection, and its CPU
+/// clock's `/proc` files (the process's `stat` and a `schedstat` per thread: one for
+/// target-api, with room for a few more).
+const PER_ENVIRONMENT: u64 = 6;
+
 /// Whether `limit` leaves too few descriptors for `plan`: what it should say when it does.
-/// On the local stack, which runs in this process, a connection holds two: the client's end
-/// and the gateway's.
+/// On the local stack, which runs in this process, a request in flight holds two ends of its
+/// connection (the client's and the gateway's) and the environment serving it.
 pub fn short_for(plan: &Plan, limit: Option<u64>) -> Option<(u64, u64)> {
     let limit = limit?;
-    let ends = if plan.target.url.is_none() { 2 } else { 1 };
+    let ends = if plan.target.url.is_none() { 2 + PER_ENVIRONMENT } else { 1 };
     let wanted = most_in_flight(plan) * ends + OWN_USE;
     (wanted > limit).then_some((limit, wanted))
 }
@@ -76,9 +82,10 @@ mod tests {
         assert_eq!(most_in_flight(&plan(url, open)), 150);
         assert_eq!(most_in_flight(&plan("[target]\ntimeout = \"1s\"\n", open)), 100);
         assert_eq!(most_in_flight(&plan(url, &format!("{open}{closed}"))), 3000);
-        // On the local stack each connection is two descriptors of this process.
-        assert_eq!(short_for(&plan("[target]\ntimeout = \"1s\"\n", open), Some(1024)), None);
-        assert_eq!(short_for(&plan("[target]\ntimeout = \"1s\"\n", open), Some(400)), Some((400, 456)));
+        // On the local stack a request in flight is its connection's two ends and the
+        // environment serving it, all in this process: 100 x (2 + 6) + 256.
+        assert_eq!(short_for(&plan("[target]\ntimeout = \"1s\"\n", open), Some(2048)), None);
+        assert_eq!(short_for(&plan("[target]\ntimeout = \"1s\"\n", open), Some(1024)), Some((1024, 1056)));
         assert_eq!(short_for(&plan(url, open), Some(500)), None, "one end each off the local stack");
         assert_eq!(short_for(&plan(url, open), None), None, "unlimited");
     }

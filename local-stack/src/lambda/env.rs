@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::code::Entrypoint;
-use super::cpu::{CpuClock, CpuLimiter};
+use super::cpu::CpuLimiter;
+use super::cpu_clock::CpuClock;
 use super::runtime_api::{self, EnvRuntime, InitSignal, Invocation};
 
 /// What a new environment is started with.

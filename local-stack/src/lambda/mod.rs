@@ -10,6 +10,7 @@
 pub mod account;
 pub mod code;
 pub mod cpu;
+pub mod cpu_clock;
 pub mod env;
 pub mod insights;
 pub mod invoke_api;
