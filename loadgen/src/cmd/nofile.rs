@@ -47,10 +47,12 @@ pub fn most_in_flight(plan: &Plan) -> u64 {
     busiest.ceil() as u64
 }
 
-/// Descriptors the local stack holds per execution environment, and a request in flight
-/// keeps at most one environment busy: its Runtime API listener and connection, and its CPU
-/// clock's `/proc` files (the process's `stat` and a `schedstat` per thread: one for
-/// target-api, with room for a few more).
+/// Descriptors the local stack holds per execution environment: its Runtime API listener and
+/// connection, and its CPU clock's `/proc` files (the process's `stat` and a `schedstat` per
+/// thread: one for target-api, with room for a few more). An environment serves one request
+/// at a time and, provisioned ones aside, is only started for one, so there are no more
+/// environments than requests were in flight at once: counting them per request in flight
+/// bounds them.
 const PER_ENVIRONMENT: u64 = 6;
 
 /// Whether `limit` leaves too few descriptors for `plan`: what it should say when it does.
